@@ -1,1 +1,19 @@
+//! Parley's domain: the types and rules of contacts, campaigns and calls.
+//! Pure: no I/O, no clocks read here (callers pass `now`).
 #![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod call;
+pub mod campaign;
+pub mod contact;
+mod names;
+pub mod phone;
+pub mod time;
+pub mod validation;
+
+pub use auth::Role;
+pub use phone::{MaskedPhone, Phone, PhoneError};
+pub use validation::{FieldError, FieldErrors};
+
+/// Database identifiers are 64-bit integers on both backends.
+pub type Id = i64;

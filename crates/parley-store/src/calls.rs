@@ -1,0 +1,309 @@
+//! Calls and what is recorded about them: events, transcript turns, recordings.
+use crate::error::OptionalExt;
+use crate::{on_reader, on_writer, Page, PageRequest, Result, Store, StoreError};
+use parley_domain::call::{
+    Call, CallEvent, CallOutcome, CallStatus, Recording, TerminationSource, TranscriptTurn,
+    TurnRole,
+};
+use parley_domain::time::{from_millis, now_millis};
+use sqlx::QueryBuilder;
+
+#[derive(Debug, Clone, Default)]
+pub struct NewCall {
+    pub campaign_id: Option<i64>,
+    pub contact_id: Option<i64>,
+    pub attempt: i64,
+    pub to: String,
+    pub from: String,
+    pub agent_id: Option<String>,
+    pub dynamic_variables: serde_json::Value,
+    pub overrides: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub campaign_id: Option<i64>,
+    pub contact_id: Option<i64>,
+    pub status: Option<CallStatus>,
+    pub outcome: Option<CallOutcome>,
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CallRow {
+    id: i64,
+    campaign_id: Option<i64>,
+    contact_id: Option<i64>,
+    attempt: i64,
+    to_number: String,
+    from_number: String,
+    agent_id: Option<String>,
+    status: String,
+    twilio_call_sid: Option<String>,
+    conversation_id: Option<String>,
+    answered_by: Option<String>,
+    termination_source: Option<String>,
+    outcome: Option<String>,
+    error_code: Option<String>,
+    error_message: Option<String>,
+    duration_seconds: Option<i64>,
+    summary: Option<String>,
+    analysis: Option<String>,
+    cost: Option<f64>,
+    created_at: i64,
+    updated_at: i64,
+    answered_at: Option<i64>,
+    ended_at: Option<i64>,
+}
+
+const CALL_COLUMNS: &str = "id, campaign_id, contact_id, attempt, to_number, from_number, \
+     agent_id, status, twilio_call_sid, conversation_id, answered_by, termination_source, \
+     outcome, error_code, error_message, duration_seconds, summary, analysis, cost, created_at, \
+     updated_at, answered_at, ended_at";
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} `{value}`"))
+}
+
+impl TryFrom<CallRow> for Call {
+    type Error = StoreError;
+    fn try_from(r: CallRow) -> Result<Call> {
+        let status =
+            CallStatus::parse(&r.status).ok_or_else(|| corrupt("call status", &r.status))?;
+        let termination_source = r
+            .termination_source
+            .as_deref()
+            .map(|t| TerminationSource::parse(t).ok_or_else(|| corrupt("termination source", t)))
+            .transpose()?;
+        let outcome = r
+            .outcome
+            .as_deref()
+            .map(|o| CallOutcome::parse(o).ok_or_else(|| corrupt("call outcome", o)))
+            .transpose()?;
+        let analysis = r
+            .analysis
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("call {} analysis: {e}", r.id)))?;
+        Ok(Call {
+            id: r.id,
+            campaign_id: r.campaign_id,
+            contact_id: r.contact_id,
+            attempt: r.attempt,
+            to: r.to_number,
+            from: r.from_number,
+            agent_id: r.agent_id,
+            status,
+            twilio_call_sid: r.twilio_call_sid,
+            conversation_id: r.conversation_id,
+            answered_by: r.answered_by,
+            termination_source,
+            outcome,
+            error_code: r.error_code,
+            error_message: r.error_message,
+            duration_seconds: r.duration_seconds,
+            summary: r.summary,
+            analysis,
+            cost: r.cost,
+            created_at: from_millis(r.created_at),
+            updated_at: from_millis(r.updated_at),
+            answered_at: r.answered_at.map(from_millis),
+            ended_at: r.ended_at.map(from_millis),
+        })
+    }
+}
+
+impl Store {
+    /// Writes a call in state `queued`: the record exists before any carrier is asked.
+    pub async fn create_call(&self, new: &NewCall) -> Result<Call> {
+        let row: CallRow = on_writer!(self, pool => sqlx::query_as(&format!(
+            "INSERT INTO calls (campaign_id, contact_id, attempt, to_number, from_number, agent_id, \
+             status, dynamic_variables, overrides, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9) RETURNING {CALL_COLUMNS}"
+        ))
+        .bind(new.campaign_id)
+        .bind(new.contact_id)
+        .bind(new.attempt)
+        .bind(&new.to)
+        .bind(&new.from)
+        .bind(&new.agent_id)
+        .bind(new.dynamic_variables.to_string())
+        .bind(new.overrides.to_string())
+        .bind(now_millis())
+        .fetch_one(pool)
+        .await)?;
+        row.try_into()
+    }
+
+    pub async fn get_call(&self, id: i64) -> Result<Call> {
+        let row: CallRow = on_reader!(self, pool => sqlx::query_as(&format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?
+        .found()?;
+        row.try_into()
+    }
+
+    pub async fn list_calls(&self, filter: &CallFilter, page: PageRequest) -> Result<Page<Call>> {
+        let rows: Vec<CallRow> = on_reader!(self, pool => {
+            let mut qb = QueryBuilder::new(format!("SELECT {CALL_COLUMNS} FROM calls WHERE id < "));
+            qb.push_bind(page.cursor_id());
+            if let Some(c) = filter.campaign_id {
+                qb.push(" AND campaign_id = ").push_bind(c);
+            }
+            if let Some(c) = filter.contact_id {
+                qb.push(" AND contact_id = ").push_bind(c);
+            }
+            if let Some(s) = filter.status {
+                qb.push(" AND status = ").push_bind(s.as_str());
+            }
+            if let Some(o) = filter.outcome {
+                qb.push(" AND outcome = ").push_bind(o.as_str());
+            }
+            if let Some(from) = filter.created_from {
+                qb.push(" AND created_at >= ").push_bind(from);
+            }
+            if let Some(to) = filter.created_to {
+                qb.push(" AND created_at < ").push_bind(to);
+            }
+            qb.push(" ORDER BY id DESC LIMIT ").push_bind(page.fetch_limit());
+            qb.build_query_as().fetch_all(pool).await
+        })?;
+        let page = Page::from_rows(rows, &page, |r| r.id);
+        let items = page
+            .items
+            .into_iter()
+            .map(Call::try_from)
+            .collect::<Result<_>>()?;
+        Ok(Page {
+            items,
+            next_before_id: page.next_before_id,
+        })
+    }
+
+    /// Records an event. With a `dedupe_key`, a second delivery of the same event is
+    /// ignored; returns whether this call stored it.
+    pub async fn add_call_event(
+        &self,
+        call_id: i64,
+        kind: &str,
+        dedupe_key: Option<&str>,
+        data: &serde_json::Value,
+    ) -> Result<bool> {
+        let affected = on_writer!(self, pool => sqlx::query(
+            "INSERT INTO call_events (call_id, kind, dedupe_key, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(call_id)
+        .bind(kind)
+        .bind(dedupe_key)
+        .bind(data.to_string())
+        .bind(now_millis())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(affected == 1)
+    }
+
+    pub async fn call_events(&self, call_id: i64) -> Result<Vec<CallEvent>> {
+        let rows: Vec<(i64, String, String, i64)> = on_reader!(self, pool => sqlx::query_as(
+            "SELECT id, kind, data, created_at FROM call_events WHERE call_id = $1 ORDER BY id",
+        )
+        .bind(call_id)
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter()
+            .map(|(id, kind, data, created_at)| {
+                Ok(CallEvent {
+                    id,
+                    kind,
+                    data: serde_json::from_str(&data)
+                        .map_err(|e| StoreError::Corrupt(format!("call event {id}: {e}")))?,
+                    created_at: from_millis(created_at),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn add_transcript_turn(
+        &self,
+        call_id: i64,
+        role: TurnRole,
+        text: &str,
+        time_in_call_secs: Option<f64>,
+        event_id: Option<i64>,
+    ) -> Result<()> {
+        on_writer!(self, pool => sqlx::query(
+            "INSERT INTO transcript_turns (call_id, role, text, time_in_call_secs, event_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(call_id)
+        .bind(role.as_str())
+        .bind(text)
+        .bind(time_in_call_secs)
+        .bind(event_id)
+        .bind(now_millis())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn transcript(&self, call_id: i64) -> Result<Vec<TranscriptTurn>> {
+        let rows: Vec<(String, String, Option<f64>, i64)> = on_reader!(self, pool => sqlx::query_as(
+            "SELECT role, text, time_in_call_secs, created_at FROM transcript_turns \
+             WHERE call_id = $1 ORDER BY id",
+        )
+        .bind(call_id)
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter()
+            .map(|(role, text, time_in_call_secs, created_at)| {
+                Ok(TranscriptTurn {
+                    role: TurnRole::parse(&role).ok_or_else(|| corrupt("turn role", &role))?,
+                    text,
+                    time_in_call_secs,
+                    created_at: from_millis(created_at),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn recordings(&self, call_id: i64) -> Result<Vec<Recording>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: i64,
+            recording_sid: String,
+            status: String,
+            content_type: Option<String>,
+            channels: Option<i64>,
+            duration_seconds: Option<i64>,
+            size_bytes: Option<i64>,
+            created_at: i64,
+        }
+        let rows: Vec<Row> = on_reader!(self, pool => sqlx::query_as(
+            "SELECT id, recording_sid, status, content_type, channels, duration_seconds, \
+             size_bytes, created_at FROM recordings WHERE call_id = $1 ORDER BY id",
+        )
+        .bind(call_id)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Recording {
+                id: r.id,
+                recording_sid: r.recording_sid,
+                status: r.status,
+                content_type: r.content_type,
+                channels: r.channels,
+                duration_seconds: r.duration_seconds,
+                size_bytes: r.size_bytes,
+                created_at: from_millis(r.created_at),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,526 @@
+//! Campaigns, their state changes, and the contacts enrolled in each.
+use crate::audit::audit_in;
+use crate::error::OptionalExt;
+use crate::{on_reader, on_writer, Page, PageRequest, Result, Store, StoreError};
+use parley_domain::campaign::{
+    Campaign, CampaignAction, CampaignContact, CampaignProgress, CampaignSettings, CampaignState,
+    ProgressState,
+};
+use parley_domain::time::{from_millis, now_millis};
+use sqlx::QueryBuilder;
+
+#[derive(Debug, Clone)]
+pub struct NewCampaign {
+    pub name: String,
+    pub description: Option<String>,
+    pub settings: CampaignSettings,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CampaignUpdate {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub settings: Option<CampaignSettings>,
+}
+
+/// Which contacts to add to or remove from a campaign.
+#[derive(Debug, Clone)]
+pub enum ContactSelector {
+    Ids(Vec<i64>),
+    Tag(String),
+}
+
+#[derive(sqlx::FromRow)]
+struct CampaignRow {
+    id: i64,
+    name: String,
+    description: Option<String>,
+    state: String,
+    state_reason: Option<String>,
+    settings: String,
+    created_at: i64,
+    updated_at: i64,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    total: i64,
+    pending: i64,
+    scheduled: i64,
+    in_progress: i64,
+    completed: i64,
+    failed: i64,
+    cancelled: i64,
+    attempts: i64,
+}
+
+const CAMPAIGN_COLUMNS: &str = "id, name, description, state, state_reason, settings, \
+     created_at, updated_at, started_at, finished_at, total, pending, scheduled, in_progress, \
+     completed, failed, cancelled, attempts";
+
+pub(crate) fn parse_state(s: &str) -> Result<CampaignState> {
+    CampaignState::parse(s).ok_or_else(|| StoreError::Corrupt(format!("campaign state `{s}`")))
+}
+
+impl TryFrom<CampaignRow> for Campaign {
+    type Error = StoreError;
+    fn try_from(r: CampaignRow) -> Result<Campaign> {
+        let settings: CampaignSettings = serde_json::from_str(&r.settings)
+            .map_err(|e| StoreError::Corrupt(format!("campaign {} settings: {e}", r.id)))?;
+        Ok(Campaign {
+            id: r.id,
+            state: parse_state(&r.state)?,
+            name: r.name,
+            description: r.description,
+            state_reason: r.state_reason,
+            settings,
+            progress: CampaignProgress {
+                total: r.total,
+                pending: r.pending,
+                scheduled: r.scheduled,
+                in_progress: r.in_progress,
+                completed: r.completed,
+                failed: r.failed,
+                cancelled: r.cancelled,
+                attempts: r.attempts,
+            },
+            created_at: from_millis(r.created_at),
+            updated_at: from_millis(r.updated_at),
+            started_at: r.started_at.map(from_millis),
+            finished_at: r.finished_at.map(from_millis),
+        })
+    }
+}
+
+fn settings_json(s: &CampaignSettings) -> Result<String> {
+    serde_json::to_string(s).map_err(|e| StoreError::Corrupt(format!("settings: {e}")))
+}
+
+/// Enrolls contacts (by id) in a campaign as `pending` and raises the counters by the
+/// number actually added; contacts already enrolled are left alone.
+macro_rules! enroll_contacts {
+    ($tx:expr, $campaign_id:expr, $contact_ids:expr, $now:expr) => {{
+        let ids: &[i64] = $contact_ids;
+        let mut added: u64 = 0;
+        for chunk in ids.chunks(1000) {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO campaign_contacts (campaign_id, contact_id, state, priority, \
+                 created_at, updated_at) ",
+            );
+            qb.push_values(chunk, |mut b, id| {
+                b.push_bind($campaign_id)
+                    .push_bind(*id)
+                    .push_bind("pending")
+                    .push_bind(2_i64)
+                    .push_bind($now)
+                    .push_bind($now);
+            });
+            qb.push(" ON CONFLICT DO NOTHING");
+            added += qb.build().execute(&mut *$tx).await?.rows_affected();
+        }
+        $crate::campaigns::bump_enrolled!($tx, $campaign_id, added);
+        added
+    }};
+}
+pub(crate) use enroll_contacts;
+
+macro_rules! bump_enrolled {
+    ($tx:expr, $campaign_id:expr, $added:expr) => {
+        if $added > 0 {
+            sqlx::query(
+                "UPDATE campaigns SET total = total + $2, pending = pending + $2 WHERE id = $1",
+            )
+            .bind($campaign_id)
+            .bind($added as i64)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    };
+}
+pub(crate) use bump_enrolled;
+
+/// Lowers `total` and the state's counter for each `(campaign_id, state, count)` group of
+/// progress rows about to be deleted.
+macro_rules! lower_progress {
+    ($tx:expr, $groups:expr) => {
+        for (campaign_id, state, n) in $groups {
+            let state = parley_domain::campaign::ProgressState::parse(state)
+                .ok_or_else(|| $crate::StoreError::Corrupt(format!("progress state {state}")))?;
+            sqlx::query(&format!(
+                "UPDATE campaigns SET total = total - $2, {col} = {col} - $2 WHERE id = $1",
+                col = state.as_str()
+            ))
+            .bind(*campaign_id)
+            .bind(*n)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    };
+}
+pub(crate) use lower_progress;
+
+impl Store {
+    pub async fn create_campaign(&self, new: &NewCampaign, actor: &str) -> Result<Campaign> {
+        let settings = settings_json(&new.settings)?;
+        let now = now_millis();
+        let row: CampaignRow = on_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let row: CampaignRow = sqlx::query_as(&format!(
+                "INSERT INTO campaigns (name, description, state, settings, created_at, updated_at) \
+                 VALUES ($1, $2, 'draft', $3, $4, $4) RETURNING {CAMPAIGN_COLUMNS}"
+            ))
+            .bind(&new.name)
+            .bind(&new.description)
+            .bind(&settings)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let id = row.id.to_string();
+            audit_in!(&mut *tx, actor, "campaign.created", "campaign", Some(id.as_str()),
+                serde_json::json!({"name": new.name}))?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(row)
+        })?;
+        row.try_into()
+    }
+
+    pub async fn get_campaign(&self, id: i64) -> Result<Campaign> {
+        let row: CampaignRow = on_reader!(self, pool => sqlx::query_as(&format!(
+            "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?
+        .found()?;
+        row.try_into()
+    }
+
+    pub async fn list_campaigns(
+        &self,
+        state: Option<CampaignState>,
+        page: PageRequest,
+    ) -> Result<Page<Campaign>> {
+        let rows: Vec<CampaignRow> = on_reader!(self, pool => sqlx::query_as(&format!(
+            "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE ($1 IS NULL OR state = $1) AND id < $2 \
+             ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(state.map(CampaignState::as_str))
+        .bind(page.cursor_id())
+        .bind(page.fetch_limit())
+        .fetch_all(pool)
+        .await)?;
+        let page = Page::from_rows(rows, &page, |r| r.id);
+        let items = page
+            .items
+            .into_iter()
+            .map(Campaign::try_from)
+            .collect::<Result<_>>()?;
+        Ok(Page {
+            items,
+            next_before_id: page.next_before_id,
+        })
+    }
+
+    /// Changes name, description or settings; only while the campaign is editable
+    /// (draft, scheduled or paused).
+    pub async fn update_campaign(
+        &self,
+        id: i64,
+        update: &CampaignUpdate,
+        actor: &str,
+    ) -> Result<Campaign> {
+        let current = self.get_campaign(id).await?;
+        if !current.state.is_editable() {
+            return Err(StoreError::CampaignState {
+                state: current.state,
+                message:
+                    "settings can be changed only while a campaign is draft, scheduled or paused",
+            });
+        }
+        let name = update.name.clone().unwrap_or(current.name);
+        let description = update.description.clone().unwrap_or(current.description);
+        let settings = settings_json(update.settings.as_ref().unwrap_or(&current.settings))?;
+        let row: Option<CampaignRow> = on_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            // The state check repeats in SQL so a concurrent start cannot slip in between.
+            let row: Option<CampaignRow> = sqlx::query_as(&format!(
+                "UPDATE campaigns SET name = $2, description = $3, settings = $4, updated_at = $5 \
+                 WHERE id = $1 AND state = $6 RETURNING {CAMPAIGN_COLUMNS}"
+            ))
+            .bind(id)
+            .bind(&name)
+            .bind(&description)
+            .bind(&settings)
+            .bind(now_millis())
+            .bind(current.state.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let target = id.to_string();
+            audit_in!(&mut *tx, actor, "campaign.updated", "campaign", Some(target.as_str()),
+                serde_json::json!({"fields": {
+                    "name": update.name.is_some(),
+                    "description": update.description.is_some(),
+                    "settings": update.settings.is_some(),
+                }}))?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(row)
+        })?;
+        match row {
+            Some(row) => row.try_into(),
+            // Lost a race with a state change: report the state as it is now.
+            None => Err(StoreError::CampaignState {
+                state: self.get_campaign(id).await?.state,
+                message: "the campaign changed state while it was being edited",
+            }),
+        }
+    }
+
+    /// Deletes a campaign that is not placing calls (draft, paused or finished).
+    pub async fn delete_campaign(&self, id: i64, actor: &str) -> Result<()> {
+        let current = self.get_campaign(id).await?;
+        if matches!(
+            current.state,
+            CampaignState::Running | CampaignState::Scheduled
+        ) {
+            return Err(StoreError::CampaignState {
+                state: current.state,
+                message: "pause or stop the campaign before deleting it",
+            });
+        }
+        on_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("DELETE FROM campaigns WHERE id = $1 AND state = $2")
+                .bind(id)
+                .bind(current.state.as_str())
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict("the campaign changed while it was being deleted".into()));
+            }
+            let target = id.to_string();
+            audit_in!(&mut *tx, actor, "campaign.deleted", "campaign", Some(target.as_str()),
+                serde_json::json!({"name": current.name}))?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })
+    }
+
+    /// Applies a state change under the campaign state machine, atomically: the row only
+    /// changes if it is still in the state the decision was made on. Audited with `actor`
+    /// and `reason`.
+    pub async fn transition_campaign(
+        &self,
+        id: i64,
+        action: CampaignAction,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<Campaign> {
+        let today = chrono::Utc::now().date_naive();
+        on_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let row: CampaignRow = sqlx::query_as(&format!(
+                "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .found()?;
+            let current: Campaign = row.try_into()?;
+            let starts_later = current.settings.start_date.is_some_and(|d| d > today);
+            let next = current.state.apply(action, starts_later)?;
+            let now = now_millis();
+            let started = (next == CampaignState::Running).then_some(now);
+            let finished = next.is_final().then_some(now);
+            let row: Option<CampaignRow> = sqlx::query_as(&format!(
+                "UPDATE campaigns SET state = $2, state_reason = $3, updated_at = $4, \
+                 started_at = COALESCE(started_at, $5), finished_at = COALESCE(finished_at, $6) \
+                 WHERE id = $1 AND state = $7 RETURNING {CAMPAIGN_COLUMNS}"
+            ))
+            .bind(id)
+            .bind(next.as_str())
+            .bind(reason)
+            .bind(now)
+            .bind(started)
+            .bind(finished)
+            .bind(current.state.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else {
+                return Err(StoreError::Conflict("the campaign changed state concurrently; try again".into()));
+            };
+            let target = id.to_string();
+            audit_in!(&mut *tx, actor, "campaign.state_changed", "campaign", Some(target.as_str()),
+                serde_json::json!({
+                    "action": action.as_str(),
+                    "from": current.state.as_str(),
+                    "to": next.as_str(),
+                    "reason": reason,
+                }))?;
+            tx.commit().await?;
+            Campaign::try_from(row)
+        })
+    }
+
+    /// Enrolls contacts; returns how many were newly added.
+    pub async fn add_campaign_contacts(
+        &self,
+        campaign_id: i64,
+        selector: &ContactSelector,
+    ) -> Result<u64> {
+        let campaign = self.get_campaign(campaign_id).await?;
+        if campaign.state.is_final() {
+            return Err(StoreError::CampaignState {
+                state: campaign.state,
+                message: "contacts cannot be added to a finished campaign",
+            });
+        }
+        let now = now_millis();
+        on_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let added = match selector {
+                ContactSelector::Ids(ids) => {
+                    // Only ids that exist: a missing contact is skipped, not an error.
+                    let mut existing: Vec<i64> = Vec::with_capacity(ids.len());
+                    for chunk in ids.chunks(1000) {
+                        let mut qb = QueryBuilder::new("SELECT id FROM contacts WHERE id IN (");
+                        let mut sep = qb.separated(", ");
+                        for id in chunk {
+                            sep.push_bind(*id);
+                        }
+                        sep.push_unseparated(")");
+                        let found: Vec<(i64,)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+                        existing.extend(found.into_iter().map(|(id,)| id));
+                    }
+                    enroll_contacts!(tx, campaign_id, &existing, now)
+                }
+                ContactSelector::Tag(tag) => {
+                    let added = sqlx::query(
+                        "INSERT INTO campaign_contacts (campaign_id, contact_id, state, priority, \
+                         created_at, updated_at) \
+                         SELECT $1, ct.contact_id, 'pending', 2, $3, $3 FROM contact_tags ct \
+                         JOIN tags t ON t.id = ct.tag_id WHERE t.name = $2 \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(campaign_id)
+                    .bind(tag.to_lowercase())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    bump_enrolled!(tx, campaign_id, added);
+                    added
+                }
+            };
+            tx.commit().await?;
+            Ok::<_, StoreError>(added)
+        })
+    }
+
+    /// Removes contacts from a campaign (their call history stays); returns how many.
+    pub async fn remove_campaign_contacts(
+        &self,
+        campaign_id: i64,
+        selector: &ContactSelector,
+    ) -> Result<u64> {
+        on_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let scope = |qb: &mut QueryBuilder<'_, _>| {
+                qb.push(" WHERE campaign_id = ").push_bind(campaign_id);
+                match selector {
+                    ContactSelector::Ids(ids) => {
+                        qb.push(" AND contact_id IN (");
+                        let mut sep = qb.separated(", ");
+                        for id in ids {
+                            sep.push_bind(*id);
+                        }
+                        sep.push_unseparated(")");
+                    }
+                    ContactSelector::Tag(tag) => {
+                        qb.push(
+                            " AND contact_id IN (SELECT ct.contact_id FROM contact_tags ct \
+                             JOIN tags t ON t.id = ct.tag_id WHERE t.name = ",
+                        )
+                        .push_bind(tag.to_lowercase())
+                        .push(")");
+                    }
+                }
+            };
+            if let ContactSelector::Ids(ids) = selector {
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+            }
+            let mut qb =
+                QueryBuilder::new("SELECT campaign_id, state, COUNT(*) FROM campaign_contacts");
+            scope(&mut qb);
+            qb.push(" GROUP BY campaign_id, state");
+            let groups: Vec<(i64, String, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+            let mut qb = QueryBuilder::new("DELETE FROM campaign_contacts");
+            scope(&mut qb);
+            let removed = qb.build().execute(&mut *tx).await?.rows_affected();
+            lower_progress!(tx, &groups);
+            tx.commit().await?;
+            Ok::<_, StoreError>(removed)
+        })
+    }
+
+    /// The contacts of a campaign, newest enrolment first by contact id.
+    pub async fn list_campaign_contacts(
+        &self,
+        campaign_id: i64,
+        state: Option<ProgressState>,
+        page: PageRequest,
+    ) -> Result<Page<CampaignContact>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            contact_id: i64,
+            phone: String,
+            first_name: Option<String>,
+            last_name: Option<String>,
+            state: String,
+            attempts: i64,
+            last_outcome: Option<String>,
+            last_call_id: Option<i64>,
+            next_attempt_at: Option<i64>,
+            reason: Option<String>,
+            updated_at: i64,
+        }
+        let rows: Vec<Row> = on_reader!(self, pool => sqlx::query_as(
+            "SELECT cc.contact_id, c.phone, c.first_name, c.last_name, cc.state, cc.attempts, \
+                    cc.last_outcome, cc.last_call_id, cc.next_attempt_at, cc.reason, cc.updated_at \
+             FROM campaign_contacts cc JOIN contacts c ON c.id = cc.contact_id \
+             WHERE cc.campaign_id = $1 AND ($2 IS NULL OR cc.state = $2) AND cc.contact_id < $3 \
+             ORDER BY cc.contact_id DESC LIMIT $4",
+        )
+        .bind(campaign_id)
+        .bind(state.map(ProgressState::as_str))
+        .bind(page.cursor_id())
+        .bind(page.fetch_limit())
+        .fetch_all(pool)
+        .await)?;
+        let page = Page::from_rows(rows, &page, |r| r.contact_id);
+        let items = page
+            .items
+            .into_iter()
+            .map(|r| {
+                Ok(CampaignContact {
+                    contact_id: r.contact_id,
+                    phone: r.phone,
+                    first_name: r.first_name,
+                    last_name: r.last_name,
+                    state: ProgressState::parse(&r.state).ok_or_else(|| {
+                        StoreError::Corrupt(format!("progress state {}", r.state))
+                    })?,
+                    attempts: r.attempts,
+                    last_outcome: r.last_outcome,
+                    last_call_id: r.last_call_id,
+                    next_attempt_at: r.next_attempt_at.map(from_millis),
+                    reason: r.reason,
+                    updated_at: from_millis(r.updated_at),
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Page {
+            items,
+            next_before_id: page.next_before_id,
+        })
+    }
+}

@@ -1,0 +1,132 @@
+//! Do-not-call lists: one global list and one per campaign.
+use crate::{on_reader, on_writer, Page, PageRequest, Result, Store, StoreError};
+use parley_domain::time::{from_millis, now_millis};
+use parley_domain::Phone;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DncEntry {
+    pub id: i64,
+    pub phone: String,
+    /// `None` for the global list.
+    pub campaign_id: Option<i64>,
+    pub reason: Option<String>,
+    /// Who put the number there: `api`, `import`, `opt_out`, ...
+    pub source: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Whether a number may be called, globally and for one campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DncCheck {
+    pub global: bool,
+    pub campaign: bool,
+}
+
+impl DncCheck {
+    pub fn blocked(&self) -> bool {
+        self.global || self.campaign
+    }
+}
+
+type DncRow = (i64, String, Option<i64>, Option<String>, String, i64);
+
+fn entry((id, phone, campaign_id, reason, source, created_at): DncRow) -> DncEntry {
+    DncEntry {
+        id,
+        phone,
+        campaign_id,
+        reason,
+        source,
+        created_at: from_millis(created_at),
+    }
+}
+
+const DNC_COLUMNS: &str = "id, phone, campaign_id, reason, source, created_at";
+
+impl Store {
+    /// Puts a number on a list; adding it again keeps the first entry. Returns the entry.
+    pub async fn add_dnc(
+        &self,
+        phone: &Phone,
+        campaign_id: Option<i64>,
+        reason: Option<&str>,
+        source: &str,
+    ) -> Result<DncEntry> {
+        let row: DncRow = on_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO dnc_entries (phone, campaign_id, reason, source, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(phone.as_str())
+            .bind(campaign_id)
+            .bind(reason)
+            .bind(source)
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+                _ => StoreError::Database(e),
+            })?;
+            let row: DncRow = sqlx::query_as(&format!(
+                "SELECT {DNC_COLUMNS} FROM dnc_entries WHERE phone = $1 \
+                 AND (campaign_id = $2 OR ($2 IS NULL AND campaign_id IS NULL))"
+            ))
+            .bind(phone.as_str())
+            .bind(campaign_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(row)
+        })?;
+        Ok(entry(row))
+    }
+
+    /// Takes a number off a list; returns whether it was there.
+    pub async fn remove_dnc(&self, phone: &Phone, campaign_id: Option<i64>) -> Result<bool> {
+        let affected = on_writer!(self, pool => sqlx::query(
+            "DELETE FROM dnc_entries WHERE phone = $1 \
+             AND (campaign_id = $2 OR ($2 IS NULL AND campaign_id IS NULL))",
+        )
+        .bind(phone.as_str())
+        .bind(campaign_id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(affected > 0)
+    }
+
+    /// Lists one list: the global one (`campaign_id` None) or a campaign's.
+    pub async fn list_dnc(
+        &self,
+        campaign_id: Option<i64>,
+        page: PageRequest,
+    ) -> Result<Page<DncEntry>> {
+        let rows: Vec<DncRow> = on_reader!(self, pool => sqlx::query_as(&format!(
+            "SELECT {DNC_COLUMNS} FROM dnc_entries \
+             WHERE (campaign_id = $1 OR ($1 IS NULL AND campaign_id IS NULL)) AND id < $2 \
+             ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(campaign_id)
+        .bind(page.cursor_id())
+        .bind(page.fetch_limit())
+        .fetch_all(pool)
+        .await)?;
+        Ok(Page::from_rows(rows, &page, |r| r.0).map(entry))
+    }
+
+    pub async fn check_dnc(&self, phone: &Phone, campaign_id: Option<i64>) -> Result<DncCheck> {
+        let (global, campaign): (bool, bool) = on_reader!(self, pool => sqlx::query_as(
+            "SELECT \
+               EXISTS (SELECT 1 FROM dnc_entries WHERE phone = $1 AND campaign_id IS NULL), \
+               EXISTS (SELECT 1 FROM dnc_entries WHERE phone = $1 AND campaign_id = $2)",
+        )
+        .bind(phone.as_str())
+        .bind(campaign_id)
+        .fetch_one(pool)
+        .await)?;
+        Ok(DncCheck { global, campaign })
+    }
+}

@@ -1,0 +1,345 @@
+//! Contact imports: a record per import with running counters, its per-row errors, and
+//! the batch writer that merges rows into contacts.
+//!
+//! Duplicates are found without holding the file in memory: each contact remembers the
+//! import and line that last wrote it, so a later row of the same import with the same
+//! phone is recognised from the database.
+use crate::contacts::{custom_fields_json, ensure_tags, link_tags, search_text};
+use crate::error::OptionalExt;
+use crate::{on_reader, on_writer, Result, Store, StoreError};
+use parley_domain::contact::{ContactFields, CustomFields, NewContact};
+use parley_domain::time::now_millis;
+use serde::Serialize;
+use sqlx::QueryBuilder;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ImportRecord {
+    pub id: i64,
+    pub source: String,
+    pub filename: Option<String>,
+    /// `running`, `completed` or `failed`.
+    pub state: String,
+    pub campaign_id: Option<i64>,
+    pub rows_total: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub duplicates: i64,
+    pub rejected: i64,
+    pub error: Option<String>,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// A row of an import that could not be stored as it was, by line number (the header is
+/// line 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ImportError {
+    pub line: i64,
+    /// Stable code: `missing_phone`, `invalid_phone`, `invalid_field`, `duplicate`, ...
+    pub reason: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportRow {
+    pub line: i64,
+    pub contact: NewContact,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportBatchOutcome {
+    pub created: i64,
+    pub updated: i64,
+    /// Rows merged into an earlier row of the same import.
+    pub duplicates: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportTotals {
+    pub rows: i64,
+    pub rejected: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ExistingRow {
+    phone: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    company: Option<String>,
+    timezone: Option<String>,
+    custom_fields: String,
+    import_id: Option<i64>,
+    import_line: Option<i64>,
+}
+
+/// One contact as it will be written, after merging.
+struct Merged {
+    line: i64,
+    phone: String,
+    fields: ContactFields,
+}
+
+const IMPORT_COLUMNS: &str = "id, source, filename, state, campaign_id, rows_total, created, \
+     updated, duplicates, rejected, error, started_at, finished_at";
+
+impl Store {
+    pub async fn start_import(
+        &self,
+        source: &str,
+        filename: Option<&str>,
+        campaign_id: Option<i64>,
+        created_by: &str,
+    ) -> Result<ImportRecord> {
+        on_writer!(self, pool => sqlx::query_as(&format!(
+            "INSERT INTO imports (source, filename, state, campaign_id, created_by, started_at) \
+             VALUES ($1, $2, 'running', $3, $4, $5) RETURNING {IMPORT_COLUMNS}"
+        ))
+        .bind(source)
+        .bind(filename)
+        .bind(campaign_id)
+        .bind(created_by)
+        .bind(now_millis())
+        .fetch_one(pool)
+        .await)
+        .map_err(StoreError::from)
+    }
+
+    pub async fn get_import(&self, id: i64) -> Result<ImportRecord> {
+        on_reader!(self, pool => sqlx::query_as(&format!(
+            "SELECT {IMPORT_COLUMNS} FROM imports WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?
+        .found()
+    }
+
+    /// Errors of an import in line order, starting after `after_line`.
+    pub async fn import_errors(
+        &self,
+        id: i64,
+        after_line: i64,
+        limit: u32,
+    ) -> Result<Vec<ImportError>> {
+        on_reader!(self, pool => sqlx::query_as(
+            "SELECT line, reason, message FROM import_errors WHERE import_id = $1 AND line > $2 \
+             ORDER BY line LIMIT $3",
+        )
+        .bind(id)
+        .bind(after_line)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)
+        .map_err(StoreError::from)
+    }
+
+    pub async fn finish_import(&self, id: i64, error: Option<&str>) -> Result<ImportRecord> {
+        let state = if error.is_some() {
+            "failed"
+        } else {
+            "completed"
+        };
+        on_writer!(self, pool => sqlx::query_as(&format!(
+            "UPDATE imports SET state = $2, error = $3, finished_at = $4 WHERE id = $1 \
+             RETURNING {IMPORT_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(state)
+        .bind(error)
+        .bind(now_millis())
+        .fetch_optional(pool)
+        .await)?
+        .found()
+    }
+
+    /// Writes one batch of an import in a single transaction: merges `rows` into contacts
+    /// (by phone), tags them, adds them to the import's campaign, records `rejected` rows
+    /// and duplicates as errors, and advances the import's counters.
+    pub async fn import_batch(
+        &self,
+        import: &ImportRecord,
+        rows: Vec<ImportRow>,
+        rejected: Vec<ImportError>,
+    ) -> Result<ImportBatchOutcome> {
+        let mut outcome = ImportBatchOutcome::default();
+        let mut errors = rejected;
+        let rows_in_batch = (rows.len() + errors.len()) as i64;
+
+        // Merge duplicates inside the batch first: one statement may not touch a row twice.
+        let mut merged: Vec<Merged> = Vec::with_capacity(rows.len());
+        let mut by_phone: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let phone = row.contact.phone.to_string();
+            if let Some(&i) = by_phone.get(&phone) {
+                let first = &mut merged[i];
+                errors.push(duplicate_error(row.line, first.line));
+                first.fields.merge_from(row.contact.fields);
+                outcome.duplicates += 1;
+            } else {
+                by_phone.insert(phone.clone(), merged.len());
+                merged.push(Merged {
+                    line: row.line,
+                    phone,
+                    fields: row.contact.fields,
+                });
+            }
+        }
+
+        let now = now_millis();
+        on_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut existing: HashMap<String, ExistingRow> = HashMap::new();
+            if !merged.is_empty() {
+                let mut qb = QueryBuilder::new(
+                    "SELECT phone, first_name, last_name, email, company, timezone, custom_fields, \
+                     import_id, import_line FROM contacts WHERE phone IN (",
+                );
+                let mut sep = qb.separated(", ");
+                for m in &merged {
+                    sep.push_bind(m.phone.clone());
+                }
+                sep.push_unseparated(")");
+                let found: Vec<ExistingRow> = qb.build_query_as().fetch_all(&mut *tx).await?;
+                existing.extend(found.into_iter().map(|r| (r.phone.clone(), r)));
+            }
+
+            // (phone, fields, import_line to keep)
+            let mut writes: Vec<(&Merged, ContactFields, i64)> = Vec::with_capacity(merged.len());
+            for m in &merged {
+                match existing.remove(&m.phone) {
+                    None => {
+                        outcome.created += 1;
+                        writes.push((m, m.fields.clone(), m.line));
+                    }
+                    Some(old) => {
+                        let first_line = old.import_line.unwrap_or(m.line);
+                        let same_import = old.import_id == Some(import.id);
+                        let mut fields = old.into_fields()?;
+                        fields.merge_from(m.fields.clone());
+                        if same_import {
+                            errors.push(duplicate_error(m.line, first_line));
+                            outcome.duplicates += 1;
+                            writes.push((m, fields, first_line));
+                        } else {
+                            outcome.updated += 1;
+                            writes.push((m, fields, m.line));
+                        }
+                    }
+                }
+            }
+
+            let mut ids: HashMap<String, i64> = HashMap::with_capacity(writes.len());
+            if !writes.is_empty() {
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO contacts (phone, first_name, last_name, email, company, timezone, \
+                     custom_fields, search_text, import_id, import_line, created_at, updated_at) ",
+                );
+                qb.push_values(&writes, |mut b, (m, f, line)| {
+                    b.push_bind(m.phone.clone())
+                        .push_bind(f.first_name.clone())
+                        .push_bind(f.last_name.clone())
+                        .push_bind(f.email.clone())
+                        .push_bind(f.company.clone())
+                        .push_bind(f.timezone.clone())
+                        .push_bind(custom_fields_json(f))
+                        .push_bind(search_text(&m.phone, f))
+                        .push_bind(import.id)
+                        .push_bind(*line)
+                        .push_bind(now)
+                        .push_bind(now);
+                });
+                qb.push(
+                    " ON CONFLICT (phone) DO UPDATE SET first_name = excluded.first_name, \
+                     last_name = excluded.last_name, email = excluded.email, \
+                     company = excluded.company, timezone = excluded.timezone, \
+                     custom_fields = excluded.custom_fields, search_text = excluded.search_text, \
+                     import_id = excluded.import_id, import_line = excluded.import_line, \
+                     updated_at = excluded.updated_at RETURNING id, phone",
+                );
+                let rows: Vec<(i64, String)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+                ids.extend(rows.into_iter().map(|(id, phone)| (phone, id)));
+            }
+
+            let mut tag_names: Vec<String> =
+                writes.iter().flat_map(|(m, _, _)| m.fields.tags.iter().cloned()).collect();
+            tag_names.sort();
+            tag_names.dedup();
+            let tag_ids = ensure_tags!(tx, &tag_names);
+            let pairs: Vec<(i64, i64)> = writes
+                .iter()
+                .flat_map(|(m, _, _)| {
+                    let tag_ids = &tag_ids;
+                    let contact = ids.get(&m.phone).copied();
+                    m.fields
+                        .tags
+                        .iter()
+                        .filter_map(move |t| Some((contact?, *tag_ids.get(t)?)))
+                })
+                .collect();
+            link_tags!(tx, &pairs);
+
+            if let (Some(campaign_id), false) = (import.campaign_id, ids.is_empty()) {
+                let contact_ids: Vec<i64> = ids.values().copied().collect();
+                crate::campaigns::enroll_contacts!(tx, campaign_id, &contact_ids, now);
+            }
+
+            if !errors.is_empty() {
+                let mut qb =
+                    QueryBuilder::new("INSERT INTO import_errors (import_id, line, reason, message) ");
+                qb.push_values(&errors, |mut b, e| {
+                    b.push_bind(import.id)
+                        .push_bind(e.line)
+                        .push_bind(e.reason.clone())
+                        .push_bind(e.message.clone());
+                });
+                qb.push(" ON CONFLICT DO NOTHING");
+                qb.build().execute(&mut *tx).await?;
+            }
+
+            let rejected = errors.len() as i64 - outcome.duplicates;
+            sqlx::query(
+                "UPDATE imports SET rows_total = rows_total + $2, created = created + $3, \
+                 updated = updated + $4, duplicates = duplicates + $5, rejected = rejected + $6 \
+                 WHERE id = $1",
+            )
+            .bind(import.id)
+            .bind(rows_in_batch)
+            .bind(outcome.created)
+            .bind(outcome.updated)
+            .bind(outcome.duplicates)
+            .bind(rejected)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(outcome)
+    }
+}
+
+fn duplicate_error(line: i64, first_line: i64) -> ImportError {
+    ImportError {
+        line,
+        reason: "duplicate".into(),
+        message: format!("same phone as line {first_line}; merged into that contact"),
+    }
+}
+
+impl ExistingRow {
+    fn into_fields(self) -> Result<ContactFields> {
+        let custom_fields: CustomFields = serde_json::from_str(&self.custom_fields)
+            .map_err(|e| StoreError::Corrupt(format!("custom fields of {}: {e}", self.phone)))?;
+        Ok(ContactFields {
+            first_name: self.first_name,
+            last_name: self.last_name,
+            email: self.email,
+            company: self.company,
+            timezone: self.timezone,
+            custom_fields,
+            // Existing tags stay linked; only new ones are added.
+            tags: Vec::new(),
+        })
+    }
+}

@@ -1,0 +1,632 @@
+//! The conformance cases. Each takes a freshly migrated, empty store.
+use parley_domain::call::{CallStatus, TurnRole};
+use parley_domain::campaign::{CampaignAction, CampaignSettings, CampaignState, ProgressState};
+use parley_domain::contact::{ContactFields, NewContact};
+use parley_domain::phone::Region;
+use parley_domain::{Phone, Role};
+use parley_store::{
+    CallFilter, CampaignUpdate, ContactFilter, ContactSelector, ContactUpdate, ImportError,
+    ImportRow, NewCall, NewCampaign, PageRequest, Store, StoreError,
+};
+
+fn phone(s: &str) -> Phone {
+    Phone::parse(s, Region::default()).unwrap()
+}
+
+fn contact(p: &str, first: &str, tags: &[&str]) -> NewContact {
+    NewContact {
+        phone: phone(p),
+        fields: ContactFields {
+            first_name: Some(first.to_string()),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            ..Default::default()
+        },
+    }
+}
+
+async fn campaign(store: &Store, name: &str) -> i64 {
+    store
+        .create_campaign(
+            &NewCampaign {
+                name: name.into(),
+                description: None,
+                settings: CampaignSettings::default(),
+            },
+            "test",
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+pub async fn users_sessions_and_api_keys(store: Store) {
+    let user = store
+        .create_user("Ann@Example.com", "hash", Role::Operator)
+        .await
+        .unwrap();
+    assert_eq!(user.email, "ann@example.com");
+    assert_eq!(store.count_users().await.unwrap(), 1);
+    let dup = store
+        .create_user("ann@example.com", "h2", Role::Admin)
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    let found = store
+        .user_by_email("ANN@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.id, found.role), (user.id, Role::Operator));
+
+    let far = parley_domain::time::now_millis() + 3_600_000;
+    store
+        .create_session("live", user.id, "csrf", far)
+        .await
+        .unwrap();
+    store
+        .create_session("stale", user.id, "csrf2", 1)
+        .await
+        .unwrap();
+    let s = store.session("live").await.unwrap().unwrap();
+    assert_eq!((s.user.id, s.csrf_token.as_str()), (user.id, "csrf"));
+    assert!(
+        store.session("stale").await.unwrap().is_none(),
+        "expired sessions are dead"
+    );
+    assert_eq!(store.purge_expired_sessions().await.unwrap(), 1);
+    store.delete_session("live").await.unwrap();
+    assert!(store.session("live").await.unwrap().is_none());
+
+    let key = store
+        .create_api_key("ci", "pk_abc", "keyhash", Role::Viewer, Some(user.id), None)
+        .await
+        .unwrap();
+    let now = parley_domain::time::now_millis();
+    let by_hash = store.api_key_by_hash("keyhash").await.unwrap().unwrap();
+    assert!(by_hash.is_usable_at(now));
+    assert_eq!(by_hash.role, Role::Viewer);
+    let revoked = store.revoke_api_key(key.id).await.unwrap();
+    assert!(!revoked.is_usable_at(now));
+    assert!(matches!(
+        store.revoke_api_key(9999).await,
+        Err(StoreError::NotFound)
+    ));
+    let expired = store
+        .create_api_key("old", "pk_old", "oldhash", Role::Admin, None, Some(now - 1))
+        .await
+        .unwrap();
+    assert!(!expired.is_usable_at(now));
+    assert_eq!(store.list_api_keys().await.unwrap().len(), 2);
+}
+
+pub async fn contacts_crud_tags_and_conflicts(store: Store) {
+    let c = store
+        .create_contact(&contact("+14155550100", "Ann", &["vip", "q4"]))
+        .await
+        .unwrap();
+    assert_eq!(c.phone, "+14155550100");
+    assert_eq!(c.tags, vec!["q4", "vip"]);
+    assert!(!c.do_not_call);
+    let dup = store
+        .create_contact(&contact("+14155550100", "Bob", &[]))
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))));
+
+    let updated = store
+        .update_contact(
+            c.id,
+            ContactUpdate {
+                last_name: Some(Some("Lee".into())),
+                first_name: Some(None),
+                tags: Some(vec!["gold".into()]),
+                custom_fields: Some([("plan".to_string(), "pro".to_string())].into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.first_name, None);
+    assert_eq!(updated.last_name.as_deref(), Some("Lee"));
+    assert_eq!(updated.tags, vec!["gold"]);
+    assert_eq!(
+        updated.custom_fields.get("plan").map(String::as_str),
+        Some("pro")
+    );
+
+    let other = store
+        .create_contact(&contact("+14155550101", "Cy", &[]))
+        .await
+        .unwrap();
+    let clash = store
+        .update_contact(
+            other.id,
+            ContactUpdate {
+                phone: Some(phone("+14155550100")),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(matches!(clash, Err(StoreError::Conflict(_))));
+    assert_eq!(
+        store.get_contact(other.id).await.unwrap().phone,
+        "+14155550101"
+    );
+
+    store.delete_contact(c.id).await.unwrap();
+    assert!(matches!(
+        store.get_contact(c.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_contact(c.id).await,
+        Err(StoreError::NotFound)
+    ));
+    let tags = store.list_tags().await.unwrap();
+    assert!(tags.iter().all(|(_, n)| *n == 0), "{tags:?}");
+}
+
+pub async fn contacts_filters_and_pagination(store: Store) {
+    for i in 0..25 {
+        let tags: &[&str] = if i % 5 == 0 { &["gold"] } else { &[] };
+        let mut c = contact(
+            &format!("+1415555{:04}", 1000 + i),
+            &format!("Name{i}"),
+            tags,
+        );
+        c.fields.email = Some(format!("p{i}@example.com"));
+        store.create_contact(&c).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut req = PageRequest::first(10);
+    loop {
+        let page = store
+            .list_contacts(&ContactFilter::default(), req)
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().map(|c| c.id));
+        match page.next_before_id {
+            Some(id) => req.before_id = Some(id),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    assert!(
+        seen.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeats"
+    );
+
+    let gold = store
+        .list_contacts(
+            &ContactFilter {
+                tag: Some("GOLD".into()),
+                ..Default::default()
+            },
+            PageRequest::first(100),
+        )
+        .await
+        .unwrap();
+    assert_eq!(gold.items.len(), 5);
+    let by_text = store
+        .list_contacts(
+            &ContactFilter {
+                q: Some("P13@EXAMPLE".into()),
+                ..Default::default()
+            },
+            PageRequest::first(100),
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_text.items.len(), 1);
+    assert_eq!(by_text.items[0].first_name.as_deref(), Some("Name13"));
+    let literal = store
+        .list_contacts(
+            &ContactFilter {
+                q: Some("%".into()),
+                ..Default::default()
+            },
+            PageRequest::first(100),
+        )
+        .await
+        .unwrap();
+    assert!(
+        literal.items.is_empty(),
+        "LIKE wildcards in search text match literally"
+    );
+    let future = store
+        .list_contacts(
+            &ContactFilter {
+                created_from: Some(parley_domain::time::now_millis() + 60_000),
+                ..Default::default()
+            },
+            PageRequest::first(100),
+        )
+        .await
+        .unwrap();
+    assert!(future.items.is_empty());
+}
+
+pub async fn import_batches_merge_duplicates_and_count(store: Store) {
+    let before = store
+        .create_contact(&contact("+14155550999", "Old", &["keep"]))
+        .await
+        .unwrap();
+    let campaign_id = campaign(&store, "import target").await;
+    let import = store
+        .start_import("csv", Some("people.csv"), Some(campaign_id), "test")
+        .await
+        .unwrap();
+    let row = |line: i64, p: &str, name: &str, tags: &[&str]| ImportRow {
+        line,
+        contact: contact(p, name, tags),
+    };
+    let first = store
+        .import_batch(
+            &import,
+            vec![
+                row(2, "+14155550001", "A", &["new"]),
+                row(3, "+14155550002", "B", &[]),
+                row(4, "+14155550001", "A2", &["other"]), // duplicate inside the batch
+                row(5, "+14155550999", "Updated", &["new"]), // existed before the import
+            ],
+            vec![ImportError {
+                line: 6,
+                reason: "invalid_phone".into(),
+                message: "bad".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!((first.created, first.updated, first.duplicates), (2, 1, 1));
+    // A later batch repeats line 3's phone: recognised through the database.
+    let second = store
+        .import_batch(
+            &import,
+            vec![row(7, "+14155550002", "B2", &["late"])],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.created, second.updated, second.duplicates),
+        (0, 0, 1)
+    );
+    let done = store.finish_import(import.id, None).await.unwrap();
+    assert_eq!(done.state, "completed");
+    assert_eq!(
+        (
+            done.rows_total,
+            done.created,
+            done.updated,
+            done.duplicates,
+            done.rejected
+        ),
+        (6, 2, 1, 2, 1)
+    );
+    let errors = store.import_errors(import.id, 0, 100).await.unwrap();
+    let lines: Vec<(i64, &str)> = errors.iter().map(|e| (e.line, e.reason.as_str())).collect();
+    assert_eq!(
+        lines,
+        vec![(4, "duplicate"), (6, "invalid_phone"), (7, "duplicate")]
+    );
+    assert!(
+        errors[0].message.contains("line 2"),
+        "{}",
+        errors[0].message
+    );
+    assert!(
+        errors[2].message.contains("line 3"),
+        "{}",
+        errors[2].message
+    );
+
+    let a = store
+        .contact_by_phone(&phone("+14155550001"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        a.first_name.as_deref(),
+        Some("A2"),
+        "later non-empty values win"
+    );
+    assert_eq!(a.tags, vec!["new", "other"]);
+    let b = store
+        .contact_by_phone(&phone("+14155550002"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.tags, vec!["late"]);
+    let old = store.get_contact(before.id).await.unwrap();
+    assert_eq!(old.first_name.as_deref(), Some("Updated"));
+    assert_eq!(old.tags, vec!["keep", "new"], "existing tags stay");
+
+    let c = store.get_campaign(campaign_id).await.unwrap();
+    assert_eq!((c.progress.total, c.progress.pending), (3, 3));
+}
+
+pub async fn campaign_state_machine_and_audit(store: Store) {
+    let id = campaign(&store, "spring").await;
+    let started = store
+        .transition_campaign(id, CampaignAction::Start, "ann", None)
+        .await
+        .unwrap();
+    assert_eq!(started.state, CampaignState::Running);
+    assert!(started.started_at.is_some());
+    let again = store
+        .transition_campaign(id, CampaignAction::Start, "ann", None)
+        .await;
+    match again {
+        Err(StoreError::IllegalTransition(e)) => assert_eq!(e.from, CampaignState::Running),
+        other => panic!("expected an illegal transition, got {other:?}"),
+    }
+    let edit = store
+        .update_campaign(
+            id,
+            &CampaignUpdate {
+                name: Some("renamed".into()),
+                ..Default::default()
+            },
+            "ann",
+        )
+        .await;
+    assert!(matches!(
+        edit,
+        Err(StoreError::CampaignState {
+            state: CampaignState::Running,
+            ..
+        })
+    ));
+    assert!(matches!(
+        store.delete_campaign(id, "ann").await,
+        Err(StoreError::CampaignState { .. })
+    ));
+    let paused = store
+        .transition_campaign(id, CampaignAction::Pause, "bob", Some("lunch"))
+        .await
+        .unwrap();
+    assert_eq!(paused.state, CampaignState::Paused);
+    assert_eq!(paused.state_reason.as_deref(), Some("lunch"));
+    let mut settings = paused.settings.clone();
+    settings.max_concurrent_calls = 9;
+    let edited = store
+        .update_campaign(
+            id,
+            &CampaignUpdate {
+                settings: Some(settings),
+                ..Default::default()
+            },
+            "bob",
+        )
+        .await
+        .unwrap();
+    assert_eq!(edited.settings.max_concurrent_calls, 9);
+    store
+        .transition_campaign(id, CampaignAction::Resume, "bob", None)
+        .await
+        .unwrap();
+    let stopped = store
+        .transition_campaign(id, CampaignAction::Stop, "bob", None)
+        .await
+        .unwrap();
+    assert_eq!(stopped.state, CampaignState::Stopped);
+    assert!(stopped.finished_at.is_some());
+    assert!(store
+        .transition_campaign(id, CampaignAction::Resume, "bob", None)
+        .await
+        .is_err());
+
+    let audit = store
+        .list_audit("campaign", Some(&id.to_string()), PageRequest::first(50))
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit.items.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "campaign.state_changed")
+            .count(),
+        4,
+        "{actions:?}"
+    );
+    let pause = audit
+        .items
+        .iter()
+        .find(|a| a.details.contains("\"pause\""))
+        .expect("pause audited");
+    assert_eq!(pause.actor, "bob");
+    assert!(pause.details.contains("lunch"));
+
+    let missing = store
+        .transition_campaign(4242, CampaignAction::Start, "x", None)
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound)));
+    store.delete_campaign(id, "bob").await.unwrap();
+    assert!(matches!(
+        store.get_campaign(id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn campaign_enrolment_keeps_counters_exact(store: Store) {
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let tags: &[&str] = if i < 4 { &["wave1"] } else { &[] };
+        let c = store
+            .create_contact(&contact(&format!("+1415555{:04}", 2000 + i), "X", tags))
+            .await
+            .unwrap();
+        ids.push(c.id);
+    }
+    let id = campaign(&store, "counters").await;
+    assert_eq!(
+        store
+            .add_campaign_contacts(id, &ContactSelector::Tag("wave1".into()))
+            .await
+            .unwrap(),
+        4
+    );
+    // Re-adding is a no-op; unknown ids are skipped.
+    let again = store
+        .add_campaign_contacts(
+            id,
+            &ContactSelector::Ids(vec![ids[0], ids[4], ids[5], 999_999]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, 2);
+    let c = store.get_campaign(id).await.unwrap();
+    assert_eq!((c.progress.total, c.progress.pending), (6, 6));
+
+    let removed = store
+        .remove_campaign_contacts(id, &ContactSelector::Ids(vec![ids[0], ids[1]]))
+        .await
+        .unwrap();
+    assert_eq!(removed, 2);
+    store.delete_contact(ids[2]).await.unwrap();
+    let c = store.get_campaign(id).await.unwrap();
+    assert_eq!((c.progress.total, c.progress.pending), (3, 3));
+    let listed = store
+        .list_campaign_contacts(id, Some(ProgressState::Pending), PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 3);
+    assert!(listed.items.iter().all(|cc| cc.attempts == 0));
+    let removed = store
+        .remove_campaign_contacts(id, &ContactSelector::Tag("wave1".into()))
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(store.get_campaign(id).await.unwrap().progress.total, 2);
+}
+
+pub async fn dnc_lists_are_idempotent_and_scoped(store: Store) {
+    let c = store
+        .create_contact(&contact("+14155550300", "D", &[]))
+        .await
+        .unwrap();
+    let id = campaign(&store, "dnc").await;
+    let p = phone("+14155550300");
+    let first = store.add_dnc(&p, None, Some("asked"), "api").await.unwrap();
+    let second = store.add_dnc(&p, None, Some("again"), "api").await.unwrap();
+    assert_eq!(first.id, second.id, "adding twice keeps one entry");
+    assert_eq!(second.reason.as_deref(), Some("asked"));
+    let other = phone("+14155550301");
+    store.add_dnc(&other, Some(id), None, "api").await.unwrap();
+    assert!(matches!(
+        store.add_dnc(&other, Some(424242), None, "api").await,
+        Err(StoreError::NotFound)
+    ));
+
+    let check = store.check_dnc(&p, Some(id)).await.unwrap();
+    assert!(check.global && !check.campaign && check.blocked());
+    let check = store.check_dnc(&other, Some(id)).await.unwrap();
+    assert!(!check.global && check.campaign);
+    assert!(!store.check_dnc(&other, None).await.unwrap().blocked());
+    assert!(store.get_contact(c.id).await.unwrap().do_not_call);
+
+    assert_eq!(
+        store
+            .list_dnc(None, PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .list_dnc(Some(id), PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert!(store.remove_dnc(&p, None).await.unwrap());
+    assert!(!store.remove_dnc(&p, None).await.unwrap());
+    assert!(!store.get_contact(c.id).await.unwrap().do_not_call);
+}
+
+pub async fn calls_events_dedupe_and_filters(store: Store) {
+    let id = campaign(&store, "calls").await;
+    let mut made = Vec::new();
+    for i in 0..3 {
+        let call = store
+            .create_call(&NewCall {
+                campaign_id: (i < 2).then_some(id),
+                attempt: 1,
+                to: format!("+1415555{:04}", 3000 + i),
+                from: "+15005550006".into(),
+                dynamic_variables: serde_json::json!({"name": "x"}),
+                overrides: serde_json::json!({}),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(call.status, CallStatus::Queued);
+        made.push(call.id);
+    }
+    let in_campaign = store
+        .list_calls(
+            &CallFilter {
+                campaign_id: Some(id),
+                ..Default::default()
+            },
+            PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(in_campaign.items.len(), 2);
+    let queued = store
+        .list_calls(
+            &CallFilter {
+                status: Some(CallStatus::Queued),
+                ..Default::default()
+            },
+            PageRequest::first(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(queued.items.len(), 2);
+    assert!(queued.next_before_id.is_some());
+
+    let data = serde_json::json!({"CallStatus": "ringing"});
+    assert!(store
+        .add_call_event(made[0], "status", Some("CA1:1"), &data)
+        .await
+        .unwrap());
+    assert!(!store
+        .add_call_event(made[0], "status", Some("CA1:1"), &data)
+        .await
+        .unwrap());
+    assert!(store
+        .add_call_event(made[0], "note", None, &data)
+        .await
+        .unwrap());
+    assert!(store
+        .add_call_event(made[0], "note", None, &data)
+        .await
+        .unwrap());
+    let events = store.call_events(made[0]).await.unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0].data["CallStatus"], "ringing");
+
+    store
+        .add_transcript_turn(made[0], TurnRole::Agent, "Hello!", Some(0.5), Some(1))
+        .await
+        .unwrap();
+    store
+        .add_transcript_turn(made[0], TurnRole::User, "Hi", Some(1.7), None)
+        .await
+        .unwrap();
+    let turns = store.transcript(made[0]).await.unwrap();
+    assert_eq!(turns.len(), 2);
+    assert_eq!(
+        (turns[1].role, turns[1].text.as_str()),
+        (TurnRole::User, "Hi")
+    );
+    assert!(store.recordings(made[0]).await.unwrap().is_empty());
+    assert!(matches!(
+        store.get_call(987654).await,
+        Err(StoreError::NotFound)
+    ));
+}

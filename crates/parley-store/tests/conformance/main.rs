@@ -1,0 +1,87 @@
+//! The store conformance suite: every case runs against SQLite and against PostgreSQL
+//! (a fresh database per case, made from `PARLEY_TEST_POSTGRES_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`).
+mod cases;
+
+use parley_store::Store;
+use std::future::Future;
+
+pub fn pg_admin_url() -> String {
+    std::env::var("PARLEY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// Runs `case` on a fresh SQLite file.
+pub async fn on_sqlite<F, Fut>(case: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let store = Store::open(&url).await.expect("open sqlite store");
+    case(store.clone()).await;
+    store.close().await;
+}
+
+/// Runs `case` on a fresh PostgreSQL database, dropped afterwards.
+pub async fn on_postgres<F, Fut>(case: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    use sqlx::Connection;
+    let admin_url = pg_admin_url();
+    let name = format!("parley_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect(
+        "PostgreSQL must be reachable at PARLEY_TEST_POSTGRES_URL (scripts/test starts it)",
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(&admin_url).expect("PARLEY_TEST_POSTGRES_URL is a URL");
+    url.set_path(&name);
+    let store = Store::open(url.as_str())
+        .await
+        .expect("open postgres store");
+    case(store.clone()).await;
+    store.close().await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .expect("drop test database");
+}
+
+/// Declares each case once per backend.
+macro_rules! conformance {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::on_sqlite(super::cases::$case).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::on_postgres(super::cases::$case).await;
+                }
+            )+
+        }
+    };
+}
+
+conformance!(
+    users_sessions_and_api_keys,
+    contacts_crud_tags_and_conflicts,
+    contacts_filters_and_pagination,
+    import_batches_merge_duplicates_and_count,
+    campaign_state_machine_and_audit,
+    campaign_enrolment_keeps_counters_exact,
+    dnc_lists_are_idempotent_and_scoped,
+    calls_events_dedupe_and_filters,
+);
