@@ -1,0 +1,1016 @@
+//! Parley's one typed configuration.
+//!
+//! Layers, later wins: built-in defaults, then a TOML file, then `PARLEY_*` environment
+//! variables (`__` separates sections: `PARLEY_TWILIO__ACCOUNT_SID` is `twilio.account_sid`).
+//! Unknown keys are not errors (an old config file must not stop a newer binary) but come
+//! back as warnings, so a typo never passes silently.
+
+use figment::providers::{Format, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+/// Prefix of every environment variable Parley reads.
+const ENV_PREFIX: &str = "PARLEY_";
+/// Names the config file; read before the other variables, so it is not a setting itself.
+const CONFIG_ENV: &str = "PARLEY_CONFIG";
+/// Reserved for test harnesses (e.g. `PARLEY_TEST_POSTGRES_URL`); never a setting.
+const TEST_ENV_PREFIX: &str = "PARLEY_TEST_";
+/// Read when no file is named and it exists in the working directory.
+const DEFAULT_CONFIG_FILE: &str = "parley.toml";
+
+/// Every settable key, as a dotted path. Keep in step with the structs below; a test
+/// checks both directions.
+const KNOWN_KEYS: &[&str] = &[
+    "listen",
+    "public_base_url",
+    "data_dir",
+    "database_url",
+    "bootstrap_admin_email",
+    "bootstrap_admin_password",
+    "log.format",
+    "log.level",
+    "twilio.account_sid",
+    "twilio.auth_token",
+    "twilio.api_base_url",
+    "elevenlabs.api_key",
+    "elevenlabs.api_base_url",
+    "elevenlabs.webhook_secret",
+    "auth.session_ttl_hours",
+    "auth.sign_in_attempts_per_minute",
+    "import.default_region",
+    "import.max_upload_mb",
+];
+
+/// Keys whose values must never appear in messages, not even inside an error.
+const SECRET_KEYS: &[&str] = &[
+    "database_url",
+    "bootstrap_admin_password",
+    "twilio.auth_token",
+    "elevenlabs.api_key",
+    "elevenlabs.webhook_secret",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read config file {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid setting `{key}` (from {origin}): {message}")]
+    Invalid {
+        key: String,
+        origin: String,
+        message: String,
+    },
+    #[error("invalid configuration (from {origin}): {message}")]
+    Malformed { origin: String, message: String },
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub public_base_url: Option<Url>,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub bootstrap_admin_email: Option<String>,
+    pub bootstrap_admin_password: Option<SecretString>,
+    pub log: LogSettings,
+    pub twilio: TwilioSettings,
+    pub elevenlabs: ElevenLabsSettings,
+    pub auth: AuthSettings,
+    pub import: ImportSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter directive, e.g. `info` or `parley_engine=debug,info`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default)]
+pub struct TwilioSettings {
+    pub account_sid: Option<String>,
+    pub auth_token: Option<SecretString>,
+    pub api_base_url: Url,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default)]
+pub struct ElevenLabsSettings {
+    pub api_key: Option<SecretString>,
+    pub api_base_url: Url,
+    pub webhook_secret: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct AuthSettings {
+    pub session_ttl_hours: u32,
+    pub sign_in_attempts_per_minute: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ImportSettings {
+    /// ISO 3166 region used to read phone numbers written without a `+` country code.
+    pub default_region: String,
+    pub max_upload_mb: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_base_url: None,
+            data_dir: PathBuf::from("./parley-data"),
+            database_url: None,
+            bootstrap_admin_email: None,
+            bootstrap_admin_password: None,
+            log: LogSettings::default(),
+            twilio: TwilioSettings::default(),
+            elevenlabs: ElevenLabsSettings::default(),
+            auth: AuthSettings::default(),
+            import: ImportSettings::default(),
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+impl Default for TwilioSettings {
+    fn default() -> Self {
+        TwilioSettings {
+            account_sid: None,
+            auth_token: None,
+            api_base_url: Url::parse("https://api.twilio.com").expect("valid default url"),
+        }
+    }
+}
+
+impl Default for ElevenLabsSettings {
+    fn default() -> Self {
+        ElevenLabsSettings {
+            api_key: None,
+            api_base_url: Url::parse("https://api.elevenlabs.io").expect("valid default url"),
+            webhook_secret: None,
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            session_ttl_hours: 12,
+            sign_in_attempts_per_minute: 10,
+        }
+    }
+}
+
+impl Default for ImportSettings {
+    fn default() -> Self {
+        ImportSettings {
+            default_region: "US".to_owned(),
+            max_upload_mb: 1024,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the TOML file (`config_file`, else `$PARLEY_CONFIG`, else
+    /// `./parley.toml` if it exists), then `PARLEY_*` environment variables. Returns the
+    /// settings and warnings about unknown keys.
+    pub fn load(config_file: Option<&Path>) -> Result<(Settings, Vec<String>), SettingsError> {
+        // Non-UTF-8 variables cannot be Parley settings; skipping them is safe.
+        let env: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        Settings::load_from(config_file, &env)
+    }
+
+    /// Like [`Settings::load`], with the environment given explicitly (for tests).
+    pub fn load_from(
+        config_file: Option<&Path>,
+        env: &[(String, String)],
+    ) -> Result<(Settings, Vec<String>), SettingsError> {
+        let mut warnings = Vec::new();
+        let mut figment = Figment::new();
+
+        if let Some(path) = choose_config_file(config_file, env) {
+            // Read it ourselves: figment silently treats a missing file as empty.
+            std::fs::metadata(&path).map_err(|source| SettingsError::ReadFile {
+                path: path.clone(),
+                source,
+            })?;
+            let file = Toml::file_exact(&path);
+            let origin = path.display().to_string();
+            let data = file.data().map_err(|e| convert_error(e, &origin, None))?;
+            if let Some(dict) = data.get(&Profile::Default) {
+                for key in unknown_keys(dict) {
+                    warnings.push(format!(
+                        "unknown setting `{key}` in {origin} (ignored){}",
+                        hint(&key)
+                    ));
+                }
+            }
+            figment = figment.merge(file);
+        }
+
+        for (name, value) in env {
+            let Some(path) = env_key_path(name) else {
+                continue;
+            };
+            if !KNOWN_KEYS.contains(&path.as_str()) {
+                warnings.push(format!(
+                    "unknown environment variable {name} (ignored){}",
+                    hint(&path)
+                ));
+                continue;
+            }
+            // `VAR=` (as compose files often produce) means "not set", not "empty string".
+            if value.is_empty() {
+                continue;
+            }
+            figment = figment.merge(EnvVar {
+                name: name.clone(),
+                path,
+                value: value.clone(),
+            });
+        }
+
+        // Lossy: environment values are strings, and `"8080"` must still read as a number.
+        let settings: Settings = figment
+            .extract_lossy()
+            .map_err(|e| convert_error(e, "defaults", Some(&figment)))?;
+        settings.validate()?;
+        Ok((settings, warnings))
+    }
+
+    /// The configured database URL, else a SQLite file `parley.db` inside `data_dir`.
+    pub fn database_url(&self) -> String {
+        if let Some(url) = &self.database_url {
+            return url.clone();
+        }
+        let path = self.data_dir.join("parley.db");
+        // sqlx percent-decodes the path and splits off `?` parameters.
+        let mut encoded = String::new();
+        for c in path.to_string_lossy().chars() {
+            match c {
+                '%' => encoded.push_str("%25"),
+                '?' => encoded.push_str("%3F"),
+                '#' => encoded.push_str("%23"),
+                c => encoded.push(c),
+            }
+        }
+        format!("sqlite://{encoded}")
+    }
+
+    /// The configured public URL, else `http://<listen>` (with an unspecified listen
+    /// address such as `0.0.0.0` replaced by loopback, which at least works locally).
+    pub fn public_base_url(&self) -> Url {
+        if let Some(url) = &self.public_base_url {
+            return url.clone();
+        }
+        let mut addr = self.listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        Url::parse(&format!("http://{addr}")).expect("a socket address makes a valid url")
+    }
+
+    /// True when the built-in simulators stand in for Twilio or ElevenLabs, because the
+    /// credentials for the real service are missing.
+    pub fn sandbox(&self) -> bool {
+        let twilio = self.twilio.account_sid.is_some() && self.twilio.auth_token.is_some();
+        let elevenlabs = self.elevenlabs.api_key.is_some();
+        !(twilio && elevenlabs)
+    }
+
+    /// A commented example configuration with every setting at its default (what
+    /// `parley config` prints). Settings without a default are shown commented out.
+    pub fn example_toml() -> String {
+        EXAMPLE_TOML.to_owned()
+    }
+
+    /// Checks that serde's types cannot express.
+    fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |key: &str, message: &str| SettingsError::Invalid {
+            key: key.to_owned(),
+            origin: "configuration".to_owned(),
+            message: message.to_owned(),
+        };
+        let urls = [
+            ("public_base_url", self.public_base_url.as_ref()),
+            ("twilio.api_base_url", Some(&self.twilio.api_base_url)),
+            (
+                "elevenlabs.api_base_url",
+                Some(&self.elevenlabs.api_base_url),
+            ),
+        ];
+        for (key, url) in urls {
+            if let Some(url) = url {
+                if !matches!(url.scheme(), "http" | "https") {
+                    return Err(invalid(key, "must be an http:// or https:// URL"));
+                }
+            }
+        }
+        if let Some(url) = &self.database_url {
+            let known = ["sqlite:", "postgres:", "postgresql:"];
+            if !known.iter().any(|scheme| url.starts_with(scheme)) {
+                return Err(invalid(
+                    "database_url",
+                    "must start with sqlite:, postgres: or postgresql:",
+                ));
+            }
+        }
+        if self.log.level.trim().is_empty() {
+            return Err(invalid("log.level", "must not be empty"));
+        }
+        if self.auth.session_ttl_hours == 0 {
+            return Err(invalid("auth.session_ttl_hours", "must be at least 1"));
+        }
+        if self.auth.sign_in_attempts_per_minute == 0 {
+            return Err(invalid(
+                "auth.sign_in_attempts_per_minute",
+                "must be at least 1",
+            ));
+        }
+        let region = &self.import.default_region;
+        if region.len() != 2 || !region.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(invalid(
+                "import.default_region",
+                "must be a two-letter uppercase region code such as US or GB",
+            ));
+        }
+        if self.import.max_upload_mb == 0 {
+            return Err(invalid("import.max_upload_mb", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field(
+                "public_base_url",
+                &self.public_base_url.as_ref().map(|u| Redacted(u.as_str())),
+            )
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_deref().map(Redacted))
+            .field("bootstrap_admin_email", &self.bootstrap_admin_email)
+            .field("bootstrap_admin_password", &self.bootstrap_admin_password)
+            .field("log", &self.log)
+            .field("twilio", &self.twilio)
+            .field("elevenlabs", &self.elevenlabs)
+            .field("auth", &self.auth)
+            .field("import", &self.import)
+            .finish()
+    }
+}
+
+impl fmt::Debug for TwilioSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwilioSettings")
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &self.auth_token)
+            .field("api_base_url", &Redacted(self.api_base_url.as_str()))
+            .finish()
+    }
+}
+
+impl fmt::Debug for ElevenLabsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ElevenLabsSettings")
+            .field("api_key", &self.api_key)
+            .field("api_base_url", &Redacted(self.api_base_url.as_str()))
+            .field("webhook_secret", &self.webhook_secret)
+            .finish()
+    }
+}
+
+/// Shows a URL with its password (if any) replaced by `***`.
+struct Redacted<'a>(&'a str);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Url::parse(self.0) {
+            Ok(mut url) => {
+                if url.password().is_some() {
+                    // Cannot fail: a URL that has a password can hold one.
+                    let _ = url.set_password(Some("***"));
+                }
+                fmt::Debug::fmt(url.as_str(), f)
+            }
+            // Unparsable: we cannot tell where a password would be, so show nothing.
+            Err(_) => f.write_str("\"<hidden>\""),
+        }
+    }
+}
+
+/// One `PARLEY_*` variable as a figment provider, named so errors point at it.
+struct EnvVar {
+    name: String,
+    path: String,
+    value: String,
+}
+
+impl Provider for EnvVar {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(format!("environment variable {}", self.name))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let nested = figment::util::nest(&self.path, Value::from(self.value.clone()));
+        let dict = nested
+            .into_dict()
+            .expect("a non-empty path nests into a dict");
+        Ok(Map::from([(Profile::Default, dict)]))
+    }
+}
+
+/// The file to read: the one given, else `$PARLEY_CONFIG`, else `./parley.toml` if present.
+fn choose_config_file(given: Option<&Path>, env: &[(String, String)]) -> Option<PathBuf> {
+    if let Some(path) = given {
+        return Some(path.to_path_buf());
+    }
+    let from_env = env
+        .iter()
+        .find(|(name, value)| name == CONFIG_ENV && !value.is_empty());
+    if let Some((_, value)) = from_env {
+        return Some(PathBuf::from(value));
+    }
+    let default = PathBuf::from(DEFAULT_CONFIG_FILE);
+    default.is_file().then_some(default)
+}
+
+/// `PARLEY_TWILIO__ACCOUNT_SID` -> `twilio.account_sid`; `None` for variables that are
+/// not settings (other prefixes, `PARLEY_CONFIG`, `PARLEY_TEST_*`).
+fn env_key_path(name: &str) -> Option<String> {
+    let rest = name.strip_prefix(ENV_PREFIX)?;
+    if name == CONFIG_ENV || name.starts_with(TEST_ENV_PREFIX) || rest.is_empty() {
+        return None;
+    }
+    Some(rest.to_ascii_lowercase().replace("__", "."))
+}
+
+/// Dotted paths in `dict` that are not settings. Known sections are descended into;
+/// a known leaf given the wrong shape is left for deserialization to report.
+fn unknown_keys(dict: &Dict) -> Vec<String> {
+    fn walk(prefix: &str, dict: &Dict, out: &mut Vec<String>) {
+        for (key, value) in dict {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            if KNOWN_KEYS.contains(&path.as_str()) {
+                continue;
+            }
+            let is_section = KNOWN_KEYS
+                .iter()
+                .any(|known| known.starts_with(&format!("{path}.")));
+            match value.as_dict() {
+                Some(inner) if is_section => walk(&path, inner, out),
+                _ => out.push(path),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk("", dict, &mut out);
+    out
+}
+
+/// " (did you mean `twilio.account_sid`?)" when a known key ends the same way.
+fn hint(unknown: &str) -> String {
+    let leaf = unknown.rsplit('.').next().unwrap_or(unknown);
+    KNOWN_KEYS
+        .iter()
+        .find(|known| known.rsplit('.').next() == Some(leaf))
+        .map(|known| format!(" (did you mean `{known}`?)"))
+        .unwrap_or_default()
+}
+
+/// Turns figment's error into ours, naming the key and where its value came from, and
+/// quoting the bad value unless it is a secret.
+fn convert_error(
+    error: figment::Error,
+    fallback_origin: &str,
+    figment: Option<&Figment>,
+) -> SettingsError {
+    let origin = error
+        .metadata
+        .as_ref()
+        .map(|md| match &md.source {
+            Some(source) => source.to_string(),
+            None => md.name.to_string(),
+        })
+        .unwrap_or_else(|| fallback_origin.to_owned());
+    if error.path.is_empty() {
+        return SettingsError::Malformed {
+            origin,
+            message: error.kind.to_string(),
+        };
+    }
+    let key = error.path.join(".");
+    let message = if SECRET_KEYS.contains(&key.as_str()) {
+        "invalid value (not shown: it is a secret)".to_owned()
+    } else {
+        // Some parsers (e.g. socket addresses) do not quote the value they rejected.
+        let value = figment
+            .and_then(|f| f.find_value(&key).ok())
+            .and_then(|v| serde_json::to_string(&v).ok());
+        match value {
+            Some(value) => format!("{} (got {value})", error.kind),
+            None => error.kind.to_string(),
+        }
+    };
+    SettingsError::Invalid {
+        key,
+        origin,
+        message,
+    }
+}
+
+const EXAMPLE_TOML: &str = r#"# Parley configuration.
+#
+# Precedence, later wins: built-in defaults, this file, then PARLEY_* environment
+# variables, where `__` separates a section from its key: `[twilio] account_sid`
+# is PARLEY_TWILIO__ACCOUNT_SID. The file is the one passed with --config, else
+# $PARLEY_CONFIG, else ./parley.toml if it exists.
+#
+# Every setting is shown with its default. Lines starting with `# key =` have no
+# default; uncomment them to set a value.
+
+# Address the HTTP server (dashboard, API, webhooks, media streams) listens on.
+listen = "127.0.0.1:8080"
+
+# Public URL Twilio and ElevenLabs use to reach this server (webhooks, TwiML, media
+# WebSocket). Default: http://<listen>.
+# public_base_url = "https://parley.example.com"
+
+# Directory for the SQLite database, recordings and other files.
+data_dir = "./parley-data"
+
+# Database URL: sqlite://path/to/file.db or postgres://user:password@host/db.
+# Default: a SQLite file parley.db inside data_dir.
+# database_url = "postgres://parley:secret@127.0.0.1:5432/parley"
+
+# First administrator, created at start-up if no user exists yet.
+# bootstrap_admin_email = "admin@example.com"
+# bootstrap_admin_password = "change-me-please"
+
+[log]
+# "text" for people, "json" for log collectors.
+format = "text"
+# tracing filter directive, e.g. "debug" or "parley_engine=debug,info".
+# RUST_LOG, when set, takes precedence.
+level = "info"
+
+[twilio]
+# Without account_sid and auth_token, Parley runs in sandbox mode with a simulated
+# Twilio.
+# account_sid = "ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+# auth_token = "your-twilio-auth-token"
+api_base_url = "https://api.twilio.com/"
+
+[elevenlabs]
+# Without api_key, Parley runs in sandbox mode with a simulated ElevenLabs.
+# api_key = "your-elevenlabs-api-key"
+api_base_url = "https://api.elevenlabs.io/"
+# Secret used to verify ElevenLabs post-call webhooks.
+# webhook_secret = "your-webhook-secret"
+
+[auth]
+# How long a dashboard sign-in lasts.
+session_ttl_hours = 12
+# Sign-in attempts allowed per minute before further attempts are refused.
+sign_in_attempts_per_minute = 10
+
+[import]
+# Region for phone numbers written without a +country code (ISO 3166 alpha-2).
+default_region = "US"
+# Largest contact file accepted for upload, in MiB.
+max_upload_mb = 1024
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::io::Write;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn config_file(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        file
+    }
+
+    /// Loads with no file at all (an explicit empty one, so a stray ./parley.toml in the
+    /// test's working directory cannot interfere).
+    fn load_env(pairs: &[(&str, &str)]) -> Result<(Settings, Vec<String>), SettingsError> {
+        let empty = config_file("");
+        Settings::load_from(Some(empty.path()), &env(pairs))
+    }
+
+    fn secret(value: &Option<SecretString>) -> Option<&str> {
+        value.as_ref().map(|s| s.expose_secret())
+    }
+
+    /// Field-by-field equality; `SecretString` deliberately has no `PartialEq`.
+    fn assert_same(a: &Settings, b: &Settings) {
+        assert_eq!(a.listen, b.listen);
+        assert_eq!(a.public_base_url, b.public_base_url);
+        assert_eq!(a.data_dir, b.data_dir);
+        assert_eq!(a.database_url, b.database_url);
+        assert_eq!(a.bootstrap_admin_email, b.bootstrap_admin_email);
+        assert_eq!(
+            secret(&a.bootstrap_admin_password),
+            secret(&b.bootstrap_admin_password)
+        );
+        assert_eq!(a.log, b.log);
+        assert_eq!(a.twilio.account_sid, b.twilio.account_sid);
+        assert_eq!(secret(&a.twilio.auth_token), secret(&b.twilio.auth_token));
+        assert_eq!(a.twilio.api_base_url, b.twilio.api_base_url);
+        assert_eq!(secret(&a.elevenlabs.api_key), secret(&b.elevenlabs.api_key));
+        assert_eq!(a.elevenlabs.api_base_url, b.elevenlabs.api_base_url);
+        assert_eq!(
+            secret(&a.elevenlabs.webhook_secret),
+            secret(&b.elevenlabs.webhook_secret)
+        );
+        assert_eq!(a.auth, b.auth);
+        assert_eq!(a.import, b.import);
+    }
+
+    #[test]
+    fn defaults() {
+        let (s, warnings) = load_env(&[]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_same(&s, &Settings::default());
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("./parley-data"));
+        assert_eq!(s.database_url(), "sqlite://./parley-data/parley.db");
+        assert_eq!(s.public_base_url().as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(s.log.format, LogFormat::Text);
+        assert_eq!(s.log.level, "info");
+        assert_eq!(s.twilio.api_base_url.as_str(), "https://api.twilio.com/");
+        assert_eq!(
+            s.elevenlabs.api_base_url.as_str(),
+            "https://api.elevenlabs.io/"
+        );
+        assert_eq!(s.auth.session_ttl_hours, 12);
+        assert_eq!(s.auth.sign_in_attempts_per_minute, 10);
+        assert_eq!(s.import.default_region, "US");
+        assert_eq!(s.import.max_upload_mb, 1024);
+        assert!(s.sandbox());
+    }
+
+    #[test]
+    fn file_overrides_defaults() {
+        let file = config_file(
+            r#"
+            listen = "0.0.0.0:9000"
+            data_dir = "/var/lib/parley"
+            [log]
+            format = "json"
+            [twilio]
+            account_sid = "AC123"
+            auth_token = "tok"
+            [elevenlabs]
+            api_key = "key"
+            [auth]
+            session_ttl_hours = 2
+            "#,
+        );
+        let (s, warnings) = Settings::load_from(Some(file.path()), &[]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(s.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(s.database_url(), "sqlite:///var/lib/parley/parley.db");
+        assert_eq!(s.public_base_url().as_str(), "http://127.0.0.1:9000/");
+        assert_eq!(s.log.format, LogFormat::Json);
+        assert_eq!(s.log.level, "info", "untouched keys keep their defaults");
+        assert_eq!(s.twilio.account_sid.as_deref(), Some("AC123"));
+        assert_eq!(s.auth.session_ttl_hours, 2);
+        assert_eq!(s.auth.sign_in_attempts_per_minute, 10);
+        assert!(!s.sandbox());
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let file = config_file("listen = \"127.0.0.1:9000\"\n[auth]\nsession_ttl_hours = 2\n");
+        let vars = env(&[
+            ("PARLEY_LISTEN", "127.0.0.1:9100"),
+            ("PARLEY_AUTH__SESSION_TTL_HOURS", "5"),
+            ("PARLEY_DATABASE_URL", "postgres://u:p@db/parley"),
+            ("PARLEY_PUBLIC_BASE_URL", "https://calls.example.com"),
+        ]);
+        let (s, _) = Settings::load_from(Some(file.path()), &vars).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:9100");
+        assert_eq!(s.auth.session_ttl_hours, 5);
+        assert_eq!(s.database_url(), "postgres://u:p@db/parley");
+        assert_eq!(s.public_base_url().as_str(), "https://calls.example.com/");
+    }
+
+    #[test]
+    fn double_underscore_nests() {
+        let (s, warnings) = load_env(&[
+            ("PARLEY_TWILIO__ACCOUNT_SID", "AC999"),
+            ("PARLEY_TWILIO__AUTH_TOKEN", "12345"),
+            ("PARLEY_ELEVENLABS__API_KEY", "el-key"),
+            ("PARLEY_LOG__FORMAT", "json"),
+            ("PARLEY_IMPORT__MAX_UPLOAD_MB", "7"),
+            ("PARLEY_BOOTSTRAP_ADMIN_EMAIL", "a@example.com"),
+        ])
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(s.twilio.account_sid.as_deref(), Some("AC999"));
+        // A numeric-looking secret stays a string.
+        assert_eq!(secret(&s.twilio.auth_token), Some("12345"));
+        assert_eq!(secret(&s.elevenlabs.api_key), Some("el-key"));
+        assert_eq!(s.log.format, LogFormat::Json);
+        assert_eq!(s.import.max_upload_mb, 7);
+        assert_eq!(s.bootstrap_admin_email.as_deref(), Some("a@example.com"));
+        assert!(!s.sandbox());
+    }
+
+    #[test]
+    fn config_file_from_env_and_empty_values() {
+        let file = config_file("listen = \"127.0.0.1:9000\"\n");
+        let path = file.path().to_str().unwrap();
+        let (s, warnings) = Settings::load_from(
+            None,
+            &env(&[("PARLEY_CONFIG", path), ("PARLEY_DATABASE_URL", "")]),
+        )
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(s.database_url, None, "an empty variable counts as unset");
+    }
+
+    #[test]
+    fn unknown_keys_warn() {
+        let file = config_file(
+            "listn = \"x\"\n[twilio]\nsid = \"AC1\"\naccount_sid = \"AC2\"\n[extra]\na = 1\n",
+        );
+        let vars = env(&[
+            ("PARLEY_TWILIO__ACOUNT_SID", "x"),
+            ("PARLEY_LOG", "debug"),
+            ("PARLEY_ACCOUNT_SID", "x"),
+            ("PARLEY_TEST_POSTGRES_URL", "postgres://ignored"),
+            ("HOME", "/root"),
+        ]);
+        let (s, warnings) = Settings::load_from(Some(file.path()), &vars).unwrap();
+        assert_eq!(s.twilio.account_sid.as_deref(), Some("AC2"));
+        assert_eq!(warnings.len(), 6, "{warnings:#?}");
+        let all = warnings.join("\n");
+        for needle in [
+            "`listn`",
+            "`twilio.sid`",
+            "`extra`",
+            "PARLEY_TWILIO__ACOUNT_SID",
+            "PARLEY_LOG ",
+            "PARLEY_ACCOUNT_SID (ignored) (did you mean `twilio.account_sid`?)",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in {all}");
+        }
+    }
+
+    #[test]
+    fn bad_values_give_clear_errors() {
+        let file = config_file("listen = \"nope\"\n");
+        let err = Settings::load_from(Some(file.path()), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`listen`"), "{err}");
+        assert!(err.contains("nope"), "{err}");
+        assert!(err.contains(&file.path().display().to_string()), "{err}");
+
+        let err = load_env(&[("PARLEY_AUTH__SESSION_TTL_HOURS", "soon")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`auth.session_ttl_hours`"), "{err}");
+        assert!(err.contains("PARLEY_AUTH__SESSION_TTL_HOURS"), "{err}");
+
+        let err = load_env(&[("PARLEY_LOG__FORMAT", "xml")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`log.format`") && err.contains("xml"), "{err}");
+
+        let err = load_env(&[("PARLEY_DATABASE_URL", "mysql://u:hunter2@db/x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`database_url`"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+
+        let err = load_env(&[("PARLEY_IMPORT__DEFAULT_REGION", "usa")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`import.default_region`"), "{err}");
+
+        let file = config_file("[twilio]\nauth_token = 12345\n");
+        let err = Settings::load_from(Some(file.path()), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`twilio.auth_token`"), "{err}");
+        assert!(!err.contains("12345"), "secret leaked: {err}");
+
+        let file = config_file("listen = [\n");
+        let err = Settings::load_from(Some(file.path()), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&file.path().display().to_string()), "{err}");
+
+        let missing = Path::new("/nonexistent/parley.toml");
+        let err = Settings::load_from(Some(missing), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/parley.toml"), "{err}");
+    }
+
+    #[test]
+    fn example_toml_parses_back_to_the_defaults() {
+        let file = config_file(&Settings::example_toml());
+        let (s, warnings) = Settings::load_from(Some(file.path()), &[]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_same(&s, &Settings::default());
+    }
+
+    /// Uncommenting the `# key = value` lines must give valid settings with every key set:
+    /// the example shows all settings, and only real ones.
+    #[test]
+    fn example_toml_lists_every_setting() {
+        let uncommented: String = Settings::example_toml()
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest) if rest.contains(" = ") => rest,
+                _ => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let file = config_file(&uncommented);
+        let (s, warnings) = Settings::load_from(Some(file.path()), &[]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert!(s.public_base_url.is_some());
+        assert!(s.database_url.is_some());
+        assert!(s.bootstrap_admin_email.is_some());
+        assert!(s.bootstrap_admin_password.is_some());
+        assert!(!s.sandbox());
+        assert!(s.elevenlabs.webhook_secret.is_some());
+
+        let text = Settings::example_toml();
+        for key in KNOWN_KEYS {
+            let leaf = key.rsplit('.').next().unwrap();
+            assert!(text.contains(&format!("{leaf} = ")), "{key} missing");
+        }
+    }
+
+    /// `KNOWN_KEYS` and the structs' fields must agree, or real settings would warn as
+    /// unknown (or unknown ones would pass silently).
+    #[test]
+    fn known_keys_match_the_struct_fields() {
+        let sections: &[(&str, &[&str])] = &[
+            ("log", fields::<LogSettings>()),
+            ("twilio", fields::<TwilioSettings>()),
+            ("elevenlabs", fields::<ElevenLabsSettings>()),
+            ("auth", fields::<AuthSettings>()),
+            ("import", fields::<ImportSettings>()),
+        ];
+        let mut expected = Vec::new();
+        for field in fields::<Settings>() {
+            match sections.iter().find(|(name, _)| name == field) {
+                Some((name, inner)) => {
+                    expected.extend(inner.iter().map(|leaf| format!("{name}.{leaf}")))
+                }
+                None => expected.push(field.to_string()),
+            }
+        }
+        let mut known: Vec<String> = KNOWN_KEYS.iter().map(|k| k.to_string()).collect();
+        expected.sort();
+        known.sort();
+        assert_eq!(known, expected);
+        for key in SECRET_KEYS {
+            assert!(KNOWN_KEYS.contains(key), "{key}");
+        }
+    }
+
+    /// The field names serde's derive hands to `deserialize_struct`.
+    fn fields<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+        struct Capture(std::cell::Cell<&'static [&'static str]>);
+        #[derive(Debug)]
+        struct Stop;
+        impl fmt::Display for Stop {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("stop")
+            }
+        }
+        impl std::error::Error for Stop {}
+        impl serde::de::Error for Stop {
+            fn custom<M: fmt::Display>(_: M) -> Self {
+                Stop
+            }
+        }
+        impl<'de> serde::Deserializer<'de> for &Capture {
+            type Error = Stop;
+            fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+                Err(Stop)
+            }
+            fn deserialize_struct<V: serde::de::Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Stop> {
+                self.0.set(fields);
+                Err(Stop)
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+                bytes byte_buf option unit unit_struct newtype_struct seq tuple
+                tuple_struct map enum identifier ignored_any
+            }
+        }
+        let capture = Capture(std::cell::Cell::new(&[]));
+        let _ = T::deserialize(&capture);
+        capture.0.get()
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let (s, _) = load_env(&[
+            (
+                "PARLEY_DATABASE_URL",
+                "postgres://parley:db-pass-123@db:5432/parley",
+            ),
+            ("PARLEY_BOOTSTRAP_ADMIN_PASSWORD", "admin-pass-123"),
+            ("PARLEY_TWILIO__AUTH_TOKEN", "twilio-token-123"),
+            ("PARLEY_ELEVENLABS__API_KEY", "el-key-123"),
+            ("PARLEY_ELEVENLABS__WEBHOOK_SECRET", "whsec-123"),
+            (
+                "PARLEY_PUBLIC_BASE_URL",
+                "https://user:url-pass-123@example.com",
+            ),
+        ])
+        .unwrap();
+        let debug = format!("{s:?} {s:#?}");
+        for secret in [
+            "db-pass-123",
+            "admin-pass-123",
+            "twilio-token-123",
+            "el-key-123",
+            "whsec-123",
+            "url-pass-123",
+        ] {
+            assert!(!debug.contains(secret), "{secret} leaked in {debug}");
+        }
+        assert!(
+            debug.contains("postgres://parley:***@db:5432/parley"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn database_url_escapes_path_characters() {
+        let s = Settings {
+            data_dir: PathBuf::from("/tmp/a?b#c%d"),
+            ..Settings::default()
+        };
+        assert_eq!(s.database_url(), "sqlite:///tmp/a%3Fb%23c%25d/parley.db");
+    }
+}
