@@ -6,6 +6,7 @@ pub mod auth;
 pub mod call;
 pub mod campaign;
 pub mod contact;
+pub mod import;
 mod names;
 pub mod phone;
 pub mod time;

@@ -1,1 +1,260 @@
+//! Parley's HTTP surface: the REST API under `/api/v1`, health checks and API docs.
 #![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod error;
+mod openapi;
+
+use api::{admin as admin_api, calls, campaigns, contacts, dnc, imports, status};
+use auth::routes::{self as auth_routes, SignInLimiter};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use error::ApiError;
+use parley_engine::settings::Settings;
+use parley_store::Store;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tower_http::trace::TraceLayer;
+
+/// JSON bodies larger than this are refused (uploads have their own limit).
+const JSON_BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub sign_in_limiter: Arc<SignInLimiter>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, store: Store) -> Self {
+        let per_minute = settings.auth.sign_in_attempts_per_minute;
+        AppState {
+            store,
+            settings: Arc::new(settings),
+            sign_in_limiter: Arc::new(SignInLimiter::per_minute(per_minute)),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(#[from] std::io::Error),
+    #[error("creating the bootstrap admin failed: {0}")]
+    Bootstrap(#[from] admin::AdminError),
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    // Reads for every role; writes need operator (enforced by the route layer).
+    let operate = Router::new()
+        .route("/contacts", get(contacts::list).post(contacts::create))
+        .route(
+            "/contacts/import",
+            post(imports::import_csv).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/contacts/{id}",
+            get(contacts::get)
+                .patch(contacts::update)
+                .delete(contacts::delete),
+        )
+        .route("/tags", get(contacts::tags))
+        .route("/imports/{id}", get(imports::get))
+        .route("/imports/{id}/errors", get(imports::errors))
+        .route("/campaigns", get(campaigns::list).post(campaigns::create))
+        .route(
+            "/campaigns/{id}",
+            get(campaigns::get)
+                .patch(campaigns::update)
+                .delete(campaigns::delete),
+        )
+        .route("/campaigns/{id}/start", post(campaigns::start))
+        .route("/campaigns/{id}/pause", post(campaigns::pause))
+        .route("/campaigns/{id}/resume", post(campaigns::resume))
+        .route("/campaigns/{id}/stop", post(campaigns::stop))
+        .route(
+            "/campaigns/{id}/contacts",
+            get(campaigns::contacts).post(campaigns::add_contacts),
+        )
+        .route(
+            "/campaigns/{id}/contacts/remove",
+            post(campaigns::remove_contacts),
+        )
+        .route("/calls", get(calls::list))
+        .route("/calls/{id}", get(calls::get))
+        .route("/dnc", get(dnc::list).post(dnc::add))
+        .route("/dnc/check", get(dnc::check))
+        .route("/dnc/{phone}", axum::routing::delete(dnc::remove))
+        .route_layer(from_fn(auth::require_operator_for_writes));
+    let administer = Router::new()
+        .route(
+            "/users",
+            get(admin_api::list_users).post(admin_api::create_user),
+        )
+        .route(
+            "/api-keys",
+            get(admin_api::list_api_keys).post(admin_api::create_api_key),
+        )
+        .route(
+            "/api-keys/{id}",
+            axum::routing::delete(admin_api::revoke_api_key),
+        )
+        .route_layer(from_fn(auth::require_admin));
+    let any_role = Router::new()
+        .route("/auth/me", get(auth_routes::me))
+        .route("/auth/sign-out", post(auth_routes::sign_out))
+        .route("/status", get(status::status))
+        .route("/openapi.json", get(openapi::document));
+    // `layer` (not `route_layer`) so unknown /api/v1 paths also need credentials.
+    let api = operate
+        .merge(administer)
+        .merge(any_role)
+        .fallback(api_not_found)
+        .layer(from_fn_with_state(state.clone(), auth::authenticate))
+        .merge(Router::new().route("/auth/sign-in", post(auth_routes::sign_in)));
+
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(openapi::docs_page())
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(
+            // Log the route template, never the raw URI: queries may hold phone numbers.
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("unmatched", MatchedPath::as_str);
+                tracing::info_span!("http", method = %req.method(), route)
+            }),
+        )
+        .with_state(state)
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::new(error::ErrorCode::NotFound, "no such API endpoint")
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready when the database answers.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}
+
+/// A server started in the background, for tests and embedding.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), ServerError>>,
+}
+
+impl RunningServer {
+    pub async fn stop(self) -> Result<(), ServerError> {
+        let _ = self.shutdown.send(());
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(ServerError::Serve(std::io::Error::other(e))))
+    }
+}
+
+/// Prepares state (bootstrap admin, housekeeping) and binds the listener.
+async fn prepare(
+    settings: Settings,
+    store: Store,
+) -> Result<(AppState, tokio::net::TcpListener), ServerError> {
+    use secrecy::ExposeSecret;
+    let created = admin::bootstrap_admin(
+        &store,
+        settings.bootstrap_admin_email.as_deref(),
+        settings
+            .bootstrap_admin_password
+            .as_ref()
+            .map(|p| p.expose_secret()),
+    )
+    .await?;
+    if let Some(user) = created {
+        tracing::info!(user_id = user.id, "created the bootstrap admin");
+    }
+    let addr = settings.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let state = AppState::new(settings, store);
+    spawn_housekeeping(state.store.clone());
+    Ok((state, listener))
+}
+
+fn spawn_housekeeping(store: Store) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = store.purge_expired_sessions().await {
+                tracing::warn!(error = %e, "purging expired sessions failed");
+            }
+        }
+    });
+}
+
+async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Runs Parley's HTTP server until `shutdown` completes.
+pub async fn run(
+    settings: Settings,
+    store: Store,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let (state, listener) = prepare(settings, store).await?;
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    serve(state, listener, shutdown).await
+}
+
+/// Starts the server in the background (use `listen = 127.0.0.1:0` for a free port).
+pub async fn spawn(settings: Settings, store: Store) -> Result<RunningServer, ServerError> {
+    let (state, listener) = prepare(settings, store).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(state, listener, async {
+        let _ = rx.await;
+    }));
+    Ok(RunningServer {
+        addr,
+        shutdown: tx,
+        task,
+    })
+}

@@ -1,0 +1,226 @@
+//! Mapping a table of contacts (CSV today; spreadsheets later) onto contact fields.
+//! Works on plain cells so every file format shares the same rules and error reasons.
+use crate::contact::{clean, split_tags, validate_fields, ContactFields, NewContact};
+use crate::phone::{Phone, PhoneError, Region};
+use crate::FieldErrors;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Phone,
+    FirstName,
+    LastName,
+    Email,
+    Company,
+    Timezone,
+    Tags,
+    /// Any other column: kept as a custom field under its header.
+    Custom(usize),
+}
+
+/// Which column holds what, decided once from the header row.
+#[derive(Debug, Clone)]
+pub struct ColumnMap {
+    columns: Vec<Column>,
+    custom_names: Vec<String>,
+}
+
+/// Why a row was not imported; `reason` is a stable code for programs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    #[error("the file has no `phone` column (columns found: {0})")]
+    NoPhoneColumn(String),
+    #[error("the column `{0}` appears twice")]
+    DuplicateColumn(String),
+}
+
+/// Header names are matched case-insensitively, ignoring spaces, `-` and `_`.
+fn canonical(header: &str) -> String {
+    header
+        .trim()
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '_'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn known_column(canon: &str) -> Option<Column> {
+    Some(match canon {
+        "phone" | "phonenumber" | "mobile" | "number" | "tel" | "telephone" => Column::Phone,
+        "firstname" | "givenname" => Column::FirstName,
+        "lastname" | "surname" | "familyname" => Column::LastName,
+        "email" | "emailaddress" => Column::Email,
+        "company" | "organization" | "organisation" => Column::Company,
+        "timezone" | "tz" => Column::Timezone,
+        "tags" | "tag" => Column::Tags,
+        _ => return None,
+    })
+}
+
+impl ColumnMap {
+    pub fn from_headers<'a>(
+        headers: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, HeaderError> {
+        let mut columns = Vec::new();
+        let mut custom_names: Vec<String> = Vec::new();
+        let mut seen = Vec::new();
+        for raw in headers {
+            let canon = canonical(raw);
+            let col = match known_column(&canon) {
+                Some(c) => c,
+                None => {
+                    custom_names.push(raw.trim().trim_start_matches('\u{feff}').to_string());
+                    Column::Custom(custom_names.len() - 1)
+                }
+            };
+            if !matches!(col, Column::Custom(_)) || !canon.is_empty() {
+                if seen.contains(&canon) {
+                    return Err(HeaderError::DuplicateColumn(raw.trim().to_string()));
+                }
+                seen.push(canon);
+            }
+            columns.push(col);
+        }
+        if !columns.contains(&Column::Phone) {
+            let found: Vec<String> = seen.iter().map(|s| format!("`{s}`")).collect();
+            return Err(HeaderError::NoPhoneColumn(found.join(", ")));
+        }
+        Ok(ColumnMap {
+            columns,
+            custom_names,
+        })
+    }
+
+    /// Turns one row of cells into a contact, or says why it cannot be one.
+    pub fn contact<'a>(
+        &self,
+        cells: impl IntoIterator<Item = &'a str>,
+        region: Region,
+    ) -> Result<NewContact, RowError> {
+        let mut phone_cell = None;
+        let mut fields = ContactFields::default();
+        let mut tags_cell = None;
+        for (col, cell) in self.columns.iter().zip(cells) {
+            match col {
+                Column::Phone => phone_cell = Some(cell),
+                Column::FirstName => fields.first_name = clean(Some(cell)),
+                Column::LastName => fields.last_name = clean(Some(cell)),
+                Column::Email => fields.email = clean(Some(cell)),
+                Column::Company => fields.company = clean(Some(cell)),
+                Column::Timezone => fields.timezone = clean(Some(cell)),
+                Column::Tags => tags_cell = Some(cell),
+                Column::Custom(i) => {
+                    if let Some(v) = clean(Some(cell)) {
+                        let name = &self.custom_names[*i];
+                        if !name.is_empty() {
+                            fields.custom_fields.insert(name.clone(), v);
+                        }
+                    }
+                }
+            }
+        }
+        let phone = match Phone::parse(phone_cell.unwrap_or(""), region) {
+            Ok(p) => p,
+            Err(PhoneError::Empty) => {
+                return Err(RowError {
+                    reason: "missing_phone",
+                    message: "the phone cell is empty".into(),
+                })
+            }
+            Err(e) => {
+                return Err(RowError {
+                    reason: "invalid_phone",
+                    message: e.to_string(),
+                })
+            }
+        };
+        if let Some(cell) = tags_cell {
+            fields.tags = split_tags(cell).map_err(|m| RowError {
+                reason: "invalid_field",
+                message: m,
+            })?;
+        }
+        let mut errors = FieldErrors::new();
+        validate_fields(&fields, &mut errors);
+        if !errors.is_empty() {
+            return Err(RowError {
+                reason: "invalid_field",
+                message: errors.to_string(),
+            });
+        }
+        Ok(NewContact { phone, fields })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(h: &[&str]) -> ColumnMap {
+        ColumnMap::from_headers(h.iter().copied()).unwrap()
+    }
+
+    #[test]
+    fn headers_map_loosely_and_others_become_custom_fields() {
+        let m = map(&[
+            "\u{feff}Phone Number",
+            "First_Name",
+            "E-mail",
+            "Plan",
+            "tags",
+        ]);
+        let c = m
+            .contact(
+                ["(415) 555-2671", " Ann ", "ann@example.com", "gold", "a;b"],
+                Region::default(),
+            )
+            .unwrap();
+        assert_eq!(c.phone.as_str(), "+14155552671");
+        assert_eq!(c.fields.first_name.as_deref(), Some("Ann"));
+        assert_eq!(c.fields.email.as_deref(), Some("ann@example.com"));
+        assert_eq!(
+            c.fields.custom_fields.get("Plan").map(String::as_str),
+            Some("gold")
+        );
+        assert_eq!(c.fields.tags, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn header_problems_are_reported() {
+        assert!(matches!(
+            ColumnMap::from_headers(["name", "email"]),
+            Err(HeaderError::NoPhoneColumn(_))
+        ));
+        assert!(matches!(
+            ColumnMap::from_headers(["phone", "Phone"]),
+            Err(HeaderError::DuplicateColumn(_))
+        ));
+    }
+
+    #[test]
+    fn bad_rows_say_why() {
+        let m = map(&["phone", "email", "timezone"]);
+        let r = Region::default();
+        assert_eq!(
+            m.contact(["", "", ""], r).unwrap_err().reason,
+            "missing_phone"
+        );
+        assert_eq!(
+            m.contact(["hello", "", ""], r).unwrap_err().reason,
+            "invalid_phone"
+        );
+        let e = m.contact(["4155552671", "nope", ""], r).unwrap_err();
+        assert_eq!(e.reason, "invalid_field");
+        assert!(e.message.contains("email"));
+        let e = m.contact(["4155552671", "", "Mars/Base"], r).unwrap_err();
+        assert!(e.message.contains("timezone"));
+        // Short rows are fine: missing cells are empty.
+        assert!(m.contact(["4155552671"], r).is_ok());
+    }
+}

@@ -1,0 +1,359 @@
+//! Campaigns: settings, state changes, enrolled contacts.
+use super::{List, PageParams};
+use crate::auth::Principal;
+use crate::error::extract::{Json, Path, Query};
+use crate::error::{ApiError, ApiResult, OrNotFound};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Extension;
+use parley_domain::campaign::{
+    Campaign, CampaignAction, CampaignContact, CampaignSettings, CampaignState, ProgressState,
+};
+use parley_store::{CampaignUpdate, ContactSelector, NewCampaign};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCampaign {
+    pub name: String,
+    pub description: Option<String>,
+    /// Left-out settings take their defaults.
+    #[serde(default)]
+    pub settings: CampaignSettings,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCampaign {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "super::some")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// Replaces all settings (send the full object; left-out ones take their defaults).
+    pub settings: Option<CampaignSettings>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateChange {
+    /// Recorded in the audit log and shown as the campaign's state reason.
+    pub reason: Option<String>,
+}
+
+/// Contacts to add or remove: by ids, or every contact with a tag.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactsSelection {
+    pub contact_ids: Option<Vec<i64>>,
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactsChanged {
+    /// Contacts added (or removed) by this request; ones already there are not counted.
+    pub count: u64,
+    pub campaign: Campaign,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CampaignQuery {
+    pub state: Option<CampaignState>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CampaignContactQuery {
+    pub state: Option<ProgressState>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+fn check_name(name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::field("name", "must be 1-200 characters"));
+    }
+    Ok(name.to_string())
+}
+
+fn check_settings(s: &CampaignSettings) -> ApiResult<()> {
+    s.validate().map_err(|errors| {
+        // Settings fields are nested under `settings` in the request body.
+        let mut prefixed = parley_domain::FieldErrors::new();
+        for e in errors.0 {
+            prefixed.add(format!("settings.{}", e.field), e.message);
+        }
+        ApiError::validation(prefixed)
+    })
+}
+
+impl ContactsSelection {
+    fn selector(self) -> ApiResult<ContactSelector> {
+        match (self.contact_ids, self.tag) {
+            (Some(ids), None) if ids.len() <= 10_000 => Ok(ContactSelector::Ids(ids)),
+            (Some(_), None) => Err(ApiError::field(
+                "contact_ids",
+                "at most 10000 ids per request; use a tag for more",
+            )),
+            (None, Some(tag)) if !tag.trim().is_empty() => {
+                Ok(ContactSelector::Tag(tag.trim().to_string()))
+            }
+            _ => Err(ApiError::bad_request("give either `contact_ids` or `tag`")),
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/campaigns", tag = "campaigns", request_body = CreateCampaign,
+    responses((status = 201, body = Campaign), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Json(body): Json<CreateCampaign>,
+) -> ApiResult<(StatusCode, Json<Campaign>)> {
+    let name = check_name(&body.name)?;
+    check_settings(&body.settings)?;
+    let campaign = state
+        .store
+        .create_campaign(
+            &NewCampaign {
+                name,
+                description: body.description,
+                settings: body.settings,
+            },
+            &principal.actor,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(campaign)))
+}
+
+#[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns", params(CampaignQuery),
+    responses((status = 200, body = List<Campaign>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<CampaignQuery>,
+) -> ApiResult<Json<List<Campaign>>> {
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .request()?;
+    Ok(Json(
+        state.store.list_campaigns(q.state, page).await?.into(),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}", tag = "campaigns", params(("id" = i64, Path)),
+    responses((status = 200, body = Campaign), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<Campaign>> {
+    Ok(Json(
+        state
+            .store
+            .get_campaign(id)
+            .await
+            .or_not_found("campaign")?,
+    ))
+}
+
+/// Changes a campaign that is draft, scheduled or paused.
+#[utoipa::path(patch, path = "/api/v1/campaigns/{id}", tag = "campaigns", request_body = UpdateCampaign,
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Campaign), (status = 404, body = crate::error::ErrorBody),
+              (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<i64>,
+    Json(body): Json<UpdateCampaign>,
+) -> ApiResult<Json<Campaign>> {
+    let name = body.name.as_deref().map(check_name).transpose()?;
+    if let Some(s) = &body.settings {
+        check_settings(s)?;
+    }
+    let update = CampaignUpdate {
+        name,
+        description: body.description,
+        settings: body.settings,
+    };
+    Ok(Json(
+        state
+            .store
+            .update_campaign(id, &update, &principal.actor)
+            .await
+            .or_not_found("campaign")?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/campaigns/{id}", tag = "campaigns", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    state
+        .store
+        .delete_campaign(id, &principal.actor)
+        .await
+        .or_not_found("campaign")?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn transition(
+    state: AppState,
+    principal: Principal,
+    id: i64,
+    action: CampaignAction,
+    body: Option<StateChange>,
+) -> ApiResult<Json<Campaign>> {
+    let reason = body.and_then(|b| b.reason);
+    let campaign = state
+        .store
+        .transition_campaign(id, action, &principal.actor, reason.as_deref())
+        .await
+        .or_not_found("campaign")?;
+    tracing::info!(
+        campaign_id = id,
+        action = action.as_str(),
+        state = campaign.state.as_str(),
+        "campaign state changed"
+    );
+    Ok(Json(campaign))
+}
+
+/// The state-change body is optional: an empty body means no reason.
+fn optional_body(bytes: &[u8]) -> ApiResult<Option<StateChange>> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(bytes).map(Some).map_err(|e| {
+        ApiError::new(
+            crate::error::ErrorCode::ValidationFailed,
+            format!("invalid body: {e}"),
+        )
+    })
+}
+
+macro_rules! state_change_handler {
+    ($name:ident, $action:expr, $path:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "campaigns", params(("id" = i64, Path)),
+            request_body(content = Option<StateChange>),
+            responses((status = 200, body = Campaign), (status = 404, body = crate::error::ErrorBody),
+                      (status = 409, description = "not allowed from the current state, which `details.current_state` names",
+                       body = crate::error::ErrorBody)))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            Extension(principal): Extension<Principal>,
+            Path(id): Path<i64>,
+            body: axum::body::Bytes,
+        ) -> ApiResult<Json<Campaign>> {
+            transition(state, principal, id, $action, optional_body(&body)?).await
+        }
+    };
+}
+
+state_change_handler!(
+    start,
+    CampaignAction::Start,
+    "/api/v1/campaigns/{id}/start",
+    "Starts a draft campaign (it waits as `scheduled` until its start date)."
+);
+state_change_handler!(
+    pause,
+    CampaignAction::Pause,
+    "/api/v1/campaigns/{id}/pause",
+    "Pauses a running or scheduled campaign; calls in progress finish."
+);
+state_change_handler!(
+    resume,
+    CampaignAction::Resume,
+    "/api/v1/campaigns/{id}/resume",
+    "Resumes a paused campaign."
+);
+state_change_handler!(
+    stop,
+    CampaignAction::Stop,
+    "/api/v1/campaigns/{id}/stop",
+    "Stops a campaign for good."
+);
+
+/// Enrols contacts in the campaign.
+#[utoipa::path(post, path = "/api/v1/campaigns/{id}/contacts", tag = "campaigns",
+    params(("id" = i64, Path)), request_body = ContactsSelection,
+    responses((status = 200, body = ContactsChanged), (status = 404, body = crate::error::ErrorBody),
+              (status = 409, body = crate::error::ErrorBody)))]
+pub async fn add_contacts(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Json(body): Json<ContactsSelection>,
+) -> ApiResult<Json<ContactsChanged>> {
+    let selector = body.selector()?;
+    let count = state
+        .store
+        .add_campaign_contacts(id, &selector)
+        .await
+        .or_not_found("campaign")?;
+    let campaign = state
+        .store
+        .get_campaign(id)
+        .await
+        .or_not_found("campaign")?;
+    Ok(Json(ContactsChanged { count, campaign }))
+}
+
+/// Takes contacts out of the campaign (their call history stays).
+#[utoipa::path(post, path = "/api/v1/campaigns/{id}/contacts/remove", tag = "campaigns",
+    params(("id" = i64, Path)), request_body = ContactsSelection,
+    responses((status = 200, body = ContactsChanged), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn remove_contacts(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Json(body): Json<ContactsSelection>,
+) -> ApiResult<Json<ContactsChanged>> {
+    let selector = body.selector()?;
+    state
+        .store
+        .get_campaign(id)
+        .await
+        .or_not_found("campaign")?;
+    let count = state.store.remove_campaign_contacts(id, &selector).await?;
+    let campaign = state
+        .store
+        .get_campaign(id)
+        .await
+        .or_not_found("campaign")?;
+    Ok(Json(ContactsChanged { count, campaign }))
+}
+
+/// The campaign's contacts with their progress.
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}/contacts", tag = "campaigns",
+    params(("id" = i64, Path), CampaignContactQuery),
+    responses((status = 200, body = List<CampaignContact>), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn contacts(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<CampaignContactQuery>,
+) -> ApiResult<Json<List<CampaignContact>>> {
+    state
+        .store
+        .get_campaign(id)
+        .await
+        .or_not_found("campaign")?;
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .request()?;
+    Ok(Json(
+        state
+            .store
+            .list_campaign_contacts(id, q.state, page)
+            .await?
+            .into(),
+    ))
+}

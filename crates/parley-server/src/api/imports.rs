@@ -1,0 +1,361 @@
+//! CSV import as a streamed multipart upload. Rows are parsed as they arrive and written
+//! in batches, so memory stays flat for a file of any length; every rejected row is
+//! recorded with its line number and reason.
+use super::contacts::region;
+use crate::auth::Principal;
+use crate::error::extract::{Json, Path, Query};
+use crate::error::{ApiError, ApiResult, ErrorCode, OrNotFound};
+use crate::AppState;
+use axum::extract::{Multipart, State};
+use axum::http::HeaderMap;
+use axum::Extension;
+use futures::StreamExt;
+use parley_domain::import::ColumnMap;
+use parley_domain::phone::Region;
+use parley_store::{ImportError, ImportRecord, ImportRow};
+use serde::{Deserialize, Serialize};
+use tokio_util::io::StreamReader;
+use utoipa::{IntoParams, ToSchema};
+
+/// Rows written per transaction.
+const BATCH_ROWS: usize = 500;
+/// Errors returned inline in the import answer; the rest are paged from `/errors`.
+const INLINE_ERRORS: u32 = 1000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportParams {
+    /// Also enrol every imported contact in this campaign.
+    pub campaign_id: Option<i64>,
+    /// Region for numbers written without a country code (default from settings).
+    pub default_region: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportSummary {
+    pub id: i64,
+    /// `running`, `completed` or `failed`.
+    pub state: String,
+    pub filename: Option<String>,
+    pub campaign_id: Option<i64>,
+    /// Data rows read (the header is not counted).
+    pub rows_total: i64,
+    pub created: i64,
+    pub updated: i64,
+    /// Rows whose phone repeated an earlier row; merged into that contact.
+    pub duplicates: i64,
+    pub rejected: i64,
+    pub error: Option<String>,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RowProblem {
+    /// Line in the file; the header is line 1.
+    pub line: i64,
+    /// `missing_phone`, `invalid_phone`, `invalid_field`, `invalid_encoding` or `duplicate`.
+    pub reason: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub import: ImportSummary,
+    /// The first problems in line order.
+    pub errors: Vec<RowProblem>,
+    /// More problems exist than are listed; page them from `/api/v1/imports/{id}/errors`.
+    pub errors_truncated: bool,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ErrorPage {
+    /// Return problems after this line.
+    pub after_line: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RowProblems {
+    pub items: Vec<RowProblem>,
+    /// Pass as `after_line` for the next page; null on the last page.
+    pub next_after_line: Option<i64>,
+}
+
+impl From<ImportRecord> for ImportSummary {
+    fn from(r: ImportRecord) -> Self {
+        use parley_domain::time::from_millis;
+        ImportSummary {
+            id: r.id,
+            state: r.state,
+            filename: r.filename,
+            campaign_id: r.campaign_id,
+            rows_total: r.rows_total,
+            created: r.created,
+            updated: r.updated,
+            duplicates: r.duplicates,
+            rejected: r.rejected,
+            error: r.error,
+            started_at: from_millis(r.started_at),
+            finished_at: r.finished_at.map(from_millis),
+        }
+    }
+}
+
+impl From<ImportError> for RowProblem {
+    fn from(e: ImportError) -> Self {
+        RowProblem {
+            line: e.line,
+            reason: e.reason,
+            message: e.message,
+        }
+    }
+}
+
+/// Why reading the upload stopped early.
+#[derive(Debug, thiserror::Error)]
+enum UploadError {
+    #[error("the file is larger than the {0} MiB limit")]
+    TooLarge(u64),
+    #[error("the upload was interrupted: {0}")]
+    Interrupted(String),
+}
+
+/// Imports contacts from a CSV file (multipart field `file`). Columns are mapped by
+/// header: `phone` (required), `first_name`, `last_name`, `email`, `company`, `timezone`,
+/// `tags` (separated by `,` `;` or `|`); any other column becomes a custom field. Rows
+/// with a phone already seen are merged into that contact.
+#[utoipa::path(post, path = "/api/v1/contacts/import", tag = "contacts", params(ImportParams),
+    request_body(content_type = "multipart/form-data", description = "form field `file`: the CSV"),
+    responses((status = 200, body = ImportReport), (status = 400, body = crate::error::ErrorBody),
+              (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn import_csv(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(params): Query<ImportParams>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> ApiResult<Json<ImportReport>> {
+    let max_mb = state.settings.import.max_upload_mb;
+    let max_bytes = max_mb.saturating_mul(1024 * 1024);
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_bytes) {
+        return Err(too_large(max_mb));
+    }
+    let region = match &params.default_region {
+        Some(r) => {
+            Region::parse(r).map_err(|e| ApiError::field("default_region", e.to_string()))?
+        }
+        None => region(&state)?,
+    };
+    if let Some(id) = params.campaign_id {
+        let campaign = state
+            .store
+            .get_campaign(id)
+            .await
+            .or_not_found("campaign")?;
+        if campaign.state.is_final() {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "the campaign is {}; contacts cannot be added",
+                    campaign.state
+                ),
+            ));
+        }
+    }
+
+    let field = loop {
+        match multipart.next_field().await {
+            Ok(Some(f)) if f.name() == Some("file") => break f,
+            Ok(Some(_)) => continue,
+            Ok(None) => {
+                return Err(ApiError::bad_request(
+                    "send the CSV as a multipart/form-data field named `file`",
+                ))
+            }
+            Err(e) => return Err(ApiError::bad_request(format!("unreadable upload: {e}"))),
+        }
+    };
+    let filename = field.file_name().map(str::to_string);
+    let mut received: u64 = 0;
+    let bytes = field.map(move |chunk| {
+        let chunk =
+            chunk.map_err(|e| std::io::Error::other(UploadError::Interrupted(e.to_string())))?;
+        received += chunk.len() as u64;
+        if received > max_bytes {
+            return Err(std::io::Error::other(UploadError::TooLarge(max_mb)));
+        }
+        Ok::<_, std::io::Error>(chunk)
+    });
+    let mut csv = csv_async::AsyncReaderBuilder::new()
+        .flexible(true)
+        .create_reader(StreamReader::new(bytes));
+    let header = csv.headers().await.map_err(|e| {
+        upload_error(&e, max_mb).unwrap_or_else(|| {
+            ApiError::field("file", format!("the first line is not a CSV header: {e}"))
+        })
+    })?;
+    let columns = ColumnMap::from_headers(header.iter())
+        .map_err(|e| ApiError::field("file", e.to_string()))?;
+
+    let import = state
+        .store
+        .start_import(
+            "csv",
+            filename.as_deref(),
+            params.campaign_id,
+            &principal.actor,
+        )
+        .await?;
+    let outcome = read_rows(&state, &import, &mut csv, &columns, region, max_mb).await;
+    let failure = outcome.as_ref().err().map(|e| e.message.clone());
+    let record = state
+        .store
+        .finish_import(import.id, failure.as_deref())
+        .await?;
+    if let Err(mut e) = outcome {
+        e = e.with_details(serde_json::json!({ "import": ImportSummary::from(record) }));
+        return Err(e);
+    }
+    tracing::info!(
+        import_id = record.id,
+        rows = record.rows_total,
+        created = record.created,
+        rejected = record.rejected,
+        "contact import finished"
+    );
+    let errors = state
+        .store
+        .import_errors(import.id, 0, INLINE_ERRORS + 1)
+        .await?;
+    let errors_truncated = errors.len() > INLINE_ERRORS as usize;
+    Ok(Json(ImportReport {
+        import: record.into(),
+        errors: errors
+            .into_iter()
+            .take(INLINE_ERRORS as usize)
+            .map(RowProblem::from)
+            .collect(),
+        errors_truncated,
+    }))
+}
+
+async fn read_rows<R>(
+    state: &AppState,
+    import: &ImportRecord,
+    csv: &mut csv_async::AsyncReader<R>,
+    columns: &ColumnMap,
+    region: Region,
+    max_mb: u64,
+) -> ApiResult<()>
+where
+    R: tokio::io::AsyncRead + Unpin + Send,
+{
+    let mut rows: Vec<ImportRow> = Vec::with_capacity(BATCH_ROWS);
+    let mut rejected: Vec<ImportError> = Vec::new();
+    let mut records = csv.records();
+    while let Some(record) = records.next().await {
+        match record {
+            Ok(record) => {
+                let line = record.position().map_or(0, |p| p.line() as i64);
+                match columns.contact(record.iter(), region) {
+                    Ok(contact) => rows.push(ImportRow { line, contact }),
+                    Err(e) => rejected.push(ImportError {
+                        line,
+                        reason: e.reason.to_string(),
+                        message: e.message,
+                    }),
+                }
+            }
+            Err(e) => {
+                if let Some(fatal) = upload_error(&e, max_mb) {
+                    return Err(fatal);
+                }
+                let line = e.position().map_or(0, |p| p.line() as i64);
+                rejected.push(ImportError {
+                    line,
+                    reason: "invalid_encoding".into(),
+                    message: format!("the row could not be read: {e}"),
+                });
+            }
+        }
+        if rows.len() + rejected.len() >= BATCH_ROWS {
+            let batch = std::mem::replace(&mut rows, Vec::with_capacity(BATCH_ROWS));
+            state
+                .store
+                .import_batch(import, batch, std::mem::take(&mut rejected))
+                .await?;
+        }
+    }
+    if !rows.is_empty() || !rejected.is_empty() {
+        state.store.import_batch(import, rows, rejected).await?;
+    }
+    Ok(())
+}
+
+/// The error to stop the whole import with, when reading failed because of the upload
+/// itself rather than one row.
+fn upload_error(e: &csv_async::Error, max_mb: u64) -> Option<ApiError> {
+    let csv_async::ErrorKind::Io(io) = e.kind() else {
+        return None;
+    };
+    Some(
+        match io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<UploadError>())
+        {
+            Some(UploadError::TooLarge(_)) => too_large(max_mb),
+            Some(other) => ApiError::bad_request(other.to_string()),
+            None => ApiError::bad_request(format!("the upload could not be read: {io}")),
+        },
+    )
+}
+
+fn too_large(max_mb: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the file is larger than the {max_mb} MiB import limit"),
+    )
+}
+
+#[utoipa::path(get, path = "/api/v1/imports/{id}", tag = "contacts", params(("id" = i64, Path)),
+    responses((status = 200, body = ImportSummary), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ImportSummary>> {
+    let record = state.store.get_import(id).await.or_not_found("import")?;
+    Ok(Json(record.into()))
+}
+
+/// The problems of an import, in line order.
+#[utoipa::path(get, path = "/api/v1/imports/{id}/errors", tag = "contacts",
+    params(("id" = i64, Path), ErrorPage),
+    responses((status = 200, body = RowProblems), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn errors(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(page): Query<ErrorPage>,
+) -> ApiResult<Json<RowProblems>> {
+    state.store.get_import(id).await.or_not_found("import")?;
+    let limit = page.limit.unwrap_or(500).clamp(1, 5000);
+    let mut items = state
+        .store
+        .import_errors(id, page.after_line.unwrap_or(0), limit + 1)
+        .await?;
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_after_line = if more {
+        items.last().map(|e| e.line)
+    } else {
+        None
+    };
+    Ok(Json(RowProblems {
+        items: items.into_iter().map(RowProblem::from).collect(),
+        next_after_line,
+    }))
+}

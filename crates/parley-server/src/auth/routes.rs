@@ -1,0 +1,164 @@
+//! Sign-in, sign-out and "who am I".
+use super::{secrets, Credential, Principal, SESSION_COOKIE};
+use crate::error::extract::Json;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::AppState;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Extension;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::CookieJar;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use parley_domain::time::now_millis;
+use parley_domain::Role;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use utoipa::ToSchema;
+
+/// Limits sign-in attempts per client address and per email, so neither one address
+/// trying many accounts nor many addresses trying one account get far.
+pub struct SignInLimiter {
+    by_key: DefaultKeyedRateLimiter<String>,
+}
+
+impl SignInLimiter {
+    pub fn per_minute(n: u32) -> Self {
+        let quota = Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least 1"));
+        SignInLimiter {
+            by_key: RateLimiter::keyed(quota),
+        }
+    }
+
+    fn check(&self, ip: &str, email: &str) -> ApiResult<()> {
+        if self.by_key.len() > 100_000 {
+            self.by_key.retain_recent();
+        }
+        for key in [format!("ip:{ip}"), format!("email:{email}")] {
+            if let Err(not_until) = self.by_key.check_key(&key) {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                    &governor::clock::DefaultClock::default(),
+                ));
+                let mut e = ApiError::new(
+                    ErrorCode::RateLimited,
+                    "too many sign-in attempts; wait a minute and try again",
+                );
+                e.retry_after = Some(wait.as_secs().max(1));
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SignInRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub user_id: Option<i64>,
+    pub email: Option<String>,
+    pub role: Role,
+    /// Send as `X-CSRF-Token` with every state-changing request made with the session
+    /// cookie. Absent for API keys, which need none.
+    pub csrf_token: Option<String>,
+}
+
+/// Signs in with email and password; sets an HttpOnly session cookie.
+#[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = "auth", request_body = SignInRequest,
+    responses((status = 200, body = Me), (status = 401, body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)))]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    Json(req): Json<SignInRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let email = req.email.trim().to_lowercase();
+    state
+        .sign_in_limiter
+        .check(&peer.ip().to_string(), &email)?;
+    let user = state.store.user_by_email(&email).await?;
+    let hash = user
+        .as_ref()
+        .map_or(secrets::dummy_hash(), |u| u.password_hash.as_str())
+        .to_string();
+    let password = req.password;
+    let valid = tokio::task::spawn_blocking(move || secrets::verify_password(&password, &hash))
+        .await
+        .map_err(ApiError::internal)?;
+    let user = match user {
+        Some(u) if valid && !u.disabled => u,
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "that email and password do not match an account",
+            ))
+        }
+    };
+    let token = secrets::random_token();
+    let csrf = secrets::random_token();
+    let ttl_ms = i64::from(state.settings.auth.session_ttl_hours) * 3_600_000;
+    state
+        .store
+        .create_session(
+            &secrets::sha256_hex(&token),
+            user.id,
+            &csrf,
+            now_millis() + ttl_ms,
+        )
+        .await?;
+    let secure = state.settings.public_base_url().scheme() == "https";
+    let cookie = Cookie::build((SESSION_COOKIE, token))
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .build();
+    tracing::info!(user_id = user.id, "signed in");
+    let me = Me {
+        user_id: Some(user.id),
+        email: Some(user.email),
+        role: user.role,
+        csrf_token: Some(csrf),
+    };
+    Ok((jar.add(cookie), axum::Json(me)))
+}
+
+/// Ends the current session (API keys have nothing to end).
+#[utoipa::path(post, path = "/api/v1/auth/sign-out", tag = "auth",
+    responses((status = 204), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn sign_out(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    jar: CookieJar,
+) -> ApiResult<impl IntoResponse> {
+    if let Credential::Session { token_hash, .. } = &principal.credential {
+        state.store.delete_session(token_hash).await?;
+    }
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    Ok((jar, StatusCode::NO_CONTENT))
+}
+
+/// The caller's identity and role.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
+    responses((status = 200, body = Me), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn me(Extension(principal): Extension<Principal>) -> ApiResult<axum::Json<Me>> {
+    let email = match principal.user_id {
+        Some(_) => principal.actor.strip_prefix("user:").map(str::to_string),
+        None => None,
+    };
+    Ok(axum::Json(Me {
+        user_id: principal.user_id,
+        email,
+        role: principal.role,
+        csrf_token: match principal.credential {
+            Credential::Session { csrf_token, .. } => Some(csrf_token),
+            Credential::ApiKey { .. } => None,
+        },
+    }))
+}
