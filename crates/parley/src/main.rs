@@ -1,1 +1,75 @@
-fn main() {}
+//! The `parley` binary: command line parsing, settings, logging, then one command.
+#![forbid(unsafe_code)]
+
+mod admin;
+mod cli;
+mod database;
+mod serve;
+mod shutdown;
+mod telemetry;
+
+use anyhow::Context;
+use clap::Parser;
+use cli::{Cli, Command, GlobalArgs};
+use parley_engine::settings::Settings;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Config = cli.command {
+        // Needs no settings, so it works even when the current ones are broken.
+        print!("{}", Settings::example_toml());
+        return Ok(());
+    }
+
+    let (settings, warnings) = load_settings(&cli.global)?;
+    telemetry::init(&settings.log)?;
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve::run(settings).await,
+            Command::Migrate => migrate(settings).await,
+            Command::Admin(command) => admin::run(settings, command).await,
+            Command::Config => unreachable!("handled above"),
+        }
+    })
+}
+
+/// Settings from defaults, file and environment, then the command-line overrides.
+fn load_settings(global: &GlobalArgs) -> anyhow::Result<(Settings, Vec<String>)> {
+    let (mut settings, warnings) = Settings::load(global.config.as_deref())?;
+    if let Some(listen) = global.listen {
+        settings.listen = listen;
+    }
+    if let Some(data_dir) = &global.data_dir {
+        settings.data_dir = data_dir.clone();
+    }
+    Ok((settings, warnings))
+}
+
+async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    let described = database::describe(&settings.database_url());
+    let store = database::connect(&settings).await?;
+    println!("connected to {described}");
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("cannot migrate {described}"))?;
+    store.close().await;
+    println!("migrations applied: the schema is up to date");
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! The command line, declared with clap's derive API.
+use clap::{Args, Parser, Subcommand};
+use parley_domain::Role;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "parley",
+    version,
+    about = "Outbound AI voice-call campaigns (Twilio + ElevenLabs)",
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Accepted before or after any subcommand; they override the settings file and
+/// environment.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// TOML settings file (default: ./parley.toml if it exists).
+    #[arg(long, global = true, env = "PARLEY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the SQLite database and other files.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: dashboard, REST API, webhooks and dialer.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print an example settings file with every setting and its default.
+    Config,
+    /// Manage users and API keys.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user who can sign in to the dashboard.
+    CreateUser(CreateUserArgs),
+    /// Create an API key; the key is printed once, alone on the last line.
+    CreateApiKey(CreateApiKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateUserArgs {
+    #[arg(long)]
+    pub email: String,
+    /// The password (visible in the process list; prefer --password-stdin).
+    #[arg(long, required_unless_present = "password_stdin")]
+    pub password: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long, conflicts_with = "password")]
+    pub password_stdin: bool,
+    /// admin, operator or viewer.
+    #[arg(long)]
+    pub role: Role,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateApiKeyArgs {
+    /// A label that says what the key is for.
+    #[arg(long)]
+    pub name: String,
+    /// admin, operator or viewer.
+    #[arg(long)]
+    pub role: Role,
+    /// Make the key expire this many days from now (default: never).
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub expires_in_days: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "parley",
+            "serve",
+            "--listen",
+            "127.0.0.1:9000",
+            "--data-dir",
+            "/tmp/x",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Serve));
+        assert_eq!(cli.global.listen.unwrap().port(), 9000);
+        assert_eq!(cli.global.data_dir.unwrap(), PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn create_user_needs_a_password_source() {
+        let base = [
+            "parley",
+            "admin",
+            "create-user",
+            "--email",
+            "a@b.co",
+            "--role",
+            "admin",
+        ];
+        assert!(Cli::try_parse_from(base).is_err());
+        assert!(Cli::try_parse_from(base.iter().chain(&["--password-stdin"])).is_ok());
+        assert!(Cli::try_parse_from(base.iter().chain(&["--role", "root"])).is_err());
+    }
+}

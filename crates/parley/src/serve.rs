@@ -1,0 +1,35 @@
+//! `parley serve`.
+use crate::{database, shutdown};
+use anyhow::Context;
+use parley_engine::settings::Settings;
+use tracing::info;
+
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    // Also holds recordings, so it is needed even when the database is elsewhere.
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "cannot create data directory {}",
+            settings.data_dir.display()
+        )
+    })?;
+    let store = database::open(&settings).await?;
+
+    let mut public_url = settings.public_base_url();
+    // A base URL should not carry credentials; if it does, keep them out of the log.
+    let _ = public_url.set_password(None);
+    info!(
+        listen = %settings.listen,
+        public_base_url = %public_url,
+        database = %database::describe(&settings.database_url()),
+        version = env!("CARGO_PKG_VERSION"),
+        "starting parley"
+    );
+    if settings.sandbox() {
+        info!("sandbox mode: Twilio or ElevenLabs credentials are missing, so the built-in simulators stand in for them");
+    }
+
+    parley_server::run(settings, store.clone(), shutdown::signal()).await?;
+    store.close().await;
+    info!("stopped");
+    Ok(())
+}

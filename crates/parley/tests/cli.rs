@@ -1,0 +1,219 @@
+//! Runs the built `parley` binary as a user would.
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// `parley` with a clean environment: no inherited `PARLEY_*` settings, and run in a
+/// directory of its own so no stray `./parley.toml` is read.
+fn parley(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_parley"));
+    command.current_dir(dir).env_remove("RUST_LOG");
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("PARLEY_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    let output = command.stdin(Stdio::null()).output().expect("parley runs");
+    assert!(
+        output.status.success(),
+        "parley failed: {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("utf-8 stdout")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn no_arguments_prints_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = parley(dir.path()).output().unwrap();
+    assert!(!output.status.success());
+    let text = stderr(&output) + &stdout(&output);
+    assert!(text.contains("Usage"), "{text}");
+    assert!(text.contains("serve"), "{text}");
+}
+
+#[test]
+fn config_prints_valid_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(parley(dir.path()).arg("config"));
+    let table: toml::Table = toml::from_str(&stdout(&output)).expect("valid TOML");
+    assert_eq!(table["listen"].as_str(), Some("127.0.0.1:8080"));
+    assert!(table["twilio"].is_table());
+}
+
+#[test]
+fn migrate_creates_the_sqlite_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let output = run(parley(dir.path())
+        .arg("migrate")
+        .arg("--data-dir")
+        .arg(&data));
+    assert!(data.join("parley.db").is_file());
+    assert!(stdout(&output).contains("sqlite"), "{}", stdout(&output));
+    // Migrating again is a no-op, not an error.
+    run(parley(dir.path())
+        .arg("migrate")
+        .arg("--data-dir")
+        .arg(&data));
+}
+
+#[test]
+fn unknown_settings_warn_and_bad_ones_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let output = run(parley(dir.path())
+        .args(["migrate", "--data-dir"])
+        .arg(&data)
+        .env("PARLEY_LISTN", "127.0.0.1:1"));
+    assert!(
+        stderr(&output).contains("PARLEY_LISTN"),
+        "{}",
+        stderr(&output)
+    );
+
+    std::fs::write(dir.path().join("parley.toml"), "listen = \"nope\"\n").unwrap();
+    let output = parley(dir.path()).arg("migrate").output().unwrap();
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(text.contains("`listen`") && text.contains("nope"), "{text}");
+}
+
+#[test]
+fn admin_creates_a_user_and_an_api_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let output = run(parley(dir.path())
+        .args(["admin", "create-user", "--email", "ops@example.com"])
+        .args(["--password", "correct horse battery", "--role", "admin"])
+        .arg("--data-dir")
+        .arg(&data));
+    assert!(
+        stdout(&output).contains("ops@example.com"),
+        "{}",
+        stdout(&output)
+    );
+
+    let output = run(parley(dir.path())
+        .args([
+            "admin",
+            "create-api-key",
+            "--name",
+            "ci",
+            "--role",
+            "operator",
+        ])
+        .args(["--expires-in-days", "30", "--data-dir"])
+        .arg(&data));
+    let text = stdout(&output);
+    let key = text.lines().last().expect("a last line");
+    assert!(key.len() >= 20, "key too short: {key:?}");
+    assert!(
+        !key.contains(char::is_whitespace),
+        "key line has more: {key:?}"
+    );
+
+    // Validation errors are reported, not panics.
+    let output = parley(dir.path())
+        .args(["admin", "create-user", "--email", "not-an-email"])
+        .args(["--password", "long enough password", "--role", "viewer"])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("email"), "{}", stderr(&output));
+}
+
+/// Kills the server if the test fails before stopping it.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn serve_answers_healthz_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("serve.log");
+    let port = free_port();
+    let child = parley(dir.path())
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("parley serve starts");
+    let mut server = ChildGuard(child);
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            panic!("parley serve exited early ({status}):\n{}", log());
+        }
+        match client.get(&url).send().await {
+            Ok(response) if response.status() == reqwest::StatusCode::OK => break,
+            _ if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => panic!("no healthy answer in time: {other:?}\n{}", log()),
+        }
+    }
+    let started = log();
+    assert!(started.contains("sandbox mode"), "{started}");
+
+    #[cfg(unix)]
+    {
+        let pid = server.0.id().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = server.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit after SIGTERM:\n{}",
+                log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(status.success(), "exit {status} after SIGTERM:\n{}", log());
+    }
+}
