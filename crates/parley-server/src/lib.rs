@@ -129,7 +129,11 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .nest("/api/v1", api)
-        .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(api_not_found)
+                .layer(from_fn_with_state(state.clone(), auth::authenticate)),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(openapi::docs_page())

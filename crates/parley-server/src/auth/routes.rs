@@ -17,26 +17,32 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use utoipa::ToSchema;
 
-/// Limits sign-in attempts per client address and per email, so neither one address
-/// trying many accounts nor many addresses trying one account get far.
+/// Limits sign-in attempts per email, and (more loosely, since offices share addresses)
+/// per client address: neither many guesses at one account nor one address trying many
+/// accounts get far.
 pub struct SignInLimiter {
-    by_key: DefaultKeyedRateLimiter<String>,
+    by_email: DefaultKeyedRateLimiter<String>,
+    by_address: DefaultKeyedRateLimiter<String>,
 }
+
+/// How many more attempts one address gets than one email.
+const ADDRESS_FACTOR: u32 = 5;
 
 impl SignInLimiter {
     pub fn per_minute(n: u32) -> Self {
-        let quota = Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least 1"));
+        let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least 1"));
         SignInLimiter {
-            by_key: RateLimiter::keyed(quota),
+            by_email: RateLimiter::keyed(quota(n)),
+            by_address: RateLimiter::keyed(quota(n.saturating_mul(ADDRESS_FACTOR))),
         }
     }
 
     fn check(&self, ip: &str, email: &str) -> ApiResult<()> {
-        if self.by_key.len() > 100_000 {
-            self.by_key.retain_recent();
-        }
-        for key in [format!("ip:{ip}"), format!("email:{email}")] {
-            if let Err(not_until) = self.by_key.check_key(&key) {
+        for (limiter, key) in [(&self.by_address, ip), (&self.by_email, email)] {
+            if limiter.len() > 100_000 {
+                limiter.retain_recent();
+            }
+            if let Err(not_until) = limiter.check_key(&key.to_string()) {
                 let wait = not_until.wait_time_from(governor::clock::Clock::now(
                     &governor::clock::DefaultClock::default(),
                 ));

@@ -1,0 +1,157 @@
+//! Starts Parley on 127.0.0.1:0 with a fresh database and keys for each role.
+use parley_domain::Role;
+use parley_engine::settings::Settings;
+use parley_server::RunningServer;
+use parley_store::Store;
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::Value;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub store: Store,
+    pub admin_key: String,
+    pub operator_key: String,
+    pub viewer_key: String,
+    server: Option<RunningServer>,
+    pg_cleanup: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        Self::start_on(Db::Sqlite, |_| {}).await
+    }
+
+    pub async fn start_on(db: Db, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pg_cleanup = None;
+        let url = match db {
+            Db::Sqlite => format!("sqlite://{}", dir.path().join("parley.db").display()),
+            Db::Postgres => {
+                let (url, admin, name) = fresh_postgres().await;
+                pg_cleanup = Some((admin, name));
+                url
+            }
+        };
+        let store = Store::open(&url).await.unwrap();
+        let mut settings = Settings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            database_url: Some(url),
+            ..Settings::default()
+        };
+        tweak(&mut settings);
+        parley_server::admin::create_user(&store, ADMIN_EMAIL, ADMIN_PASSWORD, Role::Admin)
+            .await
+            .unwrap();
+        let key = |role: Role| {
+            let store = store.clone();
+            async move {
+                parley_server::admin::create_api_key(&store, role.as_str(), role, None, None)
+                    .await
+                    .unwrap()
+                    .1
+            }
+        };
+        let (admin_key, operator_key, viewer_key) = (
+            key(Role::Admin).await,
+            key(Role::Operator).await,
+            key(Role::Viewer).await,
+        );
+        let server = parley_server::spawn(settings, store.clone()).await.unwrap();
+        TestApp {
+            base: format!("http://{}", server.addr),
+            http: reqwest::Client::new(),
+            store,
+            admin_key,
+            operator_key,
+            viewer_key,
+            server: Some(server),
+            pg_cleanup,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request authenticated with `key`.
+    pub fn req(&self, method: Method, path: &str, key: &str) -> RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(key)
+    }
+
+    /// As the operator: sends JSON, returns status and JSON body.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self.req(method, path, &self.operator_key);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        read(r.send().await.unwrap()).await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await.unwrap();
+        }
+        self.store.close().await;
+        if let Some((admin, name)) = self.pg_cleanup.take() {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+pub async fn read(resp: Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, body)
+}
+
+/// Asserts the stable error shape and returns its code.
+pub fn error_code(body: &Value) -> &str {
+    let e = &body["error"];
+    assert!(
+        e["message"].is_string(),
+        "error body without message: {body}"
+    );
+    e["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {body}"))
+}
+
+async fn fresh_postgres() -> (String, String, String) {
+    use sqlx::Connection;
+    let admin = std::env::var("PARLEY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("parley_api_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("PostgreSQL must be reachable at PARLEY_TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    (url.to_string(), admin, name)
+}

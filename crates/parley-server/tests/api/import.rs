@@ -1,0 +1,219 @@
+//! CSV import as a new user would try it: 10,000 rows, about 5% bad.
+use crate::harness::{error_code, Db, TestApp};
+use reqwest::multipart::{Form, Part};
+use reqwest::Method;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// What the generated file should produce.
+struct Expected {
+    good: usize,
+    problems: BTreeMap<i64, &'static str>,
+}
+
+/// 10,000 data rows; every 20th is bad in one of three ways, rotating.
+fn generate(rows: usize) -> (String, Expected) {
+    let mut csv = String::from("phone,first_name,last_name,email,tags,plan\n");
+    let mut problems = BTreeMap::new();
+    let mut good = 0;
+    for i in 0..rows {
+        let line = i as i64 + 2;
+        let phone = format!("+1415{:07}", 1_000_000 + i);
+        if i % 20 == 19 {
+            match (i / 20) % 3 {
+                0 => {
+                    csv.push_str(&format!("call me maybe,Bad{i},Row,,,\n"));
+                    problems.insert(line, "invalid_phone");
+                }
+                1 => {
+                    csv.push_str(&format!(",Missing{i},Phone,,,\n"));
+                    problems.insert(line, "missing_phone");
+                }
+                _ => {
+                    // Repeats the phone of the row just before: merged, reported.
+                    let prev = format!("+1415{:07}", 1_000_000 + i - 1);
+                    csv.push_str(&format!("{prev},Dup{i},Row,,extra,\n"));
+                    problems.insert(line, "duplicate");
+                }
+            }
+        } else {
+            good += 1;
+            csv.push_str(&format!(
+                "{phone},First{i},\"Last, {i}\",p{i}@example.com,wave1;csv,basic\n"
+            ));
+        }
+    }
+    (csv, Expected { good, problems })
+}
+
+async fn upload(app: &TestApp, csv: String, query: &str) -> (u16, Value) {
+    let form = Form::new().part(
+        "file",
+        Part::text(csv)
+            .file_name("contacts.csv")
+            .mime_str("text/csv")
+            .unwrap(),
+    );
+    let resp = app
+        .req(
+            Method::POST,
+            &format!("/api/v1/contacts/import{query}"),
+            &app.operator_key,
+        )
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    crate::harness::read(resp).await
+}
+
+async fn ten_thousand_rows(db: Db) {
+    let app = TestApp::start_on(db, |_| {}).await;
+    let (csv, expected) = generate(10_000);
+    let (status, report) = upload(&app, csv, "").await;
+    assert_eq!(status, 200, "{report}");
+    let import = &report["import"];
+    assert_eq!(import["state"], "completed");
+    assert_eq!(import["rows_total"], 10_000);
+    assert_eq!(import["created"].as_u64().unwrap() as usize, expected.good);
+    let dups = expected
+        .problems
+        .values()
+        .filter(|r| **r == "duplicate")
+        .count();
+    assert_eq!(import["duplicates"].as_u64().unwrap() as usize, dups);
+    assert_eq!(
+        import["rejected"].as_u64().unwrap() as usize,
+        expected.problems.len() - dups
+    );
+
+    // Every bad row is reported with its line and reason, in line order.
+    let id = import["id"].as_i64().unwrap();
+    let mut reported = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let (status, page) = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/imports/{id}/errors?after_line={after}&limit=200"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200);
+        for e in page["items"].as_array().unwrap() {
+            reported.insert(
+                e["line"].as_i64().unwrap(),
+                e["reason"].as_str().unwrap().to_string(),
+            );
+        }
+        match page["next_after_line"].as_i64() {
+            Some(l) => after = l,
+            None => break,
+        }
+    }
+    let expected_problems: BTreeMap<i64, String> = expected
+        .problems
+        .iter()
+        .map(|(l, r)| (*l, r.to_string()))
+        .collect();
+    assert_eq!(reported, expected_problems);
+    assert_eq!(
+        report["errors"].as_array().unwrap().len(),
+        expected.problems.len()
+    );
+
+    // Every good row is stored, with quoted commas intact and tags applied.
+    let (_, tags) = app.call(Method::GET, "/api/v1/tags", None).await;
+    let wave1 = tags
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "wave1")
+        .unwrap();
+    assert_eq!(wave1["contacts"].as_u64().unwrap() as usize, expected.good);
+    let (_, one) = app
+        .call(Method::GET, "/api/v1/contacts?q=p10%40example.com", None)
+        .await;
+    assert_eq!(one["items"][0]["last_name"], "Last, 10");
+    assert_eq!(one["items"][0]["custom_fields"]["plan"], "basic");
+    let (_, merged) = app
+        .call(Method::GET, "/api/v1/contacts?q=%2B14151000058", None)
+        .await;
+    assert_eq!(
+        merged["items"][0]["first_name"], "Dup59",
+        "the duplicate row merged into the contact"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn ten_thousand_rows_with_five_percent_bad_on_sqlite() {
+    ten_thousand_rows(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn ten_thousand_rows_with_five_percent_bad_on_postgres() {
+    ten_thousand_rows(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_file_without_a_phone_column_is_refused_and_changes_nothing() {
+    let app = TestApp::start().await;
+    let (status, body) = upload(&app, "name,email\nAnn,a@example.com\n".into(), "").await;
+    assert_eq!((status, error_code(&body)), (422, "validation_failed"));
+    assert!(body["error"]["message"].as_str().unwrap().contains("phone"));
+    let (_, list) = app.call(Method::GET, "/api/v1/contacts", None).await;
+    assert!(list["items"].as_array().unwrap().is_empty());
+    let no_file = app
+        .req(Method::POST, "/api/v1/contacts/import", &app.operator_key)
+        .multipart(Form::new().text("other", "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_file.status(), 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn uploads_over_the_limit_get_413() {
+    let app = TestApp::start_on(Db::Sqlite, |s| s.import.max_upload_mb = 1).await;
+    let (csv, _) = generate(40_000);
+    assert!(csv.len() > 1024 * 1024);
+    let (status, body) = upload(&app, csv, "").await;
+    assert_eq!((status, error_code(&body)), (413, "payload_too_large"));
+    let (_, list) = app.call(Method::GET, "/api/v1/contacts", None).await;
+    assert!(
+        list["items"].as_array().unwrap().is_empty(),
+        "a refused upload stores nothing"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn import_into_a_campaign_enrols_the_contacts() {
+    let app = TestApp::start().await;
+    let (_, campaign) = app
+        .call(
+            Method::POST,
+            "/api/v1/campaigns",
+            Some(serde_json::json!({"name": "imported"})),
+        )
+        .await;
+    let id = campaign["id"].as_i64().unwrap();
+    let (status, report) = upload(
+        &app,
+        "phone\n4155550001\n4155550002\n".into(),
+        &format!("?campaign_id={id}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    let (_, campaign) = app
+        .call(Method::GET, &format!("/api/v1/campaigns/{id}"), None)
+        .await;
+    assert_eq!(campaign["progress"]["total"], 2);
+    let (status, _) = upload(&app, "phone\n4155550003\n".into(), "?campaign_id=999").await;
+    assert_eq!(status, 404);
+    let (status, _) = upload(&app, "phone\n4155550003\n".into(), "?default_region=ZZ").await;
+    assert_eq!(status, 422);
+    app.stop().await;
+}

@@ -1,0 +1,7 @@
+//! API tests over real HTTP against a server on a random port with a fresh database.
+mod auth;
+mod campaigns;
+mod contacts;
+mod dnc_calls;
+mod harness;
+mod import;
