@@ -2,6 +2,7 @@
 //! (`parley config > parley.toml`, `KEY=$(parley admin create-api-key … | tail -1)`).
 use anyhow::Context;
 use parley_engine::settings::{LogFormat, LogSettings};
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber: `RUST_LOG` if set, else `log.level` from settings.
@@ -15,7 +16,9 @@ pub fn init(log: &LogSettings) -> anyhow::Result<()> {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only help a person at a terminal; in files they are noise.
+        .with_ansi(std::io::stderr().is_terminal());
     match log.format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
