@@ -58,7 +58,7 @@ const SECRET_KEYS: &[&str] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}")]
     ReadFile {
         path: PathBuf,
         #[source]
@@ -547,12 +547,15 @@ fn convert_error(
         "invalid value (not shown: it is a secret)".to_owned()
     } else {
         // Some parsers (e.g. socket addresses) do not quote the value they rejected.
-        let value = figment
-            .and_then(|f| f.find_value(&key).ok())
-            .and_then(|v| serde_json::to_string(&v).ok());
-        match value {
-            Some(value) => format!("{} (got {value})", error.kind),
-            None => error.kind.to_string(),
+        let kind = error.kind.to_string();
+        let value = figment.and_then(|f| f.find_value(&key).ok());
+        let quoted = value.as_ref().and_then(|v| serde_json::to_string(v).ok());
+        let raw = value.as_ref().and_then(|v| v.as_str().map(str::to_owned));
+        match quoted {
+            Some(quoted) if !raw.is_some_and(|raw| kind.contains(&raw)) => {
+                format!("{kind} (got {quoted})")
+            }
+            _ => kind,
         }
     };
     SettingsError::Invalid {
@@ -832,6 +835,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`log.format`") && err.contains("xml"), "{err}");
+        assert_eq!(err.matches("xml").count(), 1, "value quoted once: {err}");
 
         let err = load_env(&[("PARLEY_DATABASE_URL", "mysql://u:hunter2@db/x")])
             .unwrap_err()

@@ -19,10 +19,24 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", describe_error(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, skipping a cause whose text its parent already
+/// repeats (many library errors embed their source in their own message).
+fn describe_error(error: &anyhow::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -72,4 +86,20 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
     store.close().await;
     println!("migrations applied: the schema is up to date");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_error;
+
+    #[test]
+    fn error_chain_is_not_repeated() {
+        let inner = std::io::Error::other("connection refused");
+        let error = anyhow::Error::new(std::io::Error::other(format!("database error: {inner}")))
+            .context("cannot connect");
+        assert_eq!(
+            describe_error(&error),
+            "cannot connect: database error: connection refused"
+        );
+    }
 }
