@@ -40,8 +40,7 @@ pub fn frequency(samples: &[i16], rate: u32) -> Option<f32> {
     if samples.len() < 2 {
         return None;
     }
-    let level: f32 =
-        samples.iter().map(|s| (*s as f32).abs()).sum::<f32>() / samples.len() as f32;
+    let level: f32 = samples.iter().map(|s| (*s as f32).abs()).sum::<f32>() / samples.len() as f32;
     if level < SILENCE_LEVEL {
         return None;
     }
