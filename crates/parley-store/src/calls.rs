@@ -31,7 +31,7 @@ pub struct CallFilter {
 }
 
 #[derive(sqlx::FromRow)]
-struct CallRow {
+pub(crate) struct CallRow {
     id: i64,
     campaign_id: Option<i64>,
     contact_id: Option<i64>,
@@ -57,7 +57,8 @@ struct CallRow {
     ended_at: Option<i64>,
 }
 
-const CALL_COLUMNS: &str = "id, campaign_id, contact_id, attempt, to_number, from_number, \
+pub(crate) const CALL_COLUMNS: &str =
+    "id, campaign_id, contact_id, attempt, to_number, from_number, \
      agent_id, status, twilio_call_sid, conversation_id, answered_by, termination_source, \
      outcome, error_code, error_message, duration_seconds, summary, analysis, cost, created_at, \
      updated_at, answered_at, ended_at";

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod call_lifecycle;
 mod calls;
 mod campaigns;
 mod contacts;
@@ -15,6 +16,7 @@ mod pagination;
 mod users;
 
 pub use audit::AuditEntry;
+pub use call_lifecycle::{PostCall, RecordingUpdate, StatusChange};
 pub use calls::{CallFilter, NewCall};
 pub use campaigns::{CampaignUpdate, ContactSelector, NewCampaign};
 pub use contacts::{ContactFilter, ContactUpdate};

@@ -155,6 +155,8 @@ CREATE TABLE calls (
     dynamic_variables  TEXT NOT NULL DEFAULT '{}',
     overrides          TEXT NOT NULL DEFAULT '{}',
     stream_token_hash  TEXT,
+    -- when the post-call analysis was last looked for (webhook or REST fallback)
+    post_call_checked_at INTEGER,
     created_at         INTEGER NOT NULL,
     updated_at         INTEGER NOT NULL,
     answered_at        INTEGER,
@@ -165,6 +167,8 @@ CREATE INDEX calls_contact ON calls(contact_id, id);
 CREATE INDEX calls_status ON calls(status, id);
 CREATE INDEX calls_outcome ON calls(outcome, id);
 CREATE INDEX calls_created ON calls(created_at, id);
+CREATE INDEX calls_conversation ON calls(conversation_id) WHERE conversation_id IS NOT NULL;
+CREATE INDEX calls_awaiting_analysis ON calls(ended_at) WHERE analysis IS NULL AND conversation_id IS NOT NULL;
 
 CREATE TABLE call_events (
     id         INTEGER PRIMARY KEY,

@@ -84,4 +84,5 @@ conformance!(
     campaign_enrolment_keeps_counters_exact,
     dnc_lists_are_idempotent_and_scoped,
     calls_events_dedupe_and_filters,
+    call_lifecycle_never_moves_backwards,
 );
