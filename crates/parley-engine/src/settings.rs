@@ -38,13 +38,19 @@ const KNOWN_KEYS: &[&str] = &[
     "twilio.account_sid",
     "twilio.auth_token",
     "twilio.api_base_url",
+    "twilio.caller_id",
     "elevenlabs.api_key",
     "elevenlabs.api_base_url",
     "elevenlabs.webhook_secret",
+    "elevenlabs.agent_id",
     "auth.session_ttl_hours",
     "auth.sign_in_attempts_per_minute",
     "import.default_region",
     "import.max_upload_mb",
+    "calls.ring_timeout_secs",
+    "calls.post_call_wait_secs",
+    "calls.recording_retention_days",
+    "sandbox.speed",
 ];
 
 /// Keys whose values must never appear in messages, not even inside an error.
@@ -88,6 +94,8 @@ pub struct Settings {
     pub elevenlabs: ElevenLabsSettings,
     pub auth: AuthSettings,
     pub import: ImportSettings,
+    pub calls: CallSettings,
+    pub sandbox: SandboxSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -112,6 +120,8 @@ pub struct TwilioSettings {
     pub account_sid: Option<String>,
     pub auth_token: Option<SecretString>,
     pub api_base_url: Url,
+    /// Number calls are placed from when a request names none (E.164).
+    pub caller_id: Option<String>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -120,6 +130,27 @@ pub struct ElevenLabsSettings {
     pub api_key: Option<SecretString>,
     pub api_base_url: Url,
     pub webhook_secret: Option<SecretString>,
+    /// Agent used when a call or campaign names none.
+    pub agent_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct CallSettings {
+    /// How long a call may ring before it counts as unanswered.
+    pub ring_timeout_secs: u32,
+    /// How long to wait for the agent's post-call webhook before fetching the
+    /// conversation from the ElevenLabs API instead.
+    pub post_call_wait_secs: u64,
+    /// Recordings older than this are deleted.
+    pub recording_retention_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct SandboxSettings {
+    /// How fast the simulated callees and agent talk (1.0 = real time).
+    pub speed: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -151,6 +182,8 @@ impl Default for Settings {
             elevenlabs: ElevenLabsSettings::default(),
             auth: AuthSettings::default(),
             import: ImportSettings::default(),
+            calls: CallSettings::default(),
+            sandbox: SandboxSettings::default(),
         }
     }
 }
@@ -170,6 +203,7 @@ impl Default for TwilioSettings {
             account_sid: None,
             auth_token: None,
             api_base_url: Url::parse("https://api.twilio.com").expect("valid default url"),
+            caller_id: None,
         }
     }
 }
@@ -180,7 +214,24 @@ impl Default for ElevenLabsSettings {
             api_key: None,
             api_base_url: Url::parse("https://api.elevenlabs.io").expect("valid default url"),
             webhook_secret: None,
+            agent_id: None,
         }
+    }
+}
+
+impl Default for CallSettings {
+    fn default() -> Self {
+        CallSettings {
+            ring_timeout_secs: 30,
+            post_call_wait_secs: 120,
+            recording_retention_days: 90,
+        }
+    }
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        SandboxSettings { speed: 1.0 }
     }
 }
 
@@ -374,6 +425,29 @@ impl Settings {
         if self.import.max_upload_mb == 0 {
             return Err(invalid("import.max_upload_mb", "must be at least 1"));
         }
+        if !(5..=600).contains(&self.calls.ring_timeout_secs) {
+            return Err(invalid(
+                "calls.ring_timeout_secs",
+                "must be between 5 and 600",
+            ));
+        }
+        if self.calls.recording_retention_days == 0 {
+            return Err(invalid(
+                "calls.recording_retention_days",
+                "must be at least 1",
+            ));
+        }
+        if !(self.sandbox.speed >= 0.1 && self.sandbox.speed <= 100.0) {
+            return Err(invalid("sandbox.speed", "must be between 0.1 and 100"));
+        }
+        if let Some(id) = &self.twilio.caller_id {
+            if parley_domain::Phone::from_e164(id).is_err() {
+                return Err(invalid(
+                    "twilio.caller_id",
+                    "must be an E.164 number such as +15005550006",
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -395,6 +469,8 @@ impl fmt::Debug for Settings {
             .field("elevenlabs", &self.elevenlabs)
             .field("auth", &self.auth)
             .field("import", &self.import)
+            .field("calls", &self.calls)
+            .field("sandbox", &self.sandbox)
             .finish()
     }
 }
@@ -405,6 +481,13 @@ impl fmt::Debug for TwilioSettings {
             .field("account_sid", &self.account_sid)
             .field("auth_token", &self.auth_token)
             .field("api_base_url", &Redacted(self.api_base_url.as_str()))
+            .field(
+                "caller_id",
+                &self
+                    .caller_id
+                    .as_deref()
+                    .map(|c| parley_domain::MaskedPhone(c).to_string()),
+            )
             .finish()
     }
 }
@@ -415,6 +498,7 @@ impl fmt::Debug for ElevenLabsSettings {
             .field("api_key", &self.api_key)
             .field("api_base_url", &Redacted(self.api_base_url.as_str()))
             .field("webhook_secret", &self.webhook_secret)
+            .field("agent_id", &self.agent_id)
             .finish()
     }
 }
@@ -606,6 +690,8 @@ level = "info"
 # account_sid = "ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 # auth_token = "your-twilio-auth-token"
 api_base_url = "https://api.twilio.com/"
+# Number calls are placed from when a call or campaign names none.
+# caller_id = "+15005550006"
 
 [elevenlabs]
 # Without api_key, Parley runs in sandbox mode with a simulated ElevenLabs.
@@ -613,6 +699,8 @@ api_base_url = "https://api.twilio.com/"
 api_base_url = "https://api.elevenlabs.io/"
 # Secret used to verify ElevenLabs post-call webhooks.
 # webhook_secret = "your-webhook-secret"
+# Agent used when a call or campaign names none.
+# agent_id = "your-agent-id"
 
 [auth]
 # How long a dashboard sign-in lasts.
@@ -625,6 +713,19 @@ sign_in_attempts_per_minute = 10
 default_region = "US"
 # Largest contact file accepted for upload, in MiB.
 max_upload_mb = 1024
+
+[calls]
+# Seconds a call may ring before it counts as unanswered.
+ring_timeout_secs = 30
+# Seconds to wait for the agent's post-call webhook before fetching the conversation
+# from the ElevenLabs API instead.
+post_call_wait_secs = 120
+# Recordings older than this many days are deleted.
+recording_retention_days = 90
+
+[sandbox]
+# How fast the simulated callees and agent talk in sandbox mode; 1.0 is real time.
+speed = 1.0
 "#;
 
 #[cfg(test)]
@@ -680,6 +781,10 @@ mod tests {
         );
         assert_eq!(a.auth, b.auth);
         assert_eq!(a.import, b.import);
+        assert_eq!(a.twilio.caller_id, b.twilio.caller_id);
+        assert_eq!(a.elevenlabs.agent_id, b.elevenlabs.agent_id);
+        assert_eq!(a.calls, b.calls);
+        assert_eq!(a.sandbox, b.sandbox);
     }
 
     #[test]
@@ -915,6 +1020,8 @@ mod tests {
             ("elevenlabs", fields::<ElevenLabsSettings>()),
             ("auth", fields::<AuthSettings>()),
             ("import", fields::<ImportSettings>()),
+            ("calls", fields::<CallSettings>()),
+            ("sandbox", fields::<SandboxSettings>()),
         ];
         let mut expected = Vec::new();
         for field in fields::<Settings>() {
