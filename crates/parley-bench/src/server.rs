@@ -1,0 +1,126 @@
+//! A real Parley server started in-process on 127.0.0.1:0 with a fresh database and an
+//! operator API key: what every scenario measures against.
+use crate::{redact_url, BenchError, Db};
+use parley_domain::Role;
+use parley_engine::settings::Settings;
+use parley_server::RunningServer;
+use parley_store::Store;
+use sqlx::Connection;
+
+pub struct BenchServer {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// Bearer key of an operator.
+    pub api_key: String,
+    pub store: Store,
+    server: RunningServer,
+    /// The PostgreSQL admin URL and the database to drop when done.
+    postgres: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl BenchServer {
+    /// Starts a server on a fresh database of `db`; for PostgreSQL a new database is
+    /// created through `postgres_admin_url` and dropped by [`BenchServer::stop`].
+    pub async fn start(db: Db, postgres_admin_url: &str) -> Result<BenchServer, BenchError> {
+        let dir = tempfile::Builder::new().prefix("parley-bench-").tempdir()?;
+        let (url, postgres) = match db {
+            Db::Sqlite => (
+                format!("sqlite://{}", dir.path().join("parley.db").display()),
+                None,
+            ),
+            Db::Postgres => {
+                let (url, name) = create_database(postgres_admin_url).await?;
+                (url, Some((postgres_admin_url.to_owned(), name)))
+            }
+        };
+        let started = Self::start_on(&url, &dir).await;
+        match started {
+            Ok((store, api_key, server)) => Ok(BenchServer {
+                base: format!("http://{}", server.addr),
+                api_key,
+                store,
+                server,
+                postgres,
+                _dir: dir,
+            }),
+            Err(e) => {
+                if let Some((admin, name)) = postgres {
+                    // Best effort: the start-up error is the one worth reporting.
+                    let _ = drop_database(&admin, &name).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn start_on(
+        url: &str,
+        dir: &tempfile::TempDir,
+    ) -> Result<(Store, String, RunningServer), BenchError> {
+        let store = Store::open(url).await?;
+        let settings = Settings {
+            listen: "127.0.0.1:0".parse().expect("a valid address"),
+            data_dir: dir.path().to_path_buf(),
+            database_url: Some(url.to_owned()),
+            ..Settings::default()
+        };
+        let (_, api_key) =
+            parley_server::admin::create_api_key(&store, "bench", Role::Operator, None, None)
+                .await?;
+        let server = parley_server::spawn(settings, store.clone()).await?;
+        Ok((store, api_key, server))
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops the server, closes the store and drops the PostgreSQL database.
+    pub async fn stop(self) -> Result<(), BenchError> {
+        let stopped = self.server.stop().await;
+        self.store.close().await;
+        if let Some((admin, name)) = &self.postgres {
+            drop_database(admin, name).await?;
+        }
+        stopped?;
+        Ok(())
+    }
+}
+
+/// Creates `parley_bench_<uuid>` and returns its URL and name.
+async fn create_database(admin_url: &str) -> Result<(String, String), BenchError> {
+    let mut url = url::Url::parse(admin_url).map_err(|e| BenchError::PostgresUrl(e.to_string()))?;
+    let name = format!("parley_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = admin_connection(admin_url).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .map_err(|source| postgres_error(admin_url, source))?;
+    let _ = conn.close().await;
+    url.set_path(&name);
+    Ok((url.to_string(), name))
+}
+
+async fn drop_database(admin_url: &str, name: &str) -> Result<(), BenchError> {
+    let mut conn = admin_connection(admin_url).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .map_err(|source| postgres_error(admin_url, source))?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+async fn admin_connection(admin_url: &str) -> Result<sqlx::PgConnection, BenchError> {
+    sqlx::PgConnection::connect(admin_url)
+        .await
+        .map_err(|source| postgres_error(admin_url, source))
+}
+
+fn postgres_error(url: &str, source: sqlx::Error) -> BenchError {
+    BenchError::Postgres {
+        url: redact_url(url),
+        source,
+    }
+}
