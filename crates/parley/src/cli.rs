@@ -44,6 +44,10 @@ pub enum Command {
     /// Manage users and API keys.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Measure performance against a server started in-process on a fresh database.
+    /// Ignores the settings file: runs are comparable between machines.
+    #[command(subcommand)]
+    Bench(BenchCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +84,46 @@ pub struct CreateApiKeyArgs {
     /// Make the key expire this many days from now (default: never).
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36500))]
     pub expires_in_days: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Stream a generated CSV (about 5% bad rows) to the contact import; report rows/s,
+    /// the answer's counts and peak memory.
+    Import(BenchImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchImportArgs {
+    /// Data rows in the generated file.
+    #[arg(long, default_value_t = parley_bench::import::DEFAULT_ROWS,
+          value_parser = clap::value_parser!(u64).range(1..=parley_bench::import::MAX_ROWS))]
+    pub rows: u64,
+    #[command(flatten)]
+    pub backends: BenchBackendArgs,
+}
+
+/// Which databases a scenario runs on; shared by the scenarios.
+#[derive(Debug, Args)]
+pub struct BenchBackendArgs {
+    /// sqlite (a temporary file), postgres (a fresh database, dropped afterwards), or
+    /// both, one after the other, each in a process of its own.
+    #[arg(long, value_enum, default_value_t = BenchDb::Both)]
+    pub db: BenchDb,
+    /// PostgreSQL server on which the fresh database is created.
+    #[arg(long, value_name = "URL", env = "PARLEY_TEST_POSTGRES_URL", hide_env_values = true,
+          default_value = parley_bench::DEFAULT_POSTGRES_URL)]
+    pub postgres_url: String,
+    /// Print one JSON object on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchDb {
+    Sqlite,
+    Postgres,
+    Both,
 }
 
 #[cfg(test)]
@@ -122,5 +166,18 @@ mod tests {
         assert!(Cli::try_parse_from(base).is_err());
         assert!(Cli::try_parse_from(base.iter().chain(&["--password-stdin"])).is_ok());
         assert!(Cli::try_parse_from(base.iter().chain(&["--role", "root"])).is_err());
+    }
+
+    #[test]
+    fn bench_import_defaults_to_both_backends() {
+        let cli = Cli::try_parse_from(["parley", "bench", "import"]).unwrap();
+        let Command::Bench(BenchCommand::Import(args)) = cli.command else {
+            panic!("not bench import");
+        };
+        assert_eq!(args.rows, parley_bench::import::DEFAULT_ROWS);
+        assert_eq!(args.backends.db, BenchDb::Both);
+        assert!(!args.backends.json);
+        assert!(Cli::try_parse_from(["parley", "bench", "import", "--rows", "0"]).is_err());
+        assert!(Cli::try_parse_from(["parley", "bench", "import", "--db", "mysql"]).is_err());
     }
 }

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod bench;
 mod cli;
 mod database;
 mod serve;
@@ -40,11 +41,16 @@ fn describe_error(error: &anyhow::Error) -> String {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Config = cli.command {
-        // Needs no settings, so it works even when the current ones are broken.
-        print!("{}", Settings::example_toml());
-        return Ok(());
-    }
+    let command = match cli.command {
+        Command::Config => {
+            // Needs no settings, so it works even when the current ones are broken.
+            print!("{}", Settings::example_toml());
+            return Ok(());
+        }
+        // Makes its own settings for the server it measures.
+        Command::Bench(command) => return bench::run(command),
+        command => command,
+    };
 
     let (settings, warnings) = load_settings(&cli.global)?;
     telemetry::init(&settings.log)?;
@@ -54,11 +60,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::Serve => serve::run(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::Admin(command) => admin::run(settings, command).await,
-            Command::Config => unreachable!("handled above"),
+            Command::Config | Command::Bench(_) => unreachable!("handled above"),
         }
     })
 }

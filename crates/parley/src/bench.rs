@@ -1,0 +1,101 @@
+//! `parley bench …`: runs a scenario of `parley-bench` and prints its report.
+//!
+//! With `--db both` each backend runs in a child process of this same binary (with
+//! `--db <one> --json`), so each peak-memory figure belongs to one run alone.
+use crate::cli::{BenchBackendArgs, BenchCommand, BenchDb, BenchImportArgs};
+use crate::telemetry;
+use anyhow::Context;
+use parley_bench::import::{self, ImportOptions};
+use parley_bench::report::{Report, Row};
+use parley_bench::Db;
+use parley_engine::settings::{LogFormat, LogSettings};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub fn run(command: BenchCommand) -> anyhow::Result<()> {
+    // The server under test logs a line per import and request; warnings and errors are
+    // all a reader of the report needs (RUST_LOG still wins).
+    telemetry::init(&LogSettings {
+        format: LogFormat::Text,
+        level: "warn".to_owned(),
+    })?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        match command {
+            BenchCommand::Import(args) => bench_import(args).await,
+        }
+    })
+}
+
+async fn bench_import(args: BenchImportArgs) -> anyhow::Result<()> {
+    let mut results = Vec::new();
+    for db in backends(args.backends.db) {
+        let result = if args.backends.db == BenchDb::Both {
+            in_child(
+                &args.backends,
+                db,
+                &[import::SCENARIO, "--rows", &args.rows.to_string()],
+            )
+            .await?
+        } else {
+            eprintln!("bench import: {} rows on {db}", args.rows);
+            let options = ImportOptions {
+                rows: args.rows,
+                db,
+                postgres_url: args.backends.postgres_url.clone(),
+            };
+            import::run(&options)
+                .await
+                .with_context(|| format!("the import benchmark on {db} failed"))?
+        };
+        results.push(result);
+    }
+    let report = Report::new(import::SCENARIO, results);
+    print(
+        &report,
+        args.backends.json,
+        &format!("{} rows, about 5% bad", args.rows),
+    );
+    Ok(())
+}
+
+fn backends(choice: BenchDb) -> Vec<Db> {
+    match choice {
+        BenchDb::Sqlite => vec![Db::Sqlite],
+        BenchDb::Postgres => vec![Db::Postgres],
+        BenchDb::Both => Db::ALL.to_vec(),
+    }
+}
+
+/// Runs `parley bench <scenario_args> --db <db> --json` and returns its one result.
+async fn in_child<R: DeserializeOwned>(
+    backends: &BenchBackendArgs,
+    db: Db,
+    scenario_args: &[&str],
+) -> anyhow::Result<R> {
+    let exe = std::env::current_exe().context("cannot find this program to run it again")?;
+    let mut command = tokio::process::Command::new(exe);
+    command
+        .arg("bench")
+        .args(scenario_args)
+        .args(["--db", db.as_str(), "--json"])
+        // Through the environment, so a password in the URL stays out of the process list.
+        .env("PARLEY_TEST_POSTGRES_URL", &backends.postgres_url);
+    let report: Report<R> = parley_bench::child::run_json(command)
+        .await
+        .with_context(|| format!("the benchmark on {db} failed"))?;
+    report
+        .results
+        .into_iter()
+        .next()
+        .with_context(|| format!("the benchmark on {db} reported no result"))
+}
+
+fn print<R: Row + Serialize>(report: &Report<R>, json: bool, title: &str) {
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{}: {title}", report.scenario);
+        print!("{}", report.to_table());
+    }
+}

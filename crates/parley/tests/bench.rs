@@ -1,0 +1,66 @@
+//! `parley bench` as CI runs it: tiny, on both backends, checking only that the report is
+//! complete and sane. Speed is never asserted; `parley bench` reports it.
+use serde_json::Value;
+use std::process::{Command, Stdio};
+
+fn bench(args: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_parley"))
+        .current_dir(dir.path())
+        .arg("bench")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("parley runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "parley bench failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout.lines().count(), 1, "one JSON object: {stdout}");
+    serde_json::from_str(&stdout).expect("JSON on stdout")
+}
+
+#[test]
+fn import_reports_every_backend() {
+    let report = bench(&["import", "--rows", "500", "--db", "both", "--json"]);
+    assert_eq!(report["scenario"], "import");
+    let results = report["results"].as_array().unwrap();
+    let dbs: Vec<&str> = results.iter().map(|r| r["db"].as_str().unwrap()).collect();
+    assert_eq!(dbs, ["sqlite", "postgres"]);
+    for r in results {
+        let count = |key: &str| r[key].as_u64().unwrap_or_else(|| panic!("{key} in {r}"));
+        let figure = |key: &str| r[key].as_f64().unwrap_or_else(|| panic!("{key} in {r}"));
+        assert_eq!(count("rows"), 500);
+        assert_eq!(
+            count("created") + count("rejected") + count("duplicates"),
+            500
+        );
+        assert!(count("rejected") > 0 && count("duplicates") > 0, "{r}");
+        assert!(figure("seconds") > 0.0, "{r}");
+        assert!(figure("rows_per_sec") > 0.0, "{r}");
+        assert!(figure("peak_rss_mb") > 0.0, "{r}");
+        assert!(figure("cpu_seconds") >= 0.0, "{r}");
+    }
+}
+
+#[test]
+fn import_prints_a_table_without_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_parley"))
+        .current_dir(dir.path())
+        .args(["bench", "import", "--rows", "100", "--db", "sqlite"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("parley runs");
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.starts_with("import: 100 rows"), "{text}");
+    assert!(
+        text.contains("rows/s") && text.contains("peak RSS MB"),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("sqlite")), "{text}");
+}
