@@ -1,0 +1,947 @@
+//! One conversation on the agent WebSocket (reference F.3–F.5, I.2).
+//!
+//! A single task owns the socket and reacts to whatever comes first: a client message,
+//! the next agent audio chunk falling due, a ping, a tool-result timeout, the end of the
+//! call. The agent is a small state machine ([`Agent`]); the callee is heard through
+//! [`BurstDetector`] and understood through [`personas`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
+use parley_elevenlabs::conversation::Role;
+use parley_elevenlabs::ws::{
+    self, AgentResponseCorrectionEvent, AgentResponseEvent, AgentToolResponse, Client, ClientEvent,
+    ClientMessage, ClientToolCall, DynamicValue, ErrorEvent, InitiationClientData,
+    InitiationMetadata, InterruptionEvent, PingEvent, ServerMessage, UserTranscriptionEvent,
+};
+use serde_json::Value;
+use tokio::time::MissedTickBehavior;
+
+use super::agent_voice::{chunking, CHUNK};
+use super::pings::{Pings, Pong};
+use super::record::{
+    transcript_tool_call, transcript_tool_result, EndedBy, Record, Segment, SimToolCall,
+    SimToolResult, Speaker,
+};
+use super::speech::{Burst, BurstDetector, InputDecoder, SpeechEvent};
+use super::{magic, webhook, Inner};
+use crate::personas::{self, Persona, PERSONAS};
+use crate::voice;
+
+/// How long the client has to send `conversation_initiation_client_data`.
+const INIT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long the agent waits for a `client_tool_result` before going on without it.
+const TOOL_WAIT: Duration = Duration::from_secs(5);
+/// Silence that ends a callee's burst, at speed 1.
+const SILENCE_WINDOW: Duration = Duration::from_millis(300);
+/// Maximum conversation length at speed 1 (the platform's default limit).
+const MAX_DURATION: Duration = Duration::from_secs(600);
+/// Post-call processing time at speed 1 (`processing` before `done`).
+const PROCESSING: Duration = Duration::from_millis(500);
+/// How long to wait for the client's close frame after ours.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(1);
+/// What the callee "said" when the voice matches no persona or its script is over.
+const GENERIC_LINE: &str = "Mm-hmm.";
+/// The agent's answer to a voice it does not recognise.
+const GENERIC_REPLY: &str = "I see. Could you tell me a little more?";
+
+/// Serves one WebSocket from handshake to post-call webhook.
+pub(crate) async fn run(mut socket: WebSocket, inner: Arc<Inner>, agent_id: String) {
+    let Some(initiation) = receive_initiation(&mut socket).await else {
+        return;
+    };
+    let conversation_id = format!("conv_{}", uuid::Uuid::now_v7().simple());
+    let record = Record::new(
+        conversation_id.clone(),
+        agent_id.clone(),
+        initiation.clone(),
+        inner.config.webhook_url.is_some(),
+    );
+    let started = record.started;
+    inner.store.insert(record);
+    tracing::debug!(
+        conversation_id,
+        agent_id,
+        "elevenlabs sim conversation started"
+    );
+
+    let mut session = Session::new(Arc::clone(&inner), socket, conversation_id.clone(), started);
+    let ended_by = match session.converse(&agent_id, &initiation).await {
+        Ok(()) => EndedBy::SimulatorStopped,
+        Err(end) => end,
+    };
+    session.close(&ended_by).await;
+    drop(session);
+
+    inner.store.update(&conversation_id, |r| r.close(ended_by));
+    tokio::time::sleep(inner.config.scaled(PROCESSING)).await;
+    inner.store.update(&conversation_id, Record::complete);
+    webhook::deliver(&inner, &conversation_id).await;
+}
+
+/// Waits for `conversation_initiation_client_data`. Any other first message counts as an
+/// empty initiation (reference F.3); `None` if the client leaves or never speaks.
+async fn receive_initiation(socket: &mut WebSocket) -> Option<InitiationClientData> {
+    let wait = async {
+        loop {
+            match socket.recv().await? {
+                Ok(Message::Text(text)) => {
+                    return Some(match ClientMessage::parse(text.as_str()) {
+                        Ok(ClientMessage::Event(
+                            ClientEvent::ConversationInitiationClientData(data),
+                        )) => *data,
+                        _ => InitiationClientData::default(),
+                    });
+                }
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    };
+    match tokio::time::timeout(INIT_TIMEOUT, wait).await {
+        Ok(initiation) => initiation,
+        Err(_) => {
+            let frame = CloseFrame {
+                code: close_code::POLICY,
+                reason: "no conversation_initiation_client_data received".into(),
+            };
+            let _ = socket.send(Message::Close(Some(frame))).await;
+            None
+        }
+    }
+}
+
+/// What the agent is doing.
+#[derive(Debug)]
+enum Agent {
+    Listening,
+    Speaking(Speech),
+    AwaitingTool(PendingTool),
+    /// The script is over: end the call at `at`.
+    Closing {
+        at: Instant,
+        finale: Finale,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finale {
+    /// `end_call`, then a normal close.
+    EndCall,
+    /// Magic agent `agent_drops`: drop the connection.
+    Drop,
+}
+
+/// What follows a piece of agent speech.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    Listen,
+    Finish(Finale),
+}
+
+#[derive(Debug)]
+struct Speech {
+    text: String,
+    /// Index of its agent turn in the transcript.
+    turn: usize,
+    length: Duration,
+    chunks: u32,
+    sent: u32,
+    last_chunk: Duration,
+    started: Instant,
+    /// `event_id` of the `agent_response`, reused by the first audio chunk.
+    first_event_id: u64,
+    last_event_id: u64,
+    then: After,
+}
+
+impl Speech {
+    /// Keeps one chunk of lead: chunk `i` goes out when chunk `i - 1` starts playing.
+    fn next_due(&self) -> Instant {
+        self.started + CHUNK * self.sent.saturating_sub(1)
+    }
+
+    fn all_sent(&self) -> bool {
+        self.sent >= self.chunks
+    }
+}
+
+#[derive(Debug)]
+struct PendingTool {
+    tool_call_id: String,
+    sent: Instant,
+    deadline: Instant,
+    reply: Option<(&'static str, After)>,
+}
+
+impl Agent {
+    fn deadline(&self) -> Option<Instant> {
+        match self {
+            Self::Listening => None,
+            Self::Speaking(speech) => Some(speech.next_due()),
+            Self::AwaitingTool(pending) => Some(pending.deadline),
+            Self::Closing { at, .. } => Some(*at),
+        }
+    }
+}
+
+struct Session {
+    inner: Arc<Inner>,
+    socket: WebSocket,
+    id: String,
+    started: Instant,
+    next_event_id: u64,
+    /// Reused for outgoing `audio` frames.
+    frame: String,
+    decoder: InputDecoder,
+    samples: Vec<i16>,
+    detector: BurstDetector,
+    speech_events: Vec<SpeechEvent>,
+    last_audio: Instant,
+    /// When the current burst began, as an offset into the call.
+    burst_start: Option<Duration>,
+    /// Bursts heard per persona (index into [`PERSONAS`]).
+    heard: [usize; PERSONAS.len()],
+    pings: Pings,
+    agent: Agent,
+}
+
+impl Session {
+    fn new(inner: Arc<Inner>, socket: WebSocket, id: String, started: Instant) -> Self {
+        let decoder = InputDecoder::new(inner.config.input_format());
+        let detector =
+            BurstDetector::new(decoder.sample_rate(), inner.config.scaled(SILENCE_WINDOW));
+        let pings = Pings::new(inner.config.effective_ping_interval());
+        Self {
+            inner,
+            socket,
+            id,
+            started,
+            next_event_id: 1,
+            frame: String::new(),
+            decoder,
+            samples: Vec::new(),
+            detector,
+            speech_events: Vec::new(),
+            last_audio: Instant::now(),
+            burst_start: None,
+            heard: [0; PERSONAS.len()],
+            pings,
+            agent: Agent::Listening,
+        }
+    }
+
+    /// Runs the conversation; `Err` says how it ended (`Ok` only when the simulator stops).
+    async fn converse(
+        &mut self,
+        agent_id: &str,
+        initiation: &InitiationClientData,
+    ) -> Result<(), EndedBy> {
+        let config = Arc::clone(&self.inner);
+        let config = &config.config;
+        self.send(&ServerMessage::ConversationInitiationMetadata {
+            conversation_initiation_metadata_event: InitiationMetadata {
+                conversation_id: self.id.clone(),
+                agent_output_audio_format: config.output_format(),
+                user_input_audio_format: config.input_format(),
+            },
+        })
+        .await?;
+        let greeting_then = if agent_id == magic::DROPS {
+            After::Finish(Finale::Drop)
+        } else {
+            After::Listen
+        };
+        match greeting(initiation, &self.id, agent_id) {
+            Some(text) => self.start_speech(text, greeting_then).await?,
+            None if greeting_then != After::Listen => {
+                self.agent = Agent::Closing {
+                    at: Instant::now(),
+                    finale: Finale::Drop,
+                };
+            }
+            None => {}
+        }
+
+        let interval = config.effective_ping_interval();
+        let mut ping_timer = tokio::time::interval_at((Instant::now() + interval).into(), interval);
+        ping_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let max_end = Instant::now() + config.scaled(MAX_DURATION);
+        let burst_timeout = (config.scaled(SILENCE_WINDOW) * 2).max(Duration::from_millis(100));
+        let mut stopping = self.inner.stopping.subscribe();
+
+        loop {
+            if *stopping.borrow_and_update() {
+                return Ok(());
+            }
+            let agent_deadline = self.agent.deadline();
+            let burst_deadline = self
+                .detector
+                .in_burst()
+                .then(|| self.last_audio + burst_timeout);
+            tokio::select! {
+                message = self.socket.recv() => match message {
+                    Some(Ok(Message::Text(text))) => self.on_text(text.as_str()).await?,
+                    Some(Ok(Message::Close(frame))) => {
+                        return Err(EndedBy::Client { code: frame.map(|f| f.code) });
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => return Err(EndedBy::ClientVanished),
+                },
+                _ = ping_timer.tick() => self.ping().await?,
+                () = sleep_until(agent_deadline) => self.on_agent_timer().await?,
+                () = sleep_until(burst_deadline) => {
+                    if let Some(burst) = self.detector.end_now() {
+                        self.on_burst(burst).await?;
+                    }
+                }
+                () = tokio::time::sleep_until(max_end.into()) => {
+                    self.send(&ServerMessage::Error {
+                        error_event: ErrorEvent {
+                            code: Some(1011),
+                            message: Some("Conversation has exceeded maximum duration".into()),
+                            error_type: Some("max_duration_exceeded".into()),
+                            reason: None,
+                            debug_message: None,
+                            details: None,
+                        },
+                    })
+                    .await?;
+                    return Err(EndedBy::MaxDuration);
+                }
+                _ = stopping.changed() => return Ok(()),
+            }
+        }
+    }
+
+    /// Closes the socket the way `how` says, when it is the simulator's side that ends.
+    async fn close(&mut self, how: &EndedBy) {
+        let (code, reason) = match how {
+            EndedBy::Agent => (close_code::NORMAL, ""),
+            EndedBy::MaxDuration => (
+                close_code::ERROR,
+                "Conversation has exceeded maximum duration",
+            ),
+            EndedBy::SimulatorStopped => (close_code::AWAY, "Server shutting down"),
+            // Dropping the socket without a close frame is the point.
+            EndedBy::AgentDropped | EndedBy::Client { .. } | EndedBy::ClientVanished => return,
+        };
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        if self.socket.send(Message::Close(Some(frame))).await.is_err() {
+            return;
+        }
+        let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
+            while let Some(Ok(message)) = self.socket.recv().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+
+    async fn on_text(&mut self, text: &str) -> Result<(), EndedBy> {
+        match ws::parse_client(text) {
+            Ok(Client::UserAudio(payload)) => self.on_audio(&payload).await,
+            Ok(Client::Other(ClientMessage::UserAudioChunk { user_audio_chunk })) => {
+                self.on_audio(&user_audio_chunk).await
+            }
+            Ok(Client::Other(ClientMessage::Event(event))) => self.on_event(event).await,
+            Err(error) => {
+                tracing::debug!(%error, conversation_id = self.id, "ignoring client message");
+                Ok(())
+            }
+        }
+    }
+
+    async fn on_event(&mut self, event: ClientEvent) -> Result<(), EndedBy> {
+        match event {
+            ClientEvent::Pong { event_id } => {
+                let pong = self.pings.pong(event_id, Instant::now());
+                self.update(|r| match pong {
+                    Pong::Matched => r.summary.pongs_ok += 1,
+                    Pong::Unexpected => r.summary.pongs_unexpected += 1,
+                });
+            }
+            ClientEvent::ClientToolResult {
+                tool_call_id,
+                result,
+                is_error,
+            } => self.on_tool_result(tool_call_id, result, is_error).await?,
+            ClientEvent::UserMessage { text } => {
+                self.update(|r| r.push_turn(Role::User, Some(text)));
+            }
+            // user_activity, contextual_update, feedback, a repeated initiation, unknown
+            // types: nothing for the script to do.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn on_audio(&mut self, payload: &str) -> Result<(), EndedBy> {
+        self.last_audio = Instant::now();
+        if let Err(error) = self.decoder.decode(payload, &mut self.samples) {
+            tracing::debug!(%error, conversation_id = self.id, "ignoring audio chunk");
+            return Ok(());
+        }
+        self.speech_events.clear();
+        self.detector.push(&self.samples, &mut self.speech_events);
+        let events = std::mem::take(&mut self.speech_events);
+        for event in &events {
+            match *event {
+                SpeechEvent::Started => {
+                    // The onset frames arrived just now; close enough for the recording.
+                    self.burst_start = Some(self.offset().saturating_sub(CHUNK / 2));
+                    self.interrupt().await?;
+                }
+                SpeechEvent::Ended(burst) => self.on_burst(burst).await?,
+            }
+        }
+        self.speech_events = events;
+        Ok(())
+    }
+
+    /// The callee talks over the agent: stop the response still being sent (F.5
+    /// `interruption`, then `agent_response_correction`).
+    async fn interrupt(&mut self) -> Result<(), EndedBy> {
+        let Agent::Speaking(speech) = &self.agent else {
+            return Ok(());
+        };
+        if speech.all_sent() {
+            return Ok(());
+        }
+        let Agent::Speaking(speech) = std::mem::replace(&mut self.agent, Agent::Listening) else {
+            unreachable!("checked above");
+        };
+        self.send(&ServerMessage::Interruption {
+            interruption_event: InterruptionEvent {
+                event_id: speech.last_event_id,
+            },
+        })
+        .await?;
+        let spoken = (Instant::now() - speech.started).min(speech.length);
+        let corrected = truncate_spoken(&speech.text, spoken, speech.length);
+        self.send(&ServerMessage::AgentResponseCorrection {
+            agent_response_correction_event: AgentResponseCorrectionEvent {
+                original_agent_response: speech.text.clone(),
+                corrected_agent_response: corrected.clone(),
+                event_id: Some(speech.last_event_id),
+            },
+        })
+        .await?;
+        let segment = self.agent_segment(&speech, spoken);
+        self.update(|r| {
+            r.summary.interruptions += 1;
+            r.push_segment(segment);
+            if let Some(turn) = r.summary.transcript.get_mut(speech.turn) {
+                turn.interrupted = Some(true);
+                turn.original_message = Some(speech.text.clone());
+                turn.message = Some(corrected);
+            }
+        });
+        self.agent = match speech.then {
+            After::Listen => Agent::Listening,
+            After::Finish(finale) => Agent::Closing {
+                at: Instant::now(),
+                finale,
+            },
+        };
+        Ok(())
+    }
+
+    /// A burst of callee speech ended: transcribe it, then follow the persona's script.
+    async fn on_burst(&mut self, burst: Burst) -> Result<(), EndedBy> {
+        let start = self
+            .burst_start
+            .take()
+            .unwrap_or_else(|| self.offset().saturating_sub(burst.duration));
+        let segment = Segment {
+            speaker: Speaker::User,
+            start,
+            length: burst.duration,
+            hz: burst.hz.round() as u32,
+        };
+        let turn = self.understand(burst.hz);
+        let event_id = self.take_event_id();
+        self.send(&ServerMessage::UserTranscript {
+            user_transcription_event: UserTranscriptionEvent {
+                user_transcript: turn.line.to_owned(),
+                event_id: Some(event_id),
+            },
+        })
+        .await?;
+        self.update(|r| {
+            r.push_segment(segment);
+            r.push_turn(Role::User, Some(turn.line.to_owned()));
+            if let Some((persona, heard)) = turn.persona {
+                match &mut r.persona {
+                    None => r.persona = Some((persona, heard)),
+                    Some((first, count)) if first.name == persona.name => *count = heard,
+                    Some(_) => {}
+                }
+            }
+        });
+
+        match self.agent {
+            // Busy with a tool call or already ending: heard, not answered.
+            Agent::AwaitingTool(_) | Agent::Closing { .. } => return Ok(()),
+            Agent::Speaking(_) => self.interrupt().await?,
+            Agent::Listening => {}
+        }
+        let then = if turn.ends {
+            After::Finish(Finale::EndCall)
+        } else {
+            After::Listen
+        };
+        if let Some(tool) = turn.tool {
+            return self
+                .call_tool(tool.tool, tool.parameters, turn.reply.map(|r| (r, then)))
+                .await;
+        }
+        self.reply(turn.reply, then).await
+    }
+
+    /// Who spoke (by voice) and what the script makes of it.
+    fn understand(&mut self, hz: f32) -> Turn {
+        let Some(persona) = personas::persona_by_voice(hz) else {
+            return Turn {
+                line: GENERIC_LINE,
+                reply: Some(GENERIC_REPLY),
+                tool: None,
+                ends: false,
+                persona: None,
+            };
+        };
+        let index = PERSONAS
+            .iter()
+            .position(|p| p.name == persona.name)
+            .expect("persona_by_voice returns a listed persona");
+        let k = self.heard[index];
+        self.heard[index] += 1;
+        let scripted = k < persona.lines.len();
+        Turn {
+            line: persona.lines.get(k).copied().unwrap_or(GENERIC_LINE),
+            reply: persona.agent_replies.get(k).copied().filter(|_| scripted),
+            tool: persona.tool.filter(|t| t.after_line == k),
+            ends: persona.agent_ends && k + 1 == persona.lines.len(),
+            persona: Some((persona, k + 1)),
+        }
+    }
+
+    async fn reply(&mut self, reply: Option<&'static str>, then: After) -> Result<(), EndedBy> {
+        match (reply, then) {
+            (Some(text), _) => self.start_speech(text.to_owned(), then).await,
+            (None, After::Finish(finale)) => {
+                self.agent = Agent::Closing {
+                    at: Instant::now(),
+                    finale,
+                };
+                Ok(())
+            }
+            (None, After::Listen) => {
+                self.agent = Agent::Listening;
+                Ok(())
+            }
+        }
+    }
+
+    async fn call_tool(
+        &mut self,
+        tool_name: &str,
+        parameters: &str,
+        reply: Option<(&'static str, After)>,
+    ) -> Result<(), EndedBy> {
+        let tool_call_id = format!("toolu_{}", uuid::Uuid::new_v4().simple());
+        let parameters: Value = serde_json::from_str(parameters).unwrap_or_default();
+        let event_id = self.take_event_id();
+        self.send(&ServerMessage::ClientToolCall {
+            client_tool_call: ClientToolCall {
+                tool_name: tool_name.to_owned(),
+                tool_call_id: tool_call_id.clone(),
+                parameters: parameters.clone(),
+                event_id: Some(event_id),
+            },
+        })
+        .await?;
+        let call = SimToolCall {
+            tool_call_id: tool_call_id.clone(),
+            tool_name: tool_name.to_owned(),
+            parameters,
+            result: None,
+            timed_out: false,
+        };
+        self.update(|r| {
+            let turn = r.push_turn(Role::Agent, None);
+            r.summary.transcript[turn].tool_calls = Some(vec![transcript_tool_call(&call)]);
+            r.summary.tool_calls.push(call);
+        });
+        let now = Instant::now();
+        self.agent = Agent::AwaitingTool(PendingTool {
+            tool_call_id,
+            sent: now,
+            deadline: now + TOOL_WAIT,
+            reply,
+        });
+        Ok(())
+    }
+
+    async fn on_tool_result(
+        &mut self,
+        tool_call_id: String,
+        result: String,
+        is_error: bool,
+    ) -> Result<(), EndedBy> {
+        let awaited =
+            matches!(&self.agent, Agent::AwaitingTool(p) if p.tool_call_id == tool_call_id);
+        let latency = match &self.agent {
+            Agent::AwaitingTool(pending) if awaited => Instant::now() - pending.sent,
+            _ => Duration::ZERO,
+        };
+        let outcome = SimToolResult {
+            result,
+            is_error,
+            latency,
+        };
+        // Late results (after the wait) are still recorded against their call.
+        self.settle_tool(&tool_call_id, |call| {
+            call.result.get_or_insert(outcome);
+        });
+        if !awaited {
+            return Ok(());
+        }
+        let Agent::AwaitingTool(pending) = std::mem::replace(&mut self.agent, Agent::Listening)
+        else {
+            unreachable!("checked above");
+        };
+        self.after_tool(pending).await
+    }
+
+    /// Applies `change` to the recorded call and refreshes its transcript turn.
+    fn settle_tool(&mut self, tool_call_id: &str, change: impl FnOnce(&mut SimToolCall)) {
+        self.update(|r| {
+            let Some(call) = r
+                .summary
+                .tool_calls
+                .iter_mut()
+                .find(|c| c.tool_call_id == tool_call_id)
+            else {
+                tracing::debug!(tool_call_id, "client_tool_result for an unknown call");
+                return;
+            };
+            change(call);
+            let result = transcript_tool_result(call);
+            let request_id = Some(call.tool_call_id.clone());
+            let turn = r.summary.transcript.iter_mut().find(|t| {
+                t.tool_calls
+                    .as_ref()
+                    .is_some_and(|calls| calls.iter().any(|c| c.request_id == request_id))
+            });
+            if let Some(turn) = turn {
+                turn.tool_results = result.map(|r| vec![r]);
+            }
+        });
+    }
+
+    async fn after_tool(&mut self, pending: PendingTool) -> Result<(), EndedBy> {
+        match pending.reply {
+            Some((text, then)) => self.reply(Some(text), then).await,
+            None => self.reply(None, After::Listen).await,
+        }
+    }
+
+    async fn on_agent_timer(&mut self) -> Result<(), EndedBy> {
+        match std::mem::replace(&mut self.agent, Agent::Listening) {
+            Agent::Listening => Ok(()),
+            Agent::Speaking(speech) => self.send_due_chunks(speech).await,
+            Agent::AwaitingTool(pending) => {
+                tracing::debug!(
+                    conversation_id = self.id,
+                    tool_call_id = pending.tool_call_id,
+                    "no client_tool_result in time"
+                );
+                self.settle_tool(&pending.tool_call_id, |call| call.timed_out = true);
+                self.after_tool(pending).await
+            }
+            Agent::Closing { finale, .. } => match finale {
+                Finale::Drop => Err(EndedBy::AgentDropped),
+                Finale::EndCall => {
+                    let event_id = self.take_event_id();
+                    self.send(&ServerMessage::AgentToolResponse {
+                        agent_tool_response: AgentToolResponse {
+                            tool_name: "end_call".into(),
+                            tool_call_id: format!("toolu_{}", uuid::Uuid::new_v4().simple()),
+                            tool_type: Some("system".into()),
+                            is_error: false,
+                            is_called: Some(true),
+                            event_id: Some(event_id),
+                        },
+                    })
+                    .await?;
+                    Err(EndedBy::Agent)
+                }
+            },
+        }
+    }
+
+    /// Begins a turn of agent speech: `agent_response`, then paced `audio` chunks.
+    async fn start_speech(&mut self, text: String, then: After) -> Result<(), EndedBy> {
+        let length = self
+            .inner
+            .config
+            .scaled(Duration::from_millis(voice::speaking_ms(&text)));
+        let (chunks, last_chunk) = chunking(length);
+        let event_id = self.take_event_id();
+        self.send(&ServerMessage::AgentResponse {
+            agent_response_event: AgentResponseEvent {
+                agent_response: text.clone(),
+                event_id: Some(event_id),
+            },
+        })
+        .await?;
+        let turn = self
+            .update(|r| r.push_turn(Role::Agent, Some(text.clone())))
+            .unwrap_or_default();
+        let speech = Speech {
+            text,
+            turn,
+            length,
+            chunks,
+            sent: 0,
+            last_chunk,
+            started: Instant::now(),
+            first_event_id: event_id,
+            last_event_id: event_id,
+            then,
+        };
+        self.send_due_chunks(speech).await
+    }
+
+    async fn send_due_chunks(&mut self, mut speech: Speech) -> Result<(), EndedBy> {
+        let now = Instant::now();
+        while !speech.all_sent() && speech.next_due() <= now {
+            let event_id = if speech.sent == 0 {
+                speech.first_event_id
+            } else {
+                self.take_event_id()
+            };
+            let length = if speech.sent + 1 == speech.chunks {
+                speech.last_chunk
+            } else {
+                CHUNK
+            };
+            let voice = Arc::clone(&self.inner);
+            ws::write_audio_event(&mut self.frame, &voice.agent_voice.chunk(length), event_id);
+            let frame = Message::Text(self.frame.as_str().into());
+            self.socket
+                .send(frame)
+                .await
+                .map_err(|_| EndedBy::ClientVanished)?;
+            speech.sent += 1;
+            speech.last_event_id = event_id;
+        }
+        if !speech.all_sent() {
+            self.agent = Agent::Speaking(speech);
+            return Ok(());
+        }
+        let segment = self.agent_segment(&speech, speech.length);
+        self.update(|r| r.push_segment(segment));
+        self.agent = match speech.then {
+            After::Listen => Agent::Listening,
+            // Let the caller hear the last words before hanging up.
+            After::Finish(finale) => Agent::Closing {
+                at: speech.started + speech.length,
+                finale,
+            },
+        };
+        Ok(())
+    }
+
+    async fn ping(&mut self) -> Result<(), EndedBy> {
+        let now = Instant::now();
+        let missed = self.pings.expire(now);
+        let (event_id, ping_ms) = self.pings.send(now);
+        self.send(&ServerMessage::Ping {
+            ping_event: PingEvent { event_id, ping_ms },
+        })
+        .await?;
+        self.update(|r| {
+            r.summary.pings_sent += 1;
+            r.summary.pongs_missed += missed;
+        });
+        Ok(())
+    }
+
+    fn agent_segment(&self, speech: &Speech, spoken: Duration) -> Segment {
+        Segment {
+            speaker: Speaker::Agent,
+            start: speech.started - self.started,
+            length: spoken,
+            hz: voice::AGENT_VOICE_HZ,
+        }
+    }
+
+    fn take_event_id(&mut self) -> u64 {
+        let id = self.next_event_id;
+        self.next_event_id += 1;
+        id
+    }
+
+    fn offset(&self) -> Duration {
+        Instant::now() - self.started
+    }
+
+    fn update<T>(&self, change: impl FnOnce(&mut Record) -> T) -> Option<T> {
+        self.inner.store.update(&self.id, change)
+    }
+
+    async fn send(&mut self, message: &ServerMessage) -> Result<(), EndedBy> {
+        self.socket
+            .send(Message::Text(message.to_json().into()))
+            .await
+            .map_err(|_| EndedBy::ClientVanished)
+    }
+}
+
+/// The script's reading of one burst.
+struct Turn {
+    line: &'static str,
+    reply: Option<&'static str>,
+    tool: Option<personas::ToolUse>,
+    ends: bool,
+    /// The persona recognised, and how many of its bursts have now been heard.
+    persona: Option<(&'static Persona, usize)>,
+}
+
+/// The opening line: the override's `first_message` with `{{variables}}` filled in, or
+/// the sandbox greeting. An empty `first_message` means the agent waits for the callee.
+fn greeting(
+    initiation: &InitiationClientData,
+    conversation_id: &str,
+    agent_id: &str,
+) -> Option<String> {
+    let first_message = initiation
+        .conversation_config_override
+        .as_ref()
+        .and_then(|o| o.agent.as_ref())
+        .and_then(|a| a.first_message.as_deref());
+    let text = match first_message {
+        Some("") => return None,
+        Some(text) => text,
+        None => personas::AGENT_GREETING,
+    };
+    let mut variables: BTreeMap<&str, String> = initiation
+        .dynamic_variables
+        .iter()
+        .map(|(name, value)| (name.as_str(), dynamic_text(value)))
+        .collect();
+    variables.insert("system__conversation_id", conversation_id.to_owned());
+    variables.insert("system__agent_id", agent_id.to_owned());
+    Some(fill_placeholders(text, &variables))
+}
+
+fn dynamic_text(value: &DynamicValue) -> String {
+    match value {
+        DynamicValue::Bool(b) => b.to_string(),
+        DynamicValue::Integer(i) => i.to_string(),
+        DynamicValue::Number(n) => n.to_string(),
+        DynamicValue::String(s) => s.clone(),
+    }
+}
+
+/// Replaces `{{ name }}` with known variables; unknown placeholders stay as written.
+fn fill_placeholders(text: &str, variables: &BTreeMap<&str, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        let Some(close) = rest[open + 2..].find("}}") else {
+            break;
+        };
+        let name = rest[open + 2..open + 2 + close].trim();
+        out.push_str(&rest[..open]);
+        match variables.get(name) {
+            Some(value) => out.push_str(value),
+            None => out.push_str(&rest[open..open + close + 4]),
+        }
+        rest = &rest[open + close + 4..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The words of `text` spoken in `spoken` out of `length`.
+fn truncate_spoken(text: &str, spoken: Duration, length: Duration) -> String {
+    let fraction = if length.is_zero() {
+        1.0
+    } else {
+        spoken.as_secs_f64() / length.as_secs_f64()
+    };
+    let keep = (text.chars().count() as f64 * fraction).floor() as usize;
+    let cut: String = text.chars().take(keep).collect();
+    // Whole words only, like a transcript of what was heard.
+    match cut.rfind(' ') {
+        Some(space) if keep < text.chars().count() => format!("{}…", cut[..space].trim_end()),
+        _ if keep < text.chars().count() => String::new(),
+        _ => cut,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_elevenlabs::ws::{AgentOverride, ConfigOverride};
+
+    #[test]
+    fn greeting_fills_variables_and_respects_empty_first_message() {
+        let mut init = InitiationClientData::default().dynamic_variable("customer_name", "Ann");
+        assert_eq!(
+            greeting(&init, "conv_1", "agent_1").as_deref(),
+            Some(personas::AGENT_GREETING)
+        );
+        init.conversation_config_override = Some(ConfigOverride {
+            agent: Some(AgentOverride {
+                first_message: Some(
+                    "Hi {{customer_name}}, {{ missing }} ({{system__conversation_id}})".into(),
+                ),
+                ..AgentOverride::default()
+            }),
+            ..ConfigOverride::default()
+        });
+        assert_eq!(
+            greeting(&init, "conv_1", "agent_1").as_deref(),
+            Some("Hi Ann, {{ missing }} (conv_1)")
+        );
+        init.conversation_config_override = Some(ConfigOverride {
+            agent: Some(AgentOverride {
+                first_message: Some(String::new()),
+                ..AgentOverride::default()
+            }),
+            ..ConfigOverride::default()
+        });
+        assert_eq!(greeting(&init, "conv_1", "agent_1"), None);
+        assert_eq!(fill_placeholders("a {{b", &BTreeMap::new()), "a {{b");
+    }
+
+    #[test]
+    fn interrupted_text_is_cut_at_a_word() {
+        let text = "We have a new plan that could save you money.";
+        let second = Duration::from_secs(1);
+        assert_eq!(
+            truncate_spoken(text, second / 2, second),
+            "We have a new plan…"
+        );
+        assert_eq!(truncate_spoken(text, second, second), text);
+        assert_eq!(truncate_spoken(text, Duration::ZERO, second), "");
+    }
+}
