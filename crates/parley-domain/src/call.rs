@@ -219,3 +219,109 @@ pub struct Recording {
     pub size_bytes: Option<i64>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
+
+/// What is known about a finished call, for [`classify_outcome`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutcomeFacts<'a> {
+    pub status: Option<CallStatus>,
+    /// Twilio's `AnsweredBy`, when detection ran.
+    pub answered_by: Option<&'a str>,
+    pub duration_seconds: Option<i64>,
+    /// Calls shorter than this count as short calls.
+    pub short_call_seconds: u32,
+    /// The agent's `call_successful` verdict: `success`, `failure` or `unknown`.
+    pub agent_verdict: Option<&'a str>,
+    pub opted_out: bool,
+}
+
+/// Twilio's `AnsweredBy` values that mean a machine or fax picked up.
+pub fn is_machine(answered_by: &str) -> bool {
+    answered_by.starts_with("machine") || answered_by == "fax"
+}
+
+/// What a call amounted to, or `None` while it is not over.
+pub fn classify_outcome(f: OutcomeFacts<'_>) -> Option<CallOutcome> {
+    let outcome = match f.status? {
+        CallStatus::Busy => CallOutcome::Busy,
+        CallStatus::NoAnswer => CallOutcome::NoAnswer,
+        CallStatus::Failed => CallOutcome::Failed,
+        CallStatus::Canceled => CallOutcome::Canceled,
+        CallStatus::Completed if f.opted_out => CallOutcome::OptedOut,
+        CallStatus::Completed if f.answered_by.is_some_and(is_machine) => CallOutcome::Voicemail,
+        CallStatus::Completed => match f.agent_verdict {
+            Some("success") => CallOutcome::Success,
+            Some("failure") => CallOutcome::Unsuccessful,
+            _ if f
+                .duration_seconds
+                .is_some_and(|d| d < i64::from(f.short_call_seconds)) =>
+            {
+                CallOutcome::ShortCall
+            }
+            _ => CallOutcome::Conversation,
+        },
+        _ => return None,
+    };
+    Some(outcome)
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+
+    fn facts(status: CallStatus) -> OutcomeFacts<'static> {
+        OutcomeFacts {
+            status: Some(status),
+            short_call_seconds: 10,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn outcomes_follow_status_machine_verdict_and_length() {
+        assert_eq!(
+            classify_outcome(facts(CallStatus::Busy)),
+            Some(CallOutcome::Busy)
+        );
+        assert_eq!(classify_outcome(facts(CallStatus::InProgress)), None);
+        let done = facts(CallStatus::Completed);
+        assert_eq!(
+            classify_outcome(OutcomeFacts {
+                answered_by: Some("machine_end_beep"),
+                ..done
+            }),
+            Some(CallOutcome::Voicemail)
+        );
+        assert_eq!(
+            classify_outcome(OutcomeFacts {
+                agent_verdict: Some("success"),
+                duration_seconds: Some(3),
+                ..done
+            }),
+            Some(CallOutcome::Success),
+            "the agent's verdict beats length"
+        );
+        assert_eq!(
+            classify_outcome(OutcomeFacts {
+                duration_seconds: Some(4),
+                ..done
+            }),
+            Some(CallOutcome::ShortCall)
+        );
+        assert_eq!(
+            classify_outcome(OutcomeFacts {
+                duration_seconds: Some(40),
+                agent_verdict: Some("unknown"),
+                ..done
+            }),
+            Some(CallOutcome::Conversation)
+        );
+        assert_eq!(
+            classify_outcome(OutcomeFacts {
+                opted_out: true,
+                answered_by: Some("human"),
+                ..done
+            }),
+            Some(CallOutcome::OptedOut)
+        );
+    }
+}

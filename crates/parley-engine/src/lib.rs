@@ -1,5 +1,63 @@
-//! The running system: dialer, call bridge, post-call pipeline, webhook outbox, event
-//! bus, agent tools, and the settings that configure them.
+//! The running system: placing calls, the live audio bridge, what Twilio and ElevenLabs
+//! report about calls, the event bus, agent tools, and the settings that configure them.
 #![forbid(unsafe_code)]
 
+pub mod bridge;
+pub mod calls;
+pub mod events;
+pub mod sandbox;
+pub mod secrets;
 pub mod settings;
+pub mod telephony;
+pub mod tools;
+
+use events::EventBus;
+use parley_store::Store;
+use settings::Settings;
+use std::path::PathBuf;
+use std::sync::Arc;
+use telephony::Telephony;
+use tools::ToolRegistry;
+
+/// Everything a running Parley shares. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine(Arc<Shared>);
+
+pub struct Shared {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub telephony: Telephony,
+    pub events: EventBus,
+    pub tools: ToolRegistry,
+}
+
+impl std::ops::Deref for Engine {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl Engine {
+    pub fn new(settings: Arc<Settings>, store: Store, telephony: Telephony) -> Engine {
+        Engine(Arc::new(Shared {
+            store,
+            settings,
+            telephony,
+            events: EventBus::default(),
+            tools: ToolRegistry::default(),
+        }))
+    }
+
+    /// Where recordings are kept.
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.settings.data_dir.join("recordings")
+    }
+
+    /// Starts the background work: looking for post-call analyses that did not arrive,
+    /// and deleting recordings past their retention.
+    pub fn spawn_background(&self) {
+        calls::post_call::spawn_fallback_fetcher(self.clone());
+        calls::recordings::spawn_retention(self.clone());
+    }
+}

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 mod openapi;
+mod webhooks;
 
 use api::{admin as admin_api, calls, campaigns, contacts, dnc, imports, status};
 use auth::routes::{self as auth_routes, SignInLimiter};
@@ -16,7 +17,10 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use error::ApiError;
+use parley_engine::sandbox::Sandbox;
 use parley_engine::settings::Settings;
+use parley_engine::telephony::Telephony;
+use parley_engine::Engine;
 use parley_store::Store;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,15 +34,17 @@ const JSON_BODY_LIMIT: usize = 1024 * 1024;
 pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
+    pub engine: Engine,
     pub sign_in_limiter: Arc<SignInLimiter>,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, store: Store) -> Self {
-        let per_minute = settings.auth.sign_in_attempts_per_minute;
+    pub fn new(engine: Engine) -> Self {
+        let per_minute = engine.settings.auth.sign_in_attempts_per_minute;
         AppState {
-            store,
-            settings: Arc::new(settings),
+            store: engine.store.clone(),
+            settings: engine.settings.clone(),
+            engine,
             sign_in_limiter: Arc::new(SignInLimiter::per_minute(per_minute)),
         }
     }
@@ -55,6 +61,10 @@ pub enum ServerError {
     Serve(#[from] std::io::Error),
     #[error("creating the bootstrap admin failed: {0}")]
     Bootstrap(#[from] admin::AdminError),
+    #[error("telephony is misconfigured: {0}")]
+    Telephony(#[from] parley_engine::telephony::TelephonyError),
+    #[error("starting the sandbox simulators failed: {0}")]
+    Sandbox(std::io::Error),
 }
 
 /// The whole HTTP application.
@@ -94,8 +104,10 @@ pub fn router(state: AppState) -> Router {
             "/campaigns/{id}/contacts/remove",
             post(campaigns::remove_contacts),
         )
-        .route("/calls", get(calls::list))
+        .route("/calls", get(calls::list).post(calls::place))
         .route("/calls/{id}", get(calls::get))
+        .route("/calls/{id}/hangup", post(calls::hang_up))
+        .route("/calls/{id}/recording", get(calls::recording))
         .route("/dnc", get(dnc::list).post(dnc::add))
         .route("/dnc/check", get(dnc::check))
         .route("/dnc/{phone}", axum::routing::delete(dnc::remove))
@@ -134,6 +146,15 @@ pub fn router(state: AppState) -> Router {
             axum::routing::any(api_not_found)
                 .layer(from_fn_with_state(state.clone(), auth::authenticate)),
         )
+        .route("/twilio/twiml/{call_id}", post(webhooks::twilio::twiml))
+        .route("/twilio/status/{call_id}", post(webhooks::twilio::status))
+        .route("/twilio/amd/{call_id}", post(webhooks::twilio::amd))
+        .route(
+            "/twilio/recording/{call_id}",
+            post(webhooks::twilio::recording),
+        )
+        .route("/twilio/media", get(webhooks::twilio::media))
+        .route("/elevenlabs/webhook", post(webhooks::elevenlabs::post_call))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(openapi::docs_page())
@@ -173,6 +194,9 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// A server started in the background, for tests and embedding.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    pub engine: Engine,
+    /// The simulators, in sandbox mode; they stop with the server.
+    pub sandbox: Option<Sandbox>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), ServerError>>,
 }
@@ -186,11 +210,12 @@ impl RunningServer {
     }
 }
 
-/// Prepares state (bootstrap admin, housekeeping) and binds the listener.
+/// Prepares everything: bootstrap admin, the listener, telephony (the simulators in
+/// sandbox mode), the engine and its background work.
 async fn prepare(
-    settings: Settings,
+    mut settings: Settings,
     store: Store,
-) -> Result<(AppState, tokio::net::TcpListener), ServerError> {
+) -> Result<(AppState, tokio::net::TcpListener, Option<Sandbox>), ServerError> {
     use secrecy::ExposeSecret;
     let created = admin::bootstrap_admin(
         &store,
@@ -208,9 +233,34 @@ async fn prepare(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServerError::Bind { addr, source })?;
-    let state = AppState::new(settings, store);
+    // Callbacks must reach the port actually bound (it may have been 0).
+    let bound = listener.local_addr()?;
+    if settings.public_base_url.is_none() {
+        let host = if bound.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], bound.port()))
+        } else {
+            bound
+        };
+        settings.public_base_url = url::Url::parse(&format!("http://{host}")).ok();
+    }
+    let settings = Arc::new(settings);
+    let (telephony, sandbox) = if settings.sandbox() {
+        let sandbox = Sandbox::start(&settings)
+            .await
+            .map_err(ServerError::Sandbox)?;
+        tracing::info!(twilio = %sandbox.urls().twilio, elevenlabs = %sandbox.urls().elevenlabs, "sandbox mode: using the built-in simulators");
+        (
+            Telephony::sandbox(&settings, &sandbox.urls())?,
+            Some(sandbox),
+        )
+    } else {
+        (Telephony::production(&settings)?, None)
+    };
+    let engine = Engine::new(settings, store, telephony);
+    engine.spawn_background();
+    let state = AppState::new(engine);
     spawn_housekeeping(state.store.clone());
-    Ok((state, listener))
+    Ok((state, listener, sandbox))
 }
 
 fn spawn_housekeeping(store: Store) {
@@ -243,21 +293,24 @@ pub async fn run(
     store: Store,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let (state, listener) = prepare(settings, store).await?;
+    let (state, listener, _sandbox) = prepare(settings, store).await?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
     serve(state, listener, shutdown).await
 }
 
 /// Starts the server in the background (use `listen = 127.0.0.1:0` for a free port).
 pub async fn spawn(settings: Settings, store: Store) -> Result<RunningServer, ServerError> {
-    let (state, listener) = prepare(settings, store).await?;
+    let (state, listener, sandbox) = prepare(settings, store).await?;
     let addr = listener.local_addr()?;
+    let engine = state.engine.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(serve(state, listener, async {
         let _ = rx.await;
     }));
     Ok(RunningServer {
         addr,
+        engine,
+        sandbox,
         shutdown: tx,
         task,
     })

@@ -17,7 +17,7 @@ use utoipa::{Modify, OpenApi};
         campaigns::create, campaigns::list, campaigns::get, campaigns::update, campaigns::delete,
         campaigns::start, campaigns::pause, campaigns::resume, campaigns::stop,
         campaigns::add_contacts, campaigns::remove_contacts, campaigns::contacts,
-        calls::list, calls::get,
+        calls::list, calls::get, calls::place, calls::hang_up, calls::recording,
         dnc::list, dnc::add, dnc::remove, dnc::check,
         admin::list_users, admin::create_user, admin::list_api_keys, admin::create_api_key,
         admin::revoke_api_key,

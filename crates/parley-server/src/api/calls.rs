@@ -1,12 +1,26 @@
 //! Calls: the list and one call with everything recorded about it.
+use super::contacts::{parse_phone, region};
 use super::{parse_time, List, PageParams};
+use crate::auth::Principal;
 use crate::error::extract::{Json, Path, Query};
-use crate::error::{ApiResult, OrNotFound};
+use crate::error::{ApiError, ApiResult, ErrorCode, OrNotFound};
 use crate::AppState;
-use axum::extract::State;
-use parley_domain::call::{Call, CallEvent, CallOutcome, CallStatus, Recording, TranscriptTurn};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use parley_domain::call::{
+    Call, CallEvent, CallOutcome, CallStatus, Recording, TerminationSource, TranscriptTurn,
+};
+use parley_domain::campaign::{AnsweringMachine, CampaignSettings};
+use parley_domain::contact::Contact;
+use parley_domain::FieldErrors;
+use parley_engine::calls::place::{PlaceCall, PlaceError};
+use parley_engine::calls::{CallError, CallOptions};
 use parley_store::CallFilter;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tower::ServiceExt;
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -31,7 +45,240 @@ pub struct CallDetail {
     pub call: Call,
     pub events: Vec<CallEvent>,
     pub transcript: Vec<TranscriptTurn>,
+    /// The playable recording, once it has been fetched from the carrier.
+    pub recording: Option<RecordingLink>,
     pub recordings: Vec<Recording>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordingLink {
+    /// Fetch with the same credentials; supports HTTP range requests (seeking).
+    pub url: String,
+    pub content_type: Option<String>,
+    pub channels: Option<i64>,
+    pub duration_seconds: Option<i64>,
+    pub size_bytes: Option<i64>,
+}
+
+/// One call outside any campaign. Give `to` or `contact_id`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceCallRequest {
+    /// Number to call, any common format.
+    pub to: Option<String>,
+    /// Call this contact instead; its fields become dynamic variables.
+    pub contact_id: Option<i64>,
+    /// ElevenLabs agent (optional in sandbox mode or with `elevenlabs.agent_id` set).
+    pub agent_id: Option<String>,
+    /// Caller id, E.164 (default `twilio.caller_id`).
+    pub from: Option<String>,
+    /// Extra dynamic variables for the agent.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub dynamic_variables: Map<String, Value>,
+    pub first_message: Option<String>,
+    pub prompt: Option<String>,
+    /// Default: hang up on answering machines.
+    pub answering_machine: Option<AnsweringMachine>,
+    /// Record the call (default true).
+    pub record: Option<bool>,
+    /// Default 600.
+    pub max_duration_seconds: Option<u32>,
+}
+
+/// The contact's fields as dynamic variables: name, company, email and custom fields.
+fn contact_variables(contact: &Contact) -> Map<String, Value> {
+    let mut vars = Map::new();
+    for (name, value) in [
+        ("first_name", &contact.first_name),
+        ("last_name", &contact.last_name),
+        ("company", &contact.company),
+        ("email", &contact.email),
+    ] {
+        if let Some(v) = value {
+            vars.insert(name.into(), Value::String(v.clone()));
+        }
+    }
+    for (k, v) in &contact.custom_fields {
+        vars.entry(k.clone())
+            .or_insert_with(|| Value::String(v.clone()));
+    }
+    vars
+}
+
+/// Places one call now and answers with its record (201). A number the carrier refuses
+/// still gives a call record, with status `failed` and the carrier's error.
+#[utoipa::path(post, path = "/api/v1/calls", tag = "calls", request_body = PlaceCallRequest,
+    responses((status = 201, body = CallDetail), (status = 404, body = crate::error::ErrorBody),
+              (status = 409, description = "the number is on the do-not-call list", body = crate::error::ErrorBody),
+              (status = 422, body = crate::error::ErrorBody)))]
+pub async fn place(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Json(body): Json<PlaceCallRequest>,
+) -> ApiResult<(StatusCode, Json<CallDetail>)> {
+    let mut errors = FieldErrors::new();
+    let (to, contact) = match (&body.to, body.contact_id) {
+        (Some(raw), None) => (parse_phone(raw, region(&state)?, &mut errors), None),
+        (None, Some(id)) => {
+            let contact = state.store.get_contact(id).await.or_not_found("contact")?;
+            let phone = parley_domain::Phone::from_e164(&contact.phone).ok();
+            (phone, Some(contact))
+        }
+        _ => {
+            errors.add("to", "give either `to` or `contact_id`");
+            (None, None)
+        }
+    };
+    if let Some(from) = &body.from {
+        if parley_domain::Phone::from_e164(from).is_err() {
+            errors.add("from", "must be an E.164 number such as +15005550006");
+        }
+    }
+    let duration = body.max_duration_seconds.unwrap_or(600);
+    if !(10..=parley_domain::campaign::MAX_CALL_DURATION_SECONDS).contains(&duration) {
+        errors.add("max_duration_seconds", "must be between 10 and 14400");
+    }
+    let machine = body.answering_machine.clone().unwrap_or_default();
+    if machine.policy == parley_domain::campaign::MachinePolicy::LeaveVoicemail
+        && machine
+            .voicemail_message
+            .as_deref()
+            .is_none_or(|m| m.trim().is_empty())
+    {
+        errors.add(
+            "answering_machine.voicemail_message",
+            "is required to leave a voicemail",
+        );
+    }
+    let Some(to) = to.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::validation(errors));
+    };
+    if state.store.check_dnc(&to, None).await?.global {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "this number is on the do-not-call list",
+        ));
+    }
+    let mut dynamic_variables = contact.as_ref().map(contact_variables).unwrap_or_default();
+    dynamic_variables.extend(body.dynamic_variables);
+    let request = PlaceCall {
+        to: Some(to),
+        contact_id: contact.as_ref().map(|c| c.id),
+        campaign_id: None,
+        attempt: 1,
+        agent_id: body.agent_id,
+        from: body.from,
+        dynamic_variables,
+        options: CallOptions {
+            first_message: body.first_message,
+            prompt: body.prompt,
+            answering_machine: machine,
+            short_call_seconds: CampaignSettings::default().retry.short_call_seconds,
+        },
+        record: body.record.unwrap_or(true),
+        max_duration_seconds: duration,
+    };
+    let call = state
+        .engine
+        .place_call(request)
+        .await
+        .map_err(|e| match e {
+            PlaceError::NoCallerId => ApiError::field("from", e.to_string()),
+            PlaceError::NoAgent => ApiError::field("agent_id", e.to_string()),
+            PlaceError::NoNumber => ApiError::field("to", e.to_string()),
+            PlaceError::Call(inner) => ApiError::internal(inner),
+        })?;
+    state
+        .store
+        .record_audit(
+            &principal.actor,
+            "call.placed",
+            "call",
+            Some(&call.id.to_string()),
+            &serde_json::json!({}),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(detail(&state, call).await?)))
+}
+
+/// Hangs up a call in progress.
+#[utoipa::path(post, path = "/api/v1/calls/{id}/hangup", tag = "calls", params(("id" = i64, Path)),
+    responses((status = 202), (status = 404, body = crate::error::ErrorBody),
+              (status = 409, body = crate::error::ErrorBody)))]
+pub async fn hang_up(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    let call = state.store.get_call(id).await.or_not_found("call")?;
+    if call.status.is_final() {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("the call is already {}", call.status),
+        ));
+    }
+    state
+        .engine
+        .hang_up(
+            &call,
+            TerminationSource::Api,
+            Some("hung up through the API"),
+        )
+        .await
+        .map_err(|e| match e {
+            CallError::NotPlaced(_) => ApiError::new(
+                ErrorCode::Conflict,
+                "the call has not reached the carrier yet",
+            ),
+            other => ApiError::internal(other),
+        })?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// The call's recording (WAV). Supports `Range` requests, so players can seek.
+#[utoipa::path(get, path = "/api/v1/calls/{id}/recording", tag = "calls", params(("id" = i64, Path)),
+    responses((status = 200, content_type = "audio/wav"), (status = 206), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn recording(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    request: Request,
+) -> ApiResult<Response> {
+    let (path, _content_type) = state
+        .store
+        .recording_file(id)
+        .await
+        .or_not_found("recording")?;
+    // Files are stored as .wav, so the type follows from the name.
+    let file = tower_http::services::ServeFile::new(path);
+    let response = file.oneshot(request).await.map_err(ApiError::internal)?;
+    if response.status() == StatusCode::NOT_FOUND {
+        return Err(ApiError::not_found("recording file"));
+    }
+    Ok(response.into_response())
+}
+
+async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
+    let id = call.id;
+    let (events, transcript, recordings) = tokio::try_join!(
+        state.store.call_events(id),
+        state.store.transcript(id),
+        state.store.recordings(id),
+    )?;
+    let recording = recordings
+        .iter()
+        .rev()
+        .find(|r| r.status == "completed" && r.size_bytes.is_some())
+        .map(|r| RecordingLink {
+            url: format!("/api/v1/calls/{id}/recording"),
+            content_type: r.content_type.clone(),
+            channels: r.channels,
+            duration_seconds: r.duration_seconds,
+            size_bytes: r.size_bytes,
+        });
+    Ok(CallDetail {
+        call,
+        events,
+        transcript,
+        recording,
+        recordings,
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/calls", tag = "calls", params(CallQuery),
@@ -63,15 +310,5 @@ pub async fn get(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<CallDetail>> {
     let call = state.store.get_call(id).await.or_not_found("call")?;
-    let (events, transcript, recordings) = tokio::try_join!(
-        state.store.call_events(id),
-        state.store.transcript(id),
-        state.store.recordings(id),
-    )?;
-    Ok(Json(CallDetail {
-        call,
-        events,
-        transcript,
-        recordings,
-    }))
+    Ok(Json(detail(&state, call).await?))
 }

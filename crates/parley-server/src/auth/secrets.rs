@@ -1,11 +1,8 @@
-//! Passwords (argon2id) and random tokens (stored as SHA-256 hashes: they carry 192 bits
-//! of entropy, so a slow hash would add nothing).
+//! Passwords (argon2id) and API keys (random tokens, stored as SHA-256 hashes).
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 pub const API_KEY_PREFIX: &str = "pk_";
 
@@ -34,16 +31,7 @@ pub fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default())
 }
 
-/// 24 random bytes as hex.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 24];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
-pub fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
-}
+pub use parley_engine::secrets::{constant_time_eq, random_token, sha256_hex};
 
 /// A new API key: (the key as shown once, the prefix kept for display, its hash).
 pub fn new_api_key() -> (String, String, String) {
@@ -51,11 +39,6 @@ pub fn new_api_key() -> (String, String, String) {
     let prefix = key[..API_KEY_PREFIX.len() + 6].to_string();
     let hash = sha256_hex(&key);
     (key, prefix, hash)
-}
-
-pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 #[cfg(test)]

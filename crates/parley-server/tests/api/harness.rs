@@ -22,6 +22,7 @@ pub struct TestApp {
     pub admin_key: String,
     pub operator_key: String,
     pub viewer_key: String,
+    pub engine: parley_engine::Engine,
     server: Option<RunningServer>,
     pg_cleanup: Option<(String, String)>,
     _dir: tempfile::TempDir,
@@ -70,6 +71,7 @@ impl TestApp {
         );
         let server = parley_server::spawn(settings, store.clone()).await.unwrap();
         TestApp {
+            engine: server.engine.clone(),
             base: format!("http://{}", server.addr),
             http: reqwest::Client::new(),
             store,

@@ -1,0 +1,571 @@
+//! One bridged call: authenticate the Twilio stream, open the agent conversation, relay
+//! until either side ends, then end the other side and record why.
+use super::audio::Transcoding;
+use super::{SOCKET_READ_BUFFER, SOCKET_WRITE_BUFFER};
+use crate::events::LiveEvent;
+use crate::tools::{ToolContext, ToolResult};
+use crate::Engine;
+use axum::extract::ws::{Message, WebSocket};
+use futures::{SinkExt, StreamExt};
+use parley_domain::call::{Call, TerminationSource, TurnRole};
+use parley_elevenlabs::ws::{
+    parse_server, write_pong, write_user_audio_chunk, AgentOverride, ClientEvent, ConfigOverride,
+    DynamicValue, InitiationClientData, PromptOverride, Server, ServerMessage,
+};
+use parley_twilio::media::{
+    parse_inbound, write_clear, write_media, Inbound, InboundMessage, StartInfo,
+};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message as AgentMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type AgentSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Twilio sends `connected` then `start` at once; anything slower is not Twilio.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+const AGENT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const TOOL_TIMEOUT: Duration = Duration::from_secs(20);
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why the relay stopped.
+#[derive(Debug)]
+enum Ending {
+    /// The agent ended the conversation (normal close).
+    AgentEnded,
+    /// The agent connection broke.
+    AgentLost(String),
+    /// Twilio said the stream is over (hang-up, redirect) or closed the socket.
+    TwilioEnded,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SetupError {
+    #[error("no start message: {0}")]
+    NoStart(&'static str),
+    #[error("the stream did not present a valid call id and token")]
+    Unauthenticated,
+    #[error(transparent)]
+    Store(#[from] parley_store::StoreError),
+}
+
+impl Engine {
+    /// Serves one Twilio media stream until the call ends.
+    pub async fn run_media_stream(&self, mut twilio: WebSocket) {
+        let (start, call) = match self.authenticate_stream(&mut twilio).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "media stream refused");
+                let _ = twilio.send(Message::Close(None)).await;
+                return;
+            }
+        };
+        let call_id = call.id;
+        tracing::info!(call_id, "media stream started");
+
+        // Connect to the agent, but give up the moment the caller's side goes away: no
+        // agent session may outlive its call.
+        let connected = tokio::select! {
+            agent = self.connect_agent(&call) => agent,
+            () = wait_until_gone(&mut twilio) => {
+                tracing::info!(call_id, "call ended while the agent was connecting");
+                let _ = self.store.set_termination(call_id, TerminationSource::Callee, Some("hung up before the agent joined")).await;
+                return;
+            }
+        };
+        let agent = match connected {
+            Ok(agent) => agent,
+            Err(reason) => {
+                tracing::warn!(call_id, %reason, "agent unreachable");
+                self.end_call(
+                    &call,
+                    &start,
+                    TerminationSource::System,
+                    Some(&format!("agent unreachable: {reason}")),
+                )
+                .await;
+                let _ = twilio.send(Message::Close(None)).await;
+                return;
+            }
+        };
+
+        let mut relay = Relay::new(self.clone(), &call, start.stream_sid.clone());
+        let (ending, agent) = relay.run(&mut twilio, agent).await;
+        tracing::info!(call_id, ending = ?ending, "media stream ended");
+        match ending {
+            Ending::AgentEnded => {
+                self.end_call(&call, &start, TerminationSource::Agent, None)
+                    .await;
+                let _ =
+                    tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(Message::Close(None))).await;
+            }
+            Ending::AgentLost(reason) => {
+                self.end_call(
+                    &call,
+                    &start,
+                    TerminationSource::System,
+                    Some(&format!("agent connection lost: {reason}")),
+                )
+                .await;
+                let _ =
+                    tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(Message::Close(None))).await;
+            }
+            Ending::TwilioEnded => {
+                let _ = self
+                    .store
+                    .set_termination(call_id, TerminationSource::Callee, None)
+                    .await;
+                if let Some(mut agent) = agent {
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, agent.close(None)).await;
+                }
+            }
+        }
+    }
+
+    /// Reads up to Twilio's `start` and checks the call id and one-time token it carries.
+    async fn authenticate_stream(
+        &self,
+        twilio: &mut WebSocket,
+    ) -> Result<(StartInfo, Call), SetupError> {
+        let start = tokio::time::timeout(START_TIMEOUT, async {
+            while let Some(Ok(msg)) = twilio.recv().await {
+                let Message::Text(text) = msg else { continue };
+                match InboundMessage::parse(text.as_str()) {
+                    Ok(InboundMessage::Start { start, .. }) => return Ok(start),
+                    Ok(InboundMessage::Stop { .. }) => return Err(SetupError::NoStart("stopped")),
+                    _ => continue,
+                }
+            }
+            Err(SetupError::NoStart("socket closed"))
+        })
+        .await
+        .map_err(|_| SetupError::NoStart("timed out"))??;
+        let params = &start.custom_parameters;
+        let call_id: i64 = params
+            .get("call_id")
+            .and_then(|c| c.parse().ok())
+            .ok_or(SetupError::Unauthenticated)?;
+        let token = params.get("token").ok_or(SetupError::Unauthenticated)?;
+        if !self
+            .store
+            .take_stream_token(call_id, &crate::secrets::sha256_hex(token))
+            .await?
+        {
+            return Err(SetupError::Unauthenticated);
+        }
+        let call = self.store.get_call(call_id).await?;
+        Ok((start, call))
+    }
+
+    /// Opens the agent conversation with a fresh signed URL and sends the initiation data.
+    async fn connect_agent(&self, call: &Call) -> Result<AgentSocket, String> {
+        let agent_id = call
+            .agent_id
+            .clone()
+            .or_else(|| self.telephony.default_agent_id.clone())
+            .ok_or("no agent id")?;
+        let signed = tokio::time::timeout(
+            AGENT_CONNECT_TIMEOUT,
+            self.telephony.elevenlabs.get_signed_url(&agent_id),
+        )
+        .await
+        .map_err(|_| "signed URL request timed out".to_string())?
+        .map_err(|e| format!("signed URL request failed: {e}"))?;
+        let config = WebSocketConfig::default()
+            .read_buffer_size(SOCKET_READ_BUFFER)
+            .write_buffer_size(SOCKET_WRITE_BUFFER);
+        let (mut agent, _) = tokio::time::timeout(
+            AGENT_CONNECT_TIMEOUT,
+            tokio_tungstenite::connect_async_with_config(signed.as_str(), Some(config), true),
+        )
+        .await
+        .map_err(|_| "agent connection timed out".to_string())?
+        .map_err(|e| format!("agent connection failed: {e}"))?;
+        let init = self
+            .initiation_data(call.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        agent
+            .send(AgentMessage::text(ClientEvent::initiation(init).to_json()))
+            .await
+            .map_err(|e| format!("sending the conversation data failed: {e}"))?;
+        Ok(agent)
+    }
+
+    /// Dynamic variables and overrides stored with the call when it was placed.
+    async fn initiation_data(
+        &self,
+        call_id: i64,
+    ) -> Result<InitiationClientData, parley_store::StoreError> {
+        let (vars, _) = self.store.call_agent_inputs(call_id).await?;
+        let options = self.call_options(call_id).await.unwrap_or_default();
+        let mut data = InitiationClientData::default();
+        if let serde_json::Value::Object(map) = vars {
+            for (name, value) in map {
+                let value = match value {
+                    serde_json::Value::Bool(b) => DynamicValue::Bool(b),
+                    serde_json::Value::Number(n) if n.is_i64() => {
+                        DynamicValue::Integer(n.as_i64().unwrap_or_default())
+                    }
+                    serde_json::Value::Number(n) => {
+                        DynamicValue::Number(n.as_f64().unwrap_or_default())
+                    }
+                    serde_json::Value::String(s) => DynamicValue::String(s),
+                    other => DynamicValue::String(other.to_string()),
+                };
+                data.dynamic_variables.insert(name, value);
+            }
+        }
+        if options.first_message.is_some() || options.prompt.is_some() {
+            data.conversation_config_override = Some(ConfigOverride {
+                agent: Some(AgentOverride {
+                    first_message: options.first_message,
+                    prompt: options.prompt.map(|p| PromptOverride {
+                        prompt: Some(p),
+                        llm: None,
+                    }),
+                    language: None,
+                }),
+                ..Default::default()
+            });
+        }
+        Ok(data)
+    }
+
+    /// Hangs the call up through Twilio after recording why. Failures are logged: the
+    /// call may already be over.
+    async fn end_call(
+        &self,
+        call: &Call,
+        start: &StartInfo,
+        source: TerminationSource,
+        reason: Option<&str>,
+    ) {
+        if let Err(e) = self.store.set_termination(call.id, source, reason).await {
+            tracing::warn!(call_id = call.id, error = %e, "recording the termination failed");
+        }
+        if let Err(e) = self.telephony.twilio.hang_up(&start.call_sid).await {
+            tracing::warn!(call_id = call.id, error = %e, "hang-up failed");
+        }
+    }
+}
+
+/// Drains the Twilio socket until it closes or says `stop` (used while the agent connects).
+async fn wait_until_gone(twilio: &mut WebSocket) {
+    while let Some(Ok(msg)) = twilio.recv().await {
+        match msg {
+            Message::Close(_) => return,
+            Message::Text(text)
+                if matches!(
+                    InboundMessage::parse(text.as_str()),
+                    Ok(InboundMessage::Stop { .. })
+                ) =>
+            {
+                return
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A transcript turn on its way to the database and the live events.
+struct Turn {
+    role: TurnRole,
+    text: String,
+    secs: f64,
+    event_id: Option<u64>,
+}
+
+/// The state of one call's relay; dropped (with everything in it) when the call ends.
+struct Relay {
+    engine: Engine,
+    call_id: i64,
+    ctx: ToolContext,
+    stream_sid: String,
+    transcoding: Transcoding,
+    /// Agent audio at or below this event id was interrupted and is dropped.
+    interrupted_up_to: Option<u64>,
+    out: String,
+    started: Instant,
+    turns: mpsc::Sender<Turn>,
+    tool_results: mpsc::Receiver<(String, ToolResult)>,
+    tool_results_tx: mpsc::Sender<(String, ToolResult)>,
+    tools: tokio::task::JoinSet<()>,
+}
+
+impl Relay {
+    fn new(engine: Engine, call: &Call, stream_sid: String) -> Relay {
+        let (turns, rx) = mpsc::channel(64);
+        tokio::spawn(write_turns(engine.clone(), call.id, rx));
+        let (tool_results_tx, tool_results) = mpsc::channel(8);
+        Relay {
+            engine,
+            call_id: call.id,
+            ctx: ToolContext {
+                call_id: call.id,
+                campaign_id: call.campaign_id,
+                contact_id: call.contact_id,
+            },
+            stream_sid,
+            transcoding: Transcoding::default(),
+            interrupted_up_to: None,
+            out: String::with_capacity(2048),
+            started: Instant::now(),
+            turns,
+            tool_results,
+            tool_results_tx,
+            tools: tokio::task::JoinSet::new(),
+        }
+    }
+
+    /// Relays until one side ends; returns why, and the agent socket if still open.
+    async fn run(
+        &mut self,
+        twilio: &mut WebSocket,
+        mut agent: AgentSocket,
+    ) -> (Ending, Option<AgentSocket>) {
+        let ending = loop {
+            tokio::select! {
+                msg = twilio.recv() => match msg {
+                    Some(Ok(Message::Text(text))) => {
+                        if let Some(ending) = self.on_twilio_message(text.as_str(), &mut agent).await {
+                            break ending;
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break Ending::TwilioEnded,
+                    Some(Ok(_)) => {}
+                },
+                msg = agent.next() => match msg {
+                    Some(Ok(AgentMessage::Text(text))) => {
+                        if let Some(ending) = self.on_agent_message(text.as_str(), twilio, &mut agent).await {
+                            break ending;
+                        }
+                    }
+                    Some(Ok(AgentMessage::Close(_))) => break Ending::AgentEnded,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => break Ending::AgentLost(e.to_string()),
+                    None => break Ending::AgentLost("connection closed without a close frame".into()),
+                },
+                Some((id, result)) = self.tool_results.recv() => {
+                    let (text, is_error) = match result {
+                        Ok(value) => (value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string()), false),
+                        Err(message) => (message, true),
+                    };
+                    let reply = ClientEvent::ClientToolResult { tool_call_id: id, result: text, is_error };
+                    if let Err(e) = agent.send(AgentMessage::text(reply.to_json())).await {
+                        break Ending::AgentLost(e.to_string());
+                    }
+                }
+            }
+        };
+        self.tools.abort_all();
+        let agent = match ending {
+            Ending::TwilioEnded => Some(agent),
+            _ => None,
+        };
+        (ending, agent)
+    }
+
+    /// Handles one Twilio message; returns an ending when the stream is over.
+    async fn on_twilio_message(&mut self, text: &str, agent: &mut AgentSocket) -> Option<Ending> {
+        match parse_inbound(text) {
+            Ok(Inbound::Media(frame)) => {
+                self.out.clear();
+                match self.transcoding.to_agent.as_mut() {
+                    None => write_user_audio_chunk(&mut self.out, &frame.payload),
+                    Some(direction) => {
+                        let mut converted = String::with_capacity(frame.payload.len() * 3);
+                        if let Err(e) = direction.mulaw_to_pcm(&frame.payload, &mut converted) {
+                            tracing::debug!(call_id = self.call_id, error = %e, "bad caller audio frame dropped");
+                            return None;
+                        }
+                        write_user_audio_chunk(&mut self.out, &converted);
+                    }
+                }
+                if let Err(e) = agent.send(AgentMessage::text(self.out.as_str())).await {
+                    return Some(Ending::AgentLost(e.to_string()));
+                }
+                None
+            }
+            Ok(Inbound::Other(InboundMessage::Stop { .. })) => Some(Ending::TwilioEnded),
+            Ok(Inbound::Other(_)) => None,
+            Err(e) => {
+                tracing::debug!(call_id = self.call_id, error = %e, "unreadable media message ignored");
+                None
+            }
+        }
+    }
+
+    /// Handles one agent message; returns an ending when the relay must stop.
+    async fn on_agent_message(
+        &mut self,
+        text: &str,
+        twilio: &mut WebSocket,
+        agent: &mut AgentSocket,
+    ) -> Option<Ending> {
+        let message = match parse_server(text) {
+            Ok(Server::Audio(frame)) => {
+                if let (Some(id), Some(cut)) = (frame.event_id, self.interrupted_up_to) {
+                    if id <= cut {
+                        return None;
+                    }
+                }
+                self.out.clear();
+                match self.transcoding.from_agent.as_mut() {
+                    None => write_media(&mut self.out, &self.stream_sid, &frame.payload),
+                    Some(direction) => {
+                        let mut converted = String::with_capacity(frame.payload.len());
+                        if let Err(e) = direction.pcm_to_mulaw(&frame.payload, &mut converted) {
+                            tracing::debug!(call_id = self.call_id, error = %e, "bad agent audio dropped");
+                            return None;
+                        }
+                        write_media(&mut self.out, &self.stream_sid, &converted);
+                    }
+                }
+                // The Twilio side failing ends the call from Twilio's end.
+                if twilio
+                    .send(Message::Text(self.out.as_str().into()))
+                    .await
+                    .is_err()
+                {
+                    return Some(Ending::TwilioEnded);
+                }
+                return None;
+            }
+            Ok(Server::Other(message)) => message,
+            Err(e) => {
+                tracing::debug!(call_id = self.call_id, error = %e, "unreadable agent message ignored");
+                return None;
+            }
+        };
+        match message {
+            ServerMessage::Ping { ping_event } => {
+                self.out.clear();
+                write_pong(&mut self.out, ping_event.event_id);
+                if let Err(e) = agent.send(AgentMessage::text(self.out.as_str())).await {
+                    return Some(Ending::AgentLost(e.to_string()));
+                }
+            }
+            ServerMessage::Interruption { interruption_event } => {
+                self.interrupted_up_to = Some(interruption_event.event_id);
+                self.out.clear();
+                write_clear(&mut self.out, &self.stream_sid);
+                if twilio
+                    .send(Message::Text(self.out.as_str().into()))
+                    .await
+                    .is_err()
+                {
+                    return Some(Ending::TwilioEnded);
+                }
+            }
+            ServerMessage::ConversationInitiationMetadata {
+                conversation_initiation_metadata_event: meta,
+            } => {
+                match Transcoding::for_formats(
+                    &meta.user_input_audio_format,
+                    &meta.agent_output_audio_format,
+                ) {
+                    Ok(t) => self.transcoding = t,
+                    Err(e) => {
+                        return Some(Ending::AgentLost(format!(
+                            "unusable agent audio format: {e}"
+                        )))
+                    }
+                }
+                if let Err(e) = self
+                    .engine
+                    .store
+                    .set_conversation_id(self.call_id, &meta.conversation_id)
+                    .await
+                {
+                    tracing::warn!(call_id = self.call_id, error = %e, "storing the conversation id failed");
+                }
+            }
+            ServerMessage::UserTranscript {
+                user_transcription_event: e,
+            } => {
+                self.turn(TurnRole::User, e.user_transcript, e.event_id)
+                    .await;
+            }
+            ServerMessage::AgentResponse {
+                agent_response_event: e,
+            } => {
+                self.turn(TurnRole::Agent, e.agent_response, e.event_id)
+                    .await;
+            }
+            ServerMessage::AgentResponseCorrection {
+                agent_response_correction_event: e,
+            } => {
+                self.turn(TurnRole::Agent, e.corrected_agent_response, e.event_id)
+                    .await;
+            }
+            ServerMessage::ClientToolCall {
+                client_tool_call: call,
+            } => self.run_tool(call),
+            ServerMessage::Error { error_event } => {
+                tracing::warn!(call_id = self.call_id, message = ?error_event.message, "agent reported an error");
+            }
+            _ => {}
+        }
+        None
+    }
+
+    async fn turn(&mut self, role: TurnRole, text: String, event_id: Option<u64>) {
+        let secs = self.started.elapsed().as_secs_f64();
+        // Bounded: if the database falls behind, the relay waits rather than piling up.
+        let _ = self
+            .turns
+            .send(Turn {
+                role,
+                text,
+                secs,
+                event_id,
+            })
+            .await;
+    }
+
+    fn run_tool(&mut self, call: parley_elevenlabs::ws::ClientToolCall) {
+        let engine = self.engine.clone();
+        let ctx = self.ctx.clone();
+        let results = self.tool_results_tx.clone();
+        self.tools.spawn(async move {
+            let started = Instant::now();
+            let result = tokio::time::timeout(TOOL_TIMEOUT, engine.tools.call(&call.tool_name, ctx.clone(), call.parameters.clone()))
+                .await
+                .unwrap_or_else(|_| Err("the tool took too long".into()));
+            let log = serde_json::json!({
+                "tool": call.tool_name,
+                "parameters": call.parameters,
+                "ok": result.is_ok(),
+                "result": match &result { Ok(v) => v.clone(), Err(e) => serde_json::Value::String(e.clone()) },
+                "duration_ms": started.elapsed().as_millis() as u64,
+            });
+            if let Err(e) = engine.store.add_call_event(ctx.call_id, "tool_call", None, &log).await {
+                tracing::warn!(call_id = ctx.call_id, error = %e, "logging the tool call failed");
+            }
+            let _ = results.send((call.tool_call_id, result)).await;
+        });
+    }
+}
+
+/// Writes transcript turns in order, off the audio path, and announces each.
+async fn write_turns(engine: Engine, call_id: i64, mut rx: mpsc::Receiver<Turn>) {
+    while let Some(turn) = rx.recv().await {
+        let event_id = turn.event_id.map(|e| e as i64);
+        if let Err(e) = engine
+            .store
+            .add_transcript_turn(call_id, turn.role, &turn.text, Some(turn.secs), event_id)
+            .await
+        {
+            tracing::warn!(call_id, error = %e, "storing a transcript turn failed");
+        }
+        engine.events.publish(LiveEvent::Transcript {
+            call_id,
+            role: turn.role,
+            text: turn.text,
+            time_in_call_secs: turn.secs,
+        });
+    }
+}

@@ -1,0 +1,92 @@
+//! Calls from Parley's side: placing them, the TwiML Twilio fetches, what Twilio and
+//! ElevenLabs report afterwards, and how each call's outcome is decided.
+pub mod callbacks;
+pub mod place;
+pub mod post_call;
+pub mod recordings;
+
+use crate::events::LiveEvent;
+use crate::Engine;
+use parley_domain::call::{classify_outcome, Call, OutcomeFacts, TerminationSource};
+use parley_domain::campaign::{AnsweringMachine, CampaignSettings};
+use serde::{Deserialize, Serialize};
+
+/// How a call was placed, stored with it so later callbacks know the rules it runs under.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CallOptions {
+    pub first_message: Option<String>,
+    pub prompt: Option<String>,
+    #[serde(default)]
+    pub answering_machine: AnsweringMachine,
+    #[serde(default = "default_short_call")]
+    pub short_call_seconds: u32,
+}
+
+fn default_short_call() -> u32 {
+    CampaignSettings::default().retry.short_call_seconds
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Store(#[from] parley_store::StoreError),
+    #[error("the carrier refused: {0}")]
+    Carrier(#[from] parley_twilio::TwilioError),
+    #[error("call {0} has no Twilio call SID yet")]
+    NotPlaced(i64),
+}
+
+impl Engine {
+    pub async fn call_options(&self, call_id: i64) -> Result<CallOptions, CallError> {
+        let (_, overrides) = self.store.call_agent_inputs(call_id).await?;
+        Ok(serde_json::from_value(overrides).unwrap_or_default())
+    }
+
+    /// Hangs a call up through Twilio, recording `source` as what ended it (unless
+    /// something ended it first).
+    pub async fn hang_up(
+        &self,
+        call: &Call,
+        source: TerminationSource,
+        reason: Option<&str>,
+    ) -> Result<(), CallError> {
+        self.store.set_termination(call.id, source, reason).await?;
+        let sid = call
+            .twilio_call_sid
+            .as_deref()
+            .ok_or(CallError::NotPlaced(call.id))?;
+        self.telephony.twilio.hang_up(sid).await?;
+        Ok(())
+    }
+
+    /// Recomputes and stores a finished call's outcome; publishes it when it changed.
+    pub(crate) async fn settle_outcome(&self, call_id: i64) -> Result<Call, CallError> {
+        let call = self.store.get_call(call_id).await?;
+        let options = self.call_options(call_id).await?;
+        let verdict = call
+            .analysis
+            .as_ref()
+            .and_then(|a| a.get("call_successful"))
+            .and_then(|v| v.as_str());
+        let events = self.store.call_events(call_id).await?;
+        let opted_out = events.iter().any(|e| e.kind == "opt_out");
+        let outcome = classify_outcome(OutcomeFacts {
+            status: Some(call.status),
+            answered_by: call.answered_by.as_deref(),
+            duration_seconds: call.duration_seconds,
+            short_call_seconds: options.short_call_seconds,
+            agent_verdict: verdict,
+            opted_out,
+        });
+        if let Some(outcome) = outcome {
+            if call.outcome != Some(outcome) {
+                self.store.set_outcome(call_id, outcome).await?;
+            }
+        }
+        Ok(Call { outcome, ..call })
+    }
+
+    pub(crate) fn publish(&self, event: LiveEvent) {
+        self.events.publish(event);
+    }
+}

@@ -1,0 +1,177 @@
+//! Placing a call: the record is written first, then Twilio is asked to dial, with
+//! callbacks, answering-machine detection and recording set up for this call.
+use super::{CallError, CallOptions};
+use crate::events::LiveEvent;
+use crate::Engine;
+use parley_domain::call::{Call, CallOutcome, CallStatus, TerminationSource};
+use parley_domain::campaign::MachinePolicy;
+use parley_domain::Phone;
+use parley_store::{NewCall, StatusChange};
+use parley_twilio::rest::{
+    CallInstructions, CreateCall, MachineDetection, MachineDetectionMode, Recording,
+};
+use serde_json::{Map, Value};
+
+/// What to call and how.
+#[derive(Debug, Clone, Default)]
+pub struct PlaceCall {
+    pub to: Option<Phone>,
+    pub contact_id: Option<i64>,
+    pub campaign_id: Option<i64>,
+    pub attempt: i64,
+    pub agent_id: Option<String>,
+    pub from: Option<String>,
+    pub dynamic_variables: Map<String, Value>,
+    pub options: CallOptions,
+    pub record: bool,
+    pub max_duration_seconds: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceError {
+    #[error("no caller id: give `from` or set twilio.caller_id")]
+    NoCallerId,
+    #[error("no agent: give `agent_id` or set elevenlabs.agent_id")]
+    NoAgent,
+    #[error("no number to call")]
+    NoNumber,
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+impl Engine {
+    /// Places one call. A carrier refusal is not an error here: the call is stored as
+    /// failed with the carrier's code and message, as it happened.
+    pub async fn place_call(&self, req: PlaceCall) -> Result<Call, PlaceError> {
+        let to = req.to.clone().ok_or(PlaceError::NoNumber)?;
+        let from = req
+            .from
+            .clone()
+            .or_else(|| self.telephony.default_caller_id.clone())
+            .ok_or(PlaceError::NoCallerId)?;
+        let agent_id = req
+            .agent_id
+            .clone()
+            .or_else(|| self.telephony.default_agent_id.clone())
+            .ok_or(PlaceError::NoAgent)?;
+        let call = self
+            .store
+            .create_call(&NewCall {
+                campaign_id: req.campaign_id,
+                contact_id: req.contact_id,
+                attempt: req.attempt.max(1),
+                to: to.to_string(),
+                from: from.clone(),
+                agent_id: Some(agent_id),
+                dynamic_variables: Value::Object(req.dynamic_variables.clone()),
+                overrides: serde_json::to_value(&req.options).unwrap_or_default(),
+            })
+            .await
+            .map_err(CallError::from)?;
+        tracing::info!(call_id = call.id, to = %to.masked(), "placing call");
+        self.publish(LiveEvent::CallStarted {
+            call_id: call.id,
+            campaign_id: call.campaign_id,
+        });
+
+        let create = self.create_request(&call, &req, &to, &from);
+        match self.telephony.twilio.create_call(&create).await {
+            Ok(placed) => {
+                self.store
+                    .set_call_sid(call.id, &placed.sid)
+                    .await
+                    .map_err(CallError::from)?;
+                Ok(self
+                    .store
+                    .get_call(call.id)
+                    .await
+                    .map_err(CallError::from)?)
+            }
+            Err(e) => {
+                tracing::warn!(call_id = call.id, error = %e, "carrier refused the call");
+                let failure = e.failure();
+                let change = StatusChange {
+                    status: CallStatus::Failed,
+                    duration_seconds: Some(0),
+                    error_code: failure.code.map(|c| c.to_string()),
+                    error_message: Some(failure.message.clone()),
+                };
+                self.store
+                    .advance_call_status(call.id, &change)
+                    .await
+                    .map_err(CallError::from)?;
+                self.store
+                    .set_termination(call.id, TerminationSource::Carrier, None)
+                    .await
+                    .map_err(CallError::from)?;
+                self.store
+                    .set_outcome(call.id, CallOutcome::Failed)
+                    .await
+                    .map_err(CallError::from)?;
+                let call = self
+                    .store
+                    .get_call(call.id)
+                    .await
+                    .map_err(CallError::from)?;
+                self.publish(LiveEvent::CallEnded {
+                    call_id: call.id,
+                    status: call.status,
+                    outcome: call.outcome,
+                    termination_source: call.termination_source,
+                    duration_seconds: call.duration_seconds,
+                });
+                Ok(call)
+            }
+        }
+    }
+
+    fn create_request(&self, call: &Call, req: &PlaceCall, to: &Phone, from: &str) -> CreateCall {
+        let t = &self.telephony;
+        let id = call.id;
+        let mut create = CreateCall::new(
+            to.to_string(),
+            from,
+            CallInstructions::Url(t.public_url(&format!("/twilio/twiml/{id}"))),
+        )
+        .with_status_callback(t.public_url(&format!("/twilio/status/{id}")));
+        let amd = &req.options.answering_machine;
+        if amd.policy != MachinePolicy::Off {
+            // To leave a message the verdict must wait for the end of the greeting.
+            let mode = if amd.policy == MachinePolicy::LeaveVoicemail {
+                MachineDetectionMode::DetectMessageEnd
+            } else {
+                MachineDetectionMode::Enable
+            };
+            create.machine_detection = Some(MachineDetection::async_with(
+                mode,
+                t.public_url(&format!("/twilio/amd/{id}")),
+            ));
+        }
+        if req.record {
+            create.recording = Some(Recording::dual_with_callback(
+                t.public_url(&format!("/twilio/recording/{id}")),
+            ));
+        }
+        create.timeout_secs = Some(self.settings.calls.ring_timeout_secs);
+        create.time_limit_secs = (req.max_duration_seconds > 0).then_some(req.max_duration_seconds);
+        create
+    }
+
+    /// The TwiML for an answered call: connect its audio to our media WebSocket with a
+    /// fresh one-time token that the stream must present.
+    pub async fn twiml_for(&self, call_id: i64) -> Result<String, CallError> {
+        use parley_twilio::twiml::{Response, Stream};
+        let call = self.store.get_call(call_id).await?;
+        if call.status.is_final() {
+            return Ok(Response::new().hangup().to_xml());
+        }
+        let token = crate::secrets::random_token();
+        self.store
+            .set_stream_token(call_id, &crate::secrets::sha256_hex(&token))
+            .await?;
+        let stream = Stream::new(self.telephony.media_url())
+            .parameter("call_id", call_id.to_string())
+            .parameter("token", token);
+        Ok(Response::new().connect(stream).to_xml())
+    }
+}

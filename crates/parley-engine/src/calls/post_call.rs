@@ -1,0 +1,152 @@
+//! The agent's account of a finished conversation: the signed post-call webhook, or, when
+//! none arrives in time, the conversation fetched from the ElevenLabs API.
+use super::CallError;
+use crate::events::LiveEvent;
+use crate::Engine;
+use parley_domain::call::TurnRole;
+use parley_elevenlabs::conversation::{Conversation, Role, Verdict};
+use parley_elevenlabs::webhook::WebhookEvent;
+use parley_store::PostCall;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PostCallError {
+    #[error("malformed webhook body: {0}")]
+    Malformed(String),
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+fn verdict(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Success => "success",
+        Verdict::Failure => "failure",
+        Verdict::Unknown => "unknown",
+    }
+}
+
+/// Maps ElevenLabs' conversation record onto what Parley stores.
+fn post_call_of(conversation: &Conversation) -> PostCall {
+    let analysis = conversation.analysis.as_ref();
+    let turns = conversation
+        .transcript
+        .iter()
+        .filter_map(|t| {
+            let role = match t.role {
+                Role::User => TurnRole::User,
+                Role::Agent => TurnRole::Agent,
+                Role::Unknown => return None,
+            };
+            let text = t.message.clone().filter(|m| !m.trim().is_empty())?;
+            Some((role, text, Some(t.time_in_call_secs as f64)))
+        })
+        .collect();
+    let mut analysis_json = serde_json::json!({});
+    if let Some(a) = analysis {
+        analysis_json = serde_json::json!({
+            "call_successful": verdict(a.call_successful),
+            "transcript_summary": a.transcript_summary,
+            "evaluation_criteria_results": a.evaluation_criteria_results,
+            "data_collection_results": a.data_collection_results,
+        });
+    }
+    analysis_json["termination_reason"] =
+        serde_json::json!(conversation.metadata.termination_reason);
+    analysis_json["call_duration_secs"] =
+        serde_json::json!(conversation.metadata.call_duration_secs);
+    PostCall {
+        summary: analysis.and_then(|a| a.transcript_summary.clone()),
+        analysis: analysis_json,
+        cost: conversation.metadata.cost.map(|c| c as f64),
+        turns,
+    }
+}
+
+impl Engine {
+    /// A verified post-call webhook body. Unknown conversations are ignored (they may be
+    /// other applications' on the same ElevenLabs account).
+    pub async fn on_post_call_webhook(&self, body: &[u8]) -> Result<(), PostCallError> {
+        let event =
+            WebhookEvent::parse(body).map_err(|e| PostCallError::Malformed(e.to_string()))?;
+        match event {
+            WebhookEvent::PostCallTranscription { data, .. } => {
+                self.apply_conversation(&data).await
+            }
+            other => {
+                tracing::debug!(conversation_id = ?other.conversation_id(), "post-call event ignored");
+                Ok(())
+            }
+        }
+    }
+
+    async fn apply_conversation(&self, conversation: &Conversation) -> Result<(), PostCallError> {
+        let store = &self.store;
+        let Some(call) = store
+            .call_by_conversation(&conversation.conversation_id)
+            .await
+            .map_err(CallError::from)?
+        else {
+            tracing::debug!(conversation_id = %conversation.conversation_id, "post-call for an unknown conversation");
+            return Ok(());
+        };
+        store
+            .record_post_call(call.id, &post_call_of(conversation))
+            .await
+            .map_err(CallError::from)?;
+        let call = self.settle_outcome(call.id).await?;
+        tracing::info!(call_id = call.id, outcome = ?call.outcome, "post-call analysis stored");
+        self.publish(LiveEvent::CallAnalyzed {
+            call_id: call.id,
+            outcome: call.outcome,
+            summary: call.summary.clone(),
+        });
+        Ok(())
+    }
+
+    /// Fetches the conversations of ended calls whose webhook did not come in time.
+    pub async fn fetch_missing_analyses(&self) -> Result<usize, CallError> {
+        let wait_ms = self.settings.calls.post_call_wait_secs as i64 * 1000;
+        let before = parley_domain::time::now_millis() - wait_ms;
+        let calls = self.store.calls_awaiting_analysis(before, 50).await?;
+        let mut stored = 0;
+        for call in calls {
+            let Some(conversation_id) = call.conversation_id.as_deref() else {
+                continue;
+            };
+            self.store.mark_post_call_checked(call.id).await?;
+            match self
+                .telephony
+                .elevenlabs
+                .get_conversation(conversation_id)
+                .await
+            {
+                Ok(conversation) if conversation.is_final() => {
+                    if let Err(e) = self.apply_conversation(&conversation).await {
+                        tracing::warn!(call_id = call.id, error = %e, "storing fetched conversation failed");
+                    } else {
+                        stored += 1;
+                    }
+                }
+                Ok(_) => tracing::debug!(call_id = call.id, "conversation not finished yet"),
+                Err(e) => {
+                    tracing::warn!(call_id = call.id, error = %e, "fetching conversation failed")
+                }
+            }
+        }
+        Ok(stored)
+    }
+}
+
+pub fn spawn_fallback_fetcher(engine: Engine) {
+    tokio::spawn(async move {
+        let every =
+            Duration::from_secs((engine.settings.calls.post_call_wait_secs / 4).clamp(1, 30));
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = engine.fetch_missing_analyses().await {
+                tracing::warn!(error = %e, "post-call fallback failed");
+            }
+        }
+    });
+}

@@ -1,0 +1,77 @@
+//! Recording files: downloaded from Twilio into the data directory, served to signed-in
+//! users, deleted after the retention period.
+use super::CallError;
+use crate::events::LiveEvent;
+use crate::Engine;
+use parley_store::RecordingUpdate;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    #[error(transparent)]
+    Call(#[from] CallError),
+    #[error("writing the recording failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Engine {
+    pub(crate) async fn download_recording(
+        &self,
+        call_id: i64,
+        mut update: RecordingUpdate,
+    ) -> Result<(), RecordingError> {
+        let bytes = self
+            .telephony
+            .twilio
+            .download_recording_wav(&update.recording_sid)
+            .await
+            .map_err(CallError::from)?;
+        let dir = self.recordings_dir();
+        tokio::fs::create_dir_all(&dir).await?;
+        let path = dir.join(format!("{call_id}-{}.wav", update.recording_sid));
+        // Write then rename, so a half-written file is never served.
+        let partial = path.with_extension("wav.partial");
+        tokio::fs::write(&partial, &bytes).await?;
+        tokio::fs::rename(&partial, &path).await?;
+        update.path = Some(path.to_string_lossy().into_owned());
+        update.content_type = Some("audio/wav".into());
+        update.size_bytes = Some(bytes.len() as i64);
+        self.store
+            .upsert_recording(call_id, &update)
+            .await
+            .map_err(CallError::from)?;
+        tracing::info!(call_id, bytes = bytes.len(), "recording stored");
+        self.publish(LiveEvent::RecordingReady { call_id });
+        Ok(())
+    }
+}
+
+/// Deletes recordings older than the retention period, once an hour.
+pub fn spawn_retention(engine: Engine) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let days = i64::from(engine.settings.calls.recording_retention_days);
+            let before = parley_domain::time::now_millis() - days * 86_400_000;
+            match engine.store.recordings_created_before(before, 500).await {
+                Ok(old) => {
+                    for (id, path) in old {
+                        if !path.is_empty() {
+                            if let Err(e) = tokio::fs::remove_file(&path).await {
+                                if e.kind() != std::io::ErrorKind::NotFound {
+                                    tracing::warn!(recording_id = id, error = %e, "deleting recording failed");
+                                    continue;
+                                }
+                            }
+                        }
+                        if let Err(e) = engine.store.mark_recording_deleted(id).await {
+                            tracing::warn!(recording_id = id, error = %e, "marking recording deleted failed");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "listing old recordings failed"),
+            }
+        }
+    });
+}
