@@ -72,10 +72,14 @@ pub(crate) async fn run(mut socket: WebSocket, inner: Arc<Inner>, agent_id: Stri
         Ok(()) => EndedBy::SimulatorStopped,
         Err(end) => end,
     };
+    // Recorded before the close handshake: from the moment our close frame goes out the
+    // conversation is over, whatever the client takes to answer it.
+    inner
+        .store
+        .update(&conversation_id, |r| r.close(ended_by.clone()));
     session.close(&ended_by).await;
     drop(session);
 
-    inner.store.update(&conversation_id, |r| r.close(ended_by));
     tokio::time::sleep(inner.config.scaled(PROCESSING)).await;
     inner.store.update(&conversation_id, Record::complete);
     webhook::deliver(&inner, &conversation_id).await;

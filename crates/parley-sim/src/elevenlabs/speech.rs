@@ -15,6 +15,8 @@ use crate::voice;
 
 /// Consecutive voiced frames that make a burst (rejects clicks).
 const MIN_VOICED_FRAMES: u32 = 2;
+/// Frame estimates kept per burst for its median voice (about 5 s of speech).
+const MAX_ESTIMATES: usize = 256;
 /// Frames this close to the agent's own voice are echo, not the callee.
 const ECHO_TOLERANCE_HZ: f32 = 50.0;
 
@@ -72,7 +74,7 @@ impl InputDecoder {
 /// A finished burst of callee speech.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Burst {
-    /// Mean frequency of its voiced frames.
+    /// Median frequency of its voiced frames (robust to the partial frames at its edges).
     pub hz: f32,
     /// Voiced length, in audio time.
     pub duration: Duration,
@@ -92,16 +94,15 @@ pub(crate) struct BurstDetector {
     frame_len: usize,
     frame: Vec<i16>,
     silence_frames_to_end: u32,
-    /// Voiced frames in a row while not yet in a burst.
-    onset: u32,
-    onset_hz: f32,
+    /// Voiced frames in a row while not yet in a burst, with their frequencies.
+    onset: Vec<f32>,
     burst: Option<BurstState>,
 }
 
 #[derive(Debug)]
 struct BurstState {
     voiced_frames: u32,
-    hz_sum: f32,
+    estimates: Vec<f32>,
     silent_run: u32,
 }
 
@@ -114,8 +115,7 @@ impl BurstDetector {
             frame_len,
             frame: Vec::with_capacity(frame_len),
             silence_frames_to_end: u32::try_from(frames).unwrap_or(u32::MAX),
-            onset: 0,
-            onset_hz: 0.0,
+            onset: Vec::new(),
             burst: None,
         }
     }
@@ -142,7 +142,7 @@ impl BurstDetector {
 
     /// Ends a burst whose silence never arrived (the client stopped sending audio).
     pub(crate) fn end_now(&mut self) -> Option<Burst> {
-        self.onset = 0;
+        self.onset.clear();
         self.burst.take().map(finish)
     }
 
@@ -155,7 +155,9 @@ impl BurstDetector {
         match (&mut self.burst, heard) {
             (Some(burst), Some(hz)) => {
                 burst.voiced_frames += 1;
-                burst.hz_sum += hz;
+                if burst.estimates.len() < MAX_ESTIMATES {
+                    burst.estimates.push(hz);
+                }
                 burst.silent_run = 0;
                 None
             }
@@ -167,32 +169,29 @@ impl BurstDetector {
                 self.burst.take().map(|b| SpeechEvent::Ended(finish(b)))
             }
             (None, Some(hz)) => {
-                self.onset += 1;
-                self.onset_hz += hz;
-                if self.onset < MIN_VOICED_FRAMES {
+                self.onset.push(hz);
+                if self.onset.len() < MIN_VOICED_FRAMES as usize {
                     return None;
                 }
                 self.burst = Some(BurstState {
-                    voiced_frames: self.onset,
-                    hz_sum: self.onset_hz,
+                    voiced_frames: MIN_VOICED_FRAMES,
+                    estimates: std::mem::take(&mut self.onset),
                     silent_run: 0,
                 });
-                self.onset = 0;
-                self.onset_hz = 0.0;
                 Some(SpeechEvent::Started)
             }
             (None, None) => {
-                self.onset = 0;
-                self.onset_hz = 0.0;
+                self.onset.clear();
                 None
             }
         }
     }
 }
 
-fn finish(burst: BurstState) -> Burst {
+fn finish(mut burst: BurstState) -> Burst {
+    burst.estimates.sort_by(f32::total_cmp);
     Burst {
-        hz: burst.hz_sum / burst.voiced_frames as f32,
+        hz: burst.estimates[burst.estimates.len() / 2],
         duration: Duration::from_millis(u64::from(burst.voiced_frames) * 20),
     }
 }
@@ -236,6 +235,20 @@ mod tests {
         let events = feed(&mut detector, &echo);
         assert!(matches!(events[..], [SpeechEvent::Ended(_)]), "{events:?}");
         assert!(feed(&mut detector, &echo).is_empty());
+    }
+
+    #[test]
+    fn partial_edge_frames_do_not_skew_the_voice() {
+        let mut detector = BurstDetector::new(8000, Duration::from_millis(60));
+        // 210 ms: ten full frames and a half-filled one, starting mid-frame.
+        let mut audio = vec![0; 80];
+        audio.extend(voice::tone(400, 210, 8000));
+        audio.extend(vec![0; 800]);
+        let events = feed(&mut detector, &audio);
+        let [SpeechEvent::Started, SpeechEvent::Ended(burst)] = events[..] else {
+            panic!("{events:?}");
+        };
+        assert!((burst.hz - 400.0).abs() < 30.0, "{burst:?}");
     }
 
     #[test]
