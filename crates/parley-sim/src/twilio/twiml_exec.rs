@@ -96,6 +96,8 @@ pub(crate) struct LiveCall {
     closed_by_app: bool,
     /// A REST hang-up waiting to be acknowledged once the call has ended.
     pending_ack: Option<oneshot::Sender<()>>,
+    /// Callee lines last written to the store (written only on change).
+    lines_reported: u32,
     inbound: Frame,
     outbound: Frame,
 }
@@ -123,6 +125,7 @@ impl LiveCall {
             answered_by: None,
             closed_by_app: false,
             pending_ack: None,
+            lines_reported: 0,
             inbound: [mulaw::SILENCE; FRAME_SAMPLES],
             outbound: [mulaw::SILENCE; FRAME_SAMPLES],
             ctx,
@@ -278,8 +281,12 @@ impl LiveCall {
         None
     }
 
-    fn update_lines_spoken(&self) {
+    fn update_lines_spoken(&mut self) {
         let spoken = self.callee.lines_spoken();
+        if spoken == self.lines_reported {
+            return;
+        }
+        self.lines_reported = spoken;
         let mut store = self.ctx.shared.store.lock().expect("store lock");
         store.update(&self.ctx.facts.sid, |call| {
             call.callee_lines_spoken = spoken
