@@ -5,7 +5,7 @@ use parley_domain::Role;
 use parley_engine::settings::Settings;
 use parley_server::RunningServer;
 use parley_store::Store;
-use sqlx::Connection;
+use sqlx::{ConnectOptions, Connection};
 
 pub struct BenchServer {
     /// `http://127.0.0.1:<port>`.
@@ -113,7 +113,14 @@ async fn drop_database(admin_url: &str, name: &str) -> Result<(), BenchError> {
 }
 
 async fn admin_connection(admin_url: &str) -> Result<sqlx::PgConnection, BenchError> {
-    sqlx::PgConnection::connect(admin_url)
+    let options: sqlx::postgres::PgConnectOptions = admin_url
+        .parse()
+        .map_err(|source| postgres_error(admin_url, source))?;
+    // DROP DATABASE of a large database takes over a second, which sqlx would log as a
+    // slow-statement warning in the middle of the report.
+    options
+        .disable_statement_logging()
+        .connect()
         .await
         .map_err(|source| postgres_error(admin_url, source))
 }
