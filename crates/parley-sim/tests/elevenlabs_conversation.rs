@@ -442,3 +442,22 @@ async fn unknown_voices_and_messages_are_tolerated() {
     let conversation = &sim.sim.conversations()[0];
     assert!(conversation.socket_open);
 }
+
+#[tokio::test]
+async fn stopping_the_simulator_closes_live_conversations() {
+    let sim = start(fast_config()).await;
+    let (mut client, _) = open(&sim, AGENT, InitiationClientData::default()).await;
+    client.expect(agent_text).await;
+    let handle = sim.sim.clone();
+    tokio::time::timeout(WAIT, sim.stop())
+        .await
+        .expect("stop returns");
+    let (end, _) = client.until_end().await;
+    assert!(matches!(end, Event::Closed(Some(1001))), "{end:?}");
+    handle
+        .wait_for(WAIT, |all| {
+            (all[0].ended_by == Some(EndedBy::SimulatorStopped)).then_some(())
+        })
+        .await
+        .expect("end recorded");
+}

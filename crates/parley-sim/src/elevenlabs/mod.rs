@@ -136,8 +136,8 @@ impl ElevenLabsSim {
             addr,
             base_url: format!("http://{addr}"),
             sim,
-            stop: Some(stop),
-            task: Some(task),
+            stop,
+            task,
         })
     }
 
@@ -180,37 +180,24 @@ impl ElevenLabsSim {
     }
 }
 
-/// A simulator serving on a local port.
+/// A simulator serving on a local port. Dropping this handle leaves it serving (like a
+/// detached task); call [`RunningElevenLabsSim::stop`] to stop it.
 #[derive(Debug)]
 pub struct RunningElevenLabsSim {
     pub addr: SocketAddr,
     /// `http://127.0.0.1:PORT`
     pub base_url: String,
     pub sim: ElevenLabsSim,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
 }
 
 impl RunningElevenLabsSim {
-    /// Closes live conversations and stops serving.
-    pub async fn stop(mut self) {
-        self.signal_stop();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-
-    fn signal_stop(&mut self) {
+    /// Closes live conversations (1001) and stops serving.
+    pub async fn stop(self) {
         self.sim.shut_down();
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-impl Drop for RunningElevenLabsSim {
-    fn drop(&mut self) {
-        self.signal_stop();
+        let _ = self.stop.send(());
+        let _ = self.task.await;
     }
 }
 
