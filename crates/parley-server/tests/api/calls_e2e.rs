@@ -9,7 +9,7 @@ use tokio::sync::broadcast::Receiver;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
-async fn sandbox() -> TestApp {
+pub async fn sandbox() -> TestApp {
     TestApp::start_on(Db::Sqlite, |s| {
         s.sandbox.speed = 5.0;
         s.calls.post_call_wait_secs = 30;
@@ -18,7 +18,7 @@ async fn sandbox() -> TestApp {
 }
 
 /// Waits for an event about `call_id` that `pick` accepts; fails after the timeout.
-async fn wait_for(
+pub async fn wait_for(
     rx: &mut Receiver<LiveEvent>,
     call_id: i64,
     pick: impl Fn(&LiveEvent) -> bool,
@@ -37,7 +37,7 @@ async fn wait_for(
     .unwrap_or_else(|_| panic!("call {call_id}: no matching event within {CALL_TIMEOUT:?}"))
 }
 
-async fn place(app: &TestApp, body: Value) -> i64 {
+pub async fn place(app: &TestApp, body: Value) -> i64 {
     let (status, call) = app.call(Method::POST, "/api/v1/calls", Some(body)).await;
     assert_eq!(status, 201, "{call}");
     call["id"].as_i64().unwrap()
@@ -119,5 +119,191 @@ async fn a_conversation_is_bridged_transcribed_analysed_and_recorded() {
         .unwrap();
     assert_eq!(part.status(), 206, "players can seek");
     assert_eq!(part.bytes().await.unwrap().len(), 100);
+    app.stop().await;
+}
+
+/// What each simulated callee's call must end as.
+struct Expect {
+    number: &'static str,
+    status: &'static str,
+    outcome: &'static str,
+    termination: &'static str,
+    talks: bool,
+    /// Whether the agent's analysis arrives; `None` where timing decides (a machine may
+    /// answer before or after the agent joined).
+    analysed: Option<bool>,
+}
+
+const PERSONAS: [Expect; 8] = [
+    Expect {
+        number: "+15550100002",
+        status: "completed",
+        outcome: "voicemail",
+        termination: "amd",
+        talks: false,
+        analysed: None,
+    },
+    Expect {
+        number: "+15550100003",
+        status: "no-answer",
+        outcome: "no_answer",
+        termination: "carrier",
+        talks: false,
+        analysed: Some(false),
+    },
+    Expect {
+        number: "+15550100004",
+        status: "busy",
+        outcome: "busy",
+        termination: "carrier",
+        talks: false,
+        analysed: Some(false),
+    },
+    Expect {
+        number: "+15550100005",
+        status: "completed",
+        outcome: "short_call",
+        termination: "callee",
+        talks: false,
+        analysed: None,
+    },
+    // At 5x speed this conversation lasts ~2 s: shorter than the 10 s short-call threshold.
+    Expect {
+        number: "+15550100006",
+        status: "completed",
+        outcome: "short_call",
+        termination: "agent",
+        talks: true,
+        analysed: Some(true),
+    },
+    Expect {
+        number: "+15550100007",
+        status: "completed",
+        outcome: "unsuccessful",
+        termination: "agent",
+        talks: true,
+        analysed: Some(true),
+    },
+    Expect {
+        number: "+15550100008",
+        status: "failed",
+        outcome: "failed",
+        termination: "carrier",
+        talks: false,
+        analysed: Some(false),
+    },
+    Expect {
+        number: "+15550100009",
+        status: "failed",
+        outcome: "failed",
+        termination: "carrier",
+        talks: false,
+        analysed: Some(false),
+    },
+];
+
+#[tokio::test]
+async fn every_persona_ends_in_its_own_final_state() {
+    let app = sandbox().await;
+    let mut events = app.engine.events.subscribe();
+    let mut placed = Vec::new();
+    for p in &PERSONAS {
+        placed.push((place(&app, json!({"to": p.number})).await, p));
+    }
+    // Collect every event until each call has ended (and been analysed, where it talked).
+    let mut seen: std::collections::HashMap<i64, Vec<LiveEvent>> = Default::default();
+    let done = |seen: &std::collections::HashMap<i64, Vec<LiveEvent>>| {
+        placed.iter().all(|(id, p)| {
+            let evs = seen.get(id).map(Vec::as_slice).unwrap_or_default();
+            let ended = evs.iter().any(|e| matches!(e, LiveEvent::CallEnded { .. }));
+            let analysed = p.analysed != Some(true)
+                || evs
+                    .iter()
+                    .any(|e| matches!(e, LiveEvent::CallAnalyzed { .. }));
+            ended && analysed
+        })
+    };
+    tokio::time::timeout(CALL_TIMEOUT, async {
+        while !done(&seen) {
+            if let Ok(e) = events.recv().await {
+                seen.entry(e.call_id()).or_default().push(e);
+            }
+        }
+    })
+    .await
+    .expect("every persona's call ends within the timeout");
+
+    for (id, p) in &placed {
+        let (_, call) = app
+            .call(Method::GET, &format!("/api/v1/calls/{id}"), None)
+            .await;
+        let who = p.number;
+        assert_eq!(call["status"], p.status, "{who}: {call}");
+        assert_eq!(call["outcome"], p.outcome, "{who}: {call}");
+        assert_eq!(call["termination_source"], p.termination, "{who}: {call}");
+        let users = call["transcript"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["role"] == "user")
+            .count();
+        assert_eq!(
+            users > 0,
+            p.talks,
+            "{who} transcript: {}",
+            call["transcript"]
+        );
+        if let Some(analysed) = p.analysed {
+            assert_eq!(
+                call["analysis"].is_object(),
+                analysed,
+                "{who}: {}",
+                call["analysis"]
+            );
+        }
+        // Live events come in lifecycle order: started first, ended after every update.
+        let evs = &seen[id];
+        assert!(
+            matches!(evs.first(), Some(LiveEvent::CallStarted { .. })),
+            "{who}: {evs:?}"
+        );
+        let ended_at = evs
+            .iter()
+            .position(|e| matches!(e, LiveEvent::CallEnded { .. }))
+            .unwrap();
+        assert!(
+            evs[..ended_at]
+                .iter()
+                .all(|e| !matches!(e, LiveEvent::CallAnalyzed { .. })),
+            "{who}: {evs:?}"
+        );
+    }
+    let (_, voicemail) = app
+        .call(Method::GET, &format!("/api/v1/calls/{}", placed[0].0), None)
+        .await;
+    assert!(
+        voicemail["answered_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("machine"),
+        "{voicemail}"
+    );
+    let (_, invalid) = app
+        .call(Method::GET, &format!("/api/v1/calls/{}", placed[6].0), None)
+        .await;
+    assert_eq!(invalid["error_code"], "21211");
+    // The callback and opt-out personas ask for tools; with none registered yet the agent
+    // gets an error result, the call goes on, and the attempt is logged.
+    let (_, callback) = app
+        .call(Method::GET, &format!("/api/v1/calls/{}", placed[4].0), None)
+        .await;
+    let tool = callback["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "tool_call")
+        .expect("tool call logged");
+    assert_eq!(tool["data"]["tool"], "schedule_callback");
+    assert_eq!(tool["data"]["ok"], false);
     app.stop().await;
 }

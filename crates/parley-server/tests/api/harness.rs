@@ -84,6 +84,14 @@ impl TestApp {
         }
     }
 
+    /// The simulators (the app runs in sandbox mode unless credentials were set).
+    pub fn sandbox(&self) -> &parley_engine::sandbox::Sandbox {
+        self.server
+            .as_ref()
+            .and_then(|s| s.sandbox.as_ref())
+            .expect("sandbox mode")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

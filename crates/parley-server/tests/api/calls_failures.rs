@@ -1,0 +1,316 @@
+//! What happens when things go wrong around a call.
+use crate::calls_e2e::{place, sandbox, wait_for};
+use parley_engine::events::LiveEvent;
+use parley_engine::telephony::sandbox_credentials::{ELEVENLABS_WEBHOOK_SECRET, TWILIO_AUTH_TOKEN};
+use parley_store::NewCall;
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn the_agent_dropping_mid_call_ends_the_call_with_a_reason() {
+    let app = sandbox().await;
+    let mut events = app.engine.events.subscribe();
+    let id = place(
+        &app,
+        json!({"to": "+15550100001", "agent_id": "agent_drops"}),
+    )
+    .await;
+    wait_for(&mut events, id, |e| {
+        matches!(e, LiveEvent::CallEnded { .. })
+    })
+    .await;
+    let (_, call) = app
+        .call(Method::GET, &format!("/api/v1/calls/{id}"), None)
+        .await;
+    assert_eq!(call["status"], "completed", "{call}");
+    assert_eq!(call["termination_source"], "system");
+    let reason = call["error_message"].as_str().unwrap();
+    assert!(reason.contains("agent connection lost"), "{reason}");
+    let sims = app.sandbox();
+    let twilio_call = sims
+        .twilio
+        .sim
+        .calls()
+        .into_iter()
+        .find(|c| Some(c.sid.as_str()) == call["twilio_call_sid"].as_str())
+        .unwrap();
+    assert!(twilio_call.ended.is_some(), "the phone call was hung up");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_agent_hangs_the_call_up_with_a_reason() {
+    let app = sandbox().await;
+    let mut events = app.engine.events.subscribe();
+    let id = place(
+        &app,
+        json!({"to": "+15550100001", "agent_id": "agent_signed_url_fails"}),
+    )
+    .await;
+    wait_for(&mut events, id, |e| {
+        matches!(e, LiveEvent::CallEnded { .. })
+    })
+    .await;
+    let (_, call) = app
+        .call(Method::GET, &format!("/api/v1/calls/{id}"), None)
+        .await;
+    assert_eq!(call["termination_source"], "system", "{call}");
+    assert!(
+        call["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("agent unreachable"),
+        "{call}"
+    );
+    assert!(
+        app.sandbox().elevenlabs.sim.conversations().is_empty(),
+        "no agent session was opened"
+    );
+    app.stop().await;
+}
+
+/// Posts a status callback signed as Twilio would (or with a forged signature).
+async fn status_callback(
+    app: &crate::harness::TestApp,
+    call_id: i64,
+    sid: &str,
+    status: &str,
+    seq: u32,
+    forged: bool,
+) -> u16 {
+    let path = format!("/twilio/status/{call_id}");
+    let params: Vec<(String, String)> = [
+        (
+            "AccountSid",
+            parley_engine::telephony::sandbox_credentials::TWILIO_ACCOUNT_SID,
+        ),
+        ("CallSid", sid),
+        ("CallStatus", status),
+        ("SequenceNumber", &seq.to_string()),
+        ("CallDuration", "12"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let key = if forged {
+        "not-the-token"
+    } else {
+        TWILIO_AUTH_TOKEN
+    };
+    let sig = parley_twilio::signature::sign(key, &app.url(&path), &params);
+    app.http
+        .post(app.url(&path))
+        .header("x-twilio-signature", sig)
+        .form(&params)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn status_callbacks_are_idempotent_and_never_move_a_call_backwards() {
+    let app = sandbox().await;
+    let call = app
+        .store
+        .create_call(&NewCall {
+            attempt: 1,
+            to: "+14155550100".into(),
+            from: "+15005550006".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let sid = "CA0123456789abcdef0123456789abcdef";
+    app.store.set_call_sid(call.id, sid).await.unwrap();
+    for (status, seq) in [
+        ("in-progress", 2),
+        ("ringing", 1),
+        ("completed", 3),
+        ("completed", 3),
+        ("in-progress", 2),
+    ] {
+        assert_eq!(
+            status_callback(&app, call.id, sid, status, seq, false).await,
+            204,
+            "{status}"
+        );
+    }
+    let (_, got) = app
+        .call(Method::GET, &format!("/api/v1/calls/{}", call.id), None)
+        .await;
+    assert_eq!(got["status"], "completed");
+    assert_eq!(got["duration_seconds"], 12);
+    assert_eq!(got["termination_source"], "callee");
+    let statuses: Vec<&str> = got["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["data"]["CallStatus"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        vec!["in-progress", "ringing", "completed"],
+        "duplicates are stored once"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn forged_webhooks_get_403_and_store_nothing() {
+    let app = sandbox().await;
+    let call = app
+        .store
+        .create_call(&NewCall {
+            attempt: 1,
+            to: "+14155550100".into(),
+            from: "+15005550006".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let sid = "CA0123456789abcdef0123456789abcdee";
+    app.store.set_call_sid(call.id, sid).await.unwrap();
+    assert_eq!(
+        status_callback(&app, call.id, sid, "completed", 3, true).await,
+        403
+    );
+    let unsigned = app
+        .http
+        .post(app.url(&format!("/twilio/status/{}", call.id)))
+        .form(&[("CallSid", sid)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 403);
+    let twiml = app
+        .http
+        .post(app.url(&format!("/twilio/twiml/{}", call.id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        twiml.status(),
+        403,
+        "TwiML (and its stream token) only for Twilio"
+    );
+    assert!(app.store.call_events(call.id).await.unwrap().is_empty());
+    assert_eq!(
+        app.store.get_call(call.id).await.unwrap().status.as_str(),
+        "queued"
+    );
+
+    app.store
+        .set_conversation_id(call.id, "conv_forged")
+        .await
+        .unwrap();
+    let body = json!({"type": "post_call_transcription", "event_timestamp": 1, "data": {
+        "agent_id": "a", "conversation_id": "conv_forged", "status": "done", "transcript": [],
+        "metadata": {}, "analysis": {"call_successful": "success"}}})
+    .to_string();
+    let now = chrono::Utc::now().timestamp();
+    for header in [
+        format!("t={now},v0={}", "0".repeat(64)),
+        parley_elevenlabs::webhook::sign("wrong-secret", now, body.as_bytes()),
+        parley_elevenlabs::webhook::sign(
+            ELEVENLABS_WEBHOOK_SECRET,
+            now - 3 * 3600,
+            body.as_bytes(),
+        ),
+    ] {
+        let resp = app
+            .http
+            .post(app.url("/elevenlabs/webhook"))
+            .header("ElevenLabs-Signature", header)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403);
+    }
+    assert!(
+        app.store
+            .get_call(call.id)
+            .await
+            .unwrap()
+            .analysis
+            .is_none(),
+        "nothing stored"
+    );
+    let good = app
+        .http
+        .post(app.url("/elevenlabs/webhook"))
+        .header(
+            "ElevenLabs-Signature",
+            parley_elevenlabs::webhook::sign(ELEVENLABS_WEBHOOK_SECRET, now, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.status(), 204, "a correctly signed webhook is accepted");
+    assert!(app
+        .store
+        .get_call(call.id)
+        .await
+        .unwrap()
+        .analysis
+        .is_some());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_off_calls_check_their_input_and_the_do_not_call_list() {
+    let app = sandbox().await;
+    let (status, body) = app
+        .call(Method::POST, "/api/v1/calls", Some(json!({})))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/calls",
+            Some(json!({"to": "+15550100001", "contact_id": 1})),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/calls",
+            Some(json!({"contact_id": 4242})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    app.call(
+        Method::POST,
+        "/api/v1/dnc",
+        Some(json!({"phone": "+15550100001"})),
+    )
+    .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/calls",
+            Some(json!({"to": "+15550100001"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
+    let viewer = app
+        .req(Method::POST, "/api/v1/calls", &app.viewer_key)
+        .json(&json!({"to": "+15550100002"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(viewer.status(), 403);
+    let (_, calls) = app.call(Method::GET, "/api/v1/calls", None).await;
+    assert!(
+        calls["items"].as_array().unwrap().is_empty(),
+        "no call was placed"
+    );
+    app.stop().await;
+}
