@@ -243,8 +243,8 @@ impl Session {
         agent_id: &str,
         initiation: &InitiationClientData,
     ) -> Result<(), EndedBy> {
-        let config = Arc::clone(&self.inner);
-        let config = &config.config;
+        let inner = Arc::clone(&self.inner);
+        let config = &inner.config;
         self.send(&ServerMessage::ConversationInitiationMetadata {
             conversation_initiation_metadata_event: InitiationMetadata {
                 conversation_id: self.id.clone(),
@@ -253,14 +253,15 @@ impl Session {
             },
         })
         .await?;
-        let greeting_then = if agent_id == magic::DROPS {
+        let drops = agent_id == magic::DROPS;
+        let greeting_then = if drops {
             After::Finish(Finale::Drop)
         } else {
             After::Listen
         };
         match greeting(initiation, &self.id, agent_id) {
             Some(text) => self.start_speech(text, greeting_then).await?,
-            None if greeting_then != After::Listen => {
+            None if drops => {
                 self.agent = Agent::Closing {
                     at: Instant::now(),
                     finale: Finale::Drop,
