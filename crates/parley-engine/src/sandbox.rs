@@ -7,7 +7,7 @@ use parley_sim::elevenlabs::{ElevenLabsSim, ElevenLabsSimConfig, RunningElevenLa
 use parley_sim::twilio::{RunningTwilioSim, TwilioSim, TwilioSimConfig};
 use std::net::SocketAddr;
 
-/// The running simulators; they stop when this is dropped.
+/// The running simulators; [`Sandbox::stop`] stops them.
 pub struct Sandbox {
     pub twilio: RunningTwilioSim,
     pub elevenlabs: RunningElevenLabsSim,
@@ -45,6 +45,11 @@ impl Sandbox {
         )
         .await?;
         Ok(Sandbox { twilio, elevenlabs })
+    }
+
+    pub async fn stop(self) {
+        self.twilio.stop().await;
+        self.elevenlabs.stop().await;
     }
 
     pub fn urls(&self) -> SimulatorUrls {

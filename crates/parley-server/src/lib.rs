@@ -204,9 +204,14 @@ pub struct RunningServer {
 impl RunningServer {
     pub async fn stop(self) -> Result<(), ServerError> {
         let _ = self.shutdown.send(());
-        self.task
+        let result = self
+            .task
             .await
-            .unwrap_or_else(|e| Err(ServerError::Serve(std::io::Error::other(e))))
+            .unwrap_or_else(|e| Err(ServerError::Serve(std::io::Error::other(e))));
+        if let Some(sandbox) = self.sandbox {
+            sandbox.stop().await;
+        }
+        result
     }
 }
 
@@ -293,9 +298,13 @@ pub async fn run(
     store: Store,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let (state, listener, _sandbox) = prepare(settings, store).await?;
+    let (state, listener, sandbox) = prepare(settings, store).await?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    serve(state, listener, shutdown).await
+    let result = serve(state, listener, shutdown).await;
+    if let Some(sandbox) = sandbox {
+        sandbox.stop().await;
+    }
+    result
 }
 
 /// Starts the server in the background (use `listen = 127.0.0.1:0` for a free port).

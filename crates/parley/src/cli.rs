@@ -48,6 +48,25 @@ pub enum Command {
     /// Ignores the settings file: runs are comparable between machines.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run the Twilio and ElevenLabs simulators on their own, for trying Parley (or any
+    /// other client) against them.
+    Sim(SimArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimArgs {
+    /// Address of the simulated Twilio REST API.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub twilio_listen: SocketAddr,
+    /// Address of the simulated ElevenLabs API and agent WebSocket.
+    #[arg(long, default_value = "127.0.0.1:8082")]
+    pub elevenlabs_listen: SocketAddr,
+    /// Where the agent simulator posts its post-call webhooks.
+    #[arg(long)]
+    pub webhook_url: Option<String>,
+    /// How fast callees and the agent talk (1.0 = real time).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
 }
 
 #[derive(Debug, Subcommand)]

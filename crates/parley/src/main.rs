@@ -7,6 +7,7 @@ mod cli;
 mod database;
 mod serve;
 mod shutdown;
+mod sim;
 mod telemetry;
 
 use anyhow::Context;
@@ -49,6 +50,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         // Makes its own settings for the server it measures.
         Command::Bench(command) => return bench::run(command),
+        Command::Sim(args) => return sim::run(args),
         command => command,
     };
 
@@ -64,7 +66,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Serve => serve::run(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::Admin(command) => admin::run(settings, command).await,
-            Command::Config | Command::Bench(_) => unreachable!("handled above"),
+            Command::Config | Command::Bench(_) | Command::Sim(_) => {
+                unreachable!("handled above")
+            }
         }
     })
 }
