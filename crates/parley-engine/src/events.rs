@@ -38,6 +38,10 @@ pub enum LiveEvent {
     RecordingReady {
         call_id: i64,
     },
+    /// The media stream and the agent session are both gone (whatever ended them).
+    StreamEnded {
+        call_id: i64,
+    },
 }
 
 impl LiveEvent {
@@ -48,7 +52,8 @@ impl LiveEvent {
             | LiveEvent::Transcript { call_id, .. }
             | LiveEvent::CallEnded { call_id, .. }
             | LiveEvent::CallAnalyzed { call_id, .. }
-            | LiveEvent::RecordingReady { call_id } => *call_id,
+            | LiveEvent::RecordingReady { call_id }
+            | LiveEvent::StreamEnded { call_id } => *call_id,
         }
     }
 }

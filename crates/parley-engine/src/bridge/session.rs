@@ -52,14 +52,22 @@ enum SetupError {
 }
 
 impl Engine {
-    /// Serves one Twilio media stream until the call ends.
-    pub async fn run_media_stream(&self, mut twilio: WebSocket) {
+    /// Serves one Twilio media stream until the call ends, then announces that it ended.
+    pub async fn run_media_stream(&self, twilio: WebSocket) {
+        if let Some(call_id) = self.bridge(twilio).await {
+            self.publish(LiveEvent::StreamEnded { call_id });
+        }
+    }
+
+    /// Bridges one stream; returns the call id once both sides are closed (`None` when
+    /// the stream never authenticated).
+    async fn bridge(&self, mut twilio: WebSocket) -> Option<i64> {
         let (start, call) = match self.authenticate_stream(&mut twilio).await {
             Ok(found) => found,
             Err(e) => {
                 tracing::warn!(error = %e, "media stream refused");
                 let _ = twilio.send(Message::Close(None)).await;
-                return;
+                return None;
             }
         };
         let call_id = call.id;
@@ -72,7 +80,7 @@ impl Engine {
             () = wait_until_gone(&mut twilio) => {
                 tracing::info!(call_id, "call ended while the agent was connecting");
                 let _ = self.store.set_termination(call_id, TerminationSource::Callee, Some("hung up before the agent joined")).await;
-                return;
+                return Some(call_id);
             }
         };
         let agent = match connected {
@@ -87,7 +95,7 @@ impl Engine {
                 )
                 .await;
                 let _ = twilio.send(Message::Close(None)).await;
-                return;
+                return Some(call_id);
             }
         };
 
@@ -122,6 +130,7 @@ impl Engine {
                 }
             }
         }
+        Some(call_id)
     }
 
     /// Reads up to Twilio's `start` and checks the call id and one-time token it carries.

@@ -314,3 +314,205 @@ async fn one_off_calls_check_their_input_and_the_do_not_call_list() {
     );
     app.stop().await;
 }
+
+/// Fetches TwiML as Twilio would and returns the one-time stream token in it.
+async fn stream_token(app: &crate::harness::TestApp, call_id: i64) -> String {
+    let path = format!("/twilio/twiml/{call_id}");
+    let params: Vec<(String, String)> = vec![(
+        "CallSid".into(),
+        "CA0123456789abcdef0123456789abcdea".into(),
+    )];
+    let sig = parley_twilio::signature::sign(TWILIO_AUTH_TOKEN, &app.url(&path), &params);
+    let xml = app
+        .http
+        .post(app.url(&path))
+        .header("x-twilio-signature", sig)
+        .form(&params)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = r#"name="token" value=""#;
+    let start = xml
+        .find(marker)
+        .unwrap_or_else(|| panic!("no token in {xml}"))
+        + marker.len();
+    xml[start..start + xml[start..].find('"').unwrap()].to_string()
+}
+
+/// Opens a media stream as Twilio does and sends `connected` and `start`.
+async fn open_stream(
+    app: &crate::harness::TestApp,
+    call_id: i64,
+    token: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures::SinkExt;
+    let url = app.url("/twilio/media").replacen("http", "ws", 1);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let connected = json!({"event": "connected", "protocol": "Call", "version": "1.0.0"});
+    let start = json!({"event": "start", "sequenceNumber": "1", "streamSid": "MZ0123456789abcdef0123456789abcdef",
+        "start": {"accountSid": "AC00000000000000000000000000000000", "streamSid": "MZ0123456789abcdef0123456789abcdef",
+                  "callSid": "CA0123456789abcdef0123456789abcdea", "tracks": ["inbound"],
+                  "customParameters": {"call_id": call_id.to_string(), "token": token},
+                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}});
+    for msg in [connected, start] {
+        ws.send(tokio_tungstenite::tungstenite::Message::text(
+            msg.to_string(),
+        ))
+        .await
+        .unwrap();
+    }
+    ws
+}
+
+#[tokio::test]
+async fn a_stream_dropping_during_agent_setup_leaves_no_agent_session() {
+    let app = sandbox().await;
+    let mut events = app.engine.events.subscribe();
+    let call = app
+        .store
+        .create_call(&NewCall {
+            attempt: 1,
+            to: "+15550100001".into(),
+            from: "+15005550006".into(),
+            agent_id: Some("sandbox-agent".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    app.store
+        .set_call_sid(call.id, "CA0123456789abcdef0123456789abcdea")
+        .await
+        .unwrap();
+    let token = stream_token(&app, call.id).await;
+    let ws = open_stream(&app, call.id, &token).await;
+    drop(ws); // the caller's side vanishes while Parley is reaching the agent
+    wait_for(&mut events, call.id, |e| {
+        matches!(e, LiveEvent::StreamEnded { .. })
+    })
+    .await;
+    let closed = app
+        .sandbox()
+        .elevenlabs
+        .sim
+        .wait_for(std::time::Duration::from_secs(10), |convs| {
+            convs.iter().all(|c| !c.socket_open).then_some(())
+        })
+        .await;
+    assert!(
+        closed.is_some(),
+        "an agent session outlived its call: {:?}",
+        app.sandbox().elevenlabs.sim.conversations()
+    );
+    assert_eq!(
+        app.store
+            .get_call(call.id)
+            .await
+            .unwrap()
+            .termination_source
+            .map(|t| t.as_str()),
+        Some("callee")
+    );
+
+    // The token was used up: replaying it opens nothing.
+    let conversations_before = app.sandbox().elevenlabs.sim.conversations().len();
+    let mut replay = open_stream(&app, call.id, &token).await;
+    use futures::StreamExt;
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(10), replay.next())
+        .await
+        .expect("the replay is answered");
+    assert!(
+        matches!(
+            answer,
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) | None | Some(Err(_))
+        ),
+        "{answer:?}"
+    );
+    assert_eq!(
+        app.sandbox().elevenlabs.sim.conversations().len(),
+        conversations_before
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pcm_agents_are_transcoded_and_a_missing_webhook_is_fetched_instead() {
+    use parley_engine::telephony::sandbox_credentials as creds;
+    use parley_sim::elevenlabs::{ElevenLabsSim, ElevenLabsSimConfig};
+    use parley_sim::twilio::{TwilioSim, TwilioSimConfig};
+    let loopback: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let twilio = TwilioSim::spawn(
+        TwilioSimConfig {
+            speed: 5.0,
+            ..TwilioSimConfig::default()
+        },
+        loopback,
+    )
+    .await
+    .unwrap();
+    let agent = ElevenLabsSim::spawn(
+        ElevenLabsSimConfig {
+            webhook_url: None, // never sends one: Parley must fetch the conversation
+            agent_output_format: "pcm_16000".into(),
+            user_input_format: "pcm_16000".into(),
+            ..ElevenLabsSimConfig::default()
+        }
+        .with_speed(5.0),
+        loopback,
+    )
+    .await
+    .unwrap();
+    let (twilio_url, agent_url) = (twilio.base_url.clone(), agent.base_url.clone());
+    let app = crate::harness::TestApp::start_on(crate::harness::Db::Sqlite, move |s| {
+        s.twilio.account_sid = Some(creds::TWILIO_ACCOUNT_SID.into());
+        s.twilio.auth_token = Some(creds::TWILIO_AUTH_TOKEN.into());
+        s.twilio.api_base_url = twilio_url.parse().unwrap();
+        s.twilio.caller_id = Some("+15005550006".into());
+        s.elevenlabs.api_key = Some(creds::ELEVENLABS_API_KEY.into());
+        s.elevenlabs.api_base_url = agent_url.parse().unwrap();
+        s.elevenlabs.agent_id = Some("agent-pcm".into());
+        s.calls.post_call_wait_secs = 1;
+    })
+    .await;
+    let (_, status) = app.call(Method::GET, "/api/v1/status", None).await;
+    assert_eq!(status["mode"], "production");
+    let mut events = app.engine.events.subscribe();
+    let id = place(&app, json!({"to": "+15550100001"})).await;
+    wait_for(&mut events, id, |e| {
+        matches!(e, LiveEvent::CallEnded { .. })
+    })
+    .await;
+    wait_for(&mut events, id, |e| {
+        matches!(e, LiveEvent::CallAnalyzed { .. })
+    })
+    .await;
+    let (_, call) = app
+        .call(Method::GET, &format!("/api/v1/calls/{id}"), None)
+        .await;
+    let user_lines: Vec<&str> = call["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["role"] == "user")
+        .map(|t| t["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        user_lines,
+        parley_sim::personas::CONVERSES.lines.to_vec(),
+        "the callee was understood through 8k<->16k transcoding"
+    );
+    assert_eq!(call["analysis"]["call_successful"], "success");
+    assert_eq!(call["termination_source"], "agent");
+    let conversation = agent.sim.conversations().pop().unwrap();
+    assert!(
+        conversation.pings_sent > 0 && conversation.pongs_missed == 0,
+        "every ping answered: {} sent, {} missed",
+        conversation.pings_sent,
+        conversation.pongs_missed
+    );
+    app.stop().await;
+    twilio.stop().await;
+    agent.stop().await;
+}
