@@ -121,10 +121,8 @@ impl Engine {
                     tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(Message::Close(None))).await;
             }
             Ending::TwilioEnded => {
-                let _ = self
-                    .store
-                    .set_termination(call_id, TerminationSource::Callee, None)
-                    .await;
+                // Why Twilio ended the stream (hang-up, time limit, redirect) is for its
+                // status callback to say; only the agent side is ours to close.
                 if let Some(mut agent) = agent {
                     let _ = tokio::time::timeout(CLOSE_TIMEOUT, agent.close(None)).await;
                 }

@@ -102,10 +102,14 @@ impl Engine {
         }
         // Nothing else claimed the ending: the line did (no answer, busy, failure) or the
         // callee hung up.
-        let source = if status == CallStatus::Completed {
-            TerminationSource::Callee
-        } else {
-            TerminationSource::Carrier
+        let limit = self.call_options(call_id).await?.max_duration_seconds;
+        let timed_out = limit
+            .zip(cb.call_duration_secs)
+            .is_some_and(|(max, d)| d >= max);
+        let source = match status {
+            CallStatus::Completed if timed_out => TerminationSource::Timeout,
+            CallStatus::Completed => TerminationSource::Callee,
+            _ => TerminationSource::Carrier,
         };
         self.store.set_termination(call_id, source, None).await?;
         let call = self.settle_outcome(call_id).await?;

@@ -20,6 +20,9 @@ pub struct CallOptions {
     pub answering_machine: AnsweringMachine,
     #[serde(default = "default_short_call")]
     pub short_call_seconds: u32,
+    /// Twilio's `TimeLimit` for the call; reaching it means the call timed out.
+    #[serde(default)]
+    pub max_duration_seconds: Option<u32>,
 }
 
 fn default_short_call() -> u32 {

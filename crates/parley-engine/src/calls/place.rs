@@ -64,7 +64,12 @@ impl Engine {
                 from: from.clone(),
                 agent_id: Some(agent_id),
                 dynamic_variables: Value::Object(req.dynamic_variables.clone()),
-                overrides: serde_json::to_value(&req.options).unwrap_or_default(),
+                overrides: serde_json::to_value(CallOptions {
+                    max_duration_seconds: (req.max_duration_seconds > 0)
+                        .then_some(req.max_duration_seconds),
+                    ..req.options.clone()
+                })
+                .unwrap_or_default(),
             })
             .await
             .map_err(CallError::from)?;

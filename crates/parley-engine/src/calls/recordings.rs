@@ -46,6 +46,34 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Deletes stored recordings created before `before` (UTC millis); returns how many.
+    pub async fn delete_recordings_before(&self, before: i64) -> Result<usize, RecordingError> {
+        let old = self
+            .store
+            .recordings_created_before(before, 500)
+            .await
+            .map_err(CallError::from)?;
+        let mut deleted = 0;
+        for (id, path) in old {
+            if !path.is_empty() {
+                if let Err(e) = tokio::fs::remove_file(&path).await {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        tracing::warn!(recording_id = id, error = %e, "deleting recording failed");
+                        continue;
+                    }
+                }
+            }
+            self.store
+                .mark_recording_deleted(id)
+                .await
+                .map_err(CallError::from)?;
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+}
+
 /// Deletes recordings older than the retention period, once an hour.
 pub fn spawn_retention(engine: Engine) {
     tokio::spawn(async move {
@@ -54,23 +82,10 @@ pub fn spawn_retention(engine: Engine) {
             tick.tick().await;
             let days = i64::from(engine.settings.calls.recording_retention_days);
             let before = parley_domain::time::now_millis() - days * 86_400_000;
-            match engine.store.recordings_created_before(before, 500).await {
-                Ok(old) => {
-                    for (id, path) in old {
-                        if !path.is_empty() {
-                            if let Err(e) = tokio::fs::remove_file(&path).await {
-                                if e.kind() != std::io::ErrorKind::NotFound {
-                                    tracing::warn!(recording_id = id, error = %e, "deleting recording failed");
-                                    continue;
-                                }
-                            }
-                        }
-                        if let Err(e) = engine.store.mark_recording_deleted(id).await {
-                            tracing::warn!(recording_id = id, error = %e, "marking recording deleted failed");
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "listing old recordings failed"),
+            match engine.delete_recordings_before(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(recordings = n, "deleted recordings past retention"),
+                Err(e) => tracing::warn!(error = %e, "deleting old recordings failed"),
             }
         }
     });

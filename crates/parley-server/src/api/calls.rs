@@ -175,6 +175,7 @@ pub async fn place(
             prompt: body.prompt,
             answering_machine: machine,
             short_call_seconds: CampaignSettings::default().retry.short_call_seconds,
+            max_duration_seconds: None, // set from `max_duration_seconds` below
         },
         record: body.record.unwrap_or(true),
         max_duration_seconds: duration,

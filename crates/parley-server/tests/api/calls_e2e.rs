@@ -119,6 +119,49 @@ async fn a_conversation_is_bridged_transcribed_analysed_and_recorded() {
         .unwrap();
     assert_eq!(part.status(), 206, "players can seek");
     assert_eq!(part.bytes().await.unwrap().len(), 100);
+
+    // Past the retention period the file goes, and the call says so.
+    let tomorrow = parley_domain::time::now_millis() + 86_400_000;
+    assert_eq!(
+        app.engine.delete_recordings_before(tomorrow).await.unwrap(),
+        1
+    );
+    let gone = app
+        .req(Method::GET, url, &app.viewer_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+    let (_, call) = app
+        .call(Method::GET, &format!("/api/v1/calls/{id}"), None)
+        .await;
+    assert!(call["recording"].is_null());
+    assert_eq!(call["recordings"][0]["status"], "deleted");
+    let files = std::fs::read_dir(app.engine.recordings_dir())
+        .unwrap()
+        .count();
+    assert_eq!(files, 0, "the WAV file was removed");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_that_reaches_its_time_limit_ends_as_a_timeout() {
+    let app = sandbox().await;
+    let mut events = app.engine.events.subscribe();
+    let id = place(
+        &app,
+        json!({"to": "+15550100001", "max_duration_seconds": 10}),
+    )
+    .await;
+    wait_for(&mut events, id, |e| {
+        matches!(e, LiveEvent::CallEnded { .. })
+    })
+    .await;
+    let (_, call) = app
+        .call(Method::GET, &format!("/api/v1/calls/{id}"), None)
+        .await;
+    // The scripted conversation lasts about 15 simulated seconds: the 10 s limit cuts it off.
+    assert_eq!(call["termination_source"], "timeout", "{call}");
     app.stop().await;
 }
 
@@ -167,11 +210,10 @@ const PERSONAS: [Expect; 8] = [
         talks: false,
         analysed: None,
     },
-    // At 5x speed this conversation lasts ~2 s: shorter than the 10 s short-call threshold.
     Expect {
         number: "+15550100006",
         status: "completed",
-        outcome: "short_call",
+        outcome: "conversation",
         termination: "agent",
         talks: true,
         analysed: Some(true),

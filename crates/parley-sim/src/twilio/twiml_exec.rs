@@ -643,8 +643,11 @@ impl LiveCall {
     async fn finish(mut self, reason: EndReason) {
         self.stop_stream().await;
         self.forks.clear();
-        let elapsed = self.answered_at.elapsed();
-        let duration_secs = elapsed.as_secs_f64().ceil().max(1.0) as u32;
+        // Reported in simulated time, like the scaled `Timeout` and `TimeLimit`: a call
+        // cut off by a 10 s limit reports 10 s at any speed.
+        let elapsed =
+            self.answered_at.elapsed().as_secs_f64() * self.ctx.shared.config.speed_factor();
+        let duration_secs = elapsed.ceil().max(1.0) as u32;
         let recording = self
             .recorder
             .take()
