@@ -72,6 +72,33 @@ pub async fn twiml(
     Ok(([(header::CONTENT_TYPE, "text/xml")], xml).into_response())
 }
 
+/// Which Twilio callback a request is.
+#[derive(Debug, Clone, Copy)]
+pub enum Callback {
+    Status,
+    Amd,
+    Recording,
+}
+
+async fn callback(
+    state: AppState,
+    kind: Callback,
+    call_id: i64,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let Verified(form) = verify(&state, &uri, &headers, &body)?;
+    let engine = &state.engine;
+    let handled = match kind {
+        Callback::Status => engine.on_status_callback(call_id, &form).await,
+        Callback::Amd => engine.on_amd_callback(call_id, &form).await,
+        Callback::Recording => engine.on_recording_callback(call_id, &form).await,
+    };
+    handled.map_err(callback_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub async fn status(
     State(state): State<AppState>,
     Path(call_id): Path<i64>,
@@ -79,13 +106,7 @@ pub async fn status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let Verified(form) = verify(&state, &uri, &headers, &body)?;
-    state
-        .engine
-        .on_status_callback(call_id, &form)
-        .await
-        .map_err(callback_error)?;
-    Ok(StatusCode::NO_CONTENT)
+    callback(state, Callback::Status, call_id, uri, headers, body).await
 }
 
 pub async fn amd(
@@ -95,13 +116,7 @@ pub async fn amd(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let Verified(form) = verify(&state, &uri, &headers, &body)?;
-    state
-        .engine
-        .on_amd_callback(call_id, &form)
-        .await
-        .map_err(callback_error)?;
-    Ok(StatusCode::NO_CONTENT)
+    callback(state, Callback::Amd, call_id, uri, headers, body).await
 }
 
 pub async fn recording(
@@ -111,13 +126,7 @@ pub async fn recording(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let Verified(form) = verify(&state, &uri, &headers, &body)?;
-    state
-        .engine
-        .on_recording_callback(call_id, &form)
-        .await
-        .map_err(callback_error)?;
-    Ok(StatusCode::NO_CONTENT)
+    callback(state, Callback::Recording, call_id, uri, headers, body).await
 }
 
 /// The media stream. The stream authenticates itself with the one-time token in its

@@ -17,6 +17,17 @@ pub async fn sandbox() -> TestApp {
     .await
 }
 
+/// The callee's lines in a call's transcript.
+pub fn user_lines(call: &Value) -> Vec<&str> {
+    call["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["role"] == "user")
+        .map(|t| t["text"].as_str().unwrap())
+        .collect()
+}
+
 /// Waits for an event about `call_id` that `pick` accepts; fails after the timeout.
 pub async fn wait_for(
     rx: &mut Receiver<LiveEvent>,
@@ -82,15 +93,8 @@ async fn a_conversation_is_bridged_transcribed_analysed_and_recorded() {
     assert_eq!(call["outcome"], "success");
     assert!(call["duration_seconds"].as_i64().unwrap() >= 1);
     assert_eq!(call["analysis"]["call_successful"], "success");
-    let user_lines: Vec<&str> = call["transcript"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["role"] == "user")
-        .map(|t| t["text"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        user_lines,
+        user_lines(&call),
         parley_sim::personas::CONVERSES.lines.to_vec(),
         "{call}"
     );
@@ -283,14 +287,8 @@ async fn every_persona_ends_in_its_own_final_state() {
         assert_eq!(call["status"], p.status, "{who}: {call}");
         assert_eq!(call["outcome"], p.outcome, "{who}: {call}");
         assert_eq!(call["termination_source"], p.termination, "{who}: {call}");
-        let users = call["transcript"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|t| t["role"] == "user")
-            .count();
         assert_eq!(
-            users > 0,
+            !user_lines(&call).is_empty(),
             p.talks,
             "{who} transcript: {}",
             call["transcript"]

@@ -1,10 +1,28 @@
 //! What happens when things go wrong around a call.
-use crate::calls_e2e::{place, sandbox, wait_for};
+use crate::calls_e2e::{place, sandbox, user_lines, wait_for};
 use parley_engine::events::LiveEvent;
 use parley_engine::telephony::sandbox_credentials::{ELEVENLABS_WEBHOOK_SECRET, TWILIO_AUTH_TOKEN};
 use parley_store::NewCall;
 use reqwest::Method;
 use serde_json::json;
+
+/// A call known to Parley with a Twilio SID, but placed by nobody: for driving webhooks
+/// and streams by hand.
+async fn stored_call(app: &crate::harness::TestApp, sid: &str) -> i64 {
+    let call = app
+        .store
+        .create_call(&NewCall {
+            attempt: 1,
+            to: "+15550100001".into(),
+            from: "+15005550006".into(),
+            agent_id: Some("sandbox-agent".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    app.store.set_call_sid(call.id, sid).await.unwrap();
+    call.id
+}
 
 #[tokio::test]
 async fn the_agent_dropping_mid_call_ends_the_call_with_a_reason() {
@@ -112,18 +130,8 @@ async fn status_callback(
 #[tokio::test]
 async fn status_callbacks_are_idempotent_and_never_move_a_call_backwards() {
     let app = sandbox().await;
-    let call = app
-        .store
-        .create_call(&NewCall {
-            attempt: 1,
-            to: "+14155550100".into(),
-            from: "+15005550006".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
     let sid = "CA0123456789abcdef0123456789abcdef";
-    app.store.set_call_sid(call.id, sid).await.unwrap();
+    let call_id = stored_call(&app, sid).await;
     for (status, seq) in [
         ("in-progress", 2),
         ("ringing", 1),
@@ -132,13 +140,13 @@ async fn status_callbacks_are_idempotent_and_never_move_a_call_backwards() {
         ("in-progress", 2),
     ] {
         assert_eq!(
-            status_callback(&app, call.id, sid, status, seq, false).await,
+            status_callback(&app, call_id, sid, status, seq, false).await,
             204,
             "{status}"
         );
     }
     let (_, got) = app
-        .call(Method::GET, &format!("/api/v1/calls/{}", call.id), None)
+        .call(Method::GET, &format!("/api/v1/calls/{}", call_id), None)
         .await;
     assert_eq!(got["status"], "completed");
     assert_eq!(got["duration_seconds"], 12);
@@ -160,25 +168,15 @@ async fn status_callbacks_are_idempotent_and_never_move_a_call_backwards() {
 #[tokio::test]
 async fn forged_webhooks_get_403_and_store_nothing() {
     let app = sandbox().await;
-    let call = app
-        .store
-        .create_call(&NewCall {
-            attempt: 1,
-            to: "+14155550100".into(),
-            from: "+15005550006".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
     let sid = "CA0123456789abcdef0123456789abcdee";
-    app.store.set_call_sid(call.id, sid).await.unwrap();
+    let call_id = stored_call(&app, sid).await;
     assert_eq!(
-        status_callback(&app, call.id, sid, "completed", 3, true).await,
+        status_callback(&app, call_id, sid, "completed", 3, true).await,
         403
     );
     let unsigned = app
         .http
-        .post(app.url(&format!("/twilio/status/{}", call.id)))
+        .post(app.url(&format!("/twilio/status/{}", call_id)))
         .form(&[("CallSid", sid)])
         .send()
         .await
@@ -186,7 +184,7 @@ async fn forged_webhooks_get_403_and_store_nothing() {
     assert_eq!(unsigned.status(), 403);
     let twiml = app
         .http
-        .post(app.url(&format!("/twilio/twiml/{}", call.id)))
+        .post(app.url(&format!("/twilio/twiml/{}", call_id)))
         .send()
         .await
         .unwrap();
@@ -195,14 +193,14 @@ async fn forged_webhooks_get_403_and_store_nothing() {
         403,
         "TwiML (and its stream token) only for Twilio"
     );
-    assert!(app.store.call_events(call.id).await.unwrap().is_empty());
+    assert!(app.store.call_events(call_id).await.unwrap().is_empty());
     assert_eq!(
-        app.store.get_call(call.id).await.unwrap().status.as_str(),
+        app.store.get_call(call_id).await.unwrap().status.as_str(),
         "queued"
     );
 
     app.store
-        .set_conversation_id(call.id, "conv_forged")
+        .set_conversation_id(call_id, "conv_forged")
         .await
         .unwrap();
     let body = json!({"type": "post_call_transcription", "event_timestamp": 1, "data": {
@@ -231,7 +229,7 @@ async fn forged_webhooks_get_403_and_store_nothing() {
     }
     assert!(
         app.store
-            .get_call(call.id)
+            .get_call(call_id)
             .await
             .unwrap()
             .analysis
@@ -252,7 +250,7 @@ async fn forged_webhooks_get_403_and_store_nothing() {
     assert_eq!(good.status(), 204, "a correctly signed webhook is accepted");
     assert!(app
         .store
-        .get_call(call.id)
+        .get_call(call_id)
         .await
         .unwrap()
         .analysis
@@ -371,25 +369,11 @@ async fn open_stream(
 async fn a_stream_dropping_during_agent_setup_leaves_no_agent_session() {
     let app = sandbox().await;
     let mut events = app.engine.events.subscribe();
-    let call = app
-        .store
-        .create_call(&NewCall {
-            attempt: 1,
-            to: "+15550100001".into(),
-            from: "+15005550006".into(),
-            agent_id: Some("sandbox-agent".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    app.store
-        .set_call_sid(call.id, "CA0123456789abcdef0123456789abcdea")
-        .await
-        .unwrap();
-    let token = stream_token(&app, call.id).await;
-    let ws = open_stream(&app, call.id, &token).await;
+    let call_id = stored_call(&app, "CA0123456789abcdef0123456789abcdea").await;
+    let token = stream_token(&app, call_id).await;
+    let ws = open_stream(&app, call_id, &token).await;
     drop(ws); // the caller's side vanishes while Parley is reaching the agent
-    wait_for(&mut events, call.id, |e| {
+    wait_for(&mut events, call_id, |e| {
         matches!(e, LiveEvent::StreamEnded { .. })
     })
     .await;
@@ -408,7 +392,7 @@ async fn a_stream_dropping_during_agent_setup_leaves_no_agent_session() {
     );
     assert_eq!(
         app.store
-            .get_call(call.id)
+            .get_call(call_id)
             .await
             .unwrap()
             .termination_source
@@ -418,7 +402,7 @@ async fn a_stream_dropping_during_agent_setup_leaves_no_agent_session() {
 
     // The token was used up: replaying it opens nothing.
     let conversations_before = app.sandbox().elevenlabs.sim.conversations().len();
-    let mut replay = open_stream(&app, call.id, &token).await;
+    let mut replay = open_stream(&app, call_id, &token).await;
     use futures::StreamExt;
     let answer = tokio::time::timeout(std::time::Duration::from_secs(10), replay.next())
         .await
@@ -491,15 +475,8 @@ async fn pcm_agents_are_transcoded_and_a_missing_webhook_is_fetched_instead() {
     let (_, call) = app
         .call(Method::GET, &format!("/api/v1/calls/{id}"), None)
         .await;
-    let user_lines: Vec<&str> = call["transcript"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["role"] == "user")
-        .map(|t| t["text"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        user_lines,
+        user_lines(&call),
         parley_sim::personas::CONVERSES.lines.to_vec(),
         "the callee was understood through 8k<->16k transcoding"
     );
