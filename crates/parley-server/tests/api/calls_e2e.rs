@@ -347,3 +347,61 @@ async fn every_persona_ends_in_its_own_final_state() {
     assert_eq!(tool["data"]["ok"], false);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn answering_machines_get_a_voicemail_or_the_agent_as_the_policy_says() {
+    let app = sandbox().await;
+    let mut events = app.engine.events.subscribe();
+    let message = "Hi, this is Parley. Please call us back.";
+    let voicemail = place(
+        &app,
+        json!({"to": "+15550100002", "answering_machine": {"policy": "leave_voicemail", "voicemail_message": message}}),
+    )
+    .await;
+    let agent_talks = place(
+        &app,
+        json!({"to": "+15550100002", "answering_machine": {"policy": "agent_talks"}}),
+    )
+    .await;
+    for id in [voicemail, agent_talks] {
+        wait_for(&mut events, id, |e| {
+            matches!(e, LiveEvent::CallEnded { .. })
+        })
+        .await;
+    }
+    let (_, left) = app
+        .call(Method::GET, &format!("/api/v1/calls/{voicemail}"), None)
+        .await;
+    assert_eq!(left["answered_by"], "machine_end_beep", "{left}");
+    assert_eq!(left["termination_source"], "amd");
+    assert_eq!(left["error_message"], "left a voicemail");
+    assert_eq!(left["outcome"], "voicemail");
+    let sim_call = app
+        .sandbox()
+        .twilio
+        .sim
+        .call(left["twilio_call_sid"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        sim_call.end_reason,
+        Some(parley_sim::twilio::EndReason::TwimlHangUp),
+        "the message was played, then the call hung up"
+    );
+
+    let (_, talked) = app
+        .call(Method::GET, &format!("/api/v1/calls/{agent_talks}"), None)
+        .await;
+    assert!(
+        talked["answered_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("machine"),
+        "{talked}"
+    );
+    assert_ne!(
+        talked["termination_source"], "amd",
+        "the agent was let talk: {talked}"
+    );
+    assert_eq!(talked["outcome"], "voicemail");
+    app.stop().await;
+}
