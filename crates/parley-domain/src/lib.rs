@@ -10,6 +10,7 @@ pub mod import;
 mod names;
 pub mod phone;
 pub mod time;
+pub mod timezones;
 pub mod validation;
 
 pub use auth::Role;
