@@ -32,7 +32,7 @@ pub struct CallFilter {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct CallRow {
-    id: i64,
+    pub(crate) id: i64,
     campaign_id: Option<i64>,
     contact_id: Option<i64>,
     attempt: i64,

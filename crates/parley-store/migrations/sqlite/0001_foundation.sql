@@ -122,6 +122,11 @@ CREATE TABLE campaign_contacts (
     next_attempt_at  INTEGER,
     last_outcome     TEXT,
     last_call_id     INTEGER,
+    -- the call of the attempt in flight; set before Twilio is asked, cleared when settled
+    attempt_call_id  INTEGER,
+    -- attempts on the contact's local day `attempts_day` (YYYY-MM-DD), for the daily cap
+    attempts_today   INTEGER NOT NULL DEFAULT 0,
+    attempts_day     TEXT,
     reason           TEXT,
     lease_owner      TEXT,
     lease_expires_at INTEGER,
@@ -131,6 +136,7 @@ CREATE TABLE campaign_contacts (
 );
 CREATE INDEX campaign_contacts_due ON campaign_contacts(campaign_id, state, priority, next_attempt_at);
 CREATE INDEX campaign_contacts_contact ON campaign_contacts(contact_id);
+CREATE INDEX campaign_contacts_leases ON campaign_contacts(lease_expires_at) WHERE state = 'in_progress';
 
 CREATE TABLE calls (
     id                 INTEGER PRIMARY KEY,

@@ -85,4 +85,7 @@ conformance!(
     dnc_lists_are_idempotent_and_scoped,
     calls_events_dedupe_and_filters,
     call_lifecycle_never_moves_backwards,
+    claims_are_exclusive_and_attempts_start_once,
+    concurrent_claimers_never_share_a_contact,
+    lost_claims_come_back_and_opt_outs_cancel_everywhere,
 );
