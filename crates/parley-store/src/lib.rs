@@ -14,6 +14,7 @@ mod dnc;
 mod error;
 mod imports;
 mod pagination;
+mod rate;
 mod users;
 
 pub use audit::AuditEntry;
@@ -26,6 +27,7 @@ pub use dnc::{DncCheck, DncEntry};
 pub use error::StoreError;
 pub use imports::{ImportBatchOutcome, ImportError, ImportRecord, ImportRow, ImportTotals};
 pub use pagination::{Page, PageRequest};
+pub use rate::Bucket;
 pub use users::{ApiKey, Session, User};
 
 use sqlx::postgres::{PgPool, PgPoolOptions};

@@ -138,6 +138,13 @@ CREATE INDEX campaign_contacts_due ON campaign_contacts(campaign_id, state, prio
 CREATE INDEX campaign_contacts_contact ON campaign_contacts(contact_id);
 CREATE INDEX campaign_contacts_leases ON campaign_contacts(lease_expires_at) WHERE state = 'in_progress';
 
+-- Token buckets for calls-per-second limits shared by every node (account, campaign).
+CREATE TABLE rate_buckets (
+    key        TEXT PRIMARY KEY,
+    tokens     DOUBLE PRECISION NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
 CREATE TABLE calls (
     id                 INTEGER PRIMARY KEY,
     campaign_id        INTEGER REFERENCES campaigns(id) ON DELETE SET NULL,

@@ -1131,3 +1131,66 @@ pub async fn lost_claims_come_back_and_opt_outs_cancel_everywhere(store: Store) 
         );
     }
 }
+
+pub async fn rate_buckets_limit_calls_per_second_for_everyone(store: Store) {
+    use parley_store::Bucket;
+    let account = Bucket {
+        key: "account".into(),
+        rate: 1.0,
+        burst: 1.0,
+    };
+    let fast = Bucket {
+        key: "campaign:1".into(),
+        rate: 10.0,
+        burst: 10.0,
+    };
+    let t0 = 1_000_000;
+    assert_eq!(
+        store.take_tokens(&[fast.clone()], 20, t0).await.unwrap(),
+        10,
+        "a full bucket bursts to its size"
+    );
+    assert_eq!(store.take_tokens(&[fast.clone()], 20, t0).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .take_tokens(&[fast.clone()], 20, t0 + 500)
+            .await
+            .unwrap(),
+        5,
+        "refills at its rate"
+    );
+    // Both limits at once: the account's 1/s caps a 10/s campaign.
+    let both = [
+        account.clone(),
+        Bucket {
+            key: "campaign:2".into(),
+            rate: 10.0,
+            burst: 10.0,
+        },
+    ];
+    assert_eq!(store.take_tokens(&both, 5, t0).await.unwrap(), 1);
+    assert_eq!(store.take_tokens(&both, 5, t0 + 999).await.unwrap(), 0);
+    assert_eq!(store.take_tokens(&both, 5, t0 + 2_000).await.unwrap(), 1);
+    // Concurrent takers never get more than the bucket holds in total.
+    let shared = Bucket {
+        key: "campaign:3".into(),
+        rate: 0.001,
+        burst: 20.0,
+    };
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (store, shared) = (store.clone(), shared.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut got = 0;
+            for _ in 0..10 {
+                got += store.take_tokens(&[shared.clone()], 2, t0).await.unwrap();
+            }
+            got
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    assert_eq!(total, 20);
+}

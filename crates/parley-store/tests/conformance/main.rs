@@ -88,4 +88,5 @@ conformance!(
     claims_are_exclusive_and_attempts_start_once,
     concurrent_claimers_never_share_a_contact,
     lost_claims_come_back_and_opt_outs_cancel_everywhere,
+    rate_buckets_limit_calls_per_second_for_everyone,
 );
