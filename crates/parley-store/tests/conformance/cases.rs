@@ -1146,11 +1146,20 @@ pub async fn rate_buckets_limit_calls_per_second_for_everyone(store: Store) {
     };
     let t0 = 1_000_000;
     assert_eq!(
-        store.take_tokens(&[fast.clone()], 20, t0).await.unwrap(),
+        store
+            .take_tokens(std::slice::from_ref(&fast), 20, t0)
+            .await
+            .unwrap(),
         10,
         "a full bucket bursts to its size"
     );
-    assert_eq!(store.take_tokens(&[fast.clone()], 20, t0).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .take_tokens(std::slice::from_ref(&fast), 20, t0)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(
         store
             .take_tokens(&[fast.clone()], 20, t0 + 500)
@@ -1183,7 +1192,10 @@ pub async fn rate_buckets_limit_calls_per_second_for_everyone(store: Store) {
         tasks.push(tokio::spawn(async move {
             let mut got = 0;
             for _ in 0..10 {
-                got += store.take_tokens(&[shared.clone()], 2, t0).await.unwrap();
+                got += store
+                    .take_tokens(std::slice::from_ref(&shared), 2, t0)
+                    .await
+                    .unwrap();
             }
             got
         }));
