@@ -1162,7 +1162,7 @@ pub async fn rate_buckets_limit_calls_per_second_for_everyone(store: Store) {
     );
     assert_eq!(
         store
-            .take_tokens(&[fast.clone()], 20, t0 + 500)
+            .take_tokens(std::slice::from_ref(&fast), 20, t0 + 500)
             .await
             .unwrap(),
         5,
