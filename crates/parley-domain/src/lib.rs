@@ -12,6 +12,7 @@ pub mod phone;
 pub mod time;
 pub mod timezones;
 pub mod validation;
+pub mod window;
 
 pub use auth::Role;
 pub use phone::{MaskedPhone, Phone, PhoneError};
