@@ -4,7 +4,7 @@ use super::{CallError, CallOptions};
 use crate::events::LiveEvent;
 use crate::Engine;
 use parley_domain::call::{Call, CallOutcome, CallStatus, TerminationSource};
-use parley_domain::campaign::MachinePolicy;
+use parley_domain::campaign::{AnsweringMachine, MachinePolicy};
 use parley_domain::Phone;
 use parley_store::{NewCall, StatusChange};
 use parley_twilio::rest::{
@@ -23,6 +23,14 @@ pub struct PlaceCall {
     pub from: Option<String>,
     pub dynamic_variables: Map<String, Value>,
     pub options: CallOptions,
+    pub record: bool,
+    pub max_duration_seconds: u32,
+}
+
+/// How Twilio is asked to handle a call.
+#[derive(Debug, Clone, Default)]
+pub struct DialOptions {
+    pub answering_machine: AnsweringMachine,
     pub record: bool,
     pub max_duration_seconds: u32,
 }
@@ -73,24 +81,27 @@ impl Engine {
             })
             .await
             .map_err(CallError::from)?;
-        tracing::info!(call_id = call.id, to = %to.masked(), "placing call");
+        let options = DialOptions {
+            answering_machine: req.options.answering_machine.clone(),
+            record: req.record,
+            max_duration_seconds: req.max_duration_seconds,
+        };
+        Ok(self.dial(call, &options).await?)
+    }
+
+    /// Asks Twilio to dial a call already written (`queued`). A refusal is not an error
+    /// here: the call is stored as failed with the carrier's code and message.
+    pub async fn dial(&self, call: Call, options: &DialOptions) -> Result<Call, CallError> {
+        tracing::info!(call_id = call.id, to = %parley_domain::MaskedPhone(&call.to), "placing call");
         self.publish(LiveEvent::CallStarted {
             call_id: call.id,
             campaign_id: call.campaign_id,
         });
-
-        let create = self.create_request(&call, &req, &to, &from);
+        let create = self.create_request(&call, options);
         match self.telephony.twilio.create_call(&create).await {
             Ok(placed) => {
-                self.store
-                    .set_call_sid(call.id, &placed.sid)
-                    .await
-                    .map_err(CallError::from)?;
-                Ok(self
-                    .store
-                    .get_call(call.id)
-                    .await
-                    .map_err(CallError::from)?)
+                self.store.set_call_sid(call.id, &placed.sid).await?;
+                Ok(self.store.get_call(call.id).await?)
             }
             Err(e) => {
                 tracing::warn!(call_id = call.id, error = %e, "carrier refused the call");
@@ -101,23 +112,12 @@ impl Engine {
                     error_code: failure.code.map(|c| c.to_string()),
                     error_message: Some(failure.message.clone()),
                 };
-                self.store
-                    .advance_call_status(call.id, &change)
-                    .await
-                    .map_err(CallError::from)?;
+                self.store.advance_call_status(call.id, &change).await?;
                 self.store
                     .set_termination(call.id, TerminationSource::Carrier, None)
-                    .await
-                    .map_err(CallError::from)?;
-                self.store
-                    .set_outcome(call.id, CallOutcome::Failed)
-                    .await
-                    .map_err(CallError::from)?;
-                let call = self
-                    .store
-                    .get_call(call.id)
-                    .await
-                    .map_err(CallError::from)?;
+                    .await?;
+                self.store.set_outcome(call.id, CallOutcome::Failed).await?;
+                let call = self.store.get_call(call.id).await?;
                 self.publish(LiveEvent::CallEnded {
                     call_id: call.id,
                     status: call.status,
@@ -130,16 +130,16 @@ impl Engine {
         }
     }
 
-    fn create_request(&self, call: &Call, req: &PlaceCall, to: &Phone, from: &str) -> CreateCall {
+    fn create_request(&self, call: &Call, options: &DialOptions) -> CreateCall {
         let t = &self.telephony;
         let id = call.id;
         let mut create = CreateCall::new(
-            to.to_string(),
-            from,
+            call.to.clone(),
+            call.from.clone(),
             CallInstructions::Url(t.public_url(&format!("/twilio/twiml/{id}"))),
         )
         .with_status_callback(t.public_url(&format!("/twilio/status/{id}")));
-        let amd = &req.options.answering_machine;
+        let amd = &options.answering_machine;
         if amd.policy != MachinePolicy::Off {
             // To leave a message the verdict must wait for the end of the greeting.
             let mode = if amd.policy == MachinePolicy::LeaveVoicemail {
@@ -152,13 +152,14 @@ impl Engine {
                 t.public_url(&format!("/twilio/amd/{id}")),
             ));
         }
-        if req.record {
+        if options.record {
             create.recording = Some(Recording::dual_with_callback(
                 t.public_url(&format!("/twilio/recording/{id}")),
             ));
         }
         create.timeout_secs = Some(self.settings.calls.ring_timeout_secs);
-        create.time_limit_secs = (req.max_duration_seconds > 0).then_some(req.max_duration_seconds);
+        create.time_limit_secs =
+            (options.max_duration_seconds > 0).then_some(options.max_duration_seconds);
         create
     }
 
