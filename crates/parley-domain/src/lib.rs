@@ -9,6 +9,7 @@ pub mod contact;
 pub mod import;
 mod names;
 pub mod phone;
+pub mod retry;
 pub mod time;
 pub mod timezones;
 pub mod validation;
