@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod call;
+pub mod callback;
 pub mod campaign;
 pub mod contact;
 pub mod import;

@@ -15,7 +15,7 @@ pub const LEGAL_START: NaiveTime = hm(8, 0);
 /// ...and none from 21:00 local on.
 pub const LEGAL_END: NaiveTime = hm(21, 0);
 
-const fn hm(hour: u32, min: u32) -> NaiveTime {
+pub(crate) const fn hm(hour: u32, min: u32) -> NaiveTime {
     match NaiveTime::from_hms_opt(hour, min, 0) {
         Some(t) => t,
         None => panic!("invalid time of day"),
