@@ -2,12 +2,15 @@
 //!
 //! Each scenario is a sibling module with an options struct, a `run` function and a result
 //! row; `report` prints any scenario's rows as a table or as one JSON object. Scenarios
-//! start a real Parley server in-process ([`server::BenchServer`]) and talk to it over
-//! loopback, so what they measure is what a client would see.
+//! talk to a real Parley server over loopback, so what they measure is what a client
+//! would see: `import` starts it in-process ([`server::BenchServer`]); `bridge` runs it as
+//! a child process, so that its CPU and memory are measured apart from the load
+//! generator's.
 //!
 //! Figures are reported, never asserted: speed depends on the machine.
 #![forbid(unsafe_code)]
 
+pub mod bridge;
 pub mod child;
 pub mod import;
 pub mod proc_stats;
@@ -21,7 +24,7 @@ use std::fmt;
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// The scenarios, by the name used on the command line and in the JSON `scenario` field.
-pub const SCENARIOS: &[&str] = &[import::SCENARIO];
+pub const SCENARIOS: &[&str] = &[import::SCENARIO, bridge::SCENARIO];
 
 /// A database backend to run a scenario on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

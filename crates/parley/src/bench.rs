@@ -2,9 +2,10 @@
 //!
 //! With `--db both` each backend runs in a child process of this same binary (with
 //! `--db <one> --json`), so each peak-memory figure belongs to one run alone.
-use crate::cli::{BenchBackendArgs, BenchCommand, BenchDb, BenchImportArgs};
+use crate::cli::{BenchBackendArgs, BenchBridgeArgs, BenchCommand, BenchDb, BenchImportArgs};
 use crate::telemetry;
 use anyhow::Context;
+use parley_bench::bridge::{self, BridgeOptions, BridgeResult};
 use parley_bench::import::{self, ImportOptions};
 use parley_bench::report::{Report, Row};
 use parley_bench::Db;
@@ -19,12 +20,57 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         format: LogFormat::Text,
         level: "warn".to_owned(),
     })?;
+    let args = match command {
+        // Runs its own single-threaded runtime: the load generator is one thread.
+        BenchCommand::Bridge(args) => return bench_bridge(args),
+        BenchCommand::Import(args) => args,
+    };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        match command {
-            BenchCommand::Import(args) => bench_import(args).await,
-        }
-    })
+    runtime.block_on(bench_import(args))
+}
+
+fn bench_bridge(args: BenchBridgeArgs) -> anyhow::Result<()> {
+    let options = BridgeOptions {
+        calls: usize::try_from(args.calls).context("--calls")?,
+        seconds: args.seconds,
+        ramp: args.ramp,
+        target: args.target,
+        agent_listen: args
+            .agent_listen
+            .unwrap_or_else(|| "127.0.0.1:0".parse().expect("a valid address")),
+        bridge_pid: args.bridge_pid,
+        pin: args.pin,
+        parley_exe: std::env::current_exe().context("cannot find this program to run it")?,
+    };
+    let what = options.target.as_deref().unwrap_or("parley serve");
+    eprintln!(
+        "bench bridge: {} calls through {what}, {} s streaming",
+        options.calls, options.seconds
+    );
+    let result = bridge::run(&options).context("the bridge benchmark failed")?;
+    if args.json {
+        println!("{}", result.to_json());
+    } else {
+        print_bridge(&result);
+    }
+    Ok(())
+}
+
+fn print_bridge(result: &BridgeResult) {
+    let title = format!(
+        "{} calls through {} for {:.1} s",
+        result.calls, result.target, result.seconds
+    );
+    let report = Report::new(bridge::SCENARIO, vec![result.clone()]);
+    print(&report, false, &title);
+    println!(
+        "pongs {}/{}, interruptions {} -> clears {}, greetings {}",
+        result.pongs_ok,
+        result.pings_sent,
+        result.interruptions_sent,
+        result.clears_received,
+        result.greetings_received
+    );
 }
 
 async fn bench_import(args: BenchImportArgs) -> anyhow::Result<()> {

@@ -110,6 +110,54 @@ pub enum BenchCommand {
     /// Stream a generated CSV (about 5% bad rows) to the contact import; report rows/s,
     /// the answer's counts and peak memory.
     Import(BenchImportArgs),
+    /// Concurrent calls through a Twilio <-> ElevenLabs bridge (Parley's own, or any
+    /// bridge with --target): added latency, lost frames, call setup, the bridge's CPU
+    /// and memory, and the load generator's own CPU.
+    Bridge(BenchBridgeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchBridgeArgs {
+    /// Concurrent calls.
+    #[arg(long, default_value_t = parley_bench::bridge::DEFAULT_CALLS,
+          value_parser = clap::value_parser!(u64).range(1..=parley_bench::bridge::MAX_CALLS))]
+    pub calls: u64,
+    /// Seconds every call streams audio: the measured window.
+    #[arg(long, default_value_t = parley_bench::bridge::DEFAULT_SECONDS, value_parser = positive_seconds)]
+    pub seconds: f64,
+    /// Seconds over which the calls are started.
+    #[arg(long, default_value_t = parley_bench::bridge::DEFAULT_RAMP, value_parser = non_negative_seconds)]
+    pub ramp: f64,
+    /// Measure this bridge's Twilio media WebSocket (ws://HOST:PORT/PATH) instead of
+    /// starting Parley; it must reach the simulated agent at --agent-listen.
+    #[arg(long, value_name = "URL", requires = "agent_listen")]
+    pub target: Option<String>,
+    /// Where the simulated ElevenLabs agent listens (signed URLs and its WebSocket).
+    #[arg(long, value_name = "ADDR")]
+    pub agent_listen: Option<SocketAddr>,
+    /// Process of the --target bridge whose CPU and memory to report.
+    #[arg(long, value_name = "PID", requires = "target")]
+    pub bridge_pid: Option<u32>,
+    /// Pin the load generator to core 1 and, without --target, Parley to core 0 (taskset).
+    #[arg(long)]
+    pub pin: bool,
+    /// Print one JSON object on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err("a number of seconds above 0 (at most a day)".to_owned()),
+    }
+}
+
+fn non_negative_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=3_600.0).contains(&v) => Ok(v),
+        _ => Err("a number of seconds from 0 to 3600".to_owned()),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -198,5 +246,29 @@ mod tests {
         assert!(!args.backends.json);
         assert!(Cli::try_parse_from(["parley", "bench", "import", "--rows", "0"]).is_err());
         assert!(Cli::try_parse_from(["parley", "bench", "import", "--db", "mysql"]).is_err());
+    }
+
+    #[test]
+    fn bench_bridge_target_needs_the_agent_address() {
+        let cli = Cli::try_parse_from(["parley", "bench", "bridge"]).unwrap();
+        let Command::Bench(BenchCommand::Bridge(args)) = cli.command else {
+            panic!("not bench bridge");
+        };
+        assert_eq!(args.calls, parley_bench::bridge::DEFAULT_CALLS);
+        assert!(args.target.is_none() && !args.pin);
+        let target = [
+            "parley",
+            "bench",
+            "bridge",
+            "--target",
+            "ws://127.0.0.1:9/media",
+        ];
+        assert!(Cli::try_parse_from(target).is_err());
+        assert!(
+            Cli::try_parse_from(target.iter().chain(&["--agent-listen", "127.0.0.1:9001"])).is_ok()
+        );
+        assert!(Cli::try_parse_from(["parley", "bench", "bridge", "--bridge-pid", "1"]).is_err());
+        assert!(Cli::try_parse_from(["parley", "bench", "bridge", "--calls", "0"]).is_err());
+        assert!(Cli::try_parse_from(["parley", "bench", "bridge", "--seconds", "0"]).is_err());
     }
 }

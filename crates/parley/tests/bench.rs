@@ -64,3 +64,42 @@ fn import_prints_a_table_without_json() {
     );
     assert!(text.lines().any(|l| l.starts_with("sqlite")), "{text}");
 }
+
+#[test]
+fn bridge_reports_every_figure() {
+    let r = bench(&[
+        "bridge",
+        "--calls",
+        "5",
+        "--seconds",
+        "3",
+        "--ramp",
+        "0.5",
+        "--json",
+    ]);
+    let count = |key: &str| r[key].as_u64().unwrap_or_else(|| panic!("{key} in {r}"));
+    let figure = |key: &str| r[key].as_f64().unwrap_or_else(|| panic!("{key} in {r}"));
+    assert_eq!(r["scenario"], "bridge");
+    assert_eq!(count("calls"), 5);
+    assert_eq!(count("established"), 5, "{r}");
+    assert!(figure("seconds") > 0.0, "{r}");
+    let sent = count("frames_sent");
+    assert!(sent > 0, "{r}");
+    // Lost frames are reported, not judged; a few may still be in flight at the end.
+    assert!(count("frames_lost") <= sent / 10, "{r}");
+    assert_eq!(count("frames_out_of_order"), 0, "{r}");
+    for key in ["p50", "p99", "max"] {
+        assert!(r["latency_ms"][key].as_f64().unwrap() > 0.0, "{r}");
+    }
+    for key in ["p50", "p99"] {
+        assert!(r["setup_ms"][key].as_f64().unwrap() > 0.0, "{r}");
+    }
+    // Every call was interrupted once, and each interruption cleared Twilio's buffer.
+    assert_eq!(count("interruptions_sent"), 5, "{r}");
+    assert_eq!(count("clears_received"), 5, "{r}");
+    assert!(count("pings_sent") >= 5, "{r}");
+    assert_eq!(count("pongs_missed"), 0, "{r}");
+    assert!(figure("bridge_cpu_pct") >= 0.0, "{r}");
+    assert!(figure("bridge_rss_mb") > 0.0, "{r}");
+    assert!(figure("loadgen_cpu_pct") >= 0.0, "{r}");
+}
