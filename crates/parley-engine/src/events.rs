@@ -38,6 +38,17 @@ pub enum LiveEvent {
     RecordingReady {
         call_id: i64,
     },
+    CampaignChanged {
+        campaign_id: i64,
+        state: parley_domain::campaign::CampaignState,
+    },
+    /// A campaign's progress counters moved.
+    ProgressChanged {
+        campaign_id: i64,
+    },
+    ContactOptedOut {
+        call_id: i64,
+    },
     /// The media stream and the agent session are both gone (whatever ended them).
     StreamEnded {
         call_id: i64,
@@ -45,8 +56,11 @@ pub enum LiveEvent {
 }
 
 impl LiveEvent {
+    /// The call this event is about; 0 for campaign events.
     pub fn call_id(&self) -> i64 {
         match self {
+            LiveEvent::CampaignChanged { .. } | LiveEvent::ProgressChanged { .. } => 0,
+            LiveEvent::ContactOptedOut { call_id } => *call_id,
             LiveEvent::CallStarted { call_id, .. }
             | LiveEvent::CallUpdated { call_id, .. }
             | LiveEvent::Transcript { call_id, .. }

@@ -4,6 +4,7 @@
 
 pub mod bridge;
 pub mod calls;
+pub mod dialer;
 pub mod events;
 pub mod sandbox;
 pub mod secrets;
@@ -40,12 +41,19 @@ impl std::ops::Deref for Engine {
 
 impl Engine {
     pub fn new(settings: Arc<Settings>, store: Store, telephony: Telephony) -> Engine {
-        Engine(Arc::new(Shared {
-            store,
-            settings,
-            telephony,
-            events: EventBus::default(),
-            tools: ToolRegistry::default(),
+        Engine(Arc::new_cyclic(|shared| {
+            // The built-in tools reach the engine through a weak handle: the registry
+            // lives inside the engine it points to.
+            let mut tools = ToolRegistry::default();
+            tools.register(Arc::new(tools::OptOut(shared.clone())));
+            tools.register(Arc::new(tools::ScheduleCallback(shared.clone())));
+            Shared {
+                store,
+                settings,
+                telephony,
+                events: EventBus::default(),
+                tools,
+            }
         }))
     }
 
@@ -59,5 +67,8 @@ impl Engine {
     pub fn spawn_background(&self) {
         calls::post_call::spawn_fallback_fetcher(self.clone());
         calls::recordings::spawn_retention(self.clone());
+        if self.settings.dialer.enabled {
+            dialer::Dialer::new(self.clone()).spawn();
+        }
     }
 }

@@ -51,6 +51,8 @@ const KNOWN_KEYS: &[&str] = &[
     "calls.post_call_wait_secs",
     "calls.recording_retention_days",
     "sandbox.speed",
+    "dialer.account_calls_per_second",
+    "dialer.enabled",
 ];
 
 /// Keys whose values must never appear in messages, not even inside an error.
@@ -96,6 +98,7 @@ pub struct Settings {
     pub import: ImportSettings,
     pub calls: CallSettings,
     pub sandbox: SandboxSettings,
+    pub dialer: DialerSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -148,6 +151,16 @@ pub struct CallSettings {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default)]
+pub struct DialerSettings {
+    /// Calls per second across every campaign and every node: the carrier account's
+    /// limit (Twilio's default is 1).
+    pub account_calls_per_second: f64,
+    /// Whether this node dials campaigns (a node may serve only the API and webhooks).
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct SandboxSettings {
     /// How fast the simulated callees and agent talk (1.0 = real time).
     pub speed: f64,
@@ -184,6 +197,7 @@ impl Default for Settings {
             import: ImportSettings::default(),
             calls: CallSettings::default(),
             sandbox: SandboxSettings::default(),
+            dialer: DialerSettings::default(),
         }
     }
 }
@@ -225,6 +239,15 @@ impl Default for CallSettings {
             ring_timeout_secs: 30,
             post_call_wait_secs: 120,
             recording_retention_days: 90,
+        }
+    }
+}
+
+impl Default for DialerSettings {
+    fn default() -> Self {
+        DialerSettings {
+            account_calls_per_second: 1.0,
+            enabled: true,
         }
     }
 }
@@ -437,6 +460,14 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        if !(self.dialer.account_calls_per_second > 0.0
+            && self.dialer.account_calls_per_second <= 1000.0)
+        {
+            return Err(invalid(
+                "dialer.account_calls_per_second",
+                "must be above 0 and at most 1000",
+            ));
+        }
         if !(self.sandbox.speed >= 0.1 && self.sandbox.speed <= 100.0) {
             return Err(invalid("sandbox.speed", "must be between 0.1 and 100"));
         }
@@ -471,6 +502,7 @@ impl fmt::Debug for Settings {
             .field("import", &self.import)
             .field("calls", &self.calls)
             .field("sandbox", &self.sandbox)
+            .field("dialer", &self.dialer)
             .finish()
     }
 }
@@ -723,6 +755,14 @@ post_call_wait_secs = 120
 # Recordings older than this many days are deleted.
 recording_retention_days = 90
 
+[dialer]
+# Calls per second across every campaign and every node: your carrier account's limit
+# (Twilio's default is 1 per second; ask Twilio to raise it before raising this).
+account_calls_per_second = 1.0
+# Whether this node dials campaigns; nodes that only serve the API and webhooks can say
+# false.
+enabled = true
+
 [sandbox]
 # How fast the simulated callees and agent talk in sandbox mode; 1.0 is real time.
 speed = 1.0
@@ -785,6 +825,7 @@ mod tests {
         assert_eq!(a.elevenlabs.agent_id, b.elevenlabs.agent_id);
         assert_eq!(a.calls, b.calls);
         assert_eq!(a.sandbox, b.sandbox);
+        assert_eq!(a.dialer, b.dialer);
     }
 
     #[test]
@@ -1022,6 +1063,7 @@ mod tests {
             ("import", fields::<ImportSettings>()),
             ("calls", fields::<CallSettings>()),
             ("sandbox", fields::<SandboxSettings>()),
+            ("dialer", fields::<DialerSettings>()),
         ];
         let mut expected = Vec::new();
         for field in fields::<Settings>() {

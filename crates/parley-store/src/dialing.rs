@@ -421,6 +421,130 @@ impl Store {
         })
     }
 
+    /// Attempts so far and attempts on `attempts_day`, for one contact in one campaign.
+    pub async fn attempt_counts(
+        &self,
+        campaign_id: i64,
+        contact_id: i64,
+    ) -> Result<(i64, i64, Option<String>)> {
+        let row: Option<(i64, i64, Option<String>)> = crate::on_reader!(self, pool => sqlx::query_as(
+            "SELECT attempts, attempts_today, attempts_day FROM campaign_contacts \
+             WHERE campaign_id = $1 AND contact_id = $2",
+        )
+        .bind(campaign_id)
+        .bind(contact_id)
+        .fetch_optional(pool)
+        .await)?;
+        row.ok_or(StoreError::NotFound)
+    }
+
+    /// Attempts whose call ended before `before` but were never settled: (campaign,
+    /// contact, call). A safety net for settlements lost to a crash.
+    pub async fn unsettled_attempts(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, i64, i64)>> {
+        Ok(crate::on_reader!(self, pool => sqlx::query_as(
+            "SELECT cc.campaign_id, cc.contact_id, cc.attempt_call_id FROM campaign_contacts cc \
+             JOIN calls c ON c.id = cc.attempt_call_id \
+             WHERE cc.state = 'in_progress' AND c.ended_at < $1 LIMIT $2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Attempts written but never dialled or heard of since `before` (the call is still
+    /// `queued`): the node that wrote them may have stopped before or while asking the
+    /// carrier. (campaign, contact, call)
+    pub async fn stalled_attempts(&self, before: i64, limit: i64) -> Result<Vec<(i64, i64, i64)>> {
+        Ok(crate::on_reader!(self, pool => sqlx::query_as(
+            "SELECT cc.campaign_id, cc.contact_id, cc.attempt_call_id FROM campaign_contacts cc \
+             JOIN calls c ON c.id = cc.attempt_call_id \
+             WHERE cc.state = 'in_progress' AND c.status = 'queued' AND c.created_at < $1 LIMIT $2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// Undoes an attempt that never reached the carrier (its node stopped before Twilio
+    /// had the call): the call is marked canceled with `reason`, and the contact goes back
+    /// to `pending` with the attempt uncounted, to be dialled afresh.
+    pub async fn void_attempt(
+        &self,
+        campaign_id: i64,
+        contact_id: i64,
+        call_id: i64,
+        reason: &str,
+    ) -> Result<bool> {
+        let now = parley_domain::time::now_millis();
+        on_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let affected = sqlx::query(
+                "UPDATE campaign_contacts SET state = 'pending', attempts = attempts - 1, \
+                 attempts_today = CASE WHEN attempts_today > 0 THEN attempts_today - 1 ELSE 0 END, \
+                 attempt_call_id = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = $4 \
+                 WHERE campaign_id = $1 AND contact_id = $2 AND attempt_call_id = $3 AND state = 'in_progress'",
+            )
+            .bind(campaign_id)
+            .bind(contact_id)
+            .bind(call_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if affected == 1 {
+                sqlx::query(
+                    "UPDATE calls SET status = 'canceled', error_message = $2, ended_at = $3, \
+                     updated_at = $3, termination_source = 'system', outcome = 'canceled' \
+                     WHERE id = $1 AND status = 'queued'",
+                )
+                .bind(call_id)
+                .bind(reason)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE campaigns SET attempts = attempts - 1 WHERE id = $1")
+                    .bind(campaign_id)
+                    .execute(&mut *tx)
+                    .await?;
+                move_progress!(tx, campaign_id, ProgressState::InProgress, ProgressState::Pending, 1);
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(affected == 1)
+        })
+    }
+
+    /// Marks a running campaign `completed` when nothing is left to do. Returns it if it
+    /// changed.
+    pub async fn complete_campaign_if_done(&self, campaign_id: i64) -> Result<bool> {
+        let now = parley_domain::time::now_millis();
+        on_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let affected = sqlx::query(
+                "UPDATE campaigns SET state = 'completed', state_reason = 'every contact is done', \
+                 finished_at = $2, updated_at = $2 WHERE id = $1 AND state = 'running' \
+                 AND pending = 0 AND scheduled = 0 AND in_progress = 0",
+            )
+            .bind(campaign_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if affected == 1 {
+                let target = campaign_id.to_string();
+                crate::audit::audit_in!(&mut *tx, "system", "campaign.state_changed", "campaign", Some(target.as_str()),
+                    serde_json::json!({"from": "running", "to": "completed", "reason": "every contact is done"}))?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(affected == 1)
+        })
+    }
+
     /// Cancels every waiting attempt for this number in every campaign (an opt-out).
     /// Contacts on a call right now are left to settle; returns how many were cancelled.
     pub async fn cancel_waiting_for_phone(&self, phone: &Phone, reason: &str) -> Result<u64> {

@@ -121,6 +121,9 @@ impl Engine {
             termination_source: call.termination_source,
             duration_seconds: call.duration_seconds,
         });
+        if let Err(e) = self.settle_campaign_call(call_id, false).await {
+            tracing::warn!(call_id, error = %e, "settling the attempt failed; the sweep will");
+        }
         Ok(())
     }
 

@@ -72,7 +72,7 @@ impl Engine {
             .and_then(|a| a.get("call_successful"))
             .and_then(|v| v.as_str());
         let events = self.store.call_events(call_id).await?;
-        let opted_out = events.iter().any(|e| e.kind == "opt_out");
+        let opted_out = events.iter().any(|e| e.kind == crate::tools::OPT_OUT_EVENT);
         let outcome = classify_outcome(OutcomeFacts {
             status: Some(call.status),
             answered_by: call.answered_by.as_deref(),

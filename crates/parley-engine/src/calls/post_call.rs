@@ -100,6 +100,9 @@ impl Engine {
             outcome: call.outcome,
             summary: call.summary.clone(),
         });
+        if let Err(e) = self.settle_campaign_call(call.id, false).await {
+            tracing::warn!(call_id = call.id, error = %e, "settling the attempt failed; the sweep will");
+        }
         Ok(())
     }
 

@@ -13,6 +13,7 @@ pub async fn sandbox() -> TestApp {
     TestApp::start_on(Db::Sqlite, |s| {
         s.sandbox.speed = 5.0;
         s.calls.post_call_wait_secs = 30;
+        s.dialer.account_calls_per_second = 10.0;
     })
     .await
 }
@@ -225,7 +226,7 @@ const PERSONAS: [Expect; 8] = [
     Expect {
         number: "+15550100007",
         status: "completed",
-        outcome: "unsuccessful",
+        outcome: "opted_out",
         termination: "agent",
         talks: true,
         analysed: Some(true),
@@ -332,8 +333,7 @@ async fn every_persona_ends_in_its_own_final_state() {
         .call(Method::GET, &format!("/api/v1/calls/{}", placed[6].0), None)
         .await;
     assert_eq!(invalid["error_code"], "21211");
-    // The callback and opt-out personas ask for tools; with none registered yet the agent
-    // gets an error result, the call goes on, and the attempt is logged.
+    // The callback persona's agent calls `schedule_callback`: it runs, and is logged.
     let (_, callback) = app
         .call(Method::GET, &format!("/api/v1/calls/{}", placed[4].0), None)
         .await;
@@ -344,7 +344,19 @@ async fn every_persona_ends_in_its_own_final_state() {
         .find(|e| e["kind"] == "tool_call")
         .expect("tool call logged");
     assert_eq!(tool["data"]["tool"], "schedule_callback");
-    assert_eq!(tool["data"]["ok"], false);
+    assert_eq!(tool["data"]["ok"], true, "{tool}");
+    assert!(callback["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "callback_requested"));
+    let (_, dnc) = app
+        .call(Method::GET, "/api/v1/dnc/check?phone=%2B15550100007", None)
+        .await;
+    assert_eq!(
+        dnc["global"], true,
+        "the opt-out persona is on the do-not-call list"
+    );
     app.stop().await;
 }
 

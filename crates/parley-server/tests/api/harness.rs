@@ -29,8 +29,9 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// An app whose dialer is off: campaigns stay as the test leaves them.
     pub async fn start() -> TestApp {
-        Self::start_on(Db::Sqlite, |_| {}).await
+        Self::start_on(Db::Sqlite, |s| s.dialer.enabled = false).await
     }
 
     pub async fn start_on(db: Db, tweak: impl FnOnce(&mut Settings)) -> TestApp {

@@ -2,6 +2,7 @@
 mod auth;
 mod calls_e2e;
 mod calls_failures;
+mod campaign_dialer;
 mod campaigns;
 mod contacts;
 mod dnc_calls;

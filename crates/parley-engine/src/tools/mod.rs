@@ -1,5 +1,11 @@
 //! Tools the agent can call during a conversation. The bridge runs client tool calls
 //! through this registry; an unknown tool answers with an error result and the call goes on.
+mod callback;
+mod opt_out;
+
+pub use callback::ScheduleCallback;
+pub use opt_out::{OptOut, OPT_OUT_EVENT};
+
 use futures::future::BoxFuture;
 use serde_json::Value;
 use std::collections::HashMap;

@@ -1,0 +1,174 @@
+//! Dialling one claimed contact.
+use super::{Dialer, DialerError};
+use crate::calls::place::DialOptions;
+use crate::calls::CallOptions;
+use parley_domain::call::CallStatus;
+use parley_domain::campaign::{Campaign, CampaignSettings};
+use parley_domain::contact::Contact;
+use parley_domain::timezones::contact_zone;
+use parley_domain::window::CallingRules;
+use parley_domain::Phone;
+use parley_store::{AttemptRefused, ClaimedContact, NewCall, Settle, StatusChange};
+use serde_json::{Map, Value};
+
+/// The agent's dynamic variables from the campaign's mapping (variable -> contact field;
+/// custom fields by name).
+pub fn dynamic_variables(settings: &CampaignSettings, contact: &Contact) -> Map<String, Value> {
+    let mut vars = Map::new();
+    for (variable, field) in &settings.dynamic_variables {
+        let value = match field.as_str() {
+            "first_name" => contact.first_name.clone(),
+            "last_name" => contact.last_name.clone(),
+            "email" => contact.email.clone(),
+            "company" => contact.company.clone(),
+            "timezone" => contact.timezone.clone(),
+            "phone" => Some(contact.phone.clone()),
+            other => contact.custom_fields.get(other).cloned(),
+        };
+        if let Some(v) = value {
+            vars.insert(variable.clone(), Value::String(v));
+        }
+    }
+    vars
+}
+
+impl Dialer {
+    pub(super) async fn dial_claim(
+        &self,
+        campaign: &Campaign,
+        claim: ClaimedContact,
+    ) -> Result<(), DialerError> {
+        let store = &self.engine.store;
+        let (campaign_id, contact_id) = (claim.campaign_id, claim.contact_id);
+        let Ok(phone) = Phone::from_e164(&claim.phone) else {
+            store
+                .cancel_claim(
+                    campaign_id,
+                    contact_id,
+                    &self.node,
+                    "the phone number is not valid",
+                )
+                .await?;
+            return Ok(());
+        };
+        let zone = contact_zone(claim.timezone.as_deref(), &phone);
+        let rules = CallingRules::from_settings(&campaign.settings);
+        let now = chrono::Utc::now();
+        if !rules.is_callable(zone, now) {
+            // Waits for its own window without holding up anyone else.
+            match rules.next_opening(zone, now) {
+                Some(at) => {
+                    store
+                        .release_claim(
+                            campaign_id,
+                            contact_id,
+                            &self.node,
+                            Some(at.timestamp_millis()),
+                            Some("outside the calling window"),
+                        )
+                        .await?;
+                }
+                None => {
+                    store
+                        .cancel_claim(
+                            campaign_id,
+                            contact_id,
+                            &self.node,
+                            "no calling window is left in the campaign's dates",
+                        )
+                        .await?;
+                }
+            }
+            return Ok(());
+        }
+        if store.check_dnc(&phone, Some(campaign_id)).await?.blocked() {
+            store
+                .cancel_claim(campaign_id, contact_id, &self.node, "on a do-not-call list")
+                .await?;
+            return Ok(());
+        }
+        let contact = store.get_contact(contact_id).await?;
+        let s = &campaign.settings;
+        let from = match s.caller_ids.as_slice() {
+            [] => self
+                .engine
+                .telephony
+                .default_caller_id
+                .clone()
+                .unwrap_or_default(),
+            ids => ids[(contact_id as usize) % ids.len()].to_string(),
+        };
+        let options = CallOptions {
+            first_message: s.first_message.clone(),
+            prompt: s.prompt.clone(),
+            answering_machine: s.answering_machine.clone(),
+            short_call_seconds: s.retry.short_call_seconds,
+            max_duration_seconds: Some(s.max_call_duration_seconds),
+        };
+        let call = NewCall {
+            campaign_id: Some(campaign_id),
+            contact_id: Some(contact_id),
+            attempt: claim.attempts + 1,
+            to: phone.to_string(),
+            from,
+            agent_id: s
+                .agent_id
+                .clone()
+                .or_else(|| self.engine.telephony.default_agent_id.clone()),
+            dynamic_variables: Value::Object(dynamic_variables(s, &contact)),
+            overrides: serde_json::to_value(&options).unwrap_or_default(),
+        };
+        let local_day = now.with_timezone(&zone).date_naive().to_string();
+        let call = match store
+            .start_attempt(&claim, &self.node, &local_day, &call)
+            .await?
+        {
+            Ok(call) => call,
+            Err(AttemptRefused::CampaignNotRunning) => {
+                store
+                    .release_claim(campaign_id, contact_id, &self.node, None, None)
+                    .await?;
+                return Ok(());
+            }
+            Err(AttemptRefused::ClaimLost) => return Ok(()),
+        };
+        // The attempt is on record; check the lists once more right before dialling.
+        if store.check_dnc(&phone, Some(campaign_id)).await?.blocked() {
+            let change = StatusChange {
+                status: CallStatus::Canceled,
+                duration_seconds: Some(0),
+                error_code: None,
+                error_message: Some("put on a do-not-call list before it was dialled".into()),
+            };
+            store.advance_call_status(call.id, &change).await?;
+            store
+                .settle_attempt(
+                    campaign_id,
+                    contact_id,
+                    call.id,
+                    "canceled",
+                    &Settle::Cancelled {
+                        reason: "on a do-not-call list".into(),
+                    },
+                )
+                .await?;
+            return Ok(());
+        }
+        let dial = DialOptions {
+            answering_machine: s.answering_machine.clone(),
+            record: s.record_calls,
+            max_duration_seconds: s.max_call_duration_seconds,
+        };
+        match self.engine.dial(call, &dial).await {
+            // A refused call is already final: settle it now.
+            Ok(call) if call.status.is_final() => {
+                self.engine.settle_campaign_call(call.id, true).await
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::warn!(campaign_id, contact_id, error = %e, "dialling failed; the sweep will reconcile it");
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The campaign dialer. Every node runs one; they coordinate only through the database:
+//! calls-per-second tokens and contact claims are taken there, so limits hold and no
+//! contact is dialled twice however many nodes run.
+//!
+//! One tick: for each running campaign, take up to (free call slots) tokens from the
+//! campaign's and the account's buckets, claim that many due contacts, and dial each claim
+//! that is inside its calling window and on no do-not-call list. What follows a call is
+//! decided in [`settle`] when the call is over.
+mod dial;
+pub mod settle;
+mod sweep;
+
+use crate::events::LiveEvent;
+use crate::Engine;
+use parley_domain::campaign::{Campaign, CampaignState};
+use parley_store::{Bucket, PageRequest, StoreError};
+use std::time::Duration;
+
+const TICK: Duration = Duration::from_millis(250);
+/// How long a claim is held before another node may take the contact back; an attempt
+/// is written within milliseconds of the claim.
+const LEASE: Duration = Duration::from_secs(60);
+/// Claims per campaign per tick, at most.
+const MAX_BATCH: i64 = 50;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DialerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One node's dialer.
+#[derive(Clone)]
+pub struct Dialer {
+    engine: Engine,
+    /// Identifies this node's claims.
+    node: String,
+}
+
+impl Dialer {
+    pub fn new(engine: Engine) -> Dialer {
+        let node = format!("node-{}", &crate::secrets::random_token()[..12]);
+        Dialer { engine, node }
+    }
+
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            tracing::info!(node = %self.node, "dialer started");
+            let mut tick = tokio::time::interval(TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = self.tick().await {
+                    tracing::warn!(error = %e, "dialer tick failed");
+                }
+            }
+        })
+    }
+
+    /// One pass over every running campaign.
+    pub async fn tick(&self) -> Result<(), DialerError> {
+        let now = parley_domain::time::now_millis();
+        self.engine.store.recover_expired_claims(now).await?;
+        self.sweep(now).await?;
+        let mut page = PageRequest::first(100);
+        loop {
+            let campaigns = self
+                .engine
+                .store
+                .list_campaigns(Some(CampaignState::Running), page)
+                .await?;
+            for campaign in &campaigns.items {
+                self.dial_campaign(campaign, now).await?;
+            }
+            match campaigns.next_before_id {
+                Some(id) => page.before_id = Some(id),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    async fn dial_campaign(&self, campaign: &Campaign, now: i64) -> Result<(), DialerError> {
+        let store = &self.engine.store;
+        if store.complete_campaign_if_done(campaign.id).await? {
+            tracing::info!(campaign_id = campaign.id, "campaign completed");
+            self.engine.publish(LiveEvent::CampaignChanged {
+                campaign_id: campaign.id,
+                state: CampaignState::Completed,
+            });
+            return Ok(());
+        }
+        let s = &campaign.settings;
+        let free = i64::from(s.max_concurrent_calls) - campaign.progress.in_progress;
+        let due = campaign.progress.pending + campaign.progress.scheduled;
+        if free <= 0 || due == 0 {
+            return Ok(());
+        }
+        let account = self.engine.settings.dialer.account_calls_per_second;
+        let buckets = [
+            Bucket {
+                key: "account".into(),
+                rate: account,
+                burst: account.max(1.0),
+            },
+            Bucket {
+                key: format!("campaign:{}", campaign.id),
+                rate: s.calls_per_second,
+                burst: s.calls_per_second.max(1.0),
+            },
+        ];
+        let want = free.min(due).min(MAX_BATCH) as u32;
+        let granted = store.take_tokens(&buckets, want, now).await?;
+        if granted == 0 {
+            return Ok(());
+        }
+        let lease_until = now + LEASE.as_millis() as i64;
+        let claims = store
+            .claim_due_contacts(
+                campaign.id,
+                &self.node,
+                now,
+                lease_until,
+                i64::from(granted),
+            )
+            .await?;
+        for claim in claims {
+            let (dialer, campaign) = (self.clone(), campaign.clone());
+            tokio::spawn(async move {
+                let (campaign_id, contact_id) = (claim.campaign_id, claim.contact_id);
+                if let Err(e) = dialer.dial_claim(&campaign, claim).await {
+                    tracing::warn!(campaign_id, contact_id, error = %e, "dialling a claimed contact failed");
+                }
+            });
+        }
+        Ok(())
+    }
+}

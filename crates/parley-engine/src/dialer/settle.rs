@@ -1,0 +1,131 @@
+//! What follows a campaign call: the retry policy applied to its outcome, a callback the
+//! callee asked for, or giving up, recorded on the contact's progress.
+use super::DialerError;
+use crate::events::LiveEvent;
+use crate::Engine;
+use parley_domain::call::{Call, CallOutcome};
+use parley_domain::campaign::CampaignState;
+use parley_domain::retry::{next_step, NextStep};
+use parley_domain::timezones::contact_zone;
+use parley_domain::window::CallingRules;
+use parley_domain::Phone;
+use parley_store::Settle;
+use parley_twilio::rest::{classify, ErrorClass};
+
+/// Call events that carry a requested callback time (written by the `schedule_callback`
+/// tool).
+pub const CALLBACK_EVENT: &str = "callback_requested";
+
+fn carrier_class(call: &Call) -> Option<ErrorClass> {
+    let code: u32 = call.error_code.as_deref()?.parse().ok()?;
+    Some(classify(None, Some(code)))
+}
+
+impl Engine {
+    /// Settles a finished campaign call. Waits (returns) while the agent's analysis may
+    /// still change the outcome, unless `force`.
+    pub async fn settle_campaign_call(&self, call_id: i64, force: bool) -> Result<(), DialerError> {
+        let call = self.store.get_call(call_id).await?;
+        let (Some(campaign_id), Some(contact_id)) = (call.campaign_id, call.contact_id) else {
+            return Ok(());
+        };
+        if !call.status.is_final() {
+            return Ok(());
+        }
+        if call.conversation_id.is_some() && call.analysis.is_none() && !force {
+            return Ok(()); // the post-call analysis (or the sweep) settles it
+        }
+        let campaign = self.store.get_campaign(campaign_id).await?;
+        let outcome = call.outcome.unwrap_or(CallOutcome::Failed);
+        let events = self.store.call_events(call_id).await?;
+        let callback = events
+            .iter()
+            .rev()
+            .find(|e| e.kind == CALLBACK_EVENT)
+            .and_then(|e| e.data.get("at_ms").and_then(|v| v.as_i64()));
+        let settle = match (callback, carrier_class(&call)) {
+            _ if outcome == CallOutcome::OptedOut => Settle::Cancelled {
+                reason: "opted out".into(),
+            },
+            (Some(at), _) => Settle::RetryAt { at, priority: 0 },
+            (_, Some(ErrorClass::Permanent)) => Settle::Failed {
+                reason: call
+                    .error_message
+                    .clone()
+                    .unwrap_or_else(|| "the carrier refused the number".into()),
+            },
+            (_, Some(ErrorClass::Account)) => {
+                // Nothing is wrong with the contact: pause everything and try it again later.
+                let reason = format!(
+                    "carrier account problem: {}",
+                    call.error_message.as_deref().unwrap_or("refused")
+                );
+                self.pause_campaign(campaign_id, &reason).await;
+                Settle::RetryAt {
+                    at: parley_domain::time::now_millis(),
+                    priority: 1,
+                }
+            }
+            _ => {
+                let (attempts, today, _) =
+                    self.store.attempt_counts(campaign_id, contact_id).await?;
+                let phone = Phone::from_e164(&call.to).ok();
+                let zone = phone
+                    .as_ref()
+                    .map(|p| contact_zone(None, p))
+                    .unwrap_or(parley_domain::timezones::FALLBACK);
+                let zone = match self.store.get_contact(contact_id).await {
+                    Ok(contact) => {
+                        phone.map_or(zone, |p| contact_zone(contact.timezone.as_deref(), &p))
+                    }
+                    Err(_) => zone,
+                };
+                let rules = CallingRules::from_settings(&campaign.settings);
+                match next_step(
+                    &campaign.settings.retry,
+                    outcome,
+                    attempts.max(0) as u32,
+                    today.max(0) as u32,
+                    chrono::Utc::now(),
+                    &rules,
+                    zone,
+                ) {
+                    NextStep::Done => Settle::Completed,
+                    NextStep::RetryAt(at) => Settle::RetryAt {
+                        at: at.timestamp_millis(),
+                        priority: 1,
+                    },
+                    NextStep::GiveUp { reason } => Settle::Failed { reason },
+                }
+            }
+        };
+        if self
+            .store
+            .settle_attempt(campaign_id, contact_id, call_id, outcome.as_str(), &settle)
+            .await?
+        {
+            tracing::info!(campaign_id, contact_id, call_id, outcome = outcome.as_str(), settle = ?settle, "attempt settled");
+            self.publish(LiveEvent::ProgressChanged { campaign_id });
+        }
+        Ok(())
+    }
+
+    /// Pauses a campaign on the system's behalf, saying why.
+    pub async fn pause_campaign(&self, campaign_id: i64, reason: &str) {
+        use parley_domain::campaign::CampaignAction;
+        match self
+            .store
+            .transition_campaign(campaign_id, CampaignAction::Pause, "system", Some(reason))
+            .await
+        {
+            Ok(_) => {
+                tracing::warn!(campaign_id, %reason, "campaign paused");
+                self.publish(LiveEvent::CampaignChanged {
+                    campaign_id,
+                    state: CampaignState::Paused,
+                });
+            }
+            Err(e) => tracing::debug!(campaign_id, error = %e, "campaign not paused"),
+        }
+    }
+}

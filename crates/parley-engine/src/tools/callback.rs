@@ -1,0 +1,90 @@
+//! `schedule_callback`: the callee asked to be called at another time. The time is read
+//! in the contact's zone and placed inside the campaign's calling window; the dialer
+//! makes it the contact's next attempt.
+use super::{Tool, ToolContext, ToolResult};
+use crate::dialer::settle::CALLBACK_EVENT;
+use crate::Engine;
+use futures::future::BoxFuture;
+use parley_domain::callback::{parse_callback_time, schedule_callback};
+use parley_domain::campaign::CampaignSettings;
+use parley_domain::timezones::contact_zone;
+use parley_domain::window::CallingRules;
+use parley_domain::Phone;
+use serde_json::{json, Value};
+
+pub struct ScheduleCallback(pub(crate) std::sync::Weak<crate::Shared>);
+
+impl Engine {
+    /// Records a callback for the contact on `call_id`; returns when it will be.
+    pub async fn schedule_callback(
+        &self,
+        call_id: i64,
+        when: &str,
+        reason: Option<&str>,
+    ) -> Result<chrono::DateTime<chrono::Utc>, String> {
+        let call = self
+            .store
+            .get_call(call_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let phone = Phone::from_e164(&call.to).map_err(|e| e.to_string())?;
+        let timezone = match call.contact_id {
+            Some(id) => self
+                .store
+                .get_contact(id)
+                .await
+                .ok()
+                .and_then(|c| c.timezone),
+            None => None,
+        };
+        let zone = contact_zone(timezone.as_deref(), &phone);
+        let settings = match call.campaign_id {
+            Some(id) => {
+                self.store
+                    .get_campaign(id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .settings
+            }
+            None => CampaignSettings::default(),
+        };
+        let requested =
+            parse_callback_time(when, chrono::Utc::now(), zone).map_err(|e| e.to_string())?;
+        let at = schedule_callback(requested, &CallingRules::from_settings(&settings), zone)
+            .ok_or("no calling time is left in the campaign for that")?;
+        self.store
+            .add_call_event(
+                call_id,
+                CALLBACK_EVENT,
+                None,
+                &json!({ "requested": when, "reason": reason, "at_ms": at.timestamp_millis(), "at": at.to_rfc3339() }),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(call_id, at = %at, "callback scheduled");
+        Ok(at)
+    }
+}
+
+impl Tool for ScheduleCallback {
+    fn name(&self) -> &'static str {
+        "schedule_callback"
+    }
+
+    fn call(&self, ctx: ToolContext, parameters: Value) -> BoxFuture<'static, ToolResult> {
+        let shared = self.0.clone();
+        Box::pin(async move {
+            let engine = Engine(shared.upgrade().ok_or("Parley is shutting down")?);
+            let when = parameters
+                .get("when")
+                .and_then(Value::as_str)
+                .ok_or("say when to call back, e.g. 'tomorrow 15:00'")?;
+            let reason = parameters.get("reason").and_then(Value::as_str);
+            let at = engine.schedule_callback(ctx.call_id, when, reason).await?;
+            Ok(json!(format!(
+                "Callback scheduled for {}.",
+                at.to_rfc3339()
+            )))
+        })
+    }
+}

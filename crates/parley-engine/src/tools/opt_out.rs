@@ -1,0 +1,68 @@
+//! `opt_out`: the callee wants no more calls. The number goes on the global do-not-call
+//! list and every waiting attempt for it, in every campaign, is cancelled.
+use super::{Tool, ToolContext, ToolResult};
+use crate::events::LiveEvent;
+use crate::Engine;
+use futures::future::BoxFuture;
+use parley_domain::Phone;
+use serde_json::{json, Value};
+
+/// Call event recording the opt-out (the outcome becomes `opted_out`).
+pub const OPT_OUT_EVENT: &str = "opt_out";
+
+pub struct OptOut(pub(crate) std::sync::Weak<crate::Shared>);
+
+impl Engine {
+    /// Honours a "do not call me" from the person on `call_id`'s line.
+    pub async fn opt_out(&self, call_id: i64, reason: &str) -> Result<u64, String> {
+        let call = self
+            .store
+            .get_call(call_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let phone = Phone::from_e164(&call.to).map_err(|e| e.to_string())?;
+        self.store
+            .add_dnc(&phone, None, Some(reason), "opt_out")
+            .await
+            .map_err(|e| e.to_string())?;
+        let cancelled = self
+            .store
+            .cancel_waiting_for_phone(&phone, "opted out")
+            .await
+            .map_err(|e| e.to_string())?;
+        self.store
+            .add_call_event(
+                call_id,
+                OPT_OUT_EVENT,
+                Some(OPT_OUT_EVENT),
+                &json!({ "reason": reason }),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(call_id, phone = %phone.masked(), cancelled, "opted out");
+        self.publish(LiveEvent::ContactOptedOut { call_id });
+        Ok(cancelled)
+    }
+}
+
+impl Tool for OptOut {
+    fn name(&self) -> &'static str {
+        "opt_out"
+    }
+
+    fn call(&self, ctx: ToolContext, parameters: Value) -> BoxFuture<'static, ToolResult> {
+        let shared = self.0.clone();
+        Box::pin(async move {
+            let engine = Engine(shared.upgrade().ok_or("Parley is shutting down")?);
+            let reason = parameters
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or("the callee asked not to be called again")
+                .to_string();
+            engine.opt_out(ctx.call_id, &reason).await?;
+            Ok(json!(
+                "Done: this number is on the do-not-call list and will not be called again."
+            ))
+        })
+    }
+}

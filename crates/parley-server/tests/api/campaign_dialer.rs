@@ -1,0 +1,286 @@
+//! The dialer running a sandbox campaign end to end.
+use crate::calls_e2e::sandbox;
+use crate::harness::TestApp;
+use parley_domain::campaign::CampaignState;
+use parley_engine::events::LiveEvent;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const CAMPAIGN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Settings that allow calls at any hour (tests run at any hour) and retry at once.
+fn settings(max_concurrent: u32) -> Value {
+    let retry = |max: u32| json!({"max_attempts": max, "delay_minutes": 0});
+    json!({
+        "caller_ids": ["+15005550006"],
+        "max_concurrent_calls": max_concurrent,
+        "calls_per_second": 10,
+        "calling_window": {"start": "00:00", "end": "23:59",
+                           "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
+        "allow_outside_legal_hours": true,
+        "retry": {"no_answer": retry(2), "busy": retry(2), "failed": retry(2), "voicemail": retry(1),
+                  "short_call": retry(1), "short_call_seconds": 1, "unsuccessful": retry(1),
+                  "max_attempts_per_day": 5},
+        "dynamic_variables": {"customer_name": "first_name"}
+    })
+}
+
+async fn campaign_with(app: &TestApp, phones: &[&str], max_concurrent: u32) -> i64 {
+    let mut csv = String::from("phone,first_name,tags\n");
+    for (i, p) in phones.iter().enumerate() {
+        csv.push_str(&format!("{p},Person{i},dialer\n"));
+    }
+    let (status, campaign) = app
+        .call(
+            Method::POST,
+            "/api/v1/campaigns",
+            Some(json!({"name": "dialer", "settings": settings(max_concurrent)})),
+        )
+        .await;
+    assert_eq!(status, 201, "{campaign}");
+    let id = campaign["id"].as_i64().unwrap();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::text(csv).file_name("c.csv"),
+    );
+    let resp = app
+        .req(
+            Method::POST,
+            &format!("/api/v1/contacts/import?campaign_id={id}"),
+            &app.operator_key,
+        )
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    id
+}
+
+async fn wait_until_completed(app: &TestApp, id: i64) {
+    let mut events = app.engine.events.subscribe();
+    let (_, c) = app
+        .call(Method::GET, &format!("/api/v1/campaigns/{id}"), None)
+        .await;
+    if c["state"] == "completed" {
+        return;
+    }
+    tokio::time::timeout(CAMPAIGN_TIMEOUT, async {
+        loop {
+            if let Ok(LiveEvent::CampaignChanged {
+                campaign_id,
+                state: CampaignState::Completed,
+            }) = events.recv().await
+            {
+                if campaign_id == id {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the campaign completes");
+}
+
+/// Each contact's row in the campaign, by phone.
+async fn contacts_by_phone(app: &TestApp, id: i64) -> HashMap<String, Value> {
+    let (_, list) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/campaigns/{id}/contacts?limit=500"),
+            None,
+        )
+        .await;
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["phone"].as_str().unwrap().to_string(), c.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_campaign_dials_retries_and_completes_with_every_outcome_accounted_for() {
+    let app = sandbox().await;
+    let converse = [
+        "+15550199001",
+        "+15550199002",
+        "+15550199003",
+        "+15550199004",
+        "+15550199005",
+    ];
+    let others = [
+        "+15550100002",
+        "+15550100003",
+        "+15550100004",
+        "+15550100007",
+        "+15550100008",
+        "+15550100009",
+    ];
+    let blocked = "+15550199009";
+    let mut phones: Vec<&str> = converse.to_vec();
+    phones.extend(others);
+    phones.push(blocked);
+    let id = campaign_with(&app, &phones, 3).await;
+    let (status, _) = app
+        .call(Method::POST, "/api/v1/dnc", Some(json!({"phone": blocked})))
+        .await;
+    assert_eq!(status, 201);
+    let (_, started) = app
+        .call(Method::POST, &format!("/api/v1/campaigns/{id}/start"), None)
+        .await;
+    assert_eq!(started["state"], "running");
+    wait_until_completed(&app, id).await;
+
+    let (_, campaign) = app
+        .call(Method::GET, &format!("/api/v1/campaigns/{id}"), None)
+        .await;
+    let p = &campaign["progress"];
+    assert_eq!(campaign["state"], "completed", "{campaign}");
+    assert_eq!(
+        (
+            p["total"].as_i64(),
+            p["completed"].as_i64(),
+            p["failed"].as_i64(),
+            p["cancelled"].as_i64()
+        ),
+        (Some(12), Some(5), Some(5), Some(2)),
+        "{p}"
+    );
+    assert_eq!(
+        p["attempts"], 14,
+        "5 + voicemail 1 + no answer 2 + busy 2 + opt-out 1 + invalid 1 + carrier 2"
+    );
+
+    let rows = contacts_by_phone(&app, id).await;
+    let expect = |phone: &str, state: &str, attempts: i64| {
+        let row = &rows[phone];
+        assert_eq!(
+            (row["state"].as_str(), row["attempts"].as_i64()),
+            (Some(state), Some(attempts)),
+            "{phone}: {row}"
+        );
+    };
+    for p in converse {
+        expect(p, "completed", 1);
+    }
+    expect("+15550100002", "failed", 1);
+    expect("+15550100003", "failed", 2);
+    expect("+15550100004", "failed", 2);
+    expect("+15550100007", "cancelled", 1);
+    expect("+15550100008", "failed", 1);
+    expect("+15550100009", "failed", 2);
+    expect(blocked, "cancelled", 0);
+    assert!(rows["+15550100003"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no answer after 2 attempts"));
+    assert_eq!(rows["+15550100007"]["reason"], "opted out");
+
+    // Exactly one call per attempt, never to the blocked number, the opt-out honoured.
+    let (_, calls) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/calls?campaign_id={id}&limit=500"),
+            None,
+        )
+        .await;
+    let calls = calls["items"].as_array().unwrap();
+    assert_eq!(calls.len(), 14);
+    let mut per_contact: HashMap<i64, Vec<i64>> = HashMap::new();
+    for c in calls {
+        per_contact
+            .entry(c["contact_id"].as_i64().unwrap())
+            .or_default()
+            .push(c["attempt"].as_i64().unwrap());
+    }
+    for attempts in per_contact.values_mut() {
+        attempts.sort();
+        assert_eq!(
+            *attempts,
+            (1..=attempts.len() as i64).collect::<Vec<_>>(),
+            "one call per attempt number"
+        );
+    }
+    assert!(calls.iter().all(|c| c["to"] != blocked));
+    let (_, dnc) = app
+        .call(Method::GET, "/api/v1/dnc/check?phone=%2B15550100007", None)
+        .await;
+    assert_eq!(
+        dnc["global"], true,
+        "the opt-out put the number on the do-not-call list"
+    );
+    let (_, first) = app
+        .call(
+            Method::GET,
+            &format!(
+                "/api/v1/calls/{}",
+                calls.iter().find(|c| c["to"] == converse[0]).unwrap()["id"]
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(first["outcome"], "success");
+
+    // The concurrency limit held at the carrier.
+    let sims = app.sandbox().twilio.sim.calls();
+    let mut edges: Vec<(chrono::DateTime<chrono::Utc>, i32)> = Vec::new();
+    for c in sims.iter().filter(|c| c.started.is_some()) {
+        edges.push((c.started.unwrap(), 1));
+        edges.push((c.ended.unwrap_or_else(chrono::Utc::now), -1));
+    }
+    edges.sort_by_key(|(t, d)| (*t, *d));
+    let (mut live, mut peak) = (0, 0);
+    for (_, d) in edges {
+        live += d;
+        peak = peak.max(live);
+    }
+    assert!(peak <= 3, "{peak} calls at once with a limit of 3");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_callback_request_becomes_the_contacts_next_attempt() {
+    let app = sandbox().await;
+    let id = campaign_with(&app, &["+15550100006"], 1).await;
+    let mut events = app.engine.events.subscribe();
+    app.call(Method::POST, &format!("/api/v1/campaigns/{id}/start"), None)
+        .await;
+    tokio::time::timeout(CAMPAIGN_TIMEOUT, async {
+        loop {
+            if let Ok(LiveEvent::ProgressChanged { campaign_id }) = events.recv().await {
+                if campaign_id == id {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the attempt settles");
+    let rows = contacts_by_phone(&app, id).await;
+    let row = &rows["+15550100006"];
+    assert_eq!(row["state"], "scheduled", "{row}");
+    let at =
+        chrono::DateTime::parse_from_rfc3339(row["next_attempt_at"].as_str().unwrap()).unwrap();
+    let local = at.with_timezone(&chrono_tz::America::New_York);
+    let tomorrow = chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive()
+        .succ_opt()
+        .unwrap();
+    assert_eq!(
+        (local.date_naive(), local.format("%H:%M").to_string()),
+        (tomorrow, "15:00".to_string()),
+        "tomorrow 15:00 in the contact's zone"
+    );
+    let (_, campaign) = app
+        .call(Method::GET, &format!("/api/v1/campaigns/{id}"), None)
+        .await;
+    assert_eq!(
+        campaign["state"], "running",
+        "a scheduled callback keeps the campaign open"
+    );
+    app.stop().await;
+}
