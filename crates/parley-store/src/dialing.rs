@@ -73,6 +73,21 @@ macro_rules! move_progress {
     }};
 }
 
+/// How many more contacts may be claimed: `limit`, capped by the campaign's free slots.
+macro_rules! free_slots {
+    ($tx:expr, $campaign_id:expr, $lock:expr, $limit:expr, $max:expr) => {{
+        let row: Option<(i64,)> = sqlx::query_as(&format!(
+            "SELECT in_progress FROM campaigns WHERE id = $1{}",
+            $lock
+        ))
+        .bind($campaign_id)
+        .fetch_optional(&mut *$tx)
+        .await?;
+        let in_progress = row.map_or(i64::MAX, |(n,)| n);
+        $limit.min(($max - in_progress).max(0))
+    }};
+}
+
 /// Loads the claimed contacts' details inside the claiming transaction.
 macro_rules! claimed_details {
     ($tx:expr, $campaign_id:expr, $claimed:expr) => {{
@@ -129,7 +144,9 @@ const CLAIM_COLUMNS: &str = "cc.campaign_id, cc.contact_id, c.phone, c.timezone,
 const DUE_ORDER: &str = "priority, COALESCE(next_attempt_at, 0), contact_id";
 
 impl Store {
-    /// Claims up to `limit` due contacts of a campaign for `owner` until `lease_until`.
+    /// Claims up to `limit` due contacts of a campaign for `owner` until `lease_until`,
+    /// never letting the campaign's contacts in progress exceed `max_in_progress` (the
+    /// check and the claim are one transaction, so the limit holds across nodes).
     pub async fn claim_due_contacts(
         &self,
         campaign_id: i64,
@@ -137,6 +154,7 @@ impl Store {
         now: i64,
         lease_until: i64,
         limit: i64,
+        max_in_progress: i64,
     ) -> Result<Vec<ClaimedContact>> {
         let due = "campaign_id = $1 AND state IN ('pending', 'scheduled') \
                    AND (next_attempt_at IS NULL OR next_attempt_at <= $2)";
@@ -146,6 +164,9 @@ impl Store {
         match &self.pools {
             Pools::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
+                // Locking the campaign row serializes claims for this campaign, so the
+                // in-progress count read here is the one the claim adds to.
+                let limit = free_slots!(tx, campaign_id, " FOR UPDATE", limit, max_in_progress);
                 // SKIP LOCKED: concurrent dialers (other nodes) take other contacts
                 // instead of waiting for, or double-claiming, these.
                 claimed = sqlx::query_as(&format!(
@@ -172,6 +193,7 @@ impl Store {
                 // One writer at a time: the select and update below cannot interleave
                 // with another claim.
                 let mut tx = write.begin().await?;
+                let limit = free_slots!(tx, campaign_id, "", limit, max_in_progress);
                 claimed = sqlx::query_as(&format!(
                     "SELECT contact_id, state FROM campaign_contacts WHERE {due} \
                      ORDER BY {DUE_ORDER} LIMIT $3"

@@ -46,10 +46,10 @@ impl Dialer {
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             tracing::info!(node = %self.node, "dialer started");
-            let mut tick = tokio::time::interval(TICK);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
+                // Jittered, so that nodes do not tick in lockstep and share the work.
+                let jitter = rand::random::<f64>() + 0.5;
+                tokio::time::sleep(TICK.mul_f64(jitter)).await;
                 if let Err(e) = self.tick().await {
                     tracing::warn!(error = %e, "dialer tick failed");
                 }
@@ -121,6 +121,7 @@ impl Dialer {
                 now,
                 lease_until,
                 i64::from(granted),
+                i64::from(s.max_concurrent_calls),
             )
             .await?;
         for claim in claims {

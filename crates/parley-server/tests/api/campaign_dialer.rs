@@ -225,18 +225,7 @@ async fn a_campaign_dials_retries_and_completes_with_every_outcome_accounted_for
     assert_eq!(first["outcome"], "success");
 
     // The concurrency limit held at the carrier.
-    let sims = app.sandbox().twilio.sim.calls();
-    let mut edges: Vec<(chrono::DateTime<chrono::Utc>, i32)> = Vec::new();
-    for c in sims.iter().filter(|c| c.started.is_some()) {
-        edges.push((c.started.unwrap(), 1));
-        edges.push((c.ended.unwrap_or_else(chrono::Utc::now), -1));
-    }
-    edges.sort_by_key(|(t, d)| (*t, *d));
-    let (mut live, mut peak) = (0, 0);
-    for (_, d) in edges {
-        live += d;
-        peak = peak.max(live);
-    }
+    let peak = peak_concurrency(&app.sandbox().twilio.sim.calls());
     assert!(peak <= 3, "{peak} calls at once with a limit of 3");
     app.stop().await;
 }
@@ -283,4 +272,106 @@ async fn a_callback_request_becomes_the_contacts_next_attempt() {
         "a scheduled callback keeps the campaign open"
     );
     app.stop().await;
+}
+
+/// Peak number of calls up at once across simulators.
+fn peak_concurrency(calls: &[parley_sim::twilio::SimCall]) -> i32 {
+    let mut edges: Vec<(chrono::DateTime<chrono::Utc>, i32)> = Vec::new();
+    for c in calls.iter().filter(|c| c.started.is_some()) {
+        edges.push((c.started.unwrap(), 1));
+        edges.push((c.ended.unwrap_or_else(chrono::Utc::now), -1));
+    }
+    edges.sort_by_key(|(t, d)| (*t, *d));
+    let (mut live, mut peak) = (0, 0);
+    for (_, d) in edges {
+        live += d;
+        peak = peak.max(live);
+    }
+    peak
+}
+
+#[tokio::test]
+async fn two_nodes_on_postgresql_share_a_campaign_without_double_dials() {
+    let fast = |s: &mut parley_engine::settings::Settings| {
+        s.sandbox.speed = 20.0;
+        s.dialer.account_calls_per_second = 20.0;
+    };
+    let a = TestApp::start_on(crate::harness::Db::Postgres, fast).await;
+    // A second node: its own process state, dialer and simulators; the same database.
+    let mut settings = parley_engine::settings::Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: Some(a.database_url.clone()),
+        ..Default::default()
+    };
+    fast(&mut settings);
+    let b_store = parley_store::Store::open(&a.database_url).await.unwrap();
+    let b = parley_server::spawn(settings, b_store.clone())
+        .await
+        .unwrap();
+
+    let phones: Vec<String> = (0..30).map(|i| format!("+155502000{i:02}")).collect();
+    let refs: Vec<&str> = phones.iter().map(String::as_str).collect();
+    let limit = 4;
+    let id = campaign_with(&a, &refs, limit).await;
+    let (mut events_a, mut events_b) = (a.engine.events.subscribe(), b.engine.events.subscribe());
+    a.call(Method::POST, &format!("/api/v1/campaigns/{id}/start"), None)
+        .await;
+    let completed = |e: Result<LiveEvent, _>| matches!(e, Ok(LiveEvent::CampaignChanged { campaign_id, state: CampaignState::Completed }) if campaign_id == id);
+    tokio::time::timeout(CAMPAIGN_TIMEOUT, async {
+        loop {
+            tokio::select! {
+                e = events_a.recv() => if completed(e) { return },
+                e = events_b.recv() => if completed(e) { return },
+            }
+        }
+    })
+    .await
+    .expect("the campaign completes");
+
+    let (_, calls) = a
+        .call(
+            Method::GET,
+            &format!("/api/v1/calls?campaign_id={id}&limit=500"),
+            None,
+        )
+        .await;
+    let calls = calls["items"].as_array().unwrap();
+    let mut dialled: Vec<&str> = calls.iter().map(|c| c["to"].as_str().unwrap()).collect();
+    dialled.sort();
+    let mut expected = refs.clone();
+    expected.sort();
+    assert_eq!(dialled, expected, "every contact dialled exactly once");
+
+    let mut at_carrier = a.sandbox().twilio.sim.calls();
+    let b_calls = b.sandbox.as_ref().unwrap().twilio.sim.calls();
+    assert!(
+        !at_carrier.is_empty() && !b_calls.is_empty(),
+        "both nodes dialled: {} and {}",
+        at_carrier.len(),
+        b_calls.len()
+    );
+    assert_eq!(
+        at_carrier.len() + b_calls.len(),
+        30,
+        "one carrier call per contact"
+    );
+    at_carrier.extend(b_calls);
+    let peak = peak_concurrency(&at_carrier);
+    assert!(
+        peak <= limit as i32,
+        "{peak} calls at once across both nodes, limit {limit}"
+    );
+    let (_, campaign) = a
+        .call(Method::GET, &format!("/api/v1/campaigns/{id}"), None)
+        .await;
+    assert_eq!(
+        (
+            campaign["progress"]["completed"].as_i64(),
+            campaign["progress"]["attempts"].as_i64()
+        ),
+        (Some(30), Some(30))
+    );
+    b.stop().await.unwrap();
+    b_store.close().await;
+    a.stop().await;
 }

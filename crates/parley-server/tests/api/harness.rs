@@ -23,6 +23,7 @@ pub struct TestApp {
     pub operator_key: String,
     pub viewer_key: String,
     pub engine: parley_engine::Engine,
+    pub database_url: String,
     server: Option<RunningServer>,
     pg_cleanup: Option<(String, String)>,
     _dir: tempfile::TempDir,
@@ -46,6 +47,7 @@ impl TestApp {
             }
         };
         let store = Store::open(&url).await.unwrap();
+        let database_url = url.clone();
         let mut settings = Settings {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().to_path_buf(),
@@ -73,6 +75,7 @@ impl TestApp {
         let server = parley_server::spawn(settings, store.clone()).await.unwrap();
         TestApp {
             engine: server.engine.clone(),
+            database_url,
             base: format!("http://{}", server.addr),
             http: reqwest::Client::new(),
             store,

@@ -867,11 +867,11 @@ pub async fn claims_are_exclusive_and_attempts_start_once(store: Store) {
     let now = parley_domain::time::now_millis();
     let (id, _) = running_campaign_with(&store, "claims", 0..10).await;
     let a = store
-        .claim_due_contacts(id, "node-a", now, now + 60_000, 4)
+        .claim_due_contacts(id, "node-a", now, now + 60_000, 4, 1_000)
         .await
         .unwrap();
     let b = store
-        .claim_due_contacts(id, "node-b", now, now + 60_000, 10)
+        .claim_due_contacts(id, "node-b", now, now + 60_000, 10, 1_000)
         .await
         .unwrap();
     assert_eq!((a.len(), b.len()), (4, 6));
@@ -881,7 +881,7 @@ pub async fn claims_are_exclusive_and_attempts_start_once(store: Store) {
         "no contact claimed twice"
     );
     assert!(store
-        .claim_due_contacts(id, "node-c", now, now + 60_000, 10)
+        .claim_due_contacts(id, "node-c", now, now + 60_000, 10, 1_000)
         .await
         .unwrap()
         .is_empty());
@@ -977,7 +977,7 @@ pub async fn claims_are_exclusive_and_attempts_start_once(store: Store) {
         .await
         .unwrap();
     let later = store
-        .claim_due_contacts(id, "node-a", now + 10, now + 60_000, 1)
+        .claim_due_contacts(id, "node-a", now + 10, now + 60_000, 1, 1_000)
         .await
         .unwrap();
     assert_eq!(
@@ -989,7 +989,7 @@ pub async fn claims_are_exclusive_and_attempts_start_once(store: Store) {
         .await
         .unwrap();
     let due = store
-        .claim_due_contacts(id, "node-a", retry_at, retry_at + 60_000, 1)
+        .claim_due_contacts(id, "node-a", retry_at, retry_at + 60_000, 1, 1_000)
         .await
         .unwrap();
     assert_eq!(
@@ -1047,7 +1047,7 @@ pub async fn concurrent_claimers_never_share_a_contact(store: Store) {
             let mut mine = Vec::new();
             loop {
                 let got = store
-                    .claim_due_contacts(id, &owner, now, now + 60_000, 3)
+                    .claim_due_contacts(id, &owner, now, now + 60_000, 3, 1_000)
                     .await
                     .unwrap();
                 if got.is_empty() {
@@ -1079,7 +1079,7 @@ pub async fn lost_claims_come_back_and_opt_outs_cancel_everywhere(store: Store) 
     let (first, contacts) = running_campaign_with(&store, "one", 200..204).await;
     let (second, _) = running_campaign_with(&store, "two", 200..202).await;
     let claims = store
-        .claim_due_contacts(first, "gone-node", now, now + 1_000, 4)
+        .claim_due_contacts(first, "gone-node", now, now + 1_000, 4, 1_000)
         .await
         .unwrap();
     store
@@ -1205,4 +1205,37 @@ pub async fn rate_buckets_limit_calls_per_second_for_everyone(store: Store) {
         total += t.await.unwrap();
     }
     assert_eq!(total, 20);
+}
+
+pub async fn claims_never_exceed_the_concurrency_limit(store: Store) {
+    let now = parley_domain::time::now_millis();
+    let (id, _) = running_campaign_with(&store, "capped", 300..320).await;
+    let mut tasks = Vec::new();
+    for node in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .claim_due_contacts(id, &format!("node-{node}"), now, now + 60_000, 10, 5)
+                .await
+                .unwrap()
+                .len()
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    assert_eq!(
+        total, 5,
+        "four claimers together stay within the limit of 5"
+    );
+    assert_eq!(
+        store.get_campaign(id).await.unwrap().progress.in_progress,
+        5
+    );
+    let more = store
+        .claim_due_contacts(id, "node-9", now, now + 60_000, 10, 5)
+        .await
+        .unwrap();
+    assert!(more.is_empty());
 }

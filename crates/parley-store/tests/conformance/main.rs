@@ -89,4 +89,5 @@ conformance!(
     concurrent_claimers_never_share_a_contact,
     lost_claims_come_back_and_opt_outs_cancel_everywhere,
     rate_buckets_limit_calls_per_second_for_everyone,
+    claims_never_exceed_the_concurrency_limit,
 );
