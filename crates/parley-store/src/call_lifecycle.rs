@@ -96,6 +96,17 @@ impl Store {
         row.map(Call::try_from).transpose()
     }
 
+    /// Marks a call as just heard of (its status confirmed unchanged).
+    pub async fn touch_call(&self, id: i64) -> Result<()> {
+        on_writer!(self, pool => sqlx::query("UPDATE calls SET updated_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now_millis())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     pub async fn set_answered_by(&self, id: i64, answered_by: &str) -> Result<()> {
         self.set_text_column(id, "answered_by", answered_by).await
     }

@@ -478,14 +478,14 @@ impl Store {
         .await)?)
     }
 
-    /// Attempts written but never dialled or heard of since `before` (the call is still
-    /// `queued`): the node that wrote them may have stopped before or while asking the
-    /// carrier. (campaign, contact, call)
+    /// Attempts whose call is not over but has not been heard of since `before`: never
+    /// dialled (still `queued`, perhaps no SID) or its callbacks lost while a node was
+    /// down. (campaign, contact, call)
     pub async fn stalled_attempts(&self, before: i64, limit: i64) -> Result<Vec<(i64, i64, i64)>> {
         Ok(crate::on_reader!(self, pool => sqlx::query_as(
             "SELECT cc.campaign_id, cc.contact_id, cc.attempt_call_id FROM campaign_contacts cc \
              JOIN calls c ON c.id = cc.attempt_call_id \
-             WHERE cc.state = 'in_progress' AND c.status = 'queued' AND c.created_at < $1 LIMIT $2",
+             WHERE cc.state = 'in_progress' AND c.ended_at IS NULL AND c.updated_at < $1 LIMIT $2",
         )
         .bind(before)
         .bind(limit)

@@ -103,6 +103,13 @@ impl Engine {
                 self.store.set_call_sid(call.id, &placed.sid).await?;
                 Ok(self.store.get_call(call.id).await?)
             }
+            // The carrier may have placed the call anyway (timeout, 5xx): a campaign
+            // attempt stays `queued` and is reconciled against the carrier's call list
+            // before anything dials this contact again.
+            Err(e) if e.is_retryable() && call.campaign_id.is_some() => {
+                tracing::warn!(call_id = call.id, error = %e, "carrier did not answer; will reconcile");
+                Ok(call)
+            }
             Err(e) => {
                 tracing::warn!(call_id = call.id, error = %e, "carrier refused the call");
                 let failure = e.failure();

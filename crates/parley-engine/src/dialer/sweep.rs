@@ -2,7 +2,7 @@
 //! reconciled against the carrier's own call list before anything is dialled again, and
 //! attempts whose settlement was lost are settled.
 use super::{Dialer, DialerError};
-use parley_domain::call::CallStatus;
+use parley_domain::call::{CallStatus, TerminationSource};
 use parley_store::StatusChange;
 use parley_twilio::rest::CallFilter;
 
@@ -40,15 +40,15 @@ impl Dialer {
         let store = &self.engine.store;
         let call = store.get_call(call_id).await.map_err(|e| e.to_string())?;
         if let Some(sid) = call.twilio_call_sid.as_deref() {
-            // Dialled, but the node stopped before hearing back: ask where it stands.
-            let placed = self
-                .engine
-                .telephony
-                .twilio
-                .fetch_call(sid)
-                .await
-                .map_err(|e| e.to_string())?;
-            return self.adopt(call_id, placed.status.as_str()).await;
+            // Dialled, but its news was lost (the node stopped): ask where it stands.
+            return match self.engine.telephony.twilio.fetch_call(sid).await {
+                Ok(placed) => self.adopt(call_id, &placed).await,
+                Err(e) if e.status() == Some(404) => {
+                    self.end_unknown(call_id, "the carrier has no record of the call")
+                        .await
+                }
+                Err(e) => Err(e.to_string()),
+            };
         }
         // Ours: to this number, from our caller id, created after the attempt was
         // written, and not already the call of another attempt.
@@ -91,7 +91,7 @@ impl Dialer {
                     .set_call_sid(call_id, &placed.sid)
                     .await
                     .map_err(|e| e.to_string())?;
-                self.adopt(call_id, placed.status.as_str()).await
+                self.adopt(call_id, &placed).await
             }
             None => {
                 let voided = store
@@ -114,23 +114,55 @@ impl Dialer {
         }
     }
 
-    /// Brings a stored call up to the carrier's status; settles it when final.
-    async fn adopt(&self, call_id: i64, status: &str) -> Result<(), String> {
-        let Some(status) = CallStatus::parse(status) else {
+    /// Brings a stored call up to the carrier's account of it; settles it when over.
+    async fn adopt(&self, call_id: i64, placed: &parley_twilio::rest::Call) -> Result<(), String> {
+        let Some(status) = CallStatus::parse(placed.status.as_str()) else {
             return Ok(());
         };
         let change = StatusChange {
             status,
-            duration_seconds: None,
+            duration_seconds: placed.duration.as_deref().and_then(|d| d.parse().ok()),
             error_code: None,
             error_message: None,
         };
-        self.engine
-            .store
+        self.finish_reconciling(call_id, change).await
+    }
+
+    /// Ends a call the carrier does not know.
+    async fn end_unknown(&self, call_id: i64, reason: &str) -> Result<(), String> {
+        let change = StatusChange {
+            status: CallStatus::Failed,
+            duration_seconds: Some(0),
+            error_code: None,
+            error_message: Some(reason.into()),
+        };
+        self.finish_reconciling(call_id, change).await
+    }
+
+    async fn finish_reconciling(&self, call_id: i64, change: StatusChange) -> Result<(), String> {
+        let store = &self.engine.store;
+        let moved = store
             .advance_call_status(call_id, &change)
             .await
             .map_err(|e| e.to_string())?;
-        if status.is_final() {
+        if moved.is_none() {
+            // Heard from the carrier, nothing new: not stalled for another while.
+            store.touch_call(call_id).await.map_err(|e| e.to_string())?;
+        }
+        if change.status.is_final() {
+            let source = if change.status == CallStatus::Completed {
+                TerminationSource::Callee
+            } else {
+                TerminationSource::Carrier
+            };
+            store
+                .set_termination(call_id, source, Some("reconciled with the carrier"))
+                .await
+                .map_err(|e| e.to_string())?;
+            self.engine
+                .settle_outcome(call_id)
+                .await
+                .map_err(|e| e.to_string())?;
             self.engine
                 .settle_campaign_call(call_id, true)
                 .await
