@@ -53,6 +53,7 @@ const KNOWN_KEYS: &[&str] = &[
     "sandbox.speed",
     "dialer.account_calls_per_second",
     "dialer.enabled",
+    "dialer.opt_out_phrases",
 ];
 
 /// Keys whose values must never appear in messages, not even inside an error.
@@ -157,6 +158,8 @@ pub struct DialerSettings {
     pub account_calls_per_second: f64,
     /// Whether this node dials campaigns (a node may serve only the API and webhooks).
     pub enabled: bool,
+    /// A callee who says any of these (case-insensitive) is put on the do-not-call list.
+    pub opt_out_phrases: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -248,6 +251,16 @@ impl Default for DialerSettings {
         DialerSettings {
             account_calls_per_second: 1.0,
             enabled: true,
+            opt_out_phrases: [
+                "stop calling",
+                "don't call me",
+                "do not call me",
+                "take me off your list",
+                "remove me from your list",
+                "put me on your do not call list",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }
@@ -762,6 +775,8 @@ account_calls_per_second = 1.0
 # Whether this node dials campaigns; nodes that only serve the API and webhooks can say
 # false.
 enabled = true
+# A callee who says any of these (case-insensitive) goes on the do-not-call list.
+opt_out_phrases = ["stop calling", "don't call me", "do not call me", "take me off your list", "remove me from your list", "put me on your do not call list"]
 
 [sandbox]
 # How fast the simulated callees and agent talk in sandbox mode; 1.0 is real time.

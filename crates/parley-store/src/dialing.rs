@@ -567,6 +567,19 @@ impl Store {
         })
     }
 
+    /// Outcomes of a campaign's most recent finished calls, newest first.
+    pub async fn recent_outcomes(&self, campaign_id: i64, limit: i64) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = crate::on_reader!(self, pool => sqlx::query_as(
+            "SELECT outcome FROM calls WHERE campaign_id = $1 AND outcome IS NOT NULL \
+             ORDER BY id DESC LIMIT $2",
+        )
+        .bind(campaign_id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows.into_iter().map(|(o,)| o).collect())
+    }
+
     /// Cancels every waiting attempt for this number in every campaign (an opt-out).
     /// Contacts on a call right now are left to settle; returns how many were cancelled.
     pub async fn cancel_waiting_for_phone(&self, phone: &Phone, reason: &str) -> Result<u64> {

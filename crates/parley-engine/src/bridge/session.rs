@@ -557,9 +557,31 @@ impl Relay {
     }
 }
 
-/// Writes transcript turns in order, off the audio path, and announces each.
+/// The opt-out phrase a callee's words contain, if any.
+pub fn opt_out_phrase<'a>(text: &str, phrases: &'a [String]) -> Option<&'a str> {
+    let text = text.to_lowercase().replace('\u{2019}', "'");
+    phrases
+        .iter()
+        .find(|p| !p.is_empty() && text.contains(&p.to_lowercase()))
+        .map(String::as_str)
+}
+
+/// Writes transcript turns in order, off the audio path, and announces each. A callee
+/// turn with an opt-out phrase puts the number on the do-not-call list (once per call).
 async fn write_turns(engine: Engine, call_id: i64, mut rx: mpsc::Receiver<Turn>) {
+    let mut opted_out = false;
     while let Some(turn) = rx.recv().await {
+        if turn.role == TurnRole::User && !opted_out {
+            if let Some(phrase) =
+                opt_out_phrase(&turn.text, &engine.settings.dialer.opt_out_phrases)
+            {
+                opted_out = true;
+                let reason = format!("the callee said \"{phrase}\"");
+                if let Err(e) = engine.opt_out(call_id, &reason).await {
+                    tracing::warn!(call_id, error = %e, "recording an opt-out failed");
+                }
+            }
+        }
         let event_id = turn.event_id.map(|e| e as i64);
         if let Err(e) = engine
             .store
@@ -574,5 +596,25 @@ async fn write_turns(engine: Engine, call_id: i64, mut rx: mpsc::Receiver<Turn>)
             text: turn.text,
             time_in_call_secs: turn.secs,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::opt_out_phrase;
+
+    #[test]
+    fn opt_out_phrases_match_whatever_the_case_and_apostrophe() {
+        let phrases = vec!["stop calling".to_string(), "don't call me".to_string()];
+        assert_eq!(
+            opt_out_phrase("Please STOP calling me!", &phrases),
+            Some("stop calling")
+        );
+        assert_eq!(
+            opt_out_phrase("Don\u{2019}t call me again", &phrases),
+            Some("don't call me")
+        );
+        assert_eq!(opt_out_phrase("Sure, call me tomorrow", &phrases), None);
+        assert_eq!(opt_out_phrase("anything", &[String::new()]), None);
     }
 }

@@ -90,6 +90,14 @@ impl Dialer {
             return Ok(());
         }
         let s = &campaign.settings;
+        // Past the end date in every time zone (UTC-12 is the last to reach it).
+        let last_day_anywhere = (chrono::Utc::now() - chrono::TimeDelta::hours(12)).date_naive();
+        if s.end_date.is_some_and(|end| end < last_day_anywhere) {
+            self.engine
+                .pause_campaign(campaign.id, "the campaign's end date has passed")
+                .await;
+            return Ok(());
+        }
         let free = i64::from(s.max_concurrent_calls) - campaign.progress.in_progress;
         let due = campaign.progress.pending + campaign.progress.scheduled;
         if free <= 0 || due == 0 {

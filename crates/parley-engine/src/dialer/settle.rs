@@ -106,6 +106,25 @@ impl Engine {
         {
             tracing::info!(campaign_id, contact_id, call_id, outcome = outcome.as_str(), settle = ?settle, "attempt settled");
             self.publish(LiveEvent::ProgressChanged { campaign_id });
+            if outcome == CallOutcome::Failed {
+                self.check_circuit_breaker(campaign_id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pauses the campaign when most of its recent calls failed at the carrier.
+    async fn check_circuit_breaker(&self, campaign_id: i64) -> Result<(), DialerError> {
+        use parley_domain::breaker;
+        let recent: Vec<CallOutcome> = self
+            .store
+            .recent_outcomes(campaign_id, breaker::WINDOW as i64)
+            .await?
+            .iter()
+            .filter_map(|o| CallOutcome::parse(o))
+            .collect();
+        if let Some(reason) = breaker::trips(&recent) {
+            self.pause_campaign(campaign_id, &reason).await;
         }
         Ok(())
     }

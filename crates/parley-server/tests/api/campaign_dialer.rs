@@ -375,3 +375,49 @@ async fn two_nodes_on_postgresql_share_a_campaign_without_double_dials() {
     b_store.close().await;
     a.stop().await;
 }
+
+#[tokio::test]
+async fn a_campaign_past_its_end_date_pauses_itself_and_says_why() {
+    let app = sandbox().await;
+    let id = campaign_with(&app, &["+15550199101"], 1).await;
+    let mut s = settings(1);
+    s["end_date"] = json!((chrono::Utc::now() - chrono::TimeDelta::days(3))
+        .date_naive()
+        .to_string());
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/campaigns/{id}"),
+            Some(json!({"settings": s})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut events = app.engine.events.subscribe();
+    app.call(Method::POST, &format!("/api/v1/campaigns/{id}/start"), None)
+        .await;
+    tokio::time::timeout(CAMPAIGN_TIMEOUT, async {
+        loop {
+            if let Ok(LiveEvent::CampaignChanged {
+                campaign_id,
+                state: CampaignState::Paused,
+            }) = events.recv().await
+            {
+                if campaign_id == id {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the campaign pauses");
+    let (_, campaign) = app
+        .call(Method::GET, &format!("/api/v1/campaigns/{id}"), None)
+        .await;
+    assert_eq!(campaign["state"], "paused");
+    assert_eq!(
+        campaign["state_reason"],
+        "the campaign's end date has passed"
+    );
+    assert_eq!(campaign["progress"]["attempts"], 0, "nobody was called");
+    app.stop().await;
+}
