@@ -580,6 +580,33 @@ impl Store {
         Ok(rows.into_iter().map(|(o,)| o).collect())
     }
 
+    /// Puts a campaign's contacts in state `from` back in line as `pending` for a fresh
+    /// round (attempt counters reset; their calls stay in the history). Contacts in
+    /// progress are not re-queued here: their calls are reconciled with the carrier.
+    pub async fn requeue_contacts(&self, campaign_id: i64, from: ProgressState) -> Result<u64> {
+        if matches!(from, ProgressState::InProgress | ProgressState::Pending) {
+            return Ok(0);
+        }
+        let now = parley_domain::time::now_millis();
+        on_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let moved = sqlx::query(
+                "UPDATE campaign_contacts SET state = 'pending', priority = 2, next_attempt_at = NULL, \
+                 reason = NULL, attempts = 0, attempts_today = 0, updated_at = $3 \
+                 WHERE campaign_id = $1 AND state = $2",
+            )
+            .bind(campaign_id)
+            .bind(from.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            move_progress!(tx, campaign_id, from, ProgressState::Pending, moved as i64);
+            tx.commit().await?;
+            Ok::<_, StoreError>(moved)
+        })
+    }
+
     /// Cancels every waiting attempt for this number in every campaign (an opt-out).
     /// Contacts on a call right now are left to settle; returns how many were cancelled.
     pub async fn cancel_waiting_for_phone(&self, phone: &Phone, reason: &str) -> Result<u64> {

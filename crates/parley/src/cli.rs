@@ -44,6 +44,9 @@ pub enum Command {
     /// Manage users and API keys.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Operate on campaigns directly in the database (works while nodes run).
+    #[command(subcommand)]
+    Campaigns(CampaignsCommand),
     /// Measure performance against a server started in-process on a fresh database.
     /// Ignores the settings file: runs are comparable between machines.
     #[command(subcommand)]
@@ -67,6 +70,28 @@ pub struct SimArgs {
     /// How fast callees and the agent talk (1.0 = real time).
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignsCommand {
+    /// List campaigns with their progress.
+    List,
+    /// Stop every campaign that is not finished, now.
+    StopAll {
+        /// Recorded in the audit log and shown as each campaign's state reason.
+        #[arg(long, default_value = "stopped from the command line")]
+        reason: String,
+    },
+    /// Put back in line every contact claimed but not yet dialled (stuck leases).
+    ReleaseLeases,
+    /// Put a campaign's contacts in a state back in line for a fresh round.
+    Requeue {
+        #[arg(long)]
+        campaign: i64,
+        /// `failed`, `cancelled` or `scheduled` (in-progress calls are reconciled, not requeued).
+        #[arg(long)]
+        from: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 
 mod admin;
 mod bench;
+mod campaigns;
 mod cli;
 mod database;
 mod serve;
@@ -66,6 +67,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Serve => serve::run(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::Admin(command) => admin::run(settings, command).await,
+            Command::Campaigns(command) => campaigns::run(settings, command).await,
             Command::Config | Command::Bench(_) | Command::Sim(_) => {
                 unreachable!("handled above")
             }

@@ -217,3 +217,77 @@ async fn serve_answers_healthz_and_stops_on_sigterm() {
         assert!(status.success(), "exit {status} after SIGTERM:\n{}", log());
     }
 }
+
+#[test]
+fn campaign_operations_list_stop_and_requeue() {
+    let dir = tempfile::tempdir().unwrap();
+    run(parley(dir.path()).arg("migrate"));
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("parley-data/parley.db").display()
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = parley_store::Store::open(&url).await.unwrap();
+        for name in ["Spring renewals", "Winter promo"] {
+            let c = store
+                .create_campaign(
+                    &parley_store::NewCampaign {
+                        name: name.into(),
+                        description: None,
+                        settings: Default::default(),
+                    },
+                    "test",
+                )
+                .await
+                .unwrap();
+            if name == "Winter promo" {
+                store
+                    .transition_campaign(
+                        c.id,
+                        parley_domain::campaign::CampaignAction::Start,
+                        "test",
+                        None,
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+        store.close().await;
+    });
+    let list = stdout(&run(parley(dir.path()).args(["campaigns", "list"])));
+    assert!(
+        list.contains("Spring renewals") && list.contains("draft"),
+        "{list}"
+    );
+    assert!(
+        list.contains("Winter promo") && list.contains("running"),
+        "{list}"
+    );
+    let stopped = stdout(&run(parley(dir.path()).args([
+        "campaigns",
+        "stop-all",
+        "--reason",
+        "incident",
+    ])));
+    assert!(stopped.contains("2 campaigns stopped"), "{stopped}");
+    let list = stdout(&run(parley(dir.path()).args(["campaigns", "list"])));
+    assert_eq!(list.matches("stopped").count(), 2, "{list}");
+    let released = stdout(&run(
+        parley(dir.path()).args(["campaigns", "release-leases"])
+    ));
+    assert!(released.contains("released 0"), "{released}");
+    let bad = parley(dir.path())
+        .args([
+            "campaigns",
+            "requeue",
+            "--campaign",
+            "1",
+            "--from",
+            "sideways",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("unknown state"), "{}", stderr(&bad));
+}

@@ -1239,3 +1239,59 @@ pub async fn claims_never_exceed_the_concurrency_limit(store: Store) {
         .unwrap();
     assert!(more.is_empty());
 }
+
+pub async fn failed_contacts_can_be_requeued(store: Store) {
+    use parley_store::Settle;
+    let now = parley_domain::time::now_millis();
+    let (id, _) = running_campaign_with(&store, "requeue", 400..403).await;
+    let claims = store
+        .claim_due_contacts(id, "n", now, now + 60_000, 3, 10)
+        .await
+        .unwrap();
+    for c in &claims {
+        let call = store
+            .start_attempt(c, "n", "2026-11-24", &attempt_call(&c.phone))
+            .await
+            .unwrap()
+            .unwrap();
+        let reason = "no answer after 1 attempt".to_string();
+        store
+            .settle_attempt(
+                id,
+                c.contact_id,
+                call.id,
+                "no_answer",
+                &Settle::Failed { reason },
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.get_campaign(id).await.unwrap().progress.failed, 3);
+    assert_eq!(
+        store
+            .requeue_contacts(id, ProgressState::InProgress)
+            .await
+            .unwrap(),
+        0,
+        "in-progress is never requeued"
+    );
+    assert_eq!(
+        store
+            .requeue_contacts(id, ProgressState::Failed)
+            .await
+            .unwrap(),
+        3
+    );
+    let p = store.get_campaign(id).await.unwrap().progress;
+    assert_eq!((p.failed, p.pending), (0, 3));
+    let again = store
+        .claim_due_contacts(id, "n", now, now + 60_000, 3, 10)
+        .await
+        .unwrap();
+    assert!(again.iter().all(|c| c.attempts == 0), "a fresh round");
+    assert_eq!(
+        store.recover_expired_claims(i64::MAX).await.unwrap(),
+        3,
+        "release every claim without an attempt"
+    );
+}

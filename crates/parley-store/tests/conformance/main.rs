@@ -90,4 +90,5 @@ conformance!(
     lost_claims_come_back_and_opt_outs_cancel_everywhere,
     rate_buckets_limit_calls_per_second_for_everyone,
     claims_never_exceed_the_concurrency_limit,
+    failed_contacts_can_be_requeued,
 );
