@@ -1,11 +1,14 @@
-//! Live events for dashboards and tests: what happens to calls as it happens. In-process
-//! broadcast; slow subscribers lose old events (they resynchronise from the API) rather
-//! than slowing calls down.
+//! Live events for dashboards and tests: what happens to calls and campaigns as it
+//! happens. Broadcast in-process, and to the other nodes through the database
+//! (PostgreSQL NOTIFY), so a dashboard on any node sees every node's events. Slow
+//! subscribers lose old events (they resynchronise from the API) rather than slowing
+//! calls down.
 use parley_domain::call::{CallOutcome, CallStatus, TerminationSource, TurnRole};
-use serde::Serialize;
+use parley_store::Store;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveEvent {
     CallStarted {
@@ -72,21 +75,86 @@ impl LiveEvent {
     }
 }
 
+/// How an event travels between nodes.
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    node: String,
+    event: LiveEvent,
+}
+
 #[derive(Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<LiveEvent>,
+    /// Events on their way to the other nodes; `None` when there are none (SQLite).
+    to_nodes: Option<tokio::sync::mpsc::Sender<LiveEvent>>,
 }
 
 impl Default for EventBus {
     fn default() -> Self {
         EventBus {
             tx: broadcast::channel(1024).0,
+            to_nodes: None,
         }
     }
 }
 
 impl EventBus {
+    /// A bus that also carries events to and from the other nodes on `store` (PostgreSQL).
+    pub async fn connected(store: &Store) -> EventBus {
+        let mut bus = EventBus::default();
+        let incoming = match store.node_events().await {
+            Ok(Some(stream)) => stream,
+            Ok(None) => return bus,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for other nodes' events; events stay on this node");
+                return bus;
+            }
+        };
+        let node = crate::secrets::random_token();
+        let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<LiveEvent>(1024);
+        bus.to_nodes = Some(out_tx);
+        let sender_store = store.clone();
+        let me = node.clone();
+        tokio::spawn(async move {
+            while let Some(event) = out_rx.recv().await {
+                let Ok(mut payload) = serde_json::to_string(&Envelope {
+                    node: me.clone(),
+                    event,
+                }) else {
+                    continue;
+                };
+                if payload.len() > parley_store::MAX_EVENT_PAYLOAD {
+                    // Too big to NOTIFY (a long transcript turn): other nodes miss it and
+                    // read the turn from the API.
+                    payload.clear();
+                }
+                if !payload.is_empty() {
+                    if let Err(e) = sender_store.notify_nodes(&payload).await {
+                        tracing::debug!(error = %e, "event not sent to other nodes");
+                    }
+                }
+            }
+        });
+        let local = bus.tx.clone();
+        tokio::spawn(async move {
+            let mut incoming = incoming;
+            use futures::StreamExt;
+            while let Some(payload) = incoming.next().await {
+                if let Ok(envelope) = serde_json::from_str::<Envelope>(&payload) {
+                    if envelope.node != node {
+                        let _ = local.send(envelope.event);
+                    }
+                }
+            }
+        });
+        bus
+    }
+
     pub fn publish(&self, event: LiveEvent) {
+        if let Some(to_nodes) = &self.to_nodes {
+            // Full: other nodes miss this one rather than slowing this node down.
+            let _ = to_nodes.try_send(event.clone());
+        }
         // No subscribers is fine: nobody is watching.
         let _ = self.tx.send(event);
     }

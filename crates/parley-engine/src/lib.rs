@@ -41,6 +41,21 @@ impl std::ops::Deref for Engine {
 
 impl Engine {
     pub fn new(settings: Arc<Settings>, store: Store, telephony: Telephony) -> Engine {
+        Self::with_events(settings, store, telephony, EventBus::default())
+    }
+
+    /// An engine whose live events also reach the other nodes on the same database.
+    pub async fn connected(settings: Arc<Settings>, store: Store, telephony: Telephony) -> Engine {
+        let events = EventBus::connected(&store).await;
+        Self::with_events(settings, store, telephony, events)
+    }
+
+    fn with_events(
+        settings: Arc<Settings>,
+        store: Store,
+        telephony: Telephony,
+        events: EventBus,
+    ) -> Engine {
         Engine(Arc::new_cyclic(|shared| {
             // The built-in tools reach the engine through a weak handle: the registry
             // lives inside the engine it points to.
@@ -51,7 +66,7 @@ impl Engine {
                 store,
                 settings,
                 telephony,
-                events: EventBus::default(),
+                events,
                 tools,
             }
         }))

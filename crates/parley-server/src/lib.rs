@@ -261,7 +261,7 @@ async fn prepare(
     } else {
         (Telephony::production(&settings)?, None)
     };
-    let engine = Engine::new(settings, store, telephony);
+    let engine = Engine::connected(settings, store, telephony).await;
     engine.spawn_background();
     let state = AppState::new(engine);
     spawn_housekeeping(state.store.clone());

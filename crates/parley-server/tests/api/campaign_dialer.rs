@@ -316,17 +316,25 @@ async fn two_nodes_on_postgresql_share_a_campaign_without_double_dials() {
     let (mut events_a, mut events_b) = (a.engine.events.subscribe(), b.engine.events.subscribe());
     a.call(Method::POST, &format!("/api/v1/campaigns/{id}/start"), None)
         .await;
-    let completed = |e: Result<LiveEvent, _>| matches!(e, Ok(LiveEvent::CampaignChanged { campaign_id, state: CampaignState::Completed }) if campaign_id == id);
+    // Node B hears every call end, its own and (through PostgreSQL) node A's.
+    let mut ended_seen_by_b = std::collections::HashSet::new();
+    let mut done = false;
     tokio::time::timeout(CAMPAIGN_TIMEOUT, async {
-        loop {
+        while !(done && ended_seen_by_b.len() == 30) {
             tokio::select! {
-                e = events_a.recv() => if completed(e) { return },
-                e = events_b.recv() => if completed(e) { return },
+                e = events_a.recv() => if let Ok(LiveEvent::CampaignChanged { campaign_id, state: CampaignState::Completed }) = e {
+                    done |= campaign_id == id;
+                },
+                e = events_b.recv() => match e {
+                    Ok(LiveEvent::CallEnded { call_id, .. }) => { ended_seen_by_b.insert(call_id); }
+                    Ok(LiveEvent::CampaignChanged { campaign_id, state: CampaignState::Completed }) => done |= campaign_id == id,
+                    _ => {}
+                },
             }
         }
     })
     .await
-    .expect("the campaign completes");
+    .unwrap_or_else(|_| panic!("completion and every call's end seen on node B ({} of 30)", ended_seen_by_b.len()));
 
     let (_, calls) = a
         .call(
