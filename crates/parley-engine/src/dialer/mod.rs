@@ -27,6 +27,8 @@ const MAX_BATCH: i64 = 50;
 pub enum DialerError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Call(#[from] crate::calls::CallError),
 }
 
 /// One node's dialer.

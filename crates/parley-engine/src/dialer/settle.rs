@@ -35,8 +35,13 @@ impl Engine {
         if call.conversation_id.is_some() && call.analysis.is_none() && !force {
             return Ok(()); // the post-call analysis (or the sweep) settles it
         }
+        // Classify from the call as it is now: the status callback and the post-call
+        // webhook race, and either may settle first; never assume an outcome.
+        let call = self.settle_outcome(call_id).await?;
+        let Some(outcome) = call.outcome else {
+            return Ok(());
+        };
         let campaign = self.store.get_campaign(campaign_id).await?;
-        let outcome = call.outcome.unwrap_or(CallOutcome::Failed);
         let events = self.store.call_events(call_id).await?;
         let callback = events
             .iter()
