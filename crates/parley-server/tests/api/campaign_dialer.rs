@@ -449,3 +449,71 @@ async fn a_campaign_past_its_end_date_pauses_itself_and_says_why() {
     assert_eq!(campaign["progress"]["attempts"], 0, "nobody was called");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_carrier_account_error_pauses_the_campaign_with_the_reason() {
+    use parley_engine::telephony::sandbox_credentials as creds;
+    use parley_sim::elevenlabs::{ElevenLabsSim, ElevenLabsSimConfig};
+    use parley_sim::twilio::{TwilioSim, TwilioSimConfig};
+    let loopback: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let twilio = TwilioSim::spawn(TwilioSimConfig::default(), loopback)
+        .await
+        .unwrap();
+    let agent = ElevenLabsSim::spawn(ElevenLabsSimConfig::default(), loopback)
+        .await
+        .unwrap();
+    let (twilio_url, agent_url) = (twilio.base_url.clone(), agent.base_url.clone());
+    // The carrier refuses this account's credentials: Twilio's 20003.
+    let app = TestApp::start_on(crate::harness::Db::Sqlite, move |s| {
+        s.twilio.account_sid = Some(creds::TWILIO_ACCOUNT_SID.into());
+        s.twilio.auth_token = Some("a-revoked-token".into());
+        s.twilio.api_base_url = twilio_url.parse().unwrap();
+        s.elevenlabs.api_key = Some(creds::ELEVENLABS_API_KEY.into());
+        s.elevenlabs.api_base_url = agent_url.parse().unwrap();
+        s.elevenlabs.agent_id = Some("agent".into());
+        s.dialer.account_calls_per_second = 10.0;
+    })
+    .await;
+    let id = campaign_with(&app, &["+15550199201", "+15550199202"], 1).await;
+    let mut events = app.engine.events.subscribe();
+    app.call(Method::POST, &format!("/api/v1/campaigns/{id}/start"), None)
+        .await;
+    // The pause is announced, then the attempt settles: wait for both.
+    let (mut paused, mut settled) = (false, false);
+    tokio::time::timeout(CAMPAIGN_TIMEOUT, async {
+        while !(paused && settled) {
+            match events.recv().await {
+                Ok(LiveEvent::CampaignChanged {
+                    campaign_id,
+                    state: CampaignState::Paused,
+                }) if campaign_id == id => paused = true,
+                Ok(LiveEvent::ProgressChanged { campaign_id }) if campaign_id == id => {
+                    settled = true
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the campaign pauses and the attempt settles");
+    let (_, campaign) = app
+        .call(Method::GET, &format!("/api/v1/campaigns/{id}"), None)
+        .await;
+    assert_eq!(campaign["state"], "paused");
+    let reason = campaign["state_reason"].as_str().unwrap();
+    assert!(reason.starts_with("carrier account problem"), "{reason}");
+    let p = &campaign["progress"];
+    assert_eq!(
+        (p["failed"].as_i64(), p["attempts"].as_i64()),
+        (Some(0), Some(1)),
+        "nobody is failed for the account's problem: {p}"
+    );
+    assert_eq!(
+        p["scheduled"].as_i64().unwrap() + p["pending"].as_i64().unwrap(),
+        2,
+        "both wait for the resume"
+    );
+    app.stop().await;
+    twilio.stop().await;
+    agent.stop().await;
+}
