@@ -2,7 +2,8 @@
 use super::{Dialer, DialerError};
 use crate::calls::place::DialOptions;
 use crate::calls::CallOptions;
-use parley_domain::call::CallStatus;
+use crate::Engine;
+use parley_domain::call::{Call, CallStatus};
 use parley_domain::campaign::{Campaign, CampaignSettings};
 use parley_domain::contact::Contact;
 use parley_domain::timezones::contact_zone;
@@ -132,8 +133,30 @@ impl Dialer {
             }
             Err(AttemptRefused::ClaimLost) => return Ok(()),
         };
-        // The attempt is on record; check the lists once more right before dialling.
-        if store.check_dnc(&phone, Some(campaign_id)).await?.blocked() {
+        let dial = DialOptions {
+            answering_machine: s.answering_machine.clone(),
+            record: s.record_calls,
+            max_duration_seconds: s.max_call_duration_seconds,
+        };
+        self.engine.dial_attempt(call, &phone, &dial).await
+    }
+}
+
+impl Engine {
+    /// Dials a campaign attempt already on record, unless its number went on a
+    /// do-not-call list since it was claimed: then the call is cancelled undialled and
+    /// the contact taken out.
+    pub async fn dial_attempt(
+        &self,
+        call: Call,
+        phone: &Phone,
+        dial: &DialOptions,
+    ) -> Result<(), DialerError> {
+        let store = &self.store;
+        let (Some(campaign_id), Some(contact_id)) = (call.campaign_id, call.contact_id) else {
+            return Ok(());
+        };
+        if store.check_dnc(phone, Some(campaign_id)).await?.blocked() {
             let change = StatusChange {
                 status: CallStatus::Canceled,
                 duration_seconds: Some(0),
@@ -154,16 +177,9 @@ impl Dialer {
                 .await?;
             return Ok(());
         }
-        let dial = DialOptions {
-            answering_machine: s.answering_machine.clone(),
-            record: s.record_calls,
-            max_duration_seconds: s.max_call_duration_seconds,
-        };
-        match self.engine.dial(call, &dial).await {
+        match self.dial(call, dial).await {
             // A refused call is already final: settle it now.
-            Ok(call) if call.status.is_final() => {
-                self.engine.settle_campaign_call(call.id, true).await
-            }
+            Ok(call) if call.status.is_final() => self.settle_campaign_call(call.id, true).await,
             Ok(_) => Ok(()),
             Err(e) => {
                 tracing::warn!(campaign_id, contact_id, error = %e, "dialling failed; the sweep will reconcile it");
