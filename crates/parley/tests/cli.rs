@@ -158,7 +158,6 @@ fn free_port() -> u16 {
 #[tokio::test]
 async fn serve_answers_healthz_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let log_path = dir.path().join("serve.log");
     let port = free_port();
     let child = parley(dir.path())
         .args([
@@ -170,51 +169,66 @@ async fn serve_answers_healthz_and_stops_on_sigterm() {
         .arg(dir.path().join("data"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("parley serve starts");
     let mut server = ChildGuard(child);
-    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}/healthz");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            panic!("parley serve exited early ({status}):\n{}", log());
-        }
-        match client.get(&url).send().await {
-            Ok(response) if response.status() == reqwest::StatusCode::OK => break,
-            _ if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+    // The server's log lines, as they come: the signal that it is up.
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = server.0.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines_tx.send(line).is_err() {
+                break;
             }
-            other => panic!("no healthy answer in time: {other:?}\n{}", log()),
+        }
+    });
+    let mut log = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !log.iter().any(|l: &String| l.contains("listening")) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => log.push(line),
+            Err(_) => panic!("parley serve did not start listening:\n{}", log.join("\n")),
         }
     }
-    let started = log();
-    assert!(started.contains("sandbox mode"), "{started}");
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+    assert!(
+        log.iter().any(|l| l.contains("sandbox mode")),
+        "{}",
+        log.join("\n")
+    );
 
     #[cfg(unix)]
     {
         let pid = server.0.id().to_string();
         let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(killed.success());
+        // Exit closes the log pipe: the reader thread ends and the channel disconnects.
         let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = server.0.try_wait().unwrap() {
-                break status;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => log.push(line),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("no exit after SIGTERM:\n{}", log.join("\n"))
+                }
             }
-            assert!(
-                Instant::now() < deadline,
-                "no exit after SIGTERM:\n{}",
-                log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert!(status.success(), "exit {status} after SIGTERM:\n{}", log());
+        }
+        let status = server.0.wait().unwrap();
+        assert!(
+            status.success(),
+            "exit {status} after SIGTERM:\n{}",
+            log.join("\n")
+        );
     }
 }
 
