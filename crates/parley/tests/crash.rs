@@ -89,18 +89,30 @@ impl Node {
         c
     }
 
+    /// Starts `parley serve` and returns once it logs that it is listening.
     fn start(&self) -> Proc {
-        let proc = Proc(
-            self.command()
-                .arg("serve")
-                .spawn()
-                .expect("start parley serve"),
-        );
-        wait_until(Duration::from_secs(30), || {
-            reqwest::blocking::get(format!("http://127.0.0.1:{}/healthz", self.port))
-                .is_ok_and(|r| r.status().is_success())
+        let mut child = self
+            .command()
+            .arg("serve")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start parley serve");
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if line.contains("listening") {
+                    let _ = tx.send(());
+                }
+            }
         });
-        proc
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("parley serve starts listening");
+        Proc(child)
     }
 
     fn api(&self, key: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -118,7 +130,8 @@ impl Node {
     }
 }
 
-/// Polls `ready` until it holds; there is no push signal from another process.
+/// Polls `ready` until it holds: the campaign's progress lives in another process,
+/// which has no push channel for it yet.
 fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !ready() {
