@@ -59,18 +59,18 @@ pub enum LiveEvent {
 }
 
 impl LiveEvent {
-    /// The call this event is about; 0 for campaign events.
-    pub fn call_id(&self) -> i64 {
+    /// The call this event is about; `None` for campaign events.
+    pub fn call_id(&self) -> Option<i64> {
         match self {
-            LiveEvent::CampaignChanged { .. } | LiveEvent::ProgressChanged { .. } => 0,
-            LiveEvent::ContactOptedOut { call_id } => *call_id,
+            LiveEvent::CampaignChanged { .. } | LiveEvent::ProgressChanged { .. } => None,
+            LiveEvent::ContactOptedOut { call_id } => Some(*call_id),
             LiveEvent::CallStarted { call_id, .. }
             | LiveEvent::CallUpdated { call_id, .. }
             | LiveEvent::Transcript { call_id, .. }
             | LiveEvent::CallEnded { call_id, .. }
             | LiveEvent::CallAnalyzed { call_id, .. }
             | LiveEvent::RecordingReady { call_id }
-            | LiveEvent::StreamEnded { call_id } => *call_id,
+            | LiveEvent::StreamEnded { call_id } => Some(*call_id),
         }
     }
 }

@@ -38,7 +38,7 @@ pub async fn wait_for(
     tokio::time::timeout(CALL_TIMEOUT, async {
         loop {
             match rx.recv().await {
-                Ok(e) if e.call_id() == call_id && pick(&e) => return e,
+                Ok(e) if e.call_id() == Some(call_id) && pick(&e) => return e,
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(e) => panic!("event bus closed: {e}"),
@@ -273,7 +273,9 @@ async fn every_persona_ends_in_its_own_final_state() {
     tokio::time::timeout(CALL_TIMEOUT, async {
         while !done(&seen) {
             if let Ok(e) = events.recv().await {
-                seen.entry(e.call_id()).or_default().push(e);
+                if let Some(id) = e.call_id() {
+                    seen.entry(id).or_default().push(e);
+                }
             }
         }
     })
