@@ -295,6 +295,8 @@ struct Relay {
     /// Agent audio at or below this event id was interrupted and is dropped.
     interrupted_up_to: Option<u64>,
     out: String,
+    /// Transcoded payload of the frame being relayed (transcoding only), reused.
+    converted: String,
     started: Instant,
     turns: mpsc::Sender<Turn>,
     tool_results: mpsc::Receiver<(String, ToolResult)>,
@@ -319,6 +321,7 @@ impl Relay {
             transcoding: Transcoding::default(),
             interrupted_up_to: None,
             out: String::with_capacity(2048),
+            converted: String::new(),
             started: Instant::now(),
             turns,
             tool_results,
@@ -383,12 +386,13 @@ impl Relay {
                 match self.transcoding.to_agent.as_mut() {
                     None => write_user_audio_chunk(&mut self.out, &frame.payload),
                     Some(direction) => {
-                        let mut converted = String::with_capacity(frame.payload.len() * 3);
-                        if let Err(e) = direction.mulaw_to_pcm(&frame.payload, &mut converted) {
+                        self.converted.clear();
+                        if let Err(e) = direction.mulaw_to_pcm(&frame.payload, &mut self.converted)
+                        {
                             tracing::debug!(call_id = self.call_id, error = %e, "bad caller audio frame dropped");
                             return None;
                         }
-                        write_user_audio_chunk(&mut self.out, &converted);
+                        write_user_audio_chunk(&mut self.out, &self.converted);
                     }
                 }
                 if let Err(e) = agent.send(AgentMessage::text(self.out.as_str())).await {
@@ -423,12 +427,13 @@ impl Relay {
                 match self.transcoding.from_agent.as_mut() {
                     None => write_media(&mut self.out, &self.stream_sid, &frame.payload),
                     Some(direction) => {
-                        let mut converted = String::with_capacity(frame.payload.len());
-                        if let Err(e) = direction.pcm_to_mulaw(&frame.payload, &mut converted) {
+                        self.converted.clear();
+                        if let Err(e) = direction.pcm_to_mulaw(&frame.payload, &mut self.converted)
+                        {
                             tracing::debug!(call_id = self.call_id, error = %e, "bad agent audio dropped");
                             return None;
                         }
-                        write_media(&mut self.out, &self.stream_sid, &converted);
+                        write_media(&mut self.out, &self.stream_sid, &self.converted);
                     }
                 }
                 // The Twilio side failing ends the call from Twilio's end.

@@ -89,6 +89,24 @@ impl Engine {
         Ok(Call { outcome, ..call })
     }
 
+    /// The time zone of the person on a call: the contact's own zone if set, else the
+    /// one its number suggests.
+    pub(crate) async fn call_zone(&self, call: &Call) -> chrono_tz::Tz {
+        let Ok(phone) = parley_domain::Phone::from_e164(&call.to) else {
+            return parley_domain::timezones::FALLBACK;
+        };
+        let timezone = match call.contact_id {
+            Some(id) => self
+                .store
+                .get_contact(id)
+                .await
+                .ok()
+                .and_then(|c| c.timezone),
+            None => None,
+        };
+        parley_domain::timezones::contact_zone(timezone.as_deref(), &phone)
+    }
+
     pub(crate) fn publish(&self, event: LiveEvent) {
         self.events.publish(event);
     }

@@ -6,9 +6,7 @@ use crate::Engine;
 use parley_domain::call::{Call, CallOutcome};
 use parley_domain::campaign::CampaignState;
 use parley_domain::retry::{next_step, NextStep};
-use parley_domain::timezones::contact_zone;
 use parley_domain::window::CallingRules;
-use parley_domain::Phone;
 use parley_store::Settle;
 use parley_twilio::rest::{classify, ErrorClass};
 
@@ -74,17 +72,7 @@ impl Engine {
             _ => {
                 let (attempts, today, _) =
                     self.store.attempt_counts(campaign_id, contact_id).await?;
-                let phone = Phone::from_e164(&call.to).ok();
-                let zone = phone
-                    .as_ref()
-                    .map(|p| contact_zone(None, p))
-                    .unwrap_or(parley_domain::timezones::FALLBACK);
-                let zone = match self.store.get_contact(contact_id).await {
-                    Ok(contact) => {
-                        phone.map_or(zone, |p| contact_zone(contact.timezone.as_deref(), &p))
-                    }
-                    Err(_) => zone,
-                };
+                let zone = self.call_zone(&call).await;
                 let rules = CallingRules::from_settings(&campaign.settings);
                 match next_step(
                     &campaign.settings.retry,

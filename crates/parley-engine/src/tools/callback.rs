@@ -7,9 +7,7 @@ use crate::Engine;
 use futures::future::BoxFuture;
 use parley_domain::callback::{parse_callback_time, schedule_callback};
 use parley_domain::campaign::CampaignSettings;
-use parley_domain::timezones::contact_zone;
 use parley_domain::window::CallingRules;
-use parley_domain::Phone;
 use serde_json::{json, Value};
 
 pub struct ScheduleCallback(pub(crate) std::sync::Weak<crate::Shared>);
@@ -27,17 +25,7 @@ impl Engine {
             .get_call(call_id)
             .await
             .map_err(|e| e.to_string())?;
-        let phone = Phone::from_e164(&call.to).map_err(|e| e.to_string())?;
-        let timezone = match call.contact_id {
-            Some(id) => self
-                .store
-                .get_contact(id)
-                .await
-                .ok()
-                .and_then(|c| c.timezone),
-            None => None,
-        };
-        let zone = contact_zone(timezone.as_deref(), &phone);
+        let zone = self.call_zone(&call).await;
         let settings = match call.campaign_id {
             Some(id) => {
                 self.store
