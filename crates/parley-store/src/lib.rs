@@ -4,6 +4,7 @@
 //! databases' semantics do (claims, JSON merging), and those places say so.
 #![forbid(unsafe_code)]
 
+mod analytics;
 mod audit;
 mod call_lifecycle;
 mod calls;
@@ -18,6 +19,7 @@ mod pagination;
 mod rate;
 mod users;
 
+pub use analytics::{CallCounts, CampaignCounts, HourCounts, StatsRange};
 pub use audit::AuditEntry;
 pub use call_lifecycle::{PostCall, RecordingUpdate, StatusChange};
 pub use calls::{CallFilter, NewCall};

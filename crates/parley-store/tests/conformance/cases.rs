@@ -24,7 +24,7 @@ fn contact(p: &str, first: &str, tags: &[&str]) -> NewContact {
     }
 }
 
-async fn campaign(store: &Store, name: &str) -> i64 {
+pub async fn campaign(store: &Store, name: &str) -> i64 {
     store
         .create_campaign(
             &NewCampaign {
@@ -1295,3 +1295,5 @@ pub async fn failed_contacts_can_be_requeued(store: Store) {
         "release every claim without an attempt"
     );
 }
+
+pub use crate::analytics::analytics_count_each_call_once;

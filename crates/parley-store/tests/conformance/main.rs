@@ -1,6 +1,7 @@
 //! The store conformance suite: every case runs against SQLite and against PostgreSQL
 //! (a fresh database per case, made from `PARLEY_TEST_POSTGRES_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`).
+mod analytics;
 mod cases;
 
 use parley_store::Store;
@@ -91,4 +92,5 @@ conformance!(
     rate_buckets_limit_calls_per_second_for_everyone,
     claims_never_exceed_the_concurrency_limit,
     failed_contacts_can_be_requeued,
+    analytics_count_each_call_once,
 );
