@@ -54,6 +54,7 @@ const KNOWN_KEYS: &[&str] = &[
     "dialer.account_calls_per_second",
     "dialer.enabled",
     "dialer.opt_out_phrases",
+    "analytics.cost_per_minute_usd",
 ];
 
 /// Keys whose values must never appear in messages, not even inside an error.
@@ -100,6 +101,7 @@ pub struct Settings {
     pub calls: CallSettings,
     pub sandbox: SandboxSettings,
     pub dialer: DialerSettings,
+    pub analytics: AnalyticsSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -184,6 +186,22 @@ pub struct ImportSettings {
     pub max_upload_mb: u64,
 }
 
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct AnalyticsSettings {
+    /// What a billed call minute costs, in USD: analytics estimate call cost as billed
+    /// minutes (each call's duration rounded up) times this.
+    pub cost_per_minute_usd: f64,
+}
+
+impl Default for AnalyticsSettings {
+    fn default() -> Self {
+        AnalyticsSettings {
+            cost_per_minute_usd: 0.014,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -201,6 +219,7 @@ impl Default for Settings {
             calls: CallSettings::default(),
             sandbox: SandboxSettings::default(),
             dialer: DialerSettings::default(),
+            analytics: AnalyticsSettings::default(),
         }
     }
 }
@@ -484,6 +503,13 @@ impl Settings {
         if !(self.sandbox.speed >= 0.1 && self.sandbox.speed <= 100.0) {
             return Err(invalid("sandbox.speed", "must be between 0.1 and 100"));
         }
+        let cost = self.analytics.cost_per_minute_usd;
+        if !(cost.is_finite() && (0.0..=100.0).contains(&cost)) {
+            return Err(invalid(
+                "analytics.cost_per_minute_usd",
+                "must be between 0 and 100",
+            ));
+        }
         if let Some(id) = &self.twilio.caller_id {
             if parley_domain::Phone::from_e164(id).is_err() {
                 return Err(invalid(
@@ -516,6 +542,7 @@ impl fmt::Debug for Settings {
             .field("calls", &self.calls)
             .field("sandbox", &self.sandbox)
             .field("dialer", &self.dialer)
+            .field("analytics", &self.analytics)
             .finish()
     }
 }
@@ -781,6 +808,11 @@ opt_out_phrases = ["stop calling", "don't call me", "do not call me", "take me o
 [sandbox]
 # How fast the simulated callees and agent talk in sandbox mode; 1.0 is real time.
 speed = 1.0
+
+[analytics]
+# USD per billed call minute, for the dashboard's cost estimate (each call's duration is
+# rounded up to whole minutes, as carriers bill).
+cost_per_minute_usd = 0.014
 "#;
 
 #[cfg(test)]
@@ -841,6 +873,7 @@ mod tests {
         assert_eq!(a.calls, b.calls);
         assert_eq!(a.sandbox, b.sandbox);
         assert_eq!(a.dialer, b.dialer);
+        assert_eq!(a.analytics, b.analytics);
     }
 
     #[test]
@@ -1009,6 +1042,11 @@ mod tests {
             .to_string();
         assert!(err.contains("`import.default_region`"), "{err}");
 
+        let err = load_env(&[("PARLEY_ANALYTICS__COST_PER_MINUTE_USD", "-1")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`analytics.cost_per_minute_usd`"), "{err}");
+
         let file = config_file("[twilio]\nauth_token = 12345\n");
         let err = Settings::load_from(Some(file.path()), &[])
             .unwrap_err()
@@ -1079,6 +1117,7 @@ mod tests {
             ("calls", fields::<CallSettings>()),
             ("sandbox", fields::<SandboxSettings>()),
             ("dialer", fields::<DialerSettings>()),
+            ("analytics", fields::<AnalyticsSettings>()),
         ];
         let mut expected = Vec::new();
         for field in fields::<Settings>() {
