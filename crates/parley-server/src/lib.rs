@@ -8,7 +8,9 @@ pub mod error;
 mod openapi;
 mod webhooks;
 
-use api::{admin as admin_api, calls, campaigns, contacts, dnc, imports, status};
+use api::{
+    admin as admin_api, analytics, calls, campaigns, contacts, dnc, events, imports, status,
+};
 use auth::routes::{self as auth_routes, SignInLimiter};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
@@ -130,6 +132,11 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/me", get(auth_routes::me))
         .route("/auth/sign-out", post(auth_routes::sign_out))
         .route("/status", get(status::status))
+        .route("/analytics/summary", get(analytics::summary))
+        .route("/analytics/timeline", get(analytics::timeline))
+        .route("/analytics/hour-of-day", get(analytics::hour_of_day))
+        .route("/analytics/campaigns", get(analytics::campaigns))
+        .route("/events", get(events::events))
         .route("/openapi.json", get(openapi::document));
     // `layer` (not `route_layer`) so unknown /api/v1 paths also need credentials.
     let api = operate

@@ -1,5 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers, and the browsable docs page.
-use crate::api::{admin, calls, campaigns, contacts, dnc, imports, status, List};
+use crate::api::{
+    admin, analytics, calls, campaigns, contacts, dnc, events, imports, status, List,
+};
 use crate::auth::routes as auth;
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -21,6 +23,8 @@ use utoipa::{Modify, OpenApi};
         dnc::list, dnc::add, dnc::remove, dnc::check,
         admin::list_users, admin::create_user, admin::list_api_keys, admin::create_api_key,
         admin::revoke_api_key,
+        analytics::summary, analytics::timeline, analytics::hour_of_day, analytics::campaigns,
+        events::events,
     ),
     components(schemas(
         crate::error::ErrorBody,
@@ -29,6 +33,7 @@ use utoipa::{Modify, OpenApi};
         List<parley_domain::campaign::CampaignContact>,
         List<parley_domain::call::Call>,
         List<dnc::DncEntry>,
+        events::LiveMessage,
     )),
     modifiers(&Security),
     security(("api_key" = []), ("session" = [])),
@@ -40,6 +45,8 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "Signing in and out"),
         (name = "admin", description = "Users and API keys (admin only)"),
         (name = "system", description = "What this Parley is running as"),
+        (name = "analytics", description = "Call counts, rates and cost over time, from counters kept as calls change"),
+        (name = "events", description = "Live events over a WebSocket"),
     )
 )]
 pub struct ApiDoc;

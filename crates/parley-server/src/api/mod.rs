@@ -1,10 +1,12 @@
 //! The REST API under `/api/v1`. Handlers stay thin: parse, authorize, call the store,
 //! map the result.
 pub mod admin;
+pub mod analytics;
 pub mod calls;
 pub mod campaigns;
 pub mod contacts;
 pub mod dnc;
+pub mod events;
 pub mod imports;
 pub mod status;
 

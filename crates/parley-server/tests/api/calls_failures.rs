@@ -8,7 +8,7 @@ use serde_json::json;
 
 /// A call known to Parley with a Twilio SID, but placed by nobody: for driving webhooks
 /// and streams by hand.
-async fn stored_call(app: &crate::harness::TestApp, sid: &str) -> i64 {
+pub async fn stored_call(app: &crate::harness::TestApp, sid: &str) -> i64 {
     let call = app
         .store
         .create_call(&NewCall {
@@ -88,7 +88,7 @@ async fn an_unreachable_agent_hangs_the_call_up_with_a_reason() {
 }
 
 /// Posts a status callback signed as Twilio would (or with a forged signature).
-async fn status_callback(
+pub async fn status_callback(
     app: &crate::harness::TestApp,
     call_id: i64,
     sid: &str,

@@ -1,4 +1,5 @@
 //! API tests over real HTTP against a server on a random port with a fresh database.
+mod analytics;
 mod auth;
 mod calls_e2e;
 mod calls_failures;

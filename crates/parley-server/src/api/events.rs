@@ -1,0 +1,273 @@
+//! `GET /api/v1/events`: live events for dashboards over a WebSocket. Authenticated like
+//! every `/api/v1` route; a browser's cookie-authenticated handshake must come from this
+//! server's own origin, since browsers send cookies on cross-site WebSocket handshakes.
+//!
+//! Each socket reads the in-process event bus (which PostgreSQL NOTIFY fills with the
+//! other nodes' events). A client too slow to keep up loses events and gets `resync`,
+//! and one that stops reading is disconnected: neither ever slows calls down.
+use super::analytics::{self, Totals};
+use crate::auth::{Credential, Principal};
+use crate::error::extract::Query;
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::Response;
+use axum::Extension;
+use chrono::{DateTime, Utc};
+use parley_engine::events::LiveEvent;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
+use utoipa::{IntoParams, ToSchema};
+
+const METRICS_EVERY: Duration = Duration::from_secs(5);
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// A socket silent (not even a pong) for this long is gone.
+const IDLE_LIMIT: Duration = Duration::from_secs(60);
+/// A send that takes longer means the client stopped reading: disconnect it.
+const SEND_LIMIT: Duration = Duration::from_secs(10);
+/// Calls whose campaign a `campaign_id` filter remembers.
+const KNOWN_CALLS: usize = 4096;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Only events about this call.
+    pub call_id: Option<i64>,
+    /// Only events about this campaign and its calls (metrics too).
+    pub campaign_id: Option<i64>,
+}
+
+/// What the server says on the socket that is not a [`LiveEvent`].
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ControlMessage {
+    /// First message on every socket.
+    Hello { server_time: DateTime<Utc> },
+    /// Events were lost (the client fell behind): refetch what is shown from the REST API.
+    Resync,
+    /// Every 5 seconds (and right after `hello`).
+    Metrics {
+        /// Calls not over right now.
+        calls_in_progress: i64,
+        /// Calls created since 00:00 UTC.
+        today: Totals,
+    },
+}
+
+/// One server-to-client text message on `GET /api/v1/events`, JSON with a `type` tag:
+/// `hello`, `resync`, `metrics`, or a live event (`call_started`, `call_updated`,
+/// `transcript`, `call_ended`, `call_analyzed`, `recording_ready`, `campaign_changed`,
+/// `progress_changed`, `contact_opted_out`, `stream_ended`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LiveMessage {
+    Control(ControlMessage),
+    Event(LiveEvent),
+}
+
+/// Upgrades to a WebSocket of [`LiveMessage`]s (server to client only; ping/pong keep it
+/// alive).
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery),
+    responses((status = 101, description = "WebSocket of LiveMessage JSON texts", body = LiveMessage),
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 403, description = "cookie-authenticated from another origin", body = crate::error::ErrorBody)))]
+pub async fn events(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(q): Query<EventsQuery>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    if matches!(principal.credential, Credential::Session { .. }) {
+        check_origin(&state, &headers)?;
+    }
+    let filter = Filter::new(&q);
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        if let Err(e) = stream(state, socket, filter).await {
+            tracing::debug!(error = %e, "live events socket closed");
+        }
+    }))
+}
+
+/// Accepts a missing `Origin` (not a browser) or one naming this server: the host the
+/// request was sent to, or the configured public URL.
+fn check_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin
+        .to_str()
+        .ok()
+        .and_then(|o| url::Url::parse(o).ok())
+        .map(|u| u.origin());
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let same_host = origin.as_ref().is_some_and(|o| match o {
+        url::Origin::Tuple(_, h, port) => {
+            host.is_some_and(|host| host == format!("{h}:{port}") || host == h.to_string())
+        }
+        url::Origin::Opaque(_) => false,
+    });
+    let public = state.settings.public_base_url.as_ref().map(|u| u.origin());
+    if same_host || (origin.is_some() && origin == public) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "live events with a session cookie must come from this server's own pages",
+        ))
+    }
+}
+
+/// Which events a socket wants.
+struct Filter {
+    call_id: Option<i64>,
+    campaign_id: Option<i64>,
+    /// For a campaign filter: whether each recently seen call belongs to the campaign.
+    known: HashMap<i64, bool>,
+    order: VecDeque<i64>,
+}
+
+impl Filter {
+    fn new(q: &EventsQuery) -> Filter {
+        Filter {
+            call_id: q.call_id,
+            campaign_id: q.campaign_id,
+            known: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    async fn wants(&mut self, state: &AppState, event: &LiveEvent) -> bool {
+        if let Some(id) = self.call_id {
+            if event.call_id() != Some(id) {
+                return false;
+            }
+        }
+        let Some(campaign_id) = self.campaign_id else {
+            return true;
+        };
+        match event {
+            LiveEvent::CampaignChanged { campaign_id: c, .. }
+            | LiveEvent::ProgressChanged { campaign_id: c } => *c == campaign_id,
+            LiveEvent::CallStarted {
+                call_id,
+                campaign_id: c,
+            } => self.remember(*call_id, *c == Some(campaign_id)),
+            other => match other.call_id() {
+                Some(call_id) => match self.known.get(&call_id) {
+                    Some(ours) => *ours,
+                    None => {
+                        // A call that started before this socket: ask the database once.
+                        let ours = state
+                            .store
+                            .get_call(call_id)
+                            .await
+                            .is_ok_and(|c| c.campaign_id == Some(campaign_id));
+                        self.remember(call_id, ours)
+                    }
+                },
+                None => false,
+            },
+        }
+    }
+
+    fn remember(&mut self, call_id: i64, ours: bool) -> bool {
+        if self.known.insert(call_id, ours).is_none() {
+            self.order.push_back(call_id);
+            if self.order.len() > KNOWN_CALLS {
+                if let Some(old) = self.order.pop_front() {
+                    self.known.remove(&old);
+                }
+            }
+        }
+        ours
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum StreamError {
+    #[error("socket: {0}")]
+    Socket(#[from] axum::Error),
+    #[error("the client stopped reading")]
+    SendTimeout,
+    #[error("the client went silent")]
+    Idle,
+    #[error("cannot encode a message: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+async fn send(socket: &mut WebSocket, message: &LiveMessage) -> Result<(), StreamError> {
+    let text = serde_json::to_string(message)?;
+    timeout(SEND_LIMIT, socket.send(Message::Text(text.into())))
+        .await
+        .map_err(|_| StreamError::SendTimeout)??;
+    Ok(())
+}
+
+async fn metrics(state: &AppState, campaign_id: Option<i64>) -> ApiResult<LiveMessage> {
+    let (calls_in_progress, today) = tokio::try_join!(
+        async { Ok(state.store.calls_in_progress(campaign_id).await?) },
+        analytics::today(state, campaign_id),
+    )?;
+    Ok(LiveMessage::Control(ControlMessage::Metrics {
+        calls_in_progress,
+        today,
+    }))
+}
+
+async fn stream(
+    state: AppState,
+    mut socket: WebSocket,
+    mut filter: Filter,
+) -> Result<(), StreamError> {
+    // Subscribe before saying hello, so nothing published after the hello is missed.
+    let mut events = state.engine.events.subscribe();
+    send(
+        &mut socket,
+        &LiveMessage::Control(ControlMessage::Hello {
+            server_time: Utc::now(),
+        }),
+    )
+    .await?;
+    let mut metrics_tick = interval(METRICS_EVERY);
+    metrics_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut ping_tick = interval(PING_EVERY);
+    ping_tick.tick().await;
+    let mut heard = Instant::now();
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => {
+                    if filter.wants(&state, &event).await {
+                        send(&mut socket, &LiveMessage::Event(event)).await?;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    send(&mut socket, &LiveMessage::Control(ControlMessage::Resync)).await?;
+                }
+                Err(RecvError::Closed) => return Ok(()),
+            },
+            _ = metrics_tick.tick() => match metrics(&state, filter.campaign_id).await {
+                Ok(message) => send(&mut socket, &message).await?,
+                Err(e) => tracing::warn!(error = %e.message, "live metrics unavailable"),
+            },
+            _ = ping_tick.tick() => {
+                if heard.elapsed() > IDLE_LIMIT {
+                    return Err(StreamError::Idle);
+                }
+                timeout(SEND_LIMIT, socket.send(Message::Ping(Default::default())))
+                    .await
+                    .map_err(|_| StreamError::SendTimeout)??;
+            }
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None => return Ok(()),
+                Some(Ok(_)) => heard = Instant::now(),
+                Some(Err(e)) => return Err(e.into()),
+            },
+        }
+    }
+}
