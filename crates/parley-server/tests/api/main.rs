@@ -7,5 +7,6 @@ mod campaign_dialer;
 mod campaigns;
 mod contacts;
 mod dnc_calls;
+mod events;
 mod harness;
 mod import;
