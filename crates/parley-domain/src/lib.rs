@@ -14,6 +14,7 @@ pub mod phone;
 pub mod retry;
 pub mod time;
 pub mod timezones;
+pub mod tool;
 pub mod validation;
 pub mod window;
 

@@ -57,11 +57,7 @@ impl Engine {
         events: EventBus,
     ) -> Engine {
         Engine(Arc::new_cyclic(|shared| {
-            // The built-in tools reach the engine through a weak handle: the registry
-            // lives inside the engine it points to.
-            let mut tools = ToolRegistry::default();
-            tools.register(Arc::new(tools::OptOut(shared.clone())));
-            tools.register(Arc::new(tools::ScheduleCallback(shared.clone())));
+            let tools = ToolRegistry::builtin(shared);
             Shared {
                 store,
                 settings,

@@ -3,8 +3,11 @@
 //! services; only the base URLs and credentials differ.
 use crate::settings::Settings;
 use crate::telephony::{sandbox_credentials as creds, SimulatorUrls};
-use parley_sim::elevenlabs::{ElevenLabsSim, ElevenLabsSimConfig, RunningElevenLabsSim};
+use parley_sim::elevenlabs::{
+    ElevenLabsSim, ElevenLabsSimConfig, RunningElevenLabsSim, ServerTools,
+};
 use parley_sim::twilio::{RunningTwilioSim, TwilioSim, TwilioSimConfig};
+use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 
 /// The running simulators; [`Sandbox::stop`] stops them.
@@ -15,8 +18,14 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Starts both simulators. `settings.public_base_url` must already be the URL at
-    /// which this Parley is reachable: the agent simulator posts its webhooks there.
-    pub async fn start(settings: &Settings) -> std::io::Result<Sandbox> {
+    /// which this Parley is reachable: the agent simulator posts its webhooks and calls
+    /// its server tools there. Tools without a secret get a random one, which the agent
+    /// simulator is given.
+    pub async fn start(settings: &mut Settings) -> std::io::Result<Sandbox> {
+        settings
+            .tools
+            .secrets
+            .fill_missing(|| crate::secrets::random_token().into());
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let speed = settings.sandbox.speed;
         let twilio = TwilioSim::spawn(
@@ -29,15 +38,25 @@ impl Sandbox {
             loopback,
         )
         .await?;
-        let webhook = format!(
-            "{}/elevenlabs/webhook",
-            settings.public_base_url().as_str().trim_end_matches('/')
-        );
+        let base = settings.public_base_url();
+        let base = base.as_str().trim_end_matches('/');
+        let webhook = format!("{base}/elevenlabs/webhook");
+        let server_tools = ServerTools {
+            base_url: format!("{base}/tools"),
+            secrets: crate::tools::NAMES
+                .iter()
+                .filter_map(|&name| {
+                    let secret = settings.tools.secrets.get(name)?;
+                    Some((name.to_owned(), secret.expose_secret().to_owned()))
+                })
+                .collect(),
+        };
         let elevenlabs = ElevenLabsSim::spawn(
             ElevenLabsSimConfig {
                 api_key: creds::ELEVENLABS_API_KEY.into(),
                 webhook_url: Some(webhook),
                 webhook_secret: creds::ELEVENLABS_WEBHOOK_SECRET.into(),
+                server_tools: Some(server_tools),
                 ..ElevenLabsSimConfig::default()
             }
             .with_speed(speed),

@@ -15,6 +15,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use url::Url;
 
+mod tools;
+pub use tools::{
+    CalcomSettings, EmailSettings, EmailTransport, ToolSecrets, ToolSettings, TransferSettings,
+};
+
 /// Prefix of every environment variable Parley reads.
 const ENV_PREFIX: &str = "PARLEY_";
 /// Names the config file; read before the other variables, so it is not a setting itself.
@@ -55,6 +60,30 @@ const KNOWN_KEYS: &[&str] = &[
     "dialer.enabled",
     "dialer.opt_out_phrases",
     "analytics.cost_per_minute_usd",
+    "tools.public_base_url",
+    "tools.secrets.get_current_time",
+    "tools.secrets.schedule_consultation",
+    "tools.secrets.send_email",
+    "tools.secrets.opt_out",
+    "tools.secrets.schedule_callback",
+    "tools.secrets.transfer_to_human",
+    "tools.calcom.api_key",
+    "tools.calcom.api_base_url",
+    "tools.calcom.event_type_id",
+    "tools.email.transport",
+    "tools.email.graph_login_base_url",
+    "tools.email.graph_api_base_url",
+    "tools.email.graph_tenant_id",
+    "tools.email.graph_client_id",
+    "tools.email.graph_client_secret",
+    "tools.email.graph_sender",
+    "tools.email.smtp_host",
+    "tools.email.smtp_port",
+    "tools.email.smtp_tls",
+    "tools.email.smtp_user",
+    "tools.email.smtp_password",
+    "tools.email.smtp_from",
+    "tools.transfer.number",
 ];
 
 /// Keys whose values must never appear in messages, not even inside an error.
@@ -64,6 +93,15 @@ const SECRET_KEYS: &[&str] = &[
     "twilio.auth_token",
     "elevenlabs.api_key",
     "elevenlabs.webhook_secret",
+    "tools.secrets.get_current_time",
+    "tools.secrets.schedule_consultation",
+    "tools.secrets.send_email",
+    "tools.secrets.opt_out",
+    "tools.secrets.schedule_callback",
+    "tools.secrets.transfer_to_human",
+    "tools.calcom.api_key",
+    "tools.email.graph_client_secret",
+    "tools.email.smtp_password",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +140,7 @@ pub struct Settings {
     pub sandbox: SandboxSettings,
     pub dialer: DialerSettings,
     pub analytics: AnalyticsSettings,
+    pub tools: ToolSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -220,6 +259,7 @@ impl Default for Settings {
             sandbox: SandboxSettings::default(),
             dialer: DialerSettings::default(),
             analytics: AnalyticsSettings::default(),
+            tools: ToolSettings::default(),
         }
     }
 }
@@ -436,6 +476,19 @@ impl Settings {
         };
         let urls = [
             ("public_base_url", self.public_base_url.as_ref()),
+            ("tools.public_base_url", self.tools.public_base_url.as_ref()),
+            (
+                "tools.calcom.api_base_url",
+                Some(&self.tools.calcom.api_base_url),
+            ),
+            (
+                "tools.email.graph_login_base_url",
+                Some(&self.tools.email.graph_login_base_url),
+            ),
+            (
+                "tools.email.graph_api_base_url",
+                Some(&self.tools.email.graph_api_base_url),
+            ),
             ("twilio.api_base_url", Some(&self.twilio.api_base_url)),
             (
                 "elevenlabs.api_base_url",
@@ -518,6 +571,17 @@ impl Settings {
                 ));
             }
         }
+        if let Some(number) = &self.tools.transfer.number {
+            if parley_domain::Phone::from_e164(number).is_err() {
+                return Err(invalid(
+                    "tools.transfer.number",
+                    "must be an E.164 number such as +15005550006",
+                ));
+            }
+        }
+        if self.tools.email.smtp_port == 0 {
+            return Err(invalid("tools.email.smtp_port", "must be a port number"));
+        }
         Ok(())
     }
 }
@@ -543,6 +607,7 @@ impl fmt::Debug for Settings {
             .field("sandbox", &self.sandbox)
             .field("dialer", &self.dialer)
             .field("analytics", &self.analytics)
+            .field("tools", &self.tools)
             .finish()
     }
 }
@@ -813,6 +878,51 @@ speed = 1.0
 # USD per billed call minute, for the dashboard's cost estimate (each call's duration is
 # rounded up to whole minutes, as carriers bill).
 cost_per_minute_usd = 0.014
+
+[tools]
+# Base of the tool URLs `parley tools export` prints. Default: public_base_url.
+# public_base_url = "https://parley.example.com"
+
+[tools.secrets]
+# Bearer secret ElevenLabs sends to each server tool (POST /tools/<name>), as the
+# `Authorization: Bearer <secret>` header. A tool without a secret refuses server calls;
+# in sandbox mode missing secrets are generated. Client tools need none.
+# get_current_time = "a-long-random-secret"
+# schedule_consultation = "a-long-random-secret"
+# send_email = "a-long-random-secret"
+# opt_out = "a-long-random-secret"
+# schedule_callback = "a-long-random-secret"
+# transfer_to_human = "a-long-random-secret"
+
+[tools.calcom]
+# Cal.com API v2 key; without it, sandbox mode books in a built-in fake Cal.com.
+# api_key = "cal_live_xxxxxxxx"
+api_base_url = "https://api.cal.com/"
+# The event type consultations are booked as.
+# event_type_id = 123456
+
+[tools.email]
+# "graph" (Microsoft Graph sendMail) or "smtp". Without credentials, sandbox mode sends
+# to a built-in fake of the chosen transport.
+transport = "graph"
+graph_login_base_url = "https://login.microsoftonline.com/"
+graph_api_base_url = "https://graph.microsoft.com/"
+# graph_tenant_id = "00000000-0000-0000-0000-000000000000"
+# graph_client_id = "00000000-0000-0000-0000-000000000000"
+# graph_client_secret = "your-client-secret"
+# Mailbox the mail is sent from.
+# graph_sender = "calls@example.com"
+# smtp_host = "smtp.example.com"
+smtp_port = 587
+# Require STARTTLS; false only for a local relay.
+smtp_tls = true
+# smtp_user = "calls@example.com"
+# smtp_password = "your-smtp-password"
+# smtp_from = "Parley <calls@example.com>"
+
+[tools.transfer]
+# Number transfer_to_human connects the callee to (E.164).
+# number = "+15005550006"
 "#;
 
 #[cfg(test)]
@@ -874,6 +984,35 @@ mod tests {
         assert_eq!(a.sandbox, b.sandbox);
         assert_eq!(a.dialer, b.dialer);
         assert_eq!(a.analytics, b.analytics);
+        assert_eq!(a.tools.public_base_url, b.tools.public_base_url);
+        for tool in crate::tools::NAMES {
+            assert_eq!(
+                a.tools.secrets.get(tool).map(|s| s.expose_secret()),
+                b.tools.secrets.get(tool).map(|s| s.expose_secret())
+            );
+        }
+        let (ca, cb) = (&a.tools.calcom, &b.tools.calcom);
+        assert_eq!(secret(&ca.api_key), secret(&cb.api_key));
+        assert_eq!(ca.api_base_url, cb.api_base_url);
+        assert_eq!(ca.event_type_id, cb.event_type_id);
+        let (ea, eb) = (&a.tools.email, &b.tools.email);
+        assert_eq!(ea.transport, eb.transport);
+        assert_eq!(ea.graph_login_base_url, eb.graph_login_base_url);
+        assert_eq!(ea.graph_api_base_url, eb.graph_api_base_url);
+        assert_eq!(ea.graph_tenant_id, eb.graph_tenant_id);
+        assert_eq!(ea.graph_client_id, eb.graph_client_id);
+        assert_eq!(
+            secret(&ea.graph_client_secret),
+            secret(&eb.graph_client_secret)
+        );
+        assert_eq!(ea.graph_sender, eb.graph_sender);
+        assert_eq!(ea.smtp_host, eb.smtp_host);
+        assert_eq!(ea.smtp_port, eb.smtp_port);
+        assert_eq!(ea.smtp_tls, eb.smtp_tls);
+        assert_eq!(ea.smtp_user, eb.smtp_user);
+        assert_eq!(secret(&ea.smtp_password), secret(&eb.smtp_password));
+        assert_eq!(ea.smtp_from, eb.smtp_from);
+        assert_eq!(a.tools.transfer, b.tools.transfer);
     }
 
     #[test]
@@ -1118,15 +1257,25 @@ mod tests {
             ("sandbox", fields::<SandboxSettings>()),
             ("dialer", fields::<DialerSettings>()),
             ("analytics", fields::<AnalyticsSettings>()),
+            ("tools", fields::<ToolSettings>()),
+            ("tools.secrets", fields::<ToolSecrets>()),
+            ("tools.calcom", fields::<CalcomSettings>()),
+            ("tools.email", fields::<EmailSettings>()),
+            ("tools.transfer", fields::<TransferSettings>()),
         ];
+        fn expand(path: String, sections: &[(&str, &[&str])], out: &mut Vec<String>) {
+            match sections.iter().find(|(name, _)| *name == path) {
+                Some((_, inner)) => {
+                    for leaf in *inner {
+                        expand(format!("{path}.{leaf}"), sections, out);
+                    }
+                }
+                None => out.push(path),
+            }
+        }
         let mut expected = Vec::new();
         for field in fields::<Settings>() {
-            match sections.iter().find(|(name, _)| name == field) {
-                Some((name, inner)) => {
-                    expected.extend(inner.iter().map(|leaf| format!("{name}.{leaf}")))
-                }
-                None => expected.push(field.to_string()),
-            }
+            expand(field.to_string(), sections, &mut expected);
         }
         let mut known: Vec<String> = KNOWN_KEYS.iter().map(|k| k.to_string()).collect();
         expected.sort();

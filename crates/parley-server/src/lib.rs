@@ -162,6 +162,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/twilio/media", get(webhooks::twilio::media))
         .route("/elevenlabs/webhook", post(webhooks::elevenlabs::post_call))
+        .route("/tools/{name}", post(webhooks::tools::call))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(openapi::docs_page())
@@ -255,18 +256,21 @@ async fn prepare(
         };
         settings.public_base_url = url::Url::parse(&format!("http://{host}")).ok();
     }
+    let sandbox = match settings.sandbox() {
+        true => Some(
+            Sandbox::start(&mut settings)
+                .await
+                .map_err(ServerError::Sandbox)?,
+        ),
+        false => None,
+    };
     let settings = Arc::new(settings);
-    let (telephony, sandbox) = if settings.sandbox() {
-        let sandbox = Sandbox::start(&settings)
-            .await
-            .map_err(ServerError::Sandbox)?;
-        tracing::info!(twilio = %sandbox.urls().twilio, elevenlabs = %sandbox.urls().elevenlabs, "sandbox mode: using the built-in simulators");
-        (
-            Telephony::sandbox(&settings, &sandbox.urls())?,
-            Some(sandbox),
-        )
-    } else {
-        (Telephony::production(&settings)?, None)
+    let telephony = match &sandbox {
+        Some(sandbox) => {
+            tracing::info!(twilio = %sandbox.urls().twilio, elevenlabs = %sandbox.urls().elevenlabs, "sandbox mode: using the built-in simulators");
+            Telephony::sandbox(&settings, &sandbox.urls())?
+        }
+        None => Telephony::production(&settings)?,
     };
     let engine = Engine::connected(settings, store, telephony).await;
     engine.spawn_background();

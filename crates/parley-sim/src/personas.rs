@@ -79,7 +79,7 @@ pub const CONVERSES: Persona = Persona {
     call_successful: "success",
 };
 
-pub const PERSONAS: [Persona; 9] = [
+pub const PERSONAS: [Persona; 10] = [
     CONVERSES,
     Persona {
         number: "+15550100002",
@@ -191,6 +191,28 @@ pub const PERSONAS: [Persona; 9] = [
         tool: None,
         call_successful: "unknown",
     },
+    Persona {
+        number: "+15550100010",
+        name: "asks-the-time",
+        pickup: Pickup::Human,
+        voice_hz: 1300,
+        lines: &[
+            "Before we start: what day is it where I am?",
+            "Thanks. Bye.",
+        ],
+        hangs_up_after_ms: None,
+        agent_replies: &[
+            "Let me check your local time. It is a weekday afternoon where you are.",
+            "Goodbye!",
+        ],
+        agent_ends: true,
+        tool: Some(ToolUse {
+            tool: "get_current_time",
+            parameters: "{}",
+            after_line: 0,
+        }),
+        call_successful: "success",
+    },
 ];
 
 /// The persona a number reaches; any number not in the table converses.
@@ -224,6 +246,7 @@ mod tests {
                 assert_ne!(a.number, b.number);
                 assert!(a.voice_hz.abs_diff(b.voice_hz) >= 100);
             }
+            assert!(a.voice_hz.abs_diff(crate::voice::AGENT_VOICE_HZ) >= 100);
             assert!(a.agent_replies.len() <= a.lines.len().max(1));
         }
     }

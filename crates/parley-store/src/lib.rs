@@ -17,6 +17,7 @@ mod imports;
 mod notify;
 mod pagination;
 mod rate;
+mod tool_calls;
 mod users;
 
 pub use analytics::{CallCounts, CampaignCounts, HourCounts, StatsRange};
@@ -32,6 +33,7 @@ pub use imports::{ImportBatchOutcome, ImportError, ImportRecord, ImportRow, Impo
 pub use notify::{EVENT_CHANNEL, MAX_PAYLOAD as MAX_EVENT_PAYLOAD};
 pub use pagination::{Page, PageRequest};
 pub use rate::Bucket;
+pub use tool_calls::NewToolCall;
 pub use users::{ApiKey, Session, User};
 
 use sqlx::postgres::{PgPool, PgPoolOptions};

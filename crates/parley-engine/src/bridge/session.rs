@@ -3,11 +3,12 @@
 use super::audio::Transcoding;
 use super::{SOCKET_READ_BUFFER, SOCKET_WRITE_BUFFER};
 use crate::events::LiveEvent;
-use crate::tools::{ToolContext, ToolResult};
+use crate::tools::{ToolContext, ToolResult, CALL_ID_VARIABLE};
 use crate::Engine;
 use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt};
 use parley_domain::call::{Call, TerminationSource, TurnRole};
+use parley_domain::tool::ToolVia;
 use parley_elevenlabs::ws::{
     parse_server, write_pong, write_user_audio_chunk, AgentOverride, ClientEvent, ConfigOverride,
     DynamicValue, InitiationClientData, PromptOverride, Server, ServerMessage,
@@ -27,7 +28,6 @@ type AgentSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Twilio sends `connected` then `start` at once; anything slower is not Twilio.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 const AGENT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const TOOL_TIMEOUT: Duration = Duration::from_secs(20);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why the relay stopped.
@@ -225,6 +225,11 @@ impl Engine {
                 data.dynamic_variables.insert(name, value);
             }
         }
+        // Server tools send it back to say which call they act on.
+        data.dynamic_variables.insert(
+            CALL_ID_VARIABLE.to_owned(),
+            DynamicValue::String(call_id.to_string()),
+        );
         if options.first_message.is_some() || options.prompt.is_some() {
             data.conversation_config_override = Some(ConfigOverride {
                 agent: Some(AgentOverride {
@@ -313,7 +318,7 @@ impl Relay {
             engine,
             call_id: call.id,
             ctx: ToolContext {
-                call_id: call.id,
+                call_id: Some(call.id),
                 campaign_id: call.campaign_id,
                 contact_id: call.contact_id,
             },
@@ -361,7 +366,7 @@ impl Relay {
                 Some((id, result)) = self.tool_results.recv() => {
                     let (text, is_error) = match result {
                         Ok(value) => (value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string()), false),
-                        Err(message) => (message, true),
+                        Err(e) => (e.to_string(), true),
                     };
                     let reply = ClientEvent::ClientToolResult { tool_call_id: id, result: text, is_error };
                     if let Err(e) = agent.send(AgentMessage::text(reply.to_json())).await {
@@ -543,20 +548,9 @@ impl Relay {
         let ctx = self.ctx.clone();
         let results = self.tool_results_tx.clone();
         self.tools.spawn(async move {
-            let started = Instant::now();
-            let result = tokio::time::timeout(TOOL_TIMEOUT, engine.tools.call(&call.tool_name, ctx.clone(), call.parameters.clone()))
-                .await
-                .unwrap_or_else(|_| Err("the tool took too long".into()));
-            let log = serde_json::json!({
-                "tool": call.tool_name,
-                "parameters": call.parameters,
-                "ok": result.is_ok(),
-                "result": match &result { Ok(v) => v.clone(), Err(e) => serde_json::Value::String(e.clone()) },
-                "duration_ms": started.elapsed().as_millis() as u64,
-            });
-            if let Err(e) = engine.store.add_call_event(ctx.call_id, "tool_call", None, &log).await {
-                tracing::warn!(call_id = ctx.call_id, error = %e, "logging the tool call failed");
-            }
+            let result = engine
+                .run_tool(&call.tool_name, ctx, call.parameters, ToolVia::Client)
+                .await;
             let _ = results.send((call.tool_call_id, result)).await;
         });
     }

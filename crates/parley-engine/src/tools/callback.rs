@@ -1,6 +1,7 @@
 //! `schedule_callback`: the callee asked to be called at another time. The time is read
 //! in the contact's zone and placed inside the campaign's calling window; the dialer
 //! makes it the contact's next attempt.
+use super::params::{optional_str, required_str};
 use super::{Tool, ToolContext, ToolResult};
 use crate::dialer::settle::CALLBACK_EVENT;
 use crate::Engine;
@@ -59,16 +60,34 @@ impl Tool for ScheduleCallback {
         "schedule_callback"
     }
 
+    fn description(&self) -> &'static str {
+        "Schedule a call back to the callee at the time they ask for (read in their time \
+         zone, moved into the campaign's calling hours)."
+    }
+
+    fn parameters(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "when": {"type": "string", "description": "When to call back, e.g. 'tomorrow 15:00' or '2026-12-01 10:30'"},
+                "reason": {"type": "string", "description": "Why the callee wants a call back"}
+            },
+            "required": ["when"]
+        })
+    }
+
     fn call(&self, ctx: ToolContext, parameters: Value) -> BoxFuture<'static, ToolResult> {
         let shared = self.0.clone();
         Box::pin(async move {
             let engine = Engine(shared.upgrade().ok_or("Parley is shutting down")?);
-            let when = parameters
-                .get("when")
-                .and_then(Value::as_str)
-                .ok_or("say when to call back, e.g. 'tomorrow 15:00'")?;
-            let reason = parameters.get("reason").and_then(Value::as_str);
-            let at = engine.schedule_callback(ctx.call_id, when, reason).await?;
+            let call_id = ctx.require_call()?;
+            let when = required_str(
+                &parameters,
+                "when",
+                "say when to call back, e.g. 'tomorrow 15:00'",
+            )?;
+            let reason = optional_str(&parameters, "reason")?;
+            let at = engine.schedule_callback(call_id, when, reason).await?;
             Ok(json!(format!(
                 "Callback scheduled for {}.",
                 at.to_rfc3339()

@@ -1,46 +1,189 @@
-//! Tools the agent can call during a conversation. The bridge runs client tool calls
-//! through this registry; an unknown tool answers with an error result and the call goes on.
+//! Tools the agent can call during a conversation, each reachable two ways: as a client
+//! tool over the conversation WebSocket (the bridge runs it through this registry) and as
+//! an ElevenLabs server tool (`POST /tools/{name}` with the tool's bearer secret). Every
+//! call, either way, is logged in `tool_calls`. An unknown tool answers with an error
+//! result and the call goes on.
 mod callback;
+mod definition;
 mod opt_out;
+mod params;
+mod time;
 
 pub use callback::ScheduleCallback;
+pub use definition::{tool_url, ToolDefinition, CALL_ID_VARIABLE};
 pub use opt_out::{OptOut, OPT_OUT_EVENT};
+pub use time::GetCurrentTime;
 
+use crate::Engine;
 use futures::future::BoxFuture;
+use parley_domain::tool::ToolVia;
+use parley_store::NewToolCall;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// What a tool knows about the call it runs in.
-#[derive(Debug, Clone)]
+/// Every built-in tool, by name.
+pub const NAMES: [&str; 3] = ["get_current_time", "opt_out", "schedule_callback"];
+
+/// ElevenLabs waits 20 s for a tool by default; answer before it gives up.
+pub const TOOL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What a tool knows about the call it runs in. Server tools may be called without one.
+#[derive(Debug, Clone, Default)]
 pub struct ToolContext {
-    pub call_id: i64,
+    pub call_id: Option<i64>,
     pub campaign_id: Option<i64>,
     pub contact_id: Option<i64>,
 }
 
-/// A tool's answer: text the agent reads, or an error the agent is told about.
-pub type ToolResult = Result<Value, String>;
+impl ToolContext {
+    /// The call, for tools that act on it.
+    pub fn require_call(&self) -> Result<i64, ToolError> {
+        self.call_id.ok_or_else(|| {
+            ToolError::invalid("call_id", "this tool acts on a call: pass its call_id")
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ToolError {
+    /// The agent sent a parameter the tool cannot use (a server call answers 400).
+    #[error("{field}: {message}")]
+    InvalidParameter {
+        field: &'static str,
+        message: String,
+    },
+    /// The tool ran and failed; the message is meant for the agent.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl ToolError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        ToolError::InvalidParameter {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<String> for ToolError {
+    fn from(message: String) -> Self {
+        ToolError::Failed(message)
+    }
+}
+
+impl From<&str> for ToolError {
+    fn from(message: &str) -> Self {
+        ToolError::Failed(message.to_owned())
+    }
+}
+
+/// A tool's answer: what the agent is told (text or a JSON object), or an error.
+pub type ToolResult = Result<Value, ToolError>;
 
 pub trait Tool: Send + Sync {
     fn name(&self) -> &'static str;
+    /// Tells the agent's LLM what the tool does and when to use it.
+    fn description(&self) -> &'static str;
+    /// JSON schema (an object) of the parameters the agent fills in.
+    fn parameters(&self) -> Value;
     fn call(&self, ctx: ToolContext, parameters: Value) -> BoxFuture<'static, ToolResult>;
 }
 
 #[derive(Clone, Default)]
 pub struct ToolRegistry {
-    tools: HashMap<&'static str, Arc<dyn Tool>>,
+    tools: BTreeMap<&'static str, Arc<dyn Tool>>,
 }
 
 impl ToolRegistry {
+    /// Parley's own tools, reaching the engine through a weak handle: the registry lives
+    /// inside the engine it points to. (A dangling handle still describes them.)
+    pub fn builtin(engine: &std::sync::Weak<crate::Shared>) -> ToolRegistry {
+        let mut tools = ToolRegistry::default();
+        tools.register(Arc::new(GetCurrentTime(engine.clone())));
+        tools.register(Arc::new(OptOut(engine.clone())));
+        tools.register(Arc::new(ScheduleCallback(engine.clone())));
+        tools
+    }
+
     pub fn register(&mut self, tool: Arc<dyn Tool>) {
         self.tools.insert(tool.name(), tool);
     }
 
-    pub async fn call(&self, name: &str, ctx: ToolContext, parameters: Value) -> ToolResult {
-        match self.tools.get(name) {
-            Some(tool) => tool.call(ctx, parameters).await,
-            None => Err(format!("no tool named `{name}` is available")),
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Tool>> {
+        self.tools.get(name)
+    }
+
+    /// Every tool, by name.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Tool>> {
+        self.tools.values()
+    }
+}
+
+impl Engine {
+    /// Runs tool `name` for the agent, within [`TOOL_TIMEOUT`], and logs the call.
+    pub async fn run_tool(
+        &self,
+        name: &str,
+        ctx: ToolContext,
+        parameters: Value,
+        via: ToolVia,
+    ) -> ToolResult {
+        let started = Instant::now();
+        let result = match self.tools.get(name) {
+            Some(tool) => {
+                tokio::time::timeout(TOOL_TIMEOUT, tool.call(ctx.clone(), parameters.clone()))
+                    .await
+                    .unwrap_or_else(|_| Err("the tool took too long".into()))
+            }
+            None => Err(format!("no tool named `{name}` is available").into()),
+        };
+        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let logged = match &result {
+            Ok(value) => value.clone(),
+            Err(e) => Value::String(e.to_string()),
+        };
+        // Parameters may hold emails and numbers: they go to the database, not the log.
+        tracing::info!(
+            tool = name,
+            via = via.as_str(),
+            call_id = ctx.call_id,
+            duration_ms,
+            ok = result.is_ok(),
+            "tool called"
+        );
+        let entry = NewToolCall {
+            call_id: ctx.call_id,
+            tool: name,
+            via,
+            parameters: &parameters,
+            result: &logged,
+            is_error: result.is_err(),
+            duration_ms,
+        };
+        if let Err(e) = self.store.add_tool_call(&entry).await {
+            tracing::warn!(call_id = ctx.call_id, error = %e, "logging the tool call failed");
+        }
+        result
+    }
+
+    /// The context of a server tool call: the call named by `call_id`, if any.
+    pub async fn tool_context(&self, call_id: Option<i64>) -> Result<ToolContext, ToolError> {
+        let Some(id) = call_id else {
+            return Ok(ToolContext::default());
+        };
+        match self.store.get_call(id).await {
+            Ok(call) => Ok(ToolContext {
+                call_id: Some(call.id),
+                campaign_id: call.campaign_id,
+                contact_id: call.contact_id,
+            }),
+            Err(parley_store::StoreError::NotFound) => {
+                Err(ToolError::invalid("call_id", "no call has this id"))
+            }
+            Err(e) => Err(ToolError::Failed(e.to_string())),
         }
     }
 }

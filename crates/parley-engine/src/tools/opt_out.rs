@@ -1,5 +1,6 @@
 //! `opt_out`: the callee wants no more calls. The number goes on the global do-not-call
 //! list and every waiting attempt for it, in every campaign, is cancelled.
+use super::params::optional_str;
 use super::{Tool, ToolContext, ToolResult};
 use crate::events::LiveEvent;
 use crate::Engine;
@@ -50,16 +51,30 @@ impl Tool for OptOut {
         "opt_out"
     }
 
+    fn description(&self) -> &'static str {
+        "Put the callee's number on the do-not-call list. Use as soon as the callee asks not \
+         to be called again."
+    }
+
+    fn parameters(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {
+                "reason": {"type": "string", "description": "What the callee said, in a few words"}
+            },
+            "required": []
+        })
+    }
+
     fn call(&self, ctx: ToolContext, parameters: Value) -> BoxFuture<'static, ToolResult> {
         let shared = self.0.clone();
         Box::pin(async move {
             let engine = Engine(shared.upgrade().ok_or("Parley is shutting down")?);
-            let reason = parameters
-                .get("reason")
-                .and_then(Value::as_str)
+            let call_id = ctx.require_call()?;
+            let reason = optional_str(&parameters, "reason")?
                 .unwrap_or("the callee asked not to be called again")
                 .to_string();
-            engine.opt_out(ctx.call_id, &reason).await?;
+            engine.opt_out(call_id, &reason).await?;
             Ok(json!(
                 "Done: this number is on the do-not-call list and will not be called again."
             ))

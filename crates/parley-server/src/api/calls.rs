@@ -14,6 +14,7 @@ use parley_domain::call::{
 };
 use parley_domain::campaign::{AnsweringMachine, CampaignSettings};
 use parley_domain::contact::Contact;
+use parley_domain::tool::ToolCallRecord;
 use parley_domain::FieldErrors;
 use parley_engine::calls::place::{PlaceCall, PlaceError};
 use parley_engine::calls::{CallError, CallOptions};
@@ -48,6 +49,8 @@ pub struct CallDetail {
     /// The playable recording, once it has been fetched from the carrier.
     pub recording: Option<RecordingLink>,
     pub recordings: Vec<Recording>,
+    /// The agent's tool calls, oldest first.
+    pub tool_calls: Vec<ToolCallRecord>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -257,10 +260,11 @@ pub async fn recording(
 
 async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
     let id = call.id;
-    let (events, transcript, recordings) = tokio::try_join!(
+    let (events, transcript, recordings, tool_calls) = tokio::try_join!(
         state.store.call_events(id),
         state.store.transcript(id),
         state.store.recordings(id),
+        state.store.tool_calls(id),
     )?;
     let recording = recordings
         .iter()
@@ -279,6 +283,7 @@ async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
         transcript,
         recording,
         recordings,
+        tool_calls,
     })
 }
 

@@ -57,7 +57,7 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let principal = match bearer_token(&request) {
+    let principal = match bearer_token(request.headers()) {
         Some(key) => principal_from_api_key(&state, key).await?,
         None => match jar.get(SESSION_COOKIE) {
             Some(cookie) => principal_from_session(&state, cookie.value()).await?,
@@ -110,9 +110,9 @@ fn is_safe_method(m: &Method) -> bool {
     matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-fn bearer_token(request: &Request) -> Option<&str> {
-    request
-        .headers()
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)?
         .to_str()
         .ok()?

@@ -2,4 +2,5 @@
 //! ElevenLabs HMAC) before anything in it is read; a bad signature gets 403 and stores
 //! nothing.
 pub mod elevenlabs;
+pub mod tools;
 pub mod twilio;

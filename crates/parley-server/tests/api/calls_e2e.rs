@@ -339,14 +339,10 @@ async fn every_persona_ends_in_its_own_final_state() {
     let (_, callback) = app
         .call(Method::GET, &format!("/api/v1/calls/{}", placed[4].0), None)
         .await;
-    let tool = callback["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "tool_call")
-        .expect("tool call logged");
-    assert_eq!(tool["data"]["tool"], "schedule_callback");
-    assert_eq!(tool["data"]["ok"], true, "{tool}");
+    let tool = &callback["tool_calls"][0];
+    assert_eq!(tool["tool"], "schedule_callback", "{callback}");
+    assert_eq!(tool["via"], "client");
+    assert_eq!(tool["is_error"], false, "{tool}");
     assert!(callback["events"]
         .as_array()
         .unwrap()

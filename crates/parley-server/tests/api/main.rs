@@ -10,3 +10,4 @@ mod dnc_calls;
 mod events;
 mod harness;
 mod import;
+mod tools;

@@ -25,6 +25,19 @@ pub struct ElevenLabsSimConfig {
     pub user_input_format: String,
     /// Interval between `ping`s to the client.
     pub ping_interval: Duration,
+    /// Server (webhook) tools, which agent `agent_server_tools` calls instead of client
+    /// tools; `None`: that agent uses client tools too.
+    pub server_tools: Option<ServerTools>,
+}
+
+/// Where the agent's server tools live: `POST {base_url}/{name}` with
+/// `Authorization: Bearer {secret}` and the parameters (plus the `call_id` dynamic
+/// variable, when the conversation has one) as a JSON object.
+#[derive(Debug, Clone)]
+pub struct ServerTools {
+    pub base_url: String,
+    /// Bearer secret per tool name; a tool missing here is called without one.
+    pub secrets: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for ElevenLabsSimConfig {
@@ -38,6 +51,7 @@ impl Default for ElevenLabsSimConfig {
             agent_output_format: "ulaw_8000".into(),
             user_input_format: "ulaw_8000".into(),
             ping_interval: DEFAULT_PING_INTERVAL,
+            server_tools: None,
         }
     }
 }

@@ -12,11 +12,13 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
 use parley_elevenlabs::conversation::Role;
 use parley_elevenlabs::ws::{
-    self, AgentResponseCorrectionEvent, AgentResponseEvent, AgentToolResponse, Client, ClientEvent,
-    ClientMessage, ClientToolCall, DynamicValue, ErrorEvent, InitiationClientData,
-    InitiationMetadata, InterruptionEvent, PingEvent, ServerMessage, UserTranscriptionEvent,
+    self, AgentResponseCorrectionEvent, AgentResponseEvent, AgentToolRequest, AgentToolResponse,
+    Client, ClientEvent, ClientMessage, ClientToolCall, DynamicValue, ErrorEvent,
+    InitiationClientData, InitiationMetadata, InterruptionEvent, PingEvent, ServerMessage,
+    UserTranscriptionEvent,
 };
 use serde_json::Value;
+use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
 use super::agent_voice::{chunking, CHUNK};
@@ -210,7 +212,16 @@ struct Session {
     heard: [usize; PERSONAS.len()],
     pings: Pings,
     agent: Agent,
+    /// Set for agent `agent_server_tools` when server tools are configured.
+    server_tools: Option<super::ServerTools>,
+    /// The `call_id` dynamic variable, which server tool calls carry.
+    call_id: Option<String>,
+    /// Server tool answers: (tool call id, tool name, body, is_error).
+    server_results: mpsc::Receiver<ServerToolAnswer>,
+    server_results_tx: mpsc::Sender<ServerToolAnswer>,
 }
+
+type ServerToolAnswer = (String, String, String, bool);
 
 impl Session {
     fn new(inner: Arc<Inner>, socket: WebSocket, id: String, started: Instant) -> Self {
@@ -218,6 +229,7 @@ impl Session {
         let detector =
             BurstDetector::new(decoder.sample_rate(), inner.config.scaled(SILENCE_WINDOW));
         let pings = Pings::new(inner.config.effective_ping_interval());
+        let (server_results_tx, server_results) = mpsc::channel(4);
         Self {
             inner,
             socket,
@@ -234,6 +246,10 @@ impl Session {
             heard: [0; PERSONAS.len()],
             pings,
             agent: Agent::Listening,
+            server_tools: None,
+            call_id: None,
+            server_results,
+            server_results_tx,
         }
     }
 
@@ -253,6 +269,13 @@ impl Session {
             },
         })
         .await?;
+        if agent_id == magic::SERVER_TOOLS {
+            self.server_tools = config.server_tools.clone();
+        }
+        self.call_id = initiation
+            .dynamic_variables
+            .get("call_id")
+            .map(dynamic_text);
         let drops = agent_id == magic::DROPS;
         let greeting_then = if drops {
             After::Finish(Finale::Drop)
@@ -296,6 +319,9 @@ impl Session {
                     Some(Err(_)) | None => return Err(EndedBy::ClientVanished),
                 },
                 _ = ping_timer.tick() => self.ping().await?,
+                Some((id, name, body, is_error)) = self.server_results.recv() => {
+                    self.on_server_tool_answer(id, name, body, is_error).await?;
+                }
                 () = sleep_until(agent_deadline) => self.on_agent_timer().await?,
                 () = sleep_until(burst_deadline) => {
                     if let Some(burst) = self.detector.end_now() {
@@ -564,15 +590,40 @@ impl Session {
         let tool_call_id = format!("toolu_{}", uuid::Uuid::new_v4().simple());
         let parameters: Value = serde_json::from_str(parameters).unwrap_or_default();
         let event_id = self.take_event_id();
-        self.send(&ServerMessage::ClientToolCall {
-            client_tool_call: ClientToolCall {
-                tool_name: tool_name.to_owned(),
-                tool_call_id: tool_call_id.clone(),
-                parameters: parameters.clone(),
-                event_id: Some(event_id),
-            },
-        })
-        .await?;
+        if let Some(tools) = self.server_tools.clone() {
+            self.send(&ServerMessage::AgentToolRequest {
+                agent_tool_request: AgentToolRequest {
+                    tool_name: tool_name.to_owned(),
+                    tool_call_id: tool_call_id.clone(),
+                    tool_type: Some("webhook".into()),
+                    event_id: Some(event_id),
+                },
+            })
+            .await?;
+            let request = self.server_tool_request(&tools, tool_name, &parameters);
+            let answers = self.server_results_tx.clone();
+            let (id, name) = (tool_call_id.clone(), tool_name.to_owned());
+            tokio::spawn(async move {
+                let (body, is_error) = match request.send().await {
+                    Ok(response) => {
+                        let failed = !response.status().is_success();
+                        (response.text().await.unwrap_or_default(), failed)
+                    }
+                    Err(e) => (e.to_string(), true),
+                };
+                let _ = answers.send((id, name, body, is_error)).await;
+            });
+        } else {
+            self.send(&ServerMessage::ClientToolCall {
+                client_tool_call: ClientToolCall {
+                    tool_name: tool_name.to_owned(),
+                    tool_call_id: tool_call_id.clone(),
+                    parameters: parameters.clone(),
+                    event_id: Some(event_id),
+                },
+            })
+            .await?;
+        }
         let call = SimToolCall {
             tool_call_id: tool_call_id.clone(),
             tool_name: tool_name.to_owned(),
@@ -593,6 +644,52 @@ impl Session {
             reply,
         });
         Ok(())
+    }
+
+    /// The webhook request the platform makes for a server tool (reference I.1): the
+    /// parameters as a JSON object, plus the `call_id` dynamic variable.
+    fn server_tool_request(
+        &self,
+        tools: &super::ServerTools,
+        tool_name: &str,
+        parameters: &Value,
+    ) -> reqwest::RequestBuilder {
+        let mut body = match parameters {
+            Value::Object(map) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        if let Some(call_id) = &self.call_id {
+            body.insert("call_id".into(), Value::String(call_id.clone()));
+        }
+        let url = format!("{}/{tool_name}", tools.base_url.trim_end_matches('/'));
+        let mut request = self.inner.http.post(url).json(&body);
+        if let Some(secret) = tools.secrets.get(tool_name) {
+            request = request.bearer_auth(secret);
+        }
+        request
+    }
+
+    /// A server tool answered: tell the client, as the platform does, then go on.
+    async fn on_server_tool_answer(
+        &mut self,
+        tool_call_id: String,
+        tool_name: String,
+        body: String,
+        is_error: bool,
+    ) -> Result<(), EndedBy> {
+        let event_id = self.take_event_id();
+        self.send(&ServerMessage::AgentToolResponse {
+            agent_tool_response: AgentToolResponse {
+                tool_name,
+                tool_call_id: tool_call_id.clone(),
+                tool_type: Some("webhook".into()),
+                is_error,
+                is_called: Some(true),
+                event_id: Some(event_id),
+            },
+        })
+        .await?;
+        self.on_tool_result(tool_call_id, body, is_error).await
     }
 
     async fn on_tool_result(

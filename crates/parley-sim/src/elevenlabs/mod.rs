@@ -30,7 +30,7 @@ use axum::Router;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use config::ElevenLabsSimConfig;
+pub use config::{ElevenLabsSimConfig, ServerTools};
 pub use record::{EndedBy, SimConversation, SimToolCall, SimToolResult, WebhookDelivery};
 
 use agent_voice::AgentVoice;
@@ -46,6 +46,9 @@ pub mod magic {
     pub const DROPS: &str = "agent_drops";
     /// 404, as for an agent that does not exist.
     pub const UNKNOWN: &str = "agent_unknown";
+    /// Calls its tools as server (webhook) tools over HTTP, as configured in
+    /// [`super::ServerTools`], instead of as client tools over the WebSocket.
+    pub const SERVER_TOOLS: &str = "agent_server_tools";
 }
 
 pub(crate) const CONVERSATION_PATH: &str = "/v1/convai/conversation";

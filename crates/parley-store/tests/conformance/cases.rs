@@ -1297,3 +1297,54 @@ pub async fn failed_contacts_can_be_requeued(store: Store) {
 }
 
 pub use crate::analytics::analytics_count_each_call_once;
+pub async fn tool_calls_are_logged_per_call(store: Store) {
+    use parley_domain::tool::ToolVia;
+    use parley_store::NewToolCall;
+    let call = store
+        .create_call(&NewCall {
+            attempt: 1,
+            to: "+14155550199".into(),
+            from: "+15005550006".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let parameters = serde_json::json!({"email": "ada@example.com", "nested": {"n": 1.5}});
+    let answer = serde_json::json!("Sent.");
+    let logged = |call_id, tool, via, is_error| NewToolCall {
+        call_id,
+        tool,
+        via,
+        parameters: &parameters,
+        result: &answer,
+        is_error,
+        duration_ms: 12,
+    };
+    store
+        .add_tool_call(&logged(Some(call.id), "send_email", ToolVia::Client, false))
+        .await
+        .unwrap();
+    // A server tool called without a call id is still logged, against no call.
+    store
+        .add_tool_call(&logged(None, "get_current_time", ToolVia::Server, false))
+        .await
+        .unwrap();
+    store
+        .add_tool_call(&logged(Some(call.id), "opt_out", ToolVia::Server, true))
+        .await
+        .unwrap();
+    let listed = store.tool_calls(call.id).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].tool, "send_email");
+    assert_eq!(listed[0].via, ToolVia::Client);
+    assert_eq!(listed[0].parameters, parameters);
+    assert_eq!(listed[0].result, answer);
+    assert_eq!(listed[0].duration_ms, 12);
+    assert!(!listed[0].is_error);
+    assert_eq!(
+        (listed[1].tool.as_str(), listed[1].is_error),
+        ("opt_out", true)
+    );
+    assert_eq!(listed[1].via, ToolVia::Server);
+    assert!(store.tool_calls(call.id + 1).await.unwrap().is_empty());
+}

@@ -93,4 +93,5 @@ conformance!(
     claims_never_exceed_the_concurrency_limit,
     failed_contacts_can_be_requeued,
     analytics_count_each_call_once,
+    tool_calls_are_logged_per_call,
 );

@@ -1,0 +1,178 @@
+//! Agent tools in sandbox calls: the simulated agent calls each tool as a client tool over
+//! the conversation WebSocket and, as agent `agent_server_tools`, as an ElevenLabs server
+//! tool over HTTP with the tool's bearer secret; Parley runs it against the local fakes,
+//! the answer reaches the agent, and the call is logged.
+use crate::calls_e2e::{place, sandbox, wait_for};
+use crate::harness::{error_code, read, TestApp};
+use parley_engine::events::LiveEvent;
+use parley_sim::elevenlabs::magic::SERVER_TOOLS;
+use reqwest::Method;
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+
+/// Places a call to `number` with `agent`, waits until the agent's post-call analysis is
+/// in, and returns the call's detail and the agent's side of the conversation.
+pub async fn converse(
+    app: &TestApp,
+    number: &str,
+    agent: Option<&str>,
+) -> (Value, parley_sim::elevenlabs::SimConversation) {
+    let mut events = app.engine.events.subscribe();
+    let id = place(app, json!({"to": number, "agent_id": agent})).await;
+    wait_for(&mut events, id, |e| {
+        matches!(e, LiveEvent::CallAnalyzed { .. })
+    })
+    .await;
+    let (status, call) = app
+        .call(Method::GET, &format!("/api/v1/calls/{id}"), None)
+        .await;
+    assert_eq!(status, 200, "{call}");
+    let conversation_id = call["conversation_id"].as_str().expect("conversation id");
+    let conversation = app
+        .sandbox()
+        .elevenlabs
+        .sim
+        .conversation(conversation_id)
+        .expect("the simulator knows the conversation");
+    (call, conversation)
+}
+
+/// The one tool call in a call's log and in the agent's record; checks they agree.
+pub fn only_tool_call<'a>(
+    call: &'a Value,
+    conversation: &'a parley_sim::elevenlabs::SimConversation,
+    tool: &str,
+    via: &str,
+) -> (&'a Value, &'a parley_sim::elevenlabs::SimToolResult) {
+    let logged = call["tool_calls"].as_array().expect("tool_calls");
+    assert_eq!(logged.len(), 1, "{call}");
+    let logged = &logged[0];
+    assert_eq!(logged["tool"], tool, "{logged}");
+    assert_eq!(logged["via"], via, "{logged}");
+    assert_eq!(logged["call_id"], call["id"], "{logged}");
+    assert!(logged["duration_ms"].as_i64().unwrap() >= 0);
+    assert_eq!(conversation.tool_calls.len(), 1, "{conversation:?}");
+    let heard = conversation.tool_calls[0]
+        .result
+        .as_ref()
+        .expect("the answer reached the agent");
+    (logged, heard)
+}
+
+#[tokio::test]
+async fn the_agent_asks_the_time_as_a_client_and_as_a_server_tool() {
+    let app = sandbox().await;
+    // Client tool, over the conversation WebSocket.
+    let (call, conversation) = converse(&app, "+15550100010", None).await;
+    let (logged, heard) = only_tool_call(&call, &conversation, "get_current_time", "client");
+    assert_eq!(logged["is_error"], false, "{logged}");
+    // +1 555 has no area-code zone: the fallback zone of +1 numbers is used.
+    assert!(logged["result"]["timezone"].is_string(), "{logged}");
+    assert!(!heard.is_error);
+    let told: Value = serde_json::from_str(&heard.result).unwrap();
+    assert_eq!(told, logged["result"]);
+
+    // Server tool: ElevenLabs POSTs to /tools/get_current_time with the bearer secret.
+    let (call, conversation) = converse(&app, "+15550100010", Some(SERVER_TOOLS)).await;
+    let (logged, heard) = only_tool_call(&call, &conversation, "get_current_time", "server");
+    assert_eq!(logged["is_error"], false, "{logged}");
+    assert!(!heard.is_error, "{heard:?}");
+    let told: Value = serde_json::from_str(&heard.result).unwrap();
+    assert_eq!(told["result"], logged["result"]);
+    assert_eq!(call["status"], "completed");
+    app.stop().await;
+}
+
+fn secret(app: &TestApp, tool: &str) -> String {
+    app.engine
+        .settings
+        .tools
+        .secrets
+        .get(tool)
+        .expect("sandbox mode gives every tool a secret")
+        .expose_secret()
+        .to_owned()
+}
+
+async fn post_tool(app: &TestApp, tool: &str, bearer: Option<&str>, body: Value) -> (u16, Value) {
+    let mut request = app
+        .http
+        .post(app.url(&format!("/tools/{tool}")))
+        .json(&body);
+    if let Some(bearer) = bearer {
+        request = request.bearer_auth(bearer);
+    }
+    read(request.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn server_tools_check_the_secret_the_tool_and_the_parameters() {
+    let app = TestApp::start().await;
+    let time_secret = secret(&app, "get_current_time");
+
+    let (status, body) = post_tool(&app, "get_current_time", None, json!({})).await;
+    assert_eq!((status, error_code(&body)), (401, "unauthorized"), "{body}");
+    // Another tool's secret, or an API key, is not this tool's secret.
+    let other = secret(&app, "opt_out");
+    let (status, _) = post_tool(&app, "get_current_time", Some(&other), json!({})).await;
+    assert_eq!(status, 401);
+    let (status, _) = post_tool(&app, "get_current_time", Some(&app.admin_key), json!({})).await;
+    assert_eq!(status, 401);
+    let (status, body) = post_tool(&app, "make_coffee", Some(&time_secret), json!({})).await;
+    assert_eq!((status, error_code(&body)), (404, "not_found"), "{body}");
+
+    let (status, body) = post_tool(
+        &app,
+        "get_current_time",
+        Some(&time_secret),
+        json!({"timezone": "Mars/Olympus"}),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (400, "bad_request"), "{body}");
+    assert_eq!(body["error"]["details"]["field"], "timezone");
+    let (status, body) = post_tool(
+        &app,
+        "get_current_time",
+        Some(&time_secret),
+        json!({"call_id": "not-a-call"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["details"]["field"].as_str()),
+        (400, Some("call_id"))
+    );
+    let (status, body) = post_tool(
+        &app,
+        "get_current_time",
+        Some(&time_secret),
+        json!({"call_id": "987654"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["details"]["field"].as_str()),
+        (400, Some("call_id")),
+        "{body}"
+    );
+    let (status, body) = post_tool(&app, "get_current_time", Some(&time_secret), json!([1])).await;
+    assert_eq!((status, error_code(&body)), (400, "bad_request"));
+
+    // Tools that act on a call need one.
+    let (status, body) = post_tool(&app, "opt_out", Some(&other), json!({"reason": "x"})).await;
+    assert_eq!(
+        (status, body["error"]["details"]["field"].as_str()),
+        (400, Some("call_id")),
+        "{body}"
+    );
+
+    let (status, body) = post_tool(
+        &app,
+        "get_current_time",
+        Some(&time_secret),
+        json!({"timezone": "Asia/Tokyo"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["timezone"], "Asia/Tokyo");
+    assert!(body["result"]["business_hours"].is_boolean());
+    app.stop().await;
+}

@@ -1,0 +1,78 @@
+//! The log of agent tool calls.
+use crate::{on_reader, on_writer, Result, Store, StoreError};
+use parley_domain::time::{from_millis, now_millis};
+use parley_domain::tool::{ToolCallRecord, ToolVia};
+
+/// A tool call to log.
+#[derive(Debug, Clone)]
+pub struct NewToolCall<'a> {
+    pub call_id: Option<i64>,
+    pub tool: &'a str,
+    pub via: ToolVia,
+    pub parameters: &'a serde_json::Value,
+    pub result: &'a serde_json::Value,
+    pub is_error: bool,
+    pub duration_ms: i64,
+}
+
+type Row = (
+    i64,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+    bool,
+    i64,
+    i64,
+);
+
+impl Store {
+    pub async fn add_tool_call(&self, call: &NewToolCall<'_>) -> Result<i64> {
+        let id: i64 = on_writer!(self, pool => sqlx::query_scalar(
+            "INSERT INTO tool_calls \
+             (call_id, tool, via, parameters, result, is_error, duration_ms, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(call.call_id)
+        .bind(call.tool)
+        .bind(call.via.as_str())
+        .bind(call.parameters.to_string())
+        .bind(call.result.to_string())
+        .bind(call.is_error)
+        .bind(call.duration_ms)
+        .bind(now_millis())
+        .fetch_one(pool)
+        .await)?;
+        Ok(id)
+    }
+
+    /// The tool calls made during one call, oldest first.
+    pub async fn tool_calls(&self, call_id: i64) -> Result<Vec<ToolCallRecord>> {
+        let rows: Vec<Row> = on_reader!(self, pool => sqlx::query_as(
+            "SELECT id, call_id, tool, via, parameters, result, is_error, duration_ms, created_at \
+             FROM tool_calls WHERE call_id = $1 ORDER BY id",
+        )
+        .bind(call_id)
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter().map(record).collect()
+    }
+}
+
+fn record(row: Row) -> Result<ToolCallRecord> {
+    let (id, call_id, tool, via, parameters, result, is_error, duration_ms, created_at) = row;
+    let corrupt = |what: &str| StoreError::Corrupt(format!("tool call {id}: {what}"));
+    let json = |text: &str| serde_json::from_str(text).map_err(|e| corrupt(&e.to_string()));
+    Ok(ToolCallRecord {
+        id,
+        call_id,
+        via: ToolVia::parse(&via).ok_or_else(|| corrupt("unknown via"))?,
+        tool,
+        parameters: json(&parameters)?,
+        result: json(&result)?,
+        is_error,
+        duration_ms,
+        created_at: from_millis(created_at),
+    })
+}
