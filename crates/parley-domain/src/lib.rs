@@ -16,6 +16,7 @@ pub mod time;
 pub mod timezones;
 pub mod tool;
 pub mod validation;
+pub mod webhook;
 pub mod window;
 
 pub use auth::Role;

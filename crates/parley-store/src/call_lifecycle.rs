@@ -232,6 +232,9 @@ impl Store {
                     qb.build().execute(&mut *tx).await?;
                 }
             }
+            let mut data = crate::webhooks::call_data_in!(tx, id);
+            data["analysis"] = post.analysis.clone();
+            crate::webhooks::outbox_in!(tx, parley_domain::webhook::EventType::CallAnalyzed, data);
             tx.commit().await?;
             Ok::<_, StoreError>(())
         })

@@ -7,6 +7,7 @@ use parley_domain::campaign::{
     ProgressState,
 };
 use parley_domain::time::{from_millis, now_millis};
+use parley_domain::webhook::EventType;
 use sqlx::QueryBuilder;
 
 #[derive(Debug, Clone)]
@@ -354,6 +355,14 @@ impl Store {
                     "to": next.as_str(),
                     "reason": reason,
                 }))?;
+            crate::webhooks::outbox_in!(tx, EventType::CampaignStateChanged, serde_json::json!({
+                "campaign_id": id,
+                "name": row.name,
+                "from": current.state.as_str(),
+                "to": next.as_str(),
+                "actor": actor,
+                "reason": reason,
+            }));
             tx.commit().await?;
             Campaign::try_from(row)
         })

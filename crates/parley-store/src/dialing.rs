@@ -9,6 +9,7 @@ use crate::calls::{CallRow, CALL_COLUMNS};
 use crate::{on_writer, Pools, Result, Store, StoreError};
 use parley_domain::call::Call;
 use parley_domain::campaign::ProgressState;
+use parley_domain::webhook::EventType;
 use parley_domain::Phone;
 use sqlx::QueryBuilder;
 
@@ -411,6 +412,17 @@ impl Store {
             .await?
             .rows_affected();
             move_progress!(tx, campaign_id, ProgressState::InProgress, to, affected as i64);
+            if affected == 1 {
+                // The attempt's one settlement: its outcome is final, so CRMs hear of it now.
+                let mut data = crate::webhooks::call_data_in!(tx, call_id);
+                // The settled outcome wins over the call row's (a call cancelled undialled
+                // has none there).
+                data["outcome"] = outcome.into();
+                data["status"] = parley_domain::call::CallOutcome::parse(outcome)
+                    .map(parley_domain::webhook::call_status)
+                    .into();
+                crate::webhooks::outbox_in!(tx, EventType::CallCompleted, data);
+            }
             tx.commit().await?;
             Ok::<_, StoreError>(affected == 1)
         })
@@ -561,6 +573,18 @@ impl Store {
                 let target = campaign_id.to_string();
                 crate::audit::audit_in!(&mut *tx, "system", "campaign.state_changed", "campaign", Some(target.as_str()),
                     serde_json::json!({"from": "running", "to": "completed", "reason": "every contact is done"}))?;
+                let (name,): (String,) = sqlx::query_as("SELECT name FROM campaigns WHERE id = $1")
+                    .bind(campaign_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                crate::webhooks::outbox_in!(tx, EventType::CampaignStateChanged, serde_json::json!({
+                    "campaign_id": campaign_id,
+                    "name": name,
+                    "from": "running",
+                    "to": "completed",
+                    "actor": "system",
+                    "reason": "every contact is done",
+                }));
             }
             tx.commit().await?;
             Ok::<_, StoreError>(affected == 1)

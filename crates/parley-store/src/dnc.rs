@@ -1,6 +1,7 @@
 //! Do-not-call lists: one global list and one per campaign.
 use crate::{on_reader, on_writer, Page, PageRequest, Result, Store, StoreError};
 use parley_domain::time::{from_millis, now_millis};
+use parley_domain::webhook::EventType;
 use parley_domain::Phone;
 use serde::Serialize;
 
@@ -44,6 +45,9 @@ fn entry((id, phone, campaign_id, reason, source, created_at): DncRow) -> DncEnt
 
 const DNC_COLUMNS: &str = "id, phone, campaign_id, reason, source, created_at";
 
+/// The `source` of entries the callee asked for; only these are `contact.opted_out` events.
+pub const OPT_OUT_SOURCE: &str = "opt_out";
+
 impl Store {
     /// Puts a number on a list; adding it again keeps the first entry. Returns the entry.
     pub async fn add_dnc(
@@ -55,7 +59,7 @@ impl Store {
     ) -> Result<DncEntry> {
         let row: DncRow = on_writer!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(
+            let added = sqlx::query(
                 "INSERT INTO dnc_entries (phone, campaign_id, reason, source, created_at) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
             )
@@ -69,7 +73,8 @@ impl Store {
             .map_err(|e| match &e {
                 sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
                 _ => StoreError::Database(e),
-            })?;
+            })?
+            .rows_affected();
             let row: DncRow = sqlx::query_as(&format!(
                 "SELECT {DNC_COLUMNS} FROM dnc_entries WHERE phone = $1 \
                  AND (campaign_id = $2 OR ($2 IS NULL AND campaign_id IS NULL))"
@@ -78,6 +83,18 @@ impl Store {
             .bind(campaign_id)
             .fetch_one(&mut *tx)
             .await?;
+            if added == 1 && source == OPT_OUT_SOURCE {
+                let contact: Option<(i64,)> = sqlx::query_as("SELECT id FROM contacts WHERE phone = $1")
+                    .bind(phone.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                crate::webhooks::outbox_in!(tx, EventType::ContactOptedOut, serde_json::json!({
+                    "phone": phone.as_str(),
+                    "contact_id": contact.map(|c| c.0),
+                    "campaign_id": campaign_id,
+                    "reason": reason,
+                }));
+            }
             tx.commit().await?;
             Ok::<_, StoreError>(row)
         })?;

@@ -19,6 +19,7 @@ mod pagination;
 mod rate;
 mod tool_calls;
 mod users;
+mod webhooks;
 
 pub use analytics::{CallCounts, CampaignCounts, HourCounts, StatsRange};
 pub use audit::AuditEntry;
@@ -27,7 +28,7 @@ pub use calls::{CallFilter, NewCall};
 pub use campaigns::{CampaignUpdate, ContactSelector, NewCampaign};
 pub use contacts::{ContactFilter, ContactUpdate};
 pub use dialing::{AttemptRefused, ClaimedContact, Settle};
-pub use dnc::{DncCheck, DncEntry};
+pub use dnc::{DncCheck, DncEntry, OPT_OUT_SOURCE};
 pub use error::StoreError;
 pub use imports::{ImportBatchOutcome, ImportError, ImportRecord, ImportRow, ImportTotals};
 pub use notify::{EVENT_CHANNEL, MAX_PAYLOAD as MAX_EVENT_PAYLOAD};
@@ -35,6 +36,10 @@ pub use pagination::{Page, PageRequest};
 pub use rate::Bucket;
 pub use tool_calls::NewToolCall;
 pub use users::{ApiKey, Session, User};
+pub use webhooks::{
+    AttemptRecord, AttemptVerdict, ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryState,
+    NewSubscription, Subscription, SubscriptionUpdate,
+};
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};

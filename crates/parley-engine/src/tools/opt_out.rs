@@ -23,7 +23,7 @@ impl Engine {
             .map_err(|e| e.to_string())?;
         let phone = Phone::from_e164(&call.to).map_err(|e| e.to_string())?;
         self.store
-            .add_dnc(&phone, None, Some(reason), "opt_out")
+            .add_dnc(&phone, None, Some(reason), parley_store::OPT_OUT_SOURCE)
             .await
             .map_err(|e| e.to_string())?;
         let cancelled = self

@@ -9,6 +9,8 @@ use parley_store::{
     ImportRow, NewCall, NewCampaign, PageRequest, Store, StoreError,
 };
 
+pub use super::webhook_cases::*;
+
 fn phone(s: &str) -> Phone {
     Phone::parse(s, Region::default()).unwrap()
 }

@@ -3,6 +3,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`).
 mod analytics;
 mod cases;
+mod webhook_cases;
 
 use parley_store::Store;
 use std::future::Future;
@@ -94,4 +95,6 @@ conformance!(
     failed_contacts_can_be_requeued,
     analytics_count_each_call_once,
     tool_calls_are_logged_per_call,
+    webhook_outbox_fans_out_in_the_causing_transaction,
+    webhook_deliveries_lease_retry_die_and_replay,
 );
