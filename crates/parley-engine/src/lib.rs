@@ -11,6 +11,7 @@ pub mod secrets;
 pub mod settings;
 pub mod telephony;
 pub mod tools;
+pub mod webhooks;
 
 use events::EventBus;
 use parley_store::Store;
@@ -74,10 +75,11 @@ impl Engine {
     }
 
     /// Starts the background work: looking for post-call analyses that did not arrive,
-    /// and deleting recordings past their retention.
+    /// deleting recordings past their retention, delivering webhooks, dialling.
     pub fn spawn_background(&self) {
         calls::post_call::spawn_fallback_fetcher(self.clone());
         calls::recordings::spawn_retention(self.clone());
+        webhooks::WebhookWorker::new(self.clone()).spawn();
         if self.settings.dialer.enabled {
             dialer::Dialer::new(self.clone()).spawn();
         }

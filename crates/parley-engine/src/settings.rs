@@ -84,6 +84,13 @@ const KNOWN_KEYS: &[&str] = &[
     "tools.email.smtp_password",
     "tools.email.smtp_from",
     "tools.transfer.number",
+    "webhooks.timeout_secs",
+    "webhooks.retry_schedule_secs",
+    "webhooks.jitter",
+    "webhooks.poll_interval_ms",
+    "google.api_key",
+    "google.service_account_key_file",
+    "google.sheets_api_base_url",
 ];
 
 /// Keys whose values must never appear in messages, not even inside an error.
@@ -102,6 +109,7 @@ const SECRET_KEYS: &[&str] = &[
     "tools.calcom.api_key",
     "tools.email.graph_client_secret",
     "tools.email.smtp_password",
+    "google.api_key",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +149,8 @@ pub struct Settings {
     pub dialer: DialerSettings,
     pub analytics: AnalyticsSettings,
     pub tools: ToolSettings,
+    pub webhooks: WebhookSettings,
+    pub google: GoogleSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -203,6 +213,33 @@ pub struct DialerSettings {
     pub opt_out_phrases: Vec<String>,
 }
 
+/// Outbound webhooks to CRMs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct WebhookSettings {
+    /// How long one delivery attempt may take before it counts as failed.
+    pub timeout_secs: u64,
+    /// The wait before each retry after a failed attempt; when it runs out the delivery
+    /// is dead. The default makes 7 attempts over about 8.5 hours.
+    pub retry_schedule_secs: Vec<f64>,
+    /// Each wait is stretched by up to this fraction, at random, so that receivers
+    /// coming back are not hit by every retry at once.
+    pub jitter: f64,
+    /// How often to look for due deliveries when no event wakes the worker.
+    pub poll_interval_ms: u64,
+}
+
+/// Google APIs (contact import from Google Sheets).
+#[derive(Clone, Deserialize)]
+#[serde(default)]
+pub struct GoogleSettings {
+    /// An API key: reads spreadsheets shared as "anyone with the link".
+    pub api_key: Option<SecretString>,
+    /// A service account's JSON key file: reads spreadsheets shared with its email.
+    pub service_account_key_file: Option<PathBuf>,
+    pub sheets_api_base_url: Url,
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct SandboxSettings {
@@ -260,6 +297,8 @@ impl Default for Settings {
             dialer: DialerSettings::default(),
             analytics: AnalyticsSettings::default(),
             tools: ToolSettings::default(),
+            webhooks: WebhookSettings::default(),
+            google: GoogleSettings::default(),
         }
     }
 }
@@ -320,6 +359,37 @@ impl Default for DialerSettings {
             ]
             .map(String::from)
             .to_vec(),
+        }
+    }
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            timeout_secs: 10,
+            retry_schedule_secs: vec![30.0, 120.0, 480.0, 1800.0, 7200.0, 21600.0],
+            jitter: 0.1,
+            poll_interval_ms: 1000,
+        }
+    }
+}
+
+impl WebhookSettings {
+    pub fn retry_schedule(&self) -> Vec<std::time::Duration> {
+        self.retry_schedule_secs
+            .iter()
+            .map(|s| std::time::Duration::from_secs_f64(*s))
+            .collect()
+    }
+}
+
+impl Default for GoogleSettings {
+    fn default() -> Self {
+        GoogleSettings {
+            api_key: None,
+            service_account_key_file: None,
+            sheets_api_base_url: Url::parse("https://sheets.googleapis.com")
+                .expect("valid default url"),
         }
     }
 }
@@ -489,6 +559,10 @@ impl Settings {
                 "tools.email.graph_api_base_url",
                 Some(&self.tools.email.graph_api_base_url),
             ),
+            (
+                "google.sheets_api_base_url",
+                Some(&self.google.sheets_api_base_url),
+            ),
             ("twilio.api_base_url", Some(&self.twilio.api_base_url)),
             (
                 "elevenlabs.api_base_url",
@@ -563,6 +637,28 @@ impl Settings {
                 "must be between 0 and 100",
             ));
         }
+        if !(1..=300).contains(&self.webhooks.timeout_secs) {
+            return Err(invalid(
+                "webhooks.timeout_secs",
+                "must be between 1 and 300",
+            ));
+        }
+        let schedule = &self.webhooks.retry_schedule_secs;
+        if schedule.is_empty() || schedule.iter().any(|s| !(*s > 0.0 && *s <= 30.0 * 86400.0)) {
+            return Err(invalid(
+                "webhooks.retry_schedule_secs",
+                "must list at least one wait, each above 0 and at most 30 days",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.webhooks.jitter) {
+            return Err(invalid("webhooks.jitter", "must be between 0 and 1"));
+        }
+        if !(10..=60_000).contains(&self.webhooks.poll_interval_ms) {
+            return Err(invalid(
+                "webhooks.poll_interval_ms",
+                "must be between 10 and 60000",
+            ));
+        }
         if let Some(id) = &self.twilio.caller_id {
             if parley_domain::Phone::from_e164(id).is_err() {
                 return Err(invalid(
@@ -608,6 +704,8 @@ impl fmt::Debug for Settings {
             .field("dialer", &self.dialer)
             .field("analytics", &self.analytics)
             .field("tools", &self.tools)
+            .field("webhooks", &self.webhooks)
+            .field("google", &self.google)
             .finish()
     }
 }
@@ -636,6 +734,19 @@ impl fmt::Debug for ElevenLabsSettings {
             .field("api_base_url", &Redacted(self.api_base_url.as_str()))
             .field("webhook_secret", &self.webhook_secret)
             .field("agent_id", &self.agent_id)
+            .finish()
+    }
+}
+
+impl fmt::Debug for GoogleSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GoogleSettings")
+            .field("api_key", &self.api_key)
+            .field("service_account_key_file", &self.service_account_key_file)
+            .field(
+                "sheets_api_base_url",
+                &Redacted(self.sheets_api_base_url.as_str()),
+            )
             .finish()
     }
 }
@@ -870,6 +981,25 @@ enabled = true
 # A callee who says any of these (case-insensitive) goes on the do-not-call list.
 opt_out_phrases = ["stop calling", "don't call me", "do not call me", "take me off your list", "remove me from your list", "put me on your do not call list"]
 
+[webhooks]
+# Seconds one delivery attempt to a subscriber may take before it counts as failed.
+timeout_secs = 10
+# Seconds to wait before each retry of a failed delivery; after the last one the
+# delivery is dead (it can still be replayed from the API).
+retry_schedule_secs = [30.0, 120.0, 480.0, 1800.0, 7200.0, 21600.0]
+# Each wait is stretched by up to this fraction at random.
+jitter = 0.1
+# Milliseconds between looks for due deliveries when no event wakes the worker.
+poll_interval_ms = 1000
+
+[google]
+# For contact import from Google Sheets: an API key (spreadsheets shared as "anyone
+# with the link")...
+# api_key = "your-google-api-key"
+# ...or a service account's JSON key file (spreadsheets shared with its email).
+# service_account_key_file = "/etc/parley/google-service-account.json"
+sheets_api_base_url = "https://sheets.googleapis.com/"
+
 [sandbox]
 # How fast the simulated callees and agent talk in sandbox mode; 1.0 is real time.
 speed = 1.0
@@ -1013,6 +1143,13 @@ mod tests {
         assert_eq!(secret(&ea.smtp_password), secret(&eb.smtp_password));
         assert_eq!(ea.smtp_from, eb.smtp_from);
         assert_eq!(a.tools.transfer, b.tools.transfer);
+        assert_eq!(a.webhooks, b.webhooks);
+        assert_eq!(secret(&a.google.api_key), secret(&b.google.api_key));
+        assert_eq!(
+            a.google.service_account_key_file,
+            b.google.service_account_key_file
+        );
+        assert_eq!(a.google.sheets_api_base_url, b.google.sheets_api_base_url);
     }
 
     #[test]
@@ -1235,6 +1372,8 @@ mod tests {
         assert!(s.bootstrap_admin_password.is_some());
         assert!(!s.sandbox());
         assert!(s.elevenlabs.webhook_secret.is_some());
+        assert!(s.google.api_key.is_some());
+        assert!(s.google.service_account_key_file.is_some());
 
         let text = Settings::example_toml();
         for key in KNOWN_KEYS {
@@ -1262,6 +1401,8 @@ mod tests {
             ("tools.calcom", fields::<CalcomSettings>()),
             ("tools.email", fields::<EmailSettings>()),
             ("tools.transfer", fields::<TransferSettings>()),
+            ("webhooks", fields::<WebhookSettings>()),
+            ("google", fields::<GoogleSettings>()),
         ];
         fn expand(path: String, sections: &[(&str, &[&str])], out: &mut Vec<String>) {
             match sections.iter().find(|(name, _)| *name == path) {
@@ -1338,6 +1479,7 @@ mod tests {
             ("PARLEY_TWILIO__AUTH_TOKEN", "twilio-token-123"),
             ("PARLEY_ELEVENLABS__API_KEY", "el-key-123"),
             ("PARLEY_ELEVENLABS__WEBHOOK_SECRET", "whsec-123"),
+            ("PARLEY_GOOGLE__API_KEY", "google-key-123"),
             (
                 "PARLEY_PUBLIC_BASE_URL",
                 "https://user:url-pass-123@example.com",
@@ -1351,6 +1493,7 @@ mod tests {
             "twilio-token-123",
             "el-key-123",
             "whsec-123",
+            "google-key-123",
             "url-pass-123",
         ] {
             assert!(!debug.contains(secret), "{secret} leaked in {debug}");
