@@ -10,6 +10,7 @@ mod webhooks;
 
 use api::{
     admin as admin_api, analytics, calls, campaigns, contacts, dnc, events, imports, status,
+    webhooks as hooks,
 };
 use auth::routes::{self as auth_routes, SignInLimiter};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -127,6 +128,15 @@ pub fn router(state: AppState) -> Router {
             "/api-keys/{id}",
             axum::routing::delete(admin_api::revoke_api_key),
         )
+        .route("/webhooks", get(hooks::list).post(hooks::create))
+        .route(
+            "/webhooks/{id}",
+            get(hooks::get).patch(hooks::update).delete(hooks::delete),
+        )
+        .route("/webhooks/{id}/rotate-secret", post(hooks::rotate_secret))
+        .route("/webhooks/{id}/deliveries", get(hooks::deliveries))
+        .route("/webhook-deliveries/{id}", get(hooks::delivery))
+        .route("/webhook-deliveries/{id}/replay", post(hooks::replay))
         .route_layer(from_fn(auth::require_admin));
     let any_role = Router::new()
         .route("/auth/me", get(auth_routes::me))

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers, and the browsable docs page.
 use crate::api::{
-    admin, analytics, calls, campaigns, contacts, dnc, events, imports, status, List,
+    admin, analytics, calls, campaigns, contacts, dnc, events, imports, status, webhooks, List,
 };
 use crate::auth::routes as auth;
 use axum::Json;
@@ -25,6 +25,8 @@ use utoipa::{Modify, OpenApi};
         admin::revoke_api_key,
         analytics::summary, analytics::timeline, analytics::hour_of_day, analytics::campaigns,
         events::events,
+        webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete,
+        webhooks::rotate_secret, webhooks::deliveries, webhooks::delivery, webhooks::replay,
     ),
     components(schemas(
         crate::error::ErrorBody,
@@ -34,6 +36,8 @@ use utoipa::{Modify, OpenApi};
         List<parley_domain::call::Call>,
         List<dnc::DncEntry>,
         events::LiveMessage,
+        List<webhooks::Webhook>,
+        List<webhooks::Delivery>,
     )),
     modifiers(&Security),
     security(("api_key" = []), ("session" = [])),
@@ -44,6 +48,7 @@ use utoipa::{Modify, OpenApi};
         (name = "dnc", description = "Do-not-call lists"),
         (name = "auth", description = "Signing in and out"),
         (name = "admin", description = "Users and API keys (admin only)"),
+        (name = "webhooks", description = "Outbound webhooks to CRMs: subscriptions, deliveries, replays (admin only)"),
         (name = "system", description = "What this Parley is running as"),
         (name = "analytics", description = "Call counts, rates and cost over time, from counters kept as calls change"),
         (name = "events", description = "Live events over a WebSocket"),

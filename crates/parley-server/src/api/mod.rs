@@ -9,6 +9,7 @@ pub mod dnc;
 pub mod events;
 pub mod imports;
 pub mod status;
+pub mod webhooks;
 
 use crate::error::{ApiError, ApiResult};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

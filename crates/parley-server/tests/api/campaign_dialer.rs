@@ -27,7 +27,7 @@ fn settings(max_concurrent: u32) -> Value {
     })
 }
 
-async fn campaign_with(app: &TestApp, phones: &[&str], max_concurrent: u32) -> i64 {
+pub async fn campaign_with(app: &TestApp, phones: &[&str], max_concurrent: u32) -> i64 {
     let mut csv = String::from("phone,first_name,tags\n");
     for (i, p) in phones.iter().enumerate() {
         csv.push_str(&format!("{p},Person{i},dialer\n"));
@@ -59,7 +59,7 @@ async fn campaign_with(app: &TestApp, phones: &[&str], max_concurrent: u32) -> i
     id
 }
 
-async fn wait_until_completed(app: &TestApp, id: i64) {
+pub async fn wait_until_completed(app: &TestApp, id: i64) {
     let mut events = app.engine.events.subscribe();
     let (_, c) = app
         .call(Method::GET, &format!("/api/v1/campaigns/{id}"), None)

@@ -11,3 +11,4 @@ mod events;
 mod harness;
 mod import;
 mod tools;
+mod webhooks;

@@ -1,0 +1,348 @@
+//! Outbound webhooks: subscriptions over the API, and a sandbox campaign's events
+//! delivered, signed, to a receiving server.
+use crate::calls_e2e::sandbox;
+use crate::campaign_dialer::{campaign_with, wait_until_completed};
+use crate::harness::{error_code, read, TestApp};
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use parley_engine::webhooks::signature;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// One request the receiver got: its headers and body.
+#[derive(Clone, Debug)]
+struct Received {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Received {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// A CRM endpoint that answers 200 and keeps every request.
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<Received>>>,
+    arrived: Arc<Notify>,
+}
+
+impl Receiver {
+    async fn start(&self) -> String {
+        let me = self.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let me = me.clone();
+                async move {
+                    me.got.lock().unwrap().push(Received { headers, body });
+                    me.arrived.notify_waiters();
+                    "ok"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}/hook")
+    }
+
+    /// Waits until `done` holds for what arrived so far.
+    async fn wait_for(&self, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                let notified = self.arrived.notified();
+                let got = self.got.lock().unwrap().clone();
+                if done(&got) {
+                    return got;
+                }
+                notified.await;
+            }
+        })
+        .await
+        .expect("the expected webhooks arrive")
+    }
+}
+
+async fn admin(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut r = app.req(method, path, &app.admin_key);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    read(r.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn subscriptions_are_validated_admin_only_and_hide_their_secret() {
+    let app = TestApp::start().await;
+    let body = json!({"url": "https://crm.example.com/hook", "event_types": ["call.completed"]});
+    let (status, _) = app
+        .call(Method::POST, "/api/v1/webhooks", Some(body.clone()))
+        .await;
+    assert_eq!(status, 403, "operators cannot subscribe");
+
+    let (status, bad) = admin(
+        &app,
+        Method::POST,
+        "/api/v1/webhooks",
+        Some(json!({"url": "ftp://crm.example.com", "event_types": ["call.started"]})),
+    )
+    .await;
+    assert_eq!(status, 422, "{bad}");
+    assert_eq!(error_code(&bad), "validation_failed");
+    let fields = bad["error"]["details"]["fields"].to_string();
+    assert!(
+        fields.contains("url") && fields.contains("event_types"),
+        "{bad}"
+    );
+    let (status, _) = admin(
+        &app,
+        Method::POST,
+        "/api/v1/webhooks",
+        Some(json!({"url": "https://crm.example.com", "event_types": []})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (_, list) = admin(&app, Method::GET, "/api/v1/webhooks", None).await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        0,
+        "bad input changes nothing"
+    );
+
+    let (status, created) = admin(&app, Method::POST, "/api/v1/webhooks", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    assert_eq!(created["enabled"], true);
+    assert_eq!(created["event_types"], json!(["call.completed"]));
+
+    let (status, got) = admin(&app, Method::GET, &format!("/api/v1/webhooks/{id}"), None).await;
+    assert_eq!(status, 200);
+    assert!(
+        got.get("secret").is_none(),
+        "the secret is shown once: {got}"
+    );
+    let (_, list) = admin(&app, Method::GET, "/api/v1/webhooks", None).await;
+    assert!(!list.to_string().contains(&secret));
+
+    let (status, patched) = admin(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/webhooks/{id}"),
+        Some(json!({"enabled": false, "event_types": ["call.analyzed", "contact.opted_out"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["enabled"], false);
+    assert_eq!(
+        patched["event_types"],
+        json!(["call.analyzed", "contact.opted_out"])
+    );
+    let (status, _) = admin(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/webhooks/{id}"),
+        Some(json!({"url": "not a url"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+
+    let (status, rotated) = admin(
+        &app,
+        Method::POST,
+        &format!("/api/v1/webhooks/{id}/rotate-secret"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_ne!(rotated["secret"].as_str().unwrap(), secret);
+
+    let (status, deliveries) = admin(
+        &app,
+        Method::GET,
+        &format!("/api/v1/webhooks/{id}/deliveries"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(deliveries["items"], json!([]));
+    let (status, _) = admin(&app, Method::GET, "/api/v1/webhook-deliveries/999", None).await;
+    assert_eq!(status, 404);
+    let (status, _) = admin(
+        &app,
+        Method::POST,
+        "/api/v1/webhook-deliveries/999/replay",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    let (status, _) = admin(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/webhooks/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = admin(&app, Method::GET, &format!("/api/v1/webhooks/{id}"), None).await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_campaign_sends_signed_call_and_campaign_events_that_can_be_replayed() {
+    let app = sandbox().await;
+    let receiver = Receiver::default();
+    let url = receiver.start().await;
+    let (status, hook) = admin(
+        &app,
+        Method::POST,
+        "/api/v1/webhooks",
+        Some(json!({
+            "url": url,
+            "event_types": ["call.completed", "call.analyzed", "campaign.state_changed"],
+        })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let hook_id = hook["id"].as_i64().unwrap();
+    let secret = hook["secret"].as_str().unwrap().to_string();
+
+    // One conversation; one busy line, tried twice.
+    let id = campaign_with(&app, &["+15550100001", "+15550100004"], 2).await;
+    let (status, _) = app
+        .call(Method::POST, &format!("/api/v1/campaigns/{id}/start"), None)
+        .await;
+    assert_eq!(status, 200);
+    wait_until_completed(&app, id).await;
+
+    let completed_to = |r: &Received| {
+        let b = r.json();
+        b["type"] == "campaign.state_changed" && b["data"]["to"] == "completed"
+    };
+    let got = receiver
+        .wait_for(|got| {
+            let calls = got
+                .iter()
+                .filter(|r| r.json()["type"] == "call.completed")
+                .count();
+            calls >= 3 && got.iter().any(completed_to)
+        })
+        .await;
+    let now = chrono::Utc::now().timestamp();
+    for r in &got {
+        let sig = r.header("parley-signature");
+        assert!(
+            signature::verify(&secret, sig, &r.body, now, 300),
+            "bad signature {sig}"
+        );
+        let body = r.json();
+        assert_eq!(
+            r.header("idempotency-key"),
+            body["event_id"].as_str().unwrap()
+        );
+        assert_eq!(r.header("parley-event"), body["type"].as_str().unwrap());
+    }
+    let calls: Vec<Value> = got
+        .iter()
+        .map(Received::json)
+        .filter(|b| b["type"] == "call.completed")
+        .collect();
+    let held = calls
+        .iter()
+        .find(|b| b["data"]["phone"] == "+15550100001")
+        .unwrap();
+    let data = &held["data"];
+    assert_eq!(data["campaign_id"], id);
+    assert_eq!(data["campaign_name"], "dialer");
+    assert_eq!(data["status"], "held");
+    assert_eq!(data["outcome"], "success");
+    assert!(data["duration_seconds"].as_i64().is_some(), "{data}");
+    assert!(
+        data["summary"].as_str().is_some_and(|s| !s.is_empty()),
+        "{data}"
+    );
+    let call_id = data["call_id"].as_i64().unwrap();
+    assert_eq!(data["url"], format!("{}/calls/{call_id}", app.base));
+    let busy: Vec<&Value> = calls
+        .iter()
+        .filter(|b| b["data"]["phone"] == "+15550100004")
+        .collect();
+    assert_eq!(busy.len(), 2, "one event per attempt");
+    assert!(busy.iter().all(|b| b["data"]["status"] == "busy"));
+    let analyzed = got
+        .iter()
+        .map(Received::json)
+        .find(|b| b["type"] == "call.analyzed" && b["data"]["call_id"] == call_id)
+        .expect("the conversation's analysis is sent");
+    assert_eq!(analyzed["data"]["analysis"]["call_successful"], "success");
+    let started = got
+        .iter()
+        .map(Received::json)
+        .find(|b| b["type"] == "campaign.state_changed" && b["data"]["to"] == "running")
+        .unwrap();
+    assert_eq!(started["data"]["from"], "draft");
+    assert!(started["data"]["actor"]
+        .as_str()
+        .unwrap()
+        .starts_with("api_key:"));
+
+    // The delivery log shows each, delivered at the first attempt; a replay re-sends the
+    // same event with the same idempotency key.
+    let (_, deliveries) = admin(
+        &app,
+        Method::GET,
+        &format!("/api/v1/webhooks/{hook_id}/deliveries"),
+        None,
+    )
+    .await;
+    let items = deliveries["items"].as_array().unwrap();
+    assert_eq!(items.len(), got.len());
+    assert!(items
+        .iter()
+        .all(|d| d["state"] == "delivered" && d["attempts"] == 1 && d["last_status"] == 200));
+    let first = &items[0];
+    let delivery_id = first["id"].as_i64().unwrap();
+    let (status, detail) = admin(
+        &app,
+        Method::GET,
+        &format!("/api/v1/webhook-deliveries/{delivery_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let log = detail["attempts_log"].as_array().unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["response_status"], 200);
+    assert_eq!(
+        log[0]["request_headers"]["Idempotency-Key"],
+        first["event_id"]
+    );
+    let before = got.len();
+    let (status, replayed) = admin(
+        &app,
+        Method::POST,
+        &format!("/api/v1/webhook-deliveries/{delivery_id}/replay"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{replayed}");
+    let event_id = first["event_id"].as_str().unwrap().to_string();
+    let got = receiver.wait_for(|got| got.len() > before).await;
+    assert_eq!(got.last().unwrap().header("idempotency-key"), event_id);
+    app.stop().await;
+}
