@@ -8,8 +8,7 @@
 //! characters of the base64 text and the constant silence after it is encoded once.
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use bytes::BytesMut;
-use std::fmt::Write as _;
+use std::io::Write as _;
 use std::sync::LazyLock;
 
 /// Bytes of mu-law in one 20 ms frame.
@@ -64,14 +63,14 @@ impl Stamp {
 }
 
 /// Writes the base64 payload for `stamp`.
-fn write_payload(out: &mut BytesMut, stamp: Stamp) {
+fn write_payload(out: &mut Vec<u8>, stamp: Stamp) {
     out.extend_from_slice(&stamp.encode());
     out.extend_from_slice(SILENCE_TAIL.as_bytes());
 }
 
 /// Writes `payload` (which carries `stamp`, as read by [`Stamp::decode`]) with the hold
 /// time set; the rest of the payload is copied as the bridge delivered it.
-fn write_restamped(out: &mut BytesMut, payload: &str, stamp: Stamp, hold_ns: u64) {
+fn write_restamped(out: &mut Vec<u8>, payload: &str, stamp: Stamp, hold_ns: u64) {
     out.extend_from_slice(&Stamp { hold_ns, ..stamp }.encode());
     out.extend_from_slice(&payload.as_bytes()[STAMP_CHARS..]);
 }
@@ -95,13 +94,13 @@ impl StreamIds {
     }
 }
 
-// fmt::Write on BytesMut cannot fail; the results below are ignored for that reason.
+// io::Write on a Vec cannot fail; the results below are ignored for that reason.
 
-pub fn twilio_connected(out: &mut BytesMut) {
+pub fn twilio_connected(out: &mut Vec<u8>) {
     out.extend_from_slice(br#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#);
 }
 
-pub fn twilio_start(out: &mut BytesMut, ids: &StreamIds, call_id: &str, token: &str) {
+pub fn twilio_start(out: &mut Vec<u8>, ids: &StreamIds, call_id: &str, token: &str) {
     let _ = write!(
         out,
         r#"{{"event":"start","sequenceNumber":"1","start":{{"accountSid":"{}","streamSid":"{}","callSid":"{}","tracks":["inbound"],"customParameters":{{"call_id":"{call_id}","token":"{token}"}},"mediaFormat":{{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}},"streamSid":"{}"}}"#,
@@ -110,7 +109,7 @@ pub fn twilio_start(out: &mut BytesMut, ids: &StreamIds, call_id: &str, token: &
 }
 
 /// The `frame`-th media message (from 1); Twilio's sequence number counts `start` as 1.
-pub fn twilio_media(out: &mut BytesMut, stream_sid: &str, frame: u64, sent_ns: u64) {
+pub fn twilio_media(out: &mut Vec<u8>, stream_sid: &str, frame: u64, sent_ns: u64) {
     let _ = write!(
         out,
         r#"{{"event":"media","sequenceNumber":"{}","media":{{"track":"inbound","chunk":"{frame}","timestamp":"{}","payload":""#,
@@ -128,7 +127,7 @@ pub fn twilio_media(out: &mut BytesMut, stream_sid: &str, frame: u64, sent_ns: u
     let _ = write!(out, r#""}},"streamSid":"{stream_sid}"}}"#);
 }
 
-pub fn twilio_stop(out: &mut BytesMut, ids: &StreamIds, sequence_number: u64) {
+pub fn twilio_stop(out: &mut Vec<u8>, ids: &StreamIds, sequence_number: u64) {
     let _ = write!(
         out,
         r#"{{"event":"stop","sequenceNumber":"{sequence_number}","stop":{{"accountSid":"{}","callSid":"{}"}},"streamSid":"{}"}}"#,
@@ -136,7 +135,7 @@ pub fn twilio_stop(out: &mut BytesMut, ids: &StreamIds, sequence_number: u64) {
     );
 }
 
-pub fn agent_metadata(out: &mut BytesMut, conversation: u64) {
+pub fn agent_metadata(out: &mut Vec<u8>, conversation: u64) {
     let _ = write!(
         out,
         r#"{{"type":"conversation_initiation_metadata","conversation_initiation_metadata_event":{{"conversation_id":"conv_bench{conversation:08}","agent_output_audio_format":"ulaw_8000","user_input_audio_format":"ulaw_8000"}}}}"#
@@ -144,7 +143,7 @@ pub fn agent_metadata(out: &mut BytesMut, conversation: u64) {
 }
 
 /// Agent audio that is not an echo: sequence number 0.
-pub fn agent_greeting(out: &mut BytesMut, event_id: u64) {
+pub fn agent_greeting(out: &mut Vec<u8>, event_id: u64) {
     out.extend_from_slice(br#"{"type":"audio","audio_event":{"audio_base_64":""#);
     write_payload(
         out,
@@ -159,20 +158,20 @@ pub fn agent_greeting(out: &mut BytesMut, event_id: u64) {
 
 /// An echo of the caller's `payload`, whose stamp is `stamp`, with the agent's hold time
 /// stamped in.
-pub fn agent_echo(out: &mut BytesMut, payload: &str, stamp: Stamp, hold_ns: u64, event_id: u64) {
+pub fn agent_echo(out: &mut Vec<u8>, payload: &str, stamp: Stamp, hold_ns: u64, event_id: u64) {
     out.extend_from_slice(br#"{"type":"audio","audio_event":{"audio_base_64":""#);
     write_restamped(out, payload, stamp, hold_ns);
     let _ = write!(out, r#"","event_id":{event_id}}}}}"#);
 }
 
-pub fn agent_ping(out: &mut BytesMut, event_id: u64) {
+pub fn agent_ping(out: &mut Vec<u8>, event_id: u64) {
     let _ = write!(
         out,
         r#"{{"type":"ping","ping_event":{{"event_id":{event_id},"ping_ms":null}}}}"#
     );
 }
 
-pub fn agent_interruption(out: &mut BytesMut, event_id: u64) {
+pub fn agent_interruption(out: &mut Vec<u8>, event_id: u64) {
     let _ = write!(
         out,
         r#"{{"type":"interruption","interruption_event":{{"event_id":{event_id}}}}}"#
@@ -219,13 +218,13 @@ fn after_key<'a>(json: &'a str, key: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
 
-    fn text(buf: &BytesMut) -> &str {
+    fn text(buf: &[u8]) -> &str {
         std::str::from_utf8(buf).unwrap()
     }
 
     #[test]
     fn a_stamp_survives_the_round_trip_and_fills_a_frame() {
-        let mut out = BytesMut::new();
+        let mut out = Vec::new();
         let stamp = Stamp {
             seq: 7,
             sent_ns: 123_456_789,
@@ -242,7 +241,7 @@ mod tests {
 
     #[test]
     fn restamping_sets_only_the_hold_time() {
-        let mut first = BytesMut::new();
+        let mut first = Vec::new();
         write_payload(
             &mut first,
             Stamp {
@@ -251,7 +250,7 @@ mod tests {
                 hold_ns: 0,
             },
         );
-        let mut second = BytesMut::new();
+        let mut second = Vec::new();
         let stamp = Stamp::decode(text(&first)).unwrap();
         write_restamped(&mut second, text(&first), stamp, 4_000);
         assert_eq!(
@@ -269,7 +268,7 @@ mod tests {
     #[test]
     fn messages_are_json_in_the_documented_shapes() {
         let ids = StreamIds::for_call(5);
-        let mut out = BytesMut::new();
+        let mut out = Vec::new();
         twilio_media(&mut out, &ids.stream_sid, 2, 10);
         let media: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(media["event"], "media");

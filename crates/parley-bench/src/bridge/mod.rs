@@ -14,23 +14,25 @@
 //! window in which CPU is measured. Then no new frames, while echoes in flight drain;
 //! then every call says `stop` and closes.
 mod agent;
+mod conn;
+mod event_loop;
 mod frame;
+mod http;
 mod parley;
 mod pin;
-mod shared;
 mod stats;
-mod ticks;
 mod twilio_side;
+mod ws;
 
 use crate::proc_stats::{self, Pid};
 use crate::report::{figure, Row};
 use crate::BenchError;
+use event_loop::EventLoop;
 use serde::{Deserialize, Serialize};
-use shared::{Phase, Shared};
-use stats::percentile_ms;
-use std::net::SocketAddr;
+pub(crate) use stats::percentile_ms;
+use stats::Stats;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 use twilio_side::{StreamAuth, Target};
 
@@ -41,6 +43,8 @@ pub const DEFAULT_SECONDS: f64 = 10.0;
 pub const DEFAULT_RAMP: f64 = 2.0;
 /// How long calls may take to be established after the ramp.
 const SETUP_GRACE: Duration = Duration::from_secs(30);
+/// The largest message either side accepts; every message here is far smaller.
+const MAX_MESSAGE: usize = 16 * 1024;
 /// How long echoes in flight may take to arrive after the last frame.
 const DRAIN: Duration = Duration::from_secs(2);
 const STOP_WAIT: Duration = Duration::from_secs(10);
@@ -101,6 +105,15 @@ pub struct BridgeResult {
     pub bridge_kib_per_call: Option<f64>,
     /// This process (both simulated sides) over the streaming window, % of one core.
     pub loadgen_cpu_pct: f64,
+    /// How late the load generator's 1 ms clock ran while streaming: its own delay on
+    /// the frames it sends, a sign of it nearing saturation.
+    pub loadgen_lag_ms: Lag,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Lag {
+    pub p99: f64,
+    pub max: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -142,6 +155,7 @@ impl Row for BridgeResult {
             "bridge RSS MB",
             "KiB/call",
             "loadgen CPU %",
+            "loadgen lag p99 ms",
         ]
     }
 
@@ -164,12 +178,13 @@ impl Row for BridgeResult {
             optional(self.bridge_rss_mb),
             optional(self.bridge_kib_per_call),
             figure(self.loadgen_cpu_pct),
+            figure(self.loadgen_lag_ms.p99),
         ]
     }
 }
 
-/// Runs the scenario on a current-thread runtime of its own: the load generator is this
-/// one thread.
+/// Runs the scenario. Parley's bridge is prepared and started on a small tokio runtime;
+/// the load generator itself is [`event_loop::EventLoop`] on this one thread.
 pub fn run(options: &BridgeOptions) -> Result<BridgeResult, BenchError> {
     if options.pin {
         pin::check()?;
@@ -178,39 +193,8 @@ pub fn run(options: &BridgeOptions) -> Result<BridgeResult, BenchError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    tokio::task::LocalSet::new().block_on(&runtime, measure(options))
-}
-
-/// The system under test.
-enum Bridge {
-    Parley(Box<parley::ParleyBridge>),
-    Other { pid: Option<u32> },
-}
-
-impl Bridge {
-    fn pid(&self) -> Option<u32> {
-        match self {
-            Bridge::Parley(p) => Some(p.pid),
-            Bridge::Other { pid } => *pid,
-        }
-    }
-}
-
-async fn measure(options: &BridgeOptions) -> Result<BridgeResult, BenchError> {
-    let shared = Rc::new(Shared::new(options.calls));
-    let listener = tokio::net::TcpListener::bind(options.agent_listen).await?;
+    let listener = std::net::TcpListener::bind(options.agent_listen)?;
     let agent_addr = listener.local_addr()?;
-    tokio::task::spawn_local(agent::serve(listener, shared.clone()));
-    for ticks in [0, 1] {
-        let shared = shared.clone();
-        tokio::task::spawn_local(async move {
-            match ticks {
-                0 => shared.frame_ticks.run().await,
-                _ => shared.ping_ticks.run().await,
-            }
-        });
-    }
-
     let (bridge, target_url, streams) = match &options.target {
         Some(url) => {
             let streams = (0..options.calls)
@@ -229,18 +213,73 @@ async fn measure(options: &BridgeOptions) -> Result<BridgeResult, BenchError> {
         }
         None => {
             let core = options.pin.then_some(pin::BRIDGE_CORE);
-            let (parley, streams) =
-                parley::ParleyBridge::start(&options.parley_exe, agent_addr, options.calls, core)
-                    .await?;
+            let (parley, streams) = runtime.block_on(parley::ParleyBridge::start(
+                &options.parley_exe,
+                agent_addr,
+                options.calls,
+                core,
+            ))?;
             let url = parley.media_url.clone();
             (Bridge::Parley(Box::new(parley)), url, streams)
         }
     };
-    let measured = drive(options, &shared, &bridge, &target_url, streams).await;
+    let measured = measure(options, listener, &bridge, &target_url, streams);
     if let Bridge::Parley(parley) = bridge {
-        parley.stop().await;
+        runtime.block_on(parley.stop());
     }
     measured
+}
+
+/// The system under test.
+enum Bridge {
+    Parley(Box<parley::ParleyBridge>),
+    Other { pid: Option<u32> },
+}
+
+impl Bridge {
+    fn pid(&self) -> Option<u32> {
+        match self {
+            Bridge::Parley(p) => Some(p.pid),
+            Bridge::Other { pid } => *pid,
+        }
+    }
+}
+
+/// Time zero of every timestamp in a payload.
+pub struct Clock {
+    epoch: Instant,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        Clock {
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Nanoseconds since the run began.
+    pub fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+}
+
+/// What a message handler may touch besides its own connection.
+pub struct Ctx<'a> {
+    pub stats: &'a mut Stats,
+    /// The message being written; empty between messages.
+    pub out: &'a mut Vec<u8>,
+    pub clock: &'a Clock,
+}
+
+/// Where the run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Calls connect; no caller audio yet.
+    Connecting,
+    /// Every established call sends a frame every 20 ms: what is measured.
+    Streaming,
+    /// No new frames; echoes still in flight are counted.
+    Draining,
 }
 
 /// Readings of one process at one moment.
@@ -266,14 +305,14 @@ fn cpu_pct(cpu: Duration, wall: Duration) -> f64 {
     100.0 * cpu.as_secs_f64() / wall.as_secs_f64()
 }
 
-async fn drive(
+fn measure(
     options: &BridgeOptions,
-    shared: &Rc<Shared>,
+    listener: std::net::TcpListener,
     bridge: &Bridge,
     target_url: &str,
     streams: Vec<StreamAuth>,
 ) -> Result<BridgeResult, BenchError> {
-    let target = Rc::new(target_of(target_url)?);
+    let target = target_of(target_url)?;
     let pid = bridge.pid();
     let idle_rss = pid
         .map(|pid| proc_stats::memory(Pid::Other(pid)))
@@ -281,32 +320,11 @@ async fn drive(
         .map(|m| m.rss);
 
     // Ramp: calls start evenly spread over `ramp` seconds.
-    let started = tokio::time::Instant::now();
-    let spacing = Duration::from_secs_f64(options.ramp) / options.calls.max(1) as u32;
-    let mut calls = Vec::with_capacity(options.calls);
-    for (index, auth) in streams.into_iter().enumerate() {
-        tokio::time::sleep_until(started + spacing * index as u32).await;
-        calls.push(tokio::task::spawn_local(twilio_side::run_call(
-            shared.clone(),
-            target.clone(),
-            index,
-            auth,
-        )));
-    }
-    let all_settled = async {
-        loop {
-            let settled = {
-                let s = shared.stats.borrow();
-                s.established + s.failed >= options.calls
-            };
-            if settled {
-                break;
-            }
-            shared.progress.notified().await;
-        }
-    };
-    let _ = tokio::time::timeout(SETUP_GRACE, all_settled).await;
-    if shared.stats.borrow().established == 0 {
+    let ramp = Duration::from_secs_f64(options.ramp);
+    let mut calls = EventLoop::new(listener, target, streams, ramp, Clock::new())?;
+    calls.begin_ramp();
+    calls.run_until(Instant::now() + ramp + SETUP_GRACE, EventLoop::all_settled)?;
+    if calls.stats.established == 0 {
         return Err(BenchError::Wrong(format!(
             "no call through {target_url} was established (no agent audio reached the Twilio side)"
         )));
@@ -314,26 +332,17 @@ async fn drive(
 
     // The measured window.
     let before = Sample::take(pid)?;
-    shared.phase.send_replace(Phase::Streaming);
-    tokio::time::sleep(Duration::from_secs_f64(options.seconds)).await;
-    shared.phase.send_replace(Phase::Draining);
+    calls.start_streaming();
+    let window = Duration::from_secs_f64(options.seconds);
+    calls.run_until(Instant::now() + window, |_| false)?;
+    calls.stop_streaming();
     let after = Sample::take(pid)?;
 
-    let drained = async {
-        loop {
-            let done = {
-                let s = shared.stats.borrow();
-                s.frames_received >= s.frames_sent
-            };
-            if done {
-                break;
-            }
-            shared.progress.notified().await;
-        }
-    };
-    let _ = tokio::time::timeout(DRAIN, drained).await;
-    shared.phase.send_replace(Phase::Stopping);
-    let _ = tokio::time::timeout(STOP_WAIT, futures::future::join_all(calls)).await;
+    calls.run_until(Instant::now() + DRAIN, |l| {
+        l.stats.frames_received >= l.stats.frames_sent
+    })?;
+    calls.stop_calls();
+    calls.run_until(Instant::now() + STOP_WAIT, |l| l.open_calls == 0)?;
     let peak_rss = pid
         .map(|pid| proc_stats::memory(Pid::Other(pid)))
         .transpose()
@@ -342,9 +351,8 @@ async fn drive(
         .map(|m| m.peak_rss);
 
     let wall = after.at - before.at;
-    let stats = shared.stats.borrow();
-    let mut setup = stats.setup.clone();
-    setup.sort_unstable();
+    let stats = &mut calls.stats;
+    stats.setup.sort_unstable();
     let kib_per_call = match (peak_rss, idle_rss) {
         (Some(peak), Some(idle)) => {
             Some(peak.saturating_sub(idle) as f64 / 1024.0 / stats.established as f64)
@@ -371,8 +379,8 @@ async fn drive(
             max: stats.latency.max_ms(),
         },
         setup_ms: Setup {
-            p50: percentile_ms(&setup, 0.50),
-            p99: percentile_ms(&setup, 0.99),
+            p50: percentile_ms(&stats.setup, 0.50),
+            p99: percentile_ms(&stats.setup, 0.99),
         },
         greetings_received: stats.greetings_received,
         interruptions_sent: stats.interruptions_sent,
@@ -388,6 +396,10 @@ async fn drive(
         bridge_idle_rss_mb: idle_rss.map(proc_stats::mib),
         bridge_kib_per_call: kib_per_call,
         loadgen_cpu_pct: cpu_pct(after.own_cpu.saturating_sub(before.own_cpu), wall),
+        loadgen_lag_ms: Lag {
+            p99: stats.tick_lag.quantile_ms(0.99),
+            max: stats.tick_lag.max_ms(),
+        },
     })
 }
 
@@ -404,8 +416,17 @@ fn target_of(url: &str) -> Result<Target, BenchError> {
         .host_str()
         .ok_or_else(|| BenchError::Wrong(format!("--target has no host: {url}")))?;
     let port = parsed.port().unwrap_or(80);
+    let addr = (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| BenchError::Wrong(format!("--target host {host} has no address")))?;
+    let path = match parsed.query() {
+        Some(query) => format!("{}?{query}", parsed.path()),
+        None => parsed.path().to_owned(),
+    };
     Ok(Target {
-        url: url.to_owned(),
-        addr: format!("{host}:{port}"),
+        addr,
+        host: format!("{host}:{port}"),
+        path,
     })
 }

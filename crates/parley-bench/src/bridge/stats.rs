@@ -70,6 +70,7 @@ pub fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
 
 /// Counters of both simulated sides.
 pub struct Stats {
+    calls: usize,
     /// Calls whose first agent audio reached the Twilio side.
     pub established: usize,
     /// Time from opening the Twilio socket to the first agent audio, per established call.
@@ -89,11 +90,14 @@ pub struct Stats {
     pub pongs_missed: u64,
     /// Added latency of every echoed frame: round trip minus the agent's hold.
     pub latency: Histogram,
+    /// How late each tick of the frame clock ran while streaming.
+    pub tick_lag: Histogram,
 }
 
 impl Stats {
     pub fn new(calls: usize) -> Stats {
         Stats {
+            calls,
             established: 0,
             setup: Vec::with_capacity(calls),
             failed: 0,
@@ -107,7 +111,21 @@ impl Stats {
             pongs_ok: 0,
             pongs_missed: 0,
             latency: Histogram::new(),
+            tick_lag: Histogram::new(),
         }
+    }
+
+    /// Calls in the run.
+    pub fn calls(&self) -> usize {
+        self.calls
+    }
+
+    /// Counts a call that failed to connect or broke; the first failure is shown.
+    pub fn failed_call(&mut self, index: usize, why: &str) {
+        if self.failed == 0 {
+            eprintln!("bench bridge: call {index} failed: {why}");
+        }
+        self.failed += 1;
     }
 }
 
