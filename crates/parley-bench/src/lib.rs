@@ -12,6 +12,7 @@
 
 pub mod bridge;
 pub mod child;
+pub mod dialer;
 pub mod import;
 pub mod proc_stats;
 pub mod report;
@@ -24,7 +25,7 @@ use std::fmt;
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// The scenarios, by the name used on the command line and in the JSON `scenario` field.
-pub const SCENARIOS: &[&str] = &[import::SCENARIO, bridge::SCENARIO];
+pub const SCENARIOS: &[&str] = &[import::SCENARIO, bridge::SCENARIO, dialer::SCENARIO];
 
 /// A database backend to run a scenario on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

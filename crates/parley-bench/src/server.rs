@@ -10,6 +10,8 @@ use sqlx::{ConnectOptions, Connection};
 pub struct BenchServer {
     /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// The database's URL.
+    pub database_url: String,
     /// Bearer key of an operator.
     pub api_key: String,
     pub store: Store,
@@ -23,6 +25,16 @@ impl BenchServer {
     /// Starts a server on a fresh database of `db`; for PostgreSQL a new database is
     /// created through `postgres_admin_url` and dropped by [`BenchServer::stop`].
     pub async fn start(db: Db, postgres_admin_url: &str) -> Result<BenchServer, BenchError> {
+        Self::start_with(db, postgres_admin_url, |_| {}).await
+    }
+
+    /// [`BenchServer::start`] with settings changed by `configure` (which sees the
+    /// defaults with a free port and the fresh database).
+    pub async fn start_with(
+        db: Db,
+        postgres_admin_url: &str,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Result<BenchServer, BenchError> {
         let dir = tempfile::Builder::new().prefix("parley-bench-").tempdir()?;
         let (url, postgres) = match db {
             Db::Sqlite => (
@@ -34,10 +46,11 @@ impl BenchServer {
                 (url, Some((postgres_admin_url.to_owned(), name)))
             }
         };
-        let started = Self::start_on(&url, &dir).await;
+        let started = Self::start_on(&url, &dir, configure).await;
         match started {
             Ok((store, api_key, server)) => Ok(BenchServer {
                 base: format!("http://{}", server.addr),
+                database_url: url,
                 api_key,
                 store,
                 server,
@@ -57,19 +70,25 @@ impl BenchServer {
     async fn start_on(
         url: &str,
         dir: &tempfile::TempDir,
+        configure: impl FnOnce(&mut Settings),
     ) -> Result<(Store, String, RunningServer), BenchError> {
         let store = Store::open(url).await?;
-        let settings = Settings {
+        let mut settings = Settings {
             listen: "127.0.0.1:0".parse().expect("a valid address"),
             data_dir: dir.path().to_path_buf(),
             database_url: Some(url.to_owned()),
             ..Settings::default()
         };
+        configure(&mut settings);
         let (_, api_key) =
             parley_server::admin::create_api_key(&store, "bench", Role::Operator, None, None)
                 .await?;
         let server = parley_server::spawn(settings, store.clone()).await?;
         Ok((store, api_key, server))
+    }
+
+    pub fn engine(&self) -> &parley_engine::Engine {
+        &self.server.engine
     }
 
     pub fn url(&self, path: &str) -> String {

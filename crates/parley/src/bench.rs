@@ -2,10 +2,13 @@
 //!
 //! With `--db both` each backend runs in a child process of this same binary (with
 //! `--db <one> --json`), so each peak-memory figure belongs to one run alone.
-use crate::cli::{BenchBackendArgs, BenchBridgeArgs, BenchCommand, BenchDb, BenchImportArgs};
+use crate::cli::{
+    BenchBackendArgs, BenchBridgeArgs, BenchCommand, BenchDb, BenchDialerArgs, BenchImportArgs,
+};
 use crate::telemetry;
 use anyhow::Context;
 use parley_bench::bridge::{self, BridgeOptions, BridgeResult};
+use parley_bench::dialer::{self, DialerOptions};
 use parley_bench::import::{self, ImportOptions};
 use parley_bench::report::{Report, Row};
 use parley_bench::Db;
@@ -20,13 +23,13 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         format: LogFormat::Text,
         level: "warn".to_owned(),
     })?;
-    let args = match command {
+    let runtime = || tokio::runtime::Runtime::new().context("cannot start the async runtime");
+    match command {
         // Runs its own single-threaded runtime: the load generator is one thread.
-        BenchCommand::Bridge(args) => return bench_bridge(args),
-        BenchCommand::Import(args) => args,
-    };
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(bench_import(args))
+        BenchCommand::Bridge(args) => bench_bridge(args),
+        BenchCommand::Import(args) => runtime()?.block_on(bench_import(args)),
+        BenchCommand::Dialer(args) => runtime()?.block_on(bench_dialer(args)),
+    }
 }
 
 fn bench_bridge(args: BenchBridgeArgs) -> anyhow::Result<()> {
@@ -101,6 +104,45 @@ async fn bench_import(args: BenchImportArgs) -> anyhow::Result<()> {
         &report,
         args.backends.json,
         &format!("{} rows, about 5% bad", args.rows),
+    );
+    Ok(())
+}
+
+async fn bench_dialer(args: BenchDialerArgs) -> anyhow::Result<()> {
+    let mut results = Vec::new();
+    for db in backends(args.backends.db) {
+        let result = if args.backends.db == BenchDb::Both {
+            in_child(
+                &args.backends,
+                db,
+                &[
+                    dialer::SCENARIO,
+                    "--contacts",
+                    &args.contacts.to_string(),
+                    "--seconds",
+                    &args.seconds.to_string(),
+                ],
+            )
+            .await?
+        } else {
+            eprintln!("bench dialer: {} contacts on {db}", args.contacts);
+            let options = DialerOptions {
+                contacts: args.contacts,
+                seconds: args.seconds,
+                db,
+                postgres_url: args.backends.postgres_url.clone(),
+            };
+            dialer::run(&options)
+                .await
+                .with_context(|| format!("the dialer benchmark on {db} failed"))?
+        };
+        results.push(result);
+    }
+    let report = Report::new(dialer::SCENARIO, results);
+    print(
+        &report,
+        args.backends.json,
+        &format!("{} contacts, every callee busy", args.contacts),
     );
     Ok(())
 }

@@ -139,6 +139,23 @@ pub enum BenchCommand {
     /// bridge with --target): added latency, lost frames, call setup, the bridge's CPU
     /// and memory, and the load generator's own CPU.
     Bridge(BenchBridgeArgs),
+    /// A campaign dialled against the Twilio simulator with every callee busy at once:
+    /// dispatch rate, claim latency and peak memory.
+    Dialer(BenchDialerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchDialerArgs {
+    /// Contacts in the campaign.
+    #[arg(long, default_value_t = parley_bench::dialer::DEFAULT_CONTACTS,
+          value_parser = clap::value_parser!(u64).range(1..=parley_bench::dialer::MAX_CONTACTS))]
+    pub contacts: u64,
+    /// The longest the dispatch is measured; the run ends sooner once every contact is
+    /// dialled.
+    #[arg(long, default_value_t = parley_bench::dialer::DEFAULT_SECONDS, value_parser = positive_seconds)]
+    pub seconds: f64,
+    #[command(flatten)]
+    pub backends: BenchBackendArgs,
 }
 
 #[derive(Debug, Args)]

@@ -103,3 +103,37 @@ fn bridge_reports_every_figure() {
     assert!(figure("bridge_rss_mb") > 0.0, "{r}");
     assert!(figure("loadgen_cpu_pct") >= 0.0, "{r}");
 }
+
+#[test]
+fn dialer_reports_every_backend() {
+    let report = bench(&[
+        "dialer",
+        "--contacts",
+        "60",
+        "--seconds",
+        "30",
+        "--db",
+        "both",
+        "--json",
+    ]);
+    assert_eq!(report["scenario"], "dialer");
+    let results = report["results"].as_array().unwrap();
+    let dbs: Vec<&str> = results.iter().map(|r| r["db"].as_str().unwrap()).collect();
+    assert_eq!(dbs, ["sqlite", "postgres"]);
+    for r in results {
+        let count = |key: &str| r[key].as_u64().unwrap_or_else(|| panic!("{key} in {r}"));
+        let figure = |key: &str| r[key].as_f64().unwrap_or_else(|| panic!("{key} in {r}"));
+        assert_eq!(count("contacts"), 60);
+        // Every contact is dialled once: busy callees are not retried.
+        assert_eq!(count("dispatched"), 60, "{r}");
+        assert!(count("claims") > 0, "{r}");
+        assert!(figure("seconds") > 0.0, "{r}");
+        assert!(figure("calls_per_sec") > 0.0, "{r}");
+        assert!(figure("cps_limit") > 0.0, "{r}");
+        assert!(figure("seed_seconds") >= 0.0, "{r}");
+        for key in ["p50", "p99"] {
+            assert!(r["claim_ms"][key].as_f64().unwrap() > 0.0, "{r}");
+        }
+        assert!(figure("peak_rss_mb") > 0.0, "{r}");
+    }
+}

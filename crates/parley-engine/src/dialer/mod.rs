@@ -14,6 +14,7 @@ use crate::events::LiveEvent;
 use crate::Engine;
 use parley_domain::campaign::{Campaign, CampaignState};
 use parley_store::{Bucket, PageRequest, StoreError};
+use std::sync::Arc;
 use std::time::Duration;
 
 const TICK: Duration = Duration::from_millis(250);
@@ -31,18 +32,32 @@ pub enum DialerError {
     Call(#[from] crate::calls::CallError),
 }
 
+/// Told how long each claim transaction took (`parley bench` measures the dialer so).
+pub type ClaimObserver = Arc<dyn Fn(Duration) + Send + Sync>;
+
 /// One node's dialer.
 #[derive(Clone)]
 pub struct Dialer {
     engine: Engine,
     /// Identifies this node's claims.
     node: String,
+    claim_observer: Option<ClaimObserver>,
 }
 
 impl Dialer {
     pub fn new(engine: Engine) -> Dialer {
         let node = format!("node-{}", &crate::secrets::random_token()[..12]);
-        Dialer { engine, node }
+        Dialer {
+            engine,
+            node,
+            claim_observer: None,
+        }
+    }
+
+    /// Reports the duration of every claim transaction to `observer`.
+    pub fn observe_claims(mut self, observer: ClaimObserver) -> Dialer {
+        self.claim_observer = Some(observer);
+        self
     }
 
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
@@ -124,6 +139,7 @@ impl Dialer {
             return Ok(());
         }
         let lease_until = now + LEASE.as_millis() as i64;
+        let claiming = std::time::Instant::now();
         let claims = store
             .claim_due_contacts(
                 campaign.id,
@@ -134,6 +150,9 @@ impl Dialer {
                 i64::from(s.max_concurrent_calls),
             )
             .await?;
+        if let Some(observe) = &self.claim_observer {
+            observe(claiming.elapsed());
+        }
         for claim in claims {
             let (dialer, campaign) = (self.clone(), campaign.clone());
             tokio::spawn(async move {

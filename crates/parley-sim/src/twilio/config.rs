@@ -1,5 +1,6 @@
 //! Simulator settings and the time scaling every scripted duration goes through.
 
+use crate::personas::Persona;
 use std::time::Duration;
 
 /// Settings of one simulated Twilio account.
@@ -17,6 +18,9 @@ pub struct TwilioSimConfig {
     /// `Some`: now and then deliver a status callback twice, or two adjacent ones swapped
     /// (deterministic from the seed). `None`: every callback once, in order.
     pub chaos_seed: Option<u64>,
+    /// `Some`: every call reaches this persona, whatever number it dials (load tests:
+    /// the busy persona at a high speed ends each call at once). `None`: by number.
+    pub callee: Option<&'static Persona>,
 }
 
 impl Default for TwilioSimConfig {
@@ -27,6 +31,7 @@ impl Default for TwilioSimConfig {
             speed: 1.0,
             calls_per_second: 10.0,
             chaos_seed: None,
+            callee: None,
         }
     }
 }

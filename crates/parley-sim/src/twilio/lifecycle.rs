@@ -52,7 +52,10 @@ impl CallContext {
             chaos_seed,
         );
         Self {
-            persona: persona_for(&request.to),
+            persona: shared
+                .config
+                .callee
+                .unwrap_or_else(|| persona_for(&request.to)),
             shared,
             facts,
             request,
