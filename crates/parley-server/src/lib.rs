@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+mod dashboard;
 pub mod error;
 mod openapi;
 mod webhooks;
@@ -88,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tags", get(contacts::tags))
         .route("/imports/{id}", get(imports::get))
         .route("/imports/{id}/errors", get(imports::errors))
+        .route("/campaign-defaults", get(campaigns::defaults))
         .route("/campaigns", get(campaigns::list).post(campaigns::create))
         .route(
             "/campaigns/{id}",
@@ -120,6 +122,7 @@ pub fn router(state: AppState) -> Router {
             "/users",
             get(admin_api::list_users).post(admin_api::create_user),
         )
+        .route("/users/{id}", axum::routing::patch(admin_api::update_user))
         .route(
             "/api-keys",
             get(admin_api::list_api_keys).post(admin_api::create_api_key),
@@ -176,6 +179,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(openapi::docs_page())
+        .fallback(dashboard::serve)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(
             // Log the route template, never the raw URI: queries may hold phone numbers.
@@ -188,6 +192,12 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// The OpenAPI document as pretty JSON: what `GET /api/v1/openapi.json` serves, and what
+/// the dashboard's API types are generated from (`web/openapi.json`).
+pub fn openapi_json() -> String {
+    openapi::pretty_json()
 }
 
 async fn api_not_found() -> ApiError {

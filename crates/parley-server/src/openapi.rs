@@ -16,12 +16,12 @@ use utoipa::{Modify, OpenApi};
         auth::sign_in, auth::sign_out, auth::me, status::status,
         contacts::create, contacts::list, contacts::get, contacts::update, contacts::delete,
         contacts::tags, imports::import_csv, imports::get, imports::errors,
-        campaigns::create, campaigns::list, campaigns::get, campaigns::update, campaigns::delete,
+        campaigns::defaults, campaigns::create, campaigns::list, campaigns::get, campaigns::update, campaigns::delete,
         campaigns::start, campaigns::pause, campaigns::resume, campaigns::stop,
         campaigns::add_contacts, campaigns::remove_contacts, campaigns::contacts,
         calls::list, calls::get, calls::place, calls::hang_up, calls::recording,
         dnc::list, dnc::add, dnc::remove, dnc::check,
-        admin::list_users, admin::create_user, admin::list_api_keys, admin::create_api_key,
+        admin::list_users, admin::create_user, admin::update_user, admin::list_api_keys, admin::create_api_key,
         admin::revoke_api_key,
         analytics::summary, analytics::timeline, analytics::hour_of_day, analytics::campaigns,
         events::events,
@@ -39,7 +39,7 @@ use utoipa::{Modify, OpenApi};
         List<webhooks::Webhook>,
         List<webhooks::Delivery>,
     )),
-    modifiers(&Security),
+    modifiers(&Security, &UniqueOperationIds),
     security(("api_key" = []), ("session" = [])),
     tags(
         (name = "contacts", description = "People to call, their tags, CSV import"),
@@ -74,9 +74,56 @@ impl Modify for Security {
     }
 }
 
+/// Handlers in different modules share names (`list`, `get`), and utoipa uses the name as
+/// the operation id; ids must be unique (client generators key on them), so each is
+/// prefixed with its tag (`campaigns_list`), or where two of a tag still clash, with its
+/// path's first segment (`imports_get`).
+struct UniqueOperationIds;
+
+impl Modify for UniqueOperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut taken = std::collections::HashSet::new();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let segment = path
+                .trim_start_matches("/api/v1/")
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .replace('-', "_");
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let tag = operation.tags.as_ref().and_then(|t| t.first()).cloned();
+                if let (Some(tag), Some(id)) = (tag, operation.operation_id.as_mut()) {
+                    let by_tag = format!("{tag}_{id}");
+                    *id = if taken.contains(&by_tag) {
+                        format!("{segment}_{id}")
+                    } else {
+                        by_tag
+                    };
+                    taken.insert(id.clone());
+                }
+            }
+        }
+    }
+}
+
 /// `GET /api/v1/openapi.json`, behind authentication like every `/api` route.
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
+}
+
+pub fn pretty_json() -> String {
+    let mut text = ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
+    text.push('\n');
+    text
 }
 
 /// Swagger UI at `/docs`, served from files bundled in the binary; it loads the document
@@ -84,4 +131,34 @@ pub async fn document() -> Json<utoipa::openapi::OpenApi> {
 pub fn docs_page<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
     let config = utoipa_swagger_ui::Config::from("/api/v1/openapi.json");
     axum::Router::from(utoipa_swagger_ui::SwaggerUi::new("/docs").config(config))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The dashboard's TypeScript API types are generated from `web/openapi.json`; this
+    /// keeps that copy equal to what the server serves, so the types cannot drift.
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc: serde_json::Value = serde_json::from_str(&super::pretty_json()).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for operation in item.as_object().unwrap().values() {
+                if let Some(id) = operation["operationId"].as_str() {
+                    assert!(seen.insert(id.to_string()), "duplicate operation id {id}");
+                }
+            }
+        }
+        assert!(seen.len() > 10);
+    }
+
+    #[test]
+    fn web_copy_of_the_document_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/openapi.json");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == super::pretty_json(),
+            "web/openapi.json differs from the server's OpenAPI document; regenerate it with \
+             `cargo run -p parley -- openapi > web/openapi.json`"
+        );
+    }
 }

@@ -137,6 +137,48 @@ impl Store {
         rows.into_iter().map(User::try_from).collect()
     }
 
+    /// Changes a user's role and/or whether they may sign in. Refused with `Conflict` when
+    /// it would leave no enabled admin, so nobody can lock everyone out of administration.
+    pub async fn update_user(
+        &self,
+        id: i64,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> Result<User> {
+        let row: Option<UserRow> = on_writer!(self, pool => sqlx::query_as(&format!(
+            "UPDATE users SET role = COALESCE($2, role), disabled = COALESCE($3, disabled), \
+                    updated_at = $4 \
+             WHERE id = $1 AND ( \
+                 (COALESCE($2, role) = 'admin' AND NOT COALESCE($3, disabled)) \
+                 OR EXISTS (SELECT 1 FROM users o \
+                            WHERE o.id <> $1 AND o.role = 'admin' AND NOT o.disabled)) \
+             RETURNING {USER_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(role.map(Role::as_str))
+        .bind(disabled)
+        .bind(now_millis())
+        .fetch_optional(pool)
+        .await)?;
+        match row {
+            Some(row) => row.try_into(),
+            None if self.user_exists(id).await? => Err(StoreError::Conflict(
+                "that would leave no enabled admin; make someone else an admin first".into(),
+            )),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn user_exists(&self, id: i64) -> Result<bool> {
+        let found: Option<i64> = on_reader!(self, pool => sqlx::query_scalar(
+            "SELECT id FROM users WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(found.is_some())
+    }
+
     pub async fn count_users(&self) -> Result<i64> {
         let (n,): (i64,) = on_reader!(self, pool => sqlx::query_as("SELECT COUNT(*) FROM users")
             .fetch_one(pool)

@@ -41,6 +41,8 @@ pub enum Command {
     Migrate,
     /// Print an example settings file with every setting and its default.
     Config,
+    /// Print the REST API's OpenAPI document (JSON); the dashboard's types come from it.
+    Openapi,
     /// Manage users and API keys.
     #[command(subcommand)]
     Admin(AdminCommand),

@@ -49,6 +49,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", Settings::example_toml());
             return Ok(());
         }
+        Command::Openapi => {
+            print!("{}", parley_server::openapi_json());
+            return Ok(());
+        }
         // Makes its own settings for the server it measures.
         Command::Bench(command) => return bench::run(command),
         Command::Sim(args) => return sim::run(args),
@@ -68,7 +72,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Migrate => migrate(settings).await,
             Command::Admin(command) => admin::run(settings, command).await,
             Command::Campaigns(command) => campaigns::run(settings, command).await,
-            Command::Config | Command::Bench(_) | Command::Sim(_) => {
+            Command::Config | Command::Openapi | Command::Bench(_) | Command::Sim(_) => {
                 unreachable!("handled above")
             }
         }

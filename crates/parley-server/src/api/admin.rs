@@ -42,6 +42,15 @@ pub struct CreateUser {
     pub role: Role,
 }
 
+/// Fields left out stay as they are.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub role: Option<Role>,
+    /// A disabled user cannot sign in, and their sessions stop working at once.
+    pub disabled: Option<bool>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ApiKeyView {
     pub id: i64,
@@ -125,6 +134,35 @@ pub async fn create_user(
         )
         .await?;
     Ok((StatusCode::CREATED, Json(user.into())))
+}
+
+/// Changes a user's role or access. Refused (409) when it would leave no enabled admin.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "admin", params(("id" = i64, Path)),
+    request_body = UpdateUser,
+    responses((status = 200, body = UserView), (status = 404, body = crate::error::ErrorBody),
+              (status = 409, body = crate::error::ErrorBody)))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<i64>,
+    Json(body): Json<UpdateUser>,
+) -> ApiResult<Json<UserView>> {
+    let user = state
+        .store
+        .update_user(id, body.role, body.disabled)
+        .await
+        .or_not_found("user")?;
+    state
+        .store
+        .record_audit(
+            &principal.actor,
+            "user.updated",
+            "user",
+            Some(&id.to_string()),
+            &serde_json::json!({ "role": body.role, "disabled": body.disabled }),
+        )
+        .await?;
+    Ok(Json(user.into()))
 }
 
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "admin", responses((status = 200, body = Vec<ApiKeyView>)))]

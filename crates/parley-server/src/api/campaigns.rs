@@ -131,6 +131,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(campaign)))
 }
 
+/// The settings a campaign gets for every one left out (what a new-campaign form starts from).
+#[utoipa::path(get, path = "/api/v1/campaign-defaults", tag = "campaigns",
+    responses((status = 200, body = CampaignSettings)))]
+pub async fn defaults() -> Json<CampaignSettings> {
+    Json(CampaignSettings::default())
+}
+
 #[utoipa::path(get, path = "/api/v1/campaigns", tag = "campaigns", params(CampaignQuery),
     responses((status = 200, body = List<Campaign>)))]
 pub async fn list(

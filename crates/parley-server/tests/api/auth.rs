@@ -293,3 +293,65 @@ async fn openapi_document_and_docs_page_are_served() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn admins_change_roles_but_never_remove_the_last_admin() {
+    let app = TestApp::start().await;
+    let (status, user) = read(
+        app.req(Method::POST, "/api/v1/users", &app.admin_key)
+            .json(
+                &json!({"email": "op@example.com", "password": "long enough pw", "role": "viewer"}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{user}");
+    let path = format!("/api/v1/users/{}", user["id"]);
+    let (status, changed) = read(
+        app.req(Method::PATCH, &path, &app.admin_key)
+            .json(&json!({"role": "operator"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, changed["role"].as_str()), (200, Some("operator")));
+
+    let (status, body) = read(
+        app.req(Method::PATCH, &path, &app.operator_key)
+            .json(&json!({"role": "admin"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (403, "forbidden"));
+
+    let users = app.store.list_users().await.unwrap();
+    let admin = users.iter().find(|u| u.email == ADMIN_EMAIL).unwrap();
+    let (status, body) = read(
+        app.req(
+            Method::PATCH,
+            &format!("/api/v1/users/{}", admin.id),
+            &app.admin_key,
+        )
+        .json(&json!({"disabled": true}))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (409, "conflict"), "{body}");
+    let (status, body) = read(
+        app.req(Method::PATCH, "/api/v1/users/9999", &app.admin_key)
+            .json(&json!({"role": "viewer"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (404, "not_found"));
+    app.stop().await;
+}

@@ -6,6 +6,7 @@ mod calls_failures;
 mod campaign_dialer;
 mod campaigns;
 mod contacts;
+mod dashboard;
 mod dnc_calls;
 mod events;
 mod harness;

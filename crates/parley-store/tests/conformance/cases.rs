@@ -1350,3 +1350,40 @@ pub async fn tool_calls_are_logged_per_call(store: Store) {
     assert_eq!(listed[1].via, ToolVia::Server);
     assert!(store.tool_calls(call.id + 1).await.unwrap().is_empty());
 }
+
+pub async fn the_last_enabled_admin_stays(store: Store) {
+    let ann = store
+        .create_user("ann@example.com", "h", Role::Admin)
+        .await
+        .unwrap();
+    let bob = store
+        .create_user("bob@example.com", "h", Role::Operator)
+        .await
+        .unwrap();
+    let refused = store.update_user(ann.id, Some(Role::Viewer), None).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    let refused = store.update_user(ann.id, None, Some(true)).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+
+    let bob = store
+        .update_user(bob.id, Some(Role::Admin), None)
+        .await
+        .unwrap();
+    assert_eq!(bob.role, Role::Admin);
+    let ann = store.update_user(ann.id, None, Some(true)).await.unwrap();
+    assert!(ann.disabled && ann.role == Role::Admin);
+    // Bob is now the only enabled admin.
+    let refused = store.update_user(bob.id, Some(Role::Operator), None).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    let missing = store.update_user(9_999, Some(Role::Viewer), None).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+}
