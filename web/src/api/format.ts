@@ -1,0 +1,38 @@
+// Display helpers shared by pages.
+export function fmtInt(n: number | null | undefined): string {
+  return n == null ? "—" : Math.round(n).toLocaleString();
+}
+
+export function fmtPct(ratio: number | null | undefined): string {
+  return ratio == null || Number.isNaN(ratio) ? "—" : `${(ratio * 100).toFixed(1)}%`;
+}
+
+export function fmtDuration(seconds: number | null | undefined): string {
+  if (seconds == null) return "—";
+  const s = Math.round(seconds);
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m ${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+}
+
+export function fmtMoney(usd: number | null | undefined): string {
+  return usd == null ? "—" : `$${usd.toFixed(2)}`;
+}
+
+export function fmtTime(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+/// Words for the API's snake_case states and outcomes.
+export function humanize(s: string | null | undefined): string {
+  if (!s) return "—";
+  const t = s.replace(/[_-]+/g, " ");
+  return t.charAt(0).toUpperCase() + t.slice(1);
+}
+
+/// Start of today in the browser's time zone, as an ISO time.
+export function startOfToday(now = new Date()): string {
+  const d = new Date(now);
+  d.setHours(0, 0, 0, 0);
+  return d.toISOString();
+}

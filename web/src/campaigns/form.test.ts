@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { campaignSchema, toForm, toRequest, type Settings } from "./form";
+
+const settings: Settings = {
+  agent_id: null,
+  caller_ids: ["+15005550006"],
+  max_concurrent_calls: 5,
+  calls_per_second: 1,
+  calling_window: { start: "09:00", end: "20:00", days: ["mon", "fri"] },
+  allow_outside_legal_hours: false,
+  start_date: null,
+  end_date: null,
+  retry: {
+    no_answer: { max_attempts: 3, delay_minutes: 240 },
+    busy: { max_attempts: 3, delay_minutes: 30 },
+    failed: { max_attempts: 2, delay_minutes: 60 },
+    voicemail: { max_attempts: 2, delay_minutes: 1440 },
+    short_call: { max_attempts: 2, delay_minutes: 120 },
+    short_call_seconds: 10,
+    unsuccessful: { max_attempts: 1, delay_minutes: 1440 },
+    max_attempts_per_day: 2,
+  },
+  answering_machine: { policy: "hang_up", voicemail_message: null },
+  record_calls: true,
+  max_call_duration_seconds: 600,
+  dynamic_variables: { name: "first_name" },
+  first_message: null,
+  prompt: null,
+};
+
+describe("campaign form", () => {
+  it("round-trips every setting through the form", () => {
+    const form = toForm({ name: "Spring", description: null, settings });
+    const back = toRequest(campaignSchema.parse(form));
+    expect(back).toEqual({ name: "Spring", description: null, settings });
+  });
+
+  it("explains each invalid field in words, at the API's field path", () => {
+    const form = toForm({ name: " ", settings });
+    form.settings.max_concurrent_calls = 0;
+    form.settings.calling_window.end = "08:00";
+    form.settings.calling_window.days = [];
+    form.settings.caller_ids = "555-0100";
+    form.settings.answering_machine.policy = "leave_voicemail";
+    const result = campaignSchema.safeParse(form);
+    expect(result.success).toBe(false);
+    const issues = Object.fromEntries(result.error!.issues.map((i) => [i.path.join("."), i.message]));
+    expect(issues).toMatchObject({
+      name: "Give the campaign a name",
+      "settings.max_concurrent_calls": "Must be at least 1",
+      "settings.calling_window.end": "Must be later than the start",
+      "settings.calling_window.days": "Choose at least one day",
+      "settings.caller_ids": expect.stringMatching(/international form/),
+      "settings.answering_machine.voicemail_message": expect.stringMatching(/message/),
+    });
+  });
+});

@@ -1,0 +1,181 @@
+// The campaign form's model: the API's settings, with lists edited as text. Field names
+// match the API's (`settings.calling_window.end`) so server validation errors land next
+// to the right input.
+import { z } from "zod";
+import type { Schema } from "../api/client";
+
+export type Campaign = Schema<"Campaign">;
+export type Settings = Schema<"CampaignSettings">;
+
+export const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
+export const RETRY_KINDS = [
+  ["no_answer", "No answer"],
+  ["busy", "Busy"],
+  ["failed", "Failed"],
+  ["voicemail", "Voicemail"],
+  ["short_call", "Short call"],
+  ["unsuccessful", "Unsuccessful conversation"],
+] as const;
+export const MACHINE_POLICIES = [
+  ["hang_up", "Hang up"],
+  ["leave_voicemail", "Leave a voicemail"],
+  ["agent_talks", "Detect, but let the agent talk"],
+  ["off", "No detection"],
+] as const;
+
+const int = (min: number, max: number) =>
+  z.coerce
+    .number({ invalid_type_error: "Enter a number" })
+    .int("Enter a whole number")
+    .min(min, `Must be at least ${min}`)
+    .max(max, `Must be at most ${max}`);
+
+const rule = z.object({ max_attempts: int(1, 20), delay_minutes: int(0, 43_200) });
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+export const campaignSchema = z
+  .object({
+    name: z.string().trim().min(1, "Give the campaign a name").max(200, "At most 200 characters"),
+    description: z.string(),
+    settings: z.object({
+      agent_id: z.string(),
+      caller_ids: z.string().refine(
+        (s) => lines(s).every((n) => E164.test(n)),
+        "One number per line in international form, like +15005550006",
+      ),
+      max_concurrent_calls: int(1, 1000),
+      calls_per_second: z.coerce
+        .number({ invalid_type_error: "Enter a number" })
+        .gt(0, "Must be above 0")
+        .max(100, "Must be at most 100"),
+      calling_window: z.object({
+        start: z.string().regex(/^\d{2}:\d{2}$/, "Pick a start time"),
+        end: z.string().regex(/^\d{2}:\d{2}$/, "Pick an end time"),
+        days: z.array(z.enum(DAYS)).min(1, "Choose at least one day"),
+      }),
+      allow_outside_legal_hours: z.boolean(),
+      start_date: z.string(),
+      end_date: z.string(),
+      retry: z.object({
+        no_answer: rule,
+        busy: rule,
+        failed: rule,
+        voicemail: rule,
+        short_call: rule,
+        unsuccessful: rule,
+        short_call_seconds: int(0, 3600),
+        max_attempts_per_day: int(1, 20),
+      }),
+      answering_machine: z.object({
+        policy: z.enum(["off", "hang_up", "leave_voicemail", "agent_talks"]),
+        voicemail_message: z.string(),
+      }),
+      record_calls: z.boolean(),
+      max_call_duration_seconds: int(10, 14_400),
+      dynamic_variables: z.string().refine(
+        (s) => lines(s).every((l) => /^[^=\s][^=]*=\s*\S.*$/.test(l)),
+        "One per line: variable = contact field",
+      ),
+      first_message: z.string(),
+      prompt: z.string(),
+    }),
+  })
+  .superRefine((v, ctx) => {
+    const w = v.settings.calling_window;
+    if (w.start && w.end && w.start >= w.end) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["settings", "calling_window", "end"],
+        message: "Must be later than the start",
+      });
+    }
+    const { start_date, end_date } = v.settings;
+    if (start_date && end_date && end_date < start_date) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["settings", "end_date"],
+        message: "Must not be before the start date",
+      });
+    }
+    const am = v.settings.answering_machine;
+    if (am.policy === "leave_voicemail" && !am.voicemail_message.trim()) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["settings", "answering_machine", "voicemail_message"],
+        message: "Write the message to leave after the beep",
+      });
+    }
+  });
+
+export type CampaignForm = z.input<typeof campaignSchema>;
+type Parsed = z.output<typeof campaignSchema>;
+
+function lines(s: string): string[] {
+  return s
+    .split(/[\n,]/)
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
+const blankToNull = (s: string) => (s.trim() ? s.trim() : null);
+
+export function toForm(c: { name: string; description?: string | null; settings: Settings }): CampaignForm {
+  const s = c.settings;
+  return {
+    name: c.name,
+    description: c.description ?? "",
+    settings: {
+      agent_id: s.agent_id ?? "",
+      caller_ids: s.caller_ids.join("\n"),
+      max_concurrent_calls: s.max_concurrent_calls,
+      calls_per_second: s.calls_per_second,
+      calling_window: {
+        start: s.calling_window.start,
+        end: s.calling_window.end,
+        days: s.calling_window.days as (typeof DAYS)[number][],
+      },
+      allow_outside_legal_hours: s.allow_outside_legal_hours,
+      start_date: s.start_date ?? "",
+      end_date: s.end_date ?? "",
+      retry: { ...s.retry },
+      answering_machine: {
+        policy: s.answering_machine.policy,
+        voicemail_message: s.answering_machine.voicemail_message ?? "",
+      },
+      record_calls: s.record_calls,
+      max_call_duration_seconds: s.max_call_duration_seconds,
+      dynamic_variables: Object.entries(s.dynamic_variables ?? {})
+        .map(([k, v]) => `${k} = ${v}`)
+        .join("\n"),
+      first_message: s.first_message ?? "",
+      prompt: s.prompt ?? "",
+    },
+  };
+}
+
+export function toRequest(v: Parsed): { name: string; description: string | null; settings: Settings } {
+  const s = v.settings;
+  return {
+    name: v.name,
+    description: blankToNull(v.description),
+    settings: {
+      ...s,
+      agent_id: blankToNull(s.agent_id),
+      caller_ids: lines(s.caller_ids),
+      start_date: blankToNull(s.start_date),
+      end_date: blankToNull(s.end_date),
+      answering_machine: {
+        policy: s.answering_machine.policy,
+        voicemail_message: blankToNull(s.answering_machine.voicemail_message),
+      },
+      dynamic_variables: Object.fromEntries(
+        lines(s.dynamic_variables).map((l) => {
+          const [k, ...rest] = l.split("=");
+          return [k.trim(), rest.join("=").trim()];
+        }),
+      ),
+      first_message: blankToNull(s.first_message),
+      prompt: blankToNull(s.prompt),
+    },
+  };
+}

@@ -1,0 +1,205 @@
+import { useCallback, useEffect, useState } from "react";
+import { useQuery } from "@tanstack/react-query";
+import { Link, useParams } from "react-router-dom";
+import { api, must, type Schema } from "../api/client";
+import { fmtDuration, fmtMoney, fmtTime, humanize } from "../api/format";
+import { CALL_OUTCOME, CALL_STATUS, label } from "../api/labels";
+import { useLive, type LiveMessage } from "../api/live";
+import { usePollInterval } from "../components/LiveSync";
+import { ErrorMessage, Loading } from "../components/States";
+
+type Turn = { role: string; text: string; time_in_call_secs?: number | null };
+
+const FINAL: Schema<"CallStatus">[] = ["completed", "busy", "no-answer", "failed", "canceled"];
+
+export default function CallDetailPage() {
+  const id = Number(useParams().id);
+  const poll = usePollInterval(2_000);
+  const call = useQuery({
+    queryKey: ["call", id],
+    queryFn: () => must(api.GET("/api/v1/calls/{id}", { params: { path: { id } } })),
+    refetchInterval: (q) =>
+      q.state.data && FINAL.includes(q.state.data.status) && q.state.data.summary != null ? false : poll,
+  });
+  const liveTurns = useLiveTranscript(id);
+
+  if (call.isPending) return <Loading />;
+  if (call.isError) return <ErrorMessage error={call.error} retry={() => call.refetch()} />;
+  const c = call.data;
+  const ended = FINAL.includes(c.status);
+  // While the call runs, turns arrive live; once stored, the stored transcript is complete.
+  const turns: Turn[] = c.transcript.length >= liveTurns.length ? c.transcript : liveTurns;
+
+  return (
+    <section aria-labelledby="call-title">
+      <div className="page-head">
+        <h1 id="call-title">Call #{c.id}</h1>
+        <span className={`badge status-${c.status}`} data-testid="call-status">
+          {label(CALL_STATUS, c.status)}
+        </span>
+        {c.outcome && (
+          <span className={`badge outcome-${c.outcome}`} data-testid="call-outcome">
+            {label(CALL_OUTCOME, c.outcome)}
+          </span>
+        )}
+      </div>
+      <dl className="facts">
+        <dt>To</dt>
+        <dd>{c.to}</dd>
+        <dt>From</dt>
+        <dd>{c.from}</dd>
+        <dt>Campaign</dt>
+        <dd>{c.campaign_id ? <Link to={`/campaigns/${c.campaign_id}`}>#{c.campaign_id}</Link> : "—"}</dd>
+        <dt>Attempt</dt>
+        <dd>{c.attempt}</dd>
+        <dt>Answered by</dt>
+        <dd>{humanize(c.answered_by)}</dd>
+        <dt>Duration</dt>
+        <dd>{fmtDuration(c.duration_seconds)}</dd>
+        <dt>Ended by</dt>
+        <dd>{humanize(c.termination_source)}</dd>
+        <dt>Cost</dt>
+        <dd>{fmtMoney(c.cost)}</dd>
+        {c.error_message && (
+          <>
+            <dt>Error</dt>
+            <dd>
+              {c.error_message} {c.error_code && <span className="muted">({c.error_code})</span>}
+            </dd>
+          </>
+        )}
+      </dl>
+      <div className="grid-2">
+        <div className="card">
+          <h2>Timeline</h2>
+          <ol className="timeline" data-testid="call-timeline">
+            <li>
+              <time>{fmtTime(c.created_at)}</time> Created
+            </li>
+            {c.events.map((e) => (
+              <li key={e.id}>
+                <time>{new Date(e.created_at).toLocaleTimeString()}</time> {describeEvent(e)}
+              </li>
+            ))}
+          </ol>
+        </div>
+        <div className="card">
+          <h2>{ended ? "Transcript" : "Live transcript"}</h2>
+          {turns.length === 0 ? (
+            <p className="muted">{ended ? "Nothing was said on this call." : "Waiting for the first words…"}</p>
+          ) : (
+            <ol className="transcript" data-testid="transcript" aria-live={ended ? "off" : "polite"}>
+              {turns.map((t, i) => (
+                <li key={i} className={`turn turn-${t.role}`}>
+                  <span className="speaker">{t.role === "agent" ? "Agent" : "Contact"}</span>
+                  {t.time_in_call_secs != null && <span className="muted small"> {fmtDuration(t.time_in_call_secs)}</span>}
+                  <p>{t.text}</p>
+                </li>
+              ))}
+            </ol>
+          )}
+        </div>
+      </div>
+      <div className="card">
+        <h2>Summary and analysis</h2>
+        {c.summary ? <p data-testid="call-summary">{c.summary}</p> : <p className="muted">{ended ? "No summary yet." : "Available after the call."}</p>}
+        <Analysis analysis={c.analysis} />
+      </div>
+      <div className="card">
+        <h2>Recording</h2>
+        {c.recording ? (
+          <>
+            <audio controls preload="metadata" src={c.recording.url} data-testid="recording" className="player">
+              Your browser cannot play this recording; <a href={c.recording.url}>download it</a>.
+            </audio>
+            <div className="muted small">
+              {fmtDuration(c.recording.duration_seconds)}
+              {c.recording.channels === 2 && " · two channels (contact and agent)"} ·{" "}
+              <a href={c.recording.url} download={`call-${c.id}.wav`}>
+                Download
+              </a>
+            </div>
+          </>
+        ) : (
+          <p className="muted">{ended ? "No recording for this call." : "The recording appears after the call."}</p>
+        )}
+      </div>
+    </section>
+  );
+}
+
+const EVENT_NAMES: Record<string, string> = {
+  status: "Call",
+  amd: "Machine detection",
+  recording: "Recording",
+  tool_call: "Agent tool",
+};
+
+/// One line per event: what happened, from the carrier's or the agent's own fields.
+function describeEvent(e: Schema<"CallEvent">): string {
+  const d = (e.data ?? {}) as Record<string, unknown>;
+  const detail =
+    d.CallStatus ?? d.AnsweredBy ?? d.RecordingStatus ?? d.tool_name ?? d.name ?? d.status ?? d.outcome ?? d.reason;
+  const name = EVENT_NAMES[e.kind] ?? humanize(e.kind);
+  return detail ? `${name}: ${humanize(String(detail))}` : name;
+}
+
+/// The agent's post-call analysis: plain fields as they are, criteria and collected data
+/// by their result or value with the rationale beside it.
+function Analysis({ analysis }: { analysis: unknown }) {
+  if (!analysis || typeof analysis !== "object") return null;
+  const entries = Object.entries(analysis as Record<string, unknown>).filter(
+    ([k, v]) => v != null && k !== "transcript_summary",
+  );
+  if (!entries.length) return null;
+  return (
+    <dl className="facts" data-testid="call-analysis">
+      {entries.map(([k, v]) => (
+        <div key={k} className="fact">
+          <dt>{humanize(k)}</dt>
+          <dd>{renderValue(v)}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+function renderValue(v: unknown): React.ReactNode {
+  if (v == null || typeof v !== "object") return String(v ?? "—");
+  if (Array.isArray(v)) return v.length ? v.map((x) => (typeof x === "object" ? JSON.stringify(x) : String(x))).join(", ") : "none";
+  const items = Object.entries(v as Record<string, unknown>);
+  return (
+    <ul className="analysis-items">
+      {items.map(([name, item]) => {
+        const o = (item ?? {}) as Record<string, unknown>;
+        const shown = typeof item === "object" && item ? (o.result ?? o.value) : item;
+        return (
+          <li key={name}>
+            <strong>{humanize(name)}:</strong>{" "}
+            {Array.isArray(shown) ? (shown.length ? shown.join(", ") : "none") : String(shown ?? "—")}
+            {typeof o.rationale === "string" && <span className="muted small"> — {o.rationale}</span>}
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
+/// Transcript turns of one call as they are spoken, from the live events.
+function useLiveTranscript(callId: number): Turn[] {
+  const [turns, setTurns] = useState<Turn[]>([]);
+  useEffect(() => setTurns([]), [callId]);
+  const onMessage = useCallback(
+    (m: LiveMessage) => {
+      if (m.type === "transcript" && m.call_id === callId) {
+        setTurns((t) => [
+          ...t,
+          { role: String(m.role), text: String(m.text), time_in_call_secs: m.time_in_call_secs as number },
+        ]);
+      }
+    },
+    [callId],
+  );
+  useLive(onMessage);
+  return turns;
+}

@@ -1,0 +1,283 @@
+import { useRef, useState } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { ColumnDef } from "@tanstack/react-table";
+import { api, describeError, must, type Schema } from "../api/client";
+import { fmtInt } from "../api/format";
+import { importCsv, type ImportReport } from "../api/upload";
+import { canOperate, useMe } from "../auth";
+import { DataTable } from "../components/DataTable";
+import { Pager, useCursorPages } from "../components/Pager";
+import { Empty, ErrorMessage, Loading, ProgressBar } from "../components/States";
+
+type Contact = Schema<"Contact">;
+
+export default function ContactsPage() {
+  const me = useMe();
+  return (
+    <section aria-labelledby="contacts-title">
+      <h1 id="contacts-title">Contacts</h1>
+      {canOperate(me) && <ImportPanel />}
+      <ContactList editable={canOperate(me)} />
+    </section>
+  );
+}
+
+function ImportPanel() {
+  const client = useQueryClient();
+  const fileInput = useRef<HTMLInputElement>(null);
+  const [campaignId, setCampaignId] = useState("");
+  const [progress, setProgress] = useState<number | null>(null);
+  const [report, setReport] = useState<ImportReport | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const campaigns = useQuery({
+    queryKey: ["campaigns"],
+    queryFn: () => must(api.GET("/api/v1/campaigns", { params: { query: { limit: 200 } } })),
+  });
+  const open = campaigns.data?.items.filter((c) => !["completed", "stopped", "failed"].includes(c.state)) ?? [];
+
+  const upload = async (e: React.FormEvent) => {
+    e.preventDefault();
+    const file = fileInput.current?.files?.[0];
+    if (!file) {
+      setProblem("Choose a CSV file first.");
+      return;
+    }
+    setProblem(null);
+    setReport(null);
+    setProgress(0);
+    try {
+      const r = await importCsv(file, {
+        campaignId: campaignId ? Number(campaignId) : undefined,
+        onProgress: setProgress,
+      });
+      setReport(r);
+      void client.invalidateQueries({ queryKey: ["contacts"] });
+      void client.invalidateQueries({ queryKey: ["tags"] });
+      void client.invalidateQueries({ queryKey: ["campaigns"] });
+    } catch (err) {
+      setProblem(describeError(err));
+    } finally {
+      setProgress(null);
+    }
+  };
+
+  return (
+    <form className="card" onSubmit={upload} aria-labelledby="import-title">
+      <h2 id="import-title">Import a CSV</h2>
+      <p className="muted small">
+        A header row names the columns: <code>phone</code> (required), <code>first_name</code>,{" "}
+        <code>last_name</code>, <code>email</code>, <code>company</code>, <code>timezone</code>, <code>tags</code>; other
+        columns become custom fields. Rows with a phone seen before are merged.
+      </p>
+      <div className="row-fields">
+        <label className="field">
+          <span className="field-label">CSV file</span>
+          <input ref={fileInput} type="file" accept=".csv,text/csv" name="file" />
+        </label>
+        <label className="field">
+          <span className="field-label">Also add to campaign</span>
+          <select value={campaignId} onChange={(e) => setCampaignId(e.target.value)}>
+            <option value="">No campaign</option>
+            {open.map((c) => (
+              <option key={c.id} value={c.id}>
+                {c.name}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <button type="submit" className="primary" disabled={progress != null}>
+        {progress != null ? "Importing…" : "Import"}
+      </button>
+      {progress != null && <ProgressBar value={progress * 100} max={100} label="Import progress" />}
+      {problem && (
+        <p className="form-error" role="alert">
+          {problem}
+        </p>
+      )}
+      {report && <ImportResult report={report} />}
+    </form>
+  );
+}
+
+function ImportResult({ report }: { report: ImportReport }) {
+  const i = report.import;
+  const [more, setMore] = useState<Schema<"RowProblem">[]>([]);
+  const [after, setAfter] = useState<number | null | undefined>(
+    report.errors_truncated ? report.errors[report.errors.length - 1]?.line : null,
+  );
+  const errors = [...report.errors, ...more];
+  const loadMore = useMutation({
+    mutationFn: () =>
+      must(
+        api.GET("/api/v1/imports/{id}/errors", {
+          params: { path: { id: i.id }, query: { after_line: after ?? undefined, limit: 500 } },
+        }),
+      ),
+    onSuccess: (page) => {
+      setMore((m) => [...m, ...page.items]);
+      setAfter(page.next_after_line);
+    },
+  });
+  return (
+    <div className="import-result" role="status" data-testid="import-result">
+      <p>
+        <strong>{i.state === "completed" ? "Import finished" : `Import ${i.state}`}:</strong> {fmtInt(i.rows_total)} rows
+        read, {fmtInt(i.created)} new contacts, {fmtInt(i.updated)} updated, {fmtInt(i.duplicates)} duplicates merged,{" "}
+        {fmtInt(i.rejected)} rejected.
+      </p>
+      {i.error && <p className="form-error">{i.error}</p>}
+      {errors.length > 0 && (
+        <div className="table-wrap">
+          <table className="table" aria-label="Rows that were not imported">
+            <thead>
+              <tr>
+                <th scope="col">Line</th>
+                <th scope="col">Problem</th>
+              </tr>
+            </thead>
+            <tbody>
+              {errors.map((e) => (
+                <tr key={`${e.line}-${e.reason}`}>
+                  <td>{e.line}</td>
+                  <td>{e.message}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {after != null && (
+        <button type="button" onClick={() => loadMore.mutate()} disabled={loadMore.isPending}>
+          Show more problems
+        </button>
+      )}
+    </div>
+  );
+}
+
+function ContactList({ editable }: { editable: boolean }) {
+  const [q, setQ] = useState("");
+  const [search, setSearch] = useState("");
+  const [tag, setTag] = useState("");
+  const pages = useCursorPages();
+  const contacts = useQuery({
+    queryKey: ["contacts", search, tag, pages.cursor],
+    queryFn: () =>
+      must(
+        api.GET("/api/v1/contacts", {
+          params: { query: { q: search || undefined, tag: tag || undefined, limit: 50, cursor: pages.cursor } },
+        }),
+      ),
+    placeholderData: (prev) => prev,
+  });
+  const tags = useQuery({ queryKey: ["tags"], queryFn: () => must(api.GET("/api/v1/tags")) });
+
+  const columns: ColumnDef<Contact, unknown>[] = [
+    {
+      header: "Name",
+      cell: ({ row }) => [row.original.first_name, row.original.last_name].filter(Boolean).join(" ") || "—",
+    },
+    { header: "Phone", accessorKey: "phone" },
+    { header: "Company", cell: ({ row }) => row.original.company ?? "—" },
+    {
+      header: "Tags",
+      cell: ({ row }) =>
+        row.original.tags.length ? (
+          <span className="tags">
+            {row.original.tags.map((t) => (
+              <span key={t} className="tag">
+                {t}
+              </span>
+            ))}
+          </span>
+        ) : (
+          "—"
+        ),
+    },
+    { header: "Do not call", cell: ({ row }) => <DncToggle contact={row.original} editable={editable} /> },
+  ];
+
+  return (
+    <div className="card">
+      <h2>All contacts</h2>
+      <form
+        className="filters"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setSearch(q.trim());
+          pages.reset();
+        }}
+      >
+        <label>
+          Search
+          <input type="search" value={q} placeholder="Name, phone, email or company" onChange={(e) => setQ(e.target.value)} />
+        </label>
+        <label>
+          Tag
+          <select
+            value={tag}
+            onChange={(e) => {
+              setTag(e.target.value);
+              pages.reset();
+            }}
+          >
+            <option value="">Any</option>
+            {tags.data?.map((t) => (
+              <option key={t.name} value={t.name}>
+                {t.name} ({fmtInt(t.contacts)})
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="submit">Search</button>
+      </form>
+      {contacts.isPending ? (
+        <Loading />
+      ) : contacts.isError ? (
+        <ErrorMessage error={contacts.error} retry={() => contacts.refetch()} />
+      ) : contacts.data.items.length === 0 ? (
+        <Empty title={search || tag ? "No contacts match" : "No contacts yet"}>
+          {search || tag ? "Try another search." : "Import a CSV above to add contacts."}
+        </Empty>
+      ) : (
+        <DataTable data={contacts.data.items} columns={columns} caption="Contacts" />
+      )}
+      <Pager pages={pages} next={contacts.data?.next_cursor} />
+    </div>
+  );
+}
+
+function DncToggle({ contact, editable }: { contact: Contact; editable: boolean }) {
+  const client = useQueryClient();
+  const toggle = useMutation({
+    mutationFn: async (block: boolean) => {
+      if (block) {
+        await must(api.POST("/api/v1/dnc", { body: { phone: contact.phone, reason: "set from the dashboard" } }));
+      } else {
+        await must(api.DELETE("/api/v1/dnc/{phone}", { params: { path: { phone: contact.phone } } }));
+      }
+    },
+    onSettled: () => client.invalidateQueries({ queryKey: ["contacts"] }),
+  });
+  const checked = toggle.isPending ? !!toggle.variables : contact.do_not_call;
+  return (
+    <label className="switch">
+      <input
+        type="checkbox"
+        role="switch"
+        checked={checked}
+        disabled={!editable || toggle.isPending}
+        aria-label={`Do not call ${contact.phone}`}
+        onChange={(e) => toggle.mutate(e.target.checked)}
+      />
+      <span>{checked ? "Blocked" : "Callable"}</span>
+      {toggle.isError && (
+        <span className="field-error" role="alert">
+          {describeError(toggle.error)}
+        </span>
+      )}
+    </label>
+  );
+}

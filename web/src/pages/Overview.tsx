@@ -1,0 +1,86 @@
+import { useMemo } from "react";
+import { useQuery, type UseQueryResult } from "@tanstack/react-query";
+import { Link } from "react-router-dom";
+import { analytics, type HourPoint, type Summary } from "../api/analytics";
+import { fmtDuration, fmtInt, fmtMoney, fmtPct, humanize, startOfToday } from "../api/format";
+import { usePollInterval } from "../components/LiveSync";
+import { ErrorMessage, Loading, Stat } from "../components/States";
+import { HourlyChart } from "../components/LazyChart";
+
+export function OverviewPage() {
+  const poll = usePollInterval(10_000);
+  const range = useMemo(() => ({ from: startOfToday(), to: new Date(Date.now() + 86_400_000).toISOString() }), []);
+  const summary = useQuery({
+    queryKey: ["analytics", "summary", range],
+    queryFn: () => analytics.summary(range),
+    refetchInterval: poll === false ? 30_000 : poll,
+  });
+  const timeline = useQuery({
+    queryKey: ["analytics", "timeline", range],
+    queryFn: () => analytics.timeline(range),
+    refetchInterval: poll === false ? 60_000 : poll,
+  });
+
+  return (
+    <section aria-labelledby="overview-title">
+      <h1 id="overview-title">Overview</h1>
+      {summary.isPending ? (
+        <Loading label="Loading today's numbers" />
+      ) : summary.isError ? (
+        <ErrorMessage error={summary.error} retry={() => summary.refetch()} />
+      ) : (
+        <Today summary={summary.data} timeline={timeline} />
+      )}
+    </section>
+  );
+}
+
+function Today({ summary, timeline }: { summary: Summary; timeline: UseQueryResult<HourPoint[]> }) {
+  const totals = summary.totals;
+  const inProgress = summary.calls_in_progress;
+  const funnel = summary.funnel;
+  const top = Math.max(1, ...funnel.map((f) => f.count));
+
+  return (
+    <>
+      <div className="stats" data-testid="overview-stats">
+        <Stat label="Calls in progress" value={fmtInt(inProgress)} />
+        <Stat label="Dialed today" value={fmtInt(totals.dialed)} />
+        <Stat label="Answered" value={fmtInt(totals.answered)} hint={fmtPct(totals.answer_rate)} />
+        <Stat label="Successful" value={fmtInt(totals.successful)} hint={fmtPct(totals.success_rate)} />
+        <Stat label="Average duration" value={fmtDuration(totals.average_duration_seconds)} />
+        <Stat label="Cost" value={fmtMoney(totals.cost_usd)} />
+      </div>
+      <div className="grid-2">
+        <div className="card">
+          <h2>Calls per hour</h2>
+          {timeline.isPending ? (
+            <Loading />
+          ) : timeline.isError ? (
+            <ErrorMessage error={timeline.error} retry={() => timeline.refetch()} />
+          ) : (
+            <HourlyChart points={timeline.data} />
+          )}
+        </div>
+        <div className="card">
+          <h2>Outcome funnel</h2>
+          {totals.dialed === 0 ? (
+            <p className="muted">
+              No calls yet today. <Link to="/campaigns">Start a campaign</Link> to see them here.
+            </p>
+          ) : (
+            <ol className="funnel">
+              {funnel.map((f) => (
+                <li key={f.stage}>
+                  <span className="funnel-label">{humanize(f.stage)}</span>
+                  <span className="funnel-bar" style={{ width: `${(f.count / top) * 100}%` }} />
+                  <span className="funnel-count">{fmtInt(f.count)}</span>
+                </li>
+              ))}
+            </ol>
+          )}
+        </div>
+      </div>
+    </>
+  );
+}
