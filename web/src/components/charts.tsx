@@ -30,9 +30,9 @@ export function HourlyChart({ points }: { points: HourPoint[] }) {
           <YAxis allowDecimals={false} stroke="var(--muted)" fontSize={12} />
           <Tooltip contentStyle={{ background: "var(--surface)", border: "1px solid var(--border)" }} />
           <Legend />
-          <Bar dataKey="dialed" name="Dialed" fill="var(--chart-1)" />
-          <Bar dataKey="answered" name="Answered" fill="var(--chart-2)" />
-          <Bar dataKey="successful" name="Successful" fill="var(--chart-3)" />
+          <Bar dataKey="dialed" name="Dialed" fill="var(--chart-1)" isAnimationActive={false} />
+          <Bar dataKey="answered" name="Answered" fill="var(--chart-2)" isAnimationActive={false} />
+          <Bar dataKey="successful" name="Successful" fill="var(--chart-3)" isAnimationActive={false} />
         </BarChart>
       </ResponsiveContainer>
     </div>
