@@ -1,5 +1,5 @@
-import { useState, type ReactNode } from "react";
-import { NavLink, useNavigate } from "react-router-dom";
+import { useEffect, useRef, useState, type ReactNode } from "react";
+import { NavLink, useLocation, useNavigate } from "react-router-dom";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, must } from "../api/client";
 import { useLiveState } from "../api/live";
@@ -20,6 +20,17 @@ export function Layout({ children }: { children: ReactNode }) {
   const client = useQueryClient();
   const navigate = useNavigate();
   const [menuOpen, setMenuOpen] = useState(false);
+  const main = useRef<HTMLElement>(null);
+  const { pathname } = useLocation();
+  const firstPage = useRef(true);
+  // After client-side navigation, keyboard and screen-reader users start at the new page.
+  useEffect(() => {
+    if (firstPage.current) {
+      firstPage.current = false;
+      return;
+    }
+    main.current?.focus();
+  }, [pathname]);
   const status = useQuery({
     queryKey: ["status"],
     queryFn: () => must(api.GET("/api/v1/status")),
@@ -77,7 +88,7 @@ export function Layout({ children }: { children: ReactNode }) {
           </NavLink>
         ))}
       </nav>
-      <main id="main" tabIndex={-1}>
+      <main id="main" tabIndex={-1} ref={main}>
         {children}
       </main>
     </div>
