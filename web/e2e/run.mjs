@@ -260,6 +260,10 @@ async function main() {
       await shot("analytics");
       await page.getByRole("link", { name: "Settings" }).click();
       await page.getByTestId("mode").getByText("Sandbox.").waitFor();
+      await page.getByLabel("Address (URL)").fill("http://127.0.0.1:9/parley-events");
+      await page.getByRole("button", { name: "Add subscription" }).click();
+      await page.getByTestId("webhook-secret").waitFor();
+      await page.getByRole("button", { name: "http://127.0.0.1:9/parley-events" }).waitFor();
       await shot("settings");
       // The same call on a phone screen, in dark mode.
       await page.setViewportSize({ width: 390, height: 844 });

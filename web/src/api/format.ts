@@ -15,7 +15,9 @@ export function fmtDuration(seconds: number | null | undefined): string {
 }
 
 export function fmtMoney(usd: number | null | undefined): string {
-  return usd == null ? "—" : `$${usd.toFixed(2)}`;
+  return usd == null
+    ? "—"
+    : usd.toLocaleString(undefined, { style: "currency", currency: "USD", minimumFractionDigits: 2 });
 }
 
 export function fmtTime(iso: string | null | undefined): string {

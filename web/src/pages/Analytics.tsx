@@ -80,10 +80,10 @@ export default function AnalyticsPage() {
         <div className="stats" data-testid="analytics-stats">
           <Stat label="Calls" value={fmtInt(t.dialed)} />
           <Stat label="Answer rate" value={fmtPct(t.answer_rate)} hint={`${fmtInt(t.answered)} answered`} />
-          <Stat label="Humans" value={fmtInt(t.human)} hint={fmtPct(t.human_rate)} />
+          <Stat label="Humans" value={fmtInt(t.human)} hint={`${fmtPct(t.human_rate)} of answered`} />
           <Stat label="Machines" value={fmtInt(t.machine)} />
           <Stat label="Average duration" value={fmtDuration(t.average_duration_seconds)} />
-          <Stat label="Success rate" value={fmtPct(t.success_rate)} hint={`${fmtInt(t.successful)} successful`} />
+          <Stat label="Success rate" value={fmtPct(t.success_rate)} hint={`${fmtInt(t.successful)} of ${fmtInt(t.conversations)} conversations`} />
           <Stat label="Cost" value={fmtMoney(t.cost_usd)} />
         </div>
       )}

@@ -46,8 +46,12 @@ function Today({ summary, timeline }: { summary: Summary; timeline: UseQueryResu
       <div className="stats" data-testid="overview-stats">
         <Stat label="Calls in progress" value={fmtInt(inProgress)} />
         <Stat label="Dialed today" value={fmtInt(totals.dialed)} />
-        <Stat label="Answered" value={fmtInt(totals.answered)} hint={fmtPct(totals.answer_rate)} />
-        <Stat label="Successful" value={fmtInt(totals.successful)} hint={fmtPct(totals.success_rate)} />
+        <Stat label="Answered" value={fmtInt(totals.answered)} hint={`${fmtPct(totals.answer_rate)} of dialed`} />
+        <Stat
+          label="Successful"
+          value={fmtInt(totals.successful)}
+          hint={`${fmtPct(totals.success_rate)} of conversations`}
+        />
         <Stat label="Average duration" value={fmtDuration(totals.average_duration_seconds)} />
         <Stat label="Cost" value={fmtMoney(totals.cost_usd)} />
       </div>

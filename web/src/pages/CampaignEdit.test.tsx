@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { render, screen } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { MemoryRouter, Route, Routes } from "react-router-dom";
+import CampaignEditPage from "./CampaignEdit";
+import openapi from "../../openapi.json";
+
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+
+// What `GET /campaign-defaults` answers; the first test checks it names every setting.
+const settings = {
+  agent_id: null,
+  caller_ids: [],
+  max_concurrent_calls: 5,
+  calls_per_second: 1,
+  calling_window: { start: "09:00", end: "20:00", days: ["mon", "tue", "wed", "thu", "fri"] },
+  allow_outside_legal_hours: false,
+  start_date: null,
+  end_date: null,
+  retry: Object.fromEntries(
+    ["no_answer", "busy", "failed", "voicemail", "short_call", "unsuccessful"].map((k) => [
+      k,
+      { max_attempts: 2, delay_minutes: 60 },
+    ]),
+  ),
+  answering_machine: { policy: "hang_up", voicemail_message: null },
+  record_calls: true,
+  max_call_duration_seconds: 600,
+  dynamic_variables: {},
+  first_message: null,
+  prompt: null,
+};
+Object.assign(settings.retry, { short_call_seconds: 10, max_attempts_per_day: 2 });
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe("campaign form", () => {
+  it("covers every setting the API documents", () => {
+    const documented = Object.keys(
+      (openapi as { components: { schemas: { CampaignSettings: { properties: object } } } }).components.schemas
+        .CampaignSettings.properties,
+    );
+    expect(Object.keys(settings).sort()).toEqual(documented.sort());
+  });
+
+  it("puts the server's validation message next to the field it names", async () => {
+    const fetch = vi.fn(async (req: Request) => {
+      if (req.url.endsWith("/api/v1/campaign-defaults")) return json(settings);
+      return json(
+        {
+          error: {
+            code: "validation_failed",
+            message: "some fields are not valid",
+            details: { fields: [{ field: "settings.calls_per_second", message: "too fast for this account" }] },
+          },
+        },
+        422,
+      );
+    });
+    vi.stubGlobal("fetch", fetch);
+    render(
+      <QueryClientProvider client={new QueryClient()}>
+        <MemoryRouter initialEntries={["/campaigns/new"]}>
+          <Routes>
+            <Route path="/campaigns/new" element={<CampaignEditPage />} />
+          </Routes>
+        </MemoryRouter>
+      </QueryClientProvider>,
+    );
+    await userEvent.type(await screen.findByLabelText("Name"), "Spring");
+    await userEvent.click(screen.getByRole("button", { name: "Create campaign" }));
+    const field = screen.getByLabelText("Calls per second");
+    expect(await screen.findByText("too fast for this account")).toBeInTheDocument();
+    expect(field).toHaveAttribute("aria-invalid", "true");
+    expect(field).toHaveAccessibleDescription("too fast for this account");
+    const sent = JSON.parse(await (fetch.mock.calls[1][0] as Request).text());
+    expect(sent).toMatchObject({ name: "Spring", settings: { max_concurrent_calls: 5, caller_ids: [] } });
+  });
+});
