@@ -26,7 +26,7 @@ const PLACEHOLDER: &str = r#"<!doctype html>
 <body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; padding: 0 1rem">
 <h1>Parley</h1>
 <p>This binary was built without the dashboard. Build it with <code>scripts/run</code>
-(or <code>cd web &amp;&amp; npm ci &amp;&amp; npm run build</code>, then rebuild Parley).</p>
+(or <code>cd web &amp;&amp; npm install &amp;&amp; npm run build</code>, then rebuild Parley).</p>
 <p>The API is running: see <a href="/docs">the API docs</a>.</p>
 </body></html>
 "#;

@@ -148,6 +148,11 @@ async function main() {
       await result.getByRole("cell", { name: "16", exact: true }).waitFor(); // the bad row's line
       await page.getByRole("cell", { name: "+15550100104", exact: true }).waitFor();
       await shot("contacts");
+      // The do-not-call toggle holds across a reload.
+      const dnc = page.getByRole("switch", { name: "Do not call +15550100113" });
+      await dnc.check();
+      await page.reload();
+      await page.getByRole("switch", { name: "Do not call +15550100113" }).and(page.locator(":checked")).waitFor();
     });
 
     await step("create a campaign", async () => {
@@ -260,6 +265,19 @@ async function main() {
       await shot("analytics");
       await page.getByRole("link", { name: "Settings" }).click();
       await page.getByTestId("mode").getByText("Sandbox.").waitFor();
+      await page.getByRole("form", { name: "Add a user" }).getByLabel("Email").fill("op@example.com");
+      await page.getByRole("form", { name: "Add a user" }).getByLabel("Password").fill("operator password");
+      await page.getByRole("button", { name: "Add user" }).click();
+      const saved = page.waitForResponse((r) => r.url().includes("/api/v1/users/") && r.request().method() === "PATCH");
+      await page.getByLabel("Role of op@example.com").selectOption("viewer");
+      await saved;
+      await page.reload();
+      await page.waitForFunction(
+        () => document.querySelector('select[aria-label="Role of op@example.com"]')?.value === "viewer",
+      );
+      await page.getByRole("form", { name: "Create an API key" }).getByLabel("Name").fill("crm sync");
+      await page.getByRole("button", { name: "Create key" }).click();
+      await page.getByTestId("new-api-key").waitFor();
       await page.getByLabel("Address (URL)").fill("http://127.0.0.1:9/parley-events");
       await page.getByRole("button", { name: "Add subscription" }).click();
       await page.getByTestId("webhook-secret").waitFor();
