@@ -1,0 +1,68 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { act, render, screen } from "@testing-library/react";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { MemoryRouter, Route, Routes } from "react-router-dom";
+import CallDetailPage from "./CallDetail";
+import { live } from "../api/live";
+
+class FakeSocket {
+  static last: FakeSocket | null = null;
+  onopen: (() => void) | null = null;
+  onmessage: ((e: { data: string }) => void) | null = null;
+  onclose: (() => void) | null = null;
+  constructor() {
+    FakeSocket.last = this;
+  }
+  close() {}
+  say(m: unknown) {
+    act(() => this.onmessage?.({ data: JSON.stringify(m) }));
+  }
+}
+
+const call = {
+  id: 7,
+  attempt: 1,
+  to: "+15550100001",
+  from: "+15005550006",
+  status: "in-progress",
+  created_at: "2026-11-24T05:00:00Z",
+  updated_at: "2026-11-24T05:00:01Z",
+  events: [],
+  transcript: [],
+  recordings: [],
+  recording: null,
+};
+
+afterEach(() => {
+  live.stop();
+  vi.unstubAllGlobals();
+});
+
+describe("call page", () => {
+  it("shows the transcript live while the call is in progress", async () => {
+    vi.stubGlobal("WebSocket", FakeSocket);
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => new Response(JSON.stringify(call), { headers: { "Content-Type": "application/json" } })),
+    );
+    render(
+      <QueryClientProvider client={new QueryClient()}>
+        <MemoryRouter initialEntries={["/calls/7"]}>
+          <Routes>
+            <Route path="/calls/:id" element={<CallDetailPage />} />
+          </Routes>
+        </MemoryRouter>
+      </QueryClientProvider>,
+    );
+    expect(await screen.findByText("Waiting for the first words…")).toBeInTheDocument();
+    live.start();
+    act(() => FakeSocket.last!.onopen?.());
+    FakeSocket.last!.say({ type: "transcript", call_id: 7, role: "agent", text: "Hello there", time_in_call_secs: 0.5 });
+    FakeSocket.last!.say({ type: "transcript", call_id: 8, role: "agent", text: "Another call", time_in_call_secs: 1 });
+    FakeSocket.last!.say({ type: "transcript", call_id: 7, role: "user", text: "Hi, who is this?", time_in_call_secs: 2 });
+    expect(screen.getByRole("heading", { name: "Live transcript" })).toBeInTheDocument();
+    const turns = screen.getByTestId("transcript");
+    expect(turns).toHaveTextContent(/Agent.*Hello there.*Contact.*Hi, who is this\?/);
+    expect(turns).not.toHaveTextContent("Another call");
+  });
+});
