@@ -149,10 +149,18 @@ async function main() {
       await page.getByRole("cell", { name: "+15550100104", exact: true }).waitFor();
       await shot("contacts");
       // The do-not-call toggle holds across a reload.
-      const dnc = page.getByRole("switch", { name: "Do not call +15550100113" });
-      await dnc.check();
+      const blocked = page.waitForResponse((r) => r.url().endsWith("/api/v1/dnc") && r.request().method() === "POST");
+      await page.getByRole("switch", { name: "Do not call +15550100113" }).check();
+      await blocked;
       await page.reload();
       await page.getByRole("switch", { name: "Do not call +15550100113" }).and(page.locator(":checked")).waitFor();
+      // Tags are edited in place, and the tag filter finds them.
+      await page.getByRole("button", { name: "Edit tags of +15550100112" }).click();
+      await page.getByLabel("Tags of +15550100112, separated by commas").fill("e2e, vip");
+      await page.getByRole("button", { name: "Save" }).click();
+      await page.getByRole("combobox", { name: /^Tag/ }).selectOption("vip");
+      await page.getByRole("cell", { name: "+15550100112", exact: true }).waitFor();
+      await page.getByRole("cell", { name: "+15550100111", exact: true }).waitFor({ state: "detached" });
     });
 
     await step("create a campaign", async () => {

@@ -180,21 +180,7 @@ function ContactList({ editable }: { editable: boolean }) {
     },
     { header: "Phone", accessorKey: "phone" },
     { header: "Company", cell: ({ row }) => row.original.company ?? "—" },
-    {
-      header: "Tags",
-      cell: ({ row }) =>
-        row.original.tags.length ? (
-          <span className="tags">
-            {row.original.tags.map((t) => (
-              <span key={t} className="tag">
-                {t}
-              </span>
-            ))}
-          </span>
-        ) : (
-          "—"
-        ),
-    },
+    { header: "Tags", cell: ({ row }) => <TagsCell contact={row.original} editable={editable} /> },
     { header: "Do not call", cell: ({ row }) => <DncToggle contact={row.original} editable={editable} /> },
   ];
 
@@ -279,5 +265,77 @@ function DncToggle({ contact, editable }: { contact: Contact; editable: boolean 
         </span>
       )}
     </label>
+  );
+}
+
+/// A contact's tags, editable in place as a comma-separated list.
+function TagsCell({ contact, editable }: { contact: Contact; editable: boolean }) {
+  const client = useQueryClient();
+  const [editing, setEditing] = useState(false);
+  const [text, setText] = useState("");
+  const save = useMutation({
+    mutationFn: (tags: string[]) =>
+      must(api.PATCH("/api/v1/contacts/{id}", { params: { path: { id: contact.id } }, body: { tags } })),
+    onSuccess: () => {
+      setEditing(false);
+      void client.invalidateQueries({ queryKey: ["contacts"] });
+      void client.invalidateQueries({ queryKey: ["tags"] });
+    },
+  });
+  if (editing) {
+    return (
+      <form
+        className="tag-editor"
+        onSubmit={(e) => {
+          e.preventDefault();
+          save.mutate(
+            text
+              .split(",")
+              .map((t) => t.trim())
+              .filter(Boolean),
+          );
+        }}
+      >
+        <input
+          aria-label={`Tags of ${contact.phone}, separated by commas`}
+          value={text}
+          autoFocus
+          onChange={(e) => setText(e.target.value)}
+          onKeyDown={(e) => e.key === "Escape" && setEditing(false)}
+        />
+        <button type="submit" disabled={save.isPending}>
+          Save
+        </button>
+        {save.isError && (
+          <span className="field-error" role="alert">
+            {describeError(save.error)}
+          </span>
+        )}
+      </form>
+    );
+  }
+  return (
+    <span className="tags">
+      {contact.tags.length
+        ? contact.tags.map((t) => (
+            <span key={t} className="tag">
+              {t}
+            </span>
+          ))
+        : "—"}
+      {editable && (
+        <button
+          type="button"
+          className="link small"
+          aria-label={`Edit tags of ${contact.phone}`}
+          onClick={() => {
+            setText(contact.tags.join(", "));
+            setEditing(true);
+          }}
+        >
+          Edit
+        </button>
+      )}
+    </span>
   );
 }
