@@ -5,9 +5,13 @@ use std::path::PathBuf;
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let dist = manifest.join("../../web/dist");
-    // A directory is rescanned by cargo, so new hashed files trigger a rebuild too.
-    println!("cargo:rerun-if-changed={}", dist.display());
+    let web = manifest.join("../../web");
+    let dist = web.join("dist");
+    // Cargo rescans a watched directory, so new hashed files trigger a rebuild too. A
+    // missing path would rerun this script (and rebuild the crate) on every build, so
+    // until the dashboard is built, `web/` itself is watched for `dist` to appear.
+    let watched = if dist.is_dir() { &dist } else { &web };
+    println!("cargo:rerun-if-changed={}", watched.display());
     let folder = if dist.join("index.html").is_file() {
         dist.canonicalize().expect("web/dist is readable")
     } else {
