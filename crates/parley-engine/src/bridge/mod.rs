@@ -7,7 +7,8 @@
 pub mod audio;
 mod session;
 
-/// Per-socket read buffer: 20 ms frames are ~300 bytes, so a few KiB is plenty (the
-/// library default of 128 KiB per socket would dominate memory per call).
-pub const SOCKET_READ_BUFFER: usize = 4 * 1024;
+/// Per-socket read buffer: 20 ms frames are ~350 bytes, so 2 KiB holds several (the
+/// library default of 128 KiB per socket would dominate memory per call; larger messages
+/// still arrive whole, in more reads).
+pub const SOCKET_READ_BUFFER: usize = 2 * 1024;
 pub const SOCKET_WRITE_BUFFER: usize = 4 * 1024;

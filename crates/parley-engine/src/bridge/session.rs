@@ -6,6 +6,7 @@ use crate::events::LiveEvent;
 use crate::tools::{ToolContext, ToolResult, CALL_ID_VARIABLE};
 use crate::Engine;
 use axum::extract::ws::{Message, WebSocket};
+use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
 use parley_domain::call::{Call, TerminationSource, TurnRole};
 use parley_domain::tool::ToolVia;
@@ -29,6 +30,8 @@ type AgentSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 const AGENT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Room for one relayed 20 ms frame's JSON (~350 bytes); larger messages grow it.
+const OUT_CAPACITY: usize = 512;
 
 /// Why the relay stopped.
 #[derive(Debug)]
@@ -300,6 +303,10 @@ struct Relay {
     /// Agent audio at or below this event id was interrupted and is dropped.
     interrupted_up_to: Option<u64>,
     out: String,
+    /// The bytes of every outgoing message, taken from this buffer; the socket drops a
+    /// message once it has framed it, and the space is reused for the next one, so a
+    /// relayed frame allocates nothing.
+    wire: BytesMut,
     /// Transcoded payload of the frame being relayed (transcoding only), reused.
     converted: String,
     started: Instant,
@@ -325,7 +332,8 @@ impl Relay {
             stream_sid,
             transcoding: Transcoding::default(),
             interrupted_up_to: None,
-            out: String::with_capacity(2048),
+            out: String::with_capacity(OUT_CAPACITY),
+            wire: BytesMut::with_capacity(OUT_CAPACITY),
             converted: String::new(),
             started: Instant::now(),
             turns,
@@ -333,6 +341,25 @@ impl Relay {
             tool_results_tx,
             tools: tokio::task::JoinSet::new(),
         }
+    }
+
+    /// The message written in `out`, in bytes shared with `wire`.
+    fn out_bytes(&mut self) -> Bytes {
+        self.wire.reserve(self.out.len());
+        self.wire.extend_from_slice(self.out.as_bytes());
+        self.wire.split().freeze()
+    }
+
+    fn agent_text(&mut self) -> tokio_tungstenite::tungstenite::Utf8Bytes {
+        self.out_bytes()
+            .try_into()
+            .expect("`out` is a String: valid UTF-8")
+    }
+
+    fn twilio_text(&mut self) -> axum::extract::ws::Utf8Bytes {
+        self.out_bytes()
+            .try_into()
+            .expect("`out` is a String: valid UTF-8")
     }
 
     /// Relays until one side ends; returns why, and the agent socket if still open.
@@ -400,7 +427,7 @@ impl Relay {
                         write_user_audio_chunk(&mut self.out, &self.converted);
                     }
                 }
-                if let Err(e) = agent.send(AgentMessage::text(self.out.as_str())).await {
+                if let Err(e) = agent.send(AgentMessage::Text(self.agent_text())).await {
                     return Some(Ending::AgentLost(e.to_string()));
                 }
                 None
@@ -443,7 +470,7 @@ impl Relay {
                 }
                 // The Twilio side failing ends the call from Twilio's end.
                 if twilio
-                    .send(Message::Text(self.out.as_str().into()))
+                    .send(Message::Text(self.twilio_text()))
                     .await
                     .is_err()
                 {
@@ -461,7 +488,7 @@ impl Relay {
             ServerMessage::Ping { ping_event } => {
                 self.out.clear();
                 write_pong(&mut self.out, ping_event.event_id);
-                if let Err(e) = agent.send(AgentMessage::text(self.out.as_str())).await {
+                if let Err(e) = agent.send(AgentMessage::Text(self.agent_text())).await {
                     return Some(Ending::AgentLost(e.to_string()));
                 }
             }
@@ -470,7 +497,7 @@ impl Relay {
                 self.out.clear();
                 write_clear(&mut self.out, &self.stream_sid);
                 if twilio
-                    .send(Message::Text(self.out.as_str().into()))
+                    .send(Message::Text(self.twilio_text()))
                     .await
                     .is_err()
                 {
