@@ -58,7 +58,7 @@ impl Engine {
         events: EventBus,
     ) -> Engine {
         Engine(Arc::new_cyclic(|shared| {
-            let tools = ToolRegistry::builtin(shared);
+            let tools = ToolRegistry::builtin(shared, &settings.tools);
             Shared {
                 store,
                 settings,

@@ -1,11 +1,13 @@
 //! Sandbox mode: with no Twilio or ElevenLabs credentials, Parley starts the built-in
 //! simulators on loopback ports and talks to them exactly as it would to the real
 //! services; only the base URLs and credentials differ.
-use crate::settings::Settings;
+use crate::settings::{Settings, ToolSettings};
 use crate::telephony::{sandbox_credentials as creds, SimulatorUrls};
 use parley_sim::elevenlabs::{
     ElevenLabsSim, ElevenLabsSimConfig, RunningElevenLabsSim, ServerTools,
 };
+use parley_sim::fakes::calcom::{FakeCalcom, FakeCalcomConfig};
+use parley_sim::fakes::RunningFake;
 use parley_sim::twilio::{RunningTwilioSim, TwilioSim, TwilioSimConfig};
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
@@ -14,6 +16,40 @@ use std::net::SocketAddr;
 pub struct Sandbox {
     pub twilio: RunningTwilioSim,
     pub elevenlabs: RunningElevenLabsSim,
+    pub tools: ToolFakes,
+}
+
+/// Fakes of the services the agent tools call, each started only when that service has
+/// no credentials configured.
+#[derive(Default)]
+pub struct ToolFakes {
+    pub calcom: Option<RunningFake<FakeCalcom>>,
+}
+
+impl ToolFakes {
+    /// Starts the fakes the settings lack credentials for and points the settings at them.
+    async fn start(settings: &mut ToolSettings, addr: SocketAddr) -> std::io::Result<ToolFakes> {
+        let mut fakes = ToolFakes::default();
+        if settings.calcom.api_key.is_none() {
+            let fake = FakeCalcom::spawn(FakeCalcomConfig::default(), addr).await?;
+            let config = fake.state.config();
+            settings.calcom.api_key = Some(config.api_key.clone().into());
+            settings.calcom.event_type_id = Some(config.event_type_id);
+            settings.calcom.api_base_url = url(&fake.base_url)?;
+            fakes.calcom = Some(fake);
+        }
+        Ok(fakes)
+    }
+
+    async fn stop(self) {
+        if let Some(fake) = self.calcom {
+            fake.stop().await;
+        }
+    }
+}
+
+fn url(base: &str) -> std::io::Result<url::Url> {
+    url::Url::parse(base).map_err(std::io::Error::other)
 }
 
 impl Sandbox {
@@ -27,6 +63,7 @@ impl Sandbox {
             .secrets
             .fill_missing(|| crate::secrets::random_token().into());
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let tools = ToolFakes::start(&mut settings.tools, loopback).await?;
         let speed = settings.sandbox.speed;
         let twilio = TwilioSim::spawn(
             TwilioSimConfig {
@@ -63,12 +100,17 @@ impl Sandbox {
             loopback,
         )
         .await?;
-        Ok(Sandbox { twilio, elevenlabs })
+        Ok(Sandbox {
+            twilio,
+            elevenlabs,
+            tools,
+        })
     }
 
     pub async fn stop(self) {
         self.twilio.stop().await;
         self.elevenlabs.stop().await;
+        self.tools.stop().await;
     }
 
     pub fn urls(&self) -> SimulatorUrls {

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod elevenlabs;
+pub mod fakes;
 pub mod personas;
 pub mod twilio;
 pub mod voice;

@@ -79,7 +79,7 @@ pub const CONVERSES: Persona = Persona {
     call_successful: "success",
 };
 
-pub const PERSONAS: [Persona; 10] = [
+pub const PERSONAS: [Persona; 11] = [
     CONVERSES,
     Persona {
         number: "+15550100002",
@@ -209,6 +209,25 @@ pub const PERSONAS: [Persona; 10] = [
         tool: Some(ToolUse {
             tool: "get_current_time",
             parameters: "{}",
+            after_line: 0,
+        }),
+        call_successful: "success",
+    },
+    Persona {
+        number: "+15550100011",
+        name: "books-consultation",
+        pickup: Pickup::Human,
+        voice_hz: 1700,
+        lines: &[
+            "I'd like a consultation, tomorrow at 10 if you can. I'm Ada Lovelace, ada@example.com.",
+            "Perfect, thank you. Bye.",
+        ],
+        hangs_up_after_ms: None,
+        agent_replies: &["Let me look at the calendar for you.", "You're welcome. Goodbye!"],
+        agent_ends: true,
+        tool: Some(ToolUse {
+            tool: "schedule_consultation",
+            parameters: r#"{"when": "tomorrow 10:00", "name": "Ada Lovelace", "email": "ada@example.com", "notes": "pricing questions"}"#,
             after_line: 0,
         }),
         call_successful: "success",

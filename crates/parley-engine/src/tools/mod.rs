@@ -3,13 +3,16 @@
 //! an ElevenLabs server tool (`POST /tools/{name}` with the tool's bearer secret). Every
 //! call, either way, is logged in `tool_calls`. An unknown tool answers with an error
 //! result and the call goes on.
+mod calcom;
 mod callback;
+mod consultation;
 mod definition;
 mod opt_out;
 mod params;
 mod time;
 
 pub use callback::ScheduleCallback;
+pub use consultation::{ScheduleConsultation, CONSULTATION_EVENT};
 pub use definition::{tool_url, ToolDefinition, CALL_ID_VARIABLE};
 pub use opt_out::{OptOut, OPT_OUT_EVENT};
 pub use time::GetCurrentTime;
@@ -24,7 +27,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Every built-in tool, by name.
-pub const NAMES: [&str; 3] = ["get_current_time", "opt_out", "schedule_callback"];
+pub const NAMES: [&str; 4] = [
+    "get_current_time",
+    "opt_out",
+    "schedule_callback",
+    "schedule_consultation",
+];
 
 /// ElevenLabs waits 20 s for a tool by default; answer before it gives up.
 pub const TOOL_TIMEOUT: Duration = Duration::from_secs(20);
@@ -100,8 +108,15 @@ pub struct ToolRegistry {
 impl ToolRegistry {
     /// Parley's own tools, reaching the engine through a weak handle: the registry lives
     /// inside the engine it points to. (A dangling handle still describes them.)
-    pub fn builtin(engine: &std::sync::Weak<crate::Shared>) -> ToolRegistry {
+    pub fn builtin(
+        engine: &std::sync::Weak<crate::Shared>,
+        settings: &crate::settings::ToolSettings,
+    ) -> ToolRegistry {
         let mut tools = ToolRegistry::default();
+        tools.register(Arc::new(ScheduleConsultation {
+            engine: engine.clone(),
+            calcom: Arc::new(calcom::Calcom::new(&settings.calcom)),
+        }));
         tools.register(Arc::new(GetCurrentTime(engine.clone())));
         tools.register(Arc::new(OptOut(engine.clone())));
         tools.register(Arc::new(ScheduleCallback(engine.clone())));
@@ -167,6 +182,27 @@ impl Engine {
             tracing::warn!(call_id = ctx.call_id, error = %e, "logging the tool call failed");
         }
         result
+    }
+
+    /// The zone a tool works in: the `timezone` parameter, else the callee's zone, else
+    /// UTC (a server call made without a call).
+    pub(crate) async fn tool_zone(
+        &self,
+        ctx: &ToolContext,
+        parameters: &Value,
+    ) -> Result<chrono_tz::Tz, ToolError> {
+        if let Some(zone) = params::optional_zone(parameters, "timezone")? {
+            return Ok(zone);
+        }
+        let Some(call_id) = ctx.call_id else {
+            return Ok(chrono_tz::Tz::UTC);
+        };
+        let call = self
+            .store
+            .get_call(call_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(self.call_zone(&call).await)
     }
 
     /// The context of a server tool call: the call named by `call_id`, if any.

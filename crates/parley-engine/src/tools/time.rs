@@ -1,7 +1,6 @@
 //! `get_current_time`: the date and time where the callee is (or in a given zone), with
 //! the dates the agent needs to talk about "tomorrow" or "next Tuesday", and whether it
 //! is business hours there.
-use super::params::optional_zone;
 use super::{Tool, ToolContext, ToolResult};
 use crate::Engine;
 use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc, Weekday};
@@ -96,18 +95,7 @@ impl Tool for GetCurrentTime {
         let shared = self.0.clone();
         Box::pin(async move {
             let engine = Engine(shared.upgrade().ok_or("Parley is shutting down")?);
-            let zone = match (optional_zone(&parameters, "timezone")?, ctx.call_id) {
-                (Some(zone), _) => zone,
-                (None, Some(call_id)) => {
-                    let call = engine
-                        .store
-                        .get_call(call_id)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    engine.call_zone(&call).await
-                }
-                (None, None) => Tz::UTC,
-            };
+            let zone = engine.tool_zone(&ctx, &parameters).await?;
             Ok(describe_time(Utc::now(), zone))
         })
     }

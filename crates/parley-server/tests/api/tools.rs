@@ -176,3 +176,56 @@ async fn server_tools_check_the_secret_the_tool_and_the_parameters() {
     assert!(body["result"]["business_hours"].is_boolean());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_agent_books_a_consultation_and_a_taken_slot_gets_alternatives() {
+    let app = sandbox().await;
+    let (call, conversation) = converse(&app, "+15550100011", None).await;
+    let (logged, heard) = only_tool_call(&call, &conversation, "schedule_consultation", "client");
+    assert_eq!(logged["result"]["booked"], true, "{logged}");
+    assert!(!heard.is_error);
+    assert!(heard.result.contains("Booked for"), "{}", heard.result);
+    let calcom = &app
+        .sandbox()
+        .tools
+        .calcom
+        .as_ref()
+        .expect("fake Cal.com")
+        .state;
+    let bookings = calcom.bookings();
+    assert_eq!(bookings.len(), 1);
+    assert_eq!(bookings[0].email, "ada@example.com");
+    assert_eq!(bookings[0].name, "Ada Lovelace");
+    assert_eq!(
+        bookings[0].time_zone, "America/New_York",
+        "the callee's zone"
+    );
+    assert_eq!(bookings[0].notes.as_deref(), Some("pricing questions"));
+    assert_eq!(logged["result"]["booking_uid"], bookings[0].uid.as_str());
+    assert!(call["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "consultation_booked"));
+
+    // The same time again, through the server tool: taken, with the nearest free times.
+    let (call, conversation) = converse(&app, "+15550100011", Some(SERVER_TOOLS)).await;
+    let (logged, heard) = only_tool_call(&call, &conversation, "schedule_consultation", "server");
+    assert_eq!(
+        logged["is_error"], false,
+        "a taken slot is an answer, not an error"
+    );
+    assert_eq!(logged["result"]["booked"], false, "{logged}");
+    assert_eq!(
+        logged["result"]["alternatives"].as_array().unwrap().len(),
+        3
+    );
+    let told: Value = serde_json::from_str(&heard.result).unwrap();
+    let message = told["result"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("is not available. The nearest free times are"),
+        "{message}"
+    );
+    assert_eq!(calcom.bookings().len(), 1, "nothing double-booked");
+    app.stop().await;
+}
