@@ -7,6 +7,8 @@ use parley_sim::elevenlabs::{
     ElevenLabsSim, ElevenLabsSimConfig, RunningElevenLabsSim, ServerTools,
 };
 use parley_sim::fakes::calcom::{FakeCalcom, FakeCalcomConfig};
+use parley_sim::fakes::graph::{FakeGraph, FakeGraphConfig};
+use parley_sim::fakes::smtp::{FakeSmtp, FakeSmtpConfig, RunningSmtp};
 use parley_sim::fakes::RunningFake;
 use parley_sim::twilio::{RunningTwilioSim, TwilioSim, TwilioSimConfig};
 use secrecy::ExposeSecret;
@@ -24,6 +26,8 @@ pub struct Sandbox {
 #[derive(Default)]
 pub struct ToolFakes {
     pub calcom: Option<RunningFake<FakeCalcom>>,
+    pub graph: Option<RunningFake<FakeGraph>>,
+    pub smtp: Option<RunningSmtp>,
 }
 
 impl ToolFakes {
@@ -38,11 +42,43 @@ impl ToolFakes {
             settings.calcom.api_base_url = url(&fake.base_url)?;
             fakes.calcom = Some(fake);
         }
+        let email = &mut settings.email;
+        if email.graph_client_secret.is_none() {
+            let fake = FakeGraph::spawn(FakeGraphConfig::default(), addr).await?;
+            let config = fake.state.config();
+            email.graph_login_base_url = url(&fake.base_url)?;
+            email.graph_api_base_url = url(&fake.base_url)?;
+            email.graph_tenant_id = Some(config.tenant_id.clone());
+            email.graph_client_id = Some(config.client_id.clone());
+            email.graph_client_secret = Some(config.client_secret.clone().into());
+            email.graph_sender = Some(config.sender.clone());
+            fakes.graph = Some(fake);
+        }
+        if email.smtp_host.is_none() {
+            let (user, password) = ("parley", "sandbox-smtp-password");
+            let config = FakeSmtpConfig {
+                credentials: Some((user.into(), password.into())),
+            };
+            let fake = FakeSmtp::spawn(config, addr).await?;
+            email.smtp_host = Some(fake.addr.ip().to_string());
+            email.smtp_port = fake.addr.port();
+            email.smtp_tls = false;
+            email.smtp_user = Some(user.into());
+            email.smtp_password = Some(password.into());
+            email.smtp_from = Some("Parley Sandbox <parley@sandbox.example>".into());
+            fakes.smtp = Some(fake);
+        }
         Ok(fakes)
     }
 
     async fn stop(self) {
         if let Some(fake) = self.calcom {
+            fake.stop().await;
+        }
+        if let Some(fake) = self.graph {
+            fake.stop().await;
+        }
+        if let Some(fake) = self.smtp {
             fake.stop().await;
         }
     }

@@ -79,7 +79,7 @@ pub const CONVERSES: Persona = Persona {
     call_successful: "success",
 };
 
-pub const PERSONAS: [Persona; 11] = [
+pub const PERSONAS: [Persona; 12] = [
     CONVERSES,
     Persona {
         number: "+15550100002",
@@ -228,6 +228,25 @@ pub const PERSONAS: [Persona; 11] = [
         tool: Some(ToolUse {
             tool: "schedule_consultation",
             parameters: r#"{"when": "tomorrow 10:00", "name": "Ada Lovelace", "email": "ada@example.com", "notes": "pricing questions"}"#,
+            after_line: 0,
+        }),
+        call_successful: "success",
+    },
+    Persona {
+        number: "+15550100012",
+        name: "wants-email",
+        pickup: Pickup::Human,
+        voice_hz: 1900,
+        lines: &[
+            "Can you email me the details? It's grace@example.com.",
+            "Got it, thanks. Goodbye.",
+        ],
+        hangs_up_after_ms: None,
+        agent_replies: &["Done, the details are on their way to your inbox.", "Goodbye!"],
+        agent_ends: true,
+        tool: Some(ToolUse {
+            tool: "send_email",
+            parameters: r#"{"to": "grace@example.com", "subject": "Your plan details", "text": "Hello Grace, here are the details of the new plan.", "html": "<p>Hello Grace, here are the details of the <b>new plan</b>.</p>"}"#,
             after_line: 0,
         }),
         call_successful: "success",

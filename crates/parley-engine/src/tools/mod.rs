@@ -7,6 +7,7 @@ mod calcom;
 mod callback;
 mod consultation;
 mod definition;
+mod email;
 mod opt_out;
 mod params;
 mod time;
@@ -14,6 +15,7 @@ mod time;
 pub use callback::ScheduleCallback;
 pub use consultation::{ScheduleConsultation, CONSULTATION_EVENT};
 pub use definition::{tool_url, ToolDefinition, CALL_ID_VARIABLE};
+pub use email::{SendEmail, EMAIL_EVENT};
 pub use opt_out::{OptOut, OPT_OUT_EVENT};
 pub use time::GetCurrentTime;
 
@@ -27,11 +29,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Every built-in tool, by name.
-pub const NAMES: [&str; 4] = [
+pub const NAMES: [&str; 5] = [
     "get_current_time",
     "opt_out",
     "schedule_callback",
     "schedule_consultation",
+    "send_email",
 ];
 
 /// ElevenLabs waits 20 s for a tool by default; answer before it gives up.
@@ -116,6 +119,10 @@ impl ToolRegistry {
         tools.register(Arc::new(ScheduleConsultation {
             engine: engine.clone(),
             calcom: Arc::new(calcom::Calcom::new(&settings.calcom)),
+        }));
+        tools.register(Arc::new(SendEmail {
+            engine: engine.clone(),
+            mailer: Arc::new(email::Mailer::new(&settings.email)),
         }));
         tools.register(Arc::new(GetCurrentTime(engine.clone())));
         tools.register(Arc::new(OptOut(engine.clone())));

@@ -229,3 +229,78 @@ async fn the_agent_books_a_consultation_and_a_taken_slot_gets_alternatives() {
     assert_eq!(calcom.bookings().len(), 1, "nothing double-booked");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_agent_sends_an_email_through_graph_with_a_cached_token() {
+    let app = sandbox().await;
+    let (call, conversation) = converse(&app, "+15550100012", None).await;
+    let (logged, heard) = only_tool_call(&call, &conversation, "send_email", "client");
+    assert_eq!(logged["is_error"], false, "{logged}");
+    assert_eq!(heard.result, "Email sent to grace@example.com.");
+    let graph = &app
+        .sandbox()
+        .tools
+        .graph
+        .as_ref()
+        .expect("fake Graph")
+        .state;
+    let sent = graph.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, vec!["grace@example.com".to_string()]);
+    assert_eq!(sent[0].subject, "Your plan details");
+    assert_eq!(sent[0].content_type, "HTML");
+    assert!(sent[0].content.contains("<b>new plan</b>"));
+    assert_eq!(sent[0].sender, graph.config().sender);
+
+    let (call, conversation) = converse(&app, "+15550100012", Some(SERVER_TOOLS)).await;
+    let (logged, heard) = only_tool_call(&call, &conversation, "send_email", "server");
+    assert_eq!(logged["is_error"], false, "{logged}");
+    assert!(!heard.is_error);
+    assert_eq!(graph.sent().len(), 2);
+    assert_eq!(
+        graph.token_requests(),
+        1,
+        "the token is cached until it expires"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn send_email_over_smtp_sends_text_and_html() {
+    let app = TestApp::start_on(crate::harness::Db::Sqlite, |s| {
+        s.dialer.enabled = false;
+        s.tools.email.transport = parley_engine::settings::EmailTransport::Smtp;
+    })
+    .await;
+    let bearer = secret(&app, "send_email");
+    let body = json!({"to": "lin@example.com", "subject": "Hello", "text": "Plain words.", "html": "<p>Rich words.</p>"});
+    let (status, answer) = post_tool(&app, "send_email", Some(&bearer), body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["result"], "Email sent to lin@example.com.");
+    let smtp = &app.sandbox().tools.smtp.as_ref().expect("fake SMTP").state;
+    let received = smtp.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].from, "parley@sandbox.example");
+    assert_eq!(received[0].to, vec!["lin@example.com".to_string()]);
+    let data = &received[0].data;
+    assert!(data.contains("Subject: Hello"), "{data}");
+    assert!(data.contains("multipart/alternative"), "{data}");
+    assert!(
+        data.contains("Plain words.") && data.contains("<p>Rich words.</p>"),
+        "{data}"
+    );
+
+    let (status, answer) = post_tool(
+        &app,
+        "send_email",
+        Some(&bearer),
+        json!({"to": "not an address", "subject": "x", "text": "y"}),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["details"]["field"].as_str()),
+        (400, Some("to"))
+    );
+    assert_eq!(smtp.received().len(), 1, "nothing sent for bad input");
+    app.stop().await;
+}

@@ -3,6 +3,8 @@
 //! service's documented wire format closely enough that Parley's real clients cannot
 //! tell the difference, and keeps what it received for tests to inspect.
 pub mod calcom;
+pub mod graph;
+pub mod smtp;
 
 use axum::Router;
 use std::net::SocketAddr;
