@@ -116,10 +116,11 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn check_version(headers: &HeaderMap, expected: &str) -> Result<(), Response> {
+/// The error answer when the `cal-api-version` header is not `expected`.
+fn wrong_version(headers: &HeaderMap, expected: &str) -> Option<Response> {
     match headers.get("cal-api-version").and_then(|v| v.to_str().ok()) {
-        Some(v) if v == expected => Ok(()),
-        _ => Err(error(
+        Some(v) if v == expected => None,
+        _ => Some(error(
             StatusCode::BAD_REQUEST,
             "BadRequestException",
             &format!("cal-api-version header must be {expected}"),
@@ -127,20 +128,19 @@ fn check_version(headers: &HeaderMap, expected: &str) -> Result<(), Response> {
     }
 }
 
-fn check_key(fake: &FakeCalcom, headers: &HeaderMap) -> Result<(), Response> {
+/// The error answer when the bearer API key is missing or wrong.
+fn unauthorized(fake: &FakeCalcom, headers: &HeaderMap) -> Option<Response> {
     let given = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if given == Some(fake.config.api_key.as_str()) {
-        Ok(())
-    } else {
-        Err(error(
+    (given != Some(fake.config.api_key.as_str())).then(|| {
+        error(
             StatusCode::UNAUTHORIZED,
             "UnauthorizedException",
             "Invalid Access Token.",
-        ))
-    }
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -167,7 +167,7 @@ async fn slots(
     headers: HeaderMap,
     Query(q): Query<SlotsQuery>,
 ) -> Response {
-    if let Err(r) = check_version(&headers, SLOTS_API_VERSION) {
+    if let Some(r) = wrong_version(&headers, SLOTS_API_VERSION) {
         return r;
     }
     let bad = |m: &str| error(StatusCode::BAD_REQUEST, "BadRequestException", m);
@@ -234,10 +234,10 @@ async fn book(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = check_version(&headers, BOOKINGS_API_VERSION) {
+    if let Some(r) = wrong_version(&headers, BOOKINGS_API_VERSION) {
         return r;
     }
-    if let Err(r) = check_key(&fake, &headers) {
+    if let Some(r) = unauthorized(&fake, &headers) {
         return r;
     }
     let bad = |m: &str| error(StatusCode::BAD_REQUEST, "BadRequestException", m);
