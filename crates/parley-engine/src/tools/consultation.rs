@@ -35,7 +35,8 @@ pub(crate) fn spoken(at: DateTime<Utc>, zone: Tz) -> String {
 fn nearest(free: &[DateTime<Utc>], wanted: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     let mut by_distance: Vec<DateTime<Utc>> =
         free.iter().copied().filter(|t| *t != wanted).collect();
-    by_distance.sort_by_key(|t| (*t - wanted).abs());
+    // Equally near: the later time, since the callee wanted a time that has not come.
+    by_distance.sort_by_key(|t| ((*t - wanted).abs(), *t < wanted));
     by_distance.truncate(ALTERNATIVES);
     by_distance.sort();
     by_distance
