@@ -14,7 +14,9 @@ import { Empty } from "./States";
 function hourLabel(h: string | number): string {
   if (typeof h === "number") return `${String(h).padStart(2, "0")}:00`;
   const d = new Date(h);
-  return Number.isNaN(d.getTime()) ? h : d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  return Number.isNaN(d.getTime())
+    ? h
+    : d.toLocaleString(undefined, { weekday: "short", hour: "2-digit", minute: "2-digit" });
 }
 
 /// Dialed, answered and successful calls per hour (a timeline or hours of the day).
@@ -24,7 +26,7 @@ export function HourlyChart({ points }: { points: HourPoint[] }) {
   return (
     <div className="chart" role="img" aria-label="Calls per hour: dialed, answered and successful">
       <ResponsiveContainer width="100%" height={240}>
-        <BarChart data={data}>
+        <BarChart data={data} maxBarSize={36}>
           <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
           <XAxis dataKey="label" stroke="var(--muted)" fontSize={12} />
           <YAxis allowDecimals={false} stroke="var(--muted)" fontSize={12} />

@@ -27,6 +27,11 @@ export default function AnalyticsPage() {
   }, [from, to, campaignId]);
   const enabled = !invalid;
   const summary = useQuery({ queryKey: ["analytics", "summary", range], queryFn: () => analytics.summary(range), enabled });
+  const volume = useQuery({
+    queryKey: ["analytics", "timeline", range],
+    queryFn: () => analytics.timeline(range),
+    enabled,
+  });
   const byHour = useQuery({
     queryKey: ["analytics", "hour-of-day", range],
     queryFn: () => analytics.hourOfDay({ ...range, tz: browserTimeZone() }),
@@ -87,6 +92,16 @@ export default function AnalyticsPage() {
           <Stat label="Cost" value={fmtMoney(t.cost_usd)} />
         </div>
       )}
+      <div className="card">
+        <h2>Volume over time</h2>
+        {volume.isPending ? (
+          enabled && <Loading />
+        ) : volume.isError ? (
+          <ErrorMessage error={volume.error} retry={() => volume.refetch()} />
+        ) : (
+          <HourlyChart points={volume.data} />
+        )}
+      </div>
       <div className="card">
         <h2>Calls by hour of day ({browserTimeZone()})</h2>
         {byHour.isPending ? (
