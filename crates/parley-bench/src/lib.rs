@@ -10,6 +10,7 @@
 //! Figures are reported, never asserted: speed depends on the machine.
 #![forbid(unsafe_code)]
 
+pub mod analytics;
 pub mod bridge;
 pub mod child;
 pub mod dialer;
@@ -25,7 +26,12 @@ use std::fmt;
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// The scenarios, by the name used on the command line and in the JSON `scenario` field.
-pub const SCENARIOS: &[&str] = &[import::SCENARIO, bridge::SCENARIO, dialer::SCENARIO];
+pub const SCENARIOS: &[&str] = &[
+    import::SCENARIO,
+    bridge::SCENARIO,
+    dialer::SCENARIO,
+    analytics::SCENARIO,
+];
 
 /// A database backend to run a scenario on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@ use parley_engine::settings::Settings;
 use parley_server::RunningServer;
 use parley_store::Store;
 use sqlx::{ConnectOptions, Connection};
+use std::path::Path;
 
 pub struct BenchServer {
     /// `http://127.0.0.1:<port>`.
@@ -18,7 +19,8 @@ pub struct BenchServer {
     server: RunningServer,
     /// The PostgreSQL admin URL and the database to drop when done.
     postgres: Option<(String, String)>,
-    _dir: tempfile::TempDir,
+    /// The data directory, when it is a temporary one (deleted on drop).
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl BenchServer {
@@ -35,12 +37,32 @@ impl BenchServer {
         postgres_admin_url: &str,
         configure: impl FnOnce(&mut Settings),
     ) -> Result<BenchServer, BenchError> {
-        let dir = tempfile::Builder::new().prefix("parley-bench-").tempdir()?;
+        Self::start_in(db, postgres_admin_url, None, configure).await
+    }
+
+    /// [`BenchServer::start_with`] in the data directory `data_dir` (kept afterwards,
+    /// SQLite database included) instead of a temporary one.
+    pub async fn start_in(
+        db: Db,
+        postgres_admin_url: &str,
+        data_dir: Option<&Path>,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Result<BenchServer, BenchError> {
+        let (dir, temporary) = match data_dir {
+            Some(dir) => (dir.to_path_buf(), None),
+            None => {
+                let temporary = tempfile::Builder::new().prefix("parley-bench-").tempdir()?;
+                (temporary.path().to_path_buf(), Some(temporary))
+            }
+        };
+        // The URL `parley serve --data-dir` would use.
+        let sqlite_url = Settings {
+            data_dir: dir.clone(),
+            ..Settings::default()
+        }
+        .database_url();
         let (url, postgres) = match db {
-            Db::Sqlite => (
-                format!("sqlite://{}", dir.path().join("parley.db").display()),
-                None,
-            ),
+            Db::Sqlite => (sqlite_url, None),
             Db::Postgres => {
                 let (url, name) = create_database(postgres_admin_url).await?;
                 (url, Some((postgres_admin_url.to_owned(), name)))
@@ -55,7 +77,7 @@ impl BenchServer {
                 store,
                 server,
                 postgres,
-                _dir: dir,
+                _dir: temporary,
             }),
             Err(e) => {
                 if let Some((admin, name)) = postgres {
@@ -69,13 +91,13 @@ impl BenchServer {
 
     async fn start_on(
         url: &str,
-        dir: &tempfile::TempDir,
+        dir: &Path,
         configure: impl FnOnce(&mut Settings),
     ) -> Result<(Store, String, RunningServer), BenchError> {
         let store = Store::open(url).await?;
         let mut settings = Settings {
             listen: "127.0.0.1:0".parse().expect("a valid address"),
-            data_dir: dir.path().to_path_buf(),
+            data_dir: dir.to_path_buf(),
             database_url: Some(url.to_owned()),
             ..Settings::default()
         };

@@ -6,6 +6,7 @@
 
 mod analytics;
 mod audit;
+mod call_history;
 mod call_lifecycle;
 mod calls;
 mod campaigns;
@@ -23,6 +24,7 @@ mod webhooks;
 
 pub use analytics::{CallCounts, CampaignCounts, HourCounts, StatsRange};
 pub use audit::AuditEntry;
+pub use call_history::PastCall;
 pub use call_lifecycle::{PostCall, RecordingUpdate, StatusChange};
 pub use calls::{CallFilter, NewCall};
 pub use campaigns::{CampaignUpdate, ContactSelector, NewCampaign};

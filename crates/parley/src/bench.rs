@@ -3,10 +3,12 @@
 //! With `--db both` each backend runs in a child process of this same binary (with
 //! `--db <one> --json`), so each peak-memory figure belongs to one run alone.
 use crate::cli::{
-    BenchBackendArgs, BenchBridgeArgs, BenchCommand, BenchDb, BenchDialerArgs, BenchImportArgs,
+    BenchAnalyticsArgs, BenchBackendArgs, BenchBridgeArgs, BenchCommand, BenchDb, BenchDialerArgs,
+    BenchImportArgs,
 };
 use crate::telemetry;
 use anyhow::Context;
+use parley_bench::analytics::{self, AnalyticsOptions, AnalyticsReport};
 use parley_bench::bridge::{self, BridgeOptions, BridgeResult};
 use parley_bench::dialer::{self, DialerOptions};
 use parley_bench::import::{self, ImportOptions};
@@ -15,8 +17,11 @@ use parley_bench::Db;
 use parley_engine::settings::{LogFormat, LogSettings};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-pub fn run(command: BenchCommand) -> anyhow::Result<()> {
+/// `data_dir` is the global `--data-dir`, used only where a scenario keeps its database.
+pub fn run(command: BenchCommand, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     // The server under test logs a line per import and request; warnings and errors are
     // all a reader of the report needs (RUST_LOG still wins).
     telemetry::init(&LogSettings {
@@ -29,6 +34,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Bridge(args) => bench_bridge(args),
         BenchCommand::Import(args) => runtime()?.block_on(bench_import(args)),
         BenchCommand::Dialer(args) => runtime()?.block_on(bench_dialer(args)),
+        BenchCommand::Analytics(args) => runtime()?.block_on(bench_analytics(args, data_dir)),
     }
 }
 
@@ -144,6 +150,71 @@ async fn bench_dialer(args: BenchDialerArgs) -> anyhow::Result<()> {
         args.backends.json,
         &format!("{} contacts, every callee busy", args.contacts),
     );
+    Ok(())
+}
+
+async fn bench_analytics(
+    args: BenchAnalyticsArgs,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let keep_in = if args.keep {
+        anyhow::ensure!(
+            args.backends.db == BenchDb::Sqlite,
+            "--keep needs --db sqlite"
+        );
+        Some(data_dir.context("--keep needs --data-dir DIR to write the database into")?)
+    } else {
+        None
+    };
+    let mut results = Vec::new();
+    let mut seed_seconds = BTreeMap::new();
+    for db in backends(args.backends.db) {
+        eprintln!("bench analytics: {} calls on {db}", args.calls);
+        let options = AnalyticsOptions {
+            calls: args.calls,
+            repeats: args.repeats,
+            db,
+            postgres_url: args.backends.postgres_url.clone(),
+            data_dir: keep_in.clone(),
+        };
+        let run = analytics::run(&options)
+            .await
+            .with_context(|| format!("the analytics benchmark on {db} failed"))?;
+        seed_seconds.insert(db.to_string(), run.seed_seconds);
+        results.extend(run.results);
+    }
+    if args.backends.json {
+        let report = AnalyticsReport {
+            scenario: analytics::SCENARIO.to_owned(),
+            calls: args.calls,
+            results,
+            seed_seconds,
+        };
+        println!("{}", report.to_json());
+        return Ok(());
+    }
+    let title = format!(
+        "{} calls over {} days in {} campaigns, {} timed runs per query",
+        args.calls,
+        analytics::DAYS,
+        analytics::CAMPAIGNS,
+        args.repeats
+    );
+    print(&Report::new(analytics::SCENARIO, results), false, &title);
+    for (db, seconds) in &seed_seconds {
+        println!(
+            "{db}: history written in {:.1} s ({:.0} calls/s)",
+            seconds,
+            args.calls as f64 / seconds
+        );
+    }
+    if let Some(dir) = keep_in {
+        let dir = dir.display();
+        println!(
+            "kept in {dir}: add a user with `parley admin create-user --data-dir {dir} ...`, \
+             then `parley serve --data-dir {dir}`"
+        );
+    }
     Ok(())
 }
 

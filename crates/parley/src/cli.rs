@@ -144,6 +144,27 @@ pub enum BenchCommand {
     /// A campaign dialled against the Twilio simulator with every callee busy at once:
     /// dispatch rate, claim latency and peak memory.
     Dialer(BenchDialerArgs),
+    /// Write a call history (N calls over 30 days in 20 campaigns) and time the
+    /// dashboard's analytics queries: latency p50/p99 of each.
+    Analytics(BenchAnalyticsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchAnalyticsArgs {
+    /// Calls in the generated history.
+    #[arg(long, default_value_t = parley_bench::analytics::DEFAULT_CALLS,
+          value_parser = clap::value_parser!(u64).range(1..=parley_bench::analytics::MAX_CALLS))]
+    pub calls: u64,
+    /// Timed runs of each query.
+    #[arg(long, default_value_t = parley_bench::analytics::DEFAULT_REPEATS,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub repeats: u32,
+    /// Keep the SQLite database, written into --data-dir (which must not hold one yet),
+    /// to look at with `parley serve --data-dir DIR`. Needs --db sqlite.
+    #[arg(long)]
+    pub keep: bool,
+    #[command(flatten)]
+    pub backends: BenchBackendArgs,
 }
 
 #[derive(Debug, Args)]
@@ -290,6 +311,19 @@ mod tests {
         assert!(!args.backends.json);
         assert!(Cli::try_parse_from(["parley", "bench", "import", "--rows", "0"]).is_err());
         assert!(Cli::try_parse_from(["parley", "bench", "import", "--db", "mysql"]).is_err());
+    }
+
+    #[test]
+    fn bench_analytics_defaults_and_limits() {
+        let cli = Cli::try_parse_from(["parley", "bench", "analytics"]).unwrap();
+        let Command::Bench(BenchCommand::Analytics(args)) = cli.command else {
+            panic!("not bench analytics");
+        };
+        assert_eq!(args.calls, parley_bench::analytics::DEFAULT_CALLS);
+        assert_eq!(args.backends.db, BenchDb::Both);
+        assert!(!args.keep);
+        assert!(Cli::try_parse_from(["parley", "bench", "analytics", "--calls", "0"]).is_err());
+        assert!(Cli::try_parse_from(["parley", "bench", "analytics", "--repeats", "0"]).is_err());
     }
 
     #[test]

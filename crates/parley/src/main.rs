@@ -54,7 +54,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         // Makes its own settings for the server it measures.
-        Command::Bench(command) => return bench::run(command),
+        Command::Bench(command) => return bench::run(command, cli.global.data_dir),
         Command::Sim(args) => return sim::run(args),
         command => command,
     };

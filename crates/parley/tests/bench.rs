@@ -137,3 +137,80 @@ fn dialer_reports_every_backend() {
         assert!(figure("peak_rss_mb") > 0.0, "{r}");
     }
 }
+
+#[test]
+fn analytics_times_every_query_on_every_backend() {
+    let report = bench(&["analytics", "--calls", "300", "--repeats", "3", "--json"]);
+    assert_eq!(report["scenario"], "analytics");
+    assert_eq!(report["calls"], 300);
+    let results = report["results"].as_array().unwrap();
+    for db in ["sqlite", "postgres"] {
+        let queries: Vec<&str> = results
+            .iter()
+            .filter(|r| r["db"] == db)
+            .map(|r| r["query"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            queries,
+            [
+                "summary",
+                "summary_campaign",
+                "timeline",
+                "hour_of_day_30d",
+                "campaigns",
+                "summary_http"
+            ],
+            "{report}"
+        );
+        assert!(
+            report["seed_seconds"][db].as_f64().unwrap() > 0.0,
+            "{report}"
+        );
+    }
+    for r in results {
+        let (p50, p99) = (r["p50_ms"].as_f64().unwrap(), r["p99_ms"].as_f64().unwrap());
+        assert!(p50 > 0.0 && p50 <= p99, "{r}");
+    }
+}
+
+#[test]
+fn analytics_keeps_its_history_for_serve_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let data_dir = data_dir.to_str().unwrap();
+    let args = [
+        "analytics",
+        "--calls",
+        "100",
+        "--repeats",
+        "1",
+        "--db",
+        "sqlite",
+        "--keep",
+        "--data-dir",
+        data_dir,
+        "--json",
+    ];
+    bench(&args);
+    assert!(dir.path().join("data/parley.db").is_file());
+    let again = Command::new(env!("CARGO_BIN_EXE_parley"))
+        .arg("bench")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        !again.status.success(),
+        "a second history is not added to the first"
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds a database"),
+        "{again:?}"
+    );
+    let no_dir = Command::new(env!("CARGO_BIN_EXE_parley"))
+        .args(["bench", "analytics", "--db", "sqlite", "--keep"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!no_dir.status.success());
+}

@@ -1,7 +1,7 @@
 //! Analytics counters: every call counted exactly once, whatever order its news arrives in.
 use parley_domain::call::{CallOutcome, CallStatus};
 use parley_domain::time::now_millis;
-use parley_store::{CallCounts, NewCall, StatsRange, StatusChange, Store};
+use parley_store::{CallCounts, NewCall, PastCall, StatsRange, StatusChange, Store};
 
 async fn new_call(store: &Store, campaign_id: Option<i64>) -> i64 {
     store
@@ -159,4 +159,63 @@ pub async fn analytics_count_each_call_once(store: Store) {
     store.delete_campaign(a, "test").await.unwrap();
     assert_eq!(store.call_counts(&range(None)).await.unwrap().dialed, 5);
     assert_eq!(store.call_counts(&range(Some(a))).await.unwrap().dialed, 0);
+}
+
+pub async fn past_calls_are_counted_like_live_ones(store: Store) {
+    let campaign = crate::cases::campaign(&store, "History").await;
+    let hour = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000;
+    let call = |status: CallStatus, outcome, answered_by: Option<&str>, duration| PastCall {
+        campaign_id: Some(campaign),
+        to: "+15550100001".into(),
+        from: "+15005550006".into(),
+        status,
+        answered_by: answered_by.map(String::from),
+        outcome: Some(outcome),
+        duration_seconds: duration,
+        created_at: hour + 60_000,
+        answered_at: duration.map(|_| hour + 70_000),
+        ended_at: Some(hour + 200_000),
+    };
+    let calls = vec![
+        call(
+            CallStatus::Completed,
+            CallOutcome::Success,
+            Some("human"),
+            Some(120),
+        ),
+        call(
+            CallStatus::Completed,
+            CallOutcome::Voicemail,
+            Some("fax"),
+            Some(5),
+        ),
+        call(CallStatus::NoAnswer, CallOutcome::NoAnswer, None, None),
+    ];
+    assert_eq!(store.insert_past_calls(&calls).await.unwrap(), 3);
+    let counts = store
+        .call_counts(&StatsRange {
+            from: hour,
+            to: hour + 3_600_000,
+            campaign_id: Some(campaign),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        CallCounts {
+            dialed: 3,
+            answered: 2,
+            human: 1,
+            machine: 1,
+            conversations: 1,
+            successful: 1,
+            failed: 0,
+            no_answer: 1,
+            busy: 0,
+            voicemail: 1,
+            duration_seconds: 125,
+            billed_minutes: 3,
+        }
+    );
+    assert_eq!(store.calls_in_progress(None).await.unwrap(), 0);
 }

@@ -1298,7 +1298,6 @@ pub async fn failed_contacts_can_be_requeued(store: Store) {
     );
 }
 
-pub use crate::analytics::analytics_count_each_call_once;
 pub async fn tool_calls_are_logged_per_call(store: Store) {
     use parley_domain::tool::ToolVia;
     use parley_store::NewToolCall;
@@ -1387,3 +1386,4 @@ pub async fn the_last_enabled_admin_stays(store: Store) {
     let missing = store.update_user(9_999, Some(Role::Viewer), None).await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
 }
+pub use crate::analytics::{analytics_count_each_call_once, past_calls_are_counted_like_live_ones};
