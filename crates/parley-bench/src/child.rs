@@ -1,15 +1,15 @@
 //! Running one backend of a scenario in a child process, so that its peak memory is its
 //! own and not the sum of every run before it.
-use crate::report::Report;
 use crate::BenchError;
 use serde::de::DeserializeOwned;
 use std::process::Stdio;
 
-/// Runs `command`, which must print one JSON report on stdout, and reads the report back.
-/// The child's stderr (its logs) passes through.
-pub async fn run_json<R: DeserializeOwned>(
+/// Runs `command`, which must print one JSON report on stdout (a
+/// [`Report`](crate::report::Report) or a scenario's own), and reads the report back. The child's stderr (its logs) passes
+/// through.
+pub async fn run_json<T: DeserializeOwned>(
     mut command: tokio::process::Command,
-) -> Result<Report<R>, BenchError> {
+) -> Result<T, BenchError> {
     let output = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

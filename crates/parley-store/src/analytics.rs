@@ -147,7 +147,9 @@ impl Store {
             }
             qb.push(")");
             if let Some(c) = campaign_id {
-                qb.push(" AND campaign_id = ").push_bind(c);
+                // Unary plus keeps both planners on the status index (few calls are
+                // unfinished) rather than the campaign index (a campaign has many calls).
+                qb.push(" AND +campaign_id = ").push_bind(c);
             }
             qb.build_query_as().fetch_one(pool).await
         })?;

@@ -169,6 +169,22 @@ async fn bench_analytics(
     let mut results = Vec::new();
     let mut seed_seconds = BTreeMap::new();
     for db in backends(args.backends.db) {
+        if args.backends.db == BenchDb::Both {
+            // A process per backend, so the first server's leftovers cannot disturb the
+            // second's figures.
+            let (calls, repeats) = (args.calls.to_string(), args.repeats.to_string());
+            let scenario_args = [
+                analytics::SCENARIO,
+                "--calls",
+                &calls,
+                "--repeats",
+                &repeats,
+            ];
+            let child: AnalyticsReport = child_report(&args.backends, db, &scenario_args).await?;
+            seed_seconds.extend(child.seed_seconds);
+            results.extend(child.results);
+            continue;
+        }
         eprintln!("bench analytics: {} calls on {db}", args.calls);
         let options = AnalyticsOptions {
             calls: args.calls,
@@ -232,6 +248,20 @@ async fn in_child<R: DeserializeOwned>(
     db: Db,
     scenario_args: &[&str],
 ) -> anyhow::Result<R> {
+    let report: Report<R> = child_report(backends, db, scenario_args).await?;
+    report
+        .results
+        .into_iter()
+        .next()
+        .with_context(|| format!("the benchmark on {db} reported no result"))
+}
+
+/// Runs `parley bench <scenario_args> --db <db> --json` and returns its report.
+async fn child_report<T: DeserializeOwned>(
+    backends: &BenchBackendArgs,
+    db: Db,
+    scenario_args: &[&str],
+) -> anyhow::Result<T> {
     let exe = std::env::current_exe().context("cannot find this program to run it again")?;
     let mut command = tokio::process::Command::new(exe);
     command
@@ -240,14 +270,9 @@ async fn in_child<R: DeserializeOwned>(
         .args(["--db", db.as_str(), "--json"])
         // Through the environment, so a password in the URL stays out of the process list.
         .env("PARLEY_TEST_POSTGRES_URL", &backends.postgres_url);
-    let report: Report<R> = parley_bench::child::run_json(command)
+    parley_bench::child::run_json(command)
         .await
-        .with_context(|| format!("the benchmark on {db} failed"))?;
-    report
-        .results
-        .into_iter()
-        .next()
-        .with_context(|| format!("the benchmark on {db} reported no result"))
+        .with_context(|| format!("the benchmark on {db} failed"))
 }
 
 fn print<R: Row + Serialize>(report: &Report<R>, json: bool, title: &str) {

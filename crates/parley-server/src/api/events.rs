@@ -42,7 +42,7 @@ pub struct EventsQuery {
     pub campaign_id: Option<i64>,
 }
 
-/// What the server says on the socket that is not a [`LiveEvent`].
+/// What the server says on the socket besides live events.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ControlMessage {
