@@ -3,7 +3,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-/// A request head larger than this is not one of ours.
+/// A request or response head larger than this is not one of ours.
 pub const MAX_HEAD: usize = 16 * 1024;
 
 /// The length of the head at the start of `buf`, blank line included, once it is whole.

@@ -133,6 +133,9 @@ impl Call {
         let mut used = 0;
         if self.state == State::Upgrading {
             let Some(head_len) = http::head_len(buf) else {
+                if buf.len() > http::MAX_HEAD {
+                    return Err(CallError::Upgrade("an endless response head".into()).into());
+                }
                 return Ok(0);
             };
             let head = std::str::from_utf8(&buf[..head_len]).unwrap_or_default();
