@@ -21,6 +21,9 @@ pub struct Sandbox {
     pub tools: ToolFakes,
 }
 
+/// Where `transfer_to_human` sends sandbox calls unless a number is configured.
+pub const SANDBOX_TRANSFER_NUMBER: &str = "+15550109999";
+
 /// Fakes of the services the agent tools call, each started only when that service has
 /// no credentials configured.
 #[derive(Default)]
@@ -34,6 +37,11 @@ impl ToolFakes {
     /// Starts the fakes the settings lack credentials for and points the settings at them.
     async fn start(settings: &mut ToolSettings, addr: SocketAddr) -> std::io::Result<ToolFakes> {
         let mut fakes = ToolFakes::default();
+        // The simulated carrier "connects" any number; this one names the sandbox person.
+        settings
+            .transfer
+            .number
+            .get_or_insert_with(|| SANDBOX_TRANSFER_NUMBER.to_owned());
         if settings.calcom.api_key.is_none() {
             let fake = FakeCalcom::spawn(FakeCalcomConfig::default(), addr).await?;
             let config = fake.state.config();

@@ -79,7 +79,7 @@ pub const CONVERSES: Persona = Persona {
     call_successful: "success",
 };
 
-pub const PERSONAS: [Persona; 12] = [
+pub const PERSONAS: [Persona; 13] = [
     CONVERSES,
     Persona {
         number: "+15550100002",
@@ -250,6 +250,22 @@ pub const PERSONAS: [Persona; 12] = [
             after_line: 0,
         }),
         call_successful: "success",
+    },
+    Persona {
+        number: "+15550100013",
+        name: "wants-a-human",
+        pickup: Pickup::Human,
+        voice_hz: 2100,
+        lines: &["I'd rather talk to a real person, please."],
+        hangs_up_after_ms: None,
+        agent_replies: &["Of course. I'm transferring you to a colleague now."],
+        agent_ends: false,
+        tool: Some(ToolUse {
+            tool: "transfer_to_human",
+            parameters: r#"{"reason": "callee asked for a person"}"#,
+            after_line: 0,
+        }),
+        call_successful: "unknown",
     },
 ];
 

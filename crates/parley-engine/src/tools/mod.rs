@@ -11,6 +11,7 @@ mod email;
 mod opt_out;
 mod params;
 mod time;
+mod transfer;
 
 pub use callback::ScheduleCallback;
 pub use consultation::{ScheduleConsultation, CONSULTATION_EVENT};
@@ -18,6 +19,7 @@ pub use definition::{tool_url, ToolDefinition, CALL_ID_VARIABLE};
 pub use email::{SendEmail, EMAIL_EVENT};
 pub use opt_out::{OptOut, OPT_OUT_EVENT};
 pub use time::GetCurrentTime;
+pub use transfer::{TransferToHuman, TRANSFER_EVENT};
 
 use crate::Engine;
 use futures::future::BoxFuture;
@@ -29,12 +31,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Every built-in tool, by name.
-pub const NAMES: [&str; 5] = [
+pub const NAMES: [&str; 6] = [
     "get_current_time",
     "opt_out",
     "schedule_callback",
     "schedule_consultation",
     "send_email",
+    "transfer_to_human",
 ];
 
 /// ElevenLabs waits 20 s for a tool by default; answer before it gives up.
@@ -127,6 +130,7 @@ impl ToolRegistry {
         tools.register(Arc::new(GetCurrentTime(engine.clone())));
         tools.register(Arc::new(OptOut(engine.clone())));
         tools.register(Arc::new(ScheduleCallback(engine.clone())));
+        tools.register(Arc::new(TransferToHuman(engine.clone())));
         tools
     }
 
@@ -145,8 +149,24 @@ impl ToolRegistry {
 }
 
 impl Engine {
-    /// Runs tool `name` for the agent, within [`TOOL_TIMEOUT`], and logs the call.
+    /// Runs tool `name` for the agent, within [`TOOL_TIMEOUT`], and logs the call. The
+    /// tool runs in its own task: once started it finishes and is logged even if the
+    /// conversation that asked for it ends first (a transfer ends it on purpose).
     pub async fn run_tool(
+        &self,
+        name: &str,
+        ctx: ToolContext,
+        parameters: Value,
+        via: ToolVia,
+    ) -> ToolResult {
+        let engine = self.clone();
+        let name = name.to_owned();
+        tokio::spawn(async move { engine.run_and_log(&name, ctx, parameters, via).await })
+            .await
+            .unwrap_or_else(|e| Err(ToolError::Failed(format!("the tool failed: {e}"))))
+    }
+
+    async fn run_and_log(
         &self,
         name: &str,
         ctx: ToolContext,

@@ -304,3 +304,44 @@ async fn send_email_over_smtp_sends_text_and_html() {
     assert_eq!(smtp.received().len(), 1, "nothing sent for bad input");
     app.stop().await;
 }
+
+/// Asks for a person through `agent`'s tool path; checks the call was redirected to
+/// `<Dial>` the transfer number and the transfer was recorded.
+async fn transfer(app: &TestApp, agent: Option<&str>, via: &str) {
+    let (call, conversation) = converse(app, "+15550100013", agent).await;
+    let logged = &call["tool_calls"][0];
+    assert_eq!(logged["tool"], "transfer_to_human", "{call}");
+    assert_eq!(logged["via"], via);
+    assert_eq!(logged["is_error"], false, "{logged}");
+    assert_eq!(conversation.tool_calls[0].tool_name, "transfer_to_human");
+    let event = call["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "transferred")
+        .expect("transfer recorded");
+    assert_eq!(
+        event["data"]["to"],
+        parley_engine::sandbox::SANDBOX_TRANSFER_NUMBER
+    );
+    assert_eq!(call["termination_source"], "agent", "{call}");
+    let sid = call["twilio_call_sid"].as_str().unwrap();
+    let twilio = app
+        .sandbox()
+        .twilio
+        .sim
+        .call(sid)
+        .expect("twilio knows the call");
+    assert_eq!(
+        twilio.dialed,
+        vec![parley_engine::sandbox::SANDBOX_TRANSFER_NUMBER.to_string()]
+    );
+}
+
+#[tokio::test]
+async fn the_agent_transfers_the_call_to_a_person() {
+    let app = sandbox().await;
+    transfer(&app, None, "client").await;
+    transfer(&app, Some(SERVER_TOOLS), "server").await;
+    app.stop().await;
+}

@@ -239,6 +239,7 @@ async fn create_call(
         recording_sid: None,
         end_reason: None,
         callee_lines_spoken: 0,
+        dialed: Vec::new(),
     };
     let facts = CallFacts {
         sid: sid.clone(),

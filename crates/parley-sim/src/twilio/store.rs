@@ -66,6 +66,8 @@ pub struct SimCall {
     pub end_reason: Option<EndReason>,
     /// How many scripted lines the callee has started saying.
     pub callee_lines_spoken: u32,
+    /// Numbers `<Dial>`ed on this call, in order (e.g. after a redirect to a person).
+    pub dialed: Vec<String>,
 }
 
 /// Where new TwiML comes from.

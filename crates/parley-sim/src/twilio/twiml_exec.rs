@@ -562,6 +562,9 @@ impl LiveCall {
                 }
                 Verb::Dial { number, .. } => {
                     tracing::debug!(%number, "twilio sim: <Dial> simulated as a fixed-length leg");
+                    let mut store = self.ctx.shared.store.lock().expect("store lock");
+                    store.update(&self.ctx.facts.sid, |call| call.dialed.push(number.clone()));
+                    drop(store);
                     self.wait = Wait::Until(self.tick + self.ticks(DIAL_MS));
                     return None;
                 }
