@@ -53,6 +53,9 @@ pub enum Command {
     /// Ignores the settings file: runs are comparable between machines.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The agent tools.
+    #[command(subcommand)]
+    Tools(ToolsCommand),
     /// Run the Twilio and ElevenLabs simulators on their own, for trying Parley (or any
     /// other client) against them.
     Sim(SimArgs),
@@ -72,6 +75,22 @@ pub struct SimArgs {
     /// How fast callees and the agent talk (1.0 = real time).
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// Print every tool's definition (name, description, JSON schema of its parameters,
+    /// URL) as ElevenLabs takes it: server (webhook) tools at <public_base_url>/tools/<name>
+    /// sending the call's id from the `call_id` dynamic variable, or client tools.
+    Export {
+        /// Client tools (answered over the conversation WebSocket) instead of server tools.
+        #[arg(long)]
+        client: bool,
+        /// Put each tool's configured secret in its Authorization header instead of a
+        /// placeholder naming the setting.
+        #[arg(long)]
+        reveal_secrets: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

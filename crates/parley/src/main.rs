@@ -10,6 +10,7 @@ mod serve;
 mod shutdown;
 mod sim;
 mod telemetry;
+mod tools;
 
 use anyhow::Context;
 use clap::Parser;
@@ -65,6 +66,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         tracing::warn!("{warning}");
     }
 
+    if let Command::Tools(command) = command {
+        return tools::run(&settings, command);
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         match command {
@@ -72,7 +76,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Migrate => migrate(settings).await,
             Command::Admin(command) => admin::run(settings, command).await,
             Command::Campaigns(command) => campaigns::run(settings, command).await,
-            Command::Config | Command::Openapi | Command::Bench(_) | Command::Sim(_) => {
+            Command::Config
+            | Command::Openapi
+            | Command::Bench(_)
+            | Command::Sim(_)
+            | Command::Tools(_) => {
                 unreachable!("handled above")
             }
         }
