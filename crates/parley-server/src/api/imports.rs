@@ -52,7 +52,8 @@ pub struct ImportSummary {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RowProblem {
-    /// Line in the file; the header is line 1.
+    /// Line in the CSV file, or row number in the sheet; the header is line 1 (in a sheet,
+    /// the first row read).
     pub line: i64,
     /// `missing_phone`, `invalid_phone`, `invalid_field`, `invalid_encoding` or `duplicate`.
     pub reason: String,
@@ -122,12 +123,13 @@ enum UploadError {
     Interrupted(String),
 }
 
-/// Imports contacts from a CSV file (multipart field `file`). Columns are mapped by
+/// Imports contacts from a CSV or XLSX file (multipart field `file`; XLSX is told by its
+/// content type, `.xlsx` name or contents, and its first sheet is read). Columns are mapped by
 /// header: `phone` (required), `first_name`, `last_name`, `email`, `company`, `timezone`,
 /// `tags` (separated by `,` `;` or `|`); any other column becomes a custom field. Rows
 /// with a phone already seen are merged into that contact.
 #[utoipa::path(post, path = "/api/v1/contacts/import", tag = "contacts", params(ImportParams),
-    request_body(content_type = "multipart/form-data", description = "form field `file`: the CSV"),
+    request_body(content_type = "multipart/form-data", description = "form field `file`: the CSV or XLSX file"),
     responses((status = 200, body = ImportReport), (status = 400, body = crate::error::ErrorBody),
               (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn import_csv(
@@ -145,28 +147,8 @@ pub async fn import_csv(
     if declared.is_some_and(|n| n > max_bytes) {
         return Err(too_large(max_mb));
     }
-    let region = match &params.default_region {
-        Some(r) => {
-            Region::parse(r).map_err(|e| ApiError::field("default_region", e.to_string()))?
-        }
-        None => region(&state)?,
-    };
-    if let Some(id) = params.campaign_id {
-        let campaign = state
-            .store
-            .get_campaign(id)
-            .await
-            .or_not_found("campaign")?;
-        if campaign.state.is_final() {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                format!(
-                    "the campaign is {}; contacts cannot be added",
-                    campaign.state
-                ),
-            ));
-        }
-    }
+    let region =
+        import_target(&state, params.campaign_id, params.default_region.as_deref()).await?;
 
     let field = loop {
         match multipart.next_field().await {
@@ -181,8 +163,38 @@ pub async fn import_csv(
         }
     };
     let filename = field.file_name().map(str::to_string);
+    let declared_xlsx = field.content_type() == Some(super::spreadsheets::XLSX_CONTENT_TYPE)
+        || filename
+            .as_deref()
+            .is_some_and(|f| f.to_ascii_lowercase().ends_with(".xlsx"));
+    let mut field = field;
+    let first = field
+        .chunk()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("unreadable upload: {e}")))?
+        .unwrap_or_default();
+    if declared_xlsx || super::spreadsheets::is_xlsx(&first) {
+        let mut file = first.to_vec();
+        while let Some(chunk) = field.chunk().await.map_err(|e| {
+            ApiError::bad_request(UploadError::Interrupted(e.to_string()).to_string())
+        })? {
+            if (file.len() + chunk.len()) as u64 > max_bytes {
+                return Err(too_large(max_mb));
+            }
+            file.extend_from_slice(&chunk);
+        }
+        let target = ImportTarget {
+            actor: &principal.actor,
+            source: "xlsx",
+            name: filename.as_deref(),
+            campaign_id: params.campaign_id,
+            region,
+        };
+        return super::spreadsheets::import_xlsx(&state, target, file).await;
+    }
     let mut received: u64 = 0;
-    let bytes = field.map(move |chunk| {
+    let rest = futures::stream::iter([Ok(first)]).chain(field);
+    let bytes = rest.map(move |chunk| {
         let chunk =
             chunk.map_err(|e| std::io::Error::other(UploadError::Interrupted(e.to_string())))?;
         received += chunk.len() as u64;
@@ -211,11 +223,98 @@ pub async fn import_csv(
             &principal.actor,
         )
         .await?;
-    let outcome = read_rows(&state, &import, &mut csv, &columns, region, max_mb).await;
+    let writer = RowWriter::new(&state, &import, columns, region);
+    let outcome = read_rows(writer, &mut csv, max_mb).await;
+    report(&state, import.id, outcome).await
+}
+
+/// Where imported rows go, and who asked.
+pub(crate) struct ImportTarget<'a> {
+    pub actor: &'a str,
+    /// `csv`, `xlsx`, `sheets`.
+    pub source: &'static str,
+    /// The file name or the sheet's id and range, for the import record.
+    pub name: Option<&'a str>,
+    pub campaign_id: Option<i64>,
+    pub region: Region,
+}
+
+/// The region for numbers written without a country code, after checking that the
+/// campaign to enrol into, if any, can take contacts.
+pub(crate) async fn import_target(
+    state: &AppState,
+    campaign_id: Option<i64>,
+    default_region: Option<&str>,
+) -> ApiResult<Region> {
+    let region = match default_region {
+        Some(r) => {
+            Region::parse(r).map_err(|e| ApiError::field("default_region", e.to_string()))?
+        }
+        None => region(state)?,
+    };
+    if let Some(id) = campaign_id {
+        let campaign = state
+            .store
+            .get_campaign(id)
+            .await
+            .or_not_found("campaign")?;
+        if campaign.state.is_final() {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "the campaign is {}; contacts cannot be added",
+                    campaign.state
+                ),
+            ));
+        }
+    }
+    Ok(region)
+}
+
+/// Imports the rows of a table already read (a spreadsheet's first sheet, a Google
+/// Sheets range): the first row is the header, numbered `first_line`.
+pub(crate) async fn import_table(
+    state: &AppState,
+    target: ImportTarget<'_>,
+    first_line: i64,
+    rows: Vec<Vec<String>>,
+) -> ApiResult<Json<ImportReport>> {
+    let mut rows = rows.into_iter();
+    let header = rows.next().unwrap_or_default();
+    let columns = ColumnMap::from_headers(header.iter().map(String::as_str)).map_err(|e| {
+        ApiError::field("file", format!("the first row is not a usable header: {e}"))
+    })?;
+    let import = state
+        .store
+        .start_import(target.source, target.name, target.campaign_id, target.actor)
+        .await?;
+    let mut writer = RowWriter::new(state, &import, columns, target.region);
+    let outcome = async {
+        for (i, cells) in rows.enumerate() {
+            // Blank rows (common at the end of spreadsheets) are not contacts.
+            if cells.iter().all(|c| c.trim().is_empty()) {
+                continue;
+            }
+            writer.push(first_line + 1 + i as i64, cells.iter().map(|c| c.as_str()));
+            writer.flush_if_full().await?;
+        }
+        writer.finish().await
+    }
+    .await;
+    report(state, import.id, outcome).await
+}
+
+/// Closes an import and answers with its report; when reading failed, the error, with
+/// the import's summary so far.
+async fn report(
+    state: &AppState,
+    import_id: i64,
+    outcome: ApiResult<()>,
+) -> ApiResult<Json<ImportReport>> {
     let failure = outcome.as_ref().err().map(|e| e.message.clone());
     let record = state
         .store
-        .finish_import(import.id, failure.as_deref())
+        .finish_import(import_id, failure.as_deref())
         .await?;
     if let Err(mut e) = outcome {
         e = e.with_details(serde_json::json!({ "import": ImportSummary::from(record) }));
@@ -223,6 +322,7 @@ pub async fn import_csv(
     }
     tracing::info!(
         import_id = record.id,
+        source = %record.source,
         rows = record.rows_total,
         created = record.created,
         rejected = record.rejected,
@@ -230,7 +330,7 @@ pub async fn import_csv(
     );
     let errors = state
         .store
-        .import_errors(import.id, 0, INLINE_ERRORS + 1)
+        .import_errors(import_id, 0, INLINE_ERRORS + 1)
         .await?;
     let errors_truncated = errors.len() > INLINE_ERRORS as usize;
     Ok(Json(ImportReport {
@@ -244,57 +344,100 @@ pub async fn import_csv(
     }))
 }
 
-async fn read_rows<R>(
-    state: &AppState,
-    import: &ImportRecord,
-    csv: &mut csv_async::AsyncReader<R>,
-    columns: &ColumnMap,
+/// Turns rows into contacts and writes them in batches; rows that cannot be contacts are
+/// recorded as problems with their line.
+struct RowWriter<'a> {
+    state: &'a AppState,
+    import: &'a ImportRecord,
+    columns: ColumnMap,
     region: Region,
+    rows: Vec<ImportRow>,
+    rejected: Vec<ImportError>,
+}
+
+impl<'a> RowWriter<'a> {
+    fn new(
+        state: &'a AppState,
+        import: &'a ImportRecord,
+        columns: ColumnMap,
+        region: Region,
+    ) -> Self {
+        RowWriter {
+            state,
+            import,
+            columns,
+            region,
+            rows: Vec::with_capacity(BATCH_ROWS),
+            rejected: Vec::new(),
+        }
+    }
+
+    /// Takes one row; call [`RowWriter::flush_if_full`] after.
+    fn push<'c>(&mut self, line: i64, cells: impl IntoIterator<Item = &'c str>) {
+        match self.columns.contact(cells, self.region) {
+            Ok(contact) => self.rows.push(ImportRow { line, contact }),
+            Err(e) => self.rejected.push(ImportError {
+                line,
+                reason: e.reason.to_string(),
+                message: e.message,
+            }),
+        }
+    }
+
+    /// Writes the rows taken so far once they make a batch.
+    async fn flush_if_full(&mut self) -> ApiResult<()> {
+        if self.rows.len() + self.rejected.len() >= BATCH_ROWS {
+            let rows = std::mem::replace(&mut self.rows, Vec::with_capacity(BATCH_ROWS));
+            let rejected = std::mem::take(&mut self.rejected);
+            self.state
+                .store
+                .import_batch(self.import, rows, rejected)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(self) -> ApiResult<()> {
+        if !self.rows.is_empty() || !self.rejected.is_empty() {
+            self.state
+                .store
+                .import_batch(self.import, self.rows, self.rejected)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+async fn read_rows<R>(
+    mut writer: RowWriter<'_>,
+    csv: &mut csv_async::AsyncReader<R>,
     max_mb: u64,
 ) -> ApiResult<()>
 where
     R: tokio::io::AsyncRead + Unpin + Send,
 {
-    let mut rows: Vec<ImportRow> = Vec::with_capacity(BATCH_ROWS);
-    let mut rejected: Vec<ImportError> = Vec::new();
     let mut records = csv.records();
     while let Some(record) = records.next().await {
         match record {
             Ok(record) => {
                 let line = record.position().map_or(0, |p| p.line() as i64);
-                match columns.contact(record.iter(), region) {
-                    Ok(contact) => rows.push(ImportRow { line, contact }),
-                    Err(e) => rejected.push(ImportError {
-                        line,
-                        reason: e.reason.to_string(),
-                        message: e.message,
-                    }),
-                }
+                writer.push(line, record.iter());
             }
             Err(e) => {
                 if let Some(fatal) = upload_error(&e, max_mb) {
                     return Err(fatal);
                 }
                 let line = e.position().map_or(0, |p| p.line() as i64);
-                rejected.push(ImportError {
+                writer.rejected.push(ImportError {
                     line,
                     reason: "invalid_encoding".into(),
                     message: format!("the row could not be read: {e}"),
                 });
             }
         }
-        if rows.len() + rejected.len() >= BATCH_ROWS {
-            let batch = std::mem::replace(&mut rows, Vec::with_capacity(BATCH_ROWS));
-            state
-                .store
-                .import_batch(import, batch, std::mem::take(&mut rejected))
-                .await?;
-        }
+        writer.flush_if_full().await?;
     }
-    if !rows.is_empty() || !rejected.is_empty() {
-        state.store.import_batch(import, rows, rejected).await?;
-    }
-    Ok(())
+    writer.finish().await
 }
 
 /// The error to stop the whole import with, when reading failed because of the upload

@@ -8,6 +8,7 @@ pub mod contacts;
 pub mod dnc;
 pub mod events;
 pub mod imports;
+pub mod spreadsheets;
 pub mod status;
 pub mod webhooks;
 

@@ -11,5 +11,6 @@ mod dnc_calls;
 mod events;
 mod harness;
 mod import;
+mod spreadsheets;
 mod tools;
 mod webhooks;
