@@ -140,7 +140,7 @@ async function main() {
       await page.getByRole("link", { name: "Contacts" }).click();
       const file = join(tmpdir(), `parley-e2e-${process.pid}.csv`);
       writeFileSync(file, csv());
-      await page.getByLabel("CSV file").setInputFiles(file);
+      await page.getByLabel("CSV or XLSX file").setInputFiles(file);
       await page.getByRole("button", { name: "Import", exact: true }).click();
       const result = page.getByTestId("import-result");
       await result.getByText("14 new contacts").waitFor();

@@ -20,6 +20,11 @@ export function fmtMoney(usd: number | null | undefined): string {
     : usd.toLocaleString(undefined, { style: "currency", currency: "USD", minimumFractionDigits: 2 });
 }
 
+/** ElevenLabs bills conversations in credits (post-call `metadata.cost`), not dollars. */
+export function fmtCredits(credits: number | null | undefined): string {
+  return credits == null ? "—" : `${credits.toLocaleString()} credits`;
+}
+
 export function fmtTime(iso: string | null | undefined): string {
   if (!iso) return "—";
   return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });

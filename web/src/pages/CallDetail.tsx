@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { Link, useParams } from "react-router-dom";
 import { api, must, type Schema } from "../api/client";
-import { fmtDuration, fmtMoney, fmtTime, humanize } from "../api/format";
+import { fmtCredits, fmtDuration, fmtTime, humanize } from "../api/format";
 import { CALL_OUTCOME, CALL_STATUS, label } from "../api/labels";
 import { useLive, type LiveMessage } from "../api/live";
 import { usePollInterval } from "../components/LiveSync";
@@ -58,8 +58,8 @@ export default function CallDetailPage() {
         <dd>{fmtDuration(c.duration_seconds)}</dd>
         <dt>Ended by</dt>
         <dd>{humanize(c.termination_source)}</dd>
-        <dt>Cost</dt>
-        <dd>{fmtMoney(c.cost)}</dd>
+        <dt>Agent cost</dt>
+        <dd>{fmtCredits(c.cost)}</dd>
         {c.error_message && (
           <>
             <dt>Error</dt>

@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router-dom";
 import type { ColumnDef } from "@tanstack/react-table";
 import { api, must, type Schema } from "../api/client";
-import { fmtDuration, fmtMoney, fmtTime, humanize } from "../api/format";
+import { fmtCredits, fmtDuration, fmtTime, humanize } from "../api/format";
 import { CALL_OUTCOME, CALL_STATUS, label } from "../api/labels";
 import { DataTable } from "../components/DataTable";
 import { usePollInterval } from "../components/LiveSync";
@@ -22,7 +22,7 @@ const columns: ColumnDef<Call, unknown>[] = [
   { header: "Outcome", cell: ({ row }) => label(CALL_OUTCOME, row.original.outcome) },
   { header: "Answered by", cell: ({ row }) => humanize(row.original.answered_by) },
   { header: "Duration", cell: ({ row }) => fmtDuration(row.original.duration_seconds) },
-  { header: "Cost", cell: ({ row }) => fmtMoney(row.original.cost) },
+  { header: "Agent cost", cell: ({ row }) => fmtCredits(row.original.cost) },
   {
     header: "Campaign",
     cell: ({ row }) =>

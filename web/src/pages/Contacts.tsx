@@ -39,7 +39,7 @@ function ImportPanel() {
     e.preventDefault();
     const file = fileInput.current?.files?.[0];
     if (!file) {
-      setProblem("Choose a CSV file first.");
+      setProblem("Choose a CSV or XLSX file first.");
       return;
     }
     setProblem(null);
@@ -63,7 +63,7 @@ function ImportPanel() {
 
   return (
     <form className="card" onSubmit={upload} aria-labelledby="import-title">
-      <h2 id="import-title">Import a CSV</h2>
+      <h2 id="import-title">Import contacts</h2>
       <p className="muted small">
         A header row names the columns: <code>phone</code> (required), <code>first_name</code>,{" "}
         <code>last_name</code>, <code>email</code>, <code>company</code>, <code>timezone</code>, <code>tags</code>; other
@@ -71,8 +71,8 @@ function ImportPanel() {
       </p>
       <div className="row-fields">
         <label className="field">
-          <span className="field-label">CSV file</span>
-          <input ref={fileInput} type="file" accept=".csv,text/csv" name="file" />
+          <span className="field-label">CSV or XLSX file</span>
+          <input ref={fileInput} type="file" accept=".csv,text/csv,.xlsx,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" name="file" />
         </label>
         <label className="field">
           <span className="field-label">Also add to campaign</span>
@@ -225,7 +225,7 @@ function ContactList({ editable }: { editable: boolean }) {
         <ErrorMessage error={contacts.error} retry={() => contacts.refetch()} />
       ) : contacts.data.items.length === 0 ? (
         <Empty title={search || tag ? "No contacts match" : "No contacts yet"}>
-          {search || tag ? "Try another search." : "Import a CSV above to add contacts."}
+          {search || tag ? "Try another search." : "Import a CSV or XLSX file above to add contacts."}
         </Empty>
       ) : (
         <DataTable data={contacts.data.items} columns={columns} caption="Contacts" />
