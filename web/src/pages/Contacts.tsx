@@ -237,6 +237,9 @@ function ContactList({ editable }: { editable: boolean }) {
 
 function DncToggle({ contact, editable }: { contact: Contact; editable: boolean }) {
   const client = useQueryClient();
+  // Set in the change handler itself, so the controlled checkbox never shows the old value
+  // for a render while the mutation's own state catches up; cleared once the list is fresh.
+  const [shown, setShown] = useState<boolean | null>(null);
   const toggle = useMutation({
     mutationFn: async (block: boolean) => {
       if (block) {
@@ -245,9 +248,12 @@ function DncToggle({ contact, editable }: { contact: Contact; editable: boolean 
         await must(api.DELETE("/api/v1/dnc/{phone}", { params: { path: { phone: contact.phone } } }));
       }
     },
-    onSettled: () => client.invalidateQueries({ queryKey: ["contacts"] }),
+    onSettled: async () => {
+      await client.invalidateQueries({ queryKey: ["contacts"] });
+      setShown(null);
+    },
   });
-  const checked = toggle.isPending ? !!toggle.variables : contact.do_not_call;
+  const checked = shown ?? contact.do_not_call;
   return (
     <label className="switch">
       <input
@@ -256,7 +262,10 @@ function DncToggle({ contact, editable }: { contact: Contact; editable: boolean 
         checked={checked}
         disabled={!editable || toggle.isPending}
         aria-label={`Do not call ${contact.phone}`}
-        onChange={(e) => toggle.mutate(e.target.checked)}
+        onChange={(e) => {
+          setShown(e.target.checked);
+          toggle.mutate(e.target.checked);
+        }}
       />
       <span>{checked ? "Blocked" : "Callable"}</span>
       {toggle.isError && (
