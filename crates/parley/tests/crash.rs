@@ -5,13 +5,15 @@
 //!
 //! CI size: 300 contacts, 20 kills. The full size is one variable away:
 //! `PARLEY_CRASH_CONTACTS=2000 PARLEY_CRASH_KILLS=20 cargo test -p parley --test crash`.
+mod common;
+
+use common::{free_port, Proc};
 use parley_twilio::rest::{CallFilter, TwilioClient};
 use rand::Rng;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SID: &str = "AC00000000000000000000000000000000";
@@ -22,24 +24,6 @@ fn env_number(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills its process when dropped, so a failing test leaves nothing running.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn parley() -> Command {
@@ -91,28 +75,7 @@ impl Node {
 
     /// Starts `parley serve` and returns once it logs that it is listening.
     fn start(&self) -> Proc {
-        let mut child = self
-            .command()
-            .arg("serve")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start parley serve");
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if line.contains("listening") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        rx.recv_timeout(Duration::from_secs(30))
-            .expect("parley serve starts listening");
-        Proc(child)
+        common::serve(self.command())
     }
 
     fn api(&self, key: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {

@@ -5,15 +5,17 @@
 //!
 //! The outage is the 10 minutes on a schedule 200 times faster than the default
 //! (30 s, 2 min, 8 min, 30 min, ... becomes 0.15 s, 0.6 s, 2.4 s, 9 s, ...): 3 s.
+mod common;
+
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
+use common::{free_port, Proc};
 use parley_engine::webhooks::signature;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -106,16 +108,6 @@ impl Crm {
     }
 }
 
-/// Kills its process when dropped, so a failing test leaves nothing running.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 struct Node {
     dir: PathBuf,
     config: PathBuf,
@@ -144,28 +136,7 @@ impl Node {
 
     /// Starts `parley serve` and returns once it logs that it is listening.
     fn start(&self) -> Proc {
-        let mut child = self
-            .command()
-            .arg("serve")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start parley serve");
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if line.contains("listening") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        rx.recv_timeout(Duration::from_secs(30))
-            .expect("parley serve starts listening");
-        Proc(child)
+        common::serve(self.command())
     }
 
     fn admin_key(&self) -> String {
@@ -223,14 +194,6 @@ impl Node {
             .await;
         }
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn attempts_of(hits: &[Hit], key: &str) -> usize {

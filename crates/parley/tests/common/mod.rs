@@ -1,0 +1,47 @@
+//! What the tests that run the real `parley` binary share.
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills its process when dropped, so a failing test leaves nothing running.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `command serve` and returns once it logs that it is listening.
+pub fn serve(mut command: Command) -> Proc {
+    let mut child = command
+        .arg("serve")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start parley serve");
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("listening") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("parley serve starts listening");
+    Proc(child)
+}
