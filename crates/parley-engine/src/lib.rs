@@ -6,9 +6,11 @@ pub mod bridge;
 pub mod calls;
 pub mod dialer;
 pub mod events;
+pub mod oauth;
 pub mod sandbox;
 pub mod secrets;
 pub mod settings;
+pub mod sheets;
 pub mod telephony;
 pub mod tools;
 pub mod webhooks;
@@ -31,6 +33,8 @@ pub struct Shared {
     pub telephony: Telephony,
     pub events: EventBus,
     pub tools: ToolRegistry,
+    /// Google Sheets, for contact import.
+    pub sheets: sheets::Sheets,
 }
 
 impl std::ops::Deref for Engine {
@@ -59,12 +63,14 @@ impl Engine {
     ) -> Engine {
         Engine(Arc::new_cyclic(|shared| {
             let tools = ToolRegistry::builtin(shared, &settings.tools);
+            let sheets = sheets::Sheets::from_settings(&settings.google);
             Shared {
                 store,
                 settings,
                 telephony,
                 events,
                 tools,
+                sheets,
             }
         }))
     }

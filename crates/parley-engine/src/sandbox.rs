@@ -1,13 +1,14 @@
 //! Sandbox mode: with no Twilio or ElevenLabs credentials, Parley starts the built-in
 //! simulators on loopback ports and talks to them exactly as it would to the real
 //! services; only the base URLs and credentials differ.
-use crate::settings::{Settings, ToolSettings};
+use crate::settings::{GoogleSettings, Settings, ToolSettings};
 use crate::telephony::{sandbox_credentials as creds, SimulatorUrls};
 use parley_sim::elevenlabs::{
     ElevenLabsSim, ElevenLabsSimConfig, RunningElevenLabsSim, ServerTools,
 };
 use parley_sim::fakes::calcom::{FakeCalcom, FakeCalcomConfig};
 use parley_sim::fakes::graph::{FakeGraph, FakeGraphConfig};
+use parley_sim::fakes::sheets::{sandbox_spreadsheet, FakeSheets, FakeSheetsConfig};
 use parley_sim::fakes::smtp::{FakeSmtp, FakeSmtpConfig, RunningSmtp};
 use parley_sim::fakes::RunningFake;
 use parley_sim::twilio::{RunningTwilioSim, TwilioSim, TwilioSimConfig};
@@ -19,6 +20,9 @@ pub struct Sandbox {
     pub twilio: RunningTwilioSim,
     pub elevenlabs: RunningElevenLabsSim,
     pub tools: ToolFakes,
+    /// Google Sheets, when no Google credentials are configured: it serves
+    /// [`parley_sim::fakes::sheets::SANDBOX_SPREADSHEET_ID`] for contact import.
+    pub sheets: Option<RunningFake<FakeSheets>>,
 }
 
 /// Where `transfer_to_human` sends sandbox calls unless a number is configured.
@@ -92,6 +96,21 @@ impl ToolFakes {
     }
 }
 
+/// Starts the Sheets fake unless Google credentials are configured.
+async fn start_sheets(
+    settings: &mut GoogleSettings,
+    addr: SocketAddr,
+) -> std::io::Result<Option<RunningFake<FakeSheets>>> {
+    if settings.api_key.is_some() || settings.service_account_key_file.is_some() {
+        return Ok(None);
+    }
+    let fake = FakeSheets::spawn(FakeSheetsConfig::default(), addr).await?;
+    fake.state.add_spreadsheet(sandbox_spreadsheet());
+    settings.api_key = Some(fake.state.config().api_key.clone().into());
+    settings.sheets_api_base_url = url(&fake.base_url)?;
+    Ok(Some(fake))
+}
+
 fn url(base: &str) -> std::io::Result<url::Url> {
     url::Url::parse(base).map_err(std::io::Error::other)
 }
@@ -108,6 +127,7 @@ impl Sandbox {
             .fill_missing(|| crate::secrets::random_token().into());
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let tools = ToolFakes::start(&mut settings.tools, loopback).await?;
+        let sheets = start_sheets(&mut settings.google, loopback).await?;
         let speed = settings.sandbox.speed;
         let twilio = TwilioSim::spawn(
             TwilioSimConfig {
@@ -148,6 +168,7 @@ impl Sandbox {
             twilio,
             elevenlabs,
             tools,
+            sheets,
         })
     }
 
@@ -155,6 +176,9 @@ impl Sandbox {
         self.twilio.stop().await;
         self.elevenlabs.stop().await;
         self.tools.stop().await;
+        if let Some(fake) = self.sheets {
+            fake.stop().await;
+        }
     }
 
     pub fn urls(&self) -> SimulatorUrls {

@@ -585,6 +585,10 @@ impl Settings {
                 ));
             }
         }
+        if let Some(path) = &self.google.service_account_key_file {
+            crate::sheets::Sheets::check_key_file(path)
+                .map_err(|e| invalid("google.service_account_key_file", &e.to_string()))?;
+        }
         if self.log.level.trim().is_empty() {
             return Err(invalid("log.level", "must not be empty"));
         }
@@ -1363,6 +1367,18 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join("\n");
+        // The key file is read when settings load, so the example's path must hold one.
+        let key_file = tempfile::NamedTempFile::new().unwrap();
+        let key = parley_sim::fakes::sheets::FakeSheets::new(Default::default())
+            .create_service_account(
+                "parley@example.iam.gserviceaccount.com",
+                "http://127.0.0.1:9/token",
+            );
+        std::fs::write(key_file.path(), key).unwrap();
+        let uncommented = uncommented.replace(
+            "/etc/parley/google-service-account.json",
+            &key_file.path().display().to_string(),
+        );
         let file = config_file(&uncommented);
         let (s, warnings) = Settings::load_from(Some(file.path()), &[]).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");

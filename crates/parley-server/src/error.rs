@@ -19,6 +19,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     ValidationFailed,
     RateLimited,
+    /// A service Parley called on the user's behalf (Google Sheets) failed or is down.
+    Upstream,
     Internal,
 }
 
@@ -33,6 +35,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Upstream => StatusCode::BAD_GATEWAY,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

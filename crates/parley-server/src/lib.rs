@@ -10,8 +10,8 @@ mod openapi;
 mod webhooks;
 
 use api::{
-    admin as admin_api, analytics, calls, campaigns, contacts, dnc, events, imports, status,
-    webhooks as hooks,
+    admin as admin_api, analytics, calls, campaigns, contacts, dnc, events, imports, spreadsheets,
+    status, webhooks as hooks,
 };
 use auth::routes::{self as auth_routes, SignInLimiter};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
             "/contacts/import",
             post(imports::import_csv).layer(DefaultBodyLimit::disable()),
         )
+        .route("/contacts/import/sheets", post(spreadsheets::import_sheets))
         .route(
             "/contacts/{id}",
             get(contacts::get)

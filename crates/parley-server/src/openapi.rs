@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers, and the browsable docs page.
 use crate::api::{
-    admin, analytics, calls, campaigns, contacts, dnc, events, imports, status, webhooks, List,
+    admin, analytics, calls, campaigns, contacts, dnc, events, imports, spreadsheets, status,
+    webhooks, List,
 };
 use crate::auth::routes as auth;
 use axum::Json;
@@ -15,7 +16,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         auth::sign_in, auth::sign_out, auth::me, status::status,
         contacts::create, contacts::list, contacts::get, contacts::update, contacts::delete,
-        contacts::tags, imports::import_csv, imports::get, imports::errors,
+        contacts::tags, imports::import_csv, spreadsheets::import_sheets, imports::get, imports::errors,
         campaigns::defaults, campaigns::create, campaigns::list, campaigns::get, campaigns::update, campaigns::delete,
         campaigns::start, campaigns::pause, campaigns::resume, campaigns::stop,
         campaigns::add_contacts, campaigns::remove_contacts, campaigns::contacts,

@@ -36,6 +36,9 @@ pub struct ImportSummary {
     pub id: i64,
     /// `running`, `completed` or `failed`.
     pub state: String,
+    /// `csv`, `xlsx` or `sheets`.
+    pub source: String,
+    /// The uploaded file's name; for Google Sheets, the spreadsheet id and range.
     pub filename: Option<String>,
     pub campaign_id: Option<i64>,
     /// Data rows read (the header is not counted).
@@ -90,6 +93,7 @@ impl From<ImportRecord> for ImportSummary {
         ImportSummary {
             id: r.id,
             state: r.state,
+            source: r.source,
             filename: r.filename,
             campaign_id: r.campaign_id,
             rows_total: r.rows_total,

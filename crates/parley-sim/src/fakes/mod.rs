@@ -1,9 +1,11 @@
 //! Local fakes of the services Parley's agent tools call: Cal.com (API v2), Microsoft
-//! Graph (OAuth2 token endpoint and `sendMail`) and an SMTP server. Each follows its
+//! Graph (OAuth2 token endpoint and `sendMail`), an SMTP server, and Google Sheets (values
+//! and the service-account token endpoint), which contact import reads. Each follows its
 //! service's documented wire format closely enough that Parley's real clients cannot
 //! tell the difference, and keeps what it received for tests to inspect.
 pub mod calcom;
 pub mod graph;
+pub mod sheets;
 pub mod smtp;
 
 use axum::Router;

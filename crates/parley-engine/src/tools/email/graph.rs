@@ -1,16 +1,12 @@
 //! Microsoft Graph `sendMail` with an app token from the OAuth2 client-credentials flow,
 //! cached until shortly before it expires.
 use super::{Email, EmailError};
+use crate::oauth::{CachedToken, TokenResponse};
 use crate::settings::EmailSettings;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use serde_json::json;
-use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
 
 const SCOPE: &str = "https://graph.microsoft.com/.default";
-/// A token is renewed this long before it expires, so none expires in flight.
-const RENEW_MARGIN: Duration = Duration::from_secs(60);
 
 pub struct Graph {
     http: reqwest::Client,
@@ -20,13 +16,7 @@ pub struct Graph {
     client_id: String,
     client_secret: SecretString,
     sender: String,
-    token: Mutex<Option<(SecretString, Instant)>>,
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    expires_in: u64,
+    token: CachedToken,
 }
 
 impl Graph {
@@ -40,18 +30,15 @@ impl Graph {
             client_id: settings.graph_client_id.clone()?,
             client_secret: settings.graph_client_secret.clone()?,
             sender: settings.graph_sender.clone()?,
-            token: Mutex::new(None),
+            token: CachedToken::default(),
         })
     }
 
-    /// The cached token, or a new one when there is none or it is about to expire.
     async fn token(&self) -> Result<SecretString, EmailError> {
-        let mut cached = self.token.lock().await;
-        if let Some((token, renew_at)) = cached.as_ref() {
-            if Instant::now() < *renew_at {
-                return Ok(token.clone());
-            }
-        }
+        self.token.get_or_fetch(|| self.fetch_token()).await
+    }
+
+    async fn fetch_token(&self) -> Result<TokenResponse, EmailError> {
         let url = format!("{}/{}/oauth2/v2.0/token", self.login_base, self.tenant_id);
         let response = self
             .http
@@ -71,11 +58,7 @@ impl Graph {
                 "token endpoint answered {status}: {text}"
             )));
         }
-        let token: TokenResponse = response.json().await?;
-        let lifetime = Duration::from_secs(token.expires_in).saturating_sub(RENEW_MARGIN);
-        let secret = SecretString::from(token.access_token);
-        *cached = Some((secret.clone(), Instant::now() + lifetime));
-        Ok(secret)
+        Ok(response.json().await?)
     }
 
     pub async fn send(&self, email: &Email<'_>) -> Result<(), EmailError> {
@@ -103,7 +86,7 @@ impl Graph {
         let status = response.status();
         if status.as_u16() == 401 {
             // Revoked or expired early: the next send fetches a new token.
-            *self.token.lock().await = None;
+            self.token.forget().await;
         }
         if status.as_u16() != 202 {
             let text = response.text().await.unwrap_or_default();
