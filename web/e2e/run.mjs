@@ -261,6 +261,26 @@ async function main() {
       await state.getByText("Stopped").waitFor();
     });
 
+    await step("import a Google Sheet", async () => {
+      await page.getByRole("link", { name: "Contacts" }).click();
+      await page.getByLabel("Google Sheets").check();
+      // Pasted as the browser shows it; the sandbox serves this spreadsheet.
+      await page
+        .getByLabel("Spreadsheet URL or id")
+        .fill("https://docs.google.com/spreadsheets/d/parley-sandbox-contacts/edit#gid=0");
+      await page.getByRole("button", { name: "Import", exact: true }).click();
+      const result = page.getByTestId("import-result");
+      // One simulated callee was in the CSV too: merged, not created twice.
+      await result.getByText("12 new contacts, 1 updated").waitFor();
+      await result.getByText("1 rejected").waitFor();
+      await result.getByRole("cell", { name: "15", exact: true }).waitFor(); // the bad row, as the sheet numbers it
+      await shot("contacts-sheets");
+      // A spreadsheet Google does not have is refused in words, with nothing imported.
+      await page.getByLabel("Spreadsheet URL or id").fill("no-such-spreadsheet");
+      await page.getByRole("button", { name: "Import", exact: true }).click();
+      await page.getByRole("alert").getByText(/no spreadsheet with this id/).waitFor();
+    });
+
     await step("screenshots of the other pages", async () => {
       await page.getByRole("link", { name: "Overview" }).click();
       await page.getByTestId("overview-stats").waitFor();

@@ -22,35 +22,51 @@ export default function ContactsPage() {
   );
 }
 
+type ImportSource = "file" | "sheets";
+
 function ImportPanel() {
   const client = useQueryClient();
   const fileInput = useRef<HTMLInputElement>(null);
+  const [source, setSource] = useState<ImportSource>("file");
+  const [spreadsheet, setSpreadsheet] = useState("");
+  const [range, setRange] = useState("");
   const [campaignId, setCampaignId] = useState("");
   const [progress, setProgress] = useState<number | null>(null);
   const [report, setReport] = useState<ImportReport | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
+  const status = useQuery({ queryKey: ["status"], queryFn: () => must(api.GET("/api/v1/status")) });
   const campaigns = useQuery({
     queryKey: ["campaigns"],
     queryFn: () => must(api.GET("/api/v1/campaigns", { params: { query: { limit: 200 } } })),
   });
   const open = campaigns.data?.items.filter((c) => !["completed", "stopped", "failed"].includes(c.state)) ?? [];
 
-  const upload = async (e: React.FormEvent) => {
-    e.preventDefault();
+  const read = (campaign: number | undefined): Promise<ImportReport> | string => {
+    if (source === "sheets") {
+      if (!spreadsheet.trim()) return "Paste the spreadsheet's URL or id first.";
+      return must(
+        api.POST("/api/v1/contacts/import/sheets", {
+          body: { spreadsheet, range: range.trim() || undefined, campaign_id: campaign },
+        }),
+      );
+    }
     const file = fileInput.current?.files?.[0];
-    if (!file) {
-      setProblem("Choose a CSV or XLSX file first.");
+    if (!file) return "Choose a CSV or XLSX file first.";
+    return importCsv(file, { campaignId: campaign, onProgress: setProgress });
+  };
+
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    const pending = read(campaignId ? Number(campaignId) : undefined);
+    if (typeof pending === "string") {
+      setProblem(pending);
       return;
     }
     setProblem(null);
     setReport(null);
     setProgress(0);
     try {
-      const r = await importCsv(file, {
-        campaignId: campaignId ? Number(campaignId) : undefined,
-        onProgress: setProgress,
-      });
-      setReport(r);
+      setReport(await pending);
       void client.invalidateQueries({ queryKey: ["contacts"] });
       void client.invalidateQueries({ queryKey: ["tags"] });
       void client.invalidateQueries({ queryKey: ["campaigns"] });
@@ -62,18 +78,56 @@ function ImportPanel() {
   };
 
   return (
-    <form className="card" onSubmit={upload} aria-labelledby="import-title">
+    <form className="card" onSubmit={submit} aria-labelledby="import-title">
       <h2 id="import-title">Import contacts</h2>
       <p className="muted small">
         A header row names the columns: <code>phone</code> (required), <code>first_name</code>,{" "}
         <code>last_name</code>, <code>email</code>, <code>company</code>, <code>timezone</code>, <code>tags</code>; other
         columns become custom fields. Rows with a phone seen before are merged.
       </p>
+      <fieldset className="segmented">
+        <legend className="field-label">Import from</legend>
+        {(
+          [
+            ["file", "A file"],
+            ["sheets", "Google Sheets"],
+          ] as const
+        ).map(([value, label]) => (
+          <label key={value}>
+            <input
+              type="radio"
+              name="import-source"
+              value={value}
+              checked={source === value}
+              onChange={() => setSource(value)}
+            />{" "}
+            {label}
+          </label>
+        ))}
+      </fieldset>
       <div className="row-fields">
-        <label className="field">
-          <span className="field-label">CSV or XLSX file</span>
-          <input ref={fileInput} type="file" accept=".csv,text/csv,.xlsx,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" name="file" />
-        </label>
+        {source === "file" ? (
+          <label className="field">
+            <span className="field-label">CSV or XLSX file</span>
+            <input ref={fileInput} type="file" accept=".csv,text/csv,.xlsx,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" name="file" />
+          </label>
+        ) : (
+          <>
+            <label className="field">
+              <span className="field-label">Spreadsheet URL or id</span>
+              <input
+                value={spreadsheet}
+                onChange={(e) => setSpreadsheet(e.target.value)}
+                placeholder="https://docs.google.com/spreadsheets/d/…"
+                aria-describedby="sheets-hint"
+              />
+            </label>
+            <label className="field">
+              <span className="field-label">Range (optional)</span>
+              <input value={range} onChange={(e) => setRange(e.target.value)} placeholder="Sheet1!A1:H" />
+            </label>
+          </>
+        )}
         <label className="field">
           <span className="field-label">Also add to campaign</span>
           <select value={campaignId} onChange={(e) => setCampaignId(e.target.value)}>
@@ -86,10 +140,24 @@ function ImportPanel() {
           </select>
         </label>
       </div>
+      {source === "sheets" && (
+        <p id="sheets-hint" className="muted small">
+          The first sheet is read unless a range is given; its first row is the header. Share the spreadsheet with
+          Parley's service account, or as “anyone with the link” when Parley uses an API key.
+          {status.data?.sandbox && (
+            <>
+              {" "}
+              Sandbox: try <code>parley-sandbox-contacts</code>.
+            </>
+          )}
+        </p>
+      )}
       <button type="submit" className="primary" disabled={progress != null}>
         {progress != null ? "Importing…" : "Import"}
       </button>
-      {progress != null && <ProgressBar value={progress * 100} max={100} label="Import progress" />}
+      {progress != null && source === "file" && (
+        <ProgressBar value={progress * 100} max={100} label="Import progress" />
+      )}
       {problem && (
         <p className="form-error" role="alert">
           {problem}
@@ -225,7 +293,7 @@ function ContactList({ editable }: { editable: boolean }) {
         <ErrorMessage error={contacts.error} retry={() => contacts.refetch()} />
       ) : contacts.data.items.length === 0 ? (
         <Empty title={search || tag ? "No contacts match" : "No contacts yet"}>
-          {search || tag ? "Try another search." : "Import a CSV or XLSX file above to add contacts."}
+          {search || tag ? "Try another search." : "Import a file or a Google Sheet above to add contacts."}
         </Empty>
       ) : (
         <DataTable data={contacts.data.items} columns={columns} caption="Contacts" />
