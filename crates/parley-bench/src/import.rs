@@ -1,16 +1,20 @@
-//! The `import` scenario: a generated CSV with about 5% bad rows, streamed as a multipart
-//! upload to `POST /api/v1/contacts/import`, timed from the first byte sent to the answer.
+//! The `import` scenario: generated contacts with about 5% bad rows, imported as a CSV
+//! streamed as a multipart upload to `POST /api/v1/contacts/import`, or read from a Google
+//! spreadsheet (the local fake, over HTTP) by `POST /api/v1/contacts/import/sheets`; timed
+//! from the request to the answer.
 //!
-//! The file is generated while it is sent, a chunk at a time, so the process's peak
-//! memory is the server's, not the file's.
+//! The CSV is generated while it is sent, a chunk at a time, so the process's peak memory
+//! is the server's, not the file's. The spreadsheet is held by the fake, in this process.
 use crate::proc_stats::{self, Pid};
 use crate::report::{figure, Row};
 use crate::server::BenchServer;
 use crate::{BenchError, Db};
 use bytes::Bytes;
+use parley_sim::fakes::sheets::{FakeSheets, FakeSheetsConfig, Spreadsheet};
+use parley_sim::fakes::RunningFake;
 use reqwest::multipart::{Form, Part};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
+use serde_json::json;
 use std::time::Instant;
 
 pub const SCENARIO: &str = "import";
@@ -18,14 +22,34 @@ pub const DEFAULT_ROWS: u64 = 20_000;
 /// Phones are `+1415` and seven digits counted from 1,000,000, which leaves room for
 /// this many distinct numbers.
 pub const MAX_ROWS: u64 = 8_000_000;
-const HEADER: &[u8] = b"phone,first_name,last_name,email,tags,plan\n";
+const HEADER: [&str; 6] = ["phone", "first_name", "last_name", "email", "tags", "plan"];
+const SPREADSHEET_ID: &str = "bench-contacts";
 /// Bytes handed to the HTTP client at a time.
 const CHUNK_BYTES: usize = 64 * 1024;
+
+/// Where the contacts come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportSource {
+    #[default]
+    Csv,
+    Sheets,
+}
+
+impl ImportSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportSource::Csv => "csv",
+            ImportSource::Sheets => "sheets",
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
     /// Data rows in the file (the header is not counted).
     pub rows: u64,
+    pub source: ImportSource,
     pub db: Db,
     /// Admin URL of the PostgreSQL server on which a fresh database is made.
     pub postgres_url: String,
@@ -35,6 +59,8 @@ pub struct ImportOptions {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImportResult {
     pub db: Db,
+    #[serde(default)]
+    pub source: ImportSource,
     pub rows: u64,
     /// Wall time of the upload request, from sending to the complete answer.
     pub seconds: f64,
@@ -54,6 +80,7 @@ impl Row for ImportResult {
     fn headings() -> &'static [&'static str] {
         &[
             "db",
+            "source",
             "rows",
             "seconds",
             "rows/s",
@@ -68,6 +95,7 @@ impl Row for ImportResult {
     fn cells(&self) -> Vec<String> {
         vec![
             self.db.to_string(),
+            self.source.as_str().to_owned(),
             self.rows.to_string(),
             figure(self.seconds),
             figure(self.rows_per_sec),
@@ -82,10 +110,30 @@ impl Row for ImportResult {
 
 /// Runs the scenario once on `options.db`, in this process.
 pub async fn run(options: &ImportOptions) -> Result<ImportResult, BenchError> {
-    let server = BenchServer::start(options.db, &options.postgres_url).await?;
-    let measured = upload(&server, options.rows).await;
+    let sheets = match options.source {
+        ImportSource::Csv => None,
+        ImportSource::Sheets => Some(spreadsheet_fake(options.rows).await?),
+    };
+    let server = match &sheets {
+        None => BenchServer::start(options.db, &options.postgres_url).await?,
+        Some(fake) => {
+            let (key, base) = (fake.state.config().api_key.clone(), fake.base_url.clone());
+            BenchServer::start_with(options.db, &options.postgres_url, |s| {
+                s.google.api_key = Some(key.into());
+                s.google.sheets_api_base_url = base.parse().expect("the fake's URL");
+            })
+            .await?
+        }
+    };
+    let measured = match options.source {
+        ImportSource::Csv => upload(&server, options.rows).await,
+        ImportSource::Sheets => read_sheet(&server, options.rows).await,
+    };
     // Clean up (drop the PostgreSQL database) whether or not the upload worked.
     let stopped = server.stop().await;
+    if let Some(fake) = sheets {
+        fake.stop().await;
+    }
     let (seconds, cpu_seconds, counts) = measured?;
     stopped?;
 
@@ -99,6 +147,7 @@ pub async fn run(options: &ImportOptions) -> Result<ImportResult, BenchError> {
     let memory = proc_stats::memory(Pid::This)?;
     Ok(ImportResult {
         db: options.db,
+        source: options.source,
         rows: options.rows,
         seconds,
         rows_per_sec: options.rows as f64 / seconds,
@@ -110,7 +159,31 @@ pub async fn run(options: &ImportOptions) -> Result<ImportResult, BenchError> {
     })
 }
 
-/// Uploads the generated file; returns wall seconds, CPU seconds and the answer's counts.
+/// The Sheets fake, serving the generated rows as a public spreadsheet.
+async fn spreadsheet_fake(rows: u64) -> Result<RunningFake<FakeSheets>, BenchError> {
+    let fake = FakeSheets::spawn(
+        FakeSheetsConfig::default(),
+        "127.0.0.1:0".parse().expect("a valid address"),
+    )
+    .await?;
+    let header = HEADER.iter().map(|h| json!(h)).collect();
+    let cells = (0..rows).map(|i| row_cells(i).into_iter().map(|c| json!(c)).collect());
+    let values = std::iter::once(header).chain(cells).collect();
+    fake.state
+        .add_spreadsheet(Spreadsheet::public(SPREADSHEET_ID, values));
+    Ok(fake)
+}
+
+/// Has Parley read the spreadsheet; returns wall seconds, CPU seconds and the counts.
+async fn read_sheet(server: &BenchServer, rows: u64) -> Result<(f64, f64, Expected), BenchError> {
+    let request = reqwest::Client::new()
+        .post(server.url("/api/v1/contacts/import/sheets"))
+        .bearer_auth(&server.api_key)
+        .json(&json!({"spreadsheet": SPREADSHEET_ID}));
+    timed(request, rows).await
+}
+
+/// Uploads the generated file.
 async fn upload(server: &BenchServer, rows: u64) -> Result<(f64, f64, Expected), BenchError> {
     let chunks = futures::stream::iter(CsvChunks::new(rows).map(Ok::<Bytes, std::io::Error>));
     let part = Part::stream(reqwest::Body::wrap_stream(chunks))
@@ -120,7 +193,14 @@ async fn upload(server: &BenchServer, rows: u64) -> Result<(f64, f64, Expected),
         .post(server.url("/api/v1/contacts/import"))
         .bearer_auth(&server.api_key)
         .multipart(Form::new().part("file", part));
+    timed(request, rows).await
+}
 
+/// Sends an import request; returns wall seconds, CPU seconds and the answer's counts.
+async fn timed(
+    request: reqwest::RequestBuilder,
+    rows: u64,
+) -> Result<(f64, f64, Expected), BenchError> {
     let cpu_before = proc_stats::cpu_time(Pid::This)?;
     let started = Instant::now();
     let response = request.send().await?;
@@ -238,30 +318,73 @@ impl Iterator for CsvChunks {
         // A little headroom so the last row rarely makes the buffer grow.
         let mut buf = Vec::with_capacity(CHUNK_BYTES + 256);
         if !self.header_sent {
-            buf.extend_from_slice(HEADER);
+            write_line(&mut buf, &HEADER);
             self.header_sent = true;
         }
         while buf.len() < CHUNK_BYTES && self.next_row < self.rows {
-            write_row(&mut buf, self.next_row);
+            write_line(&mut buf, &row_cells(self.next_row));
             self.next_row += 1;
         }
         Some(Bytes::from(buf))
     }
 }
 
-fn write_row(buf: &mut Vec<u8>, i: u64) {
-    let phone = |n: u64| 1_000_000 + n;
-    // Writing to a Vec cannot fail.
-    let _ = match row_kind(i) {
-        RowKind::Good => writeln!(
-            buf,
-            "+1415{:07},First{i},\"Last, {i}\",p{i}@example.com,wave1;csv,basic",
-            phone(i)
-        ),
-        RowKind::InvalidPhone => writeln!(buf, "call me maybe,Bad{i},Row,,,"),
-        RowKind::MissingPhone => writeln!(buf, ",Missing{i},Phone,,,"),
-        RowKind::Duplicate => writeln!(buf, "+1415{:07},Dup{i},Row,,extra,", phone(i - 1)),
-    };
+/// Row `i`'s cells, in [`HEADER`]'s order.
+fn row_cells(i: u64) -> [String; 6] {
+    let phone = |n: u64| format!("+1415{:07}", 1_000_000 + n);
+    let none = String::new;
+    match row_kind(i) {
+        RowKind::Good => [
+            phone(i),
+            format!("First{i}"),
+            format!("Last, {i}"),
+            format!("p{i}@example.com"),
+            "wave1;csv".into(),
+            "basic".into(),
+        ],
+        RowKind::InvalidPhone => [
+            "call me maybe".into(),
+            format!("Bad{i}"),
+            "Row".into(),
+            none(),
+            none(),
+            none(),
+        ],
+        RowKind::MissingPhone => [
+            none(),
+            format!("Missing{i}"),
+            "Phone".into(),
+            none(),
+            none(),
+            none(),
+        ],
+        RowKind::Duplicate => [
+            phone(i - 1),
+            format!("Dup{i}"),
+            "Row".into(),
+            none(),
+            "extra".into(),
+            none(),
+        ],
+    }
+}
+
+/// A CSV line; the generated cells hold no quotes, so quoting a cell with a comma is enough.
+fn write_line<S: AsRef<str>>(buf: &mut Vec<u8>, cells: &[S]) {
+    for (n, cell) in cells.iter().enumerate() {
+        let cell = cell.as_ref();
+        if n > 0 {
+            buf.push(b',');
+        }
+        if cell.contains(',') {
+            buf.push(b'"');
+            buf.extend_from_slice(cell.as_bytes());
+            buf.push(b'"');
+        } else {
+            buf.extend_from_slice(cell.as_bytes());
+        }
+    }
+    buf.push(b'\n');
 }
 
 #[cfg(test)]
@@ -299,7 +422,7 @@ mod tests {
         let text = file(100);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 101);
-        assert_eq!(lines[0].as_bytes(), HEADER.trim_ascii_end());
+        assert_eq!(lines[0], "phone,first_name,last_name,email,tags,plan");
         assert_eq!(
             lines[1],
             "+14151000000,First0,\"Last, 0\",p0@example.com,wave1;csv,basic"

@@ -83,19 +83,31 @@ fn print_bridge(result: &BridgeResult) {
 }
 
 async fn bench_import(args: BenchImportArgs) -> anyhow::Result<()> {
+    let source = import::ImportSource::from(args.source);
     let mut results = Vec::new();
     for db in backends(args.backends.db) {
         let result = if args.backends.db == BenchDb::Both {
             in_child(
                 &args.backends,
                 db,
-                &[import::SCENARIO, "--rows", &args.rows.to_string()],
+                &[
+                    import::SCENARIO,
+                    "--rows",
+                    &args.rows.to_string(),
+                    "--source",
+                    source.as_str(),
+                ],
             )
             .await?
         } else {
-            eprintln!("bench import: {} rows on {db}", args.rows);
+            eprintln!(
+                "bench import: {} rows from {} on {db}",
+                args.rows,
+                source.as_str()
+            );
             let options = ImportOptions {
                 rows: args.rows,
+                source,
                 db,
                 postgres_url: args.backends.postgres_url.clone(),
             };

@@ -153,8 +153,8 @@ pub struct CreateApiKeyArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Stream a generated CSV (about 5% bad rows) to the contact import; report rows/s,
-    /// the answer's counts and peak memory.
+    /// Import generated contacts (about 5% bad rows), streamed as a CSV or read from a
+    /// (local, fake) Google Sheet; report rows/s, the answer's counts and peak memory.
     Import(BenchImportArgs),
     /// Concurrent calls through a Twilio <-> ElevenLabs bridge (Parley's own, or any
     /// bridge with --target): added latency, lost frames, call setup, the bridge's CPU
@@ -250,6 +250,10 @@ pub struct BenchImportArgs {
     #[arg(long, default_value_t = parley_bench::import::DEFAULT_ROWS,
           value_parser = clap::value_parser!(u64).range(1..=parley_bench::import::MAX_ROWS))]
     pub rows: u64,
+    /// csv (a streamed upload) or sheets (Google Sheets values.get, from the local fake,
+    /// which holds the whole sheet in memory: keep it to a few hundred thousand rows).
+    #[arg(long, value_enum, default_value_t = BenchSource::Csv)]
+    pub source: BenchSource,
     #[command(flatten)]
     pub backends: BenchBackendArgs,
 }
@@ -268,6 +272,21 @@ pub struct BenchBackendArgs {
     /// Print one JSON object on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchSource {
+    Csv,
+    Sheets,
+}
+
+impl From<BenchSource> for parley_bench::import::ImportSource {
+    fn from(source: BenchSource) -> Self {
+        match source {
+            BenchSource::Csv => Self::Csv,
+            BenchSource::Sheets => Self::Sheets,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -414,12 +414,16 @@ async fn values(
     let sheet = &spreadsheet.sheets[a1.sheet];
     let mut rows: Vec<Vec<Value>> = (a1.rows.0..=a1.rows.1)
         .map(|r| {
-            let row = sheet.rows.get(r as usize - 1);
-            let mut cells: Vec<Value> = (a1.cols.0..=a1.cols.1)
-                .map(|c| {
-                    let cell = row.and_then(|row| row.get(c as usize - 1));
-                    render(cell.unwrap_or(&Value::Null), unformatted)
-                })
+            let row = sheet
+                .rows
+                .get(r as usize - 1)
+                .map_or(&[][..], Vec::as_slice);
+            // Cells past the row's last are empty, and would be left out below.
+            let end = (a1.cols.1 as usize).min(row.len());
+            let start = (a1.cols.0 as usize - 1).min(end);
+            let mut cells: Vec<Value> = row[start..end]
+                .iter()
+                .map(|cell| render(cell, unformatted))
                 .collect();
             // Google leaves out trailing empty cells and rows.
             while cells.last().is_some_and(is_empty) {
