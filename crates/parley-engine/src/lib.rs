@@ -7,6 +7,7 @@ pub mod calls;
 pub mod dialer;
 pub mod events;
 pub mod oauth;
+pub mod retention;
 pub mod sandbox;
 pub mod secrets;
 pub mod settings;
@@ -81,10 +82,11 @@ impl Engine {
     }
 
     /// Starts the background work: looking for post-call analyses that did not arrive,
-    /// deleting recordings past their retention, delivering webhooks, dialling.
+    /// deleting recordings and webhook events past their retention, delivering webhooks,
+    /// dialling.
     pub fn spawn_background(&self) {
         calls::post_call::spawn_fallback_fetcher(self.clone());
-        calls::recordings::spawn_retention(self.clone());
+        retention::spawn(self.clone());
         webhooks::WebhookWorker::new(self.clone()).spawn();
         if self.settings.dialer.enabled {
             dialer::Dialer::new(self.clone()).spawn();

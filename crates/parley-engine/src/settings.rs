@@ -88,6 +88,7 @@ const KNOWN_KEYS: &[&str] = &[
     "webhooks.retry_schedule_secs",
     "webhooks.jitter",
     "webhooks.poll_interval_ms",
+    "webhooks.retention_days",
     "google.api_key",
     "google.service_account_key_file",
     "google.sheets_api_base_url",
@@ -227,6 +228,9 @@ pub struct WebhookSettings {
     pub jitter: f64,
     /// How often to look for due deliveries when no event wakes the worker.
     pub poll_interval_ms: u64,
+    /// Events older than this whose deliveries are finished (delivered or dead) are
+    /// deleted, with their delivery log.
+    pub retention_days: u32,
 }
 
 /// Google APIs (contact import from Google Sheets).
@@ -370,6 +374,7 @@ impl Default for WebhookSettings {
             retry_schedule_secs: vec![30.0, 120.0, 480.0, 1800.0, 7200.0, 21600.0],
             jitter: 0.1,
             poll_interval_ms: 1000,
+            retention_days: 30,
         }
     }
 }
@@ -656,6 +661,9 @@ impl Settings {
         }
         if !(0.0..=1.0).contains(&self.webhooks.jitter) {
             return Err(invalid("webhooks.jitter", "must be between 0 and 1"));
+        }
+        if self.webhooks.retention_days == 0 {
+            return Err(invalid("webhooks.retention_days", "must be at least 1"));
         }
         if !(10..=60_000).contains(&self.webhooks.poll_interval_ms) {
             return Err(invalid(
@@ -995,6 +1003,9 @@ retry_schedule_secs = [30.0, 120.0, 480.0, 1800.0, 7200.0, 21600.0]
 jitter = 0.1
 # Milliseconds between looks for due deliveries when no event wakes the worker.
 poll_interval_ms = 1000
+# Days an event and its delivery log are kept once every delivery of it is finished
+# (delivered or dead); deliveries still being retried are kept until they finish.
+retention_days = 30
 
 [google]
 # For contact import from Google Sheets: an API key (spreadsheets shared as "anyone

@@ -637,6 +637,26 @@ impl Store {
         self.get_delivery(id).await
     }
 
+    /// Deletes up to `limit` events created before `before` (epoch ms) whose deliveries
+    /// are all finished (delivered or dead; or none left, its subscriptions deleted), with
+    /// their deliveries and attempt logs. Events with a delivery still to retry stay.
+    /// Returns how many events were deleted.
+    pub async fn purge_webhook_events(&self, before: i64, limit: i64) -> Result<u64> {
+        on_writer!(self, pool => {
+            let deleted = sqlx::query(
+                "DELETE FROM webhook_events WHERE id IN (SELECT e.id FROM webhook_events e \
+                 WHERE e.created_at < $1 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
+                   WHERE d.event_id = e.id AND d.state IN ('pending', 'failed')) \
+                 ORDER BY e.id LIMIT $2)",
+            )
+            .bind(before)
+            .bind(limit)
+            .execute(pool)
+            .await?;
+            Ok::<_, StoreError>(deleted.rows_affected())
+        })
+    }
+
     /// Writes one event to the outbox on its own (for events with no other change to
     /// ride with, and for tests).
     pub async fn enqueue_event(

@@ -4,7 +4,6 @@ use super::CallError;
 use crate::events::LiveEvent;
 use crate::Engine;
 use parley_store::RecordingUpdate;
-use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordingError {
@@ -72,21 +71,4 @@ impl Engine {
         }
         Ok(deleted)
     }
-}
-
-/// Deletes recordings older than the retention period, once an hour.
-pub fn spawn_retention(engine: Engine) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            let days = i64::from(engine.settings.calls.recording_retention_days);
-            let before = parley_domain::time::now_millis() - days * 86_400_000;
-            match engine.delete_recordings_before(before).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(recordings = n, "deleted recordings past retention"),
-                Err(e) => tracing::warn!(error = %e, "deleting old recordings failed"),
-            }
-        }
-    });
 }

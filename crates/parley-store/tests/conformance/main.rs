@@ -98,5 +98,6 @@ conformance!(
     tool_calls_are_logged_per_call,
     webhook_outbox_fans_out_in_the_causing_transaction,
     webhook_deliveries_lease_retry_die_and_replay,
+    finished_webhook_events_are_purged_after_retention,
     past_calls_are_counted_like_live_ones,
 );

@@ -1,5 +1,5 @@
 //! Conformance cases for the webhook outbox: fan-out in the causing transaction, leases,
-//! the retry and dead states, replays.
+//! the retry and dead states, replays, retention.
 use parley_domain::campaign::{CampaignAction, CampaignSettings};
 use parley_domain::time::now_millis;
 use parley_domain::webhook::EventType;
@@ -292,4 +292,73 @@ pub async fn webhook_deliveries_lease_retry_die_and_replay(store: Store) {
         .is_empty());
     store.delete_subscription(sub.id, "ann").await.unwrap();
     assert!(store.get_delivery(first.id).await.is_err());
+}
+
+pub async fn finished_webhook_events_are_purged_after_retention(store: Store) {
+    let sub = store
+        .create_subscription(
+            &subscription("http://a.test", &[EventType::CallAnalyzed], true),
+            "ann",
+        )
+        .await
+        .unwrap();
+    for call_id in 1..=3 {
+        store
+            .enqueue_event(
+                EventType::CallAnalyzed,
+                &serde_json::json!({ "call_id": call_id }),
+            )
+            .await
+            .unwrap();
+    }
+    let now = now_millis();
+    let mut claimed = store
+        .claim_due_deliveries("n1", now, now + 1000, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    let (delivered, dead, retrying) = (claimed.remove(0), claimed.remove(0), claimed.remove(0));
+    for (delivery, verdict) in [
+        (&delivered, AttemptVerdict::Delivered),
+        (&dead, AttemptVerdict::Dead),
+        (&retrying, AttemptVerdict::RetryAt(now + 60_000)),
+    ] {
+        assert!(store
+            .finish_delivery_attempt(delivery, "n1", &record(Some(500)), verdict)
+            .await
+            .unwrap());
+    }
+
+    // Nothing is older than a day yet.
+    let day_ago = now - 86_400_000;
+    assert_eq!(store.purge_webhook_events(day_ago, 100).await.unwrap(), 0);
+    // With every event past the cutoff: the finished ones go, in batches; the one still
+    // being retried stays, with its log.
+    let later = now_millis() + 1;
+    assert_eq!(store.purge_webhook_events(later, 1).await.unwrap(), 1);
+    assert_eq!(store.purge_webhook_events(later, 1).await.unwrap(), 1);
+    assert_eq!(store.purge_webhook_events(later, 1).await.unwrap(), 0);
+    let left = store
+        .list_deliveries(sub.id, PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        left.iter().map(|d| d.id).collect::<Vec<_>>(),
+        vec![retrying.id]
+    );
+    assert_eq!(
+        store
+            .delivery_attempts(retrying.id, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store.get_delivery(delivered.id).await.is_err());
+    assert!(store
+        .delivery_attempts(dead.id, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -1,0 +1,54 @@
+//! Deleting what is past its retention, once an hour: call recordings, and webhook
+//! events whose deliveries all finished, with their delivery logs.
+use crate::Engine;
+use parley_domain::time::now_millis;
+use std::time::Duration;
+
+const EVERY: Duration = Duration::from_secs(3600);
+/// Events deleted per statement, so no purge holds the database for long.
+const PURGE_BATCH: i64 = 1000;
+const DAY_MS: i64 = 86_400_000;
+
+pub fn spawn(engine: Engine) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(EVERY);
+        loop {
+            tick.tick().await;
+            engine.apply_retention().await;
+        }
+    });
+}
+
+impl Engine {
+    /// One pass; failures are logged and retried at the next pass.
+    pub async fn apply_retention(&self) {
+        let days = i64::from(self.settings.calls.recording_retention_days);
+        match self
+            .delete_recordings_before(now_millis() - days * DAY_MS)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(recordings = n, "deleted recordings past retention"),
+            Err(e) => tracing::warn!(error = %e, "deleting old recordings failed"),
+        }
+        match self.purge_webhook_events().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "deleted webhook events past retention"),
+            Err(e) => tracing::warn!(error = %e, "deleting old webhook events failed"),
+        }
+    }
+
+    /// Deletes finished webhook events older than `webhooks.retention_days`.
+    pub async fn purge_webhook_events(&self) -> Result<u64, parley_store::StoreError> {
+        let days = i64::from(self.settings.webhooks.retention_days);
+        let before = now_millis() - days * DAY_MS;
+        let mut total = 0;
+        loop {
+            let deleted = self.store.purge_webhook_events(before, PURGE_BATCH).await?;
+            total += deleted;
+            if deleted < PURGE_BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+}
