@@ -10,6 +10,7 @@ use axum::Extension;
 use parley_domain::campaign::{
     Campaign, CampaignAction, CampaignContact, CampaignSettings, CampaignState, ProgressState,
 };
+use parley_engine::events::LiveEvent;
 use parley_store::{CampaignUpdate, ContactSelector, NewCampaign};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -223,6 +224,12 @@ async fn transition(
         .transition_campaign(id, action, &principal.actor, reason.as_deref())
         .await
         .or_not_found("campaign")?;
+    // Dashboards show it at once, and the webhook worker sends `campaign.state_changed`
+    // now rather than at its next poll.
+    state.engine.events.publish(LiveEvent::CampaignChanged {
+        campaign_id: id,
+        state: campaign.state,
+    });
     tracing::info!(
         campaign_id = id,
         action = action.as_str(),

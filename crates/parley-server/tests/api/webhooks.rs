@@ -357,3 +357,45 @@ async fn a_campaign_sends_signed_call_and_campaign_events_that_can_be_replayed()
     assert_eq!(got.last().unwrap().header("idempotency-key"), event_id);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_campaign_started_from_the_api_is_announced_without_waiting_for_a_poll() {
+    // A poll a minute: only the wake-up can deliver within the test's 10 s.
+    let app = TestApp::start_on(crate::harness::Db::Sqlite, |s| {
+        s.dialer.enabled = false;
+        s.webhooks.poll_interval_ms = 60_000;
+    })
+    .await;
+    let receiver = Receiver::default();
+    let url = receiver.start().await;
+    let (status, _) = admin(
+        &app,
+        Method::POST,
+        "/api/v1/webhooks",
+        Some(json!({"url": url, "event_types": ["campaign.state_changed"]})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, campaign) = app
+        .call(
+            Method::POST,
+            "/api/v1/campaigns",
+            Some(json!({"name": "prompt"})),
+        )
+        .await;
+    let id = campaign["id"].as_i64().unwrap();
+    let (status, body) = app
+        .call(Method::POST, &format!("/api/v1/campaigns/{id}/start"), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let got = tokio::time::timeout(
+        Duration::from_secs(10),
+        receiver.wait_for(|got| !got.is_empty()),
+    )
+    .await
+    .expect("campaign.state_changed arrives without waiting for the next poll");
+    let event = got[0].json();
+    assert_eq!(event["type"], "campaign.state_changed");
+    assert_eq!(event["data"]["to"], "running");
+    app.stop().await;
+}
