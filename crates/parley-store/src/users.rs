@@ -100,6 +100,9 @@ const USER_COLUMNS: &str = "id, email, password_hash, role, disabled, created_at
 const API_KEY_COLUMNS: &str =
     "id, name, prefix, role, created_at, expires_at, revoked_at, last_used_at";
 
+/// PostgreSQL advisory lock key under which role and enabled changes take turns.
+const ADMIN_CHANGE_LOCK: i64 = 0x5041_524c_4559_0001;
+
 impl Store {
     /// Creates a user; the email is stored lowercase and must be unique.
     pub async fn create_user(&self, email: &str, password_hash: &str, role: Role) -> Result<User> {
@@ -145,21 +148,36 @@ impl Store {
         role: Option<Role>,
         disabled: Option<bool>,
     ) -> Result<User> {
-        let row: Option<UserRow> = on_writer!(self, pool => sqlx::query_as(&format!(
-            "UPDATE users SET role = COALESCE($2, role), disabled = COALESCE($3, disabled), \
-                    updated_at = $4 \
-             WHERE id = $1 AND ( \
-                 (COALESCE($2, role) = 'admin' AND NOT COALESCE($3, disabled)) \
-                 OR EXISTS (SELECT 1 FROM users o \
-                            WHERE o.id <> $1 AND o.role = 'admin' AND NOT o.disabled)) \
-             RETURNING {USER_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(role.map(Role::as_str))
-        .bind(disabled)
-        .bind(now_millis())
-        .fetch_optional(pool)
-        .await)?;
+        let postgres = self.backend() == crate::Backend::Postgres;
+        let row: Option<UserRow> = on_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if postgres {
+                // Two admins demoting each other at once would each see the other still
+                // an admin; taking turns, the second sees the first's change. (SQLite
+                // has one writer, so its updates take turns already.)
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(ADMIN_CHANGE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let row = sqlx::query_as(&format!(
+                "UPDATE users SET role = COALESCE($2, role), disabled = COALESCE($3, disabled), \
+                        updated_at = $4 \
+                 WHERE id = $1 AND ( \
+                     (COALESCE($2, role) = 'admin' AND NOT COALESCE($3, disabled)) \
+                     OR EXISTS (SELECT 1 FROM users o \
+                                WHERE o.id <> $1 AND o.role = 'admin' AND NOT o.disabled)) \
+                 RETURNING {USER_COLUMNS}"
+            ))
+            .bind(id)
+            .bind(role.map(Role::as_str))
+            .bind(disabled)
+            .bind(now_millis())
+            .fetch_optional(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(row)
+        })?;
         match row {
             Some(row) => row.try_into(),
             None if self.user_exists(id).await? => Err(StoreError::Conflict(

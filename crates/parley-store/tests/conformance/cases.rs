@@ -1385,5 +1385,33 @@ pub async fn the_last_enabled_admin_stays(store: Store) {
     );
     let missing = store.update_user(9_999, Some(Role::Viewer), None).await;
     assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+
+    // Two admins demoting each other at the same moment: one of them stays.
+    let ann = store.update_user(ann.id, None, Some(false)).await.unwrap();
+    for round in 0..20 {
+        let (a, b) = tokio::join!(
+            store.update_user(ann.id, Some(Role::Operator), None),
+            store.update_user(bob.id, Some(Role::Operator), None),
+        );
+        assert!(a.is_ok() != b.is_ok(), "round {round}: {a:?} {b:?}");
+        let (stayed, demoted) = if a.is_ok() {
+            (bob.id, ann.id)
+        } else {
+            (ann.id, bob.id)
+        };
+        let admins: Vec<i64> = store
+            .list_users()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.role == Role::Admin && !u.disabled)
+            .map(|u| u.id)
+            .collect();
+        assert_eq!(admins, vec![stayed], "round {round}");
+        store
+            .update_user(demoted, Some(Role::Admin), None)
+            .await
+            .unwrap();
+    }
 }
 pub use crate::analytics::{analytics_count_each_call_once, past_calls_are_counted_like_live_ones};
