@@ -97,25 +97,24 @@ async fn a_token_near_its_expiry_is_renewed_before_use() {
     fake.stop().await;
 }
 
+/// The error reading `range` of `id` with `settings`.
+async fn error(settings: &GoogleSettings, id: &str, range: &str, max_bytes: u64) -> SheetsError {
+    let sheets = Sheets::from_settings(settings);
+    let client = sheets.client().unwrap();
+    client.values(id, range, max_bytes).await.unwrap_err()
+}
+
 #[tokio::test]
 async fn errors_say_what_the_user_must_change() {
     let fake = fake(Duration::from_secs(3599)).await;
     let dir = tempfile::tempdir().unwrap();
     let settings = service_account(&fake, &dir);
-    let sheets = Sheets::from_settings(&settings);
-    let client = sheets.client().unwrap();
 
-    let err = client
-        .values("no-such-sheet", "A:B", MIB)
-        .await
-        .unwrap_err();
+    let err = error(&settings, "no-such-sheet", "A:B", MIB).await;
     assert!(matches!(err, SheetsError::NotFound), "{err}");
-    let err = client
-        .values("private-leads", "Missing!A1", MIB)
-        .await
-        .unwrap_err();
+    let err = error(&settings, "private-leads", "Missing!A1", MIB).await;
     assert!(matches!(err, SheetsError::BadRange(_)), "{err}");
-    let err = client.values("private-leads", "A:B", 10).await.unwrap_err();
+    let err = error(&settings, "private-leads", "A:B", 10).await;
     assert!(matches!(err, SheetsError::TooLarge(_)), "{err}");
 
     // An API key reads only spreadsheets shared with anyone who has the link.
@@ -124,32 +123,19 @@ async fn errors_say_what_the_user_must_change() {
         sheets_api_base_url: settings.sheets_api_base_url.clone(),
         ..GoogleSettings::default()
     };
-    let by_key = Sheets::from_settings(&api_key);
-    let err = by_key
-        .client()
-        .unwrap()
-        .values("private-leads", "A:B", MIB)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            SheetsError::NotShared {
-                service_account: None
-            }
-        ),
-        "{err}"
+    let err = error(&api_key, "private-leads", "A:B", MIB).await;
+    let not_public = matches!(
+        err,
+        SheetsError::NotShared {
+            service_account: None
+        }
     );
-    let wrong_key = Sheets::from_settings(&GoogleSettings {
+    assert!(not_public, "{err}");
+    let wrong_key = GoogleSettings {
         api_key: Some("AIza-wrong".to_owned().into()),
         ..api_key.clone()
-    });
-    let err = wrong_key
-        .client()
-        .unwrap()
-        .values("private-leads", "A:B", MIB)
-        .await
-        .unwrap_err();
+    };
+    let err = error(&wrong_key, "private-leads", "A:B", MIB).await;
     assert!(matches!(err, SheetsError::Credentials(_)), "{err}");
 
     // A key file whose key Google does not know: the assertion's signature fails.
@@ -157,16 +143,11 @@ async fn errors_say_what_the_user_must_change() {
         .create_service_account(ACCOUNT, &format!("{}/token", fake.base_url));
     let forged = dir.path().join("forged.json");
     std::fs::write(&forged, other).unwrap();
-    let forged = Sheets::from_settings(&GoogleSettings {
+    let forged = GoogleSettings {
         service_account_key_file: Some(forged),
         ..settings.clone()
-    });
-    let err = forged
-        .client()
-        .unwrap()
-        .values("private-leads", "A:B", MIB)
-        .await
-        .unwrap_err();
+    };
+    let err = error(&forged, "private-leads", "A:B", MIB).await;
     assert!(
         matches!(&err, SheetsError::Credentials(m) if m.contains("Invalid JWT Signature")),
         "{err}"
