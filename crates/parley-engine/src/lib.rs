@@ -6,6 +6,7 @@ pub mod bridge;
 pub mod calls;
 pub mod dialer;
 pub mod events;
+pub mod import;
 pub mod oauth;
 pub mod retention;
 pub mod sandbox;

@@ -2,6 +2,7 @@
 //! `spreadsheets.values.get`, authenticated with a service account (a JWT signed with its
 //! key, exchanged for an access token that is cached) or, for spreadsheets shared as
 //! "anyone with the link", an API key.
+use crate::import::Table;
 use crate::oauth::{CachedToken, TokenResponse};
 use crate::settings::GoogleSettings;
 use futures::StreamExt;
@@ -12,6 +13,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The first sheet's columns A to ZZ, every row: A1 notation without a sheet name means
+/// the first sheet.
+pub const FIRST_SHEET: &str = "A:ZZ";
 pub const READONLY_SCOPE: &str = "https://www.googleapis.com/auth/spreadsheets.readonly";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// Google accepts assertions that live at most an hour.
@@ -58,14 +62,6 @@ fn not_shared(service_account: Option<&str>) -> String {
         Some(email) => format!("the spreadsheet is not shared with {email}; share it with that address as a viewer"),
         None => "the spreadsheet is not shared as \"anyone with the link\"; share it so, or configure a service account".into(),
     }
-}
-
-/// The cells of a range, as text, row by row.
-#[derive(Debug, PartialEq)]
-pub struct SheetValues {
-    /// The spreadsheet's number of the first row (a range may start lower down).
-    pub first_row: i64,
-    pub rows: Vec<Vec<String>>,
 }
 
 /// A service account's JSON key file, as the Google Cloud console downloads it.
@@ -205,14 +201,14 @@ impl SheetsClient {
         }
     }
 
-    /// The cells of `range` (A1 notation, e.g. `Contacts!A1:H` or `Sheet1`) as the
-    /// spreadsheet shows them. Fails with [`SheetsError::TooLarge`] past `max_bytes`.
+    /// The cells of `range` (A1 notation, e.g. `Contacts!A1:H` or `Sheet1`) as text, as
+    /// the spreadsheet shows them, numbered as it numbers its rows. Fails with [`SheetsError::TooLarge`] past `max_bytes`.
     pub async fn values(
         &self,
         spreadsheet_id: &str,
         range: &str,
         max_bytes: u64,
-    ) -> Result<SheetValues, SheetsError> {
+    ) -> Result<Table, SheetsError> {
         let mut response = self.get_values(spreadsheet_id, range).await?;
         if response.status() == reqwest::StatusCode::UNAUTHORIZED {
             if let Auth::ServiceAccount(account) = &self.auth {
@@ -231,8 +227,8 @@ impl SheetsClient {
                 status: status.as_u16(),
                 message: format!("unreadable answer: {e}"),
             })?;
-        Ok(SheetValues {
-            first_row: first_row(&values.range),
+        Ok(Table {
+            first_line: first_row(&values.range),
             rows: values
                 .values
                 .into_iter()

@@ -1,7 +1,8 @@
 //! The Google Sheets client against the local fake: both ways of authenticating, the
 //! token cache, and the errors a user has to act on.
+use parley_engine::import::Table;
 use parley_engine::settings::GoogleSettings;
-use parley_engine::sheets::{SheetValues, Sheets, SheetsError};
+use parley_engine::sheets::{Sheets, SheetsError};
 use parley_sim::fakes::sheets::{FakeSheets, FakeSheetsConfig, Sheet, Spreadsheet};
 use parley_sim::fakes::RunningFake;
 use serde_json::json;
@@ -63,8 +64,8 @@ async fn a_service_account_reads_a_shared_range_and_reuses_its_token() {
         .unwrap();
     assert_eq!(
         values,
-        SheetValues {
-            first_row: 3,
+        Table {
+            first_line: 3,
             rows: vec![
                 vec!["phone".to_owned(), "first_name".to_owned()],
                 vec!["14155550101".to_owned(), "Ann".to_owned()],

@@ -49,6 +49,10 @@ pub enum Command {
     /// Operate on campaigns directly in the database (works while nodes run).
     #[command(subcommand)]
     Campaigns(CampaignsCommand),
+    /// Import contacts from a CSV or XLSX file or a Google Sheet straight into the
+    /// database (works while nodes run), with the same column mapping and per-row report
+    /// as the API.
+    Import(ImportArgs),
     /// Measure performance against a server started in-process on a fresh database.
     /// Ignores the settings file: runs are comparable between machines.
     #[command(subcommand)]
@@ -91,6 +95,25 @@ pub enum ToolsCommand {
         #[arg(long)]
         reveal_secrets: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// A CSV or XLSX file (`-` reads a CSV from standard input).
+    #[arg(required_unless_present = "sheet", conflicts_with = "sheet")]
+    pub file: Option<PathBuf>,
+    /// A Google spreadsheet's URL or id, read with the `google.*` settings.
+    #[arg(long, value_name = "URL_OR_ID")]
+    pub sheet: Option<String>,
+    /// With --sheet: the range in A1 notation (default: the first sheet).
+    #[arg(long, requires = "sheet")]
+    pub range: Option<String>,
+    /// Also enrol every imported contact in this campaign.
+    #[arg(long, value_name = "ID")]
+    pub campaign: Option<i64>,
+    /// Region for numbers written without a country code (default: import.default_region).
+    #[arg(long)]
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

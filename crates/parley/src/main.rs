@@ -6,6 +6,7 @@ mod bench;
 mod campaigns;
 mod cli;
 mod database;
+mod import;
 mod serve;
 mod shutdown;
 mod sim;
@@ -76,6 +77,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Migrate => migrate(settings).await,
             Command::Admin(command) => admin::run(settings, command).await,
             Command::Campaigns(command) => campaigns::run(settings, command).await,
+            Command::Import(args) => import::run(settings, args).await,
             Command::Config
             | Command::Openapi
             | Command::Bench(_)

@@ -305,3 +305,107 @@ fn campaign_operations_list_stop_and_requeue() {
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("unknown state"), "{}", stderr(&bad));
 }
+
+#[test]
+fn import_writes_a_csv_or_xlsx_file_with_its_row_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("leads.csv");
+    std::fs::write(
+        &csv,
+        "phone,first_name,tags\n+14155550101,Ann,cli\nnot a phone,Bob,cli\n(415) 555-0102,Cy,cli\n",
+    )
+    .unwrap();
+    let out = stdout(&run(parley(dir.path()).args(["import", "leads.csv"])));
+    assert!(
+        out.contains("import 1 completed: 3 rows read, 2 new contacts, 0 updated"),
+        "{out}"
+    );
+    assert!(out.contains("1 rejected"), "{out}");
+    assert!(out.contains("line 3: invalid_phone"), "{out}");
+
+    // The same contacts from a workbook (told by its contents, whatever its name) update.
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (r, row) in [["phone", "company"], ["+14155550101", "Acme"]]
+        .iter()
+        .enumerate()
+    {
+        for (c, cell) in row.iter().enumerate() {
+            sheet.write_string(r as u32, c as u16, *cell).unwrap();
+        }
+    }
+    std::fs::write(dir.path().join("book"), book.save_to_buffer().unwrap()).unwrap();
+    let out = stdout(&run(parley(dir.path()).args(["import", "book"])));
+    assert!(
+        out.contains("import 2 completed: 1 rows read, 0 new contacts, 1 updated"),
+        "{out}"
+    );
+
+    // A campaign that does not exist: refused before anything is read into the database.
+    let refused = parley(dir.path())
+        .args(["import", "leads.csv", "--campaign", "7"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("campaign 7"),
+        "{}",
+        stderr(&refused)
+    );
+    let headless = dir.path().join("headless.csv");
+    std::fs::write(&headless, "name,company\nAnn,Acme\n").unwrap();
+    let refused = parley(dir.path())
+        .args(["import", "headless.csv"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("not a usable header"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+#[test]
+fn import_reads_a_google_sheet_with_the_configured_key() {
+    use parley_sim::fakes::sheets::{FakeSheets, FakeSheetsConfig, Spreadsheet};
+    use serde_json::json;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let fake = runtime.block_on(async {
+        let fake = FakeSheets::spawn(FakeSheetsConfig::default(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let rows = vec![
+            vec![json!("phone"), json!("first_name")],
+            vec![json!("+14155550111"), json!("Dee")],
+            vec![json!("555"), json!("Eve")],
+        ];
+        fake.state
+            .add_spreadsheet(Spreadsheet::public("1CliSheet", rows));
+        fake
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = stdout(&run(parley(dir.path())
+        .args([
+            "import",
+            "--sheet",
+            "https://docs.google.com/spreadsheets/d/1CliSheet/edit",
+        ])
+        .env("PARLEY_GOOGLE__API_KEY", &fake.state.config().api_key)
+        .env("PARLEY_GOOGLE__SHEETS_API_BASE_URL", &fake.base_url)));
+    assert!(out.contains("2 rows read, 1 new contacts"), "{out}");
+    assert!(out.contains("line 3: invalid_phone"), "{out}");
+    let refused = parley(dir.path())
+        .args(["import", "--sheet", "1CliSheet", "--range", "Nope!A1:B"])
+        .env("PARLEY_GOOGLE__API_KEY", &fake.state.config().api_key)
+        .env("PARLEY_GOOGLE__SHEETS_API_BASE_URL", &fake.base_url)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("Unable to parse range"),
+        "{}",
+        stderr(&refused)
+    );
+    runtime.block_on(fake.stop());
+}

@@ -12,13 +12,12 @@ use axum::Extension;
 use futures::StreamExt;
 use parley_domain::import::ColumnMap;
 use parley_domain::phone::Region;
-use parley_store::{ImportError, ImportRecord, ImportRow};
+use parley_engine::import::{RowWriter, Table};
+use parley_store::{ImportError, ImportRecord};
 use serde::{Deserialize, Serialize};
 use tokio_util::io::StreamReader;
 use utoipa::{IntoParams, ToSchema};
 
-/// Rows written per transaction.
-const BATCH_ROWS: usize = 500;
 /// Errors returned inline in the import answer; the rest are paged from `/errors`.
 const INLINE_ERRORS: u32 = 1000;
 
@@ -177,7 +176,7 @@ pub async fn import_csv(
         .await
         .map_err(|e| ApiError::bad_request(format!("unreadable upload: {e}")))?
         .unwrap_or_default();
-    if declared_xlsx || super::spreadsheets::is_xlsx(&first) {
+    if declared_xlsx || parley_engine::import::is_xlsx(&first) {
         let mut file = first.to_vec();
         while let Some(chunk) = field.chunk().await.map_err(|e| {
             ApiError::bad_request(UploadError::Interrupted(e.to_string()).to_string())
@@ -227,8 +226,10 @@ pub async fn import_csv(
             &principal.actor,
         )
         .await?;
-    let writer = RowWriter::new(&state, &import, columns, region);
-    let outcome = read_rows(writer, &mut csv, max_mb).await;
+    let writer = RowWriter::new(&state.store, &import, columns, region);
+    let outcome = writer
+        .write_csv(&mut csv, |e| upload_error(e, max_mb))
+        .await;
     report(&state, import.id, outcome).await
 }
 
@@ -276,14 +277,13 @@ pub(crate) async fn import_target(
 }
 
 /// Imports the rows of a table already read (a spreadsheet's first sheet, a Google
-/// Sheets range): the first row is the header, numbered `first_line`.
+/// Sheets range): the first row is the header.
 pub(crate) async fn import_table(
     state: &AppState,
     target: ImportTarget<'_>,
-    first_line: i64,
-    rows: Vec<Vec<String>>,
+    table: Table,
 ) -> ApiResult<Json<ImportReport>> {
-    let mut rows = rows.into_iter();
+    let mut rows = table.rows.into_iter();
     let header = rows.next().unwrap_or_default();
     let columns = ColumnMap::from_headers(header.iter().map(String::as_str)).map_err(|e| {
         ApiError::field("file", format!("the first row is not a usable header: {e}"))
@@ -292,19 +292,11 @@ pub(crate) async fn import_table(
         .store
         .start_import(target.source, target.name, target.campaign_id, target.actor)
         .await?;
-    let mut writer = RowWriter::new(state, &import, columns, target.region);
-    let outcome = async {
-        for (i, cells) in rows.enumerate() {
-            // Blank rows (common at the end of spreadsheets) are not contacts.
-            if cells.iter().all(|c| c.trim().is_empty()) {
-                continue;
-            }
-            writer.push(first_line + 1 + i as i64, cells.iter().map(|c| c.as_str()));
-            writer.flush_if_full().await?;
-        }
-        writer.finish().await
-    }
-    .await;
+    let writer = RowWriter::new(&state.store, &import, columns, target.region);
+    let outcome = writer
+        .write_table(table.first_line, rows)
+        .await
+        .map_err(ApiError::from);
     report(state, import.id, outcome).await
 }
 
@@ -346,102 +338,6 @@ async fn report(
             .collect(),
         errors_truncated,
     }))
-}
-
-/// Turns rows into contacts and writes them in batches; rows that cannot be contacts are
-/// recorded as problems with their line.
-struct RowWriter<'a> {
-    state: &'a AppState,
-    import: &'a ImportRecord,
-    columns: ColumnMap,
-    region: Region,
-    rows: Vec<ImportRow>,
-    rejected: Vec<ImportError>,
-}
-
-impl<'a> RowWriter<'a> {
-    fn new(
-        state: &'a AppState,
-        import: &'a ImportRecord,
-        columns: ColumnMap,
-        region: Region,
-    ) -> Self {
-        RowWriter {
-            state,
-            import,
-            columns,
-            region,
-            rows: Vec::with_capacity(BATCH_ROWS),
-            rejected: Vec::new(),
-        }
-    }
-
-    /// Takes one row; call [`RowWriter::flush_if_full`] after.
-    fn push<'c>(&mut self, line: i64, cells: impl IntoIterator<Item = &'c str>) {
-        match self.columns.contact(cells, self.region) {
-            Ok(contact) => self.rows.push(ImportRow { line, contact }),
-            Err(e) => self.rejected.push(ImportError {
-                line,
-                reason: e.reason.to_string(),
-                message: e.message,
-            }),
-        }
-    }
-
-    /// Writes the rows taken so far once they make a batch.
-    async fn flush_if_full(&mut self) -> ApiResult<()> {
-        if self.rows.len() + self.rejected.len() >= BATCH_ROWS {
-            let rows = std::mem::replace(&mut self.rows, Vec::with_capacity(BATCH_ROWS));
-            let rejected = std::mem::take(&mut self.rejected);
-            self.state
-                .store
-                .import_batch(self.import, rows, rejected)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn finish(self) -> ApiResult<()> {
-        if !self.rows.is_empty() || !self.rejected.is_empty() {
-            self.state
-                .store
-                .import_batch(self.import, self.rows, self.rejected)
-                .await?;
-        }
-        Ok(())
-    }
-}
-
-async fn read_rows<R>(
-    mut writer: RowWriter<'_>,
-    csv: &mut csv_async::AsyncReader<R>,
-    max_mb: u64,
-) -> ApiResult<()>
-where
-    R: tokio::io::AsyncRead + Unpin + Send,
-{
-    let mut records = csv.records();
-    while let Some(record) = records.next().await {
-        match record {
-            Ok(record) => {
-                let line = record.position().map_or(0, |p| p.line() as i64);
-                writer.push(line, record.iter());
-            }
-            Err(e) => {
-                if let Some(fatal) = upload_error(&e, max_mb) {
-                    return Err(fatal);
-                }
-                let line = e.position().map_or(0, |p| p.line() as i64);
-                writer.rejected.push(ImportError {
-                    line,
-                    reason: "invalid_encoding".into(),
-                    message: format!("the row could not be read: {e}"),
-                });
-            }
-        }
-        writer.flush_if_full().await?;
-    }
-    writer.finish().await
 }
 
 /// The error to stop the whole import with, when reading failed because of the upload

@@ -8,18 +8,13 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::AppState;
 use axum::extract::State;
 use axum::Extension;
-use calamine::{Data, Reader, Xlsx};
-use parley_engine::sheets::{spreadsheet_id, SheetsConfigError, SheetsError};
+use parley_engine::import::read_xlsx;
+use parley_engine::sheets::{spreadsheet_id, SheetsConfigError, SheetsError, FIRST_SHEET};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 pub const XLSX_CONTENT_TYPE: &str =
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
-/// Whether a file starts like a ZIP archive, as every XLSX does (no CSV does).
-pub fn is_xlsx(head: &[u8]) -> bool {
-    head.starts_with(b"PK\x03\x04")
-}
 
 /// Imports the first sheet of an XLSX file; its first used row is the header.
 pub(crate) async fn import_xlsx(
@@ -27,26 +22,8 @@ pub(crate) async fn import_xlsx(
     target: ImportTarget<'_>,
     file: Vec<u8>,
 ) -> ApiResult<Json<ImportReport>> {
-    let unreadable = |e: &dyn std::fmt::Display| {
-        ApiError::field(
-            "file",
-            format!("the file is not a readable XLSX workbook: {e}"),
-        )
-    };
-    let mut workbook = Xlsx::new(std::io::Cursor::new(file)).map_err(|e| unreadable(&e))?;
-    let sheet = workbook
-        .worksheet_range_at(0)
-        .ok_or_else(|| ApiError::field("file", "the workbook has no sheet"))?
-        .map_err(|e| unreadable(&e))?;
-    // Row numbers as the spreadsheet shows them (the used range may start lower down).
-    let first_line = sheet.start().map_or(1, |(row, _)| i64::from(row) + 1);
-    let rows: Vec<Vec<String>> = sheet
-        .rows()
-        .map(|cells| cells.iter().map(cell_text).collect())
-        .collect();
-    drop(sheet);
-    drop(workbook);
-    import_table(state, target, first_line, rows).await
+    let table = read_xlsx(file).map_err(|e| ApiError::field("file", e))?;
+    import_table(state, target, table).await
 }
 
 /// Which Google spreadsheet range to import, and where the contacts go.
@@ -67,10 +44,6 @@ pub struct SheetsImportRequest {
     /// Region for numbers written without a country code (default from settings).
     pub default_region: Option<String>,
 }
-
-/// The first sheet's columns A to ZZ, every row: A1 notation without a sheet name
-/// means the first sheet.
-const FIRST_SHEET: &str = "A:ZZ";
 
 /// Imports contacts from a Google spreadsheet (Sheets API v4 `values.get`), with the same
 /// column mapping and per-row report as a CSV upload. Parley reads it with its service
@@ -111,7 +84,7 @@ pub async fn import_sheets(
         .import
         .max_upload_mb
         .saturating_mul(1024 * 1024);
-    let values = client
+    let table = client
         .values(id, range, max_bytes)
         .await
         .map_err(sheets_error)?;
@@ -123,7 +96,7 @@ pub async fn import_sheets(
         campaign_id: request.campaign_id,
         region,
     };
-    import_table(&state, target, values.first_row, values.rows).await
+    import_table(&state, target, table).await
 }
 
 fn config_error(e: SheetsConfigError) -> ApiError {
@@ -158,42 +131,5 @@ fn sheets_error(e: SheetsError) -> ApiError {
             tracing::warn!(error = %message, "reading a Google spreadsheet failed");
             ApiError::new(ErrorCode::Upstream, message)
         }
-    }
-}
-
-/// A cell as the text a CSV export would hold. Numbers that are whole (phone numbers
-/// typed into a number cell) lose the `.0`.
-fn cell_text(cell: &Data) -> String {
-    match cell {
-        Data::Empty => String::new(),
-        Data::String(s) => s.clone(),
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        Data::Float(f) => f.to_string(),
-        Data::Int(i) => i.to_string(),
-        Data::Bool(b) => b.to_string(),
-        Data::DateTime(d) => d
-            .as_datetime()
-            .map_or_else(|| d.as_f64().to_string(), |t| t.to_string()),
-        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Error(e) => format!("#{e:?}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn whole_numbers_read_like_typed_phone_numbers() {
-        assert_eq!(cell_text(&Data::Float(14155550100.0)), "14155550100");
-        assert_eq!(cell_text(&Data::Float(1.5)), "1.5");
-        assert_eq!(cell_text(&Data::String("+1 415".into())), "+1 415");
-        assert_eq!(cell_text(&Data::Empty), "");
-    }
-
-    #[test]
-    fn xlsx_is_told_by_its_zip_signature() {
-        assert!(is_xlsx(b"PK\x03\x04rest"));
-        assert!(!is_xlsx(b"phone,first_name\n"));
     }
 }

@@ -1,0 +1,200 @@
+//! `parley import`: contacts from a CSV or XLSX file or a Google Sheet, written straight
+//! to the database through the same row mapping and batch writer as the API's import.
+use crate::cli::ImportArgs;
+use crate::database;
+use anyhow::{bail, Context};
+use parley_domain::import::ColumnMap;
+use parley_domain::phone::Region;
+use parley_engine::import::{is_xlsx, read_xlsx, RowWriter, Table};
+use parley_engine::settings::Settings;
+use parley_engine::sheets::{spreadsheet_id, Sheets, FIRST_SHEET};
+use parley_store::{ImportRecord, Store, StoreError};
+use std::path::Path;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Problems printed; the rest are counted and paged from the API.
+const SHOWN_PROBLEMS: u32 = 20;
+const ACTOR: &str = "cli";
+
+/// What was read, before any of it is written.
+enum Source {
+    Csv {
+        reader: Box<dyn AsyncRead + Unpin + Send>,
+        name: String,
+    },
+    Table {
+        source: &'static str,
+        name: String,
+        table: Table,
+    },
+}
+
+pub async fn run(settings: Settings, args: ImportArgs) -> anyhow::Result<()> {
+    let region = Region::parse(
+        args.region
+            .as_deref()
+            .unwrap_or(&settings.import.default_region),
+    )
+    .context("--region")?;
+    let source = read(&settings, &args).await?;
+    let store = database::open(&settings).await?;
+    let result = import(&store, source, args.campaign, region).await;
+    store.close().await;
+    result
+}
+
+async fn read(settings: &Settings, args: &ImportArgs) -> anyhow::Result<Source> {
+    if let Some(sheet) = &args.sheet {
+        let id = spreadsheet_id(sheet)
+            .context("--sheet: give the spreadsheet's id or its docs.google.com URL")?;
+        let range = args.range.as_deref().unwrap_or(FIRST_SHEET);
+        let sheets = Sheets::from_settings(&settings.google);
+        let max_bytes = settings.import.max_upload_mb.saturating_mul(1024 * 1024);
+        let table = sheets.client()?.values(id, range, max_bytes).await?;
+        return Ok(Source::Table {
+            source: "sheets",
+            name: format!("{id} {range}"),
+            table,
+        });
+    }
+    let path = args.file.as_deref().context("give a file or --sheet")?;
+    if path == Path::new("-") {
+        return Ok(Source::Csv {
+            reader: Box::new(tokio::io::stdin()),
+            name: "stdin".into(),
+        });
+    }
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    );
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut head = [0u8; 4];
+    let read = file.read(&mut head).await?;
+    let named_xlsx = name.to_ascii_lowercase().ends_with(".xlsx");
+    if named_xlsx || is_xlsx(&head[..read]) {
+        let bytes = tokio::fs::read(path)
+            .await
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let table = read_xlsx(bytes).map_err(anyhow::Error::msg)?;
+        return Ok(Source::Table {
+            source: "xlsx",
+            name,
+            table,
+        });
+    }
+    let file = tokio::fs::File::open(path).await?;
+    Ok(Source::Csv {
+        reader: Box::new(file),
+        name,
+    })
+}
+
+async fn import(
+    store: &Store,
+    source: Source,
+    campaign_id: Option<i64>,
+    region: Region,
+) -> anyhow::Result<()> {
+    if let Some(id) = campaign_id {
+        let campaign = store
+            .get_campaign(id)
+            .await
+            .with_context(|| format!("campaign {id}"))?;
+        if campaign.state.is_final() {
+            bail!(
+                "campaign {id} is {}; contacts cannot be added",
+                campaign.state
+            );
+        }
+    }
+    let (import, written) = match source {
+        Source::Table {
+            source,
+            name,
+            table,
+        } => {
+            let mut rows = table.rows.into_iter();
+            let columns = header(rows.next().unwrap_or_default().iter().map(String::as_str))?;
+            let import = store
+                .start_import(source, Some(&name), campaign_id, ACTOR)
+                .await?;
+            let writer = RowWriter::new(store, &import, columns, region);
+            let written = writer
+                .write_table(table.first_line, rows)
+                .await
+                .map_err(Stopped::from);
+            (import, written)
+        }
+        Source::Csv { reader, name } => {
+            let mut csv = csv_async::AsyncReaderBuilder::new()
+                .flexible(true)
+                .create_reader(reader);
+            let columns = header(csv.headers().await.context("the first line")?.iter())?;
+            let import = store
+                .start_import("csv", Some(&name), campaign_id, ACTOR)
+                .await?;
+            let writer = RowWriter::new(store, &import, columns, region);
+            // A file that cannot be read further stops the import; one bad row does not.
+            let written = writer
+                .write_csv(&mut csv, |e| match e.kind() {
+                    csv_async::ErrorKind::Io(io) => Some(Stopped::Read(io.to_string())),
+                    _ => None,
+                })
+                .await;
+            (import, written)
+        }
+    };
+    let failure = written.as_ref().err().map(ToString::to_string);
+    let record = store.finish_import(import.id, failure.as_deref()).await?;
+    summarize(store, &record).await?;
+    match failure {
+        Some(reason) => bail!("import {} failed: {reason}", record.id),
+        None => Ok(()),
+    }
+}
+
+/// Why writing stopped part-way.
+#[derive(Debug, thiserror::Error)]
+enum Stopped {
+    #[error("the file could not be read further: {0}")]
+    Read(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn header<'c>(cells: impl IntoIterator<Item = &'c str>) -> anyhow::Result<ColumnMap> {
+    ColumnMap::from_headers(cells).context("the first row is not a usable header")
+}
+
+async fn summarize(store: &Store, record: &ImportRecord) -> anyhow::Result<()> {
+    println!(
+        "import {} {}: {} rows read, {} new contacts, {} updated, {} duplicates merged, {} rejected",
+        record.id,
+        record.state,
+        record.rows_total,
+        record.created,
+        record.updated,
+        record.duplicates,
+        record.rejected,
+    );
+    let problems = store
+        .import_errors(record.id, 0, SHOWN_PROBLEMS + 1)
+        .await?;
+    for problem in problems.iter().take(SHOWN_PROBLEMS as usize) {
+        println!(
+            "  line {}: {}: {}",
+            problem.line, problem.reason, problem.message
+        );
+    }
+    if problems.len() > SHOWN_PROBLEMS as usize {
+        let shown = problems[SHOWN_PROBLEMS as usize - 1].line;
+        println!(
+            "  more problems: GET /api/v1/imports/{}/errors?after_line={shown}",
+            record.id
+        );
+    }
+    Ok(())
+}
