@@ -293,6 +293,45 @@ impl Store {
         Ok(())
     }
 
+    /// Completed recordings whose file was never stored (the download failed, or the
+    /// process stopped before it ran), created between `since` and `before` (epoch ms):
+    /// each with its call, as the update that stores the file will need it.
+    pub async fn recordings_without_file(
+        &self,
+        since: i64,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, RecordingUpdate)>> {
+        type Row = (i64, String, String, Option<i64>, Option<i64>);
+        let rows: Vec<Row> = on_reader!(self, pool => sqlx::query_as(
+            "SELECT call_id, recording_sid, status, channels, duration_seconds FROM recordings \
+             WHERE status = 'completed' AND path IS NULL AND deleted_at IS NULL \
+             AND created_at >= $1 AND created_at < $2 ORDER BY id LIMIT $3",
+        )
+        .bind(since)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(call_id, recording_sid, status, channels, duration_seconds)| {
+                    let update = RecordingUpdate {
+                        recording_sid,
+                        status,
+                        path: None,
+                        content_type: None,
+                        channels,
+                        duration_seconds,
+                        size_bytes: None,
+                    };
+                    (call_id, update)
+                },
+            )
+            .collect())
+    }
+
     /// The newest stored recording file of a call: (file path, content type).
     pub async fn recording_file(&self, call_id: i64) -> Result<(String, String)> {
         let row: Option<(Option<String>, Option<String>)> = on_reader!(self, pool => sqlx::query_as(

@@ -150,6 +150,11 @@ pub fn spawn_fallback_fetcher(engine: Engine) {
             if let Err(e) = engine.fetch_missing_analyses().await {
                 tracing::warn!(error = %e, "post-call fallback failed");
             }
+            // A download normally ends within seconds of its callback; give it a minute.
+            let before = parley_domain::time::now_millis() - 60_000;
+            if let Err(e) = engine.fetch_missing_recordings(before).await {
+                tracing::warn!(error = %e, "fetching missing recordings failed");
+            }
         }
     });
 }

@@ -45,7 +45,30 @@ impl Engine {
     }
 }
 
+/// How far back a recording whose download never happened is still fetched.
+const FETCH_MISSING_WITHIN_MS: i64 = 24 * 3_600_000;
+
 impl Engine {
+    /// Downloads the completed recordings that have no file yet and were created before
+    /// `before` (and in the last day); returns how many were stored. A download lost to
+    /// a crash or a failed request is so fetched again rather than lost.
+    pub async fn fetch_missing_recordings(&self, before: i64) -> Result<usize, RecordingError> {
+        let since = parley_domain::time::now_millis() - FETCH_MISSING_WITHIN_MS;
+        let missing = self
+            .store
+            .recordings_without_file(since, before, 50)
+            .await
+            .map_err(CallError::from)?;
+        let mut stored = 0;
+        for (call_id, update) in missing {
+            match self.download_recording(call_id, update).await {
+                Ok(()) => stored += 1,
+                Err(e) => tracing::warn!(call_id, error = %e, "recording download failed again"),
+            }
+        }
+        Ok(stored)
+    }
+
     /// Deletes stored recordings created before `before` (UTC millis); returns how many.
     pub async fn delete_recordings_before(&self, before: i64) -> Result<usize, RecordingError> {
         let old = self

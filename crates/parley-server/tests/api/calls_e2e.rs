@@ -125,6 +125,32 @@ async fn a_conversation_is_bridged_transcribed_analysed_and_recorded() {
     assert_eq!(part.status(), 206, "players can seek");
     assert_eq!(part.bytes().await.unwrap().len(), 100);
 
+    // A download lost (the process stopped after Twilio's callback, before the file was
+    // written) is fetched again.
+    lose_recording_file(&app, id).await;
+    let missing = app
+        .req(Method::GET, url, &app.viewer_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let now = parley_domain::time::now_millis();
+    assert_eq!(
+        app.engine.fetch_missing_recordings(now + 1).await.unwrap(),
+        1
+    );
+    let again = app
+        .req(Method::GET, url, &app.viewer_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.bytes().await.unwrap(), bytes, "the same recording");
+    assert_eq!(
+        app.engine.fetch_missing_recordings(now + 1).await.unwrap(),
+        0
+    );
+
     // Past the retention period the file goes, and the call says so.
     let tomorrow = parley_domain::time::now_millis() + 86_400_000;
     assert_eq!(
@@ -414,4 +440,23 @@ async fn answering_machines_get_a_voicemail_or_the_agent_as_the_policy_says() {
     );
     assert_eq!(talked["outcome"], "voicemail");
     app.stop().await;
+}
+
+/// Forgets a call's stored recording file, as if its download never happened.
+async fn lose_recording_file(app: &TestApp, call_id: i64) {
+    use sqlx::Connection;
+    let mut db = sqlx::SqliteConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    let (path,): (String,) = sqlx::query_as("SELECT path FROM recordings WHERE call_id = $1")
+        .bind(call_id)
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    std::fs::remove_file(path).unwrap();
+    sqlx::query("UPDATE recordings SET path = NULL WHERE call_id = $1")
+        .bind(call_id)
+        .execute(&mut db)
+        .await
+        .unwrap();
 }
