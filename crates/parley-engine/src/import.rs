@@ -9,6 +9,56 @@ use parley_store::{ImportError, ImportRecord, ImportRow, Store, StoreError};
 
 /// Rows written per transaction.
 pub const BATCH_ROWS: usize = 500;
+/// Why an import dropped before it finished failed.
+const INTERRUPTED: &str = "the import was interrupted before it finished (the client went away)";
+
+/// An import being written. Dropped without [`Running::finish`] (the request was
+/// cancelled because its client went away), it is recorded as failed rather than left
+/// `running` for ever.
+pub struct Running {
+    store: Store,
+    pub record: ImportRecord,
+    finished: bool,
+}
+
+impl Running {
+    pub async fn start(
+        store: &Store,
+        source: &str,
+        name: Option<&str>,
+        campaign_id: Option<i64>,
+        actor: &str,
+    ) -> Result<Running, StoreError> {
+        let record = store.start_import(source, name, campaign_id, actor).await?;
+        Ok(Running {
+            store: store.clone(),
+            record,
+            finished: false,
+        })
+    }
+
+    /// Records the end: completed, or failed with `failure`.
+    pub async fn finish(mut self, failure: Option<&str>) -> Result<ImportRecord, StoreError> {
+        self.finished = true;
+        self.store.finish_import(self.record.id, failure).await
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (store, id) = (self.store.clone(), self.record.id);
+            runtime.spawn(async move {
+                if let Err(e) = store.finish_import(id, Some(INTERRUPTED)).await {
+                    tracing::warn!(import_id = id, error = %e, "recording an interrupted import failed");
+                }
+            });
+        }
+    }
+}
 
 /// Rows already read whole: the first is the header, numbered `first_line` (a range or
 /// a sheet's used area may start lower down).

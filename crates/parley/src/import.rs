@@ -5,7 +5,7 @@ use crate::database;
 use anyhow::{bail, Context};
 use parley_domain::import::ColumnMap;
 use parley_domain::phone::Region;
-use parley_engine::import::{is_xlsx, read_xlsx, RowWriter, Table};
+use parley_engine::import::{is_xlsx, read_xlsx, RowWriter, Running, Table};
 use parley_engine::settings::Settings;
 use parley_engine::sheets::{spreadsheet_id, Sheets, FIRST_SHEET};
 use parley_store::{ImportRecord, Store, StoreError};
@@ -118,10 +118,8 @@ async fn import(
         } => {
             let mut rows = table.rows.into_iter();
             let columns = header(rows.next().unwrap_or_default().iter().map(String::as_str))?;
-            let import = store
-                .start_import(source, Some(&name), campaign_id, ACTOR)
-                .await?;
-            let writer = RowWriter::new(store, &import, columns, region);
+            let import = Running::start(store, source, Some(&name), campaign_id, ACTOR).await?;
+            let writer = RowWriter::new(store, &import.record, columns, region);
             let written = writer
                 .write_table(table.first_line, rows)
                 .await
@@ -133,10 +131,8 @@ async fn import(
                 .flexible(true)
                 .create_reader(reader);
             let columns = header(csv.headers().await.context("the first line")?.iter())?;
-            let import = store
-                .start_import("csv", Some(&name), campaign_id, ACTOR)
-                .await?;
-            let writer = RowWriter::new(store, &import, columns, region);
+            let import = Running::start(store, "csv", Some(&name), campaign_id, ACTOR).await?;
+            let writer = RowWriter::new(store, &import.record, columns, region);
             // A file that cannot be read further stops the import; one bad row does not.
             let written = writer
                 .write_csv(&mut csv, |e| match e.kind() {
@@ -148,7 +144,7 @@ async fn import(
         }
     };
     let failure = written.as_ref().err().map(ToString::to_string);
-    let record = store.finish_import(import.id, failure.as_deref()).await?;
+    let record = import.finish(failure.as_deref()).await?;
     summarize(store, &record).await?;
     match failure {
         Some(reason) => bail!("import {} failed: {reason}", record.id),

@@ -12,7 +12,7 @@ use axum::Extension;
 use futures::StreamExt;
 use parley_domain::import::ColumnMap;
 use parley_domain::phone::Region;
-use parley_engine::import::{RowWriter, Table};
+use parley_engine::import::{RowWriter, Running, Table};
 use parley_store::{ImportError, ImportRecord};
 use serde::{Deserialize, Serialize};
 use tokio_util::io::StreamReader;
@@ -217,20 +217,19 @@ pub async fn import_csv(
     let columns = ColumnMap::from_headers(header.iter())
         .map_err(|e| ApiError::field("file", e.to_string()))?;
 
-    let import = state
-        .store
-        .start_import(
-            "csv",
-            filename.as_deref(),
-            params.campaign_id,
-            &principal.actor,
-        )
-        .await?;
-    let writer = RowWriter::new(&state.store, &import, columns, region);
+    let import = Running::start(
+        &state.store,
+        "csv",
+        filename.as_deref(),
+        params.campaign_id,
+        &principal.actor,
+    )
+    .await?;
+    let writer = RowWriter::new(&state.store, &import.record, columns, region);
     let outcome = writer
         .write_csv(&mut csv, |e| upload_error(e, max_mb))
         .await;
-    report(&state, import.id, outcome).await
+    report(&state, import, outcome).await
 }
 
 /// Where imported rows go, and who asked.
@@ -288,30 +287,32 @@ pub(crate) async fn import_table(
     let columns = ColumnMap::from_headers(header.iter().map(String::as_str)).map_err(|e| {
         ApiError::field("file", format!("the first row is not a usable header: {e}"))
     })?;
-    let import = state
-        .store
-        .start_import(target.source, target.name, target.campaign_id, target.actor)
-        .await?;
-    let writer = RowWriter::new(&state.store, &import, columns, target.region);
+    let import = Running::start(
+        &state.store,
+        target.source,
+        target.name,
+        target.campaign_id,
+        target.actor,
+    )
+    .await?;
+    let writer = RowWriter::new(&state.store, &import.record, columns, target.region);
     let outcome = writer
         .write_table(table.first_line, rows)
         .await
         .map_err(ApiError::from);
-    report(state, import.id, outcome).await
+    report(state, import, outcome).await
 }
 
 /// Closes an import and answers with its report; when reading failed, the error, with
 /// the import's summary so far.
 async fn report(
     state: &AppState,
-    import_id: i64,
+    import: Running,
     outcome: ApiResult<()>,
 ) -> ApiResult<Json<ImportReport>> {
     let failure = outcome.as_ref().err().map(|e| e.message.clone());
-    let record = state
-        .store
-        .finish_import(import_id, failure.as_deref())
-        .await?;
+    let record = import.finish(failure.as_deref()).await?;
+    let import_id = record.id;
     if let Err(mut e) = outcome {
         e = e.with_details(serde_json::json!({ "import": ImportSummary::from(record) }));
         return Err(e);

@@ -217,3 +217,46 @@ async fn import_into_a_campaign_enrols_the_contacts() {
     assert_eq!(status, 422);
     app.stop().await;
 }
+
+/// The import as soon as `until` holds for it (or as it is after 10 s).
+async fn import_when(app: &TestApp, id: i64, until: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, import) = app
+            .call(Method::GET, &format!("/api/v1/imports/{id}"), None)
+            .await;
+        if until(&import) || tokio::time::Instant::now() > deadline {
+            return import;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_upload_cut_off_midway_is_recorded_as_failed_not_left_running() {
+    let app = TestApp::start().await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let chunks = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let part = Part::stream(reqwest::Body::wrap_stream(chunks)).file_name("cut.csv");
+    let request = app
+        .req(Method::POST, "/api/v1/contacts/import", &app.operator_key)
+        .multipart(Form::new().part("file", part))
+        .send();
+    let upload = tokio::spawn(request);
+    let (csv, _) = generate(2_000);
+    tx.send(Ok(csv.into_bytes())).await.unwrap();
+    // Rows are being written: the import is running. Then the client goes away.
+    let running = import_when(&app, 1, |i| i["rows_total"].as_i64() > Some(0)).await;
+    assert_eq!(running["state"], "running", "{running}");
+    upload.abort();
+    drop(tx);
+    let import = import_when(&app, 1, |i| i["state"] != "running").await;
+    assert_eq!(import["state"], "failed", "{import}");
+    assert!(
+        import["error"].as_str().unwrap().contains("interrupted"),
+        "{import}"
+    );
+    app.stop().await;
+}
