@@ -35,6 +35,9 @@ async fn an_import_dropped_before_it_finishes_is_recorded_as_failed() {
     .expect("the cancelled import is closed");
     assert_eq!(record.state, "failed");
     assert!(record.error.unwrap().contains("interrupted"));
-    assert_eq!(store.get_import(finished.id).await.unwrap().state, "completed");
+    assert_eq!(
+        store.get_import(finished.id).await.unwrap().state,
+        "completed"
+    );
     store.close().await;
 }

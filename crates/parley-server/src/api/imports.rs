@@ -284,8 +284,14 @@ pub(crate) async fn import_table(
 ) -> ApiResult<Json<ImportReport>> {
     let mut rows = table.rows.into_iter();
     let header = rows.next().unwrap_or_default();
+    // The field the user would change: the upload, or the range read from a sheet.
+    let field = if target.source == "sheets" {
+        "range"
+    } else {
+        "file"
+    };
     let columns = ColumnMap::from_headers(header.iter().map(String::as_str)).map_err(|e| {
-        ApiError::field("file", format!("the first row is not a usable header: {e}"))
+        ApiError::field(field, format!("the first row is not a usable header: {e}"))
     })?;
     let import = Running::start(
         &state.store,

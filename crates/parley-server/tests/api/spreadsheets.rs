@@ -317,6 +317,13 @@ async fn sheets_import_errors_name_the_field_and_import_nothing() {
             "Unable to parse range",
         ),
         (
+            // The whole sheet: its first row is a title, not the header.
+            json!({"spreadsheet": "1FairLeads_x-9", "range": "'Fair leads'"}),
+            422,
+            "range",
+            "not a usable header",
+        ),
+        (
             json!({"spreadsheet": "1FairLeads_x-9", "default_region": "Atlantis"}),
             422,
             "default_region",

@@ -491,15 +491,16 @@ impl A1Range {
     /// `Sheet1`, `'My list'!A2:D`, `A:C`, `B3`, `2:10`; without a sheet name, the first
     /// sheet. Bounds beyond the grid are clipped to it.
     fn parse(range: &str, sheets: &[Sheet]) -> Option<A1Range> {
-        let find = |title: &str| sheets.iter().position(|s| s.title == title);
+        // A sheet name may be quoted ('Bob''s list'), with or without cells after it.
+        let find = |name: &str| {
+            let title = match name.strip_prefix('\'').and_then(|n| n.strip_suffix('\'')) {
+                Some(quoted) => quoted.replace("''", "'"),
+                None => name.to_owned(),
+            };
+            sheets.iter().position(|s| s.title == title)
+        };
         let (sheet, cells) = match range.rsplit_once('!') {
-            Some((name, cells)) => {
-                let name = match name.strip_prefix('\'').and_then(|n| n.strip_suffix('\'')) {
-                    Some(quoted) => quoted.replace("''", "'"),
-                    None => name.to_owned(),
-                };
-                (find(&name)?, Some(cells))
-            }
+            Some((name, cells)) => (find(name)?, Some(cells)),
             None => match find(range) {
                 Some(sheet) => (sheet, None),
                 None => (0, Some(range)),
@@ -606,6 +607,7 @@ mod tests {
         let r = |range: &str| A1Range::parse(range, &s);
         let range = |sheet, cols, rows| Some(A1Range { sheet, cols, rows });
         assert_eq!(r("Sheet1"), range(0, (1, 26), (1, 1000)));
+        assert_eq!(r("'Bob''s list'"), range(1, (1, 26), (1, 1000)));
         assert_eq!(r("'Bob''s list'!A2:D"), range(1, (1, 4), (2, 1000)));
         assert_eq!(r("B3"), range(0, (2, 2), (3, 3)));
         assert_eq!(r("A:C"), range(0, (1, 3), (1, 1000)));
