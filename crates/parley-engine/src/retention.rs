@@ -2,7 +2,7 @@
 //! events whose deliveries all finished, with their delivery logs.
 use crate::Engine;
 use parley_domain::time::now_millis;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 const EVERY: Duration = Duration::from_secs(3600);
 /// Events deleted per statement, so no purge holds the database for long.
@@ -30,6 +30,13 @@ impl Engine {
             Ok(0) => {}
             Ok(n) => tracing::info!(recordings = n, "deleted recordings past retention"),
             Err(e) => tracing::warn!(error = %e, "deleting old recordings failed"),
+        }
+        // Copies this node fetched of recordings another node stored (and deleted).
+        let local_before = SystemTime::now() - Duration::from_secs(days as u64 * 86_400);
+        match self.delete_local_recordings_before(local_before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "deleted local recording files past retention"),
+            Err(e) => tracing::warn!(error = %e, "deleting old local recording files failed"),
         }
         match self.purge_webhook_events().await {
             Ok(0) => {}

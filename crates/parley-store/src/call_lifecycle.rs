@@ -332,19 +332,17 @@ impl Store {
             .collect())
     }
 
-    /// The newest stored recording file of a call: (file path, content type).
-    pub async fn recording_file(&self, call_id: i64) -> Result<(String, String)> {
-        let row: Option<(Option<String>, Option<String>)> = on_reader!(self, pool => sqlx::query_as(
-            "SELECT path, content_type FROM recordings WHERE call_id = $1 AND status = 'completed' \
-             AND path IS NOT NULL AND deleted_at IS NULL ORDER BY id DESC LIMIT 1",
+    /// The newest completed recording of a call that is not deleted: its SID and the
+    /// file it was stored in, if any (the file may be on another node's disk).
+    pub async fn recording_file(&self, call_id: i64) -> Result<(String, Option<String>)> {
+        let row: Option<(String, Option<String>)> = on_reader!(self, pool => sqlx::query_as(
+            "SELECT recording_sid, path FROM recordings WHERE call_id = $1 \
+             AND status = 'completed' AND deleted_at IS NULL ORDER BY id DESC LIMIT 1",
         )
         .bind(call_id)
         .fetch_optional(pool)
         .await)?;
-        match row.found()? {
-            (Some(path), ct) => Ok((path, ct.unwrap_or_else(|| "audio/wav".into()))),
-            _ => Err(StoreError::NotFound),
-        }
+        row.found()
     }
 
     /// Stored recording files created before `before`: (recording id, path).

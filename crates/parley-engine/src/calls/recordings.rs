@@ -1,9 +1,12 @@
 //! Recording files: downloaded from Twilio into the data directory, served to signed-in
-//! users, deleted after the retention period.
+//! users, deleted after the retention period. Each node keeps its own files: a node asked
+//! for a recording it does not have downloads it from Twilio first.
 use super::CallError;
 use crate::events::LiveEvent;
 use crate::Engine;
 use parley_store::RecordingUpdate;
+use std::path::PathBuf;
+use std::time::SystemTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordingError {
@@ -25,9 +28,8 @@ impl Engine {
             .download_recording_wav(&update.recording_sid)
             .await
             .map_err(CallError::from)?;
-        let dir = self.recordings_dir();
-        tokio::fs::create_dir_all(&dir).await?;
-        let path = dir.join(format!("{call_id}-{}.wav", update.recording_sid));
+        tokio::fs::create_dir_all(self.recordings_dir()).await?;
+        let path = self.recording_path(call_id, &update.recording_sid);
         // Write then rename, so a half-written file is never served.
         let partial = path.with_extension("wav.partial");
         tokio::fs::write(&partial, &bytes).await?;
@@ -42,6 +44,65 @@ impl Engine {
         tracing::info!(call_id, bytes = bytes.len(), "recording stored");
         self.publish(LiveEvent::RecordingReady { call_id });
         Ok(())
+    }
+}
+
+impl Engine {
+    /// Where this node keeps a recording's file.
+    fn recording_path(&self, call_id: i64, recording_sid: &str) -> PathBuf {
+        self.recordings_dir()
+            .join(format!("{call_id}-{recording_sid}.wav"))
+    }
+
+    /// The file of a call's newest completed recording on this node, downloaded from
+    /// Twilio first when this node does not have it (another node stored it).
+    pub async fn local_recording(&self, call_id: i64) -> Result<PathBuf, RecordingError> {
+        let (recording_sid, stored) = self
+            .store
+            .recording_file(call_id)
+            .await
+            .map_err(CallError::from)?;
+        if let Some(stored) = stored.map(PathBuf::from) {
+            if tokio::fs::try_exists(&stored).await.unwrap_or(false) {
+                return Ok(stored);
+            }
+        }
+        let path = self.recording_path(call_id, &recording_sid);
+        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            let update = RecordingUpdate {
+                recording_sid,
+                status: "completed".into(),
+                path: None,
+                content_type: None,
+                channels: None,
+                duration_seconds: None,
+                size_bytes: None,
+            };
+            self.download_recording(call_id, update).await?;
+        }
+        Ok(path)
+    }
+
+    /// Deletes this node's recording files older than `before`, whichever node's
+    /// retention pass marked them deleted in the database.
+    pub async fn delete_local_recordings_before(
+        &self,
+        before: SystemTime,
+    ) -> Result<usize, RecordingError> {
+        let mut entries = match tokio::fs::read_dir(self.recordings_dir()).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e.into()),
+        };
+        let mut deleted = 0;
+        while let Some(entry) = entries.next_entry().await? {
+            let modified = entry.metadata().await?.modified()?;
+            if modified < before {
+                tokio::fs::remove_file(entry.path()).await?;
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
     }
 }
 

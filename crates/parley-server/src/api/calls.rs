@@ -17,8 +17,9 @@ use parley_domain::contact::Contact;
 use parley_domain::tool::ToolCallRecord;
 use parley_domain::FieldErrors;
 use parley_engine::calls::place::{PlaceCall, PlaceError};
+use parley_engine::calls::recordings::RecordingError;
 use parley_engine::calls::{CallError, CallOptions};
-use parley_store::CallFilter;
+use parley_store::{CallFilter, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tower::ServiceExt;
@@ -244,11 +245,22 @@ pub async fn recording(
     Path(id): Path<i64>,
     request: Request,
 ) -> ApiResult<Response> {
-    let (path, _content_type) = state
-        .store
-        .recording_file(id)
+    let path = state
+        .engine
+        .local_recording(id)
         .await
-        .or_not_found("recording")?;
+        .map_err(|e| match e {
+            RecordingError::Call(CallError::Store(StoreError::NotFound)) => {
+                ApiError::not_found("recording")
+            }
+            e => {
+                tracing::warn!(call_id = id, error = %e, "fetching a recording failed");
+                ApiError::new(
+                    ErrorCode::Upstream,
+                    "the recording could not be fetched from Twilio; try again",
+                )
+            }
+        })?;
     // Files are stored as .wav, so the type follows from the name.
     let file = tower_http::services::ServeFile::new(path);
     let response = file.oneshot(request).await.map_err(ApiError::internal)?;

@@ -127,13 +127,7 @@ async fn a_conversation_is_bridged_transcribed_analysed_and_recorded() {
 
     // A download lost (the process stopped after Twilio's callback, before the file was
     // written) is fetched again.
-    lose_recording_file(&app, id).await;
-    let missing = app
-        .req(Method::GET, url, &app.viewer_key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), 404);
+    let stored = lose_recording_file(&app, id).await;
     let now = parley_domain::time::now_millis();
     assert_eq!(
         app.engine.fetch_missing_recordings(now + 1).await.unwrap(),
@@ -149,6 +143,22 @@ async fn a_conversation_is_bridged_transcribed_analysed_and_recorded() {
     assert_eq!(
         app.engine.fetch_missing_recordings(now + 1).await.unwrap(),
         0
+    );
+    assert!(std::path::Path::new(&stored).exists());
+
+    // A node that does not have the file (another node stored it) fetches it from
+    // Twilio when asked.
+    std::fs::remove_file(&stored).unwrap();
+    let elsewhere = app
+        .req(Method::GET, url, &app.viewer_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 200);
+    assert_eq!(
+        elsewhere.bytes().await.unwrap(),
+        bytes,
+        "the same recording"
     );
 
     // Past the retention period the file goes, and the call says so.
@@ -172,6 +182,21 @@ async fn a_conversation_is_bridged_transcribed_analysed_and_recorded() {
         .unwrap()
         .count();
     assert_eq!(files, 0, "the WAV file was removed");
+    // Copies fetched on other nodes go by their age.
+    let copy = app
+        .engine
+        .recordings_dir()
+        .join(format!("{id}-RE-copy.wav"));
+    std::fs::write(&copy, b"RIFF").unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
+    assert_eq!(
+        app.engine
+            .delete_local_recordings_before(later)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(!copy.exists());
     app.stop().await;
 }
 
@@ -442,8 +467,9 @@ async fn answering_machines_get_a_voicemail_or_the_agent_as_the_policy_says() {
     app.stop().await;
 }
 
-/// Forgets a call's stored recording file, as if its download never happened.
-async fn lose_recording_file(app: &TestApp, call_id: i64) {
+/// Forgets a call's stored recording file, as if its download never happened; returns
+/// where it was.
+async fn lose_recording_file(app: &TestApp, call_id: i64) -> String {
     use sqlx::Connection;
     let mut db = sqlx::SqliteConnection::connect(&app.database_url)
         .await
@@ -453,10 +479,11 @@ async fn lose_recording_file(app: &TestApp, call_id: i64) {
         .fetch_one(&mut db)
         .await
         .unwrap();
-    std::fs::remove_file(path).unwrap();
+    std::fs::remove_file(&path).unwrap();
     sqlx::query("UPDATE recordings SET path = NULL WHERE call_id = $1")
         .bind(call_id)
         .execute(&mut db)
         .await
         .unwrap();
+    path
 }

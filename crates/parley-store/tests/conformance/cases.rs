@@ -803,8 +803,8 @@ pub async fn call_lifecycle_never_moves_backwards(store: Store) {
         .await
         .unwrap();
     assert_eq!(
-        store.recording_file(call.id).await.unwrap().0,
-        "/data/r.wav"
+        store.recording_file(call.id).await.unwrap(),
+        ("RE0001".to_string(), Some("/data/r.wav".to_string()))
     );
     assert_eq!(
         store.recordings(call.id).await.unwrap().len(),
