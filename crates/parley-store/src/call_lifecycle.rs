@@ -365,6 +365,17 @@ impl Store {
             .collect())
     }
 
+    /// Whether a recording is still kept (known and not deleted past retention).
+    pub async fn recording_kept(&self, recording_sid: &str) -> Result<bool> {
+        let found: Option<i64> = on_reader!(self, pool => sqlx::query_scalar(
+            "SELECT id FROM recordings WHERE recording_sid = $1 AND deleted_at IS NULL",
+        )
+        .bind(recording_sid)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(found.is_some())
+    }
+
     pub async fn mark_recording_deleted(&self, id: i64) -> Result<()> {
         on_writer!(self, pool => sqlx::query(
             "UPDATE recordings SET deleted_at = $2, status = 'deleted', path = NULL WHERE id = $1",

@@ -83,8 +83,9 @@ impl Engine {
         Ok(path)
     }
 
-    /// Deletes this node's recording files older than `before`, whichever node's
-    /// retention pass marked them deleted in the database.
+    /// Deletes this node's recording files that are older than `before` or whose
+    /// recording the database no longer keeps (another node's retention pass deleted it,
+    /// or this copy was fetched late). Returns how many files went.
     pub async fn delete_local_recordings_before(
         &self,
         before: SystemTime,
@@ -96,8 +97,22 @@ impl Engine {
         };
         let mut deleted = 0;
         while let Some(entry) = entries.next_entry().await? {
-            let modified = entry.metadata().await?.modified()?;
-            if modified < before {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // `{call_id}-{recording_sid}.wav`; a `.wav.partial` is a download in flight.
+            let sid = name
+                .strip_suffix(".wav")
+                .and_then(|stem| stem.split_once('-'))
+                .map(|(_, sid)| sid.to_owned());
+            let old = entry.metadata().await?.modified()? < before;
+            let dropped = match &sid {
+                Some(sid) => !self
+                    .store
+                    .recording_kept(sid)
+                    .await
+                    .map_err(CallError::from)?,
+                None => false,
+            };
+            if old || dropped {
                 tokio::fs::remove_file(entry.path()).await?;
                 deleted += 1;
             }

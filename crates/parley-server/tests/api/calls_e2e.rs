@@ -161,6 +161,13 @@ async fn a_conversation_is_bridged_transcribed_analysed_and_recorded() {
         "the same recording"
     );
 
+    // The sweep of local files keeps the files of recordings still kept.
+    let swept = app
+        .engine
+        .delete_local_recordings_before(std::time::SystemTime::UNIX_EPOCH)
+        .await;
+    assert_eq!(swept.unwrap(), 0);
+
     // Past the retention period the file goes, and the call says so.
     let tomorrow = parley_domain::time::now_millis() + 86_400_000;
     assert_eq!(
@@ -182,20 +189,12 @@ async fn a_conversation_is_bridged_transcribed_analysed_and_recorded() {
         .unwrap()
         .count();
     assert_eq!(files, 0, "the WAV file was removed");
-    // Copies fetched on other nodes go by their age.
-    let copy = app
-        .engine
-        .recordings_dir()
-        .join(format!("{id}-RE-copy.wav"));
+    // A copy fetched by a node whose recording is since deleted goes, however new it is.
+    let copy = std::path::PathBuf::from(&stored);
     std::fs::write(&copy, b"RIFF").unwrap();
-    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
-    assert_eq!(
-        app.engine
-            .delete_local_recordings_before(later)
-            .await
-            .unwrap(),
-        1
-    );
+    let long_ago = std::time::SystemTime::UNIX_EPOCH;
+    let swept = app.engine.delete_local_recordings_before(long_ago).await;
+    assert_eq!(swept.unwrap(), 1);
     assert!(!copy.exists());
     app.stop().await;
 }
