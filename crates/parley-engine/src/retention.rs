@@ -1,5 +1,6 @@
 //! Deleting what is past its retention, once an hour: call recordings, and webhook
-//! events whose deliveries all finished, with their delivery logs.
+//! events whose deliveries all finished, with their delivery logs. The same pass closes
+//! imports whose process stopped part-way.
 use crate::Engine;
 use parley_domain::time::now_millis;
 use std::time::{Duration, SystemTime};
@@ -8,6 +9,9 @@ const EVERY: Duration = Duration::from_secs(3600);
 /// Events deleted per statement, so no purge holds the database for long.
 const PURGE_BATCH: i64 = 1000;
 const DAY_MS: i64 = 86_400_000;
+/// An import still `running` this long after it started has lost its process: the
+/// largest file allowed takes minutes.
+const ABANDONED_IMPORT_MS: i64 = 6 * 3_600_000;
 
 pub fn spawn(engine: Engine) {
     tokio::spawn(async move {
@@ -37,6 +41,15 @@ impl Engine {
             Ok(0) => {}
             Ok(n) => tracing::info!(files = n, "deleted local recording files past retention"),
             Err(e) => tracing::warn!(error = %e, "deleting old local recording files failed"),
+        }
+        match self
+            .store
+            .fail_abandoned_imports(now_millis() - ABANDONED_IMPORT_MS)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(imports = n, "marked abandoned imports failed"),
+            Err(e) => tracing::warn!(error = %e, "marking abandoned imports failed"),
         }
         match self.purge_webhook_events().await {
             Ok(0) => {}

@@ -154,6 +154,23 @@ impl Store {
         .found()
     }
 
+    /// Marks imports still `running` that started before `started_before` (epoch ms) as
+    /// failed: the process writing them stopped (a request's own cancellation is caught
+    /// when it happens). Returns how many.
+    pub async fn fail_abandoned_imports(&self, started_before: i64) -> Result<u64> {
+        let done = on_writer!(self, pool => sqlx::query(
+            "UPDATE imports SET state = 'failed', finished_at = $2, \
+             error = 'abandoned: the process importing it stopped before it finished' \
+             WHERE state = 'running' AND started_at < $1",
+        )
+        .bind(started_before)
+        .bind(now_millis())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done)
+    }
+
     /// Writes one batch of an import in a single transaction: merges `rows` into contacts
     /// (by phone), tags them, adds them to the import's campaign, records `rejected` rows
     /// and duplicates as errors, and advances the import's counters.

@@ -1415,3 +1415,24 @@ pub async fn the_last_enabled_admin_stays(store: Store) {
     }
 }
 pub use crate::analytics::{analytics_count_each_call_once, past_calls_are_counted_like_live_ones};
+
+pub async fn imports_left_running_are_failed_once_abandoned(store: Store) {
+    let running = store
+        .start_import("csv", Some("cut.csv"), None, "test")
+        .await
+        .unwrap();
+    let done = store
+        .start_import("csv", Some("done.csv"), None, "test")
+        .await
+        .unwrap();
+    store.finish_import(done.id, None).await.unwrap();
+    let hour_ago = parley_domain::time::now_millis() - 3_600_000;
+    assert_eq!(store.fail_abandoned_imports(hour_ago).await.unwrap(), 0);
+    let later = parley_domain::time::now_millis() + 1;
+    assert_eq!(store.fail_abandoned_imports(later).await.unwrap(), 1);
+    let failed = store.get_import(running.id).await.unwrap();
+    assert_eq!(failed.state, "failed");
+    assert!(failed.error.unwrap().starts_with("abandoned"));
+    assert!(failed.finished_at.is_some());
+    assert_eq!(store.get_import(done.id).await.unwrap().state, "completed");
+}

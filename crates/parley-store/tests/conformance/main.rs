@@ -80,6 +80,7 @@ macro_rules! conformance {
 conformance!(
     users_sessions_and_api_keys,
     the_last_enabled_admin_stays,
+    imports_left_running_are_failed_once_abandoned,
     contacts_crud_tags_and_conflicts,
     contacts_filters_and_pagination,
     import_batches_merge_duplicates_and_count,
