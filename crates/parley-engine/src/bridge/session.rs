@@ -32,6 +32,8 @@ const AGENT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Room for one relayed 20 ms frame's JSON (~350 bytes); larger messages grow it.
 const OUT_CAPACITY: usize = 512;
+/// Transcript turns waiting for the database before the relay waits too.
+const TURN_QUEUE: usize = 64;
 
 /// Why the relay stopped.
 #[derive(Debug)]
@@ -65,7 +67,9 @@ impl Engine {
     /// Bridges one stream; returns the call id once both sides are closed (`None` when
     /// the stream never authenticated).
     async fn bridge(&self, mut twilio: WebSocket) -> Option<i64> {
-        let (start, call) = match self.authenticate_stream(&mut twilio).await {
+        // Setup and teardown futures are boxed: held inline, the largest of them would
+        // size this task for the whole call (memory per call is a target).
+        let (start, call) = match Box::pin(self.authenticate_stream(&mut twilio)).await {
             Ok(found) => found,
             Err(e) => {
                 tracing::warn!(error = %e, "media stream refused");
@@ -79,10 +83,10 @@ impl Engine {
         // Connect to the agent, but give up the moment the caller's side goes away: no
         // agent session may outlive its call.
         let connected = tokio::select! {
-            agent = self.connect_agent(&call) => agent,
+            agent = Box::pin(self.connect_agent(&call)) => agent,
             () = wait_until_gone(&mut twilio) => {
                 tracing::info!(call_id, "call ended while the agent was connecting");
-                let _ = self.store.set_termination(call_id, TerminationSource::Callee, Some("hung up before the agent joined")).await;
+                let _ = Box::pin(self.store.set_termination(call_id, TerminationSource::Callee, Some("hung up before the agent joined"))).await;
                 return Some(call_id);
             }
         };
@@ -90,12 +94,12 @@ impl Engine {
             Ok(agent) => agent,
             Err(reason) => {
                 tracing::warn!(call_id, %reason, "agent unreachable");
-                self.end_call(
+                Box::pin(self.end_call(
                     &call,
                     &start,
                     TerminationSource::System,
                     Some(&format!("agent unreachable: {reason}")),
-                )
+                ))
                 .await;
                 let _ = twilio.send(Message::Close(None)).await;
                 return Some(call_id);
@@ -107,18 +111,17 @@ impl Engine {
         tracing::info!(call_id, ending = ?ending, "media stream ended");
         match ending {
             Ending::AgentEnded => {
-                self.end_call(&call, &start, TerminationSource::Agent, None)
-                    .await;
+                Box::pin(self.end_call(&call, &start, TerminationSource::Agent, None)).await;
                 let _ =
                     tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(Message::Close(None))).await;
             }
             Ending::AgentLost(reason) => {
-                self.end_call(
+                Box::pin(self.end_call(
                     &call,
                     &start,
                     TerminationSource::System,
                     Some(&format!("agent connection lost: {reason}")),
-                )
+                ))
                 .await;
                 let _ =
                     tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(Message::Close(None))).await;
@@ -310,17 +313,15 @@ struct Relay {
     /// Transcoded payload of the frame being relayed (transcoding only), reused.
     converted: String,
     started: Instant,
-    turns: mpsc::Sender<Turn>,
-    tool_results: mpsc::Receiver<(String, ToolResult)>,
-    tool_results_tx: mpsc::Sender<(String, ToolResult)>,
-    tools: tokio::task::JoinSet<()>,
+    /// The transcript writer, started with the first turn (many calls never get one
+    /// before they end, and an idle task and channel cost memory for the whole call).
+    turns: Option<mpsc::Sender<Turn>>,
+    /// Client tools running for the agent, each yielding its call id and result.
+    tools: tokio::task::JoinSet<(String, ToolResult)>,
 }
 
 impl Relay {
     fn new(engine: Engine, call: &Call, stream_sid: String) -> Relay {
-        let (turns, rx) = mpsc::channel(64);
-        tokio::spawn(write_turns(engine.clone(), call.id, rx));
-        let (tool_results_tx, tool_results) = mpsc::channel(8);
         Relay {
             engine,
             call_id: call.id,
@@ -336,9 +337,7 @@ impl Relay {
             wire: BytesMut::with_capacity(OUT_CAPACITY),
             converted: String::new(),
             started: Instant::now(),
-            turns,
-            tool_results,
-            tool_results_tx,
+            turns: None,
             tools: tokio::task::JoinSet::new(),
         }
     }
@@ -369,7 +368,10 @@ impl Relay {
         mut agent: AgentSocket,
     ) -> (Ending, Option<AgentSocket>) {
         let ending = loop {
+            // Biased: a fixed order saves a random draw per wake-up; at 50 frames a
+            // second per side, neither socket can keep the other waiting.
             tokio::select! {
+                biased;
                 msg = twilio.recv() => match msg {
                     Some(Ok(Message::Text(text))) => {
                         if let Some(ending) = self.on_twilio_message(text.as_str(), &mut agent).await {
@@ -390,7 +392,9 @@ impl Relay {
                     Some(Err(e)) => break Ending::AgentLost(e.to_string()),
                     None => break Ending::AgentLost("connection closed without a close frame".into()),
                 },
-                Some((id, result)) = self.tool_results.recv() => {
+                Some(joined) = self.tools.join_next(), if !self.tools.is_empty() => {
+                    // A tool task that panicked has no result to send.
+                    let Ok((id, result)) = joined else { continue };
                     let (text, is_error) = match result {
                         Ok(value) => (value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string()), false),
                         Err(e) => (e.to_string(), true),
@@ -518,12 +522,12 @@ impl Relay {
                         )))
                     }
                 }
-                if let Err(e) = self
+                let stored = self
                     .engine
                     .store
-                    .set_conversation_id(self.call_id, &meta.conversation_id)
-                    .await
-                {
+                    .set_conversation_id(self.call_id, &meta.conversation_id);
+                // Boxed so the relay's state is not sized for a database query.
+                if let Err(e) = Box::pin(stored).await {
                     tracing::warn!(call_id = self.call_id, error = %e, "storing the conversation id failed");
                 }
             }
@@ -558,9 +562,13 @@ impl Relay {
 
     async fn turn(&mut self, role: TurnRole, text: String, event_id: Option<u64>) {
         let secs = self.started.elapsed().as_secs_f64();
+        let turns = self.turns.get_or_insert_with(|| {
+            let (turns, rx) = mpsc::channel(TURN_QUEUE);
+            tokio::spawn(write_turns(self.engine.clone(), self.call_id, rx));
+            turns
+        });
         // Bounded: if the database falls behind, the relay waits rather than piling up.
-        let _ = self
-            .turns
+        let _ = turns
             .send(Turn {
                 role,
                 text,
@@ -573,12 +581,11 @@ impl Relay {
     fn run_tool(&mut self, call: parley_elevenlabs::ws::ClientToolCall) {
         let engine = self.engine.clone();
         let ctx = self.ctx.clone();
-        let results = self.tool_results_tx.clone();
         self.tools.spawn(async move {
             let result = engine
                 .run_tool(&call.tool_name, ctx, call.parameters, ToolVia::Client)
                 .await;
-            let _ = results.send((call.tool_call_id, result)).await;
+            (call.tool_call_id, result)
         });
     }
 }
