@@ -59,7 +59,10 @@ enum SetupError {
 impl Engine {
     /// Serves one Twilio media stream until the call ends, then announces that it ended.
     pub async fn run_media_stream(&self, twilio: WebSocket) {
-        if let Some(call_id) = self.bridge(twilio).await {
+        // Boxed, here and around the relay: a future awaited inline is laid out again in
+        // every enclosing one (axum's upgrade task included), which doubled the memory
+        // each call holds for its whole length.
+        if let Some(call_id) = Box::pin(self.bridge(twilio)).await {
             self.publish(LiveEvent::StreamEnded { call_id });
         }
     }
@@ -107,7 +110,7 @@ impl Engine {
         };
 
         let mut relay = Relay::new(self.clone(), &call, start.stream_sid.clone());
-        let (ending, agent) = relay.run(&mut twilio, agent).await;
+        let (ending, agent) = Box::pin(relay.run(&mut twilio, agent)).await;
         tracing::info!(call_id, ending = ?ending, "media stream ended");
         match ending {
             Ending::AgentEnded => {
