@@ -72,7 +72,7 @@ impl Engine {
     async fn bridge(&self, mut twilio: WebSocket) -> Option<i64> {
         // Setup and teardown futures are boxed: held inline, the largest of them would
         // size this task for the whole call (memory per call is a target).
-        let (start, call) = match Box::pin(self.authenticate_stream(&mut twilio)).await {
+        let (mut start, call) = match Box::pin(self.authenticate_stream(&mut twilio)).await {
             Ok(found) => found,
             Err(e) => {
                 tracing::warn!(error = %e, "media stream refused");
@@ -81,6 +81,8 @@ impl Engine {
             }
         };
         let call_id = call.id;
+        // The parameters (call id, token) have done their work; not kept for the call.
+        start.custom_parameters.clear();
         tracing::info!(call_id, "media stream started");
 
         // Connect to the agent, but give up the moment the caller's side goes away: no
