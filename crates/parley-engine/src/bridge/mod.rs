@@ -7,11 +7,8 @@
 pub mod audio;
 mod session;
 
-/// The agent socket's read buffer: 20 ms frames are ~350 bytes, so 2 KiB holds several
-/// (the library default of 128 KiB per socket would dominate memory per call; larger
-/// messages still arrive whole, in more reads).
+/// Per-socket read buffer: 20 ms frames are ~350 bytes, so 2 KiB holds several (the
+/// library default of 128 KiB per socket would dominate memory per call; larger messages
+/// still arrive whole, in more reads). 1 KiB on Twilio's side measured no smaller.
 pub const SOCKET_READ_BUFFER: usize = 2 * 1024;
-/// Twilio's side only ever carries 20 ms frames and small control messages, and every read
-/// zero-fills the buffer's free space first, so it gets a smaller one.
-pub const TWILIO_READ_BUFFER: usize = 1024;
 pub const SOCKET_WRITE_BUFFER: usize = 4 * 1024;

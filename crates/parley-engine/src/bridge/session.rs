@@ -137,6 +137,12 @@ impl Engine {
                 if let Some(mut agent) = agent {
                     let _ = tokio::time::timeout(CLOSE_TIMEOUT, agent.close(None)).await;
                 }
+                // Twilio sends its close frame right after `stop`; reading it (the library
+                // answers it) closes the socket cleanly, where dropping it unread resets it.
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                    while let Some(Ok(_)) = twilio.recv().await {}
+                })
+                .await;
             }
         }
         Some(call_id)

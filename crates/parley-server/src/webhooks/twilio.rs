@@ -7,7 +7,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use parley_engine::bridge::{SOCKET_WRITE_BUFFER, TWILIO_READ_BUFFER};
+use parley_engine::bridge::{SOCKET_READ_BUFFER, SOCKET_WRITE_BUFFER};
 use parley_engine::calls::callbacks::CallbackError;
 use parley_engine::calls::CallError;
 use parley_twilio::signature;
@@ -145,7 +145,7 @@ pub async fn media(
     }
     let engine = state.engine.clone();
     upgrade
-        .read_buffer_size(TWILIO_READ_BUFFER)
+        .read_buffer_size(SOCKET_READ_BUFFER)
         .write_buffer_size(SOCKET_WRITE_BUFFER)
         .on_upgrade(move |socket| async move { engine.run_media_stream(socket).await })
 }
