@@ -3,6 +3,7 @@
 //! a contact is recorded with its line. The REST API and `parley import` both use it.
 use calamine::{Data, Reader, Xlsx};
 use futures::StreamExt;
+use parley_domain::campaign::CampaignState;
 use parley_domain::import::ColumnMap;
 use parley_domain::phone::Region;
 use parley_store::{ImportError, ImportRecord, ImportRow, Store, StoreError};
@@ -58,6 +59,25 @@ impl Drop for Running {
             });
         }
     }
+}
+
+/// Why contacts cannot be enrolled in the campaign an import names.
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignRefused {
+    #[error("the campaign is {0}; contacts cannot be added")]
+    Finished(CampaignState),
+    /// `StoreError::NotFound` when there is no such campaign.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks that the campaign an import enrols into exists and can still take contacts.
+pub async fn check_campaign(store: &Store, campaign_id: i64) -> Result<(), CampaignRefused> {
+    let campaign = store.get_campaign(campaign_id).await?;
+    if campaign.state.is_final() {
+        return Err(CampaignRefused::Finished(campaign.state));
+    }
+    Ok(())
 }
 
 /// Rows already read whole: the first is the header, numbered `first_line` (a range or

@@ -5,7 +5,7 @@ use crate::database;
 use anyhow::{bail, Context};
 use parley_domain::import::ColumnMap;
 use parley_domain::phone::Region;
-use parley_engine::import::{is_xlsx, read_xlsx, RowWriter, Running, Table};
+use parley_engine::import::{check_campaign, is_xlsx, read_xlsx, RowWriter, Running, Table};
 use parley_engine::settings::Settings;
 use parley_engine::sheets::{spreadsheet_id, Sheets, FIRST_SHEET};
 use parley_store::{ImportRecord, Store, StoreError};
@@ -99,16 +99,9 @@ async fn import(
     region: Region,
 ) -> anyhow::Result<()> {
     if let Some(id) = campaign_id {
-        let campaign = store
-            .get_campaign(id)
+        check_campaign(store, id)
             .await
             .with_context(|| format!("campaign {id}"))?;
-        if campaign.state.is_final() {
-            bail!(
-                "campaign {id} is {}; contacts cannot be added",
-                campaign.state
-            );
-        }
     }
     let (import, written) = match source {
         Source::Table {

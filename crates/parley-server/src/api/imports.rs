@@ -12,8 +12,8 @@ use axum::Extension;
 use futures::StreamExt;
 use parley_domain::import::ColumnMap;
 use parley_domain::phone::Region;
-use parley_engine::import::{RowWriter, Running, Table};
-use parley_store::{ImportError, ImportRecord};
+use parley_engine::import::{check_campaign, CampaignRefused, RowWriter, Running, Table};
+use parley_store::{ImportError, ImportRecord, StoreError};
 use serde::{Deserialize, Serialize};
 use tokio_util::io::StreamReader;
 use utoipa::{IntoParams, ToSchema};
@@ -257,20 +257,13 @@ pub(crate) async fn import_target(
         None => region(state)?,
     };
     if let Some(id) = campaign_id {
-        let campaign = state
-            .store
-            .get_campaign(id)
+        check_campaign(&state.store, id)
             .await
-            .or_not_found("campaign")?;
-        if campaign.state.is_final() {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                format!(
-                    "the campaign is {}; contacts cannot be added",
-                    campaign.state
-                ),
-            ));
-        }
+            .map_err(|e| match e {
+                CampaignRefused::Store(StoreError::NotFound) => ApiError::not_found("campaign"),
+                CampaignRefused::Store(e) => e.into(),
+                finished => ApiError::new(ErrorCode::Conflict, finished.to_string()),
+            })?;
     }
     Ok(region)
 }
