@@ -63,6 +63,12 @@ impl CampaignState {
         )
     }
 
+    /// Whether a new attempt may be dialled: only while running (a paused or stopped
+    /// campaign lets the calls in progress finish, and starts no others).
+    pub fn dials(self) -> bool {
+        self == CampaignState::Running
+    }
+
     /// Whether settings may still be edited (not while calls may be placed, not once over).
     pub fn is_editable(self) -> bool {
         matches!(

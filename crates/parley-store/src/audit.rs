@@ -1,5 +1,6 @@
-//! The audit log: who changed what, and why.
-use crate::{on_reader, on_writer, Page, PageRequest, Result, Store};
+//! The audit log: who changed what, and why. Rows are written with the change they
+//! record, by [`crate::Tx::audit`].
+use crate::{on_reader, Page, PageRequest, Result, Store};
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct AuditEntry {
@@ -12,27 +13,8 @@ pub struct AuditEntry {
     pub created_at: i64,
 }
 
-/// Writes one audit row on any executor, so callers can audit inside their transaction.
-macro_rules! audit_in {
-    ($exec:expr, $actor:expr, $action:expr, $target_type:expr, $target_id:expr, $details:expr) => {
-        sqlx::query(
-            "INSERT INTO audit_log (actor, action, target_type, target_id, details, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind($actor)
-        .bind($action)
-        .bind($target_type)
-        .bind($target_id)
-        .bind($details.to_string())
-        .bind(parley_domain::time::now_millis())
-        .execute($exec)
-        .await
-        .map(|_| ())
-    };
-}
-pub(crate) use audit_in;
-
 impl Store {
+    /// Audits an action that changes nothing else in the database (a sign-in, an export).
     pub async fn record_audit(
         &self,
         actor: &str,
@@ -41,8 +23,10 @@ impl Store {
         target_id: Option<&str>,
         details: &serde_json::Value,
     ) -> Result<()> {
-        on_writer!(self, pool => audit_in!(pool, actor, action, target_type, target_id, details))?;
-        Ok(())
+        let mut tx = self.begin().await?;
+        tx.audit(actor, action, target_type, target_id, details)
+            .await?;
+        tx.commit().await
     }
 
     pub async fn list_audit(

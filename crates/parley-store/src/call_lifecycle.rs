@@ -2,7 +2,8 @@
 //! backwards, the media-stream token, who ended it, the agent's analysis, recordings.
 use crate::calls::{CallRow, CALL_COLUMNS};
 use crate::error::OptionalExt;
-use crate::{on_reader, on_writer, Result, Store, StoreError};
+use crate::tx::{execute, on_conn, own_reader, own_tx};
+use crate::{on_reader, Db, Result, Store, StoreError, Tx};
 use parley_domain::call::{Call, CallOutcome, CallStatus, TerminationSource, TurnRole};
 use parley_domain::time::now_millis;
 use sqlx::QueryBuilder;
@@ -37,18 +38,18 @@ pub struct RecordingUpdate {
     pub size_bytes: Option<i64>,
 }
 
-impl Store {
-    /// Stores Twilio's call SID once the create request succeeded.
-    pub async fn set_call_sid(&self, id: i64, sid: &str) -> Result<()> {
-        on_writer!(self, pool => sqlx::query(
-            "UPDATE calls SET twilio_call_sid = $2, updated_at = $3 WHERE id = $1",
+impl Tx {
+    /// Stores Twilio's call SID once the create request succeeded (or a callback that beat
+    /// the create response carried it).
+    pub async fn set_call_sid(&mut self, id: i64, sid: &str) -> Result<()> {
+        self.point("set_call_sid")?;
+        execute!(
+            self,
+            sqlx::query("UPDATE calls SET twilio_call_sid = $2, updated_at = $3 WHERE id = $1",)
+                .bind(id)
+                .bind(sid)
+                .bind(now_millis())
         )
-        .bind(id)
-        .bind(sid)
-        .bind(now_millis())
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))
         .map_err(|e| StoreError::unique(e, "another call has this Twilio call SID"))?;
         Ok(())
     }
@@ -56,10 +57,11 @@ impl Store {
     /// Moves a call forward; a status that is not progress (a late or repeated callback)
     /// changes nothing. Returns the updated call when it moved.
     pub async fn advance_call_status(
-        &self,
+        &mut self,
         id: i64,
         change: &StatusChange,
     ) -> Result<Option<Call>> {
+        self.point("advance_call_status")?;
         let from: Vec<&'static str> = CallStatus::ALL
             .iter()
             .filter(|s| s.may_become(change.status))
@@ -68,7 +70,7 @@ impl Store {
         let now = now_millis();
         let answered = (change.status == CallStatus::InProgress).then_some(now);
         let ended = change.status.is_final().then_some(now);
-        let row: Option<CallRow> = on_writer!(self, pool => {
+        let row: Option<CallRow> = on_conn!(self, c => {
             let mut qb = QueryBuilder::new("UPDATE calls SET status = ");
             qb.push_bind(change.status.as_str())
                 .push(", updated_at = ")
@@ -91,45 +93,49 @@ impl Store {
                 sep.push_bind(*s);
             }
             sep.push_unseparated(format!(") RETURNING {CALL_COLUMNS}"));
-            qb.build_query_as().fetch_optional(pool).await
+            qb.build_query_as().fetch_optional(c).await
         })?;
         row.map(Call::try_from).transpose()
     }
 
     /// Marks a call as just heard of (its status confirmed unchanged).
-    pub async fn touch_call(&self, id: i64) -> Result<()> {
-        on_writer!(self, pool => sqlx::query("UPDATE calls SET updated_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now_millis())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
+    pub async fn touch_call(&mut self, id: i64) -> Result<()> {
+        self.point("touch_call")?;
+        execute!(
+            self,
+            sqlx::query("UPDATE calls SET updated_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now_millis())
+        )?;
         Ok(())
     }
 
-    pub async fn set_answered_by(&self, id: i64, answered_by: &str) -> Result<()> {
+    pub async fn set_answered_by(&mut self, id: i64, answered_by: &str) -> Result<()> {
         self.set_text_column(id, "answered_by", answered_by).await
     }
 
-    pub async fn set_conversation_id(&self, id: i64, conversation_id: &str) -> Result<()> {
+    pub async fn set_conversation_id(&mut self, id: i64, conversation_id: &str) -> Result<()> {
         self.set_text_column(id, "conversation_id", conversation_id)
             .await
     }
 
-    pub async fn set_outcome(&self, id: i64, outcome: CallOutcome) -> Result<()> {
+    pub async fn set_outcome(&mut self, id: i64, outcome: CallOutcome) -> Result<()> {
         self.set_text_column(id, "outcome", outcome.as_str()).await
     }
 
-    async fn set_text_column(&self, id: i64, column: &'static str, value: &str) -> Result<()> {
-        on_writer!(self, pool => sqlx::query(&format!(
-            "UPDATE calls SET {column} = $2, updated_at = $3 WHERE id = $1"
-        ))
-        .bind(id)
-        .bind(value)
-        .bind(now_millis())
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+    /// Stores the hash of the one-time token that lets a media stream attach to the call.
+    pub async fn set_stream_token(&mut self, id: i64, token_hash: &str) -> Result<()> {
+        self.set_text_column(id, "stream_token_hash", token_hash)
+            .await
+    }
+
+    async fn set_text_column(&mut self, id: i64, column: &'static str, value: &str) -> Result<()> {
+        self.point(column)?;
+        let sql = format!("UPDATE calls SET {column} = $2, updated_at = $3 WHERE id = $1");
+        execute!(
+            self,
+            sqlx::query(&sql).bind(id).bind(value).bind(now_millis())
+        )?;
         Ok(())
     }
 
@@ -137,67 +143,40 @@ impl Store {
     /// so the echoes of a hang-up (stream stop, status callback) cannot overwrite it.
     /// Returns whether this cause was recorded.
     pub async fn set_termination(
-        &self,
+        &mut self,
         id: i64,
         source: TerminationSource,
         reason: Option<&str>,
     ) -> Result<bool> {
-        let affected = on_writer!(self, pool => sqlx::query(
+        self.point("set_termination")?;
+        let affected = execute!(self, sqlx::query(
             "UPDATE calls SET termination_source = $2, error_message = COALESCE(error_message, $3), \
              updated_at = $4 WHERE id = $1 AND termination_source IS NULL",
         )
         .bind(id)
         .bind(source.as_str())
         .bind(reason)
-        .bind(now_millis())
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        .bind(now_millis()))?;
         Ok(affected == 1)
-    }
-
-    pub async fn call_by_sid(&self, sid: &str) -> Result<Option<Call>> {
-        self.call_where("twilio_call_sid", sid).await
-    }
-
-    pub async fn call_by_conversation(&self, conversation_id: &str) -> Result<Option<Call>> {
-        self.call_where("conversation_id", conversation_id).await
-    }
-
-    async fn call_where(&self, column: &'static str, value: &str) -> Result<Option<Call>> {
-        let row: Option<CallRow> = on_reader!(self, pool => sqlx::query_as(&format!(
-            "SELECT {CALL_COLUMNS} FROM calls WHERE {column} = $1"
-        ))
-        .bind(value)
-        .fetch_optional(pool)
-        .await)?;
-        row.map(Call::try_from).transpose()
-    }
-
-    /// Stores the hash of the one-time token that lets a media stream attach to the call.
-    pub async fn set_stream_token(&self, id: i64, token_hash: &str) -> Result<()> {
-        self.set_text_column(id, "stream_token_hash", token_hash)
-            .await
     }
 
     /// Consumes the stream token: true exactly once for the right token.
-    pub async fn take_stream_token(&self, id: i64, token_hash: &str) -> Result<bool> {
-        let affected = on_writer!(self, pool => sqlx::query(
+    pub async fn take_stream_token(&mut self, id: i64, token_hash: &str) -> Result<bool> {
+        self.point("take_stream_token")?;
+        let affected = execute!(self, sqlx::query(
             "UPDATE calls SET stream_token_hash = NULL WHERE id = $1 AND stream_token_hash = $2",
         )
         .bind(id)
-        .bind(token_hash)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        .bind(token_hash))?;
         Ok(affected == 1)
     }
 
-    /// Stores the agent's analysis and replaces the live transcript with the full one.
-    pub async fn record_post_call(&self, id: i64, post: &PostCall) -> Result<()> {
+    /// Stores the agent's analysis, replaces the live transcript with the full one, and
+    /// queues `call.analyzed`.
+    pub async fn record_post_call(&mut self, id: i64, post: &PostCall) -> Result<()> {
+        self.point("record_post_call")?;
         let now = now_millis();
-        on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
+        on_conn!(self, c => {
             let affected = sqlx::query(
                 "UPDATE calls SET summary = $2, analysis = $3, cost = $4, post_call_checked_at = $5, \
                  updated_at = $5 WHERE id = $1",
@@ -207,7 +186,7 @@ impl Store {
             .bind(post.analysis.to_string())
             .bind(post.cost)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut *c)
             .await?
             .rows_affected();
             if affected == 0 {
@@ -216,7 +195,7 @@ impl Store {
             if !post.turns.is_empty() {
                 sqlx::query("DELETE FROM transcript_turns WHERE call_id = $1")
                     .bind(id)
-                    .execute(&mut *tx)
+                    .execute(&mut *c)
                     .await?;
                 for chunk in post.turns.chunks(500) {
                     let mut qb = QueryBuilder::new(
@@ -229,46 +208,31 @@ impl Store {
                             .push_bind(*t)
                             .push_bind(now);
                     });
-                    qb.build().execute(&mut *tx).await?;
+                    qb.build().execute(&mut *c).await?;
                 }
             }
-            let mut data = crate::webhooks::call_data_in!(tx, id);
-            data["analysis"] = post.analysis.clone();
-            crate::webhooks::outbox_in!(tx, parley_domain::webhook::EventType::CallAnalyzed, data);
-            tx.commit().await?;
-            Ok::<_, StoreError>(())
-        })
+        });
+        let mut data = self.call_data(id).await?;
+        data["analysis"] = post.analysis.clone();
+        self.outbox(parley_domain::webhook::EventType::CallAnalyzed, data)
+            .await
     }
 
-    /// Ended calls whose analysis has not arrived and was not looked for since `before`.
-    pub async fn calls_awaiting_analysis(&self, before: i64, limit: i64) -> Result<Vec<Call>> {
-        let rows: Vec<CallRow> = on_reader!(self, pool => sqlx::query_as(&format!(
-            "SELECT {CALL_COLUMNS} FROM calls WHERE analysis IS NULL AND conversation_id IS NOT NULL \
-             AND ended_at < $1 AND (post_call_checked_at IS NULL OR post_call_checked_at < $1) \
-             ORDER BY ended_at LIMIT $2"
-        ))
-        .bind(before)
-        .bind(limit)
-        .fetch_all(pool)
-        .await)?;
-        rows.into_iter().map(Call::try_from).collect()
-    }
-
-    pub async fn mark_post_call_checked(&self, id: i64) -> Result<()> {
-        on_writer!(self, pool => sqlx::query(
-            "UPDATE calls SET post_call_checked_at = $2 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(now_millis())
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+    pub async fn mark_post_call_checked(&mut self, id: i64) -> Result<()> {
+        self.point("mark_post_call_checked")?;
+        execute!(
+            self,
+            sqlx::query("UPDATE calls SET post_call_checked_at = $2 WHERE id = $1",)
+                .bind(id)
+                .bind(now_millis())
+        )?;
         Ok(())
     }
 
     /// Creates or updates a recording by its SID (callbacks may repeat).
-    pub async fn upsert_recording(&self, call_id: i64, r: &RecordingUpdate) -> Result<()> {
-        on_writer!(self, pool => sqlx::query(
+    pub async fn upsert_recording(&mut self, call_id: i64, r: &RecordingUpdate) -> Result<()> {
+        self.point("upsert_recording")?;
+        execute!(self, sqlx::query(
             "INSERT INTO recordings (call_id, recording_sid, status, path, content_type, channels, \
              duration_seconds, size_bytes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (recording_sid) DO UPDATE SET status = excluded.status, \
@@ -286,11 +250,91 @@ impl Store {
         .bind(r.channels)
         .bind(r.duration_seconds)
         .bind(r.size_bytes)
-        .bind(now_millis())
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        .bind(now_millis()))?;
         Ok(())
+    }
+
+    pub async fn mark_recording_deleted(&mut self, id: i64) -> Result<()> {
+        self.point("mark_recording_deleted")?;
+        execute!(self, sqlx::query(
+            "UPDATE recordings SET deleted_at = $2, status = 'deleted', path = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now_millis()))?;
+        Ok(())
+    }
+}
+
+own_tx! {
+    fn set_call_sid(id: i64, sid: &str) -> ();
+    fn advance_call_status(id: i64, change: &StatusChange) -> Option<Call>;
+    fn touch_call(id: i64) -> ();
+    fn set_answered_by(id: i64, answered_by: &str) -> ();
+    fn set_conversation_id(id: i64, conversation_id: &str) -> ();
+    fn set_outcome(id: i64, outcome: CallOutcome) -> ();
+    fn set_stream_token(id: i64, token_hash: &str) -> ();
+    fn set_termination(id: i64, source: TerminationSource, reason: Option<&str>) -> bool;
+    fn take_stream_token(id: i64, token_hash: &str) -> bool;
+    fn record_post_call(id: i64, post: &PostCall) -> ();
+    fn mark_post_call_checked(id: i64) -> ();
+    fn upsert_recording(call_id: i64, r: &RecordingUpdate) -> ();
+    fn mark_recording_deleted(id: i64) -> ();
+}
+
+impl Db {
+    pub async fn call_by_sid(&mut self, sid: &str) -> Result<Option<Call>> {
+        self.call_where("twilio_call_sid", sid).await
+    }
+
+    pub async fn call_by_conversation(&mut self, conversation_id: &str) -> Result<Option<Call>> {
+        self.call_where("conversation_id", conversation_id).await
+    }
+
+    async fn call_where(&mut self, column: &'static str, value: &str) -> Result<Option<Call>> {
+        let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE {column} = $1");
+        let row: Option<CallRow> =
+            on_conn!(self, c => sqlx::query_as(&sql).bind(value).fetch_optional(c).await)?;
+        row.map(Call::try_from).transpose()
+    }
+
+    /// The dynamic-variable and override JSON stored with the call when it was placed.
+    pub async fn call_agent_inputs(
+        &mut self,
+        id: i64,
+    ) -> Result<(serde_json::Value, serde_json::Value)> {
+        let (vars, overrides): (String, String) = on_conn!(self, c => sqlx::query_as(
+            "SELECT dynamic_variables, overrides FROM calls WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await)?
+        .found()?;
+        let parse = |s: &str| {
+            serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("call {id}: {e}")))
+        };
+        Ok((parse(&vars)?, parse(&overrides)?))
+    }
+}
+
+own_reader! {
+    fn call_by_sid(sid: &str) -> Option<Call>;
+    fn call_by_conversation(conversation_id: &str) -> Option<Call>;
+    fn call_agent_inputs(id: i64) -> (serde_json::Value, serde_json::Value);
+}
+
+impl Store {
+    /// Ended calls whose analysis has not arrived and was not looked for since `before`.
+    pub async fn calls_awaiting_analysis(&self, before: i64, limit: i64) -> Result<Vec<Call>> {
+        let rows: Vec<CallRow> = on_reader!(self, pool => sqlx::query_as(&format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE analysis IS NULL AND conversation_id IS NOT NULL \
+             AND ended_at < $1 AND (post_call_checked_at IS NULL OR post_call_checked_at < $1) \
+             ORDER BY ended_at LIMIT $2"
+        ))
+        .bind(before)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter().map(Call::try_from).collect()
     }
 
     /// Completed recordings whose file was never stored (the download failed, or the
@@ -374,35 +418,5 @@ impl Store {
         .fetch_optional(pool)
         .await)?;
         Ok(found.is_some())
-    }
-
-    pub async fn mark_recording_deleted(&self, id: i64) -> Result<()> {
-        on_writer!(self, pool => sqlx::query(
-            "UPDATE recordings SET deleted_at = $2, status = 'deleted', path = NULL WHERE id = $1",
-        )
-        .bind(id)
-        .bind(now_millis())
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
-
-    /// The dynamic-variable and override JSON stored with the call when it was placed.
-    pub async fn call_agent_inputs(
-        &self,
-        id: i64,
-    ) -> Result<(serde_json::Value, serde_json::Value)> {
-        let (vars, overrides): (String, String) = on_reader!(self, pool => sqlx::query_as(
-            "SELECT dynamic_variables, overrides FROM calls WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(pool)
-        .await)?
-        .found()?;
-        let parse = |s: &str| {
-            serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("call {id}: {e}")))
-        };
-        Ok((parse(&vars)?, parse(&overrides)?))
     }
 }

@@ -1,6 +1,7 @@
 //! Calls and what is recorded about them: events, transcript turns, recordings.
 use crate::error::OptionalExt;
-use crate::{on_reader, on_writer, Page, PageRequest, Result, Store, StoreError};
+use crate::tx::{execute, on_conn, own_reader, own_tx};
+use crate::{on_reader, on_writer, Db, Page, PageRequest, Result, Store, StoreError, Tx};
 use parley_domain::call::{
     Call, CallEvent, CallOutcome, CallStatus, Recording, TerminationSource, TranscriptTurn,
     TurnRole,
@@ -116,6 +117,94 @@ impl TryFrom<CallRow> for Call {
     }
 }
 
+impl Tx {
+    /// Records an event. With a `dedupe_key`, a second delivery of the same event is
+    /// ignored; returns whether this call stored it.
+    pub async fn add_call_event(
+        &mut self,
+        call_id: i64,
+        kind: &str,
+        dedupe_key: Option<&str>,
+        data: &serde_json::Value,
+    ) -> Result<bool> {
+        self.point("add_call_event")?;
+        let affected = execute!(
+            self,
+            sqlx::query(
+                "INSERT INTO call_events (call_id, kind, dedupe_key, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(call_id)
+            .bind(kind)
+            .bind(dedupe_key)
+            .bind(data.to_string())
+            .bind(now_millis())
+        )?;
+        Ok(affected == 1)
+    }
+
+    pub async fn add_transcript_turn(
+        &mut self,
+        call_id: i64,
+        role: TurnRole,
+        text: &str,
+        time_in_call_secs: Option<f64>,
+        event_id: Option<i64>,
+    ) -> Result<()> {
+        self.point("add_transcript_turn")?;
+        execute!(self, sqlx::query(
+            "INSERT INTO transcript_turns (call_id, role, text, time_in_call_secs, event_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(call_id)
+        .bind(role.as_str())
+        .bind(text)
+        .bind(time_in_call_secs)
+        .bind(event_id)
+        .bind(now_millis()))?;
+        Ok(())
+    }
+}
+
+own_tx! {
+    fn add_call_event(call_id: i64, kind: &str, dedupe_key: Option<&str>, data: &serde_json::Value) -> bool;
+    fn add_transcript_turn(call_id: i64, role: TurnRole, text: &str, time_in_call_secs: Option<f64>, event_id: Option<i64>) -> ();
+}
+
+impl Db {
+    pub async fn get_call(&mut self, id: i64) -> Result<Call> {
+        let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1");
+        let row: CallRow =
+            on_conn!(self, c => sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?.found()?;
+        row.try_into()
+    }
+
+    pub async fn call_events(&mut self, call_id: i64) -> Result<Vec<CallEvent>> {
+        let rows: Vec<(i64, String, String, i64)> = on_conn!(self, c => sqlx::query_as(
+            "SELECT id, kind, data, created_at FROM call_events WHERE call_id = $1 ORDER BY id",
+        )
+        .bind(call_id)
+        .fetch_all(c)
+        .await)?;
+        rows.into_iter()
+            .map(|(id, kind, data, created_at)| {
+                Ok(CallEvent {
+                    id,
+                    kind,
+                    data: serde_json::from_str(&data)
+                        .map_err(|e| StoreError::Corrupt(format!("call event {id}: {e}")))?,
+                    created_at: from_millis(created_at),
+                })
+            })
+            .collect()
+    }
+}
+
+own_reader! {
+    fn get_call(id: i64) -> Call;
+    fn call_events(call_id: i64) -> Vec<CallEvent>;
+}
+
 impl Store {
     /// Writes a call in state `queued`: the record exists before any carrier is asked.
     pub async fn create_call(&self, new: &NewCall) -> Result<Call> {
@@ -135,17 +224,6 @@ impl Store {
         .bind(now_millis())
         .fetch_one(pool)
         .await)?;
-        row.try_into()
-    }
-
-    pub async fn get_call(&self, id: i64) -> Result<Call> {
-        let row: CallRow = on_reader!(self, pool => sqlx::query_as(&format!(
-            "SELECT {CALL_COLUMNS} FROM calls WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(pool)
-        .await)?
-        .found()?;
         row.try_into()
     }
 
@@ -184,74 +262,6 @@ impl Store {
             items,
             next_before_id: page.next_before_id,
         })
-    }
-
-    /// Records an event. With a `dedupe_key`, a second delivery of the same event is
-    /// ignored; returns whether this call stored it.
-    pub async fn add_call_event(
-        &self,
-        call_id: i64,
-        kind: &str,
-        dedupe_key: Option<&str>,
-        data: &serde_json::Value,
-    ) -> Result<bool> {
-        let affected = on_writer!(self, pool => sqlx::query(
-            "INSERT INTO call_events (call_id, kind, dedupe_key, data, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        )
-        .bind(call_id)
-        .bind(kind)
-        .bind(dedupe_key)
-        .bind(data.to_string())
-        .bind(now_millis())
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(affected == 1)
-    }
-
-    pub async fn call_events(&self, call_id: i64) -> Result<Vec<CallEvent>> {
-        let rows: Vec<(i64, String, String, i64)> = on_reader!(self, pool => sqlx::query_as(
-            "SELECT id, kind, data, created_at FROM call_events WHERE call_id = $1 ORDER BY id",
-        )
-        .bind(call_id)
-        .fetch_all(pool)
-        .await)?;
-        rows.into_iter()
-            .map(|(id, kind, data, created_at)| {
-                Ok(CallEvent {
-                    id,
-                    kind,
-                    data: serde_json::from_str(&data)
-                        .map_err(|e| StoreError::Corrupt(format!("call event {id}: {e}")))?,
-                    created_at: from_millis(created_at),
-                })
-            })
-            .collect()
-    }
-
-    pub async fn add_transcript_turn(
-        &self,
-        call_id: i64,
-        role: TurnRole,
-        text: &str,
-        time_in_call_secs: Option<f64>,
-        event_id: Option<i64>,
-    ) -> Result<()> {
-        on_writer!(self, pool => sqlx::query(
-            "INSERT INTO transcript_turns (call_id, role, text, time_in_call_secs, event_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(call_id)
-        .bind(role.as_str())
-        .bind(text)
-        .bind(time_in_call_secs)
-        .bind(event_id)
-        .bind(now_millis())
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(())
     }
 
     pub async fn transcript(&self, call_id: i64) -> Result<Vec<TranscriptTurn>> {

@@ -1,7 +1,7 @@
 //! Campaigns, their state changes, and the contacts enrolled in each.
-use crate::audit::audit_in;
 use crate::error::OptionalExt;
-use crate::{on_reader, on_writer, Page, PageRequest, Result, Store, StoreError};
+use crate::tx::{execute, on_conn, own_reader, own_tx};
+use crate::{on_reader, on_writer, Db, Page, PageRequest, Result, Store, StoreError, Tx};
 use parley_domain::campaign::{
     Campaign, CampaignAction, CampaignContact, CampaignProgress, CampaignSettings, CampaignState,
     ProgressState,
@@ -162,35 +162,28 @@ impl Store {
     pub async fn create_campaign(&self, new: &NewCampaign, actor: &str) -> Result<Campaign> {
         let settings = settings_json(&new.settings)?;
         let now = now_millis();
-        let row: CampaignRow = on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let row: CampaignRow = sqlx::query_as(&format!(
-                "INSERT INTO campaigns (name, description, state, settings, created_at, updated_at) \
-                 VALUES ($1, $2, 'draft', $3, $4, $4) RETURNING {CAMPAIGN_COLUMNS}"
-            ))
-            .bind(&new.name)
-            .bind(&new.description)
-            .bind(&settings)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            let id = row.id.to_string();
-            audit_in!(&mut *tx, actor, "campaign.created", "campaign", Some(id.as_str()),
-                serde_json::json!({"name": new.name}))?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(row)
-        })?;
-        row.try_into()
-    }
-
-    pub async fn get_campaign(&self, id: i64) -> Result<Campaign> {
-        let row: CampaignRow = on_reader!(self, pool => sqlx::query_as(&format!(
-            "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1"
+        let mut tx = self.begin().await?;
+        tx.point("create_campaign")?;
+        let row: CampaignRow = on_conn!(tx, c => sqlx::query_as(&format!(
+            "INSERT INTO campaigns (name, description, state, settings, created_at, updated_at) \
+             VALUES ($1, $2, 'draft', $3, $4, $4) RETURNING {CAMPAIGN_COLUMNS}"
         ))
-        .bind(id)
-        .fetch_optional(pool)
-        .await)?
-        .found()?;
+        .bind(&new.name)
+        .bind(&new.description)
+        .bind(&settings)
+        .bind(now)
+        .fetch_one(c)
+        .await)?;
+        let id = row.id.to_string();
+        tx.audit(
+            actor,
+            "campaign.created",
+            "campaign",
+            Some(&id),
+            &serde_json::json!({"name": new.name}),
+        )
+        .await?;
+        tx.commit().await?;
         row.try_into()
     }
 
@@ -239,31 +232,37 @@ impl Store {
         let name = update.name.clone().unwrap_or(current.name);
         let description = update.description.clone().unwrap_or(current.description);
         let settings = settings_json(update.settings.as_ref().unwrap_or(&current.settings))?;
-        let row: Option<CampaignRow> = on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            // The state check repeats in SQL so a concurrent start cannot slip in between.
-            let row: Option<CampaignRow> = sqlx::query_as(&format!(
-                "UPDATE campaigns SET name = $2, description = $3, settings = $4, updated_at = $5 \
-                 WHERE id = $1 AND state = $6 RETURNING {CAMPAIGN_COLUMNS}"
-            ))
-            .bind(id)
-            .bind(&name)
-            .bind(&description)
-            .bind(&settings)
-            .bind(now_millis())
-            .bind(current.state.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let mut tx = self.begin().await?;
+        tx.point("update_campaign")?;
+        // The state check repeats in SQL so a concurrent start cannot slip in between.
+        let row: Option<CampaignRow> = on_conn!(tx, c => sqlx::query_as(&format!(
+            "UPDATE campaigns SET name = $2, description = $3, settings = $4, updated_at = $5 \
+             WHERE id = $1 AND state = $6 RETURNING {CAMPAIGN_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(&name)
+        .bind(&description)
+        .bind(&settings)
+        .bind(now_millis())
+        .bind(current.state.as_str())
+        .fetch_optional(c)
+        .await)?;
+        if row.is_some() {
             let target = id.to_string();
-            audit_in!(&mut *tx, actor, "campaign.updated", "campaign", Some(target.as_str()),
-                serde_json::json!({"fields": {
+            tx.audit(
+                actor,
+                "campaign.updated",
+                "campaign",
+                Some(&target),
+                &serde_json::json!({"fields": {
                     "name": update.name.is_some(),
                     "description": update.description.is_some(),
                     "settings": update.settings.is_some(),
-                }}))?;
+                }}),
+            )
+            .await?;
             tx.commit().await?;
-            Ok::<_, StoreError>(row)
-        })?;
+        }
         match row {
             Some(row) => row.try_into(),
             // Lost a race with a state change: report the state as it is now.
@@ -286,55 +285,57 @@ impl Store {
                 message: "pause or stop the campaign before deleting it",
             });
         }
-        on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let done = sqlx::query("DELETE FROM campaigns WHERE id = $1 AND state = $2")
+        let mut tx = self.begin().await?;
+        tx.point("delete_campaign")?;
+        let done = execute!(
+            tx,
+            sqlx::query("DELETE FROM campaigns WHERE id = $1 AND state = $2")
                 .bind(id)
                 .bind(current.state.as_str())
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::Conflict("the campaign changed while it was being deleted".into()));
-            }
-            let target = id.to_string();
-            audit_in!(&mut *tx, actor, "campaign.deleted", "campaign", Some(target.as_str()),
-                serde_json::json!({"name": current.name}))?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(())
-        })
+        )?;
+        if done == 0 {
+            return Err(StoreError::Conflict(
+                "the campaign changed while it was being deleted".into(),
+            ));
+        }
+        let target = id.to_string();
+        tx.audit(
+            actor,
+            "campaign.deleted",
+            "campaign",
+            Some(&target),
+            &serde_json::json!({"name": current.name}),
+        )
+        .await?;
+        tx.commit().await
     }
+}
 
+impl Tx {
     /// Applies a state change under the campaign state machine, atomically: the row only
     /// changes if it is still in the state the decision was made on. Audited with `actor`
     /// and `reason`.
     pub async fn transition_campaign(
-        &self,
+        &mut self,
         id: i64,
         action: CampaignAction,
         actor: &str,
         reason: Option<&str>,
     ) -> Result<Campaign> {
         let today = chrono::Utc::now().date_naive();
-        on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let row: CampaignRow = sqlx::query_as(&format!(
-                "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1"
-            ))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .found()?;
-            let current: Campaign = row.try_into()?;
-            let starts_later = current.settings.start_date.is_some_and(|d| d > today);
-            let next = current.state.apply(action, starts_later)?;
-            let now = now_millis();
-            let started = (next == CampaignState::Running).then_some(now);
-            let finished = next.is_final().then_some(now);
-            let row: Option<CampaignRow> = sqlx::query_as(&format!(
-                "UPDATE campaigns SET state = $2, state_reason = $3, updated_at = $4, \
-                 started_at = COALESCE(started_at, $5), finished_at = COALESCE(finished_at, $6) \
-                 WHERE id = $1 AND state = $7 RETURNING {CAMPAIGN_COLUMNS}"
-            ))
+        let current = self.get_campaign(id).await?;
+        let starts_later = current.settings.start_date.is_some_and(|d| d > today);
+        let next = current.state.apply(action, starts_later)?;
+        self.point("transition_campaign")?;
+        let now = now_millis();
+        let started = (next == CampaignState::Running).then_some(now);
+        let finished = next.is_final().then_some(now);
+        let sql = format!(
+            "UPDATE campaigns SET state = $2, state_reason = $3, updated_at = $4, \
+             started_at = COALESCE(started_at, $5), finished_at = COALESCE(finished_at, $6) \
+             WHERE id = $1 AND state = $7 RETURNING {CAMPAIGN_COLUMNS}"
+        );
+        let row: Option<CampaignRow> = on_conn!(self, c => sqlx::query_as(&sql)
             .bind(id)
             .bind(next.as_str())
             .bind(reason)
@@ -342,32 +343,64 @@ impl Store {
             .bind(started)
             .bind(finished)
             .bind(current.state.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(row) = row else {
-                return Err(StoreError::Conflict("the campaign changed state concurrently; try again".into()));
-            };
-            let target = id.to_string();
-            audit_in!(&mut *tx, actor, "campaign.state_changed", "campaign", Some(target.as_str()),
-                serde_json::json!({
-                    "action": action.as_str(),
-                    "from": current.state.as_str(),
-                    "to": next.as_str(),
-                    "reason": reason,
-                }))?;
-            crate::webhooks::outbox_in!(tx, EventType::CampaignStateChanged, serde_json::json!({
+            .fetch_optional(c)
+            .await)?;
+        let Some(row) = row else {
+            return Err(StoreError::Conflict(
+                "the campaign changed state concurrently; try again".into(),
+            ));
+        };
+        let target = id.to_string();
+        self.audit(
+            actor,
+            "campaign.state_changed",
+            "campaign",
+            Some(&target),
+            &serde_json::json!({
+                "action": action.as_str(),
+                "from": current.state.as_str(),
+                "to": next.as_str(),
+                "reason": reason,
+            }),
+        )
+        .await?;
+        self.outbox(
+            EventType::CampaignStateChanged,
+            serde_json::json!({
                 "campaign_id": id,
                 "name": row.name,
                 "from": current.state.as_str(),
                 "to": next.as_str(),
                 "actor": actor,
                 "reason": reason,
-            }));
-            tx.commit().await?;
-            Campaign::try_from(row)
-        })
+            }),
+        )
+        .await?;
+        Campaign::try_from(row)
     }
+}
 
+own_tx! {
+    /// Applies a state change under the campaign state machine, atomically: the row only
+    /// changes if it is still in the state the decision was made on. Audited with `actor`
+    /// and `reason`, with `campaign.state_changed` queued.
+    fn transition_campaign(id: i64, action: CampaignAction, actor: &str, reason: Option<&str>) -> Campaign;
+}
+
+impl Db {
+    pub async fn get_campaign(&mut self, id: i64) -> Result<Campaign> {
+        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1");
+        let row: CampaignRow =
+            on_conn!(self, c => sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?.found()?;
+        row.try_into()
+    }
+}
+
+own_reader! {
+    fn get_campaign(id: i64) -> Campaign;
+}
+
+impl Store {
     /// Enrolls contacts; returns how many were newly added.
     pub async fn add_campaign_contacts(
         &self,

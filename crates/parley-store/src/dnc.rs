@@ -1,5 +1,6 @@
 //! Do-not-call lists: one global list and one per campaign.
-use crate::{on_reader, on_writer, Page, PageRequest, Result, Store, StoreError};
+use crate::tx::{on_conn, own_tx};
+use crate::{on_reader, on_writer, Page, PageRequest, Result, Store, StoreError, Tx};
 use parley_domain::time::{from_millis, now_millis};
 use parley_domain::webhook::EventType;
 use parley_domain::Phone;
@@ -48,17 +49,19 @@ const DNC_COLUMNS: &str = "id, phone, campaign_id, reason, source, created_at";
 /// The `source` of entries the callee asked for; only these are `contact.opted_out` events.
 pub const OPT_OUT_SOURCE: &str = "opt_out";
 
-impl Store {
+impl Tx {
     /// Puts a number on a list; adding it again keeps the first entry. Returns the entry.
+    /// An opt-out that is new also queues `contact.opted_out`.
     pub async fn add_dnc(
-        &self,
+        &mut self,
         phone: &Phone,
         campaign_id: Option<i64>,
         reason: Option<&str>,
         source: &str,
     ) -> Result<DncEntry> {
-        let row: DncRow = on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
+        self.point("add_dnc")?;
+        // `opted_out`: Some(the contact with this number, if any) when this is a new opt-out.
+        let (row, opted_out): (DncRow, Option<Option<i64>>) = on_conn!(self, c => {
             let added = sqlx::query(
                 "INSERT INTO dnc_entries (phone, campaign_id, reason, source, created_at) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -68,7 +71,7 @@ impl Store {
             .bind(reason)
             .bind(source)
             .bind(now_millis())
-            .execute(&mut *tx)
+            .execute(&mut *c)
             .await
             .map_err(|e| match &e {
                 sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
@@ -81,26 +84,40 @@ impl Store {
             ))
             .bind(phone.as_str())
             .bind(campaign_id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *c)
             .await?;
-            if added == 1 && source == OPT_OUT_SOURCE {
+            let opted_out = if added == 1 && source == OPT_OUT_SOURCE {
                 let contact: Option<(i64,)> = sqlx::query_as("SELECT id FROM contacts WHERE phone = $1")
                     .bind(phone.as_str())
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *c)
                     .await?;
-                crate::webhooks::outbox_in!(tx, EventType::ContactOptedOut, serde_json::json!({
+                Some(contact.map(|(id,)| id))
+            } else {
+                None
+            };
+            (row, opted_out)
+        });
+        if let Some(contact_id) = opted_out {
+            self.outbox(
+                EventType::ContactOptedOut,
+                serde_json::json!({
                     "phone": phone.as_str(),
-                    "contact_id": contact.map(|c| c.0),
+                    "contact_id": contact_id,
                     "campaign_id": campaign_id,
                     "reason": reason,
-                }));
-            }
-            tx.commit().await?;
-            Ok::<_, StoreError>(row)
-        })?;
+                }),
+            )
+            .await?;
+        }
         Ok(entry(row))
     }
+}
 
+own_tx! {
+    fn add_dnc(phone: &Phone, campaign_id: Option<i64>, reason: Option<&str>, source: &str) -> DncEntry;
+}
+
+impl Store {
     /// Takes a number off a list; returns whether it was there.
     pub async fn remove_dnc(&self, phone: &Phone, campaign_id: Option<i64>) -> Result<bool> {
         let affected = on_writer!(self, pool => sqlx::query(

@@ -24,6 +24,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// A failure injected at a write point by a test (see `faults`); never in production.
+    #[error("injected failure at write point `{0}`")]
+    Injected(&'static str),
 }
 
 impl StoreError {

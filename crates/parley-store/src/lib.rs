@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod analytics;
+mod attempts;
 mod audit;
 mod call_history;
 mod call_lifecycle;
@@ -14,29 +15,38 @@ mod contacts;
 mod dialing;
 mod dnc;
 mod error;
+mod faults;
 mod imports;
 mod notify;
+mod outbox;
 mod pagination;
 mod rate;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tool_calls;
+mod tx;
 mod users;
 mod webhooks;
 
 pub use analytics::{CallCounts, CampaignCounts, HourCounts, StatsRange};
+pub use attempts::{AttemptRefused, Settle};
 pub use audit::AuditEntry;
 pub use call_history::PastCall;
 pub use call_lifecycle::{PostCall, RecordingUpdate, StatusChange};
 pub use calls::{CallFilter, NewCall};
 pub use campaigns::{CampaignUpdate, ContactSelector, NewCampaign};
 pub use contacts::{ContactFilter, ContactUpdate};
-pub use dialing::{AttemptRefused, ClaimedContact, Settle};
+pub use dialing::ClaimedContact;
 pub use dnc::{DncCheck, DncEntry, OPT_OUT_SOURCE};
 pub use error::StoreError;
+#[cfg(feature = "testing")]
+pub use faults::FaultPlan;
 pub use imports::{ImportBatchOutcome, ImportError, ImportRecord, ImportRow, ImportTotals};
 pub use notify::{EVENT_CHANNEL, MAX_PAYLOAD as MAX_EVENT_PAYLOAD};
 pub use pagination::{Page, PageRequest};
 pub use rate::Bucket;
 pub use tool_calls::NewToolCall;
+pub use tx::{Db, Reader, Tx};
 pub use users::{ApiKey, Session, User};
 pub use webhooks::{
     AttemptRecord, AttemptVerdict, ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryState,
@@ -72,6 +82,7 @@ enum Pools {
 #[derive(Clone)]
 pub struct Store {
     pools: Pools,
+    faults: faults::Faults,
 }
 
 impl std::fmt::Debug for Store {
@@ -125,6 +136,7 @@ impl Store {
                 .await?;
             Ok(Store {
                 pools: Pools::Sqlite { read, write },
+                faults: Default::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
@@ -134,6 +146,7 @@ impl Store {
                 .await?;
             Ok(Store {
                 pools: Pools::Postgres(pool),
+                faults: Default::default(),
             })
         } else {
             Err(StoreError::UnsupportedUrl)

@@ -1,12 +1,13 @@
 //! Outbound webhooks: subscriptions, the outbox, deliveries and their attempt log.
 //!
-//! An event is written by [`outbox_in!`] inside the transaction of the change that caused
+//! An event is written by [`crate::Tx::outbox`] inside the transaction of the change that caused
 //! it, together with one delivery per enabled subscription that wants its type: if the
 //! change commits, so do its deliveries; nothing can be lost in between. Workers claim
 //! due deliveries with a lease (row locks on PostgreSQL, the single writer on SQLite);
 //! a worker that dies mid-send leaves a lease that runs out, and the delivery is tried
 //! again (at least once; the event id is the receiver's idempotency key).
 use crate::error::OptionalExt;
+use crate::tx::{execute, on_conn};
 use crate::{on_reader, on_writer, Page, PageRequest, Pools, Result, Store, StoreError};
 use parley_domain::time::now_millis;
 use parley_domain::webhook::EventType;
@@ -145,83 +146,6 @@ pub(crate) fn wants(event_type: EventType) -> String {
     format!("%\"{}\"%", event_type.as_str())
 }
 
-/// Writes an event to the outbox on any executor inside the caller's transaction, with a
-/// delivery for each enabled subscription that wants it. Nothing is written when no one
-/// subscribes, so the outbox grows only with what will be sent.
-macro_rules! outbox_in {
-    ($tx:expr, $event_type:expr, $data:expr) => {{
-        let event_type: parley_domain::webhook::EventType = $event_type;
-        let pattern = $crate::webhooks::wants(event_type);
-        let (wanted,): (bool,) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM webhook_subscriptions WHERE enabled AND event_types LIKE $1)",
-        )
-        .bind(&pattern)
-        .fetch_one(&mut *$tx)
-        .await?;
-        if wanted {
-            let now = parley_domain::time::now_millis();
-            let data: serde_json::Value = $data;
-            let (event_row,): (i64,) = sqlx::query_as(
-                "INSERT INTO webhook_events (event_id, event_type, payload, created_at) \
-                 VALUES ($1, $2, $3, $4) RETURNING id",
-            )
-            .bind(format!("evt_{}", uuid::Uuid::now_v7().simple()))
-            .bind(event_type.as_str())
-            .bind(data.to_string())
-            .bind(now)
-            .fetch_one(&mut *$tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO webhook_deliveries (subscription_id, event_id, state, attempts, \
-                 next_attempt_at, created_at, updated_at) \
-                 SELECT id, $1, 'pending', 0, $2, $2, $2 FROM webhook_subscriptions \
-                 WHERE enabled AND event_types LIKE $3",
-            )
-            .bind(event_row)
-            .bind(now)
-            .bind(&pattern)
-            .execute(&mut *$tx)
-            .await?;
-        }
-    }};
-}
-pub(crate) use outbox_in;
-
-/// The facts about a call that every `call.*` event carries, read inside the caller's
-/// transaction: `{call_id, campaign_id, campaign_name, contact_id, phone, outcome, status,
-/// duration_seconds, summary}`. The dashboard link is added when the event is sent.
-macro_rules! call_data_in {
-    ($tx:expr, $call_id:expr) => {{
-        #[allow(clippy::type_complexity)]
-        let row: (i64, Option<i64>, Option<String>, Option<i64>, String, Option<String>, Option<i64>, Option<String>) =
-            sqlx::query_as(
-                "SELECT c.id, c.campaign_id, cp.name, c.contact_id, c.to_number, c.outcome, \
-                 c.duration_seconds, c.summary FROM calls c \
-                 LEFT JOIN campaigns cp ON cp.id = c.campaign_id WHERE c.id = $1",
-            )
-            .bind($call_id)
-            .fetch_one(&mut *$tx)
-            .await?;
-        let (call_id, campaign_id, campaign_name, contact_id, phone, outcome, duration, summary) = row;
-        let status = outcome
-            .as_deref()
-            .and_then(parley_domain::call::CallOutcome::parse)
-            .map(parley_domain::webhook::call_status);
-        serde_json::json!({
-            "call_id": call_id,
-            "campaign_id": campaign_id,
-            "campaign_name": campaign_name,
-            "contact_id": contact_id,
-            "phone": phone,
-            "outcome": outcome,
-            "status": status,
-            "duration_seconds": duration,
-            "summary": summary,
-        })
-    }};
-}
-pub(crate) use call_data_in;
-
 type SubscriptionRow = (i64, String, String, String, Option<String>, bool, i64, i64);
 const SUBSCRIPTION_COLUMNS: &str =
     "id, url, secret, event_types, description, enabled, created_at, updated_at";
@@ -303,26 +227,30 @@ impl Store {
         actor: &str,
     ) -> Result<Subscription> {
         let now = now_millis();
-        let row: SubscriptionRow = on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let row: SubscriptionRow = sqlx::query_as(&format!(
-                "INSERT INTO webhook_subscriptions (url, secret, event_types, description, enabled, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {SUBSCRIPTION_COLUMNS}"
-            ))
-            .bind(&new.url)
-            .bind(&new.secret)
-            .bind(types_json(&new.event_types))
-            .bind(&new.description)
-            .bind(new.enabled)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
-            let target = row.0.to_string();
-            crate::audit::audit_in!(&mut *tx, actor, "webhook.created", "webhook", Some(target.as_str()),
-                serde_json::json!({"event_types": new.event_types}))?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(row)
-        })?;
+        let mut tx = self.begin().await?;
+        tx.point("create_subscription")?;
+        let row: SubscriptionRow = on_conn!(tx, c => sqlx::query_as(&format!(
+            "INSERT INTO webhook_subscriptions (url, secret, event_types, description, enabled, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {SUBSCRIPTION_COLUMNS}"
+        ))
+        .bind(&new.url)
+        .bind(&new.secret)
+        .bind(types_json(&new.event_types))
+        .bind(&new.description)
+        .bind(new.enabled)
+        .bind(now)
+        .fetch_one(c)
+        .await)?;
+        let target = row.0.to_string();
+        tx.audit(
+            actor,
+            "webhook.created",
+            "webhook",
+            Some(&target),
+            &serde_json::json!({"event_types": new.event_types}),
+        )
+        .await?;
+        tx.commit().await?;
         subscription(row)
     }
 
@@ -369,54 +297,61 @@ impl Store {
         let description = update.description.clone().unwrap_or(current.description);
         let enabled = update.enabled.unwrap_or(current.enabled);
         let secret = update.secret.clone().unwrap_or(current.secret);
-        let row: Option<SubscriptionRow> = on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let row: Option<SubscriptionRow> = sqlx::query_as(&format!(
-                "UPDATE webhook_subscriptions SET url = $2, event_types = $3, description = $4, \
-                 enabled = $5, secret = $6, updated_at = $7 WHERE id = $1 RETURNING {SUBSCRIPTION_COLUMNS}"
-            ))
-            .bind(id)
-            .bind(&url)
-            .bind(types_json(&types))
-            .bind(&description)
-            .bind(enabled)
-            .bind(&secret)
-            .bind(now_millis())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let target = id.to_string();
-            crate::audit::audit_in!(&mut *tx, actor, "webhook.updated", "webhook", Some(target.as_str()),
-                serde_json::json!({"fields": {
-                    "url": update.url.is_some(),
-                    "event_types": update.event_types.is_some(),
-                    "description": update.description.is_some(),
-                    "enabled": update.enabled.is_some(),
-                    "secret": update.secret.is_some(),
-                }}))?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(row)
-        })?;
+        let mut tx = self.begin().await?;
+        tx.point("update_subscription")?;
+        let row: Option<SubscriptionRow> = on_conn!(tx, c => sqlx::query_as(&format!(
+            "UPDATE webhook_subscriptions SET url = $2, event_types = $3, description = $4, \
+             enabled = $5, secret = $6, updated_at = $7 WHERE id = $1 RETURNING {SUBSCRIPTION_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(&url)
+        .bind(types_json(&types))
+        .bind(&description)
+        .bind(enabled)
+        .bind(&secret)
+        .bind(now_millis())
+        .fetch_optional(c)
+        .await)?;
+        let target = id.to_string();
+        tx.audit(
+            actor,
+            "webhook.updated",
+            "webhook",
+            Some(&target),
+            &serde_json::json!({"fields": {
+                "url": update.url.is_some(),
+                "event_types": update.event_types.is_some(),
+                "description": update.description.is_some(),
+                "enabled": update.enabled.is_some(),
+                "secret": update.secret.is_some(),
+            }}),
+        )
+        .await?;
+        tx.commit().await?;
         subscription(row.found()?)
     }
 
     /// Deletes a subscription and its delivery log.
     pub async fn delete_subscription(&self, id: i64, actor: &str) -> Result<()> {
-        on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let affected = sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if affected == 0 {
-                return Err(StoreError::NotFound);
-            }
-            let target = id.to_string();
-            crate::audit::audit_in!(&mut *tx, actor, "webhook.deleted", "webhook", Some(target.as_str()),
-                serde_json::json!({}))?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(())
-        })
+        let mut tx = self.begin().await?;
+        tx.point("delete_subscription")?;
+        let affected = execute!(
+            tx,
+            sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1").bind(id)
+        )?;
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let target = id.to_string();
+        tx.audit(
+            actor,
+            "webhook.deleted",
+            "webhook",
+            Some(&target),
+            &serde_json::json!({}),
+        )
+        .await?;
+        tx.commit().await
     }
 
     /// Claims up to `limit` due deliveries for `owner` until `lease_until`, counting the
@@ -614,26 +549,27 @@ impl Store {
     /// receiver can tell it is the same event). Its attempt log is kept.
     pub async fn replay_delivery(&self, id: i64, actor: &str) -> Result<Delivery> {
         let now = now_millis();
-        on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let affected = sqlx::query(
-                "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = $2, \
-                 lease_owner = NULL, delivered_at = NULL, updated_at = $2 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if affected == 0 {
-                return Err(StoreError::NotFound);
-            }
-            let target = id.to_string();
-            crate::audit::audit_in!(&mut *tx, actor, "webhook.delivery_replayed", "webhook_delivery",
-                Some(target.as_str()), serde_json::json!({}))?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(())
-        })?;
+        let mut tx = self.begin().await?;
+        tx.point("replay_delivery")?;
+        let affected = execute!(tx, sqlx::query(
+            "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = $2, \
+             lease_owner = NULL, delivered_at = NULL, updated_at = $2 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now))?;
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let target = id.to_string();
+        tx.audit(
+            actor,
+            "webhook.delivery_replayed",
+            "webhook_delivery",
+            Some(&target),
+            &serde_json::json!({}),
+        )
+        .await?;
+        tx.commit().await?;
         self.get_delivery(id).await
     }
 
@@ -664,11 +600,8 @@ impl Store {
         event_type: EventType,
         data: &serde_json::Value,
     ) -> Result<()> {
-        on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            outbox_in!(tx, event_type, data.clone());
-            tx.commit().await?;
-            Ok::<_, StoreError>(())
-        })
+        let mut tx = self.begin().await?;
+        tx.outbox(event_type, data.clone()).await?;
+        tx.commit().await
     }
 }

@@ -9,6 +9,7 @@ use crate::events::LiveEvent;
 use crate::Engine;
 use parley_domain::call::{classify_outcome, Call, OutcomeFacts, TerminationSource};
 use parley_domain::campaign::{AnsweringMachine, CampaignSettings};
+use parley_store::{Db, StoreError, Tx};
 use serde::{Deserialize, Serialize};
 
 /// How a call was placed, stored with it so later callbacks know the rules it runs under.
@@ -39,10 +40,37 @@ pub enum CallError {
     NotPlaced(i64),
 }
 
+/// What an event's transaction leaves to do once it has committed: the live events that
+/// tell dashboards and other nodes about it. Nothing is published for a change that rolls
+/// back. (Requests to Twilio are made by the caller after the commit.)
+#[derive(Default)]
+#[must_use = "the live events are published by Engine::commit"]
+pub struct AfterCommit(Vec<LiveEvent>);
+
+impl AfterCommit {
+    pub(crate) fn publish(&mut self, event: LiveEvent) {
+        self.0.push(event);
+    }
+}
+
+/// The rules a call was placed under, read inside the caller's session.
+pub async fn call_options(db: &mut Db, call_id: i64) -> Result<CallOptions, StoreError> {
+    let (_, overrides) = db.call_agent_inputs(call_id).await?;
+    Ok(serde_json::from_value(overrides).unwrap_or_default())
+}
+
 impl Engine {
+    /// Commits an event's transaction, then publishes what it changed.
+    pub async fn commit(&self, tx: Tx, after: AfterCommit) -> Result<(), StoreError> {
+        tx.commit().await?;
+        for event in after.0 {
+            self.publish(event);
+        }
+        Ok(())
+    }
+
     pub async fn call_options(&self, call_id: i64) -> Result<CallOptions, CallError> {
-        let (_, overrides) = self.store.call_agent_inputs(call_id).await?;
-        Ok(serde_json::from_value(overrides).unwrap_or_default())
+        Ok(call_options(&mut *self.store.reader().await?, call_id).await?)
     }
 
     /// Hangs a call up through Twilio, recording `source` as what ended it (unless
@@ -62,16 +90,21 @@ impl Engine {
         Ok(())
     }
 
-    /// Recomputes and stores a finished call's outcome; publishes it when it changed.
-    pub(crate) async fn settle_outcome(&self, call_id: i64) -> Result<Call, CallError> {
-        let call = self.store.get_call(call_id).await?;
-        let options = self.call_options(call_id).await?;
+    /// Recomputes and stores a finished call's outcome inside `tx`; queues the live event
+    /// when it changed.
+    pub(crate) async fn settle_outcome(
+        &self,
+        tx: &mut Tx,
+        call_id: i64,
+    ) -> Result<Call, StoreError> {
+        let call = tx.get_call(call_id).await?;
+        let options = call_options(tx, call_id).await?;
         let verdict = call
             .analysis
             .as_ref()
             .and_then(|a| a.get("call_successful"))
             .and_then(|v| v.as_str());
-        let events = self.store.call_events(call_id).await?;
+        let events = tx.call_events(call_id).await?;
         let opted_out = events.iter().any(|e| e.kind == crate::tools::OPT_OUT_EVENT);
         let outcome = classify_outcome(OutcomeFacts {
             status: Some(call.status),
@@ -83,7 +116,7 @@ impl Engine {
         });
         if let Some(outcome) = outcome {
             if call.outcome != Some(outcome) {
-                self.store.set_outcome(call_id, outcome).await?;
+                tx.set_outcome(call_id, outcome).await?;
             }
         }
         Ok(Call { outcome, ..call })

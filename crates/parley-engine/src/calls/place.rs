@@ -1,6 +1,6 @@
 //! Placing a call: the record is written first, then Twilio is asked to dial, with
 //! callbacks, answering-machine detection and recording set up for this call.
-use super::{CallError, CallOptions};
+use super::{AfterCommit, CallError, CallOptions};
 use crate::events::LiveEvent;
 use crate::Engine;
 use parley_domain::call::{Call, CallOutcome, CallStatus, TerminationSource};
@@ -119,19 +119,25 @@ impl Engine {
                     error_code: failure.code.map(|c| c.to_string()),
                     error_message: Some(failure.message.clone()),
                 };
-                self.store.advance_call_status(call.id, &change).await?;
-                self.store
-                    .set_termination(call.id, TerminationSource::Carrier, None)
+                // The refusal, its outcome and (for a campaign call) the attempt's
+                // settlement are one change.
+                let mut tx = self.store.begin().await?;
+                let mut after = AfterCommit::default();
+                tx.advance_call_status(call.id, &change).await?;
+                tx.set_termination(call.id, TerminationSource::Carrier, None)
                     .await?;
-                self.store.set_outcome(call.id, CallOutcome::Failed).await?;
-                let call = self.store.get_call(call.id).await?;
-                self.publish(LiveEvent::CallEnded {
+                tx.set_outcome(call.id, CallOutcome::Failed).await?;
+                self.settle_campaign_call(&mut tx, &mut after, call.id, true)
+                    .await?;
+                let call = tx.get_call(call.id).await?;
+                after.publish(LiveEvent::CallEnded {
                     call_id: call.id,
                     status: call.status,
                     outcome: call.outcome,
                     termination_source: call.termination_source,
                     duration_seconds: call.duration_seconds,
                 });
+                self.commit(tx, after).await?;
                 Ok(call)
             }
         }

@@ -1,21 +1,28 @@
 //! The agent's account of a finished conversation: the signed post-call webhook, or, when
 //! none arrives in time, the conversation fetched from the ElevenLabs API.
-use super::CallError;
+use super::{AfterCommit, CallError};
 use crate::events::LiveEvent;
 use crate::Engine;
 use parley_domain::call::TurnRole;
 use parley_elevenlabs::conversation::{Conversation, Role, Verdict};
 use parley_elevenlabs::webhook::WebhookEvent;
 use parley_store::PostCall;
+use parley_store::StoreError;
 use std::time::Duration;
 
+/// Why a post-call record was not applied.
 #[derive(Debug, thiserror::Error)]
 pub enum PostCallError {
     #[error("malformed webhook body: {0}")]
     Malformed(String),
-    #[error(transparent)]
-    Call(#[from] CallError),
+    /// The database could not apply it now; nothing was changed and a redelivery will be.
+    #[error("the analysis could not be stored: {0}")]
+    Unavailable(#[from] StoreError),
 }
+
+/// The call event that marks a conversation's analysis as applied: the first copy of a
+/// post-call record wins; replays and the REST fallback change nothing after it.
+const POST_CALL_EVENT: &str = "post_call";
 
 fn verdict(v: Verdict) -> &'static str {
     match v {
@@ -79,30 +86,37 @@ impl Engine {
         }
     }
 
+    /// Applies a conversation's record in one transaction: the dedupe mark, analysis
+    /// and transcript, `call.analyzed`, the outcome and the attempt's settlement.
     async fn apply_conversation(&self, conversation: &Conversation) -> Result<(), PostCallError> {
-        let store = &self.store;
-        let Some(call) = store
-            .call_by_conversation(&conversation.conversation_id)
-            .await
-            .map_err(CallError::from)?
-        else {
-            tracing::debug!(conversation_id = %conversation.conversation_id, "post-call for an unknown conversation");
+        let id = &conversation.conversation_id;
+        let mut tx = self.store.begin().await?;
+        let Some(call) = tx.call_by_conversation(id).await? else {
+            tracing::debug!(conversation_id = %id, "post-call for an unknown conversation");
             return Ok(());
         };
-        store
-            .record_post_call(call.id, &post_call_of(conversation))
-            .await
-            .map_err(CallError::from)?;
-        let call = self.settle_outcome(call.id).await?;
-        tracing::info!(call_id = call.id, outcome = ?call.outcome, "post-call analysis stored");
-        self.publish(LiveEvent::CallAnalyzed {
+        let dedupe = format!("{POST_CALL_EVENT}:{id}");
+        let mark = serde_json::json!({ "conversation_id": id });
+        if !tx
+            .add_call_event(call.id, POST_CALL_EVENT, Some(&dedupe), &mark)
+            .await?
+        {
+            tracing::debug!(call_id = call.id, "post-call record already applied");
+            return Ok(());
+        }
+        tx.record_post_call(call.id, &post_call_of(conversation))
+            .await?;
+        let call = self.settle_outcome(&mut tx, call.id).await?;
+        let mut after = AfterCommit::default();
+        after.publish(LiveEvent::CallAnalyzed {
             call_id: call.id,
             outcome: call.outcome,
             summary: call.summary.clone(),
         });
-        if let Err(e) = self.settle_campaign_call(call.id, false).await {
-            tracing::warn!(call_id = call.id, error = %e, "settling the attempt failed; the sweep will");
-        }
+        self.settle_campaign_call(&mut tx, &mut after, call.id, false)
+            .await?;
+        self.commit(tx, after).await?;
+        tracing::info!(call_id = call.id, outcome = ?call.outcome, "post-call analysis stored");
         Ok(())
     }
 

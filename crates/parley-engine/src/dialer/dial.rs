@@ -1,7 +1,8 @@
 //! Dialling one claimed contact.
 use super::{Dialer, DialerError};
 use crate::calls::place::DialOptions;
-use crate::calls::CallOptions;
+use crate::calls::{AfterCommit, CallOptions};
+use crate::events::LiveEvent;
 use crate::Engine;
 use parley_domain::call::{Call, CallStatus};
 use parley_domain::campaign::{Campaign, CampaignSettings};
@@ -163,8 +164,10 @@ impl Engine {
                 error_code: None,
                 error_message: Some("put on a do-not-call list before it was dialled".into()),
             };
-            store.advance_call_status(call.id, &change).await?;
-            store
+            // The cancellation and the settlement are one change.
+            let mut tx = store.begin().await?;
+            tx.advance_call_status(call.id, &change).await?;
+            let settled = tx
                 .settle_attempt(
                     campaign_id,
                     contact_id,
@@ -175,11 +178,15 @@ impl Engine {
                     },
                 )
                 .await?;
+            let mut after = AfterCommit::default();
+            if settled {
+                after.publish(LiveEvent::ProgressChanged { campaign_id });
+            }
+            self.commit(tx, after).await?;
             return Ok(());
         }
+        // A refused call is settled with its refusal, in `dial`.
         match self.dial(call, dial).await {
-            // A refused call is already final: settle it now.
-            Ok(call) if call.status.is_final() => self.settle_campaign_call(call.id, true).await,
             Ok(_) => Ok(()),
             Err(e) => {
                 tracing::warn!(campaign_id, contact_id, error = %e, "dialling failed; the sweep will reconcile it");

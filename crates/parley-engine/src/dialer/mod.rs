@@ -112,7 +112,7 @@ impl Dialer {
         if s.end_date.is_some_and(|end| end < last_day_anywhere) {
             self.engine
                 .pause_campaign(campaign.id, "the campaign's end date has passed")
-                .await;
+                .await?;
             return Ok(());
         }
         let free = i64::from(s.max_concurrent_calls) - campaign.progress.in_progress;

@@ -1,13 +1,14 @@
 //! What follows a campaign call: the retry policy applied to its outcome, a callback the
 //! callee asked for, or giving up, recorded on the contact's progress.
 use super::DialerError;
+use crate::calls::AfterCommit;
 use crate::events::LiveEvent;
 use crate::Engine;
 use parley_domain::call::{Call, CallOutcome};
 use parley_domain::campaign::CampaignState;
 use parley_domain::retry::{next_step, NextStep};
 use parley_domain::window::CallingRules;
-use parley_store::Settle;
+use parley_store::{Settle, StoreError, Tx};
 use parley_twilio::rest::{classify, ErrorClass};
 
 /// Call events that carry a requested callback time (written by the `schedule_callback`
@@ -20,10 +21,26 @@ fn carrier_class(call: &Call) -> Option<ErrorClass> {
 }
 
 impl Engine {
-    /// Settles a finished campaign call. Waits (returns) while the agent's analysis may
-    /// still change the outcome, unless `force`.
-    pub async fn settle_campaign_call(&self, call_id: i64, force: bool) -> Result<(), DialerError> {
-        let call = self.store.get_call(call_id).await?;
+    /// Settles a finished campaign call in a transaction of its own (the sweeps' safety
+    /// net; events settle inside their own transaction).
+    pub async fn settle_finished_call(&self, call_id: i64, force: bool) -> Result<(), DialerError> {
+        let mut tx = self.store.begin().await?;
+        let mut after = AfterCommit::default();
+        self.settle_campaign_call(&mut tx, &mut after, call_id, force)
+            .await?;
+        Ok(self.commit(tx, after).await?)
+    }
+
+    /// Settles a finished campaign call inside `tx`. Waits (returns) while the agent's
+    /// analysis may still change the outcome, unless `force`.
+    pub(crate) async fn settle_campaign_call(
+        &self,
+        tx: &mut Tx,
+        after: &mut AfterCommit,
+        call_id: i64,
+        force: bool,
+    ) -> Result<(), StoreError> {
+        let call = tx.get_call(call_id).await?;
         let (Some(campaign_id), Some(contact_id)) = (call.campaign_id, call.contact_id) else {
             return Ok(());
         };
@@ -35,12 +52,12 @@ impl Engine {
         }
         // Classify from the call as it is now: the status callback and the post-call
         // webhook race, and either may settle first; never assume an outcome.
-        let call = self.settle_outcome(call_id).await?;
+        let call = self.settle_outcome(tx, call_id).await?;
         let Some(outcome) = call.outcome else {
             return Ok(());
         };
-        let campaign = self.store.get_campaign(campaign_id).await?;
-        let events = self.store.call_events(call_id).await?;
+        let campaign = tx.get_campaign(campaign_id).await?;
+        let events = tx.call_events(call_id).await?;
         let callback = events
             .iter()
             .rev()
@@ -63,15 +80,15 @@ impl Engine {
                     "carrier account problem: {}",
                     call.error_message.as_deref().unwrap_or("refused")
                 );
-                self.pause_campaign(campaign_id, &reason).await;
+                self.pause_campaign_in(tx, after, campaign_id, &reason)
+                    .await?;
                 Settle::RetryAt {
                     at: parley_domain::time::now_millis(),
                     priority: 1,
                 }
             }
             _ => {
-                let (attempts, today, _) =
-                    self.store.attempt_counts(campaign_id, contact_id).await?;
+                let (attempts, today, _) = tx.attempt_counts(campaign_id, contact_id).await?;
                 let zone = self.call_zone(&call).await;
                 let rules = CallingRules::from_settings(&campaign.settings);
                 match next_step(
@@ -92,52 +109,77 @@ impl Engine {
                 }
             }
         };
-        if self
-            .store
+        if tx
             .settle_attempt(campaign_id, contact_id, call_id, outcome.as_str(), &settle)
             .await?
         {
             tracing::info!(campaign_id, contact_id, call_id, outcome = outcome.as_str(), settle = ?settle, "attempt settled");
-            self.publish(LiveEvent::ProgressChanged { campaign_id });
+            after.publish(LiveEvent::ProgressChanged { campaign_id });
             if outcome == CallOutcome::Failed {
-                self.check_circuit_breaker(campaign_id).await?;
+                self.check_circuit_breaker(tx, after, campaign_id).await?;
             }
         }
         Ok(())
     }
 
     /// Pauses the campaign when most of its recent calls failed at the carrier.
-    async fn check_circuit_breaker(&self, campaign_id: i64) -> Result<(), DialerError> {
+    async fn check_circuit_breaker(
+        &self,
+        tx: &mut Tx,
+        after: &mut AfterCommit,
+        campaign_id: i64,
+    ) -> Result<(), StoreError> {
         use parley_domain::breaker;
-        let recent: Vec<CallOutcome> = self
-            .store
+        let recent: Vec<CallOutcome> = tx
             .recent_outcomes(campaign_id, breaker::WINDOW as i64)
             .await?
             .iter()
             .filter_map(|o| CallOutcome::parse(o))
             .collect();
         if let Some(reason) = breaker::trips(&recent) {
-            self.pause_campaign(campaign_id, &reason).await;
+            self.pause_campaign_in(tx, after, campaign_id, &reason)
+                .await?;
         }
         Ok(())
     }
 
-    /// Pauses a campaign on the system's behalf, saying why.
-    pub async fn pause_campaign(&self, campaign_id: i64, reason: &str) {
+    /// Pauses a campaign on the system's behalf, saying why, in a transaction of its own.
+    pub async fn pause_campaign(&self, campaign_id: i64, reason: &str) -> Result<(), StoreError> {
+        let mut tx = self.store.begin().await?;
+        let mut after = AfterCommit::default();
+        self.pause_campaign_in(&mut tx, &mut after, campaign_id, reason)
+            .await?;
+        self.commit(tx, after).await
+    }
+
+    /// Pauses a campaign on the system's behalf inside `tx`. A campaign that is no longer
+    /// running (already paused or stopped) is left as it is.
+    pub(crate) async fn pause_campaign_in(
+        &self,
+        tx: &mut Tx,
+        after: &mut AfterCommit,
+        campaign_id: i64,
+        reason: &str,
+    ) -> Result<(), StoreError> {
         use parley_domain::campaign::CampaignAction;
-        match self
-            .store
+        match tx
             .transition_campaign(campaign_id, CampaignAction::Pause, "system", Some(reason))
             .await
         {
             Ok(_) => {
                 tracing::warn!(campaign_id, %reason, "campaign paused");
-                self.publish(LiveEvent::CampaignChanged {
+                after.publish(LiveEvent::CampaignChanged {
                     campaign_id,
                     state: CampaignState::Paused,
                 });
+                Ok(())
             }
-            Err(e) => tracing::debug!(campaign_id, error = %e, "campaign not paused"),
+            // Decided in Rust before any write: the transaction is intact.
+            Err(e @ (StoreError::IllegalTransition(_) | StoreError::Conflict(_))) => {
+                tracing::debug!(campaign_id, error = %e, "campaign not paused");
+                Ok(())
+            }
+            Err(e) => Err(e),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! reconciled against the carrier's own call list before anything is dialled again, and
 //! attempts whose settlement was lost are settled.
 use super::{Dialer, DialerError};
+use crate::calls::AfterCommit;
 use parley_domain::call::{CallStatus, TerminationSource};
 use parley_store::StatusChange;
 use parley_twilio::rest::CallFilter;
@@ -24,7 +25,7 @@ impl Dialer {
         }
         let wait = self.engine.settings.calls.post_call_wait_secs as i64 * 1000 + SETTLE_GRACE_MS;
         for (_, _, call_id) in store.unsettled_attempts(now - wait, 50).await? {
-            self.engine.settle_campaign_call(call_id, true).await?;
+            self.engine.settle_finished_call(call_id, true).await?;
         }
         Ok(())
     }
@@ -139,15 +140,25 @@ impl Dialer {
         self.finish_reconciling(call_id, change).await
     }
 
+    /// Applies the carrier's account of a call in one transaction: its status, who ended
+    /// it, its outcome and the attempt's settlement.
     async fn finish_reconciling(&self, call_id: i64, change: StatusChange) -> Result<(), String> {
-        let store = &self.engine.store;
-        let moved = store
-            .advance_call_status(call_id, &change)
+        self.apply_reconciled(call_id, change)
             .await
-            .map_err(|e| e.to_string())?;
-        if moved.is_none() {
+            .map_err(|e| e.to_string())
+    }
+
+    async fn apply_reconciled(
+        &self,
+        call_id: i64,
+        change: StatusChange,
+    ) -> Result<(), DialerError> {
+        let engine = &self.engine;
+        let mut tx = engine.store.begin().await?;
+        let mut after = AfterCommit::default();
+        if tx.advance_call_status(call_id, &change).await?.is_none() {
             // Heard from the carrier, nothing new: not stalled for another while.
-            store.touch_call(call_id).await.map_err(|e| e.to_string())?;
+            tx.touch_call(call_id).await?;
         }
         if change.status.is_final() {
             let source = if change.status == CallStatus::Completed {
@@ -155,19 +166,12 @@ impl Dialer {
             } else {
                 TerminationSource::Carrier
             };
-            store
-                .set_termination(call_id, source, Some("reconciled with the carrier"))
-                .await
-                .map_err(|e| e.to_string())?;
-            self.engine
-                .settle_outcome(call_id)
-                .await
-                .map_err(|e| e.to_string())?;
-            self.engine
-                .settle_campaign_call(call_id, true)
-                .await
-                .map_err(|e| e.to_string())?;
+            tx.set_termination(call_id, source, Some("reconciled with the carrier"))
+                .await?;
+            engine
+                .settle_campaign_call(&mut tx, &mut after, call_id, true)
+                .await?;
         }
-        Ok(())
+        Ok(engine.commit(tx, after).await?)
     }
 }

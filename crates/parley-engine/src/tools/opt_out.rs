@@ -2,6 +2,7 @@
 //! list and every waiting attempt for it, in every campaign, is cancelled.
 use super::params::optional_str;
 use super::{Tool, ToolContext, ToolResult};
+use crate::calls::AfterCommit;
 use crate::events::LiveEvent;
 use crate::Engine;
 use futures::future::BoxFuture;
@@ -14,36 +15,44 @@ pub const OPT_OUT_EVENT: &str = "opt_out";
 pub struct OptOut(pub(crate) std::sync::Weak<crate::Shared>);
 
 impl Engine {
-    /// Honours a "do not call me" from the person on `call_id`'s line.
+    /// Honours a "do not call me" from the person on `call_id`'s line, in one
+    /// transaction: the number on the global do-not-call list (with `contact.opted_out`
+    /// queued), every waiting attempt for it cancelled, and the opt-out recorded on the
+    /// call. Saying it twice changes nothing more.
     pub async fn opt_out(&self, call_id: i64, reason: &str) -> Result<u64, String> {
-        let call = self
-            .store
-            .get_call(call_id)
+        self.apply_opt_out(call_id, reason)
             .await
-            .map_err(|e| e.to_string())?;
-        let phone = Phone::from_e164(&call.to).map_err(|e| e.to_string())?;
-        self.store
-            .add_dnc(&phone, None, Some(reason), parley_store::OPT_OUT_SOURCE)
-            .await
-            .map_err(|e| e.to_string())?;
-        let cancelled = self
-            .store
-            .cancel_waiting_for_phone(&phone, "opted out")
-            .await
-            .map_err(|e| e.to_string())?;
-        self.store
-            .add_call_event(
-                call_id,
-                OPT_OUT_EVENT,
-                Some(OPT_OUT_EVENT),
-                &json!({ "reason": reason }),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())
+    }
+
+    async fn apply_opt_out(&self, call_id: i64, reason: &str) -> Result<u64, OptOutError> {
+        let mut tx = self.store.begin().await?;
+        let call = tx.get_call(call_id).await?;
+        let phone = Phone::from_e164(&call.to)?;
+        tx.add_dnc(&phone, None, Some(reason), parley_store::OPT_OUT_SOURCE)
+            .await?;
+        let cancelled = tx.cancel_waiting_for_phone(&phone, "opted out").await?;
+        tx.add_call_event(
+            call_id,
+            OPT_OUT_EVENT,
+            Some(OPT_OUT_EVENT),
+            &json!({ "reason": reason }),
+        )
+        .await?;
+        let mut after = AfterCommit::default();
+        after.publish(LiveEvent::ContactOptedOut { call_id });
+        self.commit(tx, after).await?;
         tracing::info!(call_id, phone = %phone.masked(), cancelled, "opted out");
-        self.publish(LiveEvent::ContactOptedOut { call_id });
         Ok(cancelled)
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum OptOutError {
+    #[error("the call's number is not valid: {0}")]
+    Phone(#[from] parley_domain::phone::PhoneError),
+    #[error(transparent)]
+    Store(#[from] parley_store::StoreError),
 }
 
 impl Tool for OptOut {

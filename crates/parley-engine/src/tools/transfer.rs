@@ -35,14 +35,9 @@ impl Engine {
         let twiml = Response::new()
             .dial(Dial::number(number).caller_id(call.from.clone()))
             .to_xml();
-        // Recorded first: the redirect ends the stream, and the bridge must not count
-        // that as the callee hanging up.
-        self.store
-            .set_termination(
-                call_id,
-                TerminationSource::Agent,
-                Some("transferred to a person"),
-            )
+        // Recorded first, in one change: the redirect ends the stream, and the bridge must
+        // not count that as the callee hanging up.
+        self.record_transfer(call_id, number, reason)
             .await
             .map_err(|e| e.to_string())?;
         self.telephony
@@ -53,17 +48,33 @@ impl Engine {
                 tracing::warn!(call_id, error = %e, "transfer redirect failed");
                 "The transfer did not go through; offer a call back instead.".to_string()
             })?;
-        self.store
-            .add_call_event(
-                call_id,
-                TRANSFER_EVENT,
-                Some(TRANSFER_EVENT),
-                &json!({ "to": number, "reason": reason }),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
         tracing::info!(call_id, to = %MaskedPhone(number), "call transferred to a person");
         Ok(())
+    }
+}
+
+impl Engine {
+    async fn record_transfer(
+        &self,
+        call_id: i64,
+        number: &str,
+        reason: &str,
+    ) -> Result<(), parley_store::StoreError> {
+        let mut tx = self.store.begin().await?;
+        tx.set_termination(
+            call_id,
+            TerminationSource::Agent,
+            Some("transferred to a person"),
+        )
+        .await?;
+        tx.add_call_event(
+            call_id,
+            TRANSFER_EVENT,
+            Some(TRANSFER_EVENT),
+            &json!({ "to": number, "reason": reason }),
+        )
+        .await?;
+        tx.commit().await
     }
 }
 

@@ -4,7 +4,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{FromRequest, OriginalUri, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use parley_engine::bridge::{SOCKET_READ_BUFFER, SOCKET_WRITE_BUFFER};
@@ -14,57 +14,63 @@ use parley_twilio::signature;
 
 const SIGNATURE_HEADER: &str = "x-twilio-signature";
 
-/// A form body whose signature checked out.
-struct Verified(Vec<(String, String)>);
+/// A Twilio form body whose `X-Twilio-Signature` checked out over the URL Twilio called
+/// (our public URL for this path and query) and the form parameters. Anything else is
+/// refused with the standard JSON error before a handler runs.
+pub struct VerifiedForm(pub Vec<(String, String)>);
 
-/// Checks `X-Twilio-Signature` over the URL Twilio called (our public URL for this
-/// path and query) and the form parameters.
-fn verify(
-    state: &AppState,
-    uri: &OriginalUri,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<Verified, ApiError> {
-    let forbidden = || ApiError::new(ErrorCode::Forbidden, "invalid Twilio signature");
-    let sig = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(forbidden)?;
-    let path = uri.0.path_and_query().map_or(uri.0.path(), |p| p.as_str());
-    let url = state.engine.telephony.public_url(path);
-    let params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
-    if !signature::validate_form(state.engine.telephony.twilio_token(), &url, &params, sig) {
-        tracing::warn!(
-            route = uri.0.path(),
-            "twilio request with a bad signature refused"
-        );
-        return Err(forbidden());
+impl FromRequest<AppState> for VerifiedForm {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let forbidden = || ApiError::new(ErrorCode::Forbidden, "invalid Twilio signature");
+        let sig = req
+            .headers()
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(forbidden)?;
+        // The URI as Twilio called it, before any router nesting stripped a prefix.
+        let uri = req
+            .extensions()
+            .get::<OriginalUri>()
+            .map_or_else(|| req.uri().clone(), |o| o.0.clone());
+        let route = uri.path().to_owned();
+        let path = uri
+            .path_and_query()
+            .map_or(route.clone(), |p| p.as_str().to_owned());
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let url = state.engine.telephony.public_url(&path);
+        let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+        if !signature::validate_form(state.engine.telephony.twilio_token(), &url, &params, &sig) {
+            tracing::warn!(route, "twilio request with a bad signature refused");
+            return Err(forbidden());
+        }
+        Ok(VerifiedForm(params))
     }
-    Ok(Verified(params))
 }
 
 fn callback_error(e: CallbackError) -> ApiError {
     match e {
         CallbackError::Malformed(m) => ApiError::bad_request(m),
+        CallbackError::UnknownCall => ApiError::not_found("call"),
         CallbackError::WrongCall => {
             ApiError::new(ErrorCode::Forbidden, "callback for another call")
         }
-        CallbackError::Call(CallError::Store(parley_store::StoreError::NotFound)) => {
-            ApiError::not_found("call")
-        }
-        // 5xx makes Twilio retry, which is what we want for our own failures.
-        other => ApiError::internal(other),
+        // Nothing was applied: a 5xx makes Twilio send it again.
+        CallbackError::Unavailable(e) => ApiError::internal(e),
+        // Applied; the request that follows failed. Twilio's retry repeats the request.
+        CallbackError::Carrier(e) => ApiError::new(ErrorCode::Upstream, e.to_string()),
     }
 }
 
 pub async fn twiml(
     State(state): State<AppState>,
     Path(call_id): Path<i64>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
+    _form: VerifiedForm,
 ) -> Result<Response, ApiError> {
-    verify(&state, &uri, &headers, &body)?;
     let xml = state.engine.twiml_for(call_id).await.map_err(|e| match e {
         CallError::Store(parley_store::StoreError::NotFound) => ApiError::not_found("call"),
         other => ApiError::internal(other),
@@ -72,61 +78,34 @@ pub async fn twiml(
     Ok(([(header::CONTENT_TYPE, "text/xml")], xml).into_response())
 }
 
-/// Which Twilio callback a request is.
-#[derive(Debug, Clone, Copy)]
-pub enum Callback {
-    Status,
-    Amd,
-    Recording,
-}
-
-async fn callback(
-    state: AppState,
-    kind: Callback,
-    call_id: i64,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
-    let Verified(form) = verify(&state, &uri, &headers, &body)?;
-    let engine = &state.engine;
-    let handled = match kind {
-        Callback::Status => engine.on_status_callback(call_id, &form).await,
-        Callback::Amd => engine.on_amd_callback(call_id, &form).await,
-        Callback::Recording => engine.on_recording_callback(call_id, &form).await,
-    };
-    handled.map_err(callback_error)?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
 pub async fn status(
     State(state): State<AppState>,
     Path(call_id): Path<i64>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
+    VerifiedForm(form): VerifiedForm,
 ) -> Result<StatusCode, ApiError> {
-    callback(state, Callback::Status, call_id, uri, headers, body).await
+    let applied = state.engine.on_status_callback(call_id, &form).await;
+    applied.map_err(callback_error)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn amd(
     State(state): State<AppState>,
     Path(call_id): Path<i64>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
+    VerifiedForm(form): VerifiedForm,
 ) -> Result<StatusCode, ApiError> {
-    callback(state, Callback::Amd, call_id, uri, headers, body).await
+    let applied = state.engine.on_amd_callback(call_id, &form).await;
+    applied.map_err(callback_error)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn recording(
     State(state): State<AppState>,
     Path(call_id): Path<i64>,
-    uri: OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
+    VerifiedForm(form): VerifiedForm,
 ) -> Result<StatusCode, ApiError> {
-    callback(state, Callback::Recording, call_id, uri, headers, body).await
+    let applied = state.engine.on_recording_callback(call_id, &form).await;
+    applied.map_err(callback_error)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The media stream. The stream authenticates itself with the one-time token in its

@@ -8,11 +8,6 @@ mod webhook_cases;
 use parley_store::Store;
 use std::future::Future;
 
-pub fn pg_admin_url() -> String {
-    std::env::var("PARLEY_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
-}
-
 /// Runs `case` on a fresh SQLite file.
 pub async fn on_sqlite<F, Fut>(case: F)
 where
@@ -26,33 +21,16 @@ where
     store.close().await;
 }
 
-/// Runs `case` on a fresh PostgreSQL database, dropped afterwards.
+/// Runs `case` on a fresh PostgreSQL database, dropped afterwards (also when it fails).
 pub async fn on_postgres<F, Fut>(case: F)
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()>,
 {
-    use sqlx::Connection;
-    let admin_url = pg_admin_url();
-    let name = format!("parley_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect(
-        "PostgreSQL must be reachable at PARLEY_TEST_POSTGRES_URL (scripts/test starts it)",
-    );
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create test database");
-    let mut url = url::Url::parse(&admin_url).expect("PARLEY_TEST_POSTGRES_URL is a URL");
-    url.set_path(&name);
-    let store = Store::open(url.as_str())
-        .await
-        .expect("open postgres store");
+    let db = parley_store::testing::TestDatabase::create("parley_test").await;
+    let store = Store::open(&db.url).await.expect("open postgres store");
     case(store.clone()).await;
     store.close().await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .expect("drop test database");
 }
 
 /// Declares each case once per backend.

@@ -1,0 +1,526 @@
+//! One event, one transaction, proven by fault injection. For each kind of event, a clean
+//! run records the write points the event passes; then, for every one of those points in
+//! turn, a fresh database fails the event there. The failed event must change nothing
+//! (unless it failed after its commit), and the same event delivered again, as Twilio or
+//! ElevenLabs would redeliver it, must end in exactly the state of the clean run: the
+//! call, the contact's progress, the campaign's counters, the analytics counters, one
+//! outbox event per logical event, the audit rows. A third delivery changes nothing.
+//!
+//! Runs on SQLite and PostgreSQL. Every write point of every event runs on both; set
+//! `PARLEY_FAULT_POINTS=N` to try only the first N points of each event (0: all).
+use parley_domain::call::{CallStatus, TerminationSource};
+use parley_domain::campaign::{CampaignAction, CampaignSettings};
+use parley_domain::contact::{ContactFields, NewContact};
+use parley_domain::webhook::EventType;
+use parley_domain::Phone;
+use parley_engine::settings::Settings;
+use parley_engine::telephony::{SimulatorUrls, Telephony};
+use parley_engine::Engine;
+use parley_store::testing::TestDatabase;
+use parley_store::{
+    ContactSelector, NewCall, NewCampaign, NewSubscription, StatusChange, Store, StoreError,
+};
+use std::sync::Arc;
+
+const CALL_SID: &str = "CA0123456789abcdef0123456789abcdef";
+const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
+const PHONE: &str = "+14155550123";
+const CONVERSATION: &str = "conv_atomic_1";
+
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the call stands when the event arrives.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stage {
+    /// Dialled, ringing.
+    Ringing,
+    /// Answered (with no agent conversation on record, so nothing waits for an analysis).
+    Answered,
+    /// Over, its agent conversation known, the analysis not yet in.
+    AwaitingAnalysis,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    /// Twilio: the callee hung up after 42 s.
+    StatusCompleted,
+    /// Twilio: nobody answered (the contact is scheduled for a retry).
+    StatusNoAnswer,
+    /// Twilio: answered (not final).
+    StatusInProgress,
+    /// Twilio: answering-machine detection heard a machine.
+    AmdMachine,
+    /// Twilio: the recording is ready.
+    RecordingCompleted,
+    /// ElevenLabs: the post-call transcription webhook.
+    PostCall,
+    /// The agent's `opt_out` tool.
+    OptOut,
+    /// An operator pauses the campaign.
+    PauseCampaign,
+}
+
+impl Event {
+    fn stage(self) -> Stage {
+        match self {
+            Event::StatusNoAnswer | Event::StatusInProgress | Event::AmdMachine => Stage::Ringing,
+            Event::PostCall => Stage::AwaitingAnalysis,
+            _ => Stage::Answered,
+        }
+    }
+}
+
+struct World {
+    store: Store,
+    engine: Engine,
+    call_id: i64,
+    campaign_id: i64,
+    db: Db,
+    /// Dropped last, after the pools are closed.
+    _pg: Option<TestDatabase>,
+    _dir: tempfile::TempDir,
+}
+
+/// A raw connection to the same database, to read what the store wrote.
+enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+macro_rules! rows {
+    ($db:expr, $sql:expr) => {
+        match &$db {
+            Db::Sqlite(p) => sqlx::query_as($sql).fetch_all(p).await.unwrap(),
+            Db::Postgres(p) => sqlx::query_as($sql).fetch_all(p).await.unwrap(),
+        }
+    };
+}
+
+fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut form = vec![
+        ("AccountSid".to_string(), ACCOUNT_SID.to_string()),
+        ("CallSid".to_string(), CALL_SID.to_string()),
+    ];
+    form.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    form
+}
+
+fn post_call_body() -> Vec<u8> {
+    serde_json::json!({
+        "type": "post_call_transcription",
+        "event_timestamp": 1739537297,
+        "data": {
+            "agent_id": "agent_test",
+            "conversation_id": CONVERSATION,
+            "status": "done",
+            "transcript": [
+                {"role": "agent", "message": "Hi, this is Maya.", "time_in_call_secs": 0},
+                {"role": "user", "message": "Hello.", "time_in_call_secs": 2}
+            ],
+            "metadata": {"call_duration_secs": 40, "cost": 120, "termination_reason": ""},
+            "analysis": {
+                "call_successful": "success",
+                "transcript_summary": "The callee listened and agreed.",
+                "evaluation_criteria_results": {},
+                "data_collection_results": {}
+            }
+        }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+impl World {
+    async fn new(backend: Backend, stage: Stage) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(TestDatabase::create("parley_atomic").await),
+        };
+        let url = match &pg {
+            None => format!("sqlite://{}", dir.path().join("p.db").display()),
+            Some(pg) => pg.url.clone(),
+        };
+        let store = Store::open(&url).await.unwrap();
+        let db = match backend {
+            Backend::Sqlite => Db::Sqlite(sqlx::SqlitePool::connect(&url).await.unwrap()),
+            Backend::Postgres => Db::Postgres(sqlx::PgPool::connect(&url).await.unwrap()),
+        };
+        let settings = Settings::default();
+        // A carrier that is not there: nothing in these events may need it.
+        let nowhere = SimulatorUrls {
+            twilio: "http://127.0.0.1:9".into(),
+            elevenlabs: "http://127.0.0.1:9".into(),
+        };
+        let engine = Engine::new(
+            Arc::new(settings.clone()),
+            store.clone(),
+            Telephony::sandbox(&settings, &nowhere).unwrap(),
+        );
+        store
+            .create_subscription(
+                &NewSubscription {
+                    url: "https://crm.example.com/parley".into(),
+                    secret: "whsec_test".into(),
+                    event_types: EventType::ALL.to_vec(),
+                    description: None,
+                    enabled: true,
+                },
+                "test",
+            )
+            .await
+            .unwrap();
+        let campaign = store
+            .create_campaign(
+                &NewCampaign {
+                    name: "atomic".into(),
+                    description: None,
+                    settings: CampaignSettings::default(),
+                },
+                "test",
+            )
+            .await
+            .unwrap();
+        let contact = store
+            .create_contact(&NewContact {
+                phone: Phone::from_e164(PHONE).unwrap(),
+                fields: ContactFields::default(),
+            })
+            .await
+            .unwrap();
+        store
+            .add_campaign_contacts(campaign.id, &ContactSelector::Ids(vec![contact.id]))
+            .await
+            .unwrap();
+        store
+            .transition_campaign(campaign.id, CampaignAction::Start, "test", None)
+            .await
+            .unwrap();
+        let now = parley_domain::time::now_millis();
+        let claim = store
+            .claim_due_contacts(campaign.id, "node-test", now, now + 60_000, 1, 10)
+            .await
+            .unwrap()
+            .remove(0);
+        // The agent talks to machines too, so no event here needs Twilio after its commit.
+        let overrides = serde_json::json!({"answering_machine": {"policy": "agent_talks"}});
+        let call = store
+            .start_attempt(
+                &claim,
+                "node-test",
+                "2026-12-02",
+                &NewCall {
+                    campaign_id: Some(campaign.id),
+                    contact_id: Some(contact.id),
+                    to: PHONE.into(),
+                    from: "+15005550006".into(),
+                    overrides,
+                    dynamic_variables: serde_json::json!({}),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        store.set_call_sid(call.id, CALL_SID).await.unwrap();
+        let advance = |status| StatusChange {
+            status,
+            duration_seconds: None,
+            error_code: None,
+            error_message: None,
+        };
+        store
+            .advance_call_status(call.id, &advance(CallStatus::Ringing))
+            .await
+            .unwrap();
+        if stage != Stage::Ringing {
+            store
+                .advance_call_status(call.id, &advance(CallStatus::InProgress))
+                .await
+                .unwrap();
+        }
+        if stage == Stage::AwaitingAnalysis {
+            store
+                .set_conversation_id(call.id, CONVERSATION)
+                .await
+                .unwrap();
+            let ended = StatusChange {
+                duration_seconds: Some(40),
+                ..advance(CallStatus::Completed)
+            };
+            store.advance_call_status(call.id, &ended).await.unwrap();
+            store
+                .set_termination(call.id, TerminationSource::Agent, None)
+                .await
+                .unwrap();
+        }
+        World {
+            store,
+            engine,
+            call_id: call.id,
+            campaign_id: campaign.id,
+            db,
+            _pg: pg,
+            _dir: dir,
+        }
+    }
+
+    async fn deliver(&self, event: Event) -> Result<(), String> {
+        let e = &self.engine;
+        let id = self.call_id;
+        let done = match event {
+            Event::StatusCompleted => {
+                let f = form(&[
+                    ("CallStatus", "completed"),
+                    ("CallDuration", "42"),
+                    ("SequenceNumber", "3"),
+                ]);
+                e.on_status_callback(id, &f)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Event::StatusNoAnswer => {
+                let f = form(&[
+                    ("CallStatus", "no-answer"),
+                    ("CallDuration", "0"),
+                    ("SequenceNumber", "2"),
+                ]);
+                e.on_status_callback(id, &f)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Event::StatusInProgress => {
+                let f = form(&[("CallStatus", "in-progress"), ("SequenceNumber", "1")]);
+                e.on_status_callback(id, &f)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Event::AmdMachine => {
+                let f = form(&[
+                    ("AnsweredBy", "machine_end_beep"),
+                    ("MachineDetectionDuration", "4100"),
+                ]);
+                e.on_amd_callback(id, &f).await.map_err(|e| e.to_string())
+            }
+            Event::RecordingCompleted => {
+                let f = form(&[
+                    ("RecordingSid", "RE0123456789abcdef0123456789abcdef"),
+                    ("RecordingStatus", "completed"),
+                    ("RecordingDuration", "40"),
+                    ("RecordingChannels", "1"),
+                ]);
+                e.on_recording_callback(id, &f)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Event::PostCall => e
+                .on_post_call_webhook(&post_call_body())
+                .await
+                .map_err(|e| e.to_string()),
+            Event::OptOut => e.opt_out(id, "stop calling me").await.map(|_| ()),
+            // The operator's retry of a pause that took effect is a no-op.
+            Event::PauseCampaign => match self
+                .store
+                .transition_campaign(self.campaign_id, CampaignAction::Pause, "ops", None)
+                .await
+            {
+                Ok(_) | Err(StoreError::IllegalTransition(_)) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        done
+    }
+
+    /// Everything the events may change, without times.
+    async fn snapshot(&self) -> Vec<String> {
+        type CallRow = (i64, String, String, String, String, i64, i64, String);
+        let calls: Vec<CallRow> = rows!(
+            self.db,
+            "SELECT id, status, COALESCE(outcome, ''), COALESCE(termination_source, ''), \
+             COALESCE(answered_by, ''), COALESCE(duration_seconds, -1), \
+             CAST(CASE WHEN analysis IS NULL THEN 0 ELSE 1 END AS BIGINT), COALESCE(summary, '') \
+             FROM calls ORDER BY id"
+        );
+        type ProgressRow = (i64, String, i64, String, i64, String, i64);
+        let progress: Vec<ProgressRow> = rows!(
+            self.db,
+            "SELECT contact_id, state, attempts, COALESCE(reason, ''), \
+             CAST(CASE WHEN next_attempt_at IS NULL THEN 0 ELSE 1 END AS BIGINT), COALESCE(last_outcome, ''), \
+             CAST(CASE WHEN attempt_call_id IS NULL THEN 0 ELSE 1 END AS BIGINT) \
+             FROM campaign_contacts ORDER BY contact_id"
+        );
+        type CampaignRow = (String, i64, i64, i64, i64, i64, i64, i64, i64);
+        let campaigns: Vec<CampaignRow> = rows!(
+            self.db,
+            "SELECT state, total, pending, scheduled, in_progress, completed, failed, \
+             cancelled, attempts FROM campaigns ORDER BY id"
+        );
+        type StatsRow = (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
+        let stats: Vec<StatsRow> = rows!(
+            self.db,
+            "SELECT campaign_id, dialed, answered, human, machine, conversations, successful, \
+             failed, no_answer, voicemail, duration_seconds FROM call_stats_hourly \
+             ORDER BY campaign_id, hour"
+        );
+        let outbox: Vec<(String, i64)> = rows!(
+            self.db,
+            "SELECT event_type, COUNT(*) FROM webhook_events GROUP BY event_type ORDER BY event_type"
+        );
+        let deliveries: Vec<(i64,)> = rows!(self.db, "SELECT COUNT(*) FROM webhook_deliveries");
+        let events: Vec<(String, i64)> = rows!(
+            self.db,
+            "SELECT kind, COUNT(*) FROM call_events GROUP BY kind ORDER BY kind"
+        );
+        let recordings: Vec<(String, String)> = rows!(
+            self.db,
+            "SELECT recording_sid, status FROM recordings ORDER BY id"
+        );
+        let turns: Vec<(String, String)> = rows!(
+            self.db,
+            "SELECT role, text FROM transcript_turns ORDER BY id"
+        );
+        let dnc: Vec<(String, String)> =
+            rows!(self.db, "SELECT phone, source FROM dnc_entries ORDER BY id");
+        let audit: Vec<(String, i64)> = rows!(
+            self.db,
+            "SELECT action, COUNT(*) FROM audit_log GROUP BY action ORDER BY action"
+        );
+        vec![
+            format!("calls {calls:?}"),
+            format!("progress {progress:?}"),
+            format!("campaigns {campaigns:?}"),
+            format!("stats {stats:?}"),
+            format!("outbox {outbox:?} deliveries {deliveries:?}"),
+            format!("call events {events:?}"),
+            format!("recordings {recordings:?}"),
+            format!("transcript {turns:?}"),
+            format!("dnc {dnc:?}"),
+            format!("audit {audit:?}"),
+        ]
+    }
+
+    async fn stop(self) {
+        self.store.close().await;
+        match self.db {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+fn points_to_try(passed: usize) -> usize {
+    match std::env::var("PARLEY_FAULT_POINTS")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        Some(n) if n > 0 => n.min(passed),
+        _ => passed,
+    }
+}
+
+/// The whole matrix for one event on one backend; returns the write points it passed.
+async fn fails_whole_at_every_write_point(backend: Backend, event: Event) -> Vec<&'static str> {
+    let world = World::new(backend, event.stage()).await;
+    let before = world.snapshot().await;
+    world.store.faults().record();
+    world
+        .deliver(event)
+        .await
+        .unwrap_or_else(|e| panic!("{event:?} on {backend:?}, clean run: {e}"));
+    let points = world.store.faults().passed();
+    world.store.faults().reset();
+    let clean = world.snapshot().await;
+    assert_ne!(before, clean, "{event:?} changed nothing on {backend:?}");
+    world.deliver(event).await.unwrap();
+    assert_eq!(
+        world.snapshot().await,
+        clean,
+        "{event:?} on {backend:?}: delivered twice, it must count once"
+    );
+    world.stop().await;
+    assert_eq!(
+        &points[points.len() - 2..],
+        ["commit", "after commit"],
+        "{event:?}: one commit, at the end: {points:?}"
+    );
+
+    for n in 1..=points_to_try(points.len()) {
+        let point = points[n - 1];
+        let world = World::new(backend, event.stage()).await;
+        world.store.faults().fail_at(n as u64);
+        let failed = world.deliver(event).await;
+        assert!(
+            failed.is_err(),
+            "{event:?} on {backend:?}: failing point {n} ({point}) was not reported"
+        );
+        assert!(world.store.faults().fired());
+        world.store.faults().reset();
+        if point != "after commit" {
+            assert_eq!(
+                world.snapshot().await,
+                before,
+                "{event:?} on {backend:?} failed at point {n} ({point}) but changed something"
+            );
+        }
+        world
+            .deliver(event)
+            .await
+            .unwrap_or_else(|e| panic!("{event:?} on {backend:?}, redelivered after {point}: {e}"));
+        assert_eq!(
+            world.snapshot().await,
+            clean,
+            "{event:?} on {backend:?}, failed at point {n} ({point}) then redelivered"
+        );
+        world.stop().await;
+    }
+    points
+}
+
+macro_rules! every_event_is_one_transaction {
+    ($($name:ident => $event:expr, $points:expr;)+) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let points = fails_whole_at_every_write_point(Backend::Sqlite, $event).await;
+                    for p in $points {
+                        assert!(points.contains(&p), "{:?} passes {p}: {points:?}", $event);
+                    }
+                }
+            )+
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    fails_whole_at_every_write_point(Backend::Postgres, $event).await;
+                }
+            )+
+        }
+    };
+}
+
+every_event_is_one_transaction! {
+    a_hang_up_callback_ends_settles_and_notifies_at_once =>
+        Event::StatusCompleted, ["add_call_event", "advance_call_status", "set_termination", "settle_attempt", "outbox"];
+    a_no_answer_callback_schedules_the_retry_at_once =>
+        Event::StatusNoAnswer, ["add_call_event", "advance_call_status", "settle_attempt"];
+    an_answer_callback_is_recorded_whole =>
+        Event::StatusInProgress, ["add_call_event", "advance_call_status"];
+    a_machine_verdict_is_recorded_whole =>
+        Event::AmdMachine, ["add_call_event", "answered_by"];
+    a_recording_callback_is_recorded_whole =>
+        Event::RecordingCompleted, ["add_call_event", "upsert_recording"];
+    a_post_call_webhook_stores_analysis_outcome_and_settlement_at_once =>
+        Event::PostCall, ["add_call_event", "record_post_call", "outbox", "settle_attempt"];
+    an_opt_out_blocks_cancels_and_records_at_once =>
+        Event::OptOut, ["add_dnc", "outbox", "cancel_waiting_for_phone", "add_call_event"];
+    a_campaign_transition_is_audited_and_notified_at_once =>
+        Event::PauseCampaign, ["transition_campaign", "audit", "outbox"];
+}
