@@ -8,6 +8,9 @@ use parley_domain::call::{Call, CallOutcome, CallStatus, TerminationSource, Turn
 use parley_domain::time::now_millis;
 use sqlx::QueryBuilder;
 
+/// The call event that marks `call.completed` as queued for a call outside any campaign.
+const COMPLETED_EVENT: &str = "completed";
+
 /// A status reported by the carrier, with what came along with it.
 #[derive(Debug, Clone)]
 pub struct StatusChange {
@@ -216,6 +219,25 @@ impl Tx {
         data["analysis"] = post.analysis.clone();
         self.outbox(parley_domain::webhook::EventType::CallAnalyzed, data)
             .await
+    }
+
+    /// Queues `call.completed` for a finished call placed on its own, once (a campaign
+    /// call announces it with its attempt's settlement). Returns whether it was queued.
+    pub async fn announce_call_completed(&mut self, call_id: i64) -> Result<bool> {
+        let first = self
+            .add_call_event(
+                call_id,
+                COMPLETED_EVENT,
+                Some(COMPLETED_EVENT),
+                &serde_json::json!({}),
+            )
+            .await?;
+        if first {
+            let data = self.call_data(call_id).await?;
+            self.outbox(parley_domain::webhook::EventType::CallCompleted, data)
+                .await?;
+        }
+        Ok(first)
     }
 
     pub async fn mark_post_call_checked(&mut self, id: i64) -> Result<()> {

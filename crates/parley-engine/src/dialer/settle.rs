@@ -31,8 +31,9 @@ impl Engine {
         Ok(self.commit(tx, after).await?)
     }
 
-    /// Settles a finished campaign call inside `tx`. Waits (returns) while the agent's
-    /// analysis may still change the outcome, unless `force`.
+    /// Settles a finished call inside `tx`: a campaign call's attempt, with
+    /// `call.completed`; a call placed on its own just announces `call.completed`. Waits
+    /// (returns) while the agent's analysis may still change the outcome, unless `force`.
     pub(crate) async fn settle_campaign_call(
         &self,
         tx: &mut Tx,
@@ -41,9 +42,6 @@ impl Engine {
         force: bool,
     ) -> Result<(), StoreError> {
         let call = tx.get_call(call_id).await?;
-        let (Some(campaign_id), Some(contact_id)) = (call.campaign_id, call.contact_id) else {
-            return Ok(());
-        };
         if !call.status.is_final() {
             return Ok(());
         }
@@ -54,6 +52,11 @@ impl Engine {
         // webhook race, and either may settle first; never assume an outcome.
         let call = self.settle_outcome(tx, call_id).await?;
         let Some(outcome) = call.outcome else {
+            return Ok(());
+        };
+        let (Some(campaign_id), Some(contact_id)) = (call.campaign_id, call.contact_id) else {
+            // A call placed on its own: nothing to settle, but CRMs hear of it all the same.
+            tx.announce_call_completed(call_id).await?;
             return Ok(());
         };
         let campaign = tx.get_campaign(campaign_id).await?;

@@ -399,3 +399,44 @@ async fn a_campaign_started_from_the_api_is_announced_without_waiting_for_a_poll
     assert_eq!(event["data"]["to"], "running");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_call_placed_on_its_own_sends_call_completed_and_call_analyzed() {
+    let app = sandbox().await;
+    let receiver = Receiver::default();
+    let url = receiver.start().await;
+    let (status, _) = admin(
+        &app,
+        Method::POST,
+        "/api/v1/webhooks",
+        Some(json!({"url": url, "event_types": ["call.completed", "call.analyzed"]})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, call) = app
+        .call(
+            Method::POST,
+            "/api/v1/calls",
+            Some(json!({"to": "+15550100001", "dynamic_variables": {"first_name": "Ann"}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{call}");
+    let id = call["id"].as_i64().unwrap();
+    let of_type = |got: &[Received], t: &str| {
+        got.iter()
+            .map(Received::json)
+            .filter(|e| e["type"] == t && e["data"]["call_id"] == id)
+            .collect::<Vec<_>>()
+    };
+    let got = receiver
+        .wait_for(|got| {
+            !of_type(got, "call.completed").is_empty() && !of_type(got, "call.analyzed").is_empty()
+        })
+        .await;
+    let completed = of_type(&got, "call.completed");
+    assert_eq!(completed.len(), 1, "one call.completed: {completed:?}");
+    assert_eq!(completed[0]["data"]["campaign_id"], Value::Null);
+    assert_eq!(completed[0]["data"]["outcome"], "success");
+    assert_eq!(of_type(&got, "call.analyzed").len(), 1);
+    app.stop().await;
+}
