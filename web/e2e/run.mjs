@@ -60,6 +60,8 @@ async function startServer() {
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !["PARLEY_BIN", "PARLEY_CHROMIUM"].includes(k))),
       PARLEY_BOOTSTRAP_ADMIN_EMAIL: EMAIL,
       PARLEY_BOOTSTRAP_ADMIN_PASSWORD: PASSWORD,
+      // The webhook subscription it makes points at loopback, refused unless allowed.
+      PARLEY_EGRESS__ALLOWED_HOSTS: "127.0.0.1",
       PARLEY_SANDBOX__SPEED: "10",
     },
     // A parley.toml in the caller's directory must not change the test.

@@ -5,6 +5,7 @@
 pub mod bridge;
 pub mod calls;
 pub mod dialer;
+pub mod egress;
 pub mod events;
 pub mod import;
 pub mod oauth;

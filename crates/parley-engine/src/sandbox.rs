@@ -25,6 +25,18 @@ pub struct Sandbox {
     pub sheets: Option<RunningFake<FakeSheets>>,
 }
 
+/// The email template sandbox mode offers when none is configured; the simulated callee
+/// who asks for details by email (+15550100012) gets it.
+pub const SANDBOX_EMAIL_TEMPLATE: &str = "plan_details";
+
+fn sandbox_email_template() -> crate::settings::EmailTemplate {
+    crate::settings::EmailTemplate {
+        subject: "Your {{plan}} details".into(),
+        text: "Hello {{name}}, here are the details of the {{plan}}.".into(),
+        html: Some("<p>Hello {{name}}, here are the details of the <b>{{plan}}</b>.</p>".into()),
+    }
+}
+
 /// Where `transfer_to_human` sends sandbox calls unless a number is configured.
 pub const SANDBOX_TRANSFER_NUMBER: &str = "+15550109999";
 
@@ -55,6 +67,11 @@ impl ToolFakes {
             fakes.calcom = Some(fake);
         }
         let email = &mut settings.email;
+        if email.templates.is_empty() {
+            email
+                .templates
+                .insert(SANDBOX_EMAIL_TEMPLATE.into(), sandbox_email_template());
+        }
         if email.graph_client_secret.is_none() {
             let fake = FakeGraph::spawn(FakeGraphConfig::default(), addr).await?;
             let config = fake.state.config();

@@ -15,9 +15,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use url::Url;
 
+mod egress;
 mod tools;
+pub use egress::EgressSettings;
 pub use tools::{
-    CalcomSettings, EmailSettings, EmailTransport, ToolSecrets, ToolSettings, TransferSettings,
+    CalcomSettings, EmailSettings, EmailTemplate, EmailTransport, ToolSecrets, ToolSettings,
+    TransferSettings,
 };
 
 /// Prefix of every environment variable Parley reads.
@@ -83,12 +86,15 @@ const KNOWN_KEYS: &[&str] = &[
     "tools.email.smtp_user",
     "tools.email.smtp_password",
     "tools.email.smtp_from",
+    "tools.email.templates",
+    "tools.email.max_per_call",
     "tools.transfer.number",
     "webhooks.timeout_secs",
     "webhooks.retry_schedule_secs",
     "webhooks.jitter",
     "webhooks.poll_interval_ms",
     "webhooks.retention_days",
+    "egress.allowed_hosts",
     "google.api_key",
     "google.service_account_key_file",
     "google.sheets_api_base_url",
@@ -151,6 +157,7 @@ pub struct Settings {
     pub analytics: AnalyticsSettings,
     pub tools: ToolSettings,
     pub webhooks: WebhookSettings,
+    pub egress: EgressSettings,
     pub google: GoogleSettings,
 }
 
@@ -302,6 +309,7 @@ impl Default for Settings {
             analytics: AnalyticsSettings::default(),
             tools: ToolSettings::default(),
             webhooks: WebhookSettings::default(),
+            egress: EgressSettings::default(),
             google: GoogleSettings::default(),
         }
     }
@@ -616,6 +624,10 @@ impl Settings {
         if self.import.max_upload_mb == 0 {
             return Err(invalid("import.max_upload_mb", "must be at least 1"));
         }
+        for (name, template) in &self.tools.email.templates {
+            crate::tools::check_email_template(name, template)
+                .map_err(|e| invalid("tools.email.templates", &e))?;
+        }
         if !(5..=600).contains(&self.calls.ring_timeout_secs) {
             return Err(invalid(
                 "calls.ring_timeout_secs",
@@ -717,6 +729,7 @@ impl fmt::Debug for Settings {
             .field("analytics", &self.analytics)
             .field("tools", &self.tools)
             .field("webhooks", &self.webhooks)
+            .field("egress", &self.egress)
             .field("google", &self.google)
             .finish()
     }
@@ -1007,6 +1020,14 @@ poll_interval_ms = 1000
 # (delivered or dead); deliveries still being retried are kept until they finish.
 retention_days = 30
 
+[egress]
+# Requests to URLs users supply (webhook subscriptions) never reach loopback, link-local
+# (cloud metadata), private, carrier-grade NAT, unique-local, multicast or other
+# non-public addresses, checked when each connection is made. Hosts listed here (names
+# or IP addresses, matched exactly) are exempt, e.g. a CRM inside your network.
+# Environment: PARLEY_EGRESS__ALLOWED_HOSTS=crm.internal,10.0.0.5
+allowed_hosts = []
+
 [google]
 # For contact import from Google Sheets: an API key (spreadsheets shared as "anyone
 # with the link")...
@@ -1064,6 +1085,12 @@ smtp_tls = true
 # smtp_user = "calls@example.com"
 # smtp_password = "your-smtp-password"
 # smtp_from = "Parley <calls@example.com>"
+# Emails one call may send at most.
+max_per_call = 2
+# The messages send_email may send, by name: the agent picks one and fills its {{field}}
+# placeholders (HTML-escaped in html, one line in subject); it never writes the subject
+# or markup. Without a template, send_email refuses. For example:
+# templates = { plan_details = { subject = "Your {{plan}} details", text = "Hello {{name}}, ...", html = "<p>Hello {{name}}, ...</p>" } }
 
 [tools.transfer]
 # Number transfer_to_human connects the callee to (E.164).
@@ -1429,6 +1456,7 @@ mod tests {
             ("tools.email", fields::<EmailSettings>()),
             ("tools.transfer", fields::<TransferSettings>()),
             ("webhooks", fields::<WebhookSettings>()),
+            ("egress", fields::<EgressSettings>()),
             ("google", fields::<GoogleSettings>()),
         ];
         fn expand(path: String, sections: &[(&str, &[&str])], out: &mut Vec<String>) {

@@ -246,7 +246,8 @@ pub const PERSONAS: [Persona; 13] = [
         agent_ends: true,
         tool: Some(ToolUse {
             tool: "send_email",
-            parameters: r#"{"to": "grace@example.com", "subject": "Your plan details", "text": "Hello Grace, here are the details of the new plan.", "html": "<p>Hello Grace, here are the details of the <b>new plan</b>.</p>"}"#,
+            // The sandbox's `plan_details` template, to the address the callee just gave.
+            parameters: r#"{"to": "grace@example.com", "template": "plan_details", "fields": {"name": "Grace", "plan": "new plan"}}"#,
             after_line: 0,
         }),
         call_successful: "success",

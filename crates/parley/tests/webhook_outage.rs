@@ -214,7 +214,7 @@ async fn deliveries_survive_a_ten_minute_outage_and_a_crash_without_losing_an_ev
         &config,
         format!(
             "[dialer]\nenabled = false\n[webhooks]\ntimeout_secs = 1\npoll_interval_ms = 50\n\
-             retry_schedule_secs = {schedule:?}\n"
+             retry_schedule_secs = {schedule:?}\n[egress]\nallowed_hosts = [\"127.0.0.1\"]\n"
         ),
     )
     .unwrap();

@@ -1,6 +1,7 @@
 //! The `[tools]` section: the agent tools' secrets and the services they call.
 use secrecy::SecretString;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use url::Url;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -99,6 +100,23 @@ pub struct EmailSettings {
     pub smtp_password: Option<SecretString>,
     /// The From address, e.g. `Parley <calls@example.com>`.
     pub smtp_from: Option<String>,
+    /// The messages `send_email` may send, by name. The agent picks one and fills its
+    /// `{{field}}` placeholders; it never writes the subject or HTML itself.
+    pub templates: BTreeMap<String, EmailTemplate>,
+    /// Emails one call may send at most.
+    pub max_per_call: u32,
+}
+
+/// One message the business wrote. `{{name}}` placeholders are filled by the agent:
+/// verbatim in `text`, on one line in `subject`, HTML-escaped in `html`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailTemplate {
+    pub subject: String,
+    pub text: String,
+    /// An HTML version, sent alongside the text when given.
+    #[serde(default)]
+    pub html: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -136,6 +154,8 @@ impl Default for EmailSettings {
             smtp_user: None,
             smtp_password: None,
             smtp_from: None,
+            templates: BTreeMap::new(),
+            max_per_call: 2,
         }
     }
 }

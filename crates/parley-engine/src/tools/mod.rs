@@ -1,8 +1,8 @@
 //! Tools the agent can call during a conversation, each reachable two ways: as a client
 //! tool over the conversation WebSocket (the bridge runs it through this registry) and as
 //! an ElevenLabs server tool (`POST /tools/{name}` with the tool's bearer secret). Every
-//! call, either way, is logged in `tool_calls`. An unknown tool answers with an error
-//! result and the call goes on.
+//! call, either way, is logged in `tool_calls`. An unknown tool, or a tool asked for
+//! outside a call in progress, answers with an error result and the call goes on.
 mod calcom;
 mod callback;
 mod consultation;
@@ -16,13 +16,14 @@ mod transfer;
 pub use callback::ScheduleCallback;
 pub use consultation::{ScheduleConsultation, CONSULTATION_EVENT};
 pub use definition::{tool_url, ToolDefinition, CALL_ID_VARIABLE};
-pub use email::{SendEmail, EMAIL_EVENT};
+pub use email::{check_template as check_email_template, SendEmail, EMAIL_EVENT};
 pub use opt_out::{OptOut, OPT_OUT_EVENT};
 pub use time::GetCurrentTime;
 pub use transfer::{TransferToHuman, TRANSFER_EVENT};
 
 use crate::Engine;
 use futures::future::BoxFuture;
+use parley_domain::call::CallStatus;
 use parley_domain::tool::ToolVia;
 use parley_store::NewToolCall;
 use serde_json::Value;
@@ -43,7 +44,8 @@ pub const NAMES: [&str; 6] = [
 /// ElevenLabs waits 20 s for a tool by default; answer before it gives up.
 pub const TOOL_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// What a tool knows about the call it runs in. Server tools may be called without one.
+/// What a tool knows about the call it runs in. Every tool refuses to run unless that
+/// call exists and is in progress (see `Engine::run_tool`).
 #[derive(Debug, Clone, Default)]
 pub struct ToolContext {
     pub call_id: Option<i64>,
@@ -123,10 +125,7 @@ impl ToolRegistry {
             engine: engine.clone(),
             calcom: Arc::new(calcom::Calcom::new(&settings.calcom)),
         }));
-        tools.register(Arc::new(SendEmail {
-            engine: engine.clone(),
-            mailer: Arc::new(email::Mailer::new(&settings.email)),
-        }));
+        tools.register(Arc::new(SendEmail::new(engine.clone(), &settings.email)));
         tools.register(Arc::new(GetCurrentTime(engine.clone())));
         tools.register(Arc::new(OptOut(engine.clone())));
         tools.register(Arc::new(ScheduleCallback(engine.clone())));
@@ -149,7 +148,8 @@ impl ToolRegistry {
 }
 
 impl Engine {
-    /// Runs tool `name` for the agent, within [`TOOL_TIMEOUT`], and logs the call. The
+    /// Runs tool `name` for the agent, within [`TOOL_TIMEOUT`], and logs the call; refused
+    /// (an error result) unless the call is in progress. The
     /// tool runs in its own task: once started it finishes and is logged even if the
     /// conversation that asked for it ends first (a transfer ends it on purpose).
     pub async fn run_tool(
@@ -175,11 +175,14 @@ impl Engine {
     ) -> ToolResult {
         let started = Instant::now();
         let result = match self.tools.get(name) {
-            Some(tool) => {
-                tokio::time::timeout(TOOL_TIMEOUT, tool.call(ctx.clone(), parameters.clone()))
-                    .await
-                    .unwrap_or_else(|_| Err("the tool took too long".into()))
-            }
+            Some(tool) => match self.check_call_in_progress(&ctx).await {
+                Ok(()) => {
+                    tokio::time::timeout(TOOL_TIMEOUT, tool.call(ctx.clone(), parameters.clone()))
+                        .await
+                        .unwrap_or_else(|_| Err("the tool took too long".into()))
+                }
+                Err(refused) => Err(refused),
+            },
             None => Err(format!("no tool named `{name}` is available").into()),
         };
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -209,6 +212,33 @@ impl Engine {
             tracing::warn!(call_id = ctx.call_id, error = %e, "logging the tool call failed");
         }
         result
+    }
+
+    /// Every tool acts inside a live call: one that exists, has not ended, and was
+    /// answered (Twilio said in-progress, or the agent conversation is open: the status
+    /// callback may trail the media stream).
+    async fn check_call_in_progress(&self, ctx: &ToolContext) -> Result<(), ToolError> {
+        let call_id = ctx.call_id.ok_or_else(|| {
+            ToolError::invalid(
+                "call_id",
+                "tools run only during a call: pass the call_id of a call in progress",
+            )
+        })?;
+        let call = match self.store.get_call(call_id).await {
+            Ok(call) => call,
+            Err(parley_store::StoreError::NotFound) => {
+                return Err(ToolError::invalid("call_id", "no call has this id"))
+            }
+            Err(e) => return Err(ToolError::Failed(e.to_string())),
+        };
+        let answered = call.status == CallStatus::InProgress || call.conversation_id.is_some();
+        if call.status.is_final() || call.ended_at.is_some() || !answered {
+            return Err(ToolError::Failed(format!(
+                "This call is {}, not in progress: tools run only during a live call.",
+                call.status.as_str()
+            )));
+        }
+        Ok(())
     }
 
     /// The zone a tool works in: the `timezone` parameter, else the callee's zone, else

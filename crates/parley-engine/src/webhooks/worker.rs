@@ -2,6 +2,7 @@
 //! in the database, so no two nodes send the same attempt, and a node that dies
 //! mid-send leaves a lease that runs out: the delivery is sent again (at least once).
 use super::signature;
+use crate::egress::{self, EgressPolicy, EgressRefused, GuardedResolver, SystemLookup};
 use crate::events::LiveEvent;
 use crate::Engine;
 use futures::StreamExt;
@@ -9,6 +10,7 @@ use parley_domain::time::now_millis;
 use parley_domain::webhook::{retry_after, Retry};
 use parley_store::{AttemptRecord, AttemptVerdict, ClaimedDelivery, StoreError};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -26,17 +28,20 @@ pub struct WebhookWorker {
     engine: Engine,
     /// Identifies this node's leases.
     node: String,
+    /// Resolves through the egress policy and follows no redirect: a receiver's redirect
+    /// must not move a signed event elsewhere.
     http: reqwest::Client,
+    egress: Arc<EgressPolicy>,
 }
 
 impl WebhookWorker {
     pub fn new(engine: Engine) -> WebhookWorker {
         let timeout = Duration::from_secs(engine.settings.webhooks.timeout_secs);
-        let http = reqwest::Client::builder()
+        let policy = Arc::new(EgressPolicy::new(&engine.settings.egress));
+        let resolver = GuardedResolver::new(policy.clone(), Arc::new(SystemLookup));
+        let http = egress::client_builder(resolver)
             .timeout(timeout)
             .connect_timeout(timeout)
-            // A receiver's redirect must not move a signed event elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Parley-Webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client builds with static settings");
@@ -44,6 +49,7 @@ impl WebhookWorker {
             engine,
             node: format!("node-{}", &crate::secrets::random_token()[..12]),
             http,
+            egress: policy,
         }
     }
 
@@ -117,24 +123,30 @@ impl WebhookWorker {
                 signature::sign(&d.secret, sent_at, body.as_bytes()),
             ),
         ];
-        let mut request = self.http.post(&d.url).body(body);
-        for (name, value) in &headers {
-            request = request.header(*name, value);
-        }
         let started = Instant::now();
-        let result = request.send().await;
-        let duration_ms = started.elapsed().as_millis() as i64;
-        let (status, error) = match result {
-            Ok(response) => {
-                let status = response.status();
-                let error = (!status.is_success()).then(|| format!("HTTP {}", status.as_u16()));
-                (Some(i64::from(status.as_u16())), error)
+        let (status, error) = match self.refusal(&d.url) {
+            // Subscriptions made before the policy, or under an allowed host since removed.
+            Some(refused) => (None, Some(refused.to_string())),
+            None => {
+                let mut request = self.http.post(&d.url).body(body);
+                for (name, value) in &headers {
+                    request = request.header(*name, value);
+                }
+                match request.send().await {
+                    Ok(response) => {
+                        let status = response.status();
+                        let error =
+                            (!status.is_success()).then(|| format!("HTTP {}", status.as_u16()));
+                        (Some(i64::from(status.as_u16())), error)
+                    }
+                    Err(e) => (
+                        None,
+                        Some(describe(&e, self.engine.settings.webhooks.timeout_secs)),
+                    ),
+                }
             }
-            Err(e) => (
-                None,
-                Some(describe(&e, self.engine.settings.webhooks.timeout_secs)),
-            ),
         };
+        let duration_ms = started.elapsed().as_millis() as i64;
         let verdict = match &error {
             None => AttemptVerdict::Delivered,
             Some(_) => {
@@ -182,6 +194,17 @@ impl WebhookWorker {
     }
 }
 
+impl WebhookWorker {
+    /// Why the policy refuses `url` before any connection, if it does. IP-literal hosts
+    /// are checked here: the resolver only sees names.
+    fn refusal(&self, url: &str) -> Option<EgressRefused> {
+        match url::Url::parse(url) {
+            Ok(url) => self.egress.check_url(&url).err().map(EgressRefused),
+            Err(_) => Some(EgressRefused(egress::Refusal::Scheme)),
+        }
+    }
+}
+
 /// Live events that follow the changes which write webhook events.
 fn wakes(event: &LiveEvent) -> bool {
     matches!(
@@ -212,9 +235,12 @@ fn envelope(d: &ClaimedDelivery, base: &url::Url) -> Result<Value, StoreError> {
     }))
 }
 
-/// What went wrong, without the URL (it may carry the receiver's token).
+/// What went wrong, without the URL (it may carry the receiver's token). A connection the
+/// egress policy refused says so, and nothing about the port.
 fn describe(e: &reqwest::Error, timeout_secs: u64) -> String {
-    let text = if e.is_timeout() {
+    let text = if let Some(refused) = EgressRefused::find(e) {
+        refused.to_string()
+    } else if e.is_timeout() {
         format!("no answer within {timeout_secs} s")
     } else if e.is_connect() {
         "could not connect".to_owned()

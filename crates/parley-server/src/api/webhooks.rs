@@ -11,6 +11,7 @@ use axum::Extension;
 use parley_domain::time::from_millis;
 use parley_domain::webhook::EventType;
 use parley_domain::FieldErrors;
+use parley_engine::egress::{EgressPolicy, Refusal, SystemLookup};
 use parley_store::{NewSubscription, SubscriptionUpdate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -159,10 +160,25 @@ pub struct DeliveryDetail {
     pub attempts_log: Vec<DeliveryAttempt>,
 }
 
-fn check_url(url: &str, errors: &mut FieldErrors) {
-    match url::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-        _ => errors.add("url", "must be an http:// or https:// URL"),
+/// The URL parses, and the egress policy lets deliveries go there as far as can be told
+/// now (each delivery is checked again when it connects).
+async fn check_url(state: &AppState, url: &str, errors: &mut FieldErrors) {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return errors.add("url", "must be an http:// or https:// URL");
+    };
+    let policy = EgressPolicy::new(&state.settings.egress);
+    match policy.check_subscription(&parsed, &SystemLookup).await {
+        Ok(()) => {}
+        Err(refusal @ (Refusal::Scheme | Refusal::Userinfo)) => {
+            errors.add("url", refusal.to_string())
+        }
+        Err(refusal) => errors.add(
+            "url",
+            format!(
+                "refused by egress policy: {refusal}; a host inside your network must be \
+                 listed in the egress.allowed_hosts setting"
+            ),
+        ),
     }
 }
 
@@ -210,7 +226,7 @@ pub async fn create(
     Json(body): Json<CreateWebhook>,
 ) -> ApiResult<(StatusCode, Json<WebhookWithSecret>)> {
     let mut errors = FieldErrors::new();
-    check_url(&body.url, &mut errors);
+    check_url(&state, &body.url, &mut errors).await;
     let event_types = check_types(&body.event_types, &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -251,7 +267,7 @@ pub async fn update(
 ) -> ApiResult<Json<Webhook>> {
     let mut errors = FieldErrors::new();
     if let Some(url) = &body.url {
-        check_url(url, &mut errors);
+        check_url(&state, url, &mut errors).await;
     }
     let event_types = body
         .event_types

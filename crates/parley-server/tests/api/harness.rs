@@ -52,6 +52,11 @@ impl TestApp {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().to_path_buf(),
             database_url: Some(url),
+            // The tests' webhook receivers listen on loopback, which the egress policy
+            // refuses unless allowed by name.
+            egress: parley_engine::settings::EgressSettings {
+                allowed_hosts: vec!["127.0.0.1".into()],
+            },
             ..Settings::default()
         };
         tweak(&mut settings);

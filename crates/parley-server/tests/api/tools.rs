@@ -121,11 +121,19 @@ async fn server_tools_check_the_secret_the_tool_and_the_parameters() {
     let (status, body) = post_tool(&app, "make_coffee", Some(&time_secret), json!({})).await;
     assert_eq!((status, error_code(&body)), (404, "not_found"), "{body}");
 
+    let live = crate::tools_email::call_in(
+        &app,
+        "+15550107041",
+        None,
+        parley_domain::call::CallStatus::InProgress,
+    )
+    .await
+    .to_string();
     let (status, body) = post_tool(
         &app,
         "get_current_time",
         Some(&time_secret),
-        json!({"timezone": "Mars/Olympus"}),
+        json!({"timezone": "Mars/Olympus", "call_id": live}),
     )
     .await;
     assert_eq!((status, error_code(&body)), (400, "bad_request"), "{body}");
@@ -168,7 +176,7 @@ async fn server_tools_check_the_secret_the_tool_and_the_parameters() {
         &app,
         "get_current_time",
         Some(&time_secret),
-        json!({"timezone": "Asia/Tokyo"}),
+        json!({"timezone": "Asia/Tokyo", "call_id": live}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -247,7 +255,10 @@ async fn the_agent_sends_an_email_through_graph_with_a_cached_token() {
     let sent = graph.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].to, vec!["grace@example.com".to_string()]);
-    assert_eq!(sent[0].subject, "Your plan details");
+    assert_eq!(
+        sent[0].subject, "Your new plan details",
+        "the sandbox template"
+    );
     assert_eq!(sent[0].content_type, "HTML");
     assert!(sent[0].content.contains("<b>new plan</b>"));
     assert_eq!(sent[0].sender, graph.config().sender);
@@ -273,7 +284,15 @@ async fn send_email_over_smtp_sends_text_and_html() {
     })
     .await;
     let bearer = secret(&app, "send_email");
-    let body = json!({"to": "lin@example.com", "subject": "Hello", "text": "Plain words.", "html": "<p>Rich words.</p>"});
+    let call = crate::tools_email::call_in(
+        &app,
+        "+15550107042",
+        Some("lin@example.com"),
+        parley_domain::call::CallStatus::InProgress,
+    )
+    .await
+    .to_string();
+    let body = json!({"call_id": call, "template": "plan_details", "fields": {"name": "Lin", "plan": "gold plan"}});
     let (status, answer) = post_tool(&app, "send_email", Some(&bearer), body).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["result"], "Email sent to lin@example.com.");
@@ -283,10 +302,11 @@ async fn send_email_over_smtp_sends_text_and_html() {
     assert_eq!(received[0].from, "parley@sandbox.example");
     assert_eq!(received[0].to, vec!["lin@example.com".to_string()]);
     let data = &received[0].data;
-    assert!(data.contains("Subject: Hello"), "{data}");
+    assert!(data.contains("Subject: Your gold plan details"), "{data}");
     assert!(data.contains("multipart/alternative"), "{data}");
     assert!(
-        data.contains("Plain words.") && data.contains("<p>Rich words.</p>"),
+        data.contains("Hello Lin, here are the details of the gold plan.")
+            && data.contains("<p>Hello Lin, here are the details of the <b>gold plan</b>.</p>"),
         "{data}"
     );
 
@@ -294,7 +314,7 @@ async fn send_email_over_smtp_sends_text_and_html() {
         &app,
         "send_email",
         Some(&bearer),
-        json!({"to": "not an address", "subject": "x", "text": "y"}),
+        json!({"call_id": call, "to": "not an address", "template": "plan_details", "fields": {"name": "x", "plan": "y"}}),
     )
     .await;
     assert_eq!(
