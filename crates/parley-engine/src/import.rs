@@ -1,12 +1,19 @@
 //! Contact import: rows of text (CSV records, a workbook's first sheet, a Google Sheets
 //! range) mapped by their header to contacts and written in batches; a row that cannot be
 //! a contact is recorded with its line. The REST API and `parley import` both use it.
-use calamine::{Data, Reader, Xlsx};
+//! Every input is read under the `import.*` bounds ([`LimitExceeded`] names the one hit).
 use futures::StreamExt;
 use parley_domain::campaign::CampaignState;
 use parley_domain::import::ColumnMap;
 use parley_domain::phone::Region;
 use parley_store::{ImportError, ImportRecord, ImportRow, Store, StoreError};
+
+mod csv_bounds;
+mod limits;
+mod xlsx;
+pub use csv_bounds::BoundedCsv;
+pub use limits::LimitExceeded;
+pub use xlsx::{read_xlsx, read_xlsx_blocking, XlsxRefused};
 
 /// Rows written per transaction.
 pub const BATCH_ROWS: usize = 500;
@@ -171,21 +178,31 @@ impl<'a> RowWriter<'a> {
     }
 
     /// Writes every record `csv` holds after its header. A record that cannot be read is
-    /// a rejected row, unless `fatal` says the whole read must stop (the input broke).
+    /// a rejected row, unless `fatal` says the whole read must stop (the input broke). A
+    /// field longer than `max_field_kb` stops it too.
     pub async fn write_csv<R, E>(
         mut self,
         csv: &mut csv_async::AsyncReader<R>,
+        max_field_kb: u64,
         fatal: impl Fn(&csv_async::Error) -> Option<E>,
     ) -> Result<(), E>
     where
         R: tokio::io::AsyncRead + Unpin + Send,
-        E: From<StoreError>,
+        E: From<StoreError> + From<LimitExceeded>,
     {
+        let max_field = usize::try_from(limits::kib(max_field_kb)).unwrap_or(usize::MAX);
         let mut records = csv.records();
         while let Some(record) = records.next().await {
             match record {
                 Ok(record) => {
                     let line = record.position().map_or(0, |p| p.line() as i64);
+                    if record.iter().any(|field| field.len() > max_field) {
+                        return Err(LimitExceeded::Field {
+                            place: format!("line {line}"),
+                            limit_kb: max_field_kb,
+                        }
+                        .into());
+                    }
                     self.push(line, record.iter());
                 }
                 Err(e) => {
@@ -211,53 +228,9 @@ pub fn is_xlsx(head: &[u8]) -> bool {
     head.starts_with(b"PK\x03\x04")
 }
 
-/// The first sheet of an XLSX workbook; its first used row is the header.
-pub fn read_xlsx(file: Vec<u8>) -> Result<Table, String> {
-    let unreadable =
-        |e: &dyn std::fmt::Display| format!("the file is not a readable XLSX workbook: {e}");
-    let mut workbook = Xlsx::new(std::io::Cursor::new(file)).map_err(|e| unreadable(&e))?;
-    let sheet = workbook
-        .worksheet_range_at(0)
-        .ok_or_else(|| "the workbook has no sheet".to_owned())?
-        .map_err(|e| unreadable(&e))?;
-    // Row numbers as the spreadsheet shows them.
-    let first_line = sheet.start().map_or(1, |(row, _)| i64::from(row) + 1);
-    let rows = sheet
-        .rows()
-        .map(|cells| cells.iter().map(cell_text).collect())
-        .collect();
-    Ok(Table { first_line, rows })
-}
-
-/// A cell as the text a CSV export would hold. Numbers that are whole (phone numbers
-/// typed into a number cell) lose the `.0`.
-fn cell_text(cell: &Data) -> String {
-    match cell {
-        Data::Empty => String::new(),
-        Data::String(s) => s.clone(),
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        Data::Float(f) => f.to_string(),
-        Data::Int(i) => i.to_string(),
-        Data::Bool(b) => b.to_string(),
-        Data::DateTime(d) => d
-            .as_datetime()
-            .map_or_else(|| d.as_f64().to_string(), |t| t.to_string()),
-        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Error(e) => format!("#{e:?}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn whole_numbers_read_like_typed_phone_numbers() {
-        assert_eq!(cell_text(&Data::Float(14155550100.0)), "14155550100");
-        assert_eq!(cell_text(&Data::Float(1.5)), "1.5");
-        assert_eq!(cell_text(&Data::String("+1 415".into())), "+1 415");
-        assert_eq!(cell_text(&Data::Empty), "");
-    }
 
     #[test]
     fn xlsx_is_told_by_its_zip_signature() {

@@ -16,8 +16,10 @@ use std::path::{Path, PathBuf};
 use url::Url;
 
 mod egress;
+mod import;
 mod tools;
 pub use egress::EgressSettings;
+pub use import::XlsxLimits;
 pub use tools::{
     CalcomSettings, EmailSettings, EmailTemplate, EmailTransport, ToolSecrets, ToolSettings,
     TransferSettings,
@@ -55,6 +57,15 @@ const KNOWN_KEYS: &[&str] = &[
     "auth.sign_in_attempts_per_minute",
     "import.default_region",
     "import.max_upload_mb",
+    "import.max_line_kb",
+    "import.max_field_kb",
+    "import.xlsx.max_entries",
+    "import.xlsx.max_entry_mb",
+    "import.xlsx.max_uncompressed_mb",
+    "import.xlsx.max_compression_ratio",
+    "import.xlsx.max_rows",
+    "import.xlsx.max_columns",
+    "import.xlsx.max_cells",
     "calls.ring_timeout_secs",
     "calls.post_call_wait_secs",
     "calls.recording_retention_days",
@@ -271,6 +282,11 @@ pub struct ImportSettings {
     /// ISO 3166 region used to read phone numbers written without a `+` country code.
     pub default_region: String,
     pub max_upload_mb: u64,
+    /// Longest CSV line (a whole record, quoted line breaks included), in KiB.
+    pub max_line_kb: u64,
+    /// Longest CSV field or spreadsheet cell, in KiB.
+    pub max_field_kb: u64,
+    pub xlsx: XlsxLimits,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -426,7 +442,10 @@ impl Default for ImportSettings {
     fn default() -> Self {
         ImportSettings {
             default_region: "US".to_owned(),
-            max_upload_mb: 1024,
+            max_upload_mb: 100,
+            max_line_kb: 64,
+            max_field_kb: 16,
+            xlsx: XlsxLimits::default(),
         }
     }
 }
@@ -627,6 +646,18 @@ impl Settings {
         for (name, template) in &self.tools.email.templates {
             crate::tools::check_email_template(name, template)
                 .map_err(|e| invalid("tools.email.templates", &e))?;
+        }
+        if self.import.max_line_kb == 0 {
+            return Err(invalid("import.max_line_kb", "must be at least 1"));
+        }
+        if self.import.max_field_kb == 0 || self.import.max_field_kb > self.import.max_line_kb {
+            return Err(invalid(
+                "import.max_field_kb",
+                "must be at least 1 and at most import.max_line_kb",
+            ));
+        }
+        if let Some((key, message)) = self.import.xlsx.invalid() {
+            return Err(invalid(key, message));
         }
         if !(5..=600).contains(&self.calls.ring_timeout_secs) {
             return Err(invalid(
@@ -984,8 +1015,31 @@ sign_in_attempts_per_minute = 10
 [import]
 # Region for phone numbers written without a +country code (ISO 3166 alpha-2).
 default_region = "US"
-# Largest contact file accepted for upload, in MiB.
-max_upload_mb = 1024
+# Largest contact file accepted for upload, in MiB (an XLSX file is held whole while
+# it is read).
+max_upload_mb = 100
+# Longest CSV line, in KiB: a whole record, line breaks inside quotes included.
+max_line_kb = 64
+# Longest CSV field or spreadsheet cell, in KiB.
+max_field_kb = 16
+
+[import.xlsx]
+# Bounds on an XLSX workbook, checked in its ZIP directory before anything is unpacked
+# and while its first sheet is read; a workbook past one is refused whole.
+# Files in the archive.
+max_entries = 1000
+# Unpacked size of any one file, in MiB.
+max_entry_mb = 64
+# Unpacked size of the whole archive, and of the text read from its cells, in MiB.
+max_uncompressed_mb = 100
+# Unpacked over packed size, for files of more than 1 MiB unpacked.
+max_compression_ratio = 100
+# Highest row number a cell may have.
+max_rows = 500000
+# Columns a cell may be in (200 is column GR).
+max_columns = 200
+# Cells read, counting the blank cells left of each row's last value.
+max_cells = 5000000
 
 [calls]
 # Seconds a call may ring before it counts as unanswered.
@@ -1213,7 +1267,7 @@ mod tests {
         assert_eq!(s.auth.session_ttl_hours, 12);
         assert_eq!(s.auth.sign_in_attempts_per_minute, 10);
         assert_eq!(s.import.default_region, "US");
-        assert_eq!(s.import.max_upload_mb, 1024);
+        assert_eq!(s.import.max_upload_mb, 100);
         assert!(s.sandbox());
     }
 
@@ -1446,6 +1500,7 @@ mod tests {
             ("elevenlabs", fields::<ElevenLabsSettings>()),
             ("auth", fields::<AuthSettings>()),
             ("import", fields::<ImportSettings>()),
+            ("import.xlsx", fields::<XlsxLimits>()),
             ("calls", fields::<CallSettings>()),
             ("sandbox", fields::<SandboxSettings>()),
             ("dialer", fields::<DialerSettings>()),

@@ -5,8 +5,10 @@ use crate::database;
 use anyhow::{bail, Context};
 use parley_domain::import::ColumnMap;
 use parley_domain::phone::Region;
-use parley_engine::import::{check_campaign, is_xlsx, read_xlsx, RowWriter, Running, Table};
-use parley_engine::settings::Settings;
+use parley_engine::import::{
+    check_campaign, is_xlsx, read_xlsx, BoundedCsv, LimitExceeded, RowWriter, Running, Table,
+};
+use parley_engine::settings::{ImportSettings, Settings};
 use parley_engine::sheets::{spreadsheet_id, Sheets, FIRST_SHEET};
 use parley_store::{ImportRecord, Store, StoreError};
 use std::path::Path;
@@ -38,7 +40,7 @@ pub async fn run(settings: Settings, args: ImportArgs) -> anyhow::Result<()> {
     .context("--region")?;
     let source = read(&settings, &args).await?;
     let store = database::open(&settings).await?;
-    let result = import(&store, source, args.campaign, region).await;
+    let result = import(&store, source, args.campaign, region, &settings.import).await;
     store.close().await;
     result
 }
@@ -58,9 +60,10 @@ async fn read(settings: &Settings, args: &ImportArgs) -> anyhow::Result<Source> 
         });
     }
     let path = args.file.as_deref().context("give a file or --sheet")?;
+    let max_line_kb = settings.import.max_line_kb;
     if path == Path::new("-") {
         return Ok(Source::Csv {
-            reader: Box::new(tokio::io::stdin()),
+            reader: Box::new(BoundedCsv::new(tokio::io::stdin(), max_line_kb)),
             name: "stdin".into(),
         });
     }
@@ -75,10 +78,15 @@ async fn read(settings: &Settings, args: &ImportArgs) -> anyhow::Result<Source> 
     let read = file.read(&mut head).await?;
     let named_xlsx = name.to_ascii_lowercase().ends_with(".xlsx");
     if named_xlsx || is_xlsx(&head[..read]) {
+        // A workbook is read whole, so it is held to the upload bound as the API's is.
+        let limit_mb = settings.import.max_upload_mb;
+        if file.metadata().await?.len() > limit_mb.saturating_mul(1024 * 1024) {
+            return Err(LimitExceeded::Upload { limit_mb }.into());
+        }
         let bytes = tokio::fs::read(path)
             .await
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let table = read_xlsx(bytes).map_err(anyhow::Error::msg)?;
+        let table = read_xlsx(bytes, &settings.import).await?;
         return Ok(Source::Table {
             source: "xlsx",
             name,
@@ -87,7 +95,7 @@ async fn read(settings: &Settings, args: &ImportArgs) -> anyhow::Result<Source> 
     }
     let file = tokio::fs::File::open(path).await?;
     Ok(Source::Csv {
-        reader: Box::new(file),
+        reader: Box::new(BoundedCsv::new(file, max_line_kb)),
         name,
     })
 }
@@ -97,6 +105,7 @@ async fn import(
     source: Source,
     campaign_id: Option<i64>,
     region: Region,
+    limits: &ImportSettings,
 ) -> anyhow::Result<()> {
     if let Some(id) = campaign_id {
         check_campaign(store, id)
@@ -123,13 +132,17 @@ async fn import(
             let mut csv = csv_async::AsyncReaderBuilder::new()
                 .flexible(true)
                 .create_reader(reader);
-            let columns = header(csv.headers().await.context("the first line")?.iter())?;
+            let first = csv.headers().await.map_err(|e| match read_error(&e) {
+                Stopped::Limit(limit) => anyhow::Error::new(limit),
+                _ => anyhow::Error::new(e).context("the first line"),
+            })?;
+            let columns = header(first.iter())?;
             let import = Running::start(store, "csv", Some(&name), campaign_id, ACTOR).await?;
             let writer = RowWriter::new(store, &import.record, columns, region);
             // A file that cannot be read further stops the import; one bad row does not.
             let written = writer
-                .write_csv(&mut csv, |e| match e.kind() {
-                    csv_async::ErrorKind::Io(io) => Some(Stopped::Read(io.to_string())),
+                .write_csv(&mut csv, limits.max_field_kb, |e| match e.kind() {
+                    csv_async::ErrorKind::Io(_) => Some(read_error(e)),
                     _ => None,
                 })
                 .await;
@@ -150,8 +163,22 @@ async fn import(
 enum Stopped {
     #[error("the file could not be read further: {0}")]
     Read(String),
+    /// Worded as the API words it.
+    #[error(transparent)]
+    Limit(#[from] LimitExceeded),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A read that broke: a bound the file went past, or the file itself.
+fn read_error(e: &csv_async::Error) -> Stopped {
+    if let csv_async::ErrorKind::Io(io) = e.kind() {
+        if let Some(limit) = io.get_ref().and_then(|i| i.downcast_ref::<LimitExceeded>()) {
+            return Stopped::Limit(limit.clone());
+        }
+        return Stopped::Read(io.to_string());
+    }
+    Stopped::Read(e.to_string())
 }
 
 fn header<'c>(cells: impl IntoIterator<Item = &'c str>) -> anyhow::Result<ColumnMap> {

@@ -12,7 +12,9 @@ use axum::Extension;
 use futures::StreamExt;
 use parley_domain::import::ColumnMap;
 use parley_domain::phone::Region;
-use parley_engine::import::{check_campaign, CampaignRefused, RowWriter, Running, Table};
+use parley_engine::import::{
+    check_campaign, BoundedCsv, CampaignRefused, LimitExceeded, RowWriter, Running, Table,
+};
 use parley_store::{ImportError, ImportRecord, StoreError};
 use serde::{Deserialize, Serialize};
 use tokio_util::io::StreamReader;
@@ -117,13 +119,19 @@ impl From<ImportError> for RowProblem {
     }
 }
 
-/// Why reading the upload stopped early.
+/// Why reading the upload stopped early, other than a size bound.
 #[derive(Debug, thiserror::Error)]
 enum UploadError {
-    #[error("the file is larger than the {0} MiB limit")]
-    TooLarge(u64),
     #[error("the upload was interrupted: {0}")]
     Interrupted(String),
+}
+
+/// A size bound hit: 413, naming the setting in the message and in `details`.
+impl From<LimitExceeded> for ApiError {
+    fn from(e: LimitExceeded) -> Self {
+        let details = serde_json::json!({ "setting": e.setting(), "limit": e.limit() });
+        ApiError::new(ErrorCode::PayloadTooLarge, e.to_string()).with_details(details)
+    }
 }
 
 /// Imports contacts from a CSV or XLSX file (multipart field `file`; XLSX is told by its
@@ -131,10 +139,21 @@ enum UploadError {
 /// header: `phone` (required), `first_name`, `last_name`, `email`, `company`, `timezone`,
 /// `tags` (separated by `,` `;` or `|`); any other column becomes a custom field. Rows
 /// with a phone already seen are merged into that contact.
+///
+/// Files are read under the `import.*` bounds: a file, CSV line or field, or a workbook
+/// past one (its ZIP directory, rows, columns, cells or unpacked size) is refused with 413,
+/// `details.setting` naming the bound and `details.limit` its value; nothing of a refused
+/// workbook is imported, and a CSV stops at the line that went past (the import ends
+/// `failed`, `details.import` saying what was written before it). A workbook that cannot be
+/// read is 422.
 #[utoipa::path(post, path = "/api/v1/contacts/import", tag = "contacts", params(ImportParams),
     request_body(content_type = "multipart/form-data", description = "form field `file`: the CSV or XLSX file"),
-    responses((status = 200, body = ImportReport), (status = 400, body = crate::error::ErrorBody),
-              (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = ImportReport),
+              (status = 400, description = "not a multipart upload with a `file` field, or the upload broke off", body = crate::error::ErrorBody),
+              (status = 404, description = "no campaign `campaign_id`", body = crate::error::ErrorBody),
+              (status = 409, description = "the campaign has finished", body = crate::error::ErrorBody),
+              (status = 413, description = "past an `import.*` size bound, named in `details.setting`", body = crate::error::ErrorBody),
+              (status = 422, description = "no usable header, an unreadable workbook, or a bad `default_region`", body = crate::error::ErrorBody)))]
 pub async fn import_csv(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -150,6 +169,7 @@ pub async fn import_csv(
     if declared.is_some_and(|n| n > max_bytes) {
         return Err(too_large(max_mb));
     }
+    let limits = &state.settings.import;
     let region =
         import_target(&state, params.campaign_id, params.default_region.as_deref()).await?;
 
@@ -202,15 +222,20 @@ pub async fn import_csv(
             chunk.map_err(|e| std::io::Error::other(UploadError::Interrupted(e.to_string())))?;
         received += chunk.len() as u64;
         if received > max_bytes {
-            return Err(std::io::Error::other(UploadError::TooLarge(max_mb)));
+            return Err(std::io::Error::other(LimitExceeded::Upload {
+                limit_mb: max_mb,
+            }));
         }
         Ok::<_, std::io::Error>(chunk)
     });
     let mut csv = csv_async::AsyncReaderBuilder::new()
         .flexible(true)
-        .create_reader(StreamReader::new(bytes));
+        .create_reader(BoundedCsv::new(
+            StreamReader::new(bytes),
+            limits.max_line_kb,
+        ));
     let header = csv.headers().await.map_err(|e| {
-        upload_error(&e, max_mb).unwrap_or_else(|| {
+        upload_error(&e).unwrap_or_else(|| {
             ApiError::field("file", format!("the first line is not a CSV header: {e}"))
         })
     })?;
@@ -227,7 +252,7 @@ pub async fn import_csv(
     .await?;
     let writer = RowWriter::new(&state.store, &import.record, columns, region);
     let outcome = writer
-        .write_csv(&mut csv, |e| upload_error(e, max_mb))
+        .write_csv(&mut csv, limits.max_field_kb, upload_error)
         .await;
     report(&state, import, outcome).await
 }
@@ -313,8 +338,14 @@ async fn report(
     let record = import.finish(failure.as_deref()).await?;
     let import_id = record.id;
     if let Err(mut e) = outcome {
-        e = e.with_details(serde_json::json!({ "import": ImportSummary::from(record) }));
-        return Err(e);
+        // Beside what the error already says (the bound it hit, say).
+        let mut details = e.details.take().unwrap_or_else(|| serde_json::json!({}));
+        if let Some(fields) = details.as_object_mut() {
+            let summary =
+                serde_json::to_value(ImportSummary::from(record)).map_err(ApiError::internal)?;
+            fields.insert("import".to_owned(), summary);
+        }
+        return Err(e.with_details(details));
     }
     tracing::info!(
         import_id = record.id,
@@ -341,28 +372,23 @@ async fn report(
 }
 
 /// The error to stop the whole import with, when reading failed because of the upload
-/// itself rather than one row.
-fn upload_error(e: &csv_async::Error, max_mb: u64) -> Option<ApiError> {
+/// itself (a bound, a broken upload) rather than one row.
+fn upload_error(e: &csv_async::Error) -> Option<ApiError> {
     let csv_async::ErrorKind::Io(io) = e.kind() else {
         return None;
     };
-    Some(
-        match io
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<UploadError>())
-        {
-            Some(UploadError::TooLarge(_)) => too_large(max_mb),
-            Some(other) => ApiError::bad_request(other.to_string()),
-            None => ApiError::bad_request(format!("the upload could not be read: {io}")),
-        },
-    )
+    let inner = io.get_ref();
+    if let Some(limit) = inner.and_then(|i| i.downcast_ref::<LimitExceeded>()) {
+        return Some(limit.clone().into());
+    }
+    Some(match inner.and_then(|i| i.downcast_ref::<UploadError>()) {
+        Some(interrupted) => ApiError::bad_request(interrupted.to_string()),
+        None => ApiError::bad_request(format!("the upload could not be read: {io}")),
+    })
 }
 
 fn too_large(max_mb: u64) -> ApiError {
-    ApiError::new(
-        ErrorCode::PayloadTooLarge,
-        format!("the file is larger than the {max_mb} MiB import limit"),
-    )
+    LimitExceeded::Upload { limit_mb: max_mb }.into()
 }
 
 #[utoipa::path(get, path = "/api/v1/imports/{id}", tag = "contacts", params(("id" = i64, Path)),

@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::AppState;
 use axum::extract::State;
 use axum::Extension;
-use parley_engine::import::read_xlsx;
+use parley_engine::import::{read_xlsx, XlsxRefused};
 use parley_engine::sheets::{spreadsheet_id, SheetsConfigError, SheetsError, FIRST_SHEET};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -22,7 +22,12 @@ pub(crate) async fn import_xlsx(
     target: ImportTarget<'_>,
     file: Vec<u8>,
 ) -> ApiResult<Json<ImportReport>> {
-    let table = read_xlsx(file).map_err(|e| ApiError::field("file", e))?;
+    let table = read_xlsx(file, &state.settings.import)
+        .await
+        .map_err(|e| match e {
+            XlsxRefused::Limit(limit) => ApiError::from(limit),
+            unreadable => ApiError::field("file", unreadable.to_string()),
+        })?;
     import_table(state, target, table).await
 }
 
@@ -123,7 +128,10 @@ fn sheets_error(e: SheetsError) -> ApiError {
         SheetsError::BadRange(_) => ApiError::field("range", message),
         SheetsError::TooLarge(mb) => ApiError::new(
             ErrorCode::PayloadTooLarge,
-            format!("the range holds more than the {mb} MiB import limit; import it in parts"),
+            format!(
+                "the range holds more than the {mb} MiB import limit (import.max_upload_mb); \
+                 import it in parts"
+            ),
         ),
         SheetsError::Credentials(_)
         | SheetsError::Upstream { .. }

@@ -12,6 +12,7 @@ mod egress;
 mod events;
 mod harness;
 mod import;
+mod import_bounds;
 mod spreadsheets;
 mod tools;
 mod tools_email;
