@@ -15,7 +15,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use url::Url;
 
+mod http;
 mod tools;
+pub use http::HttpSettings;
 pub use tools::{
     CalcomSettings, EmailSettings, EmailTransport, ToolSecrets, ToolSettings, TransferSettings,
 };
@@ -92,6 +94,15 @@ const KNOWN_KEYS: &[&str] = &[
     "google.api_key",
     "google.service_account_key_file",
     "google.sheets_api_base_url",
+    "http.header_read_timeout_secs",
+    "http.request_body_timeout_secs",
+    "http.keep_alive_timeout_secs",
+    "http.max_connections",
+    "http.media_max_unauthenticated",
+    "http.media_start_timeout_secs",
+    "http.events_max_sockets",
+    "http.events_max_sockets_per_credential",
+    "http.events_recheck_secs",
 ];
 
 /// Keys whose values must never appear in messages, not even inside an error.
@@ -152,6 +163,7 @@ pub struct Settings {
     pub tools: ToolSettings,
     pub webhooks: WebhookSettings,
     pub google: GoogleSettings,
+    pub http: HttpSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -303,6 +315,7 @@ impl Default for Settings {
             tools: ToolSettings::default(),
             webhooks: WebhookSettings::default(),
             google: GoogleSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }
@@ -690,6 +703,9 @@ impl Settings {
         if self.tools.email.smtp_port == 0 {
             return Err(invalid("tools.email.smtp_port", "must be a port number"));
         }
+        self.http
+            .check()
+            .map_err(|(key, message)| invalid(key, message))?;
         Ok(())
     }
 }
@@ -718,6 +734,7 @@ impl fmt::Debug for Settings {
             .field("tools", &self.tools)
             .field("webhooks", &self.webhooks)
             .field("google", &self.google)
+            .field("http", &self.http)
             .finish()
     }
 }
@@ -1068,6 +1085,31 @@ smtp_tls = true
 [tools.transfer]
 # Number transfer_to_human connects the callee to (E.164).
 # number = "+15005550006"
+
+[http]
+# Seconds a client has to send a request's head (request line and headers), counted
+# from connecting, or from the first byte of a later request on a kept-alive connection.
+header_read_timeout_secs = 10.0
+# Longest wait, in seconds, for the next piece of a request body.
+request_body_timeout_secs = 30.0
+# Seconds a kept-alive connection may sit idle between requests. Keep it above your
+# load balancer's idle timeout (AWS ALB: 60), or it may reuse a connection being closed.
+keep_alive_timeout_secs = 75.0
+# Open HTTP connections; new ones beyond it are refused at once. WebSockets stop
+# counting once upgraded (the limits below bound them).
+max_connections = 1024
+# Media-stream WebSockets that have not yet sent a valid `start`; beyond it Twilio's
+# handshake gets 503.
+media_max_unauthenticated = 64
+# Seconds a new media stream has to send its `start` message (Twilio sends it at once).
+media_start_timeout_secs = 10.0
+# Live-events WebSockets (the dashboard's) open at once: in total, and per session or
+# API key.
+events_max_sockets = 512
+events_max_sockets_per_credential = 16
+# Seconds between checks that a live-events socket's credential still holds (revoked
+# key, disabled user, signed-out session: the socket closes). At most 10.
+events_recheck_secs = 10.0
 "#;
 
 #[cfg(test)]
@@ -1165,6 +1207,7 @@ mod tests {
             b.google.service_account_key_file
         );
         assert_eq!(a.google.sheets_api_base_url, b.google.sheets_api_base_url);
+        assert_eq!(a.http, b.http);
     }
 
     #[test]
@@ -1430,6 +1473,7 @@ mod tests {
             ("tools.transfer", fields::<TransferSettings>()),
             ("webhooks", fields::<WebhookSettings>()),
             ("google", fields::<GoogleSettings>()),
+            ("http", fields::<HttpSettings>()),
         ];
         fn expand(path: String, sections: &[(&str, &[&str])], out: &mut Vec<String>) {
             match sections.iter().find(|(name, _)| *name == path) {
