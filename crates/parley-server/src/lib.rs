@@ -194,9 +194,10 @@ pub fn router(state: AppState) -> Router {
         .route("/tools/{name}", post(webhooks::tools::call))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .merge(openapi::docs_page())
+        .merge(openapi::docs_page().layer(dashboard::docs_headers()))
         .fallback(dashboard::serve)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(dashboard::default_headers())
         .layer(
             // Log the route template, never the raw URI: queries may hold phone numbers.
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
