@@ -24,10 +24,11 @@ fn main() {
     println!("cargo:rustc-env=PARLEY_DASHBOARD_DIR={}", folder.display());
 }
 
+// No inline style: the dashboard's Content-Security-Policy would refuse it.
 const PLACEHOLDER: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Parley</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; padding: 0 1rem">
+<body>
 <h1>Parley</h1>
 <p>This binary was built without the dashboard. Build it with <code>scripts/run</code>
 (or <code>cd web &amp;&amp; npm install &amp;&amp; npm run build</code>, then rebuild Parley).</p>

@@ -117,6 +117,12 @@ async function main() {
   page.setDefaultTimeout(WAIT_MS);
   const consoleErrors = [];
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  // Anything the Content-Security-Policy blocks is a bug of the policy or of the app.
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) {
+      consoleErrors.push(`CSP: ${m.text()}`);
+    }
+  });
   const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 
   try {

@@ -16,9 +16,11 @@ use std::path::{Path, PathBuf};
 use url::Url;
 
 mod egress;
+mod http;
 mod import;
 mod tools;
 pub use egress::EgressSettings;
+pub use http::HttpSettings;
 pub use import::XlsxLimits;
 pub use tools::{
     CalcomSettings, EmailSettings, EmailTemplate, EmailTransport, ToolSecrets, ToolSettings,
@@ -109,6 +111,15 @@ const KNOWN_KEYS: &[&str] = &[
     "google.api_key",
     "google.service_account_key_file",
     "google.sheets_api_base_url",
+    "http.header_read_timeout_secs",
+    "http.request_body_timeout_secs",
+    "http.keep_alive_timeout_secs",
+    "http.max_connections",
+    "http.media_max_unauthenticated",
+    "http.media_start_timeout_secs",
+    "http.events_max_sockets",
+    "http.events_max_sockets_per_credential",
+    "http.events_recheck_secs",
 ];
 
 /// Keys whose values must never appear in messages, not even inside an error.
@@ -170,6 +181,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub egress: EgressSettings,
     pub google: GoogleSettings,
+    pub http: HttpSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -327,6 +339,7 @@ impl Default for Settings {
             webhooks: WebhookSettings::default(),
             egress: EgressSettings::default(),
             google: GoogleSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }
@@ -733,6 +746,9 @@ impl Settings {
         if self.tools.email.smtp_port == 0 {
             return Err(invalid("tools.email.smtp_port", "must be a port number"));
         }
+        self.http
+            .check()
+            .map_err(|(key, message)| invalid(key, message))?;
         Ok(())
     }
 }
@@ -762,6 +778,7 @@ impl fmt::Debug for Settings {
             .field("webhooks", &self.webhooks)
             .field("egress", &self.egress)
             .field("google", &self.google)
+            .field("http", &self.http)
             .finish()
     }
 }
@@ -1149,6 +1166,31 @@ max_per_call = 2
 [tools.transfer]
 # Number transfer_to_human connects the callee to (E.164).
 # number = "+15005550006"
+
+[http]
+# Seconds a client has to send a request's head (request line and headers), counted
+# from connecting, or from the first byte of a later request on a kept-alive connection.
+header_read_timeout_secs = 10.0
+# Longest wait, in seconds, for the next piece of a request body.
+request_body_timeout_secs = 30.0
+# Seconds a kept-alive connection may sit idle between requests. Keep it above your
+# load balancer's idle timeout (AWS ALB: 60), or it may reuse a connection being closed.
+keep_alive_timeout_secs = 75.0
+# Open HTTP connections; new ones beyond it are refused at once. WebSockets stop
+# counting once upgraded (the limits below bound them).
+max_connections = 1024
+# Media-stream WebSockets that have not yet sent a valid `start`; beyond it Twilio's
+# handshake gets 503.
+media_max_unauthenticated = 64
+# Seconds a new media stream has to send its `start` message (Twilio sends it at once).
+media_start_timeout_secs = 10.0
+# Live-events WebSockets (the dashboard's) open at once: in total, and per session or
+# API key.
+events_max_sockets = 512
+events_max_sockets_per_credential = 16
+# Seconds between checks that a live-events socket's credential still holds (revoked
+# key, disabled user, signed-out session: the socket closes). At most 10.
+events_recheck_secs = 10.0
 "#;
 
 #[cfg(test)]
@@ -1246,6 +1288,7 @@ mod tests {
             b.google.service_account_key_file
         );
         assert_eq!(a.google.sheets_api_base_url, b.google.sheets_api_base_url);
+        assert_eq!(a.http, b.http);
     }
 
     #[test]
@@ -1513,6 +1556,7 @@ mod tests {
             ("webhooks", fields::<WebhookSettings>()),
             ("egress", fields::<EgressSettings>()),
             ("google", fields::<GoogleSettings>()),
+            ("http", fields::<HttpSettings>()),
         ];
         fn expand(path: String, sections: &[(&str, &[&str])], out: &mut Vec<String>) {
             match sections.iter().find(|(name, _)| *name == path) {

@@ -22,6 +22,8 @@ pub enum ErrorCode {
     /// A service Parley called on the user's behalf (Google Sheets) failed or is down.
     Upstream,
     Internal,
+    /// The node is at a capacity limit; try again shortly.
+    ServiceUnavailable,
 }
 
 impl ErrorCode {
@@ -37,6 +39,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Upstream => StatusCode::BAD_GATEWAY,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

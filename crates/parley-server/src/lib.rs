@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+mod connections;
 mod dashboard;
 pub mod error;
 mod openapi;
@@ -40,16 +41,30 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub engine: Engine,
     pub sign_in_limiter: Arc<SignInLimiter>,
+    /// Places for media streams that have not authenticated yet.
+    pub media_unauthenticated: Arc<tokio::sync::Semaphore>,
+    media_refusals: Arc<connections::LogThrottle>,
+    /// Open live-events sockets, per credential and in total.
+    pub live_sockets: Arc<events::LiveSockets>,
 }
 
 impl AppState {
     pub fn new(engine: Engine) -> Self {
         let per_minute = engine.settings.auth.sign_in_attempts_per_minute;
+        let http = &engine.settings.http;
         AppState {
             store: engine.store.clone(),
             settings: engine.settings.clone(),
-            engine,
             sign_in_limiter: Arc::new(SignInLimiter::per_minute(per_minute)),
+            media_unauthenticated: Arc::new(tokio::sync::Semaphore::new(
+                http.media_max_unauthenticated,
+            )),
+            media_refusals: Arc::new(connections::LogThrottle::new()),
+            live_sockets: Arc::new(events::LiveSockets::new(
+                http.events_max_sockets,
+                http.events_max_sockets_per_credential,
+            )),
+            engine,
         }
     }
 }
@@ -179,9 +194,10 @@ pub fn router(state: AppState) -> Router {
         .route("/tools/{name}", post(webhooks::tools::call))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .merge(openapi::docs_page())
+        .merge(openapi::docs_page().layer(dashboard::docs_headers()))
         .fallback(dashboard::serve)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(dashboard::default_headers())
         .layer(
             // Log the route template, never the raw URI: queries may hold phone numbers.
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -317,18 +333,8 @@ async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    use axum::serve::ListenerExt;
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    // Media frames are small and latency-bound: without NODELAY, Nagle holds each echo
-    // until the peer's next packet acknowledges the last one (~20 ms at 50 frames/s).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let limits = connections::Limits::from_settings(&state.settings.http);
+    connections::serve(listener, router(state), limits, shutdown).await?;
     Ok(())
 }
 

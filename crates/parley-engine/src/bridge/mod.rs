@@ -12,3 +12,9 @@ mod session;
 /// still arrive whole, in more reads). 1 KiB on Twilio's side measured no smaller.
 pub const SOCKET_READ_BUFFER: usize = 2 * 1024;
 pub const SOCKET_WRITE_BUFFER: usize = 4 * 1024;
+/// Largest message (and frame) a Twilio media stream may send, before authenticating
+/// and after: the library keeps one limit for a socket's life. Parley's `start` message
+/// (call id and token parameters) measures 476 bytes, and 1,395 with both parameters at
+/// Twilio's 500-character maximum; a 20 ms `media` frame measures about 400 bytes, so
+/// 4 KiB also carries frames of up to ~270 ms. (The library default is 64 MiB.)
+pub const MEDIA_MAX_MESSAGE: usize = 4 * 1024;

@@ -5,7 +5,7 @@ use super::{SOCKET_READ_BUFFER, SOCKET_WRITE_BUFFER};
 use crate::events::LiveEvent;
 use crate::tools::{ToolContext, ToolResult, CALL_ID_VARIABLE};
 use crate::Engine;
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
 use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
 use parley_domain::call::{Call, TerminationSource, TurnRole};
@@ -19,15 +19,16 @@ use parley_twilio::media::{
 };
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as AgentMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type AgentSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Twilio sends `connected` then `start` at once; anything slower is not Twilio.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Twilio sends `connected` then `start`; a stream that sends more before its `start`
+/// is not Twilio. (How long it may take is `http.media_start_timeout_secs`.)
+const MESSAGES_BEFORE_START: usize = 4;
 const AGENT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Room for one relayed 20 ms frame's JSON (~350 bytes); larger messages grow it.
@@ -52,31 +53,73 @@ enum SetupError {
     NoStart(&'static str),
     #[error("the stream did not present a valid call id and token")]
     Unauthenticated,
+    #[error("socket error before the start message: {0}")]
+    Socket(axum::Error),
     #[error(transparent)]
     Store(#[from] parley_store::StoreError),
 }
 
+impl SetupError {
+    /// The close frame that tells the other side why (nothing to say to a broken socket
+    /// or about our own database).
+    fn close_frame(&self) -> Option<CloseFrame> {
+        let (code, reason) = match self {
+            SetupError::NoStart("stopped" | "socket closed") => return None,
+            SetupError::NoStart(why) => (close_code::POLICY, *why),
+            SetupError::Unauthenticated => (close_code::POLICY, "invalid stream credentials"),
+            SetupError::Socket(e) if is_too_big(e) => (close_code::SIZE, "message too big"),
+            SetupError::Socket(_) => return None,
+            SetupError::Store(_) => (close_code::ERROR, "internal error"),
+        };
+        Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })
+    }
+}
+
+/// Whether a socket error is a message or frame over the size limit.
+fn is_too_big(e: &axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = source {
+        if let Some(Error::Capacity(_)) = error.downcast_ref::<Error>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
 impl Engine {
     /// Serves one Twilio media stream until the call ends, then announces that it ended.
-    pub async fn run_media_stream(&self, twilio: WebSocket) {
+    /// `unauthenticated` is the stream's place among those not yet authenticated: it is
+    /// given up as soon as the `start` message has been checked.
+    pub async fn run_media_stream(&self, twilio: WebSocket, unauthenticated: OwnedSemaphorePermit) {
         // Boxed, here and around the relay: a future awaited inline is laid out again in
         // every enclosing one (axum's upgrade task included), which doubled the memory
         // each call holds for its whole length.
-        if let Some(call_id) = Box::pin(self.bridge(twilio)).await {
+        if let Some(call_id) = Box::pin(self.bridge(twilio, unauthenticated)).await {
             self.publish(LiveEvent::StreamEnded { call_id });
         }
     }
 
     /// Bridges one stream; returns the call id once both sides are closed (`None` when
     /// the stream never authenticated).
-    async fn bridge(&self, mut twilio: WebSocket) -> Option<i64> {
+    async fn bridge(
+        &self,
+        mut twilio: WebSocket,
+        unauthenticated: OwnedSemaphorePermit,
+    ) -> Option<i64> {
         // Setup and teardown futures are boxed: held inline, the largest of them would
         // size this task for the whole call (memory per call is a target).
-        let (mut start, call) = match Box::pin(self.authenticate_stream(&mut twilio)).await {
+        let authenticated = Box::pin(self.authenticate_stream(&mut twilio, unauthenticated)).await;
+        let (mut start, call) = match authenticated {
             Ok(found) => found,
             Err(e) => {
                 tracing::warn!(error = %e, "media stream refused");
-                let _ = twilio.send(Message::Close(None)).await;
+                let close = Message::Close(e.close_frame());
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(close)).await;
                 return None;
             }
         };
@@ -152,9 +195,17 @@ impl Engine {
     async fn authenticate_stream(
         &self,
         twilio: &mut WebSocket,
+        unauthenticated: OwnedSemaphorePermit,
     ) -> Result<(StartInfo, Call), SetupError> {
-        let start = tokio::time::timeout(START_TIMEOUT, async {
-            while let Some(Ok(msg)) = twilio.recv().await {
+        let _unauthenticated = unauthenticated;
+        let deadline = self.settings.http.media_start_timeout();
+        let start = tokio::time::timeout(deadline, async {
+            for _ in 0..MESSAGES_BEFORE_START {
+                let msg = match twilio.recv().await {
+                    Some(Ok(msg)) => msg,
+                    Some(Err(e)) => return Err(SetupError::Socket(e)),
+                    None => return Err(SetupError::NoStart("socket closed")),
+                };
                 let Message::Text(text) = msg else { continue };
                 match InboundMessage::parse(text.as_str()) {
                     Ok(InboundMessage::Start { start, .. }) => return Ok(start),
@@ -162,10 +213,10 @@ impl Engine {
                     _ => continue,
                 }
             }
-            Err(SetupError::NoStart("socket closed"))
+            Err(SetupError::NoStart("too many messages before start"))
         })
         .await
-        .map_err(|_| SetupError::NoStart("timed out"))??;
+        .map_err(|_| SetupError::NoStart("no start message in time"))??;
         let params = &start.custom_parameters;
         let call_id: i64 = params
             .get("call_id")

@@ -5,12 +5,17 @@
 //! Each socket reads the in-process event bus (which PostgreSQL NOTIFY fills with the
 //! other nodes' events). A client too slow to keep up loses events and gets `resync`,
 //! and one that stops reading is disconnected: neither ever slows calls down.
+//!
+//! Sockets are capped per credential and per node, accept only small messages (the
+//! client has nothing to say but pongs), and re-check their credential every
+//! `http.events_recheck_secs`: a revoked key, a disabled user or a signed-out session
+//! closes the socket with 1008 and the reason.
 use super::analytics::{self, Totals};
-use crate::auth::{Credential, Principal};
+use crate::auth::{self, Credential, Principal};
 use crate::error::extract::Query;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::AppState;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
@@ -19,9 +24,10 @@ use chrono::{DateTime, Utc};
 use parley_engine::events::LiveEvent;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
-use tokio::time::{interval, timeout, Instant, MissedTickBehavior};
+use tokio::time::{interval, interval_at, timeout, Instant, MissedTickBehavior};
 use utoipa::{IntoParams, ToSchema};
 
 const METRICS_EVERY: Duration = Duration::from_secs(5);
@@ -32,6 +38,84 @@ const IDLE_LIMIT: Duration = Duration::from_secs(60);
 const SEND_LIMIT: Duration = Duration::from_secs(10);
 /// Calls whose campaign a `campaign_id` filter remembers.
 const KNOWN_CALLS: usize = 4096;
+/// The client only answers pings (and closes): nothing it sends needs more.
+const MAX_INCOMING_MESSAGE: usize = 1024;
+/// Per-socket buffers; the library's default is 128 KiB each way.
+const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 8 * 1024;
+
+/// Open live-events sockets, per credential and in total.
+pub struct LiveSockets {
+    max_total: usize,
+    max_per_credential: usize,
+    open: Mutex<OpenSockets>,
+}
+
+#[derive(Default)]
+struct OpenSockets {
+    total: usize,
+    per_credential: HashMap<String, usize>,
+}
+
+impl LiveSockets {
+    pub fn new(max_total: usize, max_per_credential: usize) -> LiveSockets {
+        LiveSockets {
+            max_total,
+            max_per_credential,
+            open: Mutex::new(OpenSockets::default()),
+        }
+    }
+
+    /// A place for one more socket of `credential`, or the error that refuses it.
+    fn admit(self: &Arc<Self>, credential: &Credential) -> ApiResult<LiveSocketSlot> {
+        let key = match credential {
+            Credential::Session { token_hash, .. } => format!("session:{token_hash}"),
+            Credential::ApiKey { id, .. } => format!("api_key:{id}"),
+        };
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.total >= self.max_total {
+            return Err(ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "this server has as many live-event sockets open as it allows; try again later",
+            ));
+        }
+        let mine = open.per_credential.entry(key.clone()).or_default();
+        if *mine >= self.max_per_credential {
+            return Err(ApiError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "at most {} live-event sockets may be open per session or API key; close one",
+                    self.max_per_credential
+                ),
+            ));
+        }
+        *mine += 1;
+        open.total += 1;
+        Ok(LiveSocketSlot {
+            sockets: self.clone(),
+            key,
+        })
+    }
+}
+
+/// One open socket's place; given back when dropped.
+struct LiveSocketSlot {
+    sockets: Arc<LiveSockets>,
+    key: String,
+}
+
+impl Drop for LiveSocketSlot {
+    fn drop(&mut self) {
+        let mut open = self.sockets.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.total = open.total.saturating_sub(1);
+        if let Some(mine) = open.per_credential.get_mut(&self.key) {
+            *mine = mine.saturating_sub(1);
+            if *mine == 0 {
+                open.per_credential.remove(&self.key);
+            }
+        }
+    }
+}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -75,7 +159,9 @@ pub enum LiveMessage {
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery),
     responses((status = 101, description = "WebSocket of LiveMessage JSON texts", body = LiveMessage),
               (status = 401, body = crate::error::ErrorBody),
-              (status = 403, description = "cookie-authenticated from another origin", body = crate::error::ErrorBody)))]
+              (status = 403, description = "cookie-authenticated from another origin", body = crate::error::ErrorBody),
+              (status = 429, description = "this session or API key has `http.events_max_sockets_per_credential` sockets open", body = crate::error::ErrorBody),
+              (status = 503, description = "the node has `http.events_max_sockets` sockets open", body = crate::error::ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -86,9 +172,17 @@ pub async fn events(
     if matches!(principal.credential, Credential::Session { .. }) {
         check_origin(&state, &headers)?;
     }
+    let slot = state.live_sockets.admit(&principal.credential)?;
     let filter = Filter::new(&q);
+    let credential = principal.credential;
+    let upgrade = upgrade
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_message_size(MAX_INCOMING_MESSAGE)
+        .max_frame_size(MAX_INCOMING_MESSAGE);
     Ok(upgrade.on_upgrade(move |socket| async move {
-        if let Err(e) = stream(state, socket, filter).await {
+        let _slot = slot;
+        if let Err(e) = stream(state, socket, filter, credential).await {
             tracing::debug!(error = %e, "live events socket closed");
         }
     }))
@@ -223,6 +317,7 @@ async fn stream(
     state: AppState,
     mut socket: WebSocket,
     mut filter: Filter,
+    credential: Credential,
 ) -> Result<(), StreamError> {
     // Subscribe before saying hello, so nothing published after the hello is missed.
     let mut events = state.engine.events.subscribe();
@@ -237,6 +332,9 @@ async fn stream(
     metrics_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut ping_tick = interval(PING_EVERY);
     ping_tick.tick().await;
+    let every = state.settings.http.events_recheck();
+    let mut recheck = interval_at(Instant::now() + every, every);
+    recheck.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut heard = Instant::now();
     loop {
         tokio::select! {
@@ -254,6 +352,19 @@ async fn stream(
             _ = metrics_tick.tick() => match metrics(&state, filter.campaign_id).await {
                 Ok(message) => send(&mut socket, &message).await?,
                 Err(e) => tracing::warn!(error = %e.message, "live metrics unavailable"),
+            },
+            _ = recheck.tick() => match auth::revoked(&state, &credential).await {
+                Ok(None) => {}
+                Ok(Some(reason)) => {
+                    let close = Message::Close(Some(CloseFrame {
+                        code: close_code::POLICY,
+                        reason: reason.into(),
+                    }));
+                    let _ = timeout(SEND_LIMIT, socket.send(close)).await;
+                    return Ok(());
+                }
+                // A database hiccup is no reason to drop dashboards; the next check decides.
+                Err(e) => tracing::warn!(error = %e.message, "cannot re-check a live-events credential"),
             },
             _ = ping_tick.tick() => {
                 if heard.elapsed() > IDLE_LIMIT {

@@ -26,6 +26,8 @@ pub enum Credential {
     },
     ApiKey {
         id: i64,
+        /// Kept to re-check the key for sockets that outlive their handshake.
+        key_hash: String,
     },
 }
 
@@ -120,6 +122,32 @@ pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+const KEY_UNUSABLE: &str = "this API key was revoked or has expired";
+const SESSION_ENDED: &str = "your session has ended; sign in again";
+
+/// Why a credential accepted earlier no longer holds (a revoked or expired key; a
+/// session signed out, expired, or whose user was disabled), or `None` while it holds.
+/// For sockets, which outlive the request that authenticated them.
+pub(crate) async fn revoked(
+    state: &AppState,
+    credential: &Credential,
+) -> ApiResult<Option<&'static str>> {
+    Ok(match credential {
+        Credential::ApiKey { key_hash, .. } => state
+            .store
+            .api_key_by_hash(key_hash)
+            .await?
+            .is_none_or(|key| !key.is_usable_at(now_millis()))
+            .then_some(KEY_UNUSABLE),
+        Credential::Session { token_hash, .. } => state
+            .store
+            .session(token_hash)
+            .await?
+            .is_none()
+            .then_some(SESSION_ENDED),
+    })
+}
+
 async fn principal_from_api_key(state: &AppState, key: &str) -> ApiResult<Principal> {
     let hash = secrets::sha256_hex(key);
     let now = now_millis();
@@ -129,7 +157,7 @@ async fn principal_from_api_key(state: &AppState, key: &str) -> ApiResult<Princi
     if !api_key.is_usable_at(now) {
         return Err(ApiError::new(
             crate::error::ErrorCode::Unauthorized,
-            "this API key was revoked or has expired",
+            KEY_UNUSABLE,
         ));
     }
     // Record use at most once a minute per key: a write per request would be wasteful.
@@ -140,7 +168,10 @@ async fn principal_from_api_key(state: &AppState, key: &str) -> ApiResult<Princi
         role: api_key.role,
         actor: format!("api_key:{}", api_key.id),
         user_id: None,
-        credential: Credential::ApiKey { id: api_key.id },
+        credential: Credential::ApiKey {
+            id: api_key.id,
+            key_hash: hash,
+        },
     })
 }
 
@@ -149,7 +180,7 @@ async fn principal_from_session(state: &AppState, token: &str) -> ApiResult<Prin
     let Some(session) = state.store.session(&token_hash).await? else {
         return Err(ApiError::new(
             crate::error::ErrorCode::Unauthorized,
-            "your session has ended; sign in again",
+            SESSION_ENDED,
         ));
     };
     Ok(Principal {

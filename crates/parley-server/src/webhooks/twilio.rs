@@ -7,7 +7,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequest, OriginalUri, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use parley_engine::bridge::{SOCKET_READ_BUFFER, SOCKET_WRITE_BUFFER};
+use parley_engine::bridge::{MEDIA_MAX_MESSAGE, SOCKET_READ_BUFFER, SOCKET_WRITE_BUFFER};
 use parley_engine::calls::callbacks::CallbackError;
 use parley_engine::calls::CallError;
 use parley_twilio::signature;
@@ -110,6 +110,8 @@ pub async fn recording(
 
 /// The media stream. The stream authenticates itself with the one-time token in its
 /// `start` message; a handshake signature, when Twilio sends one, must also be valid.
+/// Streams not yet authenticated are capped (`http.media_max_unauthenticated`): beyond
+/// it the handshake gets 503, while streams already bridging go on.
 pub async fn media(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -122,9 +124,26 @@ pub async fn media(
             return ApiError::new(ErrorCode::Forbidden, "invalid Twilio signature").into_response();
         }
     }
+    let Ok(unauthenticated) = state.media_unauthenticated.clone().try_acquire_owned() else {
+        if state.media_refusals.ready() {
+            tracing::warn!(
+                limit = state.settings.http.media_max_unauthenticated,
+                "too many media streams waiting to authenticate: refusing new ones"
+            );
+        }
+        return ApiError::new(
+            ErrorCode::ServiceUnavailable,
+            "too many media streams are connecting; try again shortly",
+        )
+        .into_response();
+    };
     let engine = state.engine.clone();
     upgrade
         .read_buffer_size(SOCKET_READ_BUFFER)
         .write_buffer_size(SOCKET_WRITE_BUFFER)
-        .on_upgrade(move |socket| async move { engine.run_media_stream(socket).await })
+        .max_message_size(MEDIA_MAX_MESSAGE)
+        .max_frame_size(MEDIA_MAX_MESSAGE)
+        .on_upgrade(
+            move |socket| async move { engine.run_media_stream(socket, unauthenticated).await },
+        )
 }

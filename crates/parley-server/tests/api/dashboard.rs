@@ -78,3 +78,68 @@ async fn hashed_assets_are_cached_for_a_year() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn pages_and_api_answers_carry_security_headers() {
+    let app = TestApp::start().await;
+    let header = |resp: &reqwest::Response, name: &str| {
+        resp.headers()
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} on {}", resp.url()))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    let page = app.http.get(app.url("/calls/42")).send().await.unwrap();
+    let csp = header(&page, "content-security-policy");
+    for directive in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} missing from {csp}");
+    }
+    assert!(!csp.contains("unsafe"), "{csp}");
+    assert_eq!(header(&page, "referrer-policy"), "strict-origin");
+    assert_eq!(header(&page, "x-content-type-options"), "nosniff");
+    // The CSP allows no inline script or style: the page must have none.
+    let html = page.text().await.unwrap();
+    for tag in html.split("<script").skip(1) {
+        let open = &tag[..tag.find('>').unwrap()];
+        assert!(open.contains("src="), "inline script in the index: {open}");
+    }
+    assert!(!html.contains("<style"), "inline stylesheet in the index");
+    assert!(
+        !html.contains(" style="),
+        "inline style attribute in the index"
+    );
+
+    // API answers, success or error, are data: nothing in them may run or be framed.
+    for resp in [
+        app.req(Method::GET, "/api/v1/status", &app.viewer_key)
+            .send()
+            .await
+            .unwrap(),
+        app.http.get(app.url("/api/v1/calls")).send().await.unwrap(),
+        app.http.get(app.url("/healthz")).send().await.unwrap(),
+    ] {
+        assert_eq!(
+            header(&resp, "content-security-policy"),
+            "default-src 'none'; frame-ancestors 'none'"
+        );
+        assert_eq!(header(&resp, "referrer-policy"), "no-referrer");
+        assert_eq!(header(&resp, "x-content-type-options"), "nosniff");
+    }
+
+    let docs = app.http.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    let csp = header(&docs, "content-security-policy");
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    app.stop().await;
+}

@@ -151,3 +151,204 @@ async fn a_sandbox_call_streams_from_start_to_end_and_filters_apply() {
     assert!(filtered.iter().all(|m| m["call_id"] != id), "{filtered:?}");
     app.stop().await;
 }
+
+/// An app whose live-events sockets re-check their credential every 100 ms.
+async fn quick_recheck(db: crate::harness::Db) -> TestApp {
+    TestApp::start_on(db, |s| {
+        s.dialer.enabled = false;
+        s.http.events_recheck_secs = 0.1;
+    })
+    .await
+}
+
+/// Reads until the server's close frame; returns its code and reason.
+async fn closed(socket: &mut Socket) -> (u16, String) {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (u16::from(frame.code), frame.reason.to_string())
+                }
+                Some(Ok(Message::Close(None))) | None => panic!("closed without a reason"),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => panic!("socket failed: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("the socket is closed in time")
+}
+
+/// Signs in as a new user of `role`; returns the user id, cookie and CSRF token.
+async fn signed_in_user(app: &TestApp, email: &str) -> (i64, String, String) {
+    let (status, user) = crate::harness::read(
+        app.req(reqwest::Method::POST, "/api/v1/users", &app.admin_key)
+            .json(&json!({"email": email, "password": "a long enough password", "role": "viewer"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{user}");
+    let resp = app
+        .http
+        .post(app.url("/api/v1/auth/sign-in"))
+        .json(&json!({"email": email, "password": "a long enough password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let me: Value = resp.json().await.unwrap();
+    let csrf = me["csrf_token"].as_str().unwrap().to_string();
+    (user["id"].as_i64().unwrap(), cookie, csrf)
+}
+
+async fn open_with_cookie(app: &TestApp, cookie: &str) -> Socket {
+    let mut socket = open(app, "", &[("cookie", cookie), ("origin", &app.base)])
+        .await
+        .unwrap();
+    assert_eq!(next(&mut socket).await["type"], "hello");
+    socket
+}
+
+async fn revocation_closes_the_socket(db: crate::harness::Db) {
+    let app = quick_recheck(db).await;
+    // A socket whose credential holds, open through every check below.
+    let mut kept = open_with_key(&app, "").await;
+    assert_eq!(next(&mut kept).await["type"], "hello");
+
+    // A revoked API key.
+    let (status, created) = crate::harness::read(
+        app.req(reqwest::Method::POST, "/api/v1/api-keys", &app.admin_key)
+            .json(&json!({"name": "dashboard tv", "role": "viewer"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["key"].as_str().unwrap();
+    let auth = format!("Bearer {key}");
+    let mut by_key = open(&app, "", &[("authorization", &auth)]).await.unwrap();
+    assert_eq!(next(&mut by_key).await["type"], "hello");
+    let revoke = app
+        .req(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/api-keys/{}", created["id"]),
+            &app.admin_key,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(revoke.status().is_success(), "{}", revoke.status());
+    let (code, reason) = closed(&mut by_key).await;
+    assert_eq!(code, 1008);
+    assert!(reason.contains("revoked"), "{reason}");
+
+    // A user who is disabled.
+    let (user_id, cookie, _) = signed_in_user(&app, "disabled@example.com").await;
+    let mut by_disabled = open_with_cookie(&app, &cookie).await;
+    let (status, body) = crate::harness::read(
+        app.req(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{user_id}"),
+            &app.admin_key,
+        )
+        .json(&json!({"disabled": true}))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (code, reason) = closed(&mut by_disabled).await;
+    assert_eq!(code, 1008);
+    assert!(reason.contains("session has ended"), "{reason}");
+
+    // A session that signs out (in another tab).
+    let (_, cookie, csrf) = signed_in_user(&app, "leaving@example.com").await;
+    let mut by_session = open_with_cookie(&app, &cookie).await;
+    let out = app
+        .http
+        .post(app.url("/api/v1/auth/sign-out"))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let (code, reason) = closed(&mut by_session).await;
+    assert_eq!(code, 1008);
+    assert!(reason.contains("session has ended"), "{reason}");
+
+    // The kept socket still answers.
+    use futures::SinkExt;
+    kept.send(Message::Ping(b"still there?".to_vec().into()))
+        .await
+        .unwrap();
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match kept.next().await {
+                Some(Ok(Message::Pong(_))) => return,
+                Some(Ok(Message::Text(_) | Message::Ping(_))) => {}
+                other => panic!("the valid socket ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a pong");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn revoked_keys_disabled_users_and_signed_out_sessions_lose_the_socket_sqlite() {
+    revocation_closes_the_socket(crate::harness::Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn revoked_keys_disabled_users_and_signed_out_sessions_lose_the_socket_postgres() {
+    revocation_closes_the_socket(crate::harness::Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn sockets_are_capped_per_credential_and_in_total() {
+    let app = TestApp::start_on(crate::harness::Db::Sqlite, |s| {
+        s.dialer.enabled = false;
+        s.http.events_max_sockets = 3;
+        s.http.events_max_sockets_per_credential = 2;
+    })
+    .await;
+    let viewer = format!("Bearer {}", app.viewer_key);
+    let operator = format!("Bearer {}", app.operator_key);
+    let admin = format!("Bearer {}", app.admin_key);
+    let mut first = open(&app, "", &[("authorization", &viewer)]).await.unwrap();
+    let _second = open(&app, "", &[("authorization", &viewer)]).await.unwrap();
+    assert_eq!(
+        open(&app, "", &[("authorization", &viewer)]).await.err(),
+        Some(429),
+        "a third socket for the same key"
+    );
+    let _third = open(&app, "", &[("authorization", &operator)])
+        .await
+        .unwrap();
+    assert_eq!(
+        open(&app, "", &[("authorization", &admin)]).await.err(),
+        Some(503),
+        "a fourth socket on the node"
+    );
+    // Closing one gives its place back (once the server has seen the close).
+    first.close(None).await.unwrap();
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if open(&app, "", &[("authorization", &admin)]).await.is_ok() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("a place frees up");
+    app.stop().await;
+}

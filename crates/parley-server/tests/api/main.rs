@@ -5,6 +5,7 @@ mod calls_e2e;
 mod calls_failures;
 mod campaign_dialer;
 mod campaigns;
+mod connections;
 mod contacts;
 mod dashboard;
 mod dnc_calls;
