@@ -135,6 +135,9 @@ impl WebhookWorker {
                 Some(describe(&e, self.engine.settings.webhooks.timeout_secs)),
             ),
         };
+        // A subscriber's error text is not ours: keep phone numbers out of logs and the
+        // delivery log.
+        let error = error.map(|e| parley_domain::mask_phone_numbers(&e).into_owned());
         let verdict = match &error {
             None => AttemptVerdict::Delivered,
             Some(_) => {

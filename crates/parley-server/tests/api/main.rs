@@ -11,6 +11,7 @@ mod dnc_calls;
 mod events;
 mod harness;
 mod import;
+mod privacy;
 mod spreadsheets;
 mod tools;
 mod webhooks;
