@@ -15,7 +15,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use url::Url;
 
+mod http;
 mod tools;
+pub use http::HttpSettings;
 pub use tools::{
     CalcomSettings, EmailSettings, EmailTransport, ToolSecrets, ToolSettings, TransferSettings,
 };
@@ -48,6 +50,7 @@ const KNOWN_KEYS: &[&str] = &[
     "elevenlabs.api_base_url",
     "elevenlabs.webhook_secret",
     "elevenlabs.agent_id",
+    "http.trusted_proxies",
     "auth.session_ttl_hours",
     "auth.sign_in_attempts_per_minute",
     "import.default_region",
@@ -141,6 +144,7 @@ pub struct Settings {
     pub bootstrap_admin_email: Option<String>,
     pub bootstrap_admin_password: Option<SecretString>,
     pub log: LogSettings,
+    pub http: HttpSettings,
     pub twilio: TwilioSettings,
     pub elevenlabs: ElevenLabsSettings,
     pub auth: AuthSettings,
@@ -292,6 +296,7 @@ impl Default for Settings {
             bootstrap_admin_email: None,
             bootstrap_admin_password: None,
             log: LogSettings::default(),
+            http: HttpSettings::default(),
             twilio: TwilioSettings::default(),
             elevenlabs: ElevenLabsSettings::default(),
             auth: AuthSettings::default(),
@@ -597,6 +602,9 @@ impl Settings {
         if self.log.level.trim().is_empty() {
             return Err(invalid("log.level", "must not be empty"));
         }
+        if let Err(message) = self.http.trusted_proxy_networks() {
+            return Err(invalid("http.trusted_proxies", &message));
+        }
         if self.auth.session_ttl_hours == 0 {
             return Err(invalid("auth.session_ttl_hours", "must be at least 1"));
         }
@@ -707,6 +715,7 @@ impl fmt::Debug for Settings {
             .field("bootstrap_admin_email", &self.bootstrap_admin_email)
             .field("bootstrap_admin_password", &self.bootstrap_admin_password)
             .field("log", &self.log)
+            .field("http", &self.http)
             .field("twilio", &self.twilio)
             .field("elevenlabs", &self.elevenlabs)
             .field("auth", &self.auth)
@@ -962,6 +971,13 @@ api_base_url = "https://api.elevenlabs.io/"
 # Agent used when a call or campaign names none.
 # agent_id = "your-agent-id"
 
+[http]
+# Proxies and load balancers (IP addresses or CIDR ranges) trusted to name the client in
+# X-Forwarded-For; the rightmost address not in this list is the client, for sign-in
+# limits. Empty: the TCP peer is the client (set this behind a load balancer, or every
+# user shares the balancer's limit).
+trusted_proxies = []
+
 [auth]
 # How long a dashboard sign-in lasts.
 session_ttl_hours = 12
@@ -1112,6 +1128,7 @@ mod tests {
             secret(&b.bootstrap_admin_password)
         );
         assert_eq!(a.log, b.log);
+        assert_eq!(a.http, b.http);
         assert_eq!(a.twilio.account_sid, b.twilio.account_sid);
         assert_eq!(secret(&a.twilio.auth_token), secret(&b.twilio.auth_token));
         assert_eq!(a.twilio.api_base_url, b.twilio.api_base_url);

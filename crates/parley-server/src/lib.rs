@@ -44,12 +44,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(engine: Engine) -> Self {
-        let per_minute = engine.settings.auth.sign_in_attempts_per_minute;
+        let sign_in_limiter = Arc::new(SignInLimiter::from_settings(&engine.settings));
         AppState {
             store: engine.store.clone(),
             settings: engine.settings.clone(),
             engine,
-            sign_in_limiter: Arc::new(SignInLimiter::per_minute(per_minute)),
+            sign_in_limiter,
         }
     }
 }
