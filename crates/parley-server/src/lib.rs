@@ -69,6 +69,8 @@ pub enum ServerError {
     Telephony(#[from] parley_engine::telephony::TelephonyError),
     #[error("starting the sandbox simulators failed: {0}")]
     Sandbox(std::io::Error),
+    #[error("securing the data directory failed: {0}")]
+    DataDir(std::io::Error),
 }
 
 /// The whole HTTP application.
@@ -277,6 +279,9 @@ async fn prepare(
         };
         settings.public_base_url = url::Url::parse(&format!("http://{host}")).ok();
     }
+    // Before anything is written there (sandbox secrets, recordings).
+    parley_engine::private_files::secure_data_dir_logged(&settings.data_dir)
+        .map_err(ServerError::DataDir)?;
     let sandbox = match settings.sandbox() {
         true => Some(
             Sandbox::start(&mut settings)
@@ -289,7 +294,7 @@ async fn prepare(
     let telephony = match &sandbox {
         Some(sandbox) => {
             tracing::info!(twilio = %sandbox.urls().twilio, elevenlabs = %sandbox.urls().elevenlabs, "sandbox mode: using the built-in simulators");
-            Telephony::sandbox(&settings, &sandbox.urls())?
+            Telephony::sandbox_with(&settings, &sandbox.urls(), &sandbox.credentials)?
         }
         None => Telephony::production(&settings)?,
     };
