@@ -1432,6 +1432,7 @@ mod tests {
     fn known_keys_match_the_struct_fields() {
         let sections: &[(&str, &[&str])] = &[
             ("log", fields::<LogSettings>()),
+            ("http", fields::<HttpSettings>()),
             ("twilio", fields::<TwilioSettings>()),
             ("elevenlabs", fields::<ElevenLabsSettings>()),
             ("auth", fields::<AuthSettings>()),
