@@ -147,6 +147,7 @@ pub fn router(state: AppState) -> Router {
     let any_role = Router::new()
         .route("/auth/me", get(auth_routes::me))
         .route("/auth/sign-out", post(auth_routes::sign_out))
+        .route("/auth/password", post(auth::password::change_password))
         .route("/status", get(status::status))
         .route("/analytics/summary", get(analytics::summary))
         .route("/analytics/timeline", get(analytics::timeline))

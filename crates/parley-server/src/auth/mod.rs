@@ -2,6 +2,7 @@
 //! Every `/api/v1` route passes through [`authenticate`]; writes additionally need a role
 //! that may operate, and administration routes need `admin`.
 pub mod client_address;
+pub mod password;
 pub mod routes;
 pub mod secrets;
 

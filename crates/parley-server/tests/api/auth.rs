@@ -421,3 +421,85 @@ async fn over_long_emails_are_refused_before_anything_else() {
     assert_eq!(body["error"]["details"]["fields"][0]["field"], "email");
     app.stop().await;
 }
+
+/// Signs in; returns the session cookie and its CSRF token.
+async fn session(app: &TestApp, password: &str) -> Option<(String, String)> {
+    let resp = app
+        .http
+        .post(app.url("/api/v1/auth/sign-in"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    if resp.status() != 200 {
+        return None;
+    }
+    let set_cookie = resp.headers()["set-cookie"].to_str().unwrap();
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let me: serde_json::Value = resp.json().await.unwrap();
+    Some((cookie, me["csrf_token"].as_str().unwrap().to_string()))
+}
+
+#[tokio::test]
+async fn changing_the_password_signs_out_the_other_sessions() {
+    let app = TestApp::start().await;
+    let (here, csrf) = session(&app, ADMIN_PASSWORD).await.unwrap();
+    let (elsewhere, _) = session(&app, ADMIN_PASSWORD).await.unwrap();
+    let change = |current: &str, new: &str| {
+        app.http
+            .post(app.url("/api/v1/auth/password"))
+            .header("cookie", &here)
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"current_password": current, "new_password": new}))
+            .send()
+    };
+    let (status, body) = read(
+        change("not it at all", "a new long password")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (422, "validation_failed"));
+    assert_eq!(
+        body["error"]["details"]["fields"][0]["field"],
+        "current_password"
+    );
+    let (status, body) = read(change(ADMIN_PASSWORD, "short").await.unwrap()).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["error"]["details"]["fields"][0]["field"],
+        "new_password"
+    );
+
+    let done = change(ADMIN_PASSWORD, "a new long password").await.unwrap();
+    assert_eq!(done.status(), 204);
+    let me = |cookie: &str| {
+        app.http
+            .get(app.url("/api/v1/auth/me"))
+            .header("cookie", cookie.to_string())
+            .send()
+    };
+    assert_eq!(me(&here).await.unwrap().status(), 200, "this session stays");
+    assert_eq!(
+        me(&elsewhere).await.unwrap().status(),
+        401,
+        "the other one ended"
+    );
+    assert!(
+        session(&app, ADMIN_PASSWORD).await.is_none(),
+        "old password refused"
+    );
+    assert!(session(&app, "a new long password").await.is_some());
+
+    // API keys belong to no user: nothing to change.
+    let (status, body) = read(
+        app.req(Method::POST, "/api/v1/auth/password", &app.admin_key)
+            .json(&json!({"current_password": "x", "new_password": "a new long password"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (403, "forbidden"));
+    app.stop().await;
+}
