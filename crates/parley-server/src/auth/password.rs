@@ -47,7 +47,7 @@ pub async fn change_password(
         ));
     };
     let new_length = change.new_password.chars().count();
-    if new_length < MIN_PASSWORD_LEN || new_length > MAX_PASSWORD_CHARS {
+    if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_CHARS).contains(&new_length) {
         return Err(ApiError::field(
             "new_password",
             format!("must be {MIN_PASSWORD_LEN} to {MAX_PASSWORD_CHARS} characters"),
