@@ -20,7 +20,7 @@ pub mod webhook;
 pub mod window;
 
 pub use auth::Role;
-pub use phone::{MaskedPhone, Phone, PhoneError};
+pub use phone::{mask_phone_numbers, MaskedPhone, Phone, PhoneError};
 pub use validation::{FieldError, FieldErrors};
 
 /// Database identifiers are 64-bit integers on both backends.

@@ -148,6 +148,126 @@ impl fmt::Display for MaskedPhone<'_> {
     }
 }
 
+/// Fewest and most digits a run must have to be taken for a phone number in free text:
+/// seven covers local numbers without an area code, fifteen is E.164's maximum.
+const MIN_TEXT_DIGITS: usize = 7;
+const MAX_TEXT_DIGITS: usize = 15;
+
+/// Masks everything in `text` that looks like a phone number, for text Parley did not
+/// write itself (carrier and agent error messages, response bodies) before it is logged
+/// or stored. Recognised, when they carry 7 to 15 digits:
+/// - `+` (or URL-encoded `%2B`) followed by digits, with single spaces, dashes, dots or
+///   parentheses between groups: `+15550100008`, `+1 (415) 555-2671`;
+/// - a bare run of digits standing alone (not inside a word): `5551234567`;
+/// - bare groups in a phone's shape, each of 2+ digits and the last of 4+:
+///   `(415) 555-2671`, `555-0100`. Dates such as `2026-12-02` and IP addresses do not
+///   have that shape and are left alone.
+///
+/// Each number becomes its [`MaskedPhone`] form, separators dropped.
+pub fn mask_phone_numbers(text: &str) -> std::borrow::Cow<'_, str> {
+    use fmt::Write as _;
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match phone_in_text_at(bytes, i) {
+            Some(found) => {
+                let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                // Matches start and end on ASCII bytes, so these are char boundaries.
+                out.push_str(&text[copied..i]);
+                let _ = write!(out, "{}", MaskedPhone(&found.canonical));
+                i = found.end;
+                copied = found.end;
+            }
+            None => i += 1,
+        }
+    }
+    match out {
+        Some(mut out) => {
+            out.push_str(&text[copied..]);
+            std::borrow::Cow::Owned(out)
+        }
+        None => std::borrow::Cow::Borrowed(text),
+    }
+}
+
+struct FoundPhone {
+    /// `+` and digits, or digits alone.
+    canonical: String,
+    /// Byte index just past the number's last digit.
+    end: usize,
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn is_separator(b: u8) -> bool {
+    matches!(b, b' ' | b'-' | b'.' | b'(' | b')')
+}
+
+/// The phone-like number starting exactly at `start`, if there is one.
+fn phone_in_text_at(bytes: &[u8], start: usize) -> Option<FoundPhone> {
+    let rest = &bytes[start..];
+    let (plus, mut j) = match rest.first()? {
+        b'+' => (true, start + 1),
+        b'%' if rest.len() > 2 && rest[1] == b'2' && rest[2].eq_ignore_ascii_case(&b'b') => {
+            (true, start + 3)
+        }
+        b if b.is_ascii_digit() || *b == b'(' => (false, start),
+        _ => return None,
+    };
+    // A bare number must stand alone: the digits inside `CA12345678` are not one.
+    if !plus && start > 0 && is_word_byte(bytes[start - 1]) {
+        return None;
+    }
+    if !plus && bytes[j] == b'(' {
+        j += 1;
+    }
+    let mut groups: Vec<(usize, usize)> = Vec::new(); // (digits, end index) per group
+    let mut digits = String::new();
+    loop {
+        let group_start = j;
+        while j < bytes.len() && bytes[j].is_ascii_digit() {
+            digits.push(char::from(bytes[j]));
+            j += 1;
+        }
+        if j == group_start {
+            break;
+        }
+        groups.push((j - group_start, j));
+        // One or two separators (`-`, `) `, ` (`) may join this group to the next.
+        let next_digit = (1..=2).find(|&k| {
+            bytes.get(j + k).is_some_and(u8::is_ascii_digit)
+                && bytes[j..j + k].iter().all(|&b| is_separator(b))
+        });
+        match next_digit {
+            Some(k) => j += k,
+            None => break,
+        }
+    }
+    let phone_shaped = |groups: &[(usize, usize)]| {
+        groups.len() == 1
+            || (groups.iter().all(|&(n, _)| n >= 2) && groups.last().is_some_and(|&(n, _)| n >= 4))
+    };
+    if !plus && !phone_shaped(&groups) {
+        // Not a grouped number: the first run of digits may still be one on its own.
+        let first = *groups.first()?;
+        groups.truncate(1);
+        digits.truncate(first.0);
+    }
+    let &(_, end) = groups.last()?;
+    if !plus && bytes.get(end).is_some_and(|&b| is_word_byte(b)) {
+        return None;
+    }
+    if !(MIN_TEXT_DIGITS..=MAX_TEXT_DIGITS).contains(&digits.len()) {
+        return None;
+    }
+    let canonical = if plus { format!("+{digits}") } else { digits };
+    Some(FoundPhone { canonical, end })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +330,57 @@ mod tests {
         assert_eq!(p.masked().to_string(), "+1********71");
         assert_eq!(MaskedPhone("12").to_string(), "**");
         assert!(!p.masked().to_string().contains("555"));
+    }
+
+    #[test]
+    fn free_text_numbers_are_masked() {
+        let twilio = "The 'To' number +15550100008 is not a valid phone number.";
+        assert_eq!(
+            mask_phone_numbers(twilio),
+            "The 'To' number +1********08 is not a valid phone number."
+        );
+        let bare = "The 'To' number 5551234567 is not a valid phone number.";
+        assert_eq!(
+            mask_phone_numbers(bare),
+            "The 'To' number 5*******67 is not a valid phone number."
+        );
+        assert_eq!(
+            mask_phone_numbers("call +1 (415) 555-2671 or (415) 555-2672, ext 555-0100"),
+            "call +1********71 or 4*******72, ext 5****00"
+        );
+        assert_eq!(
+            mask_phone_numbers("GET /Calls.json?To=%2B15550100001&From=%2b15005550006"),
+            "GET /Calls.json?To=+1********01&From=+1********06"
+        );
+        assert_eq!(mask_phone_numbers("+44 20 7946 0958."), "+4*********58.");
+    }
+
+    #[test]
+    fn other_numbers_in_free_text_are_left_alone() {
+        for text in [
+            "code 21211, http 400",
+            "on 2026-12-02 at 10.0.0.1 or 192.168.100.200",
+            "call CA1234567890abcdef and v0=1234567abc",
+            "conv_01234567 ran 1.5 s",
+            "1234567abc",
+            "+1 2 3",
+            "no number at all, +, %2B and ( )",
+            "é+ü 12",
+        ] {
+            assert_eq!(mask_phone_numbers(text), text);
+            assert!(matches!(
+                mask_phone_numbers(text),
+                std::borrow::Cow::Borrowed(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn masked_text_keeps_no_subscriber_digits() {
+        let text = "to +15550100008 (twice: +15550100008), from 4155552671";
+        let masked = mask_phone_numbers(text);
+        assert!(!masked.contains("5550100"), "{masked}");
+        assert!(!masked.contains("555267"), "{masked}");
+        assert_eq!(mask_phone_numbers(&masked), masked, "masking is idempotent");
     }
 }

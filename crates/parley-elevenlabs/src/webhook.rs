@@ -15,8 +15,12 @@ use crate::conversation::Conversation;
 
 /// Header name (case-insensitive on the wire).
 pub const SIGNATURE_HEADER: &str = "ElevenLabs-Signature";
-/// The SDK's tolerance for old timestamps.
-pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(30 * 60);
+/// How old a signed timestamp may be. The SDK allows 30 minutes; a replayed webhook
+/// rewrites the transcript and queues another `call.analyzed`, so Parley allows 5.
+pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
+/// How far in the future a signed timestamp may be: clock skew between ElevenLabs and this
+/// node, not a way to sign requests ahead of time.
+pub const DEFAULT_FUTURE_SKEW: Duration = Duration::from_secs(30);
 
 /// A post-call webhook body, tagged by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +91,8 @@ pub enum SignatureError {
     MissingV0,
     #[error("Timestamp outside the tolerance zone")]
     Stale,
+    #[error("Timestamp is in the future")]
+    Future,
     #[error("Signature hash does not match the expected signature hash for payload")]
     Mismatch,
 }
@@ -107,9 +113,10 @@ fn v0(secret: &str, timestamp: i64, body: &[u8]) -> String {
 
 /// Verifies `header` (None if the request had none) for `body` at time `now_unix`.
 ///
-/// Timestamps older than `tolerance` are rejected; future ones are not (as in the SDK: only
-/// ElevenLabs can produce a valid signature, so a future `t` only reflects clock skew).
-/// Several `v0=` parts are accepted (secret rotation); any match passes.
+/// Timestamps older than `tolerance` or more than [`DEFAULT_FUTURE_SKEW`] ahead of
+/// `now_unix` are rejected (the SDK accepts future ones; a captured request could then be
+/// replayed for as long as its timestamp is ahead). Several `v0=` parts are accepted
+/// (secret rotation); any match passes.
 pub fn verify(
     secret: &str,
     header: Option<&str>,
@@ -140,6 +147,10 @@ pub fn verify(
     let tolerance_secs = i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX);
     if timestamp < now_unix.saturating_sub(tolerance_secs) {
         return Err(SignatureError::Stale);
+    }
+    let skew_secs = i64::try_from(DEFAULT_FUTURE_SKEW.as_secs()).unwrap_or(i64::MAX);
+    if timestamp > now_unix.saturating_add(skew_secs) {
+        return Err(SignatureError::Future);
     }
     let expected = v0(secret, timestamp, body);
     let matched = candidates.iter().fold(false, |any, c| {
@@ -248,7 +259,7 @@ mod tests {
 
     #[test]
     fn enforces_the_tolerance() {
-        let limit = T + 30 * 60;
+        let limit = T + 5 * 60;
         assert_eq!(
             verify(SECRET, Some(HEADER), BODY, limit, DEFAULT_TOLERANCE),
             Ok(T)
@@ -263,8 +274,28 @@ mod tests {
         );
         assert_eq!(
             verify(SECRET, Some(HEADER), BODY, T - 3600, DEFAULT_TOLERANCE),
-            Ok(T),
-            "future timestamps are accepted"
+            Err(SignatureError::Future),
+            "signed an hour ahead of our clock"
+        );
+    }
+
+    #[test]
+    fn allows_30_seconds_of_clock_skew_and_no_more() {
+        // The reference vector, received by a node whose clock is behind ElevenLabs'.
+        assert_eq!(
+            verify(SECRET, Some(HEADER), BODY, T - 30, DEFAULT_TOLERANCE),
+            Ok(T)
+        );
+        assert_eq!(
+            verify(SECRET, Some(HEADER), BODY, T - 31, DEFAULT_TOLERANCE),
+            Err(SignatureError::Future)
+        );
+        // A bad hash is still a bad hash whatever the clock says: the timestamp is
+        // checked first only because it is cheaper.
+        let forged = HEADER.replace("v0=8", "v0=9");
+        assert_eq!(
+            verify(SECRET, Some(&forged), BODY, T, DEFAULT_TOLERANCE),
+            Err(SignatureError::Mismatch)
         );
     }
 

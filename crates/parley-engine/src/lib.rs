@@ -9,8 +9,10 @@ pub mod egress;
 pub mod events;
 pub mod import;
 pub mod oauth;
+pub mod private_files;
 pub mod retention;
 pub mod sandbox;
+pub mod sandbox_secrets;
 pub mod secrets;
 pub mod settings;
 pub mod sheets;
@@ -80,7 +82,7 @@ impl Engine {
 
     /// Where recordings are kept.
     pub fn recordings_dir(&self) -> PathBuf {
-        self.settings.data_dir.join("recordings")
+        self.settings.data_dir.join(private_files::RECORDINGS_DIR)
     }
 
     /// Starts the background work: looking for post-call analyses that did not arrive,

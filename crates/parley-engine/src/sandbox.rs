@@ -1,8 +1,9 @@
 //! Sandbox mode: with no Twilio or ElevenLabs credentials, Parley starts the built-in
 //! simulators on loopback ports and talks to them exactly as it would to the real
 //! services; only the base URLs and credentials differ.
+use crate::sandbox_secrets::SandboxCredentials;
 use crate::settings::{GoogleSettings, Settings, ToolSettings};
-use crate::telephony::{sandbox_credentials as creds, SimulatorUrls};
+use crate::telephony::SimulatorUrls;
 use parley_sim::elevenlabs::{
     ElevenLabsSim, ElevenLabsSimConfig, RunningElevenLabsSim, ServerTools,
 };
@@ -23,6 +24,9 @@ pub struct Sandbox {
     /// Google Sheets, when no Google credentials are configured: it serves
     /// [`parley_sim::fakes::sheets::SANDBOX_SPREADSHEET_ID`] for contact import.
     pub sheets: Option<RunningFake<FakeSheets>>,
+    /// What Parley and the simulators sign and authenticate with: well-known on
+    /// loopback, else random per data directory.
+    pub credentials: SandboxCredentials,
 }
 
 /// The email template sandbox mode offers when none is configured; the simulated callee
@@ -138,6 +142,7 @@ impl Sandbox {
     /// its server tools there. Tools without a secret get a random one, which the agent
     /// simulator is given.
     pub async fn start(settings: &mut Settings) -> std::io::Result<Sandbox> {
+        let credentials = SandboxCredentials::for_settings(settings)?;
         settings
             .tools
             .secrets
@@ -148,8 +153,8 @@ impl Sandbox {
         let speed = settings.sandbox.speed;
         let twilio = TwilioSim::spawn(
             TwilioSimConfig {
-                account_sid: creds::TWILIO_ACCOUNT_SID.into(),
-                auth_token: creds::TWILIO_AUTH_TOKEN.into(),
+                account_sid: credentials.twilio_account_sid.clone(),
+                auth_token: credentials.twilio_auth_token.expose_secret().to_owned(),
                 speed,
                 ..TwilioSimConfig::default()
             },
@@ -171,9 +176,12 @@ impl Sandbox {
         };
         let elevenlabs = ElevenLabsSim::spawn(
             ElevenLabsSimConfig {
-                api_key: creds::ELEVENLABS_API_KEY.into(),
+                api_key: credentials.elevenlabs_api_key.expose_secret().to_owned(),
                 webhook_url: Some(webhook),
-                webhook_secret: creds::ELEVENLABS_WEBHOOK_SECRET.into(),
+                webhook_secret: credentials
+                    .elevenlabs_webhook_secret
+                    .expose_secret()
+                    .to_owned(),
                 server_tools: Some(server_tools),
                 ..ElevenLabsSimConfig::default()
             }
@@ -186,6 +194,7 @@ impl Sandbox {
             elevenlabs,
             tools,
             sheets,
+            credentials,
         })
     }
 

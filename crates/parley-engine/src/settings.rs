@@ -55,6 +55,7 @@ const KNOWN_KEYS: &[&str] = &[
     "elevenlabs.api_base_url",
     "elevenlabs.webhook_secret",
     "elevenlabs.agent_id",
+    "http.trusted_proxies",
     "auth.session_ttl_hours",
     "auth.sign_in_attempts_per_minute",
     "import.default_region",
@@ -169,6 +170,7 @@ pub struct Settings {
     pub bootstrap_admin_email: Option<String>,
     pub bootstrap_admin_password: Option<SecretString>,
     pub log: LogSettings,
+    pub http: HttpSettings,
     pub twilio: TwilioSettings,
     pub elevenlabs: ElevenLabsSettings,
     pub auth: AuthSettings,
@@ -181,7 +183,6 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub egress: EgressSettings,
     pub google: GoogleSettings,
-    pub http: HttpSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -327,6 +328,7 @@ impl Default for Settings {
             bootstrap_admin_email: None,
             bootstrap_admin_password: None,
             log: LogSettings::default(),
+            http: HttpSettings::default(),
             twilio: TwilioSettings::default(),
             elevenlabs: ElevenLabsSettings::default(),
             auth: AuthSettings::default(),
@@ -339,7 +341,6 @@ impl Default for Settings {
             webhooks: WebhookSettings::default(),
             egress: EgressSettings::default(),
             google: GoogleSettings::default(),
-            http: HttpSettings::default(),
         }
     }
 }
@@ -637,6 +638,9 @@ impl Settings {
         if self.log.level.trim().is_empty() {
             return Err(invalid("log.level", "must not be empty"));
         }
+        if let Err(message) = self.http.trusted_proxy_networks() {
+            return Err(invalid("http.trusted_proxies", &message));
+        }
         if self.auth.session_ttl_hours == 0 {
             return Err(invalid("auth.session_ttl_hours", "must be at least 1"));
         }
@@ -766,6 +770,7 @@ impl fmt::Debug for Settings {
             .field("bootstrap_admin_email", &self.bootstrap_admin_email)
             .field("bootstrap_admin_password", &self.bootstrap_admin_password)
             .field("log", &self.log)
+            .field("http", &self.http)
             .field("twilio", &self.twilio)
             .field("elevenlabs", &self.elevenlabs)
             .field("auth", &self.auth)
@@ -1191,6 +1196,11 @@ events_max_sockets_per_credential = 16
 # Seconds between checks that a live-events socket's credential still holds (revoked
 # key, disabled user, signed-out session: the socket closes). At most 10.
 events_recheck_secs = 10.0
+# Proxies and load balancers (IP addresses or CIDR ranges) trusted to name the client in
+# X-Forwarded-For; the rightmost address not in this list is the client, for sign-in
+# limits. Empty: the TCP peer is the client (set this behind a load balancer, or every
+# user shares the balancer's limit).
+trusted_proxies = []
 "#;
 
 #[cfg(test)]
@@ -1235,6 +1245,7 @@ mod tests {
             secret(&b.bootstrap_admin_password)
         );
         assert_eq!(a.log, b.log);
+        assert_eq!(a.http, b.http);
         assert_eq!(a.twilio.account_sid, b.twilio.account_sid);
         assert_eq!(secret(&a.twilio.auth_token), secret(&b.twilio.auth_token));
         assert_eq!(a.twilio.api_base_url, b.twilio.api_base_url);
@@ -1539,6 +1550,7 @@ mod tests {
     fn known_keys_match_the_struct_fields() {
         let sections: &[(&str, &[&str])] = &[
             ("log", fields::<LogSettings>()),
+            ("http", fields::<HttpSettings>()),
             ("twilio", fields::<TwilioSettings>()),
             ("elevenlabs", fields::<ElevenLabsSettings>()),
             ("auth", fields::<AuthSettings>()),

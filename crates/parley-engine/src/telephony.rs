@@ -6,6 +6,8 @@ use parley_twilio::TwilioClient;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use crate::sandbox_secrets::SandboxCredentials;
+
 /// Credentials used with the built-in simulators.
 pub mod sandbox_credentials {
     pub const TWILIO_ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
@@ -72,17 +74,26 @@ impl Telephony {
         )
     }
 
-    /// The simulators at `urls`, with the sandbox credentials.
+    /// The simulators at `urls`, with the well-known sandbox credentials.
     pub fn sandbox(settings: &Settings, urls: &SimulatorUrls) -> Result<Telephony, TelephonyError> {
+        Self::sandbox_with(settings, urls, &SandboxCredentials::well_known())
+    }
+
+    /// The simulators at `urls`, with the credentials they were started with.
+    pub fn sandbox_with(
+        settings: &Settings,
+        urls: &SimulatorUrls,
+        credentials: &SandboxCredentials,
+    ) -> Result<Telephony, TelephonyError> {
         use sandbox_credentials as c;
         let mut t = Self::build(
             settings,
-            c::TWILIO_ACCOUNT_SID,
-            SecretString::from(c::TWILIO_AUTH_TOKEN),
+            &credentials.twilio_account_sid,
+            credentials.twilio_auth_token.clone(),
             &urls.twilio,
-            SecretString::from(c::ELEVENLABS_API_KEY),
+            credentials.elevenlabs_api_key.clone(),
             &urls.elevenlabs,
-            Some(SecretString::from(c::ELEVENLABS_WEBHOOK_SECRET)),
+            Some(credentials.elevenlabs_webhook_secret.clone()),
             true,
         )?;
         t.default_caller_id

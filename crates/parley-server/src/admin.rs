@@ -33,11 +33,10 @@ pub async fn create_user(
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(AdminError::WeakPassword);
     }
-    let password = password.to_string();
-    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&password))
+    // argon2 takes tens of milliseconds of CPU: off the async workers, in the shared slots.
+    let hash = secrets::PasswordHashing::shared()
+        .hash(password.to_string())
         .await
-        .map_err(|e| AdminError::Hashing(e.to_string()))?
         .map_err(|e| AdminError::Hashing(e.to_string()))?;
     Ok(store.create_user(&email, &hash, role).await?)
 }

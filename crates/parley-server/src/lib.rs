@@ -50,12 +50,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(engine: Engine) -> Self {
-        let per_minute = engine.settings.auth.sign_in_attempts_per_minute;
         let http = &engine.settings.http;
         AppState {
             store: engine.store.clone(),
             settings: engine.settings.clone(),
-            sign_in_limiter: Arc::new(SignInLimiter::per_minute(per_minute)),
+            sign_in_limiter: Arc::new(SignInLimiter::from_settings(&engine.settings)),
             media_unauthenticated: Arc::new(tokio::sync::Semaphore::new(
                 http.media_max_unauthenticated,
             )),
@@ -84,6 +83,8 @@ pub enum ServerError {
     Telephony(#[from] parley_engine::telephony::TelephonyError),
     #[error("starting the sandbox simulators failed: {0}")]
     Sandbox(std::io::Error),
+    #[error("securing the data directory failed: {0}")]
+    DataDir(std::io::Error),
 }
 
 /// The whole HTTP application.
@@ -160,6 +161,7 @@ pub fn router(state: AppState) -> Router {
     let any_role = Router::new()
         .route("/auth/me", get(auth_routes::me))
         .route("/auth/sign-out", post(auth_routes::sign_out))
+        .route("/auth/password", post(auth::password::change_password))
         .route("/status", get(status::status))
         .route("/analytics/summary", get(analytics::summary))
         .route("/analytics/timeline", get(analytics::timeline))
@@ -293,6 +295,9 @@ async fn prepare(
         };
         settings.public_base_url = url::Url::parse(&format!("http://{host}")).ok();
     }
+    // Before anything is written there (sandbox secrets, recordings).
+    parley_engine::private_files::secure_data_dir_logged(&settings.data_dir)
+        .map_err(ServerError::DataDir)?;
     let sandbox = match settings.sandbox() {
         true => Some(
             Sandbox::start(&mut settings)
@@ -305,7 +310,7 @@ async fn prepare(
     let telephony = match &sandbox {
         Some(sandbox) => {
             tracing::info!(twilio = %sandbox.urls().twilio, elevenlabs = %sandbox.urls().elevenlabs, "sandbox mode: using the built-in simulators");
-            Telephony::sandbox(&settings, &sandbox.urls())?
+            Telephony::sandbox_with(&settings, &sandbox.urls(), &sandbox.credentials)?
         }
         None => Telephony::production(&settings)?,
     };

@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
         Authenticate with `Authorization: Bearer <api key>` or the dashboard's session cookie \
         (plus `X-CSRF-Token` on writes). Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`."),
     paths(
-        auth::sign_in, auth::sign_out, auth::me, status::status,
+        auth::sign_in, auth::sign_out, auth::me, crate::auth::password::change_password, status::status,
         contacts::create, contacts::list, contacts::get, contacts::update, contacts::delete,
         contacts::tags, imports::import_csv, spreadsheets::import_sheets, imports::get, imports::errors,
         campaigns::defaults, campaigns::create, campaigns::list, campaigns::get, campaigns::update, campaigns::delete,

@@ -142,6 +142,8 @@ impl Store {
 
     /// Changes a user's role and/or whether they may sign in. Refused with `Conflict` when
     /// it would leave no enabled admin, so nobody can lock everyone out of administration.
+    /// Disabling a user also ends their sessions and revokes the API keys they created,
+    /// in the same transaction: nothing they made keeps working after they are gone.
     pub async fn update_user(
         &self,
         id: i64,
@@ -175,6 +177,19 @@ impl Store {
             .bind(now_millis())
             .fetch_optional(&mut *tx)
             .await?;
+            if row.is_some() && disabled == Some(true) {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $2 WHERE created_by = $1 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(now_millis())
+                .execute(&mut *tx)
+                .await?;
+            }
             tx.commit().await?;
             Ok::<_, StoreError>(row)
         })?;
@@ -254,6 +269,42 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Replaces a user's password hash and ends every session of theirs but `keep` (the
+    /// one that made the change), in one transaction: whoever knew the old password is
+    /// signed out. Returns how many sessions ended.
+    pub async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        keep: Option<&str>,
+    ) -> Result<u64> {
+        on_writer!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let updated = sqlx::query(
+                "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
+            )
+            .bind(user_id)
+            .bind(password_hash)
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let ended = sqlx::query(
+                "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> COALESCE($2, '')",
+            )
+            .bind(user_id)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            Ok(ended)
+        })
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {

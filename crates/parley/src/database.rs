@@ -17,12 +17,14 @@ pub async fn open(settings: &Settings) -> anyhow::Result<Store> {
 /// Connects without migrating.
 pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
     if settings.database_url.is_none() {
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-            format!(
-                "cannot create data directory {}",
-                settings.data_dir.display()
-            )
-        })?;
+        parley_engine::private_files::create_private_dir(&settings.data_dir).with_context(
+            || {
+                format!(
+                    "cannot create data directory {}",
+                    settings.data_dir.display()
+                )
+            },
+        )?;
     }
     let url = settings.database_url();
     Store::connect(&url)

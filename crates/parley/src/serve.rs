@@ -6,7 +6,7 @@ use tracing::info;
 
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     // Also holds recordings, so it is needed even when the database is elsewhere.
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+    parley_engine::private_files::create_private_dir(&settings.data_dir).with_context(|| {
         format!(
             "cannot create data directory {}",
             settings.data_dir.display()

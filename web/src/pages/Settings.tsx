@@ -21,6 +21,7 @@ export default function SettingsPage() {
     <section aria-labelledby="settings-title">
       <h1 id="settings-title">Settings</h1>
       <Mode />
+      {me.user_id != null && <ChangePassword />}
       {admin ? (
         <>
           <Users />
@@ -58,6 +59,64 @@ function Mode() {
           Parley {status.data.version} on {status.data.database === "sqlite" ? "SQLite" : "PostgreSQL"}.
         </p>
       )}
+    </div>
+  );
+}
+
+const passwordSchema = z
+  .object({
+    current_password: z.string().min(1, "Enter your current password"),
+    new_password: z.string().min(10, "At least 10 characters").max(1024, "At most 1024 characters"),
+    confirm: z.string(),
+  })
+  .refine((f) => f.new_password === f.confirm, { path: ["confirm"], message: "The two entries differ" });
+type PasswordForm = z.infer<typeof passwordSchema>;
+
+/// Changes the signed-in user's password; the server signs out their other sessions.
+function ChangePassword() {
+  const [problem, setProblem] = useState<string | null>(null);
+  const [done, setDone] = useState(false);
+  const form = useForm<PasswordForm>({ resolver: zodResolver(passwordSchema) });
+  const submit = form.handleSubmit(async ({ current_password, new_password }) => {
+    setProblem(null);
+    setDone(false);
+    try {
+      await must(api.POST("/api/v1/auth/password", { body: { current_password, new_password } }));
+      form.reset({ current_password: "", new_password: "", confirm: "" });
+      setDone(true);
+    } catch (e) {
+      applyServerErrors(e, form.setError, setProblem);
+    }
+  });
+  return (
+    <div className="card">
+      <h2>Your password</h2>
+      <form onSubmit={submit} noValidate className="inline-form" aria-label="Change your password">
+        <div className="row-fields">
+          <Field label="Current password" error={form.formState.errors.current_password?.message}>
+            <input type="password" autoComplete="current-password" {...form.register("current_password")} />
+          </Field>
+          <Field label="New password" error={form.formState.errors.new_password?.message}>
+            <input type="password" autoComplete="new-password" {...form.register("new_password")} />
+          </Field>
+          <Field label="New password again" error={form.formState.errors.confirm?.message}>
+            <input type="password" autoComplete="new-password" {...form.register("confirm")} />
+          </Field>
+        </div>
+        {problem && (
+          <p className="form-error" role="alert">
+            {problem}
+          </p>
+        )}
+        {done && (
+          <p role="status" className="muted small">
+            Password changed. Your other sessions were signed out.
+          </p>
+        )}
+        <button type="submit" disabled={form.formState.isSubmitting}>
+          Change password
+        </button>
+      </form>
     </div>
   );
 }

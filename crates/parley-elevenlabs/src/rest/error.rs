@@ -1,5 +1,6 @@
 //! ElevenLabs REST errors.
 
+use parley_domain::mask_phone_numbers;
 use serde_json::Value;
 
 /// A failed ElevenLabs REST request.
@@ -51,7 +52,8 @@ const MAX_RAW_MESSAGE: usize = 300;
 
 /// Maps an error response to an [`ElevenLabsError`], extracting the most useful message
 /// from the known body shapes: `{"detail":{"status","message"}}`, `{"detail":[{"msg"...}]}`
-/// (validation) or `{"detail":"..."}`.
+/// (validation) or `{"detail":"..."}`. Phone numbers in it (a dynamic variable echoed in
+/// a validation error, say) are masked before the text can reach a log line.
 pub(crate) fn from_response(status: u16, body: &[u8]) -> ElevenLabsError {
     let message = detail_message(body).unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body);
@@ -62,6 +64,7 @@ pub(crate) fn from_response(status: u16, body: &[u8]) -> ElevenLabsError {
             text.chars().take(MAX_RAW_MESSAGE).collect()
         }
     });
+    let message = mask_phone_numbers(&message).into_owned();
     match status {
         401 | 403 => ElevenLabsError::Unauthorized { status, message },
         404 => ElevenLabsError::NotFound { message },
@@ -113,10 +116,12 @@ fn detail_message(body: &[u8]) -> Option<String> {
 }
 
 pub(crate) fn from_transport(error: &reqwest::Error) -> ElevenLabsError {
+    // The error names the URL, whose query may carry caller-supplied values.
+    let text = mask_phone_numbers(&error.to_string()).into_owned();
     if error.is_builder() {
-        return ElevenLabsError::Local(error.to_string());
+        return ElevenLabsError::Local(text);
     }
-    ElevenLabsError::Transport(error.to_string())
+    ElevenLabsError::Transport(text)
 }
 
 #[cfg(test)]
@@ -152,6 +157,20 @@ mod tests {
                 message: "query.agent_id: field required".into()
             }
         );
+    }
+
+    #[test]
+    fn phone_numbers_in_error_text_are_masked() {
+        let err = from_response(
+            422,
+            br#"{"detail":[{"loc":["body","phone"],"msg":"+15550100008 is not allowed"}]}"#,
+        );
+        assert_eq!(
+            err.to_string(),
+            "elevenlabs rejected the request (http 422): body.phone: +1********08 is not allowed"
+        );
+        let raw = from_response(500, b"upstream said 4155552671");
+        assert!(!raw.to_string().contains("5552671"), "{raw}");
     }
 
     #[test]

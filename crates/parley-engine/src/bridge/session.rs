@@ -615,7 +615,11 @@ impl Relay {
                 client_tool_call: call,
             } => self.run_tool(call),
             ServerMessage::Error { error_event } => {
-                tracing::warn!(call_id = self.call_id, message = ?error_event.message, "agent reported an error");
+                let message = error_event
+                    .message
+                    .as_deref()
+                    .map(parley_domain::mask_phone_numbers);
+                tracing::warn!(call_id = self.call_id, message = ?message, "agent reported an error");
             }
             _ => {}
         }

@@ -28,11 +28,12 @@ impl Engine {
             .download_recording_wav(&update.recording_sid)
             .await
             .map_err(CallError::from)?;
-        tokio::fs::create_dir_all(self.recordings_dir()).await?;
+        crate::private_files::create_private_dir_async(&self.recordings_dir()).await?;
         let path = self.recording_path(call_id, &update.recording_sid);
-        // Write then rename, so a half-written file is never served.
+        // Write then rename, so a half-written file is never served. Only Parley's user
+        // may read it: it is someone's voice.
         let partial = path.with_extension("wav.partial");
-        tokio::fs::write(&partial, &bytes).await?;
+        crate::private_files::write_private_file(&partial, &bytes).await?;
         tokio::fs::rename(&partial, &path).await?;
         update.path = Some(path.to_string_lossy().into_owned());
         update.content_type = Some("audio/wav".into());

@@ -1,6 +1,9 @@
 //! The `[http]` section: how long and how many connections and WebSockets may hold a
-//! node's resources before they have proved they are worth it.
+//! node's resources before they have proved they are worth it, and which proxies in
+//! front of Parley are trusted to say who the client is.
+use ipnet::IpNet;
 use serde::Deserialize;
+use std::net::IpAddr;
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -27,6 +30,9 @@ pub struct HttpSettings {
     pub events_max_sockets_per_credential: usize,
     /// How often a live-events socket checks that its credential still holds.
     pub events_recheck_secs: f64,
+    /// Load balancers and reverse proxies (IP addresses or CIDR ranges) whose
+    /// `X-Forwarded-For` is believed. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for HttpSettings {
@@ -41,6 +47,7 @@ impl Default for HttpSettings {
             events_max_sockets: 512,
             events_max_sockets_per_credential: 16,
             events_recheck_secs: 10.0,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -50,6 +57,14 @@ fn secs(value: f64) -> Duration {
 }
 
 impl HttpSettings {
+    /// The trusted proxies as networks (a single address is a /32 or /128).
+    pub fn trusted_proxy_networks(&self) -> Result<Vec<IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| parse_network(entry))
+            .collect()
+    }
+
     pub fn header_read_timeout(&self) -> Duration {
         secs(self.header_read_timeout_secs)
     }
@@ -118,5 +133,62 @@ impl HttpSettings {
             }
         }
         Ok(())
+    }
+}
+
+fn parse_network(entry: &str) -> Result<IpNet, String> {
+    let entry = entry.trim();
+    if let Ok(net) = entry.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    entry
+        .parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| format!("`{entry}` is neither an IP address nor a CIDR range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_ranges_parse() {
+        let settings = HttpSettings {
+            trusted_proxies: vec![
+                "10.0.0.0/8".into(),
+                " 192.168.1.7 ".into(),
+                "fd00::/8".into(),
+                "::1".into(),
+                "172.16.5.9/12".into(),
+            ],
+            ..HttpSettings::default()
+        };
+        let nets = settings.trusted_proxy_networks().unwrap();
+        let shown: Vec<String> = nets.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "10.0.0.0/8",
+                "192.168.1.7/32",
+                "fd00::/8",
+                "::1/128",
+                "172.16.0.0/12"
+            ]
+        );
+    }
+
+    #[test]
+    fn garbage_is_refused_with_the_entry() {
+        let settings = HttpSettings {
+            trusted_proxies: vec!["10.0.0.0/33".into()],
+            ..HttpSettings::default()
+        };
+        let err = settings.trusted_proxy_networks().unwrap_err();
+        assert!(err.contains("10.0.0.0/33"), "{err}");
+        let settings = HttpSettings {
+            trusted_proxies: vec!["lb.internal".into()],
+            ..HttpSettings::default()
+        };
+        assert!(settings.trusted_proxy_networks().is_err());
     }
 }

@@ -147,6 +147,9 @@ impl WebhookWorker {
             }
         };
         let duration_ms = started.elapsed().as_millis() as i64;
+        // A subscriber's error text is not ours: keep phone numbers out of logs and the
+        // delivery log.
+        let error = error.map(|e| parley_domain::mask_phone_numbers(&e).into_owned());
         let verdict = match &error {
             None => AttemptVerdict::Delivered,
             Some(_) => {

@@ -1,6 +1,8 @@
 //! Who is calling: a session cookie (people, from the dashboard) or an API key (programs).
 //! Every `/api/v1` route passes through [`authenticate`]; writes additionally need a role
 //! that may operate, and administration routes need `admin`.
+pub mod client_address;
+pub mod password;
 pub mod routes;
 pub mod secrets;
 

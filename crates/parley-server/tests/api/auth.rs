@@ -355,3 +355,151 @@ async fn admins_change_roles_but_never_remove_the_last_admin() {
     assert_eq!((status, error_code(&body)), (404, "not_found"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_sign_in_limit() {
+    // The test client connects from 127.0.0.1: the "load balancer".
+    let app = TestApp::start_on(crate::harness::Db::Sqlite, |s| {
+        s.auth.sign_in_attempts_per_minute = 1;
+        s.http.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let attempt = |forwarded_for: &str, email: String| {
+        app.http
+            .post(app.url("/api/v1/auth/sign-in"))
+            .header("X-Forwarded-For", forwarded_for)
+            .json(&json!({"email": email, "password": "whatever1234"}))
+            .send()
+    };
+    // One address gets 5 attempts a minute across accounts (5 x the per-email quota).
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let resp = attempt("203.0.113.7", format!("a{i}@example.com"))
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    // A forged left-hand entry does not buy a new bucket: the balancer's hop counts.
+    let forged = attempt("198.51.100.1, 203.0.113.7", "b@example.com".into())
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 429);
+    // Another client behind the same balancer is not locked out.
+    let other = attempt("203.0.113.8", "c@example.com".into())
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 401);
+    // IPv6 clients count per /64: another address in the same /64 shares the limit.
+    for i in 0..5 {
+        let resp = attempt("2001:db8:1:2::1", format!("d{i}@example.com"))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+    }
+    let same_64 = attempt("2001:db8:1:2:ffff::9", "e@example.com".into())
+        .await
+        .unwrap();
+    assert_eq!(same_64.status(), 429);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn over_long_emails_are_refused_before_anything_else() {
+    let app = TestApp::start().await;
+    let long = format!("{}@example.com", "a".repeat(250));
+    let (status, body) = read(
+        app.http
+            .post(app.url("/api/v1/auth/sign-in"))
+            .json(&json!({"email": long, "password": "whatever1234"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (422, "validation_failed"));
+    assert_eq!(body["error"]["details"]["fields"][0]["field"], "email");
+    app.stop().await;
+}
+
+/// Signs in; returns the session cookie and its CSRF token.
+async fn session(app: &TestApp, password: &str) -> Option<(String, String)> {
+    let resp = app
+        .http
+        .post(app.url("/api/v1/auth/sign-in"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    if resp.status() != 200 {
+        return None;
+    }
+    let set_cookie = resp.headers()["set-cookie"].to_str().unwrap();
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let me: serde_json::Value = resp.json().await.unwrap();
+    Some((cookie, me["csrf_token"].as_str().unwrap().to_string()))
+}
+
+#[tokio::test]
+async fn changing_the_password_signs_out_the_other_sessions() {
+    let app = TestApp::start().await;
+    let (here, csrf) = session(&app, ADMIN_PASSWORD).await.unwrap();
+    let (elsewhere, _) = session(&app, ADMIN_PASSWORD).await.unwrap();
+    let change = |current: &str, new: &str| {
+        app.http
+            .post(app.url("/api/v1/auth/password"))
+            .header("cookie", &here)
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"current_password": current, "new_password": new}))
+            .send()
+    };
+    let (status, body) = read(
+        change("not it at all", "a new long password")
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (422, "validation_failed"));
+    assert_eq!(
+        body["error"]["details"]["fields"][0]["field"],
+        "current_password"
+    );
+    let (status, body) = read(change(ADMIN_PASSWORD, "short").await.unwrap()).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["error"]["details"]["fields"][0]["field"],
+        "new_password"
+    );
+
+    let done = change(ADMIN_PASSWORD, "a new long password").await.unwrap();
+    assert_eq!(done.status(), 204);
+    let me = |cookie: &str| {
+        app.http
+            .get(app.url("/api/v1/auth/me"))
+            .header("cookie", cookie.to_string())
+            .send()
+    };
+    assert_eq!(me(&here).await.unwrap().status(), 200, "this session stays");
+    assert_eq!(
+        me(&elsewhere).await.unwrap().status(),
+        401,
+        "the other one ended"
+    );
+    assert!(
+        session(&app, ADMIN_PASSWORD).await.is_none(),
+        "old password refused"
+    );
+    assert!(session(&app, "a new long password").await.is_some());
+
+    // API keys belong to no user: nothing to change.
+    let (status, body) = read(
+        app.req(Method::POST, "/api/v1/auth/password", &app.admin_key)
+            .json(&json!({"current_password": "x", "new_password": "a new long password"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (403, "forbidden"));
+    app.stop().await;
+}

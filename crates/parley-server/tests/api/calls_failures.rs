@@ -216,6 +216,9 @@ async fn forged_webhooks_get_403_and_store_nothing() {
             now - 3 * 3600,
             body.as_bytes(),
         ),
+        // Replays: signed over 5 minutes ago, or ahead of our clock by more than skew.
+        parley_elevenlabs::webhook::sign(ELEVENLABS_WEBHOOK_SECRET, now - 6 * 60, body.as_bytes()),
+        parley_elevenlabs::webhook::sign(ELEVENLABS_WEBHOOK_SECRET, now + 120, body.as_bytes()),
     ] {
         let resp = app
             .http

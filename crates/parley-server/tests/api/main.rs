@@ -14,6 +14,7 @@ mod events;
 mod harness;
 mod import;
 mod import_bounds;
+mod privacy;
 mod spreadsheets;
 mod tools;
 mod tools_email;

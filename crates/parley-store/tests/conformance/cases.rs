@@ -9,6 +9,7 @@ use parley_store::{
     ImportRow, NewCall, NewCampaign, PageRequest, Store, StoreError,
 };
 
+pub use super::credential_cases::*;
 pub use super::webhook_cases::*;
 
 fn phone(s: &str) -> Phone {

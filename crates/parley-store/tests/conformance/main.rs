@@ -3,6 +3,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`).
 mod analytics;
 mod cases;
+mod credential_cases;
 mod webhook_cases;
 
 use parley_store::Store;
@@ -79,4 +80,6 @@ conformance!(
     webhook_deliveries_lease_retry_die_and_replay,
     finished_webhook_events_are_purged_after_retention,
     past_calls_are_counted_like_live_ones,
+    disabling_a_user_revokes_their_keys_and_sessions,
+    a_new_password_ends_the_other_sessions,
 );

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use parley_domain::mask_phone_numbers;
 use serde::Deserialize;
 
 /// What a failed request means for the caller.
@@ -139,7 +140,9 @@ struct ErrorBody {
 /// Longest slice of a non-JSON error body kept in the message.
 const MAX_RAW_MESSAGE: usize = 300;
 
-/// Builds the error for a non-success HTTP response.
+/// Builds the error for a non-success HTTP response. Twilio's messages quote the numbers
+/// they refuse (21211: "The 'To' number +1555... is not a valid phone number."), so they
+/// are masked here, before the text can reach a log line or a stored call.
 pub(crate) fn from_response(status: u16, body: &[u8]) -> TwilioError {
     let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
     let (code, message, more_info) = match parsed {
@@ -158,7 +161,7 @@ pub(crate) fn from_response(status: u16, body: &[u8]) -> TwilioError {
     TwilioError::from_failure(Failure {
         status: Some(status),
         code,
-        message,
+        message: mask_phone_numbers(&message).into_owned(),
         more_info,
         outcome_unknown: status >= 500,
     })
@@ -167,12 +170,14 @@ pub(crate) fn from_response(status: u16, body: &[u8]) -> TwilioError {
 /// Builds the error for a request that got no usable response.
 pub(crate) fn from_transport(error: &reqwest::Error) -> TwilioError {
     if error.is_builder() {
-        return TwilioError::invalid_request(format!("invalid request: {error}"));
+        let text = format!("invalid request: {error}");
+        return TwilioError::invalid_request(mask_phone_numbers(&text));
     }
     TwilioError::Retryable(Failure {
         status: error.status().map(|s| s.as_u16()),
         code: None,
-        message: format!("transport error: {error}"),
+        // The error names the URL, whose query may carry a number (`?To=%2B1...`).
+        message: mask_phone_numbers(&format!("transport error: {error}")).into_owned(),
         more_info: None,
         // A refused connection never reached Twilio; anything later might have.
         outcome_unknown: !error.is_connect(),
@@ -250,8 +255,19 @@ mod tests {
         assert!(!err.failure().outcome_unknown);
         assert_eq!(
             err.to_string(),
-            "twilio rejected the request: The 'To' number 5551234567 is not a valid phone number. (code 21211, http 400)"
+            "twilio rejected the request: The 'To' number 5*******67 is not a valid phone number. (code 21211, http 400)",
+            "the number Twilio quotes is masked"
         );
+        let e164 = from_response(
+            400,
+            br#"{"code":21211,"message":"The 'To' number +15550100008 is not a valid phone number.","status":400}"#,
+        );
+        assert_eq!(
+            e164.failure().message,
+            "The 'To' number +1********08 is not a valid phone number."
+        );
+        let raw = from_response(502, b"<html>no route to +15550100008</html>");
+        assert!(!raw.to_string().contains("5550100"), "{raw}");
     }
 
     #[test]
