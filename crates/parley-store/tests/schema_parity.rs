@@ -16,11 +16,12 @@ fn ours(table: &str) -> bool {
 
 async fn sqlite_schema(url: &str) -> (Columns, BTreeSet<String>) {
     let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-    let tables: Vec<(String,)> =
-        sqlx::query_as("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     let mut columns = Columns::new();
     for (table,) in tables.into_iter().filter(|(t,)| ours(t)) {
         let rows: Vec<(String, i64, i64)> =
