@@ -1,6 +1,9 @@
 //! Contacts and their tags.
 use crate::error::OptionalExt;
-use crate::{like_contains, on_reader, on_writer, Page, PageRequest, Result, Store, StoreError};
+use crate::tx::on_conn;
+use crate::{
+    like_contains, on_reader, on_writer, Db, Page, PageRequest, Result, Store, StoreError,
+};
 use parley_domain::contact::{Contact, ContactFields, CustomFields, NewContact};
 use parley_domain::time::{from_millis, now_millis};
 use parley_domain::Phone;
@@ -157,6 +160,19 @@ macro_rules! link_tags {
     }};
 }
 pub(crate) use link_tags;
+
+impl Db {
+    /// A contact's own time zone, if it has one (none for an unknown contact).
+    pub async fn contact_timezone(&mut self, id: i64) -> Result<Option<String>> {
+        let row: Option<(Option<String>,)> = on_conn!(self, c => sqlx::query_as(
+            "SELECT timezone FROM contacts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await)?;
+        Ok(row.and_then(|(tz,)| tz))
+    }
+}
 
 impl Store {
     /// Creates a contact; a contact with the same phone is a conflict.

@@ -59,6 +59,23 @@ pub async fn call_options(db: &mut Db, call_id: i64) -> Result<CallOptions, Stor
     Ok(serde_json::from_value(overrides).unwrap_or_default())
 }
 
+/// The time zone of the person on a call: the contact's own zone if set, else the one its
+/// number suggests. Read in the caller's session (inside an event's transaction, a second
+/// connection from the pool could wait for ever on a busy node).
+pub async fn call_zone(db: &mut Db, call: &Call) -> Result<chrono_tz::Tz, StoreError> {
+    let Ok(phone) = parley_domain::Phone::from_e164(&call.to) else {
+        return Ok(parley_domain::timezones::FALLBACK);
+    };
+    let timezone = match call.contact_id {
+        Some(id) => db.contact_timezone(id).await?,
+        None => None,
+    };
+    Ok(parley_domain::timezones::contact_zone(
+        timezone.as_deref(),
+        &phone,
+    ))
+}
+
 impl Engine {
     /// Commits an event's transaction, then publishes what it changed.
     pub async fn commit(&self, tx: Tx, after: AfterCommit) -> Result<(), StoreError> {
@@ -120,24 +137,6 @@ impl Engine {
             }
         }
         Ok(Call { outcome, ..call })
-    }
-
-    /// The time zone of the person on a call: the contact's own zone if set, else the
-    /// one its number suggests.
-    pub(crate) async fn call_zone(&self, call: &Call) -> chrono_tz::Tz {
-        let Ok(phone) = parley_domain::Phone::from_e164(&call.to) else {
-            return parley_domain::timezones::FALLBACK;
-        };
-        let timezone = match call.contact_id {
-            Some(id) => self
-                .store
-                .get_contact(id)
-                .await
-                .ok()
-                .and_then(|c| c.timezone),
-            None => None,
-        };
-        parley_domain::timezones::contact_zone(timezone.as_deref(), &phone)
     }
 
     pub(crate) fn publish(&self, event: LiveEvent) {

@@ -1,7 +1,7 @@
 //! What follows a campaign call: the retry policy applied to its outcome, a callback the
 //! callee asked for, or giving up, recorded on the contact's progress.
 use super::DialerError;
-use crate::calls::AfterCommit;
+use crate::calls::{call_zone, AfterCommit};
 use crate::events::LiveEvent;
 use crate::Engine;
 use parley_domain::call::{Call, CallOutcome};
@@ -92,7 +92,7 @@ impl Engine {
             }
             _ => {
                 let (attempts, today, _) = tx.attempt_counts(campaign_id, contact_id).await?;
-                let zone = self.call_zone(&call).await;
+                let zone = call_zone(tx, &call).await?;
                 let rules = CallingRules::from_settings(&campaign.settings);
                 match next_step(
                     &campaign.settings.retry,

@@ -26,7 +26,10 @@ impl Engine {
             .get_call(call_id)
             .await
             .map_err(|e| e.to_string())?;
-        let zone = self.call_zone(&call).await;
+        let mut db = self.store.reader().await.map_err(|e| e.to_string())?;
+        let zone = crate::calls::call_zone(&mut db, &call)
+            .await
+            .map_err(|e| e.to_string())?;
         let settings = match call.campaign_id {
             Some(id) => {
                 self.store

@@ -259,7 +259,10 @@ impl Engine {
             .get_call(call_id)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(self.call_zone(&call).await)
+        let mut db = self.store.reader().await.map_err(|e| e.to_string())?;
+        Ok(crate::calls::call_zone(&mut db, &call)
+            .await
+            .map_err(|e| e.to_string())?)
     }
 
     /// The context of a server tool call: the call named by `call_id`, if any.
