@@ -155,6 +155,7 @@ async fn status_callbacks_are_idempotent_and_never_move_a_call_backwards() {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|e| e["kind"] == "status")
         .map(|e| e["data"]["CallStatus"].as_str().unwrap())
         .collect();
     assert_eq!(
