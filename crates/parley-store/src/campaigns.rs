@@ -1,14 +1,13 @@
 //! Campaigns, their state changes, and the contacts enrolled in each.
 use crate::error::OptionalExt;
 use crate::tx::{execute, on_conn, own_reader, own_tx};
-use crate::{on_reader, on_writer, Db, Page, PageRequest, Result, Store, StoreError, Tx};
+use crate::{on_reader, Db, Page, PageRequest, Result, Store, StoreError, Tx};
 use parley_domain::campaign::{
     Campaign, CampaignAction, CampaignContact, CampaignProgress, CampaignSettings, CampaignState,
     ProgressState,
 };
 use parley_domain::time::{from_millis, now_millis};
 use parley_domain::webhook::EventType;
-use sqlx::QueryBuilder;
 
 #[derive(Debug, Clone)]
 pub struct NewCampaign {
@@ -94,69 +93,6 @@ impl TryFrom<CampaignRow> for Campaign {
 fn settings_json(s: &CampaignSettings) -> Result<String> {
     serde_json::to_string(s).map_err(|e| StoreError::Corrupt(format!("settings: {e}")))
 }
-
-/// Enrolls contacts (by id) in a campaign as `pending` and raises the counters by the
-/// number actually added; contacts already enrolled are left alone.
-macro_rules! enroll_contacts {
-    ($tx:expr, $campaign_id:expr, $contact_ids:expr, $now:expr) => {{
-        let ids: &[i64] = $contact_ids;
-        let mut added: u64 = 0;
-        for chunk in ids.chunks(1000) {
-            let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO campaign_contacts (campaign_id, contact_id, state, priority, \
-                 created_at, updated_at) ",
-            );
-            qb.push_values(chunk, |mut b, id| {
-                b.push_bind($campaign_id)
-                    .push_bind(*id)
-                    .push_bind("pending")
-                    .push_bind(2_i64)
-                    .push_bind($now)
-                    .push_bind($now);
-            });
-            qb.push(" ON CONFLICT DO NOTHING");
-            added += qb.build().execute(&mut *$tx).await?.rows_affected();
-        }
-        $crate::campaigns::bump_enrolled!($tx, $campaign_id, added);
-        added
-    }};
-}
-pub(crate) use enroll_contacts;
-
-macro_rules! bump_enrolled {
-    ($tx:expr, $campaign_id:expr, $added:expr) => {
-        if $added > 0 {
-            sqlx::query(
-                "UPDATE campaigns SET total = total + $2, pending = pending + $2 WHERE id = $1",
-            )
-            .bind($campaign_id)
-            .bind($added as i64)
-            .execute(&mut *$tx)
-            .await?;
-        }
-    };
-}
-pub(crate) use bump_enrolled;
-
-/// Lowers `total` and the state's counter for each `(campaign_id, state, count)` group of
-/// progress rows about to be deleted.
-macro_rules! lower_progress {
-    ($tx:expr, $groups:expr) => {
-        for (campaign_id, state, n) in $groups {
-            let state = parley_domain::campaign::ProgressState::parse(state)
-                .ok_or_else(|| $crate::StoreError::Corrupt(format!("progress state {state}")))?;
-            sqlx::query(&format!(
-                "UPDATE campaigns SET total = total - $2, {col} = {col} - $2 WHERE id = $1",
-                col = state.as_str()
-            ))
-            .bind(*campaign_id)
-            .bind(*n)
-            .execute(&mut *$tx)
-            .await?;
-        }
-    };
-}
-pub(crate) use lower_progress;
 
 impl Store {
     pub async fn create_campaign(&self, new: &NewCampaign, actor: &str) -> Result<Campaign> {
@@ -401,109 +337,6 @@ own_reader! {
 }
 
 impl Store {
-    /// Enrolls contacts; returns how many were newly added.
-    pub async fn add_campaign_contacts(
-        &self,
-        campaign_id: i64,
-        selector: &ContactSelector,
-    ) -> Result<u64> {
-        let campaign = self.get_campaign(campaign_id).await?;
-        if campaign.state.is_final() {
-            return Err(StoreError::CampaignState {
-                state: campaign.state,
-                message: "contacts cannot be added to a finished campaign",
-            });
-        }
-        let now = now_millis();
-        on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let added = match selector {
-                ContactSelector::Ids(ids) => {
-                    // Only ids that exist: a missing contact is skipped, not an error.
-                    let mut existing: Vec<i64> = Vec::with_capacity(ids.len());
-                    for chunk in ids.chunks(1000) {
-                        let mut qb = QueryBuilder::new("SELECT id FROM contacts WHERE id IN (");
-                        let mut sep = qb.separated(", ");
-                        for id in chunk {
-                            sep.push_bind(*id);
-                        }
-                        sep.push_unseparated(")");
-                        let found: Vec<(i64,)> = qb.build_query_as().fetch_all(&mut *tx).await?;
-                        existing.extend(found.into_iter().map(|(id,)| id));
-                    }
-                    enroll_contacts!(tx, campaign_id, &existing, now)
-                }
-                ContactSelector::Tag(tag) => {
-                    let added = sqlx::query(
-                        "INSERT INTO campaign_contacts (campaign_id, contact_id, state, priority, \
-                         created_at, updated_at) \
-                         SELECT $1, ct.contact_id, 'pending', 2, $3, $3 FROM contact_tags ct \
-                         JOIN tags t ON t.id = ct.tag_id WHERE t.name = $2 \
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(campaign_id)
-                    .bind(tag.to_lowercase())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    bump_enrolled!(tx, campaign_id, added);
-                    added
-                }
-            };
-            tx.commit().await?;
-            Ok::<_, StoreError>(added)
-        })
-    }
-
-    /// Removes contacts from a campaign (their call history stays); returns how many.
-    pub async fn remove_campaign_contacts(
-        &self,
-        campaign_id: i64,
-        selector: &ContactSelector,
-    ) -> Result<u64> {
-        on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let scope = |qb: &mut QueryBuilder<'_, _>| {
-                qb.push(" WHERE campaign_id = ").push_bind(campaign_id);
-                match selector {
-                    ContactSelector::Ids(ids) => {
-                        qb.push(" AND contact_id IN (");
-                        let mut sep = qb.separated(", ");
-                        for id in ids {
-                            sep.push_bind(*id);
-                        }
-                        sep.push_unseparated(")");
-                    }
-                    ContactSelector::Tag(tag) => {
-                        qb.push(
-                            " AND contact_id IN (SELECT ct.contact_id FROM contact_tags ct \
-                             JOIN tags t ON t.id = ct.tag_id WHERE t.name = ",
-                        )
-                        .push_bind(tag.to_lowercase())
-                        .push(")");
-                    }
-                }
-            };
-            if let ContactSelector::Ids(ids) = selector {
-                if ids.is_empty() {
-                    return Ok(0);
-                }
-            }
-            let mut qb =
-                QueryBuilder::new("SELECT campaign_id, state, COUNT(*) FROM campaign_contacts");
-            scope(&mut qb);
-            qb.push(" GROUP BY campaign_id, state");
-            let groups: Vec<(i64, String, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
-            let mut qb = QueryBuilder::new("DELETE FROM campaign_contacts");
-            scope(&mut qb);
-            let removed = qb.build().execute(&mut *tx).await?.rows_affected();
-            lower_progress!(tx, &groups);
-            tx.commit().await?;
-            Ok::<_, StoreError>(removed)
-        })
-    }
-
     /// The contacts of a campaign, newest enrolment first by contact id.
     pub async fn list_campaign_contacts(
         &self,

@@ -1,9 +1,7 @@
 //! Contacts and their tags.
 use crate::error::OptionalExt;
-use crate::tx::on_conn;
-use crate::{
-    like_contains, on_reader, on_writer, Db, Page, PageRequest, Result, Store, StoreError,
-};
+use crate::tx::{execute, on_conn, own_reader, own_tx};
+use crate::{like_contains, on_reader, Db, Page, PageRequest, Result, Store, StoreError, Tx};
 use parley_domain::contact::{Contact, ContactFields, CustomFields, NewContact};
 use parley_domain::time::{from_millis, now_millis};
 use parley_domain::Phone;
@@ -119,47 +117,61 @@ impl ContactUpdate {
     }
 }
 
-/// Makes sure every tag name exists and returns name -> id. Runs on a transaction.
-macro_rules! ensure_tags {
-    ($tx:expr, $names:expr) => {{
-        let names: &[String] = $names;
-        let mut ids: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
-        if !names.is_empty() {
-            let mut qb = sqlx::QueryBuilder::new("INSERT INTO tags (name) ");
+impl Tx {
+    /// Makes sure every tag name exists and returns name -> id.
+    pub(crate) async fn ensure_tags(&mut self, names: &[String]) -> Result<HashMap<String, i64>> {
+        let mut ids = HashMap::new();
+        if names.is_empty() {
+            return Ok(ids);
+        }
+        self.point("ensure_tags")?;
+        let rows: Vec<(i64, String)> = on_conn!(self, c => {
+            let mut qb = QueryBuilder::new("INSERT INTO tags (name) ");
             qb.push_values(names, |mut b, n| {
                 b.push_bind(n.clone());
             });
             qb.push(" ON CONFLICT (name) DO NOTHING");
-            qb.build().execute(&mut *$tx).await?;
-            let mut qb = sqlx::QueryBuilder::new("SELECT id, name FROM tags WHERE name IN (");
+            qb.build().execute(&mut *c).await?;
+            let mut qb = QueryBuilder::new("SELECT id, name FROM tags WHERE name IN (");
             let mut sep = qb.separated(", ");
             for n in names {
                 sep.push_bind(n.clone());
             }
             sep.push_unseparated(")");
-            let rows: Vec<(i64, String)> = qb.build_query_as().fetch_all(&mut *$tx).await?;
-            ids.extend(rows.into_iter().map(|(id, name)| (name, id)));
-        }
-        ids
-    }};
-}
-pub(crate) use ensure_tags;
+            qb.build_query_as().fetch_all(&mut *c).await
+        })?;
+        ids.extend(rows.into_iter().map(|(id, name)| (name, id)));
+        Ok(ids)
+    }
 
-/// Links contacts to tags (pairs of contact id, tag id); existing links are kept.
-macro_rules! link_tags {
-    ($tx:expr, $pairs:expr) => {{
-        let pairs: &[(i64, i64)] = $pairs;
-        if !pairs.is_empty() {
-            let mut qb = sqlx::QueryBuilder::new("INSERT INTO contact_tags (contact_id, tag_id) ");
-            qb.push_values(pairs, |mut b, (c, t)| {
-                b.push_bind(*c).push_bind(*t);
+    /// Links contacts to tags (pairs of contact id, tag id); existing links are kept.
+    pub(crate) async fn link_tags(&mut self, pairs: &[(i64, i64)]) -> Result<()> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        self.point("link_tags")?;
+        on_conn!(self, c => {
+            let mut qb = QueryBuilder::new("INSERT INTO contact_tags (contact_id, tag_id) ");
+            qb.push_values(pairs, |mut b, (contact, tag)| {
+                b.push_bind(*contact).push_bind(*tag);
             });
             qb.push(" ON CONFLICT DO NOTHING");
-            qb.build().execute(&mut *$tx).await?;
-        }
-    }};
+            qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Replaces a contact's tags with `names`.
+    async fn set_tags(&mut self, contact_id: i64, names: &[String]) -> Result<()> {
+        execute!(
+            self,
+            sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1").bind(contact_id)
+        )?;
+        let tags = self.ensure_tags(names).await?;
+        let pairs: Vec<(i64, i64)> = tags.values().map(|t| (contact_id, *t)).collect();
+        self.link_tags(&pairs).await
+    }
 }
-pub(crate) use link_tags;
 
 impl Db {
     /// A contact's own time zone, if it has one (none for an unknown contact).
@@ -174,57 +186,21 @@ impl Db {
     }
 }
 
-impl Store {
-    /// Creates a contact; a contact with the same phone is a conflict.
-    pub async fn create_contact(&self, contact: &NewContact) -> Result<Contact> {
-        let now = now_millis();
-        let id = on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO contacts (phone, first_name, last_name, email, company, timezone, \
-                 custom_fields, search_text, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
-            )
-            .bind(contact.phone.as_str())
-            .bind(&contact.fields.first_name)
-            .bind(&contact.fields.last_name)
-            .bind(&contact.fields.email)
-            .bind(&contact.fields.company)
-            .bind(&contact.fields.timezone)
-            .bind(custom_fields_json(&contact.fields))
-            .bind(search_text(contact.phone.as_str(), &contact.fields))
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| StoreError::unique(e, "a contact with this phone number already exists"))?;
-            let tags = ensure_tags!(tx, &contact.fields.tags);
-            let pairs: Vec<(i64, i64)> = tags.values().map(|t| (id, *t)).collect();
-            link_tags!(tx, &pairs);
-            tx.commit().await?;
-            Ok::<_, StoreError>(id)
-        })?;
-        self.get_contact(id).await
-    }
-
-    pub async fn get_contact(&self, id: i64) -> Result<Contact> {
-        let row: ContactRow = on_reader!(self, pool => sqlx::query_as(&format!(
-            "SELECT {CONTACT_COLUMNS} FROM contacts c WHERE c.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(pool)
-        .await)?
-        .found()?;
+impl Db {
+    pub async fn get_contact(&mut self, id: i64) -> Result<Contact> {
+        let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts c WHERE c.id = $1");
+        let row: ContactRow =
+            on_conn!(self, c => sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?.found()?;
         let mut tags = self.tags_of(&[id]).await?;
         row.into_contact(tags.remove(&id).unwrap_or_default())
     }
 
-    pub async fn contact_by_phone(&self, phone: &Phone) -> Result<Option<Contact>> {
-        let row: Option<ContactRow> = on_reader!(self, pool => sqlx::query_as(&format!(
-            "SELECT {CONTACT_COLUMNS} FROM contacts c WHERE c.phone = $1"
-        ))
-        .bind(phone.as_str())
-        .fetch_optional(pool)
-        .await)?;
+    pub async fn contact_by_phone(&mut self, phone: &Phone) -> Result<Option<Contact>> {
+        let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts c WHERE c.phone = $1");
+        let row: Option<ContactRow> = on_conn!(self, c => sqlx::query_as(&sql)
+            .bind(phone.as_str())
+            .fetch_optional(c)
+            .await)?;
         match row {
             None => Ok(None),
             Some(row) => {
@@ -236,12 +212,12 @@ impl Store {
     }
 
     /// Tag names of each contact, sorted.
-    pub(crate) async fn tags_of(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<String>>> {
+    pub(crate) async fn tags_of(&mut self, ids: &[i64]) -> Result<HashMap<i64, Vec<String>>> {
         let mut out: HashMap<i64, Vec<String>> = HashMap::new();
         if ids.is_empty() {
             return Ok(out);
         }
-        let rows: Vec<(i64, String)> = on_reader!(self, pool => {
+        let rows: Vec<(i64, String)> = on_conn!(self, c => {
             let mut qb = QueryBuilder::new(
                 "SELECT ct.contact_id, t.name FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id \
                  WHERE ct.contact_id IN (",
@@ -251,7 +227,7 @@ impl Store {
                 sep.push_bind(*id);
             }
             sep.push_unseparated(") ORDER BY t.name");
-            qb.build_query_as().fetch_all(pool).await
+            qb.build_query_as().fetch_all(c).await
         })?;
         for (id, name) in rows {
             out.entry(id).or_default().push(name);
@@ -259,7 +235,7 @@ impl Store {
         Ok(out)
     }
 
-    pub(crate) async fn rows_to_contacts(&self, rows: Vec<ContactRow>) -> Result<Vec<Contact>> {
+    pub(crate) async fn rows_to_contacts(&mut self, rows: Vec<ContactRow>) -> Result<Vec<Contact>> {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut tags = self.tags_of(&ids).await?;
         rows.into_iter()
@@ -269,9 +245,42 @@ impl Store {
             })
             .collect()
     }
+}
+
+own_reader! {
+    fn get_contact(id: i64) -> Contact;
+    fn contact_by_phone(phone: &Phone) -> Option<Contact>;
+}
+
+impl Tx {
+    /// Creates a contact; a contact with the same phone is a conflict.
+    pub async fn create_contact(&mut self, contact: &NewContact) -> Result<Contact> {
+        self.point("create_contact")?;
+        let (id,): (i64,) = on_conn!(self, c => sqlx::query_as(
+            "INSERT INTO contacts (phone, first_name, last_name, email, company, timezone, \
+             custom_fields, search_text, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+        )
+        .bind(contact.phone.as_str())
+        .bind(&contact.fields.first_name)
+        .bind(&contact.fields.last_name)
+        .bind(&contact.fields.email)
+        .bind(&contact.fields.company)
+        .bind(&contact.fields.timezone)
+        .bind(custom_fields_json(&contact.fields))
+        .bind(search_text(contact.phone.as_str(), &contact.fields))
+        .bind(now_millis())
+        .fetch_one(c)
+        .await)
+        .map_err(|e| StoreError::unique(e, "a contact with this phone number already exists"))?;
+        let tags = self.ensure_tags(&contact.fields.tags).await?;
+        let pairs: Vec<(i64, i64)> = tags.values().map(|t| (id, *t)).collect();
+        self.link_tags(&pairs).await?;
+        self.get_contact(id).await
+    }
 
     /// Applies a partial update; changing the phone to one another contact has conflicts.
-    pub async fn update_contact(&self, id: i64, update: ContactUpdate) -> Result<Contact> {
+    pub async fn update_contact(&mut self, id: i64, update: ContactUpdate) -> Result<Contact> {
         let current = self.get_contact(id).await?;
         let mut phone = current.phone.clone();
         let mut fields = ContactFields {
@@ -285,74 +294,70 @@ impl Store {
         };
         let tags_changed = update.tags.is_some();
         update.apply_to(&mut phone, &mut fields);
-        on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let done = sqlx::query(
-                "UPDATE contacts SET phone = $2, first_name = $3, last_name = $4, email = $5, \
-                 company = $6, timezone = $7, custom_fields = $8, search_text = $9, updated_at = $10 \
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(&phone)
-            .bind(&fields.first_name)
-            .bind(&fields.last_name)
-            .bind(&fields.email)
-            .bind(&fields.company)
-            .bind(&fields.timezone)
-            .bind(custom_fields_json(&fields))
-            .bind(search_text(&phone, &fields))
-            .bind(now_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| StoreError::unique(e, "another contact has this phone number"))?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            if tags_changed {
-                sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                let tags = ensure_tags!(tx, &fields.tags);
-                let pairs: Vec<(i64, i64)> = tags.values().map(|t| (id, *t)).collect();
-                link_tags!(tx, &pairs);
-            }
-            tx.commit().await?;
-            Ok::<_, StoreError>(())
-        })?;
+        self.point("update_contact")?;
+        let updated = on_conn!(self, c => sqlx::query(
+            "UPDATE contacts SET phone = $2, first_name = $3, last_name = $4, email = $5, \
+             company = $6, timezone = $7, custom_fields = $8, search_text = $9, updated_at = $10 \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&phone)
+        .bind(&fields.first_name)
+        .bind(&fields.last_name)
+        .bind(&fields.email)
+        .bind(&fields.company)
+        .bind(&fields.timezone)
+        .bind(custom_fields_json(&fields))
+        .bind(search_text(&phone, &fields))
+        .bind(now_millis())
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(|e| StoreError::unique(e, "another contact has this phone number"))?;
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if tags_changed {
+            self.set_tags(id, &fields.tags).await?;
+        }
         self.get_contact(id).await
     }
 
     /// Deletes a contact and its campaign progress rows (adjusting campaign counters).
     /// Calls keep their history with the contact link cleared.
-    pub async fn delete_contact(&self, id: i64) -> Result<()> {
-        on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            // Keep campaign counters exact: the cascade would drop progress rows silently.
-            let groups: Vec<(i64, String, i64)> = sqlx::query_as(
-                "SELECT campaign_id, state, COUNT(*) FROM campaign_contacts WHERE contact_id = $1 \
-                 GROUP BY campaign_id, state",
-            )
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
-            crate::campaigns::lower_progress!(tx, &groups);
-            sqlx::query("DELETE FROM campaign_contacts WHERE contact_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            let done = sqlx::query("DELETE FROM contacts WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            tx.commit().await?;
-            Ok::<_, StoreError>(())
-        })
+    pub async fn delete_contact(&mut self, id: i64) -> Result<()> {
+        self.point("delete_contact")?;
+        // Keep campaign counters exact: the cascade would drop progress rows silently.
+        let groups: Vec<(i64, String, i64)> = on_conn!(self, c => sqlx::query_as(
+            "SELECT campaign_id, state, COUNT(*) FROM campaign_contacts WHERE contact_id = $1 \
+             GROUP BY campaign_id, state",
+        )
+        .bind(id)
+        .fetch_all(c)
+        .await)?;
+        self.lower_progress(&groups).await?;
+        execute!(
+            self,
+            sqlx::query("DELETE FROM campaign_contacts WHERE contact_id = $1").bind(id)
+        )?;
+        if execute!(
+            self,
+            sqlx::query("DELETE FROM contacts WHERE id = $1").bind(id)
+        )? == 0
+        {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
+}
 
+own_tx! {
+    fn create_contact(contact: &NewContact) -> Contact;
+    fn update_contact(id: i64, update: ContactUpdate) -> Contact;
+    fn delete_contact(id: i64) -> ();
+}
+
+impl Store {
     pub async fn list_contacts(
         &self,
         filter: &ContactFilter,
@@ -386,7 +391,7 @@ impl Store {
             qb.build_query_as().fetch_all(pool).await
         })?;
         let page = Page::from_rows(rows, &page, |r| r.id);
-        let items = self.rows_to_contacts(page.items).await?;
+        let items = self.reader().await?.rows_to_contacts(page.items).await?;
         Ok(Page {
             items,
             next_before_id: page.next_before_id,

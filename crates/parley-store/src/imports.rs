@@ -4,8 +4,9 @@
 //! Duplicates are found without holding the file in memory: each contact remembers the
 //! import and line that last wrote it, so a later row of the same import with the same
 //! phone is recognised from the database.
-use crate::contacts::{custom_fields_json, ensure_tags, link_tags, search_text};
+use crate::contacts::{custom_fields_json, search_text};
 use crate::error::OptionalExt;
+use crate::tx::{execute, on_conn};
 use crate::{on_reader, on_writer, Result, Store, StoreError};
 use parley_domain::contact::{ContactFields, CustomFields, NewContact};
 use parley_domain::time::now_millis;
@@ -205,10 +206,11 @@ impl Store {
         }
 
         let now = now_millis();
-        on_writer!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let mut existing: HashMap<String, ExistingRow> = HashMap::new();
-            if !merged.is_empty() {
+        let mut tx = self.begin().await?;
+        tx.point("import_batch")?;
+        let mut existing: HashMap<String, ExistingRow> = HashMap::new();
+        if !merged.is_empty() {
+            let found: Vec<ExistingRow> = on_conn!(tx, c => {
                 let mut qb = QueryBuilder::new(
                     "SELECT phone, first_name, last_name, email, company, timezone, custom_fields, \
                      import_id, import_line FROM contacts WHERE phone IN (",
@@ -218,37 +220,39 @@ impl Store {
                     sep.push_bind(m.phone.clone());
                 }
                 sep.push_unseparated(")");
-                let found: Vec<ExistingRow> = qb.build_query_as().fetch_all(&mut *tx).await?;
-                existing.extend(found.into_iter().map(|r| (r.phone.clone(), r)));
-            }
+                qb.build_query_as().fetch_all(&mut *c).await
+            })?;
+            existing.extend(found.into_iter().map(|r| (r.phone.clone(), r)));
+        }
 
-            // (phone, fields, import_line to keep)
-            let mut writes: Vec<(&Merged, ContactFields, i64)> = Vec::with_capacity(merged.len());
-            for m in &merged {
-                match existing.remove(&m.phone) {
-                    None => {
-                        outcome.created += 1;
-                        writes.push((m, m.fields.clone(), m.line));
-                    }
-                    Some(old) => {
-                        let first_line = old.import_line.unwrap_or(m.line);
-                        let same_import = old.import_id == Some(import.id);
-                        let mut fields = old.into_fields()?;
-                        fields.merge_from(m.fields.clone());
-                        if same_import {
-                            errors.push(duplicate_error(m.line, first_line));
-                            outcome.duplicates += 1;
-                            writes.push((m, fields, first_line));
-                        } else {
-                            outcome.updated += 1;
-                            writes.push((m, fields, m.line));
-                        }
+        // (phone, fields, import_line to keep)
+        let mut writes: Vec<(&Merged, ContactFields, i64)> = Vec::with_capacity(merged.len());
+        for m in &merged {
+            match existing.remove(&m.phone) {
+                None => {
+                    outcome.created += 1;
+                    writes.push((m, m.fields.clone(), m.line));
+                }
+                Some(old) => {
+                    let first_line = old.import_line.unwrap_or(m.line);
+                    let same_import = old.import_id == Some(import.id);
+                    let mut fields = old.into_fields()?;
+                    fields.merge_from(m.fields.clone());
+                    if same_import {
+                        errors.push(duplicate_error(m.line, first_line));
+                        outcome.duplicates += 1;
+                        writes.push((m, fields, first_line));
+                    } else {
+                        outcome.updated += 1;
+                        writes.push((m, fields, m.line));
                     }
                 }
             }
+        }
 
-            let mut ids: HashMap<String, i64> = HashMap::with_capacity(writes.len());
-            if !writes.is_empty() {
+        let mut ids: HashMap<String, i64> = HashMap::with_capacity(writes.len());
+        if !writes.is_empty() {
+            let rows: Vec<(i64, String)> = on_conn!(tx, c => {
                 let mut qb = QueryBuilder::new(
                     "INSERT INTO contacts (phone, first_name, last_name, email, company, timezone, \
                      custom_fields, search_text, import_id, import_line, created_at, updated_at) ",
@@ -275,36 +279,41 @@ impl Store {
                      import_id = excluded.import_id, import_line = excluded.import_line, \
                      updated_at = excluded.updated_at RETURNING id, phone",
                 );
-                let rows: Vec<(i64, String)> = qb.build_query_as().fetch_all(&mut *tx).await?;
-                ids.extend(rows.into_iter().map(|(id, phone)| (phone, id)));
-            }
+                qb.build_query_as().fetch_all(&mut *c).await
+            })?;
+            ids.extend(rows.into_iter().map(|(id, phone)| (phone, id)));
+        }
 
-            let mut tag_names: Vec<String> =
-                writes.iter().flat_map(|(m, _, _)| m.fields.tags.iter().cloned()).collect();
-            tag_names.sort();
-            tag_names.dedup();
-            let tag_ids = ensure_tags!(tx, &tag_names);
-            let pairs: Vec<(i64, i64)> = writes
-                .iter()
-                .flat_map(|(m, _, _)| {
-                    let tag_ids = &tag_ids;
-                    let contact = ids.get(&m.phone).copied();
-                    m.fields
-                        .tags
-                        .iter()
-                        .filter_map(move |t| Some((contact?, *tag_ids.get(t)?)))
-                })
-                .collect();
-            link_tags!(tx, &pairs);
+        let mut tag_names: Vec<String> = writes
+            .iter()
+            .flat_map(|(m, _, _)| m.fields.tags.iter().cloned())
+            .collect();
+        tag_names.sort();
+        tag_names.dedup();
+        let tag_ids = tx.ensure_tags(&tag_names).await?;
+        let pairs: Vec<(i64, i64)> = writes
+            .iter()
+            .flat_map(|(m, _, _)| {
+                let tag_ids = &tag_ids;
+                let contact = ids.get(&m.phone).copied();
+                m.fields
+                    .tags
+                    .iter()
+                    .filter_map(move |t| Some((contact?, *tag_ids.get(t)?)))
+            })
+            .collect();
+        tx.link_tags(&pairs).await?;
 
-            if let (Some(campaign_id), false) = (import.campaign_id, ids.is_empty()) {
-                let contact_ids: Vec<i64> = ids.values().copied().collect();
-                crate::campaigns::enroll_contacts!(tx, campaign_id, &contact_ids, now);
-            }
+        if let (Some(campaign_id), false) = (import.campaign_id, ids.is_empty()) {
+            let contact_ids: Vec<i64> = ids.values().copied().collect();
+            tx.enroll_contacts(campaign_id, &contact_ids, now).await?;
+        }
 
-            if !errors.is_empty() {
-                let mut qb =
-                    QueryBuilder::new("INSERT INTO import_errors (import_id, line, reason, message) ");
+        if !errors.is_empty() {
+            on_conn!(tx, c => {
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO import_errors (import_id, line, reason, message) ",
+                );
                 qb.push_values(&errors, |mut b, e| {
                     b.push_bind(import.id)
                         .push_bind(e.line)
@@ -312,14 +321,17 @@ impl Store {
                         .push_bind(e.message.clone());
                 });
                 qb.push(" ON CONFLICT DO NOTHING");
-                qb.build().execute(&mut *tx).await?;
-            }
+                qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
+            })?;
+        }
 
-            let rejected = errors.len() as i64 - outcome.duplicates;
+        let rejected = errors.len() as i64 - outcome.duplicates;
+        execute!(
+            tx,
             sqlx::query(
                 "UPDATE imports SET rows_total = rows_total + $2, created = created + $3, \
-                 updated = updated + $4, duplicates = duplicates + $5, rejected = rejected + $6 \
-                 WHERE id = $1",
+             updated = updated + $4, duplicates = duplicates + $5, rejected = rejected + $6 \
+             WHERE id = $1",
             )
             .bind(import.id)
             .bind(rows_in_batch)
@@ -327,11 +339,8 @@ impl Store {
             .bind(outcome.updated)
             .bind(outcome.duplicates)
             .bind(rejected)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(())
-        })?;
+        )?;
+        tx.commit().await?;
         Ok(outcome)
     }
 }

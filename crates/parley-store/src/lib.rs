@@ -14,6 +14,7 @@ mod campaigns;
 mod contacts;
 mod dialing;
 mod dnc;
+mod enrolment;
 mod error;
 mod faults;
 mod imports;
