@@ -1,7 +1,7 @@
 //! Calls and what is recorded about them: events, transcript turns, recordings.
 use crate::error::OptionalExt;
 use crate::tx::{execute, on_conn, own_reader, own_tx};
-use crate::{on_reader, on_writer, Db, Page, PageRequest, Result, Store, StoreError, Tx};
+use crate::{on_reader, Db, Page, PageRequest, Result, Store, StoreError, Tx};
 use parley_domain::call::{
     Call, CallEvent, CallOutcome, CallStatus, Recording, TerminationSource, TranscriptTurn,
     TurnRole,
@@ -143,6 +143,8 @@ impl Tx {
         Ok(affected == 1)
     }
 
+    /// Stores one turn of the live transcript; a turn already on record (same call, role
+    /// and ElevenLabs event) is kept as it is, so writing a turn again is harmless.
     pub async fn add_transcript_turn(
         &mut self,
         call_id: i64,
@@ -154,7 +156,7 @@ impl Tx {
         self.point("add_transcript_turn")?;
         execute!(self, sqlx::query(
             "INSERT INTO transcript_turns (call_id, role, text, time_in_call_secs, event_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         )
         .bind(call_id)
         .bind(role.as_str())
@@ -205,28 +207,36 @@ own_reader! {
     fn call_events(call_id: i64) -> Vec<CallEvent>;
 }
 
-impl Store {
+impl Tx {
     /// Writes a call in state `queued`: the record exists before any carrier is asked.
-    pub async fn create_call(&self, new: &NewCall) -> Result<Call> {
-        let row: CallRow = on_writer!(self, pool => sqlx::query_as(&format!(
+    pub async fn create_call(&mut self, new: &NewCall) -> Result<Call> {
+        self.point("create_call")?;
+        let sql = format!(
             "INSERT INTO calls (campaign_id, contact_id, attempt, to_number, from_number, agent_id, \
              status, dynamic_variables, overrides, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9) RETURNING {CALL_COLUMNS}"
-        ))
-        .bind(new.campaign_id)
-        .bind(new.contact_id)
-        .bind(new.attempt)
-        .bind(&new.to)
-        .bind(&new.from)
-        .bind(&new.agent_id)
-        .bind(new.dynamic_variables.to_string())
-        .bind(new.overrides.to_string())
-        .bind(now_millis())
-        .fetch_one(pool)
-        .await)?;
+        );
+        let row: CallRow = on_conn!(self, c => sqlx::query_as(&sql)
+            .bind(new.campaign_id)
+            .bind(new.contact_id)
+            .bind(new.attempt)
+            .bind(&new.to)
+            .bind(&new.from)
+            .bind(&new.agent_id)
+            .bind(new.dynamic_variables.to_string())
+            .bind(new.overrides.to_string())
+            .bind(now_millis())
+            .fetch_one(c)
+            .await)?;
         row.try_into()
     }
+}
 
+own_tx! {
+    fn create_call(new: &NewCall) -> Call;
+}
+
+impl Store {
     pub async fn list_calls(&self, filter: &CallFilter, page: PageRequest) -> Result<Page<Call>> {
         let rows: Vec<CallRow> = on_reader!(self, pool => {
             let mut qb = QueryBuilder::new(format!("SELECT {CALL_COLUMNS} FROM calls WHERE id < "));

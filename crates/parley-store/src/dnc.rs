@@ -1,6 +1,6 @@
 //! Do-not-call lists: one global list and one per campaign.
-use crate::tx::{on_conn, own_tx};
-use crate::{on_reader, on_writer, Page, PageRequest, Result, Store, StoreError, Tx};
+use crate::tx::{execute, on_conn, own_tx};
+use crate::{on_reader, Page, PageRequest, Result, Store, StoreError, Tx};
 use parley_domain::time::{from_millis, now_millis};
 use parley_domain::webhook::EventType;
 use parley_domain::Phone;
@@ -117,21 +117,28 @@ own_tx! {
     fn add_dnc(phone: &Phone, campaign_id: Option<i64>, reason: Option<&str>, source: &str) -> DncEntry;
 }
 
-impl Store {
+impl Tx {
     /// Takes a number off a list; returns whether it was there.
-    pub async fn remove_dnc(&self, phone: &Phone, campaign_id: Option<i64>) -> Result<bool> {
-        let affected = on_writer!(self, pool => sqlx::query(
-            "DELETE FROM dnc_entries WHERE phone = $1 \
+    pub async fn remove_dnc(&mut self, phone: &Phone, campaign_id: Option<i64>) -> Result<bool> {
+        self.point("remove_dnc")?;
+        let affected = execute!(
+            self,
+            sqlx::query(
+                "DELETE FROM dnc_entries WHERE phone = $1 \
              AND (campaign_id = $2 OR ($2 IS NULL AND campaign_id IS NULL))",
-        )
-        .bind(phone.as_str())
-        .bind(campaign_id)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+            )
+            .bind(phone.as_str())
+            .bind(campaign_id)
+        )?;
         Ok(affected > 0)
     }
+}
 
+own_tx! {
+    fn remove_dnc(phone: &Phone, campaign_id: Option<i64>) -> bool;
+}
+
+impl Store {
     /// Lists one list: the global one (`campaign_id` None) or a campaign's.
     pub async fn list_dnc(
         &self,

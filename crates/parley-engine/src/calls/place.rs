@@ -25,6 +25,8 @@ pub struct PlaceCall {
     pub options: CallOptions,
     pub record: bool,
     pub max_duration_seconds: u32,
+    /// Who asked for it, for the audit log.
+    pub actor: String,
 }
 
 /// How Twilio is asked to handle a call.
@@ -62,8 +64,9 @@ impl Engine {
             .clone()
             .or_else(|| self.telephony.default_agent_id.clone())
             .ok_or(PlaceError::NoAgent)?;
-        let call = self
-            .store
+        // The call and its audit row are one change; the carrier is asked after it.
+        let mut tx = self.store.begin().await.map_err(CallError::from)?;
+        let call = tx
             .create_call(&NewCall {
                 campaign_id: req.campaign_id,
                 contact_id: req.contact_id,
@@ -81,6 +84,16 @@ impl Engine {
             })
             .await
             .map_err(CallError::from)?;
+        tx.audit(
+            &req.actor,
+            "call.placed",
+            "call",
+            Some(&call.id.to_string()),
+            &serde_json::json!({}),
+        )
+        .await
+        .map_err(CallError::from)?;
+        tx.commit().await.map_err(CallError::from)?;
         let options = DialOptions {
             answering_machine: req.options.answering_machine.clone(),
             record: req.record,

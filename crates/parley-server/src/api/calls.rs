@@ -183,6 +183,7 @@ pub async fn place(
         },
         record: body.record.unwrap_or(true),
         max_duration_seconds: duration,
+        actor: principal.actor.clone(),
     };
     let call = state
         .engine
@@ -194,16 +195,6 @@ pub async fn place(
             PlaceError::NoNumber => ApiError::field("to", e.to_string()),
             PlaceError::Call(inner) => ApiError::internal(inner),
         })?;
-    state
-        .store
-        .record_audit(
-            &principal.actor,
-            "call.placed",
-            "call",
-            Some(&call.id.to_string()),
-            &serde_json::json!({}),
-        )
-        .await?;
     Ok((StatusCode::CREATED, Json(detail(&state, call).await?)))
 }
 

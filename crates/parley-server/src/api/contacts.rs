@@ -223,21 +223,17 @@ pub async fn delete(
     Extension(principal): Extension<Principal>,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    state
-        .store
-        .delete_contact(id)
-        .await
-        .or_not_found("contact")?;
-    state
-        .store
-        .record_audit(
-            &principal.actor,
-            "contact.deleted",
-            "contact",
-            Some(&id.to_string()),
-            &serde_json::json!({}),
-        )
-        .await?;
+    let mut tx = state.store.begin().await?;
+    tx.delete_contact(id).await.or_not_found("contact")?;
+    tx.audit(
+        &principal.actor,
+        "contact.deleted",
+        "contact",
+        Some(&id.to_string()),
+        &serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -115,21 +115,21 @@ pub async fn add(
 ) -> ApiResult<(StatusCode, Json<DncEntry>)> {
     let phone = phone_of(&state, &body.phone)?;
     ensure_campaign(&state, body.campaign_id).await?;
-    let entry = state
-        .store
+    // The entry and its audit row are one change.
+    let mut tx = state.store.begin().await?;
+    let entry = tx
         .add_dnc(&phone, body.campaign_id, body.reason.as_deref(), "api")
         .await
         .or_not_found("campaign")?;
-    state
-        .store
-        .record_audit(
-            &principal.actor,
-            "dnc.added",
-            "dnc",
-            Some(&entry.id.to_string()),
-            &serde_json::json!({ "campaign_id": body.campaign_id }),
-        )
-        .await?;
+    tx.audit(
+        &principal.actor,
+        "dnc.added",
+        "dnc",
+        Some(&entry.id.to_string()),
+        &serde_json::json!({ "campaign_id": body.campaign_id }),
+    )
+    .await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(entry.into())))
 }
 
@@ -144,19 +144,19 @@ pub async fn remove(
     Query(q): Query<DncScope>,
 ) -> ApiResult<StatusCode> {
     let phone = phone_of(&state, &raw)?;
-    if !state.store.remove_dnc(&phone, q.campaign_id).await? {
+    let mut tx = state.store.begin().await?;
+    if !tx.remove_dnc(&phone, q.campaign_id).await? {
         return Err(ApiError::not_found("do-not-call entry"));
     }
-    state
-        .store
-        .record_audit(
-            &principal.actor,
-            "dnc.removed",
-            "dnc",
-            None,
-            &serde_json::json!({ "campaign_id": q.campaign_id }),
-        )
-        .await?;
+    tx.audit(
+        &principal.actor,
+        "dnc.removed",
+        "dnc",
+        None,
+        &serde_json::json!({ "campaign_id": q.campaign_id }),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
