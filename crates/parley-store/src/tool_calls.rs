@@ -1,5 +1,6 @@
 //! The log of agent tool calls.
-use crate::{on_reader, on_writer, Result, Store, StoreError};
+use crate::tx::{on_conn, own_tx};
+use crate::{on_reader, Result, Store, StoreError, Tx};
 use parley_domain::time::{from_millis, now_millis};
 use parley_domain::tool::{ToolCallRecord, ToolVia};
 
@@ -27,9 +28,10 @@ type Row = (
     i64,
 );
 
-impl Store {
-    pub async fn add_tool_call(&self, call: &NewToolCall<'_>) -> Result<i64> {
-        let id: i64 = on_writer!(self, pool => sqlx::query_scalar(
+impl Tx {
+    pub async fn add_tool_call(&mut self, call: &NewToolCall<'_>) -> Result<i64> {
+        self.point("add_tool_call")?;
+        let id: i64 = on_conn!(self, c => sqlx::query_scalar(
             "INSERT INTO tool_calls \
              (call_id, tool, via, parameters, result, is_error, duration_ms, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -42,11 +44,17 @@ impl Store {
         .bind(call.is_error)
         .bind(call.duration_ms)
         .bind(now_millis())
-        .fetch_one(pool)
+        .fetch_one(c)
         .await)?;
         Ok(id)
     }
+}
 
+own_tx! {
+    fn add_tool_call(call: &NewToolCall<'_>) -> i64;
+}
+
+impl Store {
     /// The tool calls made during one call, oldest first.
     pub async fn tool_calls(&self, call_id: i64) -> Result<Vec<ToolCallRecord>> {
         let rows: Vec<Row> = on_reader!(self, pool => sqlx::query_as(

@@ -387,11 +387,7 @@ impl Relay {
         Relay {
             engine,
             call_id: call.id,
-            ctx: ToolContext {
-                call_id: Some(call.id),
-                campaign_id: call.campaign_id,
-                contact_id: call.contact_id,
-            },
+            ctx: ToolContext::of_call(call),
             stream_sid,
             transcoding: Transcoding::default(),
             interrupted_up_to: None,

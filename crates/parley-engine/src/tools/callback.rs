@@ -3,6 +3,7 @@
 //! makes it the contact's next attempt.
 use super::params::{optional_str, required_str};
 use super::{Tool, ToolContext, ToolResult};
+use crate::calls::AfterCommit;
 use crate::dialer::settle::CALLBACK_EVENT;
 use crate::Engine;
 use futures::future::BoxFuture;
@@ -13,10 +14,17 @@ use serde_json::{json, Value};
 
 pub struct ScheduleCallback(pub(crate) std::sync::Weak<crate::Shared>);
 
+/// What the agent is told once the callback is on record.
+fn answer(at: chrono::DateTime<chrono::Utc>) -> Value {
+    json!(format!("Callback scheduled for {}.", at.to_rfc3339()))
+}
+
 impl Engine {
-    /// Records a callback for the contact on `call_id`; returns when it will be.
-    pub async fn schedule_callback(
+    /// Records a callback for the contact on `call_id`, with the log row of the tool call
+    /// in `ctx`; returns when it will be.
+    async fn schedule_callback(
         &self,
+        ctx: &ToolContext,
         call_id: i64,
         when: &str,
         reason: Option<&str>,
@@ -44,13 +52,19 @@ impl Engine {
             parse_callback_time(when, chrono::Utc::now(), zone).map_err(|e| e.to_string())?;
         let at = schedule_callback(requested, &CallingRules::from_settings(&settings), zone)
             .ok_or("no calling time is left in the campaign for that")?;
-        self.store
-            .add_call_event(
-                call_id,
-                CALLBACK_EVENT,
-                None,
-                &json!({ "requested": when, "reason": reason, "at_ms": at.timestamp_millis(), "at": at.to_rfc3339() }),
-            )
+        // Asked again for the same time (the agent retrying its tool call), it is the same
+        // callback; a different time is a new request, and the latest one counts.
+        let dedupe = format!("callback:{}", at.timestamp_millis());
+        let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
+        tx.add_call_event(
+            call_id,
+            CALLBACK_EVENT,
+            Some(&dedupe),
+            &json!({ "requested": when, "reason": reason, "at_ms": at.timestamp_millis(), "at": at.to_rfc3339() }),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        self.commit_tool(tx, AfterCommit::default(), ctx, &answer(at))
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!(call_id, at = %at, "callback scheduled");
@@ -90,11 +104,10 @@ impl Tool for ScheduleCallback {
                 "say when to call back, e.g. 'tomorrow 15:00'",
             )?;
             let reason = optional_str(&parameters, "reason")?;
-            let at = engine.schedule_callback(call_id, when, reason).await?;
-            Ok(json!(format!(
-                "Callback scheduled for {}.",
-                at.to_rfc3339()
-            )))
+            let at = engine
+                .schedule_callback(&ctx, call_id, when, reason)
+                .await?;
+            Ok(answer(at))
         })
     }
 }

@@ -4,6 +4,7 @@
 use super::calcom::{Attendee, Calcom, CalcomError};
 use super::params::{optional_str, required_str};
 use super::{Tool, ToolContext, ToolError, ToolResult};
+use crate::calls::AfterCommit;
 use crate::Engine;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -122,15 +123,7 @@ impl Tool for ScheduleConsultation {
                 Err(CalcomError::Refused(_)) => return Ok(unavailable(wanted, &free, zone)),
                 Err(e) => return Err(failed(e)),
             };
-            if let Some(call_id) = ctx.call_id {
-                let data = json!({ "uid": booking.uid, "start": booking.start.to_rfc3339() });
-                engine
-                    .store
-                    .add_call_event(call_id, CONSULTATION_EVENT, None, &data)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            Ok(json!({
+            let answer = json!({
                 "booked": true,
                 "message": format!(
                     "Booked for {} ({}). A confirmation goes to {email}.",
@@ -139,7 +132,21 @@ impl Tool for ScheduleConsultation {
                 ),
                 "booking_uid": booking.uid,
                 "start": booking.start.to_rfc3339(),
-            }))
+            });
+            // The booking is made; its record on the call and the tool call's log row are
+            // one change.
+            if let Some(call_id) = ctx.call_id {
+                let data = json!({ "uid": booking.uid, "start": booking.start.to_rfc3339() });
+                let mut tx = engine.store.begin().await.map_err(|e| e.to_string())?;
+                tx.add_call_event(call_id, CONSULTATION_EVENT, None, &data)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                engine
+                    .commit_tool(tx, AfterCommit::default(), &ctx, &answer)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(answer)
         })
     }
 }

@@ -8,6 +8,7 @@ mod callback;
 mod consultation;
 mod definition;
 mod email;
+mod log;
 mod opt_out;
 mod params;
 mod time;
@@ -25,11 +26,10 @@ use crate::Engine;
 use futures::future::BoxFuture;
 use parley_domain::call::CallStatus;
 use parley_domain::tool::ToolVia;
-use parley_store::NewToolCall;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Every built-in tool, by name.
 pub const NAMES: [&str; 6] = [
@@ -51,9 +51,21 @@ pub struct ToolContext {
     pub call_id: Option<i64>,
     pub campaign_id: Option<i64>,
     pub contact_id: Option<i64>,
+    /// The log row of the tool call running in this context (set by `Engine::run_tool`).
+    pub(crate) log: Option<Arc<log::ToolLog>>,
 }
 
 impl ToolContext {
+    /// The context of a tool called during `call`.
+    pub fn of_call(call: &parley_domain::call::Call) -> ToolContext {
+        ToolContext {
+            call_id: Some(call.id),
+            campaign_id: call.campaign_id,
+            contact_id: call.contact_id,
+            log: None,
+        }
+    }
+
     /// The call, for tools that act on it.
     pub fn require_call(&self) -> Result<i64, ToolError> {
         self.call_id.ok_or_else(|| {
@@ -169,47 +181,39 @@ impl Engine {
     async fn run_and_log(
         &self,
         name: &str,
-        ctx: ToolContext,
+        mut ctx: ToolContext,
         parameters: Value,
         via: ToolVia,
     ) -> ToolResult {
-        let started = Instant::now();
+        let log = Arc::new(log::ToolLog::start(name, via, parameters.clone()));
+        ctx.log = Some(log.clone());
         let result = match self.tools.get(name) {
             Some(tool) => match self.check_call_in_progress(&ctx).await {
-                Ok(()) => {
-                    tokio::time::timeout(TOOL_TIMEOUT, tool.call(ctx.clone(), parameters.clone()))
-                        .await
-                        .unwrap_or_else(|_| Err("the tool took too long".into()))
-                }
+                Ok(()) => tokio::time::timeout(TOOL_TIMEOUT, tool.call(ctx.clone(), parameters))
+                    .await
+                    .unwrap_or_else(|_| Err("the tool took too long".into())),
                 Err(refused) => Err(refused),
             },
             None => Err(format!("no tool named `{name}` is available").into()),
-        };
-        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let logged = match &result {
-            Ok(value) => value.clone(),
-            Err(e) => Value::String(e.to_string()),
         };
         // Parameters may hold emails and numbers: they go to the database, not the log.
         tracing::info!(
             tool = name,
             via = via.as_str(),
             call_id = ctx.call_id,
-            duration_ms,
+            duration_ms = log.duration_ms(),
             ok = result.is_ok(),
             "tool called"
         );
-        let entry = NewToolCall {
-            call_id: ctx.call_id,
-            tool: name,
-            via,
-            parameters: &parameters,
-            result: &logged,
-            is_error: result.is_err(),
-            duration_ms,
-        };
-        if let Err(e) = self.store.add_tool_call(&entry).await {
-            tracing::warn!(call_id = ctx.call_id, error = %e, "logging the tool call failed");
+        if !log.written() {
+            let logged = match &result {
+                Ok(value) => value.clone(),
+                Err(e) => Value::String(e.to_string()),
+            };
+            let entry = log.entry(ctx.call_id, &logged, result.is_err());
+            if let Err(e) = self.store.add_tool_call(&entry).await {
+                tracing::warn!(call_id = ctx.call_id, error = %e, "logging the tool call failed");
+            }
         }
         result
     }
@@ -271,11 +275,7 @@ impl Engine {
             return Ok(ToolContext::default());
         };
         match self.store.get_call(id).await {
-            Ok(call) => Ok(ToolContext {
-                call_id: Some(call.id),
-                campaign_id: call.campaign_id,
-                contact_id: call.contact_id,
-            }),
+            Ok(call) => Ok(ToolContext::of_call(&call)),
             Err(parley_store::StoreError::NotFound) => {
                 Err(ToolError::invalid("call_id", "no call has this id"))
             }

@@ -12,6 +12,9 @@ use serde_json::{json, Value};
 /// Call event recording the opt-out (the outcome becomes `opted_out`).
 pub const OPT_OUT_EVENT: &str = "opt_out";
 
+/// What the agent is told once the number is on the list.
+const ANSWER: &str = "Done: this number is on the do-not-call list and will not be called again.";
+
 pub struct OptOut(pub(crate) std::sync::Weak<crate::Shared>);
 
 impl Engine {
@@ -20,12 +23,18 @@ impl Engine {
     /// queued), every waiting attempt for it cancelled, and the opt-out recorded on the
     /// call. Saying it twice changes nothing more.
     pub async fn opt_out(&self, call_id: i64, reason: &str) -> Result<u64, String> {
-        self.apply_opt_out(call_id, reason)
+        self.apply_opt_out(call_id, reason, &ToolContext::default())
             .await
             .map_err(|e| e.to_string())
     }
 
-    async fn apply_opt_out(&self, call_id: i64, reason: &str) -> Result<u64, OptOutError> {
+    /// The opt-out, with the log row of the tool call in `ctx` if it came from one.
+    async fn apply_opt_out(
+        &self,
+        call_id: i64,
+        reason: &str,
+        ctx: &ToolContext,
+    ) -> Result<u64, OptOutError> {
         let mut tx = self.store.begin().await?;
         let call = tx.get_call(call_id).await?;
         let phone = Phone::from_e164(&call.to)?;
@@ -41,7 +50,7 @@ impl Engine {
         .await?;
         let mut after = AfterCommit::default();
         after.publish(LiveEvent::ContactOptedOut { call_id });
-        self.commit(tx, after).await?;
+        self.commit_tool(tx, after, ctx, &json!(ANSWER)).await?;
         tracing::info!(call_id, phone = %phone.masked(), cancelled, "opted out");
         Ok(cancelled)
     }
@@ -83,10 +92,11 @@ impl Tool for OptOut {
             let reason = optional_str(&parameters, "reason")?
                 .unwrap_or("the callee asked not to be called again")
                 .to_string();
-            engine.opt_out(call_id, &reason).await?;
-            Ok(json!(
-                "Done: this number is on the do-not-call list and will not be called again."
-            ))
+            engine
+                .apply_opt_out(call_id, &reason, &ctx)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(json!(ANSWER))
         })
     }
 }

@@ -105,6 +105,9 @@ impl Tool for TransferToHuman {
             let call_id = ctx.require_call()?;
             let reason =
                 optional_str(&parameters, "reason")?.unwrap_or("the callee asked for a person");
+            // Its log row is written after Twilio answers the redirect, on its own: the
+            // transfer must be on record before the redirect, and the row says whether
+            // the redirect went through.
             engine.transfer_to_human(call_id, reason).await?;
             Ok(json!("Transferring the call to a person now."))
         })

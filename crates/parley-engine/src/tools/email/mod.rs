@@ -10,6 +10,7 @@ mod template;
 
 use super::params::{optional_str, required_str};
 use super::{Tool, ToolContext, ToolError, ToolResult};
+use crate::calls::AfterCommit;
 use crate::settings::{EmailSettings, EmailTemplate, EmailTransport};
 use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
@@ -298,11 +299,16 @@ impl Tool for SendEmail {
             tracing::info!(call_id, to = %masked(&to), template = name, "email sent");
             // The recipient, and whether the callee gave it, stay on the call's record.
             let data = json!({ "to": to, "source": source, "template": name, "subject": rendered.subject });
-            store
-                .add_call_event(call_id, EMAIL_EVENT, None, &data)
+            let answer = json!(format!("Email sent to {to}."));
+            let mut tx = store.begin().await.map_err(err)?;
+            tx.add_call_event(call_id, EMAIL_EVENT, None, &data)
                 .await
                 .map_err(err)?;
-            Ok(json!(format!("Email sent to {to}.")))
+            engine
+                .commit_tool(tx, AfterCommit::default(), &ctx, &answer)
+                .await
+                .map_err(err)?;
+            Ok(answer)
         })
     }
 }
