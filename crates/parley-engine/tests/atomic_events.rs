@@ -8,18 +8,22 @@
 //!
 //! Runs on SQLite and PostgreSQL. Every write point of every event runs on both; set
 //! `PARLEY_FAULT_POINTS=N` to try only the first N points of each event (0: all).
-use parley_domain::call::{CallStatus, TerminationSource};
+use parley_domain::call::{Call, CallStatus, TerminationSource, TurnRole};
 use parley_domain::campaign::{CampaignAction, CampaignSettings};
 use parley_domain::contact::{ContactFields, NewContact};
+use parley_domain::tool::ToolVia;
 use parley_domain::webhook::EventType;
 use parley_domain::Phone;
+use parley_engine::calls::place::DialOptions;
 use parley_engine::settings::Settings;
 use parley_engine::telephony::{SimulatorUrls, Telephony};
 use parley_engine::Engine;
 use parley_store::testing::TestDatabase;
 use parley_store::{
-    ContactSelector, NewCall, NewCampaign, NewSubscription, StatusChange, Store, StoreError,
+    AttemptRefused, ClaimedContact, ContactSelector, NewCall, NewCampaign, NewSubscription,
+    StatusChange, Store, StoreError,
 };
+use serde_json::json;
 use std::sync::Arc;
 
 const CALL_SID: &str = "CA0123456789abcdef0123456789abcdef";
@@ -33,15 +37,25 @@ enum Backend {
     Postgres,
 }
 
-/// Where the call stands when the event arrives.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Where the contact and its call stand when the event arrives; each stage is the one
+/// before it plus one step.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 enum Stage {
+    /// Enrolled in a running campaign, not yet claimed by a dialer.
+    Pending,
+    /// Claimed by this node's dialer, no call written yet.
+    Claimed,
+    /// Its attempt written (`queued`), and then its number put on the do-not-call list
+    /// before the carrier was asked.
+    QueuedThenBlocked,
     /// Dialled, ringing.
     Ringing,
     /// Answered (with no agent conversation on record, so nothing waits for an analysis).
     Answered,
     /// Over, its agent conversation known, the analysis not yet in.
     AwaitingAnalysis,
+    /// Answered, and then the campaign paused.
+    AnsweredInPausedCampaign,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +76,22 @@ enum Event {
     OptOut,
     /// An operator pauses the campaign.
     PauseCampaign,
+    /// An operator resumes a paused campaign.
+    ResumeCampaign,
+    /// An operator stops the campaign while a call is live.
+    StopCampaign,
+    /// The dialer claims the due contact.
+    DialerClaim,
+    /// The dialer writes the claimed contact's attempt.
+    DialStart,
+    /// The dialer finds the number blocked just before dialling: cancelled undialled.
+    DialBlocked,
+    /// The bridge stores a turn of the live transcript.
+    TranscriptTurn,
+    /// The agent ends the conversation: the bridge records who ended the call.
+    BridgeEnded,
+    /// The agent's `schedule_callback` tool.
+    ScheduleCallback,
 }
 
 impl Event {
@@ -69,6 +99,10 @@ impl Event {
         match self {
             Event::StatusNoAnswer | Event::StatusInProgress | Event::AmdMachine => Stage::Ringing,
             Event::PostCall => Stage::AwaitingAnalysis,
+            Event::ResumeCampaign => Stage::AnsweredInPausedCampaign,
+            Event::DialerClaim => Stage::Pending,
+            Event::DialStart => Stage::Claimed,
+            Event::DialBlocked => Stage::QueuedThenBlocked,
             _ => Stage::Answered,
         }
     }
@@ -77,8 +111,12 @@ impl Event {
 struct World {
     store: Store,
     engine: Engine,
+    /// The attempt's call (0 before the attempt is written).
     call_id: i64,
     campaign_id: i64,
+    contact_id: i64,
+    /// The dialer's claim, from [`Stage::Claimed`] on.
+    claim: Option<ClaimedContact>,
     db: Db,
     /// Dropped last, after the pools are closed.
     _pg: Option<TestDatabase>,
@@ -200,22 +238,65 @@ impl World {
             .transition_campaign(campaign.id, CampaignAction::Start, "test", None)
             .await
             .unwrap();
+        let mut world = World {
+            store,
+            engine,
+            call_id: 0,
+            campaign_id: campaign.id,
+            contact_id: contact.id,
+            claim: None,
+            db,
+            _pg: pg,
+            _dir: dir,
+        };
+        if stage >= Stage::Claimed {
+            world.claim = Some(world.claim().await.remove(0));
+        }
+        if stage >= Stage::QueuedThenBlocked {
+            world.call_id = world.start_attempt().await.unwrap().unwrap().id;
+        }
+        if stage == Stage::QueuedThenBlocked {
+            let phone = Phone::from_e164(PHONE).unwrap();
+            world
+                .store
+                .add_dnc(&phone, None, Some("asked by email"), "api")
+                .await
+                .unwrap();
+            return world;
+        }
+        if stage >= Stage::Ringing {
+            world.ring_and_answer(stage).await;
+        }
+        if stage == Stage::AnsweredInPausedCampaign {
+            world
+                .store
+                .transition_campaign(world.campaign_id, CampaignAction::Pause, "ops", None)
+                .await
+                .unwrap();
+        }
+        world
+    }
+
+    async fn claim(&self) -> Vec<ClaimedContact> {
         let now = parley_domain::time::now_millis();
-        let claim = store
-            .claim_due_contacts(campaign.id, "node-test", now, now + 60_000, 1, 10)
+        self.store
+            .claim_due_contacts(self.campaign_id, "node-test", now, now + 60_000, 1, 10)
             .await
             .unwrap()
-            .remove(0);
+    }
+
+    async fn start_attempt(&self) -> Result<Result<Call, AttemptRefused>, StoreError> {
+        let claim = self.claim.as_ref().expect("claimed first");
         // The agent talks to machines too, so no event here needs Twilio after its commit.
         let overrides = serde_json::json!({"answering_machine": {"policy": "agent_talks"}});
-        let call = store
+        self.store
             .start_attempt(
-                &claim,
+                claim,
                 "node-test",
                 "2026-12-02",
                 &NewCall {
-                    campaign_id: Some(campaign.id),
-                    contact_id: Some(contact.id),
+                    campaign_id: Some(self.campaign_id),
+                    contact_id: Some(self.contact_id),
                     to: PHONE.into(),
                     from: "+15005550006".into(),
                     overrides,
@@ -224,9 +305,11 @@ impl World {
                 },
             )
             .await
-            .unwrap()
-            .unwrap();
-        store.set_call_sid(call.id, CALL_SID).await.unwrap();
+    }
+
+    async fn ring_and_answer(&self, stage: Stage) {
+        let (store, id) = (&self.store, self.call_id);
+        store.set_call_sid(id, CALL_SID).await.unwrap();
         let advance = |status| StatusChange {
             status,
             duration_seconds: None,
@@ -234,38 +317,27 @@ impl World {
             error_message: None,
         };
         store
-            .advance_call_status(call.id, &advance(CallStatus::Ringing))
+            .advance_call_status(id, &advance(CallStatus::Ringing))
             .await
             .unwrap();
-        if stage != Stage::Ringing {
-            store
-                .advance_call_status(call.id, &advance(CallStatus::InProgress))
-                .await
-                .unwrap();
+        if stage == Stage::Ringing {
+            return;
         }
+        store
+            .advance_call_status(id, &advance(CallStatus::InProgress))
+            .await
+            .unwrap();
         if stage == Stage::AwaitingAnalysis {
-            store
-                .set_conversation_id(call.id, CONVERSATION)
-                .await
-                .unwrap();
+            store.set_conversation_id(id, CONVERSATION).await.unwrap();
             let ended = StatusChange {
                 duration_seconds: Some(40),
                 ..advance(CallStatus::Completed)
             };
-            store.advance_call_status(call.id, &ended).await.unwrap();
+            store.advance_call_status(id, &ended).await.unwrap();
             store
-                .set_termination(call.id, TerminationSource::Agent, None)
+                .set_termination(id, TerminationSource::Agent, None)
                 .await
                 .unwrap();
-        }
-        World {
-            store,
-            engine,
-            call_id: call.id,
-            campaign_id: campaign.id,
-            db,
-            _pg: pg,
-            _dir: dir,
         }
     }
 
@@ -321,18 +393,78 @@ impl World {
                 .on_post_call_webhook(&post_call_body())
                 .await
                 .map_err(|e| e.to_string()),
-            Event::OptOut => e.opt_out(id, "stop calling me").await.map(|_| ()),
-            // The operator's retry of a pause that took effect is a no-op.
-            Event::PauseCampaign => match self
-                .store
-                .transition_campaign(self.campaign_id, CampaignAction::Pause, "ops", None)
+            Event::OptOut => {
+                self.tool("opt_out", json!({"reason": "stop calling me"}))
+                    .await
+            }
+            Event::PauseCampaign => self.operator(CampaignAction::Pause).await,
+            Event::ResumeCampaign => self.operator(CampaignAction::Resume).await,
+            Event::StopCampaign => self.operator(CampaignAction::Stop).await,
+            // Claimed once, the contact is not due again.
+            Event::DialerClaim => {
+                let now = parley_domain::time::now_millis();
+                self.store
+                    .claim_due_contacts(self.campaign_id, "node-test", now, now + 60_000, 1, 10)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            // A claim already used starts nothing more.
+            Event::DialStart => self
+                .start_attempt()
                 .await
-            {
-                Ok(_) | Err(StoreError::IllegalTransition(_)) => Ok(()),
-                Err(e) => Err(e.to_string()),
-            },
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Event::DialBlocked => {
+                let call = self.store.get_call(id).await.map_err(|e| e.to_string())?;
+                let phone = Phone::from_e164(PHONE).unwrap();
+                e.dial_attempt(call, &phone, &DialOptions::default())
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Event::TranscriptTurn => self
+                .store
+                .add_transcript_turn(id, TurnRole::User, "Call me tomorrow.", Some(3.5), Some(6))
+                .await
+                .map_err(|e| e.to_string()),
+            Event::BridgeEnded => self
+                .store
+                .set_termination(id, TerminationSource::Agent, None)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Event::ScheduleCallback => {
+                let params = json!({"when": "tomorrow 15:00", "reason": "driving"});
+                self.tool("schedule_callback", params).await
+            }
         };
         done
+    }
+
+    /// The agent calls a tool, as ElevenLabs calls a server tool.
+    async fn tool(&self, name: &str, parameters: serde_json::Value) -> Result<(), String> {
+        let ctx = self
+            .engine
+            .tool_context(Some(self.call_id))
+            .await
+            .map_err(|e| e.to_string())?;
+        self.engine
+            .run_tool(name, ctx, parameters, ToolVia::Server)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// The operator's retry of a transition that took effect is a no-op.
+    async fn operator(&self, action: CampaignAction) -> Result<(), String> {
+        match self
+            .store
+            .transition_campaign(self.campaign_id, action, "ops", None)
+            .await
+        {
+            Ok(_) | Err(StoreError::IllegalTransition(_)) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// Everything the events may change, without times.
@@ -385,6 +517,12 @@ impl World {
         );
         let dnc: Vec<(String, String)> =
             rows!(self.db, "SELECT phone, source FROM dnc_entries ORDER BY id");
+        // Which tools answered successfully: an agent that calls a tool again after a
+        // failure makes a second row, but never a second success for one change.
+        let tools: Vec<(String,)> = rows!(
+            self.db,
+            "SELECT DISTINCT tool FROM tool_calls WHERE NOT is_error ORDER BY tool"
+        );
         let audit: Vec<(String, i64)> = rows!(
             self.db,
             "SELECT action, COUNT(*) FROM audit_log GROUP BY action ORDER BY action"
@@ -399,6 +537,7 @@ impl World {
             format!("recordings {recordings:?}"),
             format!("transcript {turns:?}"),
             format!("dnc {dnc:?}"),
+            format!("tools answered {tools:?}"),
             format!("audit {audit:?}"),
         ]
     }
@@ -520,7 +659,23 @@ every_event_is_one_transaction! {
     a_post_call_webhook_stores_analysis_outcome_and_settlement_at_once =>
         Event::PostCall, ["add_call_event", "record_post_call", "outbox", "settle_attempt"];
     an_opt_out_blocks_cancels_and_records_at_once =>
-        Event::OptOut, ["add_dnc", "outbox", "cancel_waiting_for_phone", "add_call_event"];
+        Event::OptOut, ["add_dnc", "outbox", "cancel_waiting_for_phone", "add_call_event", "add_tool_call"];
     a_campaign_transition_is_audited_and_notified_at_once =>
         Event::PauseCampaign, ["transition_campaign", "audit", "outbox"];
+    resuming_a_campaign_is_audited_and_notified_at_once =>
+        Event::ResumeCampaign, ["transition_campaign", "audit", "outbox"];
+    stopping_a_campaign_is_audited_and_notified_at_once =>
+        Event::StopCampaign, ["transition_campaign", "audit", "outbox"];
+    a_dialer_claim_is_taken_whole =>
+        Event::DialerClaim, ["claim_due_contacts"];
+    an_attempt_is_written_with_its_progress_at_once =>
+        Event::DialStart, ["start_attempt"];
+    a_number_blocked_before_dialling_is_cancelled_and_settled_at_once =>
+        Event::DialBlocked, ["advance_call_status", "settle_attempt"];
+    a_transcript_turn_is_stored_once =>
+        Event::TranscriptTurn, ["add_transcript_turn"];
+    the_end_of_a_bridged_call_is_recorded_whole =>
+        Event::BridgeEnded, ["set_termination"];
+    a_callback_request_is_recorded_once =>
+        Event::ScheduleCallback, ["add_call_event", "add_tool_call"];
 }
