@@ -119,11 +119,25 @@ impl Tx {
         campaign_id: i64,
         selector: &ContactSelector,
     ) -> Result<u64> {
-        if let ContactSelector::Ids(ids) = selector {
-            if ids.is_empty() {
-                return Ok(0);
-            }
+        let ContactSelector::Ids(ids) = selector else {
+            return self.remove_enrolled(campaign_id, selector).await;
+        };
+        // In chunks, as enrolment does: one statement per id list would pass the
+        // backends' bind-parameter limits for a long list.
+        let mut removed = 0;
+        for chunk in ids.chunks(CHUNK) {
+            let chunk = ContactSelector::Ids(chunk.to_vec());
+            removed += self.remove_enrolled(campaign_id, &chunk).await?;
         }
+        Ok(removed)
+    }
+
+    /// Removes the selected contacts (at most [`CHUNK`] ids) with the counters.
+    async fn remove_enrolled(
+        &mut self,
+        campaign_id: i64,
+        selector: &ContactSelector,
+    ) -> Result<u64> {
         self.point("remove_campaign_contacts")?;
         let (groups, removed): (Vec<(i64, String, i64)>, u64) = on_conn!(self, c => {
             let scope = |qb: &mut QueryBuilder<'_, _>| {
