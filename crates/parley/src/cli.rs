@@ -79,6 +79,10 @@ pub struct SimArgs {
     /// How fast callees and the agent talk (1.0 = real time).
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
+    /// Now and then deliver a status callback twice, or two adjacent ones swapped,
+    /// deterministically from this seed (off when absent).
+    #[arg(long)]
+    pub chaos_seed: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

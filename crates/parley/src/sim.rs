@@ -17,6 +17,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
                 account_sid: creds::TWILIO_ACCOUNT_SID.into(),
                 auth_token: creds::TWILIO_AUTH_TOKEN.into(),
                 speed: args.speed,
+                chaos_seed: args.chaos_seed,
                 ..TwilioSimConfig::default()
             },
             args.twilio_listen,
