@@ -222,19 +222,15 @@ impl SheetsClient {
         if !status.is_success() {
             return Err(self.error(status.as_u16(), &body));
         }
-        let values: ValueRange =
-            serde_json::from_slice(&body).map_err(|e| SheetsError::Upstream {
-                status: status.as_u16(),
-                message: format!("unreadable answer: {e}"),
-            })?;
-        Ok(Table {
-            first_line: first_row(&values.range),
-            rows: values
-                .values
-                .into_iter()
-                .map(|row| row.iter().map(cell_text).collect())
-                .collect(),
-        })
+        // Up to `max_bytes` of JSON is seconds of CPU: parse it off the async workers,
+        // which also carry live audio bridges.
+        let status = status.as_u16();
+        tokio::task::spawn_blocking(move || parse_table(status, &body))
+            .await
+            .map_err(|e| SheetsError::Upstream {
+                status,
+                message: format!("parsing the answer stopped: {e}"),
+            })?
     }
 
     async fn get_values(
@@ -321,6 +317,22 @@ impl SheetsClient {
             _ => SheetsError::Upstream { status, message },
         }
     }
+}
+
+/// A `values` answer as a table of cell texts.
+fn parse_table(status: u16, body: &[u8]) -> Result<Table, SheetsError> {
+    let values: ValueRange = serde_json::from_slice(body).map_err(|e| SheetsError::Upstream {
+        status,
+        message: format!("unreadable answer: {e}"),
+    })?;
+    Ok(Table {
+        first_line: first_row(&values.range),
+        rows: values
+            .values
+            .into_iter()
+            .map(|row| row.iter().map(cell_text).collect())
+            .collect(),
+    })
 }
 
 async fn read_limited(response: reqwest::Response, max_bytes: u64) -> Result<Vec<u8>, SheetsError> {
