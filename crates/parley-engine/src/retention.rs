@@ -51,6 +51,17 @@ impl Engine {
             Ok(n) => tracing::warn!(imports = n, "marked abandoned imports failed"),
             Err(e) => tracing::warn!(error = %e, "marking abandoned imports failed"),
         }
+        match self.purge_old_calls().await {
+            Ok((0, 0)) => {}
+            Ok((turns, calls)) => {
+                tracing::info!(
+                    transcript_turns = turns,
+                    calls,
+                    "deleted call data past retention"
+                )
+            }
+            Err(e) => tracing::warn!(error = %e, "deleting old call data failed"),
+        }
         match self.purge_webhook_events().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(events = n, "deleted webhook events past retention"),
@@ -58,17 +69,42 @@ impl Engine {
         }
     }
 
+    /// Deletes transcripts past `calls.transcript_retention_days` and call records past
+    /// `calls.record_retention_days` (0: kept). Returns (turns, calls) deleted.
+    pub async fn purge_old_calls(&self) -> Result<(u64, u64), parley_store::StoreError> {
+        let calls = &self.settings.calls;
+        let mut deleted = (0, 0);
+        if calls.transcript_retention_days > 0 {
+            let before = now_millis() - i64::from(calls.transcript_retention_days) * DAY_MS;
+            deleted.0 = drain(|| self.store.delete_transcripts_before(before, PURGE_BATCH)).await?;
+        }
+        if calls.record_retention_days > 0 {
+            let before = now_millis() - i64::from(calls.record_retention_days) * DAY_MS;
+            deleted.1 = drain(|| self.store.delete_calls_before(before, PURGE_BATCH)).await?;
+        }
+        Ok(deleted)
+    }
+
     /// Deletes finished webhook events older than `webhooks.retention_days`.
     pub async fn purge_webhook_events(&self) -> Result<u64, parley_store::StoreError> {
         let days = i64::from(self.settings.webhooks.retention_days);
         let before = now_millis() - days * DAY_MS;
-        let mut total = 0;
-        loop {
-            let deleted = self.store.purge_webhook_events(before, PURGE_BATCH).await?;
-            total += deleted;
-            if deleted < PURGE_BATCH as u64 {
-                return Ok(total);
-            }
+        drain(|| self.store.purge_webhook_events(before, PURGE_BATCH)).await
+    }
+}
+
+/// Runs a batched delete until a batch comes back short; returns the rows deleted.
+async fn drain<F, Fut>(mut batch: F) -> Result<u64, parley_store::StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, parley_store::StoreError>>,
+{
+    let mut total = 0;
+    loop {
+        let deleted = batch().await?;
+        total += deleted;
+        if deleted < PURGE_BATCH as u64 {
+            return Ok(total);
         }
     }
 }

@@ -72,6 +72,8 @@ const KNOWN_KEYS: &[&str] = &[
     "calls.ring_timeout_secs",
     "calls.post_call_wait_secs",
     "calls.recording_retention_days",
+    "calls.transcript_retention_days",
+    "calls.record_retention_days",
     "sandbox.speed",
     "dialer.account_calls_per_second",
     "dialer.enabled",
@@ -231,6 +233,12 @@ pub struct CallSettings {
     pub post_call_wait_secs: u64,
     /// Recordings older than this are deleted.
     pub recording_retention_days: u32,
+    /// Transcripts of calls that ended longer ago than this are deleted (the call, its
+    /// outcome and analysis stay); 0 keeps them.
+    pub transcript_retention_days: u32,
+    /// Calls that ended longer ago than this are deleted with everything about them;
+    /// 0 keeps them. At least `recording_retention_days`, so the files go first.
+    pub record_retention_days: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -382,6 +390,8 @@ impl Default for CallSettings {
             ring_timeout_secs: 30,
             post_call_wait_secs: 120,
             recording_retention_days: 90,
+            transcript_retention_days: 0,
+            record_retention_days: 0,
         }
     }
 }
@@ -686,6 +696,13 @@ impl Settings {
             return Err(invalid(
                 "calls.recording_retention_days",
                 "must be at least 1",
+            ));
+        }
+        let records = self.calls.record_retention_days;
+        if records != 0 && records < self.calls.recording_retention_days {
+            return Err(invalid(
+                "calls.record_retention_days",
+                "must be 0 (keep) or at least calls.recording_retention_days",
             ));
         }
         if !(self.dialer.account_calls_per_second > 0.0
@@ -1071,6 +1088,13 @@ ring_timeout_secs = 30
 post_call_wait_secs = 120
 # Recordings older than this many days are deleted.
 recording_retention_days = 90
+# Transcripts of calls that ended more than this many days ago are deleted; the call,
+# its outcome and the agent's analysis stay. 0 keeps them.
+transcript_retention_days = 0
+# Calls that ended more than this many days ago are deleted with their events,
+# transcript and tool calls (analytics drop them too). 0 keeps them; otherwise at least
+# recording_retention_days.
+record_retention_days = 0
 
 [dialer]
 # Calls per second across every campaign and every node: your carrier account's limit
@@ -1472,6 +1496,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("`analytics.cost_per_minute_usd`"), "{err}");
+
+        let err = load_env(&[("PARLEY_CALLS__RECORD_RETENTION_DAYS", "30")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`calls.record_retention_days`"),
+            "call records may not outlive the recording retention's deletion of their files: {err}"
+        );
+        assert!(load_env(&[("PARLEY_CALLS__RECORD_RETENTION_DAYS", "90")]).is_ok());
 
         let file = config_file("[twilio]\nauth_token = 12345\n");
         let err = Settings::load_from(Some(file.path()), &[])

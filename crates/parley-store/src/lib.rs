@@ -22,6 +22,7 @@ mod notify;
 mod outbox;
 mod pagination;
 mod rate;
+mod retention;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tool_calls;

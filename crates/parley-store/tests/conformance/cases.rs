@@ -10,6 +10,7 @@ use parley_store::{
 };
 
 pub use super::credential_cases::*;
+pub use super::retention_cases::*;
 pub use super::webhook_cases::*;
 
 fn phone(s: &str) -> Phone {

@@ -4,6 +4,7 @@
 mod analytics;
 mod cases;
 mod credential_cases;
+mod retention_cases;
 mod webhook_cases;
 
 use parley_store::Store;
@@ -57,6 +58,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    transcripts_then_call_records_past_retention_are_deleted_in_batches,
     users_sessions_and_api_keys,
     the_last_enabled_admin_stays,
     imports_left_running_are_failed_once_abandoned,
