@@ -36,6 +36,7 @@ impl TestApp {
     }
 
     pub async fn start_on(db: Db, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        crate::suite_log::install();
         let dir = tempfile::tempdir().unwrap();
         let mut pg_cleanup = None;
         let url = match db {

@@ -16,6 +16,7 @@ mod import;
 mod import_bounds;
 mod privacy;
 mod spreadsheets;
+mod suite_log;
 mod tools;
 mod tools_email;
 mod webhooks;
