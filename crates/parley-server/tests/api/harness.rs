@@ -25,7 +25,8 @@ pub struct TestApp {
     pub engine: parley_engine::Engine,
     pub database_url: String,
     server: Option<RunningServer>,
-    pg_cleanup: Option<(String, String)>,
+    /// Dropped with the app, also when a test fails: the database goes with it.
+    postgres: Option<parley_store::testing::TestDatabase>,
     _dir: tempfile::TempDir,
 }
 
@@ -38,14 +39,13 @@ impl TestApp {
     pub async fn start_on(db: Db, tweak: impl FnOnce(&mut Settings)) -> TestApp {
         crate::suite_log::install();
         let dir = tempfile::tempdir().unwrap();
-        let mut pg_cleanup = None;
-        let url = match db {
-            Db::Sqlite => format!("sqlite://{}", dir.path().join("parley.db").display()),
-            Db::Postgres => {
-                let (url, admin, name) = fresh_postgres().await;
-                pg_cleanup = Some((admin, name));
-                url
-            }
+        let postgres = match db {
+            Db::Sqlite => None,
+            Db::Postgres => Some(parley_store::testing::TestDatabase::create("parley_api").await),
+        };
+        let url = match &postgres {
+            None => format!("sqlite://{}", dir.path().join("parley.db").display()),
+            Some(db) => db.url.clone(),
         };
         let store = Store::open(&url).await.unwrap();
         let database_url = url.clone();
@@ -89,7 +89,7 @@ impl TestApp {
             operator_key,
             viewer_key,
             server: Some(server),
-            pg_cleanup,
+            postgres,
             _dir: dir,
         }
     }
@@ -125,14 +125,7 @@ impl TestApp {
             s.stop().await.unwrap();
         }
         self.store.close().await;
-        if let Some((admin, name)) = self.pg_cleanup.take() {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
+        drop(self.postgres.take());
     }
 }
 
@@ -157,21 +150,4 @@ pub fn error_code(body: &Value) -> &str {
     e["code"]
         .as_str()
         .unwrap_or_else(|| panic!("no error code in {body}"))
-}
-
-async fn fresh_postgres() -> (String, String, String) {
-    use sqlx::Connection;
-    let admin = std::env::var("PARLEY_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("parley_api_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("PostgreSQL must be reachable at PARLEY_TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&name);
-    (url.to_string(), admin, name)
 }
