@@ -2,9 +2,16 @@
 //! (a fresh database per case, made from `PARLEY_TEST_POSTGRES_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`).
 mod analytics;
+mod call_cases;
+mod campaign_cases;
 mod cases;
+mod contact_cases;
 mod credential_cases;
+mod dialing_cases;
+mod dnc_cases;
+mod import_cases;
 mod retention_cases;
+mod user_cases;
 mod webhook_cases;
 
 use parley_store::Store;

@@ -1,0 +1,124 @@
+//! Import batches and abandoned imports.
+use parley_store::{ImportError, ImportRow, Store};
+
+use super::cases::{campaign, contact, phone};
+
+pub async fn import_batches_merge_duplicates_and_count(store: Store) {
+    let before = store
+        .create_contact(&contact("+14155550999", "Old", &["keep"]))
+        .await
+        .unwrap();
+    let campaign_id = campaign(&store, "import target").await;
+    let import = store
+        .start_import("csv", Some("people.csv"), Some(campaign_id), "test")
+        .await
+        .unwrap();
+    let row = |line: i64, p: &str, name: &str, tags: &[&str]| ImportRow {
+        line,
+        contact: contact(p, name, tags),
+    };
+    let first = store
+        .import_batch(
+            &import,
+            vec![
+                row(2, "+14155550001", "A", &["new"]),
+                row(3, "+14155550002", "B", &[]),
+                row(4, "+14155550001", "A2", &["other"]), // duplicate inside the batch
+                row(5, "+14155550999", "Updated", &["new"]), // existed before the import
+            ],
+            vec![ImportError {
+                line: 6,
+                reason: "invalid_phone".into(),
+                message: "bad".into(),
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!((first.created, first.updated, first.duplicates), (2, 1, 1));
+    // A later batch repeats line 3's phone: recognised through the database.
+    let second = store
+        .import_batch(
+            &import,
+            vec![row(7, "+14155550002", "B2", &["late"])],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.created, second.updated, second.duplicates),
+        (0, 0, 1)
+    );
+    let done = store.finish_import(import.id, None).await.unwrap();
+    assert_eq!(done.state, "completed");
+    assert_eq!(
+        (
+            done.rows_total,
+            done.created,
+            done.updated,
+            done.duplicates,
+            done.rejected
+        ),
+        (6, 2, 1, 2, 1)
+    );
+    let errors = store.import_errors(import.id, 0, 100).await.unwrap();
+    let lines: Vec<(i64, &str)> = errors.iter().map(|e| (e.line, e.reason.as_str())).collect();
+    assert_eq!(
+        lines,
+        vec![(4, "duplicate"), (6, "invalid_phone"), (7, "duplicate")]
+    );
+    assert!(
+        errors[0].message.contains("line 2"),
+        "{}",
+        errors[0].message
+    );
+    assert!(
+        errors[2].message.contains("line 3"),
+        "{}",
+        errors[2].message
+    );
+
+    let a = store
+        .contact_by_phone(&phone("+14155550001"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        a.first_name.as_deref(),
+        Some("A2"),
+        "later non-empty values win"
+    );
+    assert_eq!(a.tags, vec!["new", "other"]);
+    let b = store
+        .contact_by_phone(&phone("+14155550002"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.tags, vec!["late"]);
+    let old = store.get_contact(before.id).await.unwrap();
+    assert_eq!(old.first_name.as_deref(), Some("Updated"));
+    assert_eq!(old.tags, vec!["keep", "new"], "existing tags stay");
+
+    let c = store.get_campaign(campaign_id).await.unwrap();
+    assert_eq!((c.progress.total, c.progress.pending), (3, 3));
+}
+
+pub async fn imports_left_running_are_failed_once_abandoned(store: Store) {
+    let running = store
+        .start_import("csv", Some("cut.csv"), None, "test")
+        .await
+        .unwrap();
+    let done = store
+        .start_import("csv", Some("done.csv"), None, "test")
+        .await
+        .unwrap();
+    store.finish_import(done.id, None).await.unwrap();
+    let hour_ago = parley_domain::time::now_millis() - 3_600_000;
+    assert_eq!(store.fail_abandoned_imports(hour_ago).await.unwrap(), 0);
+    let later = parley_domain::time::now_millis() + 1;
+    assert_eq!(store.fail_abandoned_imports(later).await.unwrap(), 1);
+    let failed = store.get_import(running.id).await.unwrap();
+    assert_eq!(failed.state, "failed");
+    assert!(failed.error.unwrap().starts_with("abandoned"));
+    assert!(failed.finished_at.is_some());
+    assert_eq!(store.get_import(done.id).await.unwrap().state, "completed");
+}
