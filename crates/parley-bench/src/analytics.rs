@@ -7,7 +7,7 @@
 //! what is measured is what a server that made those calls would answer.
 use crate::bridge::percentile_ms;
 use crate::report::{figure, Row};
-use crate::server::BenchServer;
+use crate::server::{BenchServer, Launch};
 use crate::{BenchError, Db};
 use parley_domain::call::{CallOutcome, CallStatus};
 use parley_domain::campaign::CampaignSettings;
@@ -37,6 +37,8 @@ const WEEK_MS: i64 = 7 * DAY_MS;
 
 #[derive(Debug, Clone)]
 pub struct AnalyticsOptions {
+    /// Starts the node under test.
+    pub launch: Launch,
     pub calls: u64,
     /// Timed runs of each query.
     pub repeats: u32,
@@ -110,6 +112,7 @@ pub async fn run(options: &AnalyticsOptions) -> Result<AnalyticsRun, BenchError>
         std::fs::create_dir_all(dir)?;
     }
     let server = BenchServer::start_in(
+        options.launch,
         options.db,
         &options.postgres_url,
         options.data_dir.as_deref(),

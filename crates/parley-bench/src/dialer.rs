@@ -10,7 +10,7 @@
 //! dialer itself reports them.
 use crate::proc_stats::{self, Pid};
 use crate::report::{figure, Row};
-use crate::server::BenchServer;
+use crate::server::{BenchServer, Launch};
 use crate::{BenchError, Db};
 use parley_domain::campaign::MAX_CALLS_PER_SECOND;
 use parley_engine::dialer::Dialer;
@@ -37,6 +37,8 @@ const SIM_AUTH_TOKEN: &str = "bench-auth-token";
 
 #[derive(Debug, Clone)]
 pub struct DialerOptions {
+    /// Starts the node under test.
+    pub launch: Launch,
     pub contacts: u64,
     /// The longest the dispatch is measured.
     pub seconds: f64,
@@ -122,7 +124,7 @@ pub async fn run(options: &DialerOptions) -> Result<DialerResult, BenchError> {
     let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     let twilio_url = url::Url::parse(&twilio.base_url)
         .map_err(|e| BenchError::Wrong(format!("the simulator's URL: {e}")))?;
-    let server = BenchServer::start_with(options.db, &options.postgres_url, |s| {
+    let server = BenchServer::start_with(options.launch, options.db, &options.postgres_url, |s| {
         // Status callbacks from the simulator are signed for this address.
         s.listen = listen;
         s.twilio.account_sid = Some(SIM_ACCOUNT_SID.to_owned());

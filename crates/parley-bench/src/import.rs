@@ -7,7 +7,7 @@
 //! is the server's, not the file's. The spreadsheet is held by the fake, in this process.
 use crate::proc_stats::{self, Pid};
 use crate::report::{figure, Row};
-use crate::server::BenchServer;
+use crate::server::{BenchServer, Launch};
 use crate::{BenchError, Db};
 use bytes::Bytes;
 use parley_sim::fakes::sheets::{FakeSheets, FakeSheetsConfig, Spreadsheet};
@@ -47,6 +47,8 @@ impl ImportSource {
 
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
+    /// Starts the node under test.
+    pub launch: Launch,
     /// Data rows in the file (the header is not counted).
     pub rows: u64,
     pub source: ImportSource,
@@ -115,10 +117,10 @@ pub async fn run(options: &ImportOptions) -> Result<ImportResult, BenchError> {
         ImportSource::Sheets => Some(spreadsheet_fake(options.rows).await?),
     };
     let server = match &sheets {
-        None => BenchServer::start(options.db, &options.postgres_url).await?,
+        None => BenchServer::start(options.launch, options.db, &options.postgres_url).await?,
         Some(fake) => {
             let (key, base) = (fake.state.config().api_key.clone(), fake.base_url.clone());
-            BenchServer::start_with(options.db, &options.postgres_url, |s| {
+            BenchServer::start_with(options.launch, options.db, &options.postgres_url, |s| {
                 s.google.api_key = Some(key.into());
                 s.google.sheets_api_base_url = base.parse().expect("the fake's URL");
             })

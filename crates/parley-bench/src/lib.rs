@@ -72,10 +72,11 @@ pub enum BenchError {
     PostgresUrl(String),
     #[error(transparent)]
     Store(#[from] parley_store::StoreError),
+    /// Starting or stopping the node under test failed.
     #[error("cannot start the server: {0}")]
-    Server(#[from] parley_server::ServerError),
+    Launch(server::BoxError),
     #[error("cannot create the API key: {0}")]
-    ApiKey(#[from] parley_server::admin::AdminError),
+    ApiKey(#[from] parley_engine::accounts::AccountError),
     #[error("HTTP request failed: {0}")]
     Http(#[from] reqwest::Error),
     #[error("the server answered {status}: {body}")]

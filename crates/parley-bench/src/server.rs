@@ -1,12 +1,32 @@
 //! A real Parley server started in-process on 127.0.0.1:0 with a fresh database and an
 //! operator API key: what every scenario measures against.
 use crate::{redact_url, BenchError, Db};
+pub use futures::future::BoxFuture;
 use parley_domain::Role;
+use parley_engine::accounts::{self, ApiKeySpec};
 use parley_engine::settings::Settings;
-use parley_server::RunningServer;
 use parley_store::Store;
 use sqlx::{ConnectOptions, Connection};
+use std::net::SocketAddr;
 use std::path::Path;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A Parley node started by a [`Launch`].
+pub trait Node: Send {
+    /// Where its HTTP server listens.
+    fn addr(&self) -> SocketAddr;
+    fn engine(&self) -> &parley_engine::Engine;
+    /// Stops the server, then whatever it was started with (the simulators).
+    fn stop(self: Box<Self>) -> BoxFuture<'static, Result<(), BoxError>>;
+}
+
+/// What a [`Launch`] returns.
+pub type Launched = BoxFuture<'static, Result<Box<dyn Node>, BoxError>>;
+
+/// Starts a node with these settings (a free port in `listen`) on this store. The binary
+/// supplies it: the bench measures a whole node without depending on the server crate.
+pub type Launch = fn(Settings, Store) -> Launched;
 
 pub struct BenchServer {
     /// `http://127.0.0.1:<port>`.
@@ -16,7 +36,7 @@ pub struct BenchServer {
     /// Bearer key of an operator.
     pub api_key: String,
     pub store: Store,
-    server: RunningServer,
+    server: Box<dyn Node>,
     /// The PostgreSQL admin URL and the database to drop when done.
     postgres: Option<(String, String)>,
     /// The data directory, when it is a temporary one (deleted on drop).
@@ -26,23 +46,29 @@ pub struct BenchServer {
 impl BenchServer {
     /// Starts a server on a fresh database of `db`; for PostgreSQL a new database is
     /// created through `postgres_admin_url` and dropped by [`BenchServer::stop`].
-    pub async fn start(db: Db, postgres_admin_url: &str) -> Result<BenchServer, BenchError> {
-        Self::start_with(db, postgres_admin_url, |_| {}).await
+    pub async fn start(
+        launch: Launch,
+        db: Db,
+        postgres_admin_url: &str,
+    ) -> Result<BenchServer, BenchError> {
+        Self::start_with(launch, db, postgres_admin_url, |_| {}).await
     }
 
     /// [`BenchServer::start`] with settings changed by `configure` (which sees the
     /// defaults with a free port and the fresh database).
     pub async fn start_with(
+        launch: Launch,
         db: Db,
         postgres_admin_url: &str,
         configure: impl FnOnce(&mut Settings),
     ) -> Result<BenchServer, BenchError> {
-        Self::start_in(db, postgres_admin_url, None, configure).await
+        Self::start_in(launch, db, postgres_admin_url, None, configure).await
     }
 
     /// [`BenchServer::start_with`] in the data directory `data_dir` (kept afterwards,
     /// SQLite database included) instead of a temporary one.
     pub async fn start_in(
+        launch: Launch,
         db: Db,
         postgres_admin_url: &str,
         data_dir: Option<&Path>,
@@ -68,10 +94,10 @@ impl BenchServer {
                 (url, Some((postgres_admin_url.to_owned(), name)))
             }
         };
-        let started = Self::start_on(&url, &dir, configure).await;
+        let started = Self::start_on(launch, &url, &dir, configure).await;
         match started {
             Ok((store, api_key, server)) => Ok(BenchServer {
-                base: format!("http://{}", server.addr),
+                base: format!("http://{}", server.addr()),
                 database_url: url,
                 api_key,
                 store,
@@ -90,10 +116,11 @@ impl BenchServer {
     }
 
     async fn start_on(
+        launch: Launch,
         url: &str,
         dir: &Path,
         configure: impl FnOnce(&mut Settings),
-    ) -> Result<(Store, String, RunningServer), BenchError> {
+    ) -> Result<(Store, String, Box<dyn Node>), BenchError> {
         let store = Store::open(url).await?;
         let mut settings = Settings {
             listen: "127.0.0.1:0".parse().expect("a valid address"),
@@ -102,15 +129,21 @@ impl BenchServer {
             ..Settings::default()
         };
         configure(&mut settings);
-        let (_, api_key) =
-            parley_server::admin::create_api_key(&store, "bench", Role::Operator, None, None)
-                .await?;
-        let server = parley_server::spawn(settings, store.clone()).await?;
+        let spec = ApiKeySpec {
+            name: "bench",
+            role: Role::Operator,
+            expires_at_millis: None,
+            created_by: None,
+        };
+        let (_, api_key) = accounts::create_api_key(&store, spec, None).await?;
+        let server = launch(settings, store.clone())
+            .await
+            .map_err(BenchError::Launch)?;
         Ok((store, api_key, server))
     }
 
     pub fn engine(&self) -> &parley_engine::Engine {
-        &self.server.engine
+        self.server.engine()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -119,7 +152,7 @@ impl BenchServer {
 
     /// Stops the server, closes the store and drops the PostgreSQL database.
     pub async fn stop(self) -> Result<(), BenchError> {
-        let stopped = self.server.stop().await;
+        let stopped = self.server.stop().await.map_err(BenchError::Launch);
         self.store.close().await;
         if let Some((admin, name)) = &self.postgres {
             drop_database(admin, name).await?;

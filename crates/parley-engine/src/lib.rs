@@ -2,8 +2,10 @@
 //! report about calls, the event bus, agent tools, and the settings that configure them.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod bridge;
 pub mod calls;
+pub mod credentials;
 pub mod dialer;
 pub mod egress;
 pub mod events;
@@ -11,7 +13,6 @@ pub mod import;
 pub mod oauth;
 pub mod private_files;
 pub mod retention;
-pub mod sandbox;
 pub mod sandbox_secrets;
 pub mod secrets;
 pub mod settings;

@@ -1535,6 +1535,20 @@ mod tests {
     }
 
     /// Uncommenting the `# key = value` lines must give valid settings with every key set:
+    /// A service account's JSON key file with a fresh RSA key, as settings read it.
+    fn service_account_key(client_email: &str, token_uri: &str) -> String {
+        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+        let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
+        let pem = private.to_pkcs8_pem(LineEnding::LF).unwrap();
+        serde_json::json!({
+            "type": "service_account",
+            "private_key": pem.as_str(),
+            "client_email": client_email,
+            "token_uri": token_uri,
+        })
+        .to_string()
+    }
+
     /// the example shows all settings, and only real ones.
     #[test]
     fn example_toml_lists_every_setting() {
@@ -1548,11 +1562,10 @@ mod tests {
             .join("\n");
         // The key file is read when settings load, so the example's path must hold one.
         let key_file = tempfile::NamedTempFile::new().unwrap();
-        let key = parley_sim::fakes::sheets::FakeSheets::new(Default::default())
-            .create_service_account(
-                "parley@example.iam.gserviceaccount.com",
-                "http://127.0.0.1:9/token",
-            );
+        let key = service_account_key(
+            "parley@example.iam.gserviceaccount.com",
+            "http://127.0.0.1:9/token",
+        );
         std::fs::write(key_file.path(), key).unwrap();
         let uncommented = uncommented.replace(
             "/etc/parley/google-service-account.json",

@@ -1,7 +1,6 @@
 //! Parley's HTTP surface: the REST API under `/api/v1`, health checks and API docs.
 #![forbid(unsafe_code)]
 
-pub mod admin;
 pub mod api;
 pub mod auth;
 mod connections;
@@ -22,7 +21,6 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use error::ApiError;
-use parley_engine::sandbox::Sandbox;
 use parley_engine::settings::Settings;
 use parley_engine::telephony::Telephony;
 use parley_engine::Engine;
@@ -30,6 +28,7 @@ use parley_store::Store;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 /// JSON bodies larger than this are refused (uploads have their own limit).
@@ -70,21 +69,10 @@ impl AppState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
     #[error("server failed: {0}")]
     Serve(#[from] std::io::Error),
     #[error("creating the bootstrap admin failed: {0}")]
-    Bootstrap(#[from] admin::AdminError),
-    #[error("telephony is misconfigured: {0}")]
-    Telephony(#[from] parley_engine::telephony::TelephonyError),
-    #[error("starting the sandbox simulators failed: {0}")]
-    Sandbox(std::io::Error),
-    #[error("securing the data directory failed: {0}")]
-    DataDir(std::io::Error),
+    Bootstrap(#[from] parley_engine::accounts::AccountError),
 }
 
 /// The whole HTTP application.
@@ -242,8 +230,6 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub engine: Engine,
-    /// The simulators, in sandbox mode; they stop with the server.
-    pub sandbox: Option<Sandbox>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), ServerError>>,
 }
@@ -251,25 +237,23 @@ pub struct RunningServer {
 impl RunningServer {
     pub async fn stop(self) -> Result<(), ServerError> {
         let _ = self.shutdown.send(());
-        let result = self
-            .task
+        self.task
             .await
-            .unwrap_or_else(|e| Err(ServerError::Serve(std::io::Error::other(e))));
-        if let Some(sandbox) = self.sandbox {
-            sandbox.stop().await;
-        }
-        result
+            .unwrap_or_else(|e| Err(ServerError::Serve(std::io::Error::other(e))))
     }
 }
 
-/// Prepares everything: bootstrap admin, the listener, telephony (the simulators in
-/// sandbox mode), the engine and its background work.
+/// Prepares everything behind the listener: the bootstrap admin, the engine and its
+/// background work. `settings.public_base_url` must already name this server (callbacks
+/// are built on it), and `telephony` be what it talks to: the caller binds the listener
+/// and chooses the services (the simulators, in sandbox mode).
 async fn prepare(
-    mut settings: Settings,
+    settings: Settings,
     store: Store,
-) -> Result<(AppState, tokio::net::TcpListener, Option<Sandbox>), ServerError> {
+    telephony: Telephony,
+) -> Result<AppState, ServerError> {
     use secrecy::ExposeSecret;
-    let created = admin::bootstrap_admin(
+    let created = parley_engine::accounts::bootstrap_admin(
         &store,
         settings.bootstrap_admin_email.as_deref(),
         settings
@@ -281,44 +265,11 @@ async fn prepare(
     if let Some(user) = created {
         tracing::info!(user_id = user.id, "created the bootstrap admin");
     }
-    let addr = settings.listen;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServerError::Bind { addr, source })?;
-    // Callbacks must reach the port actually bound (it may have been 0).
-    let bound = listener.local_addr()?;
-    if settings.public_base_url.is_none() {
-        let host = if bound.ip().is_unspecified() {
-            SocketAddr::from(([127, 0, 0, 1], bound.port()))
-        } else {
-            bound
-        };
-        settings.public_base_url = url::Url::parse(&format!("http://{host}")).ok();
-    }
-    // Before anything is written there (sandbox secrets, recordings).
-    parley_engine::private_files::secure_data_dir_logged(&settings.data_dir)
-        .map_err(ServerError::DataDir)?;
-    let sandbox = match settings.sandbox() {
-        true => Some(
-            Sandbox::start(&mut settings)
-                .await
-                .map_err(ServerError::Sandbox)?,
-        ),
-        false => None,
-    };
-    let settings = Arc::new(settings);
-    let telephony = match &sandbox {
-        Some(sandbox) => {
-            tracing::info!(twilio = %sandbox.urls().twilio, elevenlabs = %sandbox.urls().elevenlabs, "sandbox mode: using the built-in simulators");
-            Telephony::sandbox_with(&settings, &sandbox.urls(), &sandbox.credentials)?
-        }
-        None => Telephony::production(&settings)?,
-    };
-    let engine = Engine::connected(settings, store, telephony).await;
+    let engine = Engine::connected(Arc::new(settings), store, telephony).await;
     engine.spawn_background();
     let state = AppState::new(engine);
     spawn_housekeeping(state.store.clone());
-    Ok((state, listener, sandbox))
+    Ok(state)
 }
 
 fn spawn_housekeeping(store: Store) {
@@ -335,7 +286,7 @@ fn spawn_housekeeping(store: Store) {
 
 async fn serve(
     state: AppState,
-    listener: tokio::net::TcpListener,
+    listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let limits = connections::Limits::from_settings(&state.settings.http);
@@ -343,25 +294,28 @@ async fn serve(
     Ok(())
 }
 
-/// Runs Parley's HTTP server until `shutdown` completes.
+/// Runs Parley's HTTP server on `listener` until `shutdown` completes.
 pub async fn run(
     settings: Settings,
     store: Store,
+    listener: TcpListener,
+    telephony: Telephony,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let (state, listener, sandbox) = prepare(settings, store).await?;
+    let state = prepare(settings, store, telephony).await?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    let result = serve(state, listener, shutdown).await;
-    if let Some(sandbox) = sandbox {
-        sandbox.stop().await;
-    }
-    result
+    serve(state, listener, shutdown).await
 }
 
-/// Starts the server in the background (use `listen = 127.0.0.1:0` for a free port).
-pub async fn spawn(settings: Settings, store: Store) -> Result<RunningServer, ServerError> {
-    let (state, listener, sandbox) = prepare(settings, store).await?;
+/// Starts the server on `listener` in the background (bind `127.0.0.1:0` for a free port).
+pub async fn spawn(
+    settings: Settings,
+    store: Store,
+    listener: TcpListener,
+    telephony: Telephony,
+) -> Result<RunningServer, ServerError> {
     let addr = listener.local_addr()?;
+    let state = prepare(settings, store, telephony).await?;
     let engine = state.engine.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(serve(state, listener, async {
@@ -370,7 +324,6 @@ pub async fn spawn(settings: Settings, store: Store) -> Result<RunningServer, Se
     Ok(RunningServer {
         addr,
         engine,
-        sandbox,
         shutdown: tx,
         task,
     })

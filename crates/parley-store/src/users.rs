@@ -1,6 +1,7 @@
 //! Users, sign-in sessions and API keys. Only hashes of secrets are stored.
 use crate::error::OptionalExt;
-use crate::{on_reader, on_writer, Result, Store, StoreError};
+use crate::tx::{on_conn, own_tx};
+use crate::{on_reader, on_writer, Result, Store, StoreError, Tx};
 use parley_domain::time::now_millis;
 use parley_domain::Role;
 
@@ -103,11 +104,17 @@ const API_KEY_COLUMNS: &str =
 /// PostgreSQL advisory lock key under which role and enabled changes take turns.
 const ADMIN_CHANGE_LOCK: i64 = 0x5041_524c_4559_0001;
 
-impl Store {
+impl Tx {
     /// Creates a user; the email is stored lowercase and must be unique.
-    pub async fn create_user(&self, email: &str, password_hash: &str, role: Role) -> Result<User> {
+    pub async fn create_user(
+        &mut self,
+        email: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<User> {
+        self.point("create_user")?;
         let now = now_millis();
-        let row: UserRow = on_writer!(self, pool => sqlx::query_as(&format!(
+        let row: UserRow = on_conn!(self, c => sqlx::query_as(&format!(
             "INSERT INTO users (email, password_hash, role, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $4) RETURNING {USER_COLUMNS}"
         ))
@@ -115,12 +122,55 @@ impl Store {
         .bind(password_hash)
         .bind(role.as_str())
         .bind(now)
-        .fetch_one(pool)
+        .fetch_one(c)
         .await)
         .map_err(|e| StoreError::unique(e, "a user with this email already exists"))?;
         row.try_into()
     }
 
+    /// Creates an API key from its hash (the key itself is never stored).
+    pub async fn create_api_key(
+        &mut self,
+        name: &str,
+        prefix: &str,
+        key_hash: &str,
+        role: Role,
+        created_by: Option<i64>,
+        expires_at: Option<i64>,
+    ) -> Result<ApiKey> {
+        self.point("create_api_key")?;
+        let row: ApiKeyRow = on_conn!(self, c => sqlx::query_as(&format!(
+            "INSERT INTO api_keys (name, prefix, key_hash, role, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {API_KEY_COLUMNS}"
+        ))
+        .bind(name)
+        .bind(prefix)
+        .bind(key_hash)
+        .bind(role.as_str())
+        .bind(created_by)
+        .bind(now_millis())
+        .bind(expires_at)
+        .fetch_one(c)
+        .await)?;
+        row.try_into()
+    }
+}
+
+own_tx! {
+    /// Creates a user; the email is stored lowercase and must be unique.
+    fn create_user(email: &str, password_hash: &str, role: Role) -> User;
+    /// Creates an API key from its hash (the key itself is never stored).
+    fn create_api_key(
+        name: &str,
+        prefix: &str,
+        key_hash: &str,
+        role: Role,
+        created_by: Option<i64>,
+        expires_at: Option<i64>,
+    ) -> ApiKey;
+}
+
+impl Store {
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
         let row: Option<UserRow> = on_reader!(self, pool => sqlx::query_as(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
@@ -324,31 +374,6 @@ impl Store {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(affected)
-    }
-
-    pub async fn create_api_key(
-        &self,
-        name: &str,
-        prefix: &str,
-        key_hash: &str,
-        role: Role,
-        created_by: Option<i64>,
-        expires_at: Option<i64>,
-    ) -> Result<ApiKey> {
-        let row: ApiKeyRow = on_writer!(self, pool => sqlx::query_as(&format!(
-            "INSERT INTO api_keys (name, prefix, key_hash, role, created_by, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {API_KEY_COLUMNS}"
-        ))
-        .bind(name)
-        .bind(prefix)
-        .bind(key_hash)
-        .bind(role.as_str())
-        .bind(created_by)
-        .bind(now_millis())
-        .bind(expires_at)
-        .fetch_one(pool)
-        .await)?;
-        row.try_into()
     }
 
     /// The key with this hash, whatever its state; callers check [`ApiKey::is_usable_at`].

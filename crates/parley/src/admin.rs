@@ -2,6 +2,7 @@
 use crate::cli::{AdminCommand, CreateApiKeyArgs, CreateUserArgs};
 use crate::database;
 use anyhow::Context;
+use parley_engine::accounts::{self, ApiKeySpec};
 use parley_engine::settings::Settings;
 use parley_store::Store;
 use std::io::BufRead;
@@ -23,7 +24,7 @@ async fn create_user(store: &Store, args: CreateUserArgs) -> anyhow::Result<()> 
         Some(password) => password,
         None => read_password_line()?,
     };
-    let user = parley_server::admin::create_user(store, &args.email, &password, args.role)
+    let user = accounts::create_user(store, &args.email, &password, args.role, None)
         .await
         .context("cannot create the user")?;
     println!(
@@ -39,10 +40,15 @@ async fn create_api_key(store: &Store, args: CreateApiKeyArgs) -> anyhow::Result
     let expires_at = args
         .expires_in_days
         .map(|days| parley_domain::time::now_millis() + i64::from(days) * DAY_MILLIS);
-    let (key, plaintext) =
-        parley_server::admin::create_api_key(store, &args.name, args.role, expires_at, None)
-            .await
-            .context("cannot create the API key")?;
+    let spec = ApiKeySpec {
+        name: &args.name,
+        role: args.role,
+        expires_at_millis: expires_at,
+        created_by: None,
+    };
+    let (key, plaintext) = accounts::create_api_key(store, spec, None)
+        .await
+        .context("cannot create the API key")?;
     let expires = match key.expires_at {
         Some(ms) => parley_domain::time::from_millis(ms).to_rfc3339(),
         None => "never".to_owned(),

@@ -6,15 +6,17 @@ use crate::cli::{
     BenchAnalyticsArgs, BenchBackendArgs, BenchBridgeArgs, BenchCommand, BenchDb, BenchDialerArgs,
     BenchImportArgs,
 };
-use crate::telemetry;
+use crate::{app, telemetry};
 use anyhow::Context;
 use parley_bench::analytics::{self, AnalyticsOptions, AnalyticsReport};
 use parley_bench::bridge::{self, BridgeOptions, BridgeResult};
 use parley_bench::dialer::{self, DialerOptions};
 use parley_bench::import::{self, ImportOptions};
 use parley_bench::report::{Report, Row};
+use parley_bench::server::{BoxError, BoxFuture, Launched, Node};
 use parley_bench::Db;
-use parley_engine::settings::{LogFormat, LogSettings};
+use parley_engine::settings::{LogFormat, LogSettings, Settings};
+use parley_store::Store;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -35,6 +37,28 @@ pub fn run(command: BenchCommand, data_dir: Option<PathBuf>) -> anyhow::Result<(
         BenchCommand::Import(args) => runtime()?.block_on(bench_import(args)),
         BenchCommand::Dialer(args) => runtime()?.block_on(bench_dialer(args)),
         BenchCommand::Analytics(args) => runtime()?.block_on(bench_analytics(args, data_dir)),
+    }
+}
+
+/// Starts the node under test in this process, wired as `parley serve` wires it.
+fn launch(settings: Settings, store: Store) -> Launched {
+    Box::pin(async move {
+        let app = app::start(settings, store).await?;
+        Ok(Box::new(app) as Box<dyn Node>)
+    })
+}
+
+impl Node for app::App {
+    fn addr(&self) -> std::net::SocketAddr {
+        self.server.addr
+    }
+
+    fn engine(&self) -> &parley_engine::Engine {
+        &self.server.engine
+    }
+
+    fn stop(self: Box<Self>) -> BoxFuture<'static, Result<(), BoxError>> {
+        Box::pin(async move { Ok(app::App::stop(*self).await?) })
     }
 }
 
@@ -106,6 +130,7 @@ async fn bench_import(args: BenchImportArgs) -> anyhow::Result<()> {
                 source.as_str()
             );
             let options = ImportOptions {
+                launch,
                 rows: args.rows,
                 source,
                 db,
@@ -145,6 +170,7 @@ async fn bench_dialer(args: BenchDialerArgs) -> anyhow::Result<()> {
         } else {
             eprintln!("bench dialer: {} contacts on {db}", args.contacts);
             let options = DialerOptions {
+                launch,
                 contacts: args.contacts,
                 seconds: args.seconds,
                 db,
@@ -199,6 +225,7 @@ async fn bench_analytics(
         }
         eprintln!("bench analytics: {} calls on {db}", args.calls);
         let options = AnalyticsOptions {
+            launch,
             calls: args.calls,
             repeats: args.repeats,
             db,

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod app;
 mod bench;
 mod campaigns;
 mod cli;

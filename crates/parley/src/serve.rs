@@ -1,5 +1,5 @@
 //! `parley serve`.
-use crate::{database, shutdown};
+use crate::{app, database, shutdown};
 use anyhow::Context;
 use parley_engine::settings::Settings;
 use tracing::info;
@@ -28,7 +28,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         info!("sandbox mode: Twilio or ElevenLabs credentials are missing, so the built-in simulators stand in for them");
     }
 
-    parley_server::run(settings, store.clone(), shutdown::signal()).await?;
+    app::run(settings, store.clone(), shutdown::signal()).await?;
     store.close().await;
     info!("stopped");
     Ok(())

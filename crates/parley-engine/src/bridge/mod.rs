@@ -6,6 +6,7 @@
 //! frame; one receive and one send per frame. Other formats go through [`audio`].
 pub mod audio;
 mod session;
+pub mod socket;
 
 /// Per-socket read buffer: 20 ms frames are ~350 bytes, so 2 KiB holds several (the
 /// library default of 128 KiB per socket would dominate memory per call; larger messages

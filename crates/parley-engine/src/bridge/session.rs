@@ -1,11 +1,11 @@
 //! One bridged call: authenticate the Twilio stream, open the agent conversation, relay
 //! until either side ends, then end the other side and record why.
 use super::audio::Transcoding;
+use super::socket::{close_code, CloseFrame, MediaSocket, Outgoing, Received, SocketError, Text};
 use super::{SOCKET_READ_BUFFER, SOCKET_WRITE_BUFFER};
 use crate::events::LiveEvent;
 use crate::tools::{ToolContext, ToolResult, CALL_ID_VARIABLE};
 use crate::Engine;
-use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
 use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
 use parley_domain::call::{Call, TerminationSource, TurnRole};
@@ -54,7 +54,7 @@ enum SetupError {
     #[error("the stream did not present a valid call id and token")]
     Unauthenticated,
     #[error("socket error before the start message: {0}")]
-    Socket(axum::Error),
+    Socket(SocketError),
     #[error(transparent)]
     Store(#[from] parley_store::StoreError),
 }
@@ -67,37 +67,25 @@ impl SetupError {
             SetupError::NoStart("stopped" | "socket closed") => return None,
             SetupError::NoStart(why) => (close_code::POLICY, *why),
             SetupError::Unauthenticated => (close_code::POLICY, "invalid stream credentials"),
-            SetupError::Socket(e) if is_too_big(e) => (close_code::SIZE, "message too big"),
+            SetupError::Socket(e) if e.too_big => (close_code::SIZE, "message too big"),
             SetupError::Socket(_) => return None,
             SetupError::Store(_) => (close_code::ERROR, "internal error"),
         };
-        Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        })
+        Some(CloseFrame { code, reason })
     }
-}
-
-/// Whether a socket error is a message or frame over the size limit.
-fn is_too_big(e: &axum::Error) -> bool {
-    use tokio_tungstenite::tungstenite::Error;
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(error) = source {
-        if let Some(Error::Capacity(_)) = error.downcast_ref::<Error>() {
-            return true;
-        }
-        source = error.source();
-    }
-    false
 }
 
 impl Engine {
     /// Serves one Twilio media stream until the call ends, then announces that it ended.
     /// `unauthenticated` is the stream's place among those not yet authenticated: it is
     /// given up as soon as the `start` message has been checked.
-    pub async fn run_media_stream(&self, twilio: WebSocket, unauthenticated: OwnedSemaphorePermit) {
+    pub async fn run_media_stream(
+        &self,
+        twilio: impl MediaSocket,
+        unauthenticated: OwnedSemaphorePermit,
+    ) {
         // Boxed, here and around the relay: a future awaited inline is laid out again in
-        // every enclosing one (axum's upgrade task included), which doubled the memory
+        // every enclosing one (the server's upgrade task included), which doubled the memory
         // each call holds for its whole length.
         if let Some(call_id) = Box::pin(self.bridge(twilio, unauthenticated)).await {
             self.publish(LiveEvent::StreamEnded { call_id });
@@ -108,7 +96,7 @@ impl Engine {
     /// the stream never authenticated).
     async fn bridge(
         &self,
-        mut twilio: WebSocket,
+        mut twilio: impl MediaSocket,
         unauthenticated: OwnedSemaphorePermit,
     ) -> Option<i64> {
         // Setup and teardown futures are boxed: held inline, the largest of them would
@@ -118,7 +106,7 @@ impl Engine {
             Ok(found) => found,
             Err(e) => {
                 tracing::warn!(error = %e, "media stream refused");
-                let close = Message::Close(e.close_frame());
+                let close = Outgoing::Close(e.close_frame());
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(close)).await;
                 return None;
             }
@@ -149,7 +137,7 @@ impl Engine {
                     Some(&format!("agent unreachable: {reason}")),
                 ))
                 .await;
-                let _ = twilio.send(Message::Close(None)).await;
+                let _ = twilio.send(Outgoing::Close(None)).await;
                 return Some(call_id);
             }
         };
@@ -161,7 +149,7 @@ impl Engine {
             Ending::AgentEnded => {
                 Box::pin(self.end_call(&call, &start, TerminationSource::Agent, None)).await;
                 let _ =
-                    tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(Message::Close(None))).await;
+                    tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(Outgoing::Close(None))).await;
             }
             Ending::AgentLost(reason) => {
                 Box::pin(self.end_call(
@@ -172,7 +160,7 @@ impl Engine {
                 ))
                 .await;
                 let _ =
-                    tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(Message::Close(None))).await;
+                    tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(Outgoing::Close(None))).await;
             }
             Ending::TwilioEnded => {
                 // Why Twilio ended the stream (hang-up, time limit, redirect) is for its
@@ -194,7 +182,7 @@ impl Engine {
     /// Reads up to Twilio's `start` and checks the call id and one-time token it carries.
     async fn authenticate_stream(
         &self,
-        twilio: &mut WebSocket,
+        twilio: &mut impl MediaSocket,
         unauthenticated: OwnedSemaphorePermit,
     ) -> Result<(StartInfo, Call), SetupError> {
         let _unauthenticated = unauthenticated;
@@ -206,8 +194,8 @@ impl Engine {
                     Some(Err(e)) => return Err(SetupError::Socket(e)),
                     None => return Err(SetupError::NoStart("socket closed")),
                 };
-                let Message::Text(text) = msg else { continue };
-                match InboundMessage::parse(text.as_str()) {
+                let Received::Text(text) = msg else { continue };
+                match InboundMessage::parse(&text) {
                     Ok(InboundMessage::Start { start, .. }) => return Ok(start),
                     Ok(InboundMessage::Stop { .. }) => return Err(SetupError::NoStart("stopped")),
                     _ => continue,
@@ -333,13 +321,13 @@ impl Engine {
 }
 
 /// Drains the Twilio socket until it closes or says `stop` (used while the agent connects).
-async fn wait_until_gone(twilio: &mut WebSocket) {
+async fn wait_until_gone(twilio: &mut impl MediaSocket) {
     while let Some(Ok(msg)) = twilio.recv().await {
         match msg {
-            Message::Close(_) => return,
-            Message::Text(text)
+            Received::Close => return,
+            Received::Text(text)
                 if matches!(
-                    InboundMessage::parse(text.as_str()),
+                    InboundMessage::parse(&text),
                     Ok(InboundMessage::Stop { .. })
                 ) =>
             {
@@ -413,16 +401,14 @@ impl Relay {
             .expect("`out` is a String: valid UTF-8")
     }
 
-    fn twilio_text(&mut self) -> axum::extract::ws::Utf8Bytes {
-        self.out_bytes()
-            .try_into()
-            .expect("`out` is a String: valid UTF-8")
+    fn twilio_text(&mut self) -> Text {
+        Text::from_utf8_bytes(self.out_bytes())
     }
 
     /// Relays until one side ends; returns why, and the agent socket if still open.
     async fn run(
         &mut self,
-        twilio: &mut WebSocket,
+        twilio: &mut impl MediaSocket,
         mut agent: AgentSocket,
     ) -> (Ending, Option<AgentSocket>) {
         let ending = loop {
@@ -431,12 +417,12 @@ impl Relay {
             tokio::select! {
                 biased;
                 msg = twilio.recv() => match msg {
-                    Some(Ok(Message::Text(text))) => {
-                        if let Some(ending) = self.on_twilio_message(text.as_str(), &mut agent).await {
+                    Some(Ok(Received::Text(text))) => {
+                        if let Some(ending) = self.on_twilio_message(&text, &mut agent).await {
                             break ending;
                         }
                     }
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break Ending::TwilioEnded,
+                    Some(Ok(Received::Close)) | None | Some(Err(_)) => break Ending::TwilioEnded,
                     Some(Ok(_)) => {}
                 },
                 msg = agent.next() => match msg {
@@ -507,7 +493,7 @@ impl Relay {
     async fn on_agent_message(
         &mut self,
         text: &str,
-        twilio: &mut WebSocket,
+        twilio: &mut impl MediaSocket,
         agent: &mut AgentSocket,
     ) -> Option<Ending> {
         let message = match parse_server(text) {
@@ -532,7 +518,7 @@ impl Relay {
                 }
                 // The Twilio side failing ends the call from Twilio's end.
                 if twilio
-                    .send(Message::Text(self.twilio_text()))
+                    .send(Outgoing::Text(self.twilio_text()))
                     .await
                     .is_err()
                 {
@@ -559,7 +545,7 @@ impl Relay {
                 self.out.clear();
                 write_clear(&mut self.out, &self.stream_sid);
                 if twilio
-                    .send(Message::Text(self.twilio_text()))
+                    .send(Outgoing::Text(self.twilio_text()))
                     .await
                     .is_err()
                 {

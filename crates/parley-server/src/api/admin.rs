@@ -1,5 +1,4 @@
 //! Users and API keys (admin only).
-use crate::admin::{self, AdminError};
 use crate::auth::Principal;
 use crate::error::extract::{Json, Path};
 use crate::error::{ApiError, ApiResult, OrNotFound};
@@ -9,6 +8,7 @@ use axum::http::StatusCode;
 use axum::Extension;
 use parley_domain::time::from_millis;
 use parley_domain::Role;
+use parley_engine::accounts::{self, AccountError, ApiKeySpec};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -96,14 +96,14 @@ pub struct NewApiKey {
     pub key: String,
 }
 
-impl From<AdminError> for ApiError {
-    fn from(e: AdminError) -> Self {
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
         match e {
-            AdminError::InvalidEmail(_) => ApiError::field("email", e.to_string()),
-            AdminError::WeakPassword => ApiError::field("password", e.to_string()),
-            AdminError::InvalidName => ApiError::field("name", e.to_string()),
-            AdminError::Store(s) => s.into(),
-            AdminError::Hashing(_) => ApiError::internal(e),
+            AccountError::InvalidEmail(_) => ApiError::field("email", e.to_string()),
+            AccountError::WeakPassword => ApiError::field("password", e.to_string()),
+            AccountError::InvalidName => ApiError::field("name", e.to_string()),
+            AccountError::Store(s) => s.into(),
+            AccountError::Hashing(_) => ApiError::internal(e),
         }
     }
 }
@@ -122,17 +122,9 @@ pub async fn create_user(
     Extension(principal): Extension<Principal>,
     Json(body): Json<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    let user = admin::create_user(&state.store, &body.email, &body.password, body.role).await?;
-    state
-        .store
-        .record_audit(
-            &principal.actor,
-            "user.created",
-            "user",
-            Some(&user.id.to_string()),
-            &serde_json::json!({ "role": user.role }),
-        )
-        .await?;
+    let actor = Some(principal.actor.as_str());
+    let user =
+        accounts::create_user(&state.store, &body.email, &body.password, body.role, actor).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -180,24 +172,14 @@ pub async fn create_api_key(
     Json(body): Json<CreateApiKey>,
 ) -> ApiResult<(StatusCode, Json<NewApiKey>)> {
     let expires = body.expires_at.map(|t| t.timestamp_millis());
-    let (record, key) = admin::create_api_key(
-        &state.store,
-        &body.name,
-        body.role,
-        expires,
-        principal.user_id,
-    )
-    .await?;
-    state
-        .store
-        .record_audit(
-            &principal.actor,
-            "api_key.created",
-            "api_key",
-            Some(&record.id.to_string()),
-            &serde_json::json!({ "role": record.role }),
-        )
-        .await?;
+    let spec = ApiKeySpec {
+        name: &body.name,
+        role: body.role,
+        expires_at_millis: expires,
+        created_by: principal.user_id,
+    };
+    let actor = Some(principal.actor.as_str());
+    let (record, key) = accounts::create_api_key(&state.store, spec, actor).await?;
     Ok((
         StatusCode::CREATED,
         Json(NewApiKey {

@@ -2,13 +2,13 @@
 use super::client_address::limiter_key;
 use super::routes::hashing_error;
 use super::{secrets, Credential, Principal};
-use crate::admin::MIN_PASSWORD_LEN;
 use crate::error::extract::Json;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Extension;
+use parley_engine::accounts::MIN_PASSWORD_LEN;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use utoipa::ToSchema;

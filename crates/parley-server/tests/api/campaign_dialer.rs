@@ -319,14 +319,12 @@ async fn two_nodes_on_postgresql_share_a_campaign_without_double_dials() {
     };
     fast(&mut settings);
     let b_store = parley_store::Store::open(&a.database_url).await.unwrap();
-    let b = parley_server::spawn(settings, b_store.clone())
-        .await
-        .unwrap();
+    let b = crate::harness::Node::start(settings, b_store.clone()).await;
 
     let phones: Vec<String> = (0..contacts).map(|i| format!("+155502{i:05}")).collect();
     let refs: Vec<&str> = phones.iter().map(String::as_str).collect();
     let id = campaign_with(&a, &refs, limit).await;
-    let (mut events_a, mut events_b) = (a.engine.events.subscribe(), b.engine.events.subscribe());
+    let (mut events_a, mut events_b) = (a.engine.events.subscribe(), b.engine().events.subscribe());
     a.call(Method::POST, &format!("/api/v1/campaigns/{id}/start"), None)
         .await;
     // Node B hears every call end, its own and (through PostgreSQL) node A's.
@@ -401,7 +399,7 @@ async fn two_nodes_on_postgresql_share_a_campaign_without_double_dials() {
         ),
         (Some(contacts as i64), Some(contacts as i64))
     );
-    b.stop().await.unwrap();
+    b.stop().await;
     b_store.close().await;
     a.stop().await;
 }

@@ -1,6 +1,8 @@
 //! Starts Parley on 127.0.0.1:0 with a fresh database and keys for each role.
 use parley_domain::Role;
+use parley_engine::accounts::{self, ApiKeySpec};
 use parley_engine::settings::Settings;
+use parley_sandbox::Sandbox;
 use parley_server::RunningServer;
 use parley_store::Store;
 use reqwest::{Method, RequestBuilder, Response};
@@ -15,6 +17,44 @@ pub enum Db {
     Postgres,
 }
 
+/// One node, wired as the binary wires it: bound listener, services (the simulators in
+/// sandbox mode), then the server.
+pub struct Node {
+    pub server: RunningServer,
+    pub sandbox: Option<Sandbox>,
+}
+
+impl Node {
+    pub async fn start(mut settings: Settings, store: Store) -> Node {
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .unwrap();
+        parley_engine::private_files::secure_data_dir_logged(&settings.data_dir).unwrap();
+        let bound = listener.local_addr().unwrap();
+        let services = parley_sandbox::telephony(&mut settings, bound)
+            .await
+            .unwrap();
+        let server = parley_server::spawn(settings, store, listener, services.telephony)
+            .await
+            .unwrap();
+        Node {
+            server,
+            sandbox: services.sandbox,
+        }
+    }
+
+    pub fn engine(&self) -> &parley_engine::Engine {
+        &self.server.engine
+    }
+
+    pub async fn stop(self) {
+        self.server.stop().await.unwrap();
+        if let Some(sandbox) = self.sandbox {
+            sandbox.stop().await;
+        }
+    }
+}
+
 pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
@@ -24,7 +64,7 @@ pub struct TestApp {
     pub viewer_key: String,
     pub engine: parley_engine::Engine,
     pub database_url: String,
-    server: Option<RunningServer>,
+    node: Option<Node>,
     /// Dropped with the app, also when a test fails: the database goes with it.
     postgres: Option<parley_store::testing::TestDatabase>,
     _dir: tempfile::TempDir,
@@ -61,13 +101,19 @@ impl TestApp {
             ..Settings::default()
         };
         tweak(&mut settings);
-        parley_server::admin::create_user(&store, ADMIN_EMAIL, ADMIN_PASSWORD, Role::Admin)
+        accounts::create_user(&store, ADMIN_EMAIL, ADMIN_PASSWORD, Role::Admin, None)
             .await
             .unwrap();
         let key = |role: Role| {
             let store = store.clone();
             async move {
-                parley_server::admin::create_api_key(&store, role.as_str(), role, None, None)
+                let spec = ApiKeySpec {
+                    name: role.as_str(),
+                    role,
+                    expires_at_millis: None,
+                    created_by: None,
+                };
+                accounts::create_api_key(&store, spec, None)
                     .await
                     .unwrap()
                     .1
@@ -78,27 +124,27 @@ impl TestApp {
             key(Role::Operator).await,
             key(Role::Viewer).await,
         );
-        let server = parley_server::spawn(settings, store.clone()).await.unwrap();
+        let node = Node::start(settings, store.clone()).await;
         TestApp {
-            engine: server.engine.clone(),
+            engine: node.engine().clone(),
             database_url,
-            base: format!("http://{}", server.addr),
+            base: format!("http://{}", node.server.addr),
             http: reqwest::Client::new(),
             store,
             admin_key,
             operator_key,
             viewer_key,
-            server: Some(server),
+            node: Some(node),
             postgres,
             _dir: dir,
         }
     }
 
     /// The simulators (the app runs in sandbox mode unless credentials were set).
-    pub fn sandbox(&self) -> &parley_engine::sandbox::Sandbox {
-        self.server
+    pub fn sandbox(&self) -> &Sandbox {
+        self.node
             .as_ref()
-            .and_then(|s| s.sandbox.as_ref())
+            .and_then(|n| n.sandbox.as_ref())
             .expect("sandbox mode")
     }
 
@@ -121,8 +167,8 @@ impl TestApp {
     }
 
     pub async fn stop(mut self) {
-        if let Some(s) = self.server.take() {
-            s.stop().await.unwrap();
+        if let Some(node) = self.node.take() {
+            node.stop().await;
         }
         self.store.close().await;
         drop(self.postgres.take());

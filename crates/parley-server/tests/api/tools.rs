@@ -340,10 +340,7 @@ async fn transfer(app: &TestApp, agent: Option<&str>, via: &str) {
         .iter()
         .find(|e| e["kind"] == "transferred")
         .expect("transfer recorded");
-    assert_eq!(
-        event["data"]["to"],
-        parley_engine::sandbox::SANDBOX_TRANSFER_NUMBER
-    );
+    assert_eq!(event["data"]["to"], parley_sandbox::SANDBOX_TRANSFER_NUMBER);
     assert_eq!(call["termination_source"], "agent", "{call}");
     let sid = call["twilio_call_sid"].as_str().unwrap();
     let twilio = app
@@ -354,7 +351,7 @@ async fn transfer(app: &TestApp, agent: Option<&str>, via: &str) {
         .expect("twilio knows the call");
     assert_eq!(
         twilio.dialed,
-        vec![parley_engine::sandbox::SANDBOX_TRANSFER_NUMBER.to_string()]
+        vec![parley_sandbox::SANDBOX_TRANSFER_NUMBER.to_string()]
     );
 }
 

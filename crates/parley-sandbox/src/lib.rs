@@ -1,9 +1,12 @@
 //! Sandbox mode: with no Twilio or ElevenLabs credentials, Parley starts the built-in
 //! simulators on loopback ports and talks to them exactly as it would to the real
-//! services; only the base URLs and credentials differ.
-use crate::sandbox_secrets::SandboxCredentials;
-use crate::settings::{GoogleSettings, Settings, ToolSettings};
-use crate::telephony::SimulatorUrls;
+//! services; only the base URLs and credentials differ. This crate joins `parley-sim` and
+//! `parley-engine` for the binary and the tests, so that the engine never depends on the
+//! simulators: [`telephony`] gives a node what it talks to, simulated or real.
+#![forbid(unsafe_code)]
+use parley_engine::sandbox_secrets::SandboxCredentials;
+use parley_engine::settings::{EmailTemplate, GoogleSettings, Settings, ToolSettings};
+use parley_engine::telephony::{SimulatorUrls, Telephony, TelephonyError};
 use parley_sim::elevenlabs::{
     ElevenLabsSim, ElevenLabsSimConfig, RunningElevenLabsSim, ServerTools,
 };
@@ -15,6 +18,62 @@ use parley_sim::fakes::RunningFake;
 use parley_sim::twilio::{RunningTwilioSim, TwilioSim, TwilioSimConfig};
 use secrecy::ExposeSecret;
 use std::net::SocketAddr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("telephony is misconfigured: {0}")]
+    Telephony(#[from] TelephonyError),
+    #[error("starting the sandbox simulators failed: {0}")]
+    Start(std::io::Error),
+}
+
+/// What a node talks to: Twilio and ElevenLabs (real or simulated) and, in sandbox mode,
+/// the simulators behind them, which the caller stops with [`Sandbox::stop`] after the
+/// node.
+pub struct Services {
+    pub telephony: Telephony,
+    pub sandbox: Option<Sandbox>,
+}
+
+/// The services for a node whose server listens at `bound`. An unset
+/// `settings.public_base_url` becomes that address (callbacks must reach the port actually
+/// bound, which may have been 0). In sandbox mode ([`Settings::sandbox`]) the simulators
+/// are started and `settings` pointed at them; else the configured services are used.
+pub async fn telephony(
+    settings: &mut Settings,
+    bound: SocketAddr,
+) -> Result<Services, SandboxError> {
+    if settings.public_base_url.is_none() {
+        let host = if bound.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], bound.port()))
+        } else {
+            bound
+        };
+        settings.public_base_url = url::Url::parse(&format!("http://{host}")).ok();
+    }
+    if !settings.sandbox() {
+        let telephony = Telephony::production(settings)?;
+        return Ok(Services {
+            telephony,
+            sandbox: None,
+        });
+    }
+    let sandbox = Sandbox::start(settings)
+        .await
+        .map_err(SandboxError::Start)?;
+    let urls = sandbox.urls();
+    tracing::info!(twilio = %urls.twilio, elevenlabs = %urls.elevenlabs, "sandbox mode: using the built-in simulators");
+    match Telephony::sandbox_with(settings, &urls, &sandbox.credentials) {
+        Ok(telephony) => Ok(Services {
+            telephony,
+            sandbox: Some(sandbox),
+        }),
+        Err(e) => {
+            sandbox.stop().await;
+            Err(e.into())
+        }
+    }
+}
 
 /// The running simulators; [`Sandbox::stop`] stops them.
 pub struct Sandbox {
@@ -33,8 +92,8 @@ pub struct Sandbox {
 /// who asks for details by email (+15550100012) gets it.
 pub const SANDBOX_EMAIL_TEMPLATE: &str = "plan_details";
 
-fn sandbox_email_template() -> crate::settings::EmailTemplate {
-    crate::settings::EmailTemplate {
+fn sandbox_email_template() -> EmailTemplate {
+    EmailTemplate {
         subject: "Your {{plan}} details".into(),
         text: "Hello {{name}}, here are the details of the {{plan}}.".into(),
         html: Some("<p>Hello {{name}}, here are the details of the <b>{{plan}}</b>.</p>".into()),
@@ -146,7 +205,7 @@ impl Sandbox {
         settings
             .tools
             .secrets
-            .fill_missing(|| crate::secrets::random_token().into());
+            .fill_missing(|| parley_engine::secrets::random_token().into());
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let tools = ToolFakes::start(&mut settings.tools, loopback).await?;
         let sheets = start_sheets(&mut settings.google, loopback).await?;
@@ -166,7 +225,7 @@ impl Sandbox {
         let webhook = format!("{base}/elevenlabs/webhook");
         let server_tools = ServerTools {
             base_url: format!("{base}/tools"),
-            secrets: crate::tools::NAMES
+            secrets: parley_engine::tools::NAMES
                 .iter()
                 .filter_map(|&name| {
                     let secret = settings.tools.secrets.get(name)?;
