@@ -334,10 +334,10 @@ impl Engine {
 
 /// Drains the Twilio socket until it closes or says `stop` (used while the agent connects).
 async fn wait_until_gone(twilio: &mut WebSocket) {
-    while let Some(Ok(msg)) = twilio.recv().await {
-        match msg {
-            Message::Close(_) => return,
-            Message::Text(text)
+    loop {
+        match twilio.recv().await {
+            Some(Ok(Message::Close(_))) | None => return,
+            Some(Ok(Message::Text(text)))
                 if matches!(
                     InboundMessage::parse(text.as_str()),
                     Ok(InboundMessage::Stop { .. })
@@ -345,8 +345,22 @@ async fn wait_until_gone(twilio: &mut WebSocket) {
             {
                 return
             }
-            _ => {}
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return close_if_too_big(twilio, &e).await,
         }
+    }
+}
+
+/// After `start` as before it, a message over the size limit is answered with close
+/// 1009, so the sender learns why; other socket errors leave nobody to tell.
+async fn close_if_too_big(twilio: &mut WebSocket, e: &axum::Error) {
+    if is_too_big(e) {
+        let frame = CloseFrame {
+            code: close_code::SIZE,
+            reason: "message too big".into(),
+        };
+        let close = twilio.send(Message::Close(Some(frame)));
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
     }
 }
 
@@ -436,7 +450,11 @@ impl Relay {
                             break ending;
                         }
                     }
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break Ending::TwilioEnded,
+                    Some(Ok(Message::Close(_))) | None => break Ending::TwilioEnded,
+                    Some(Err(e)) => {
+                        close_if_too_big(twilio, &e).await;
+                        break Ending::TwilioEnded;
+                    }
                     Some(Ok(_)) => {}
                 },
                 msg = agent.next() => match msg {
