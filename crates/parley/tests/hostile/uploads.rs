@@ -55,8 +55,13 @@ impl Files {
     pub fn build() -> Files {
         let mut cut = workbook(|_| {});
         cut.truncate(cut.len() / 2);
+        // Just past the 64 KiB line bound, not import_bounds' 10 MiB: the node answers
+        // 413 as soon as the line is past, and with megabytes still in flight it then
+        // closes with a reset that the client sometimes gets before the answer (about one
+        // upload in 200 here). That is the connection layer's to fix (a lingering close);
+        // this suite checks the bound.
         let mut long_line = b"phone,tags\n+14155550101,hostile\n+14155550102,".to_vec();
-        long_line.extend(std::iter::repeat_n(b'x', 10 * 1024 * 1024));
+        long_line.extend(std::iter::repeat_n(b'x', 65 * 1024));
         long_line.extend(b"\n+14155550103,hostile\n");
         Files {
             // Declares A1:XFD1048576: 17 billion cells for a dense range, in under 10 KB.
