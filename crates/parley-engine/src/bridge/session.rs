@@ -322,10 +322,10 @@ impl Engine {
 
 /// Drains the Twilio socket until it closes or says `stop` (used while the agent connects).
 async fn wait_until_gone(twilio: &mut impl MediaSocket) {
-    while let Some(Ok(msg)) = twilio.recv().await {
-        match msg {
-            Received::Close => return,
-            Received::Text(text)
+    loop {
+        match twilio.recv().await {
+            Some(Ok(Received::Close)) | None => return,
+            Some(Ok(Received::Text(text)))
                 if matches!(
                     InboundMessage::parse(&text),
                     Ok(InboundMessage::Stop { .. })
@@ -333,8 +333,21 @@ async fn wait_until_gone(twilio: &mut impl MediaSocket) {
             {
                 return
             }
-            _ => {}
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return close_if_too_big(twilio, &e).await,
         }
+    }
+}
+
+/// After `start` as before it, a message over the size limit is answered with close
+/// 1009, so the sender learns why; other socket errors leave nobody to tell.
+async fn close_if_too_big(twilio: &mut impl MediaSocket, e: &SocketError) {
+    if e.too_big {
+        let close = twilio.send(Outgoing::Close(Some(CloseFrame {
+            code: close_code::SIZE,
+            reason: "message too big",
+        })));
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
     }
 }
 
@@ -422,7 +435,11 @@ impl Relay {
                             break ending;
                         }
                     }
-                    Some(Ok(Received::Close)) | None | Some(Err(_)) => break Ending::TwilioEnded,
+                    Some(Ok(Received::Close)) | None => break Ending::TwilioEnded,
+                    Some(Err(e)) => {
+                        close_if_too_big(twilio, &e).await;
+                        break Ending::TwilioEnded;
+                    }
                     Some(Ok(_)) => {}
                 },
                 msg = agent.next() => match msg {

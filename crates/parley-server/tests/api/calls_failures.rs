@@ -318,7 +318,7 @@ async fn one_off_calls_check_their_input_and_the_do_not_call_list() {
 }
 
 /// Fetches TwiML as Twilio would and returns the one-time stream token in it.
-async fn stream_token(app: &crate::harness::TestApp, call_id: i64) -> String {
+pub async fn stream_token(app: &crate::harness::TestApp, call_id: i64) -> String {
     let path = format!("/twilio/twiml/{call_id}");
     let params: Vec<(String, String)> = vec![(
         "CallSid".into(),
@@ -345,7 +345,7 @@ async fn stream_token(app: &crate::harness::TestApp, call_id: i64) -> String {
 }
 
 /// Opens a media stream as Twilio does and sends `connected` and `start`.
-async fn open_stream(
+pub async fn open_stream(
     app: &crate::harness::TestApp,
     call_id: i64,
     token: &str,

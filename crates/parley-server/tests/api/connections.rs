@@ -331,3 +331,30 @@ async fn unauthenticated_streams_over_the_cap_are_refused_while_a_live_call_comp
     .expect("a place frees up once the waiting streams close");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_oversized_frame_after_authentication_is_refused_with_1009_too() {
+    use crate::calls_failures::{open_stream, stored_call, stream_token};
+    let app = crate::calls_e2e::sandbox().await;
+    let call_id = stored_call(&app, "CA0123456789abcdef0123456789abcdea").await;
+    let token = stream_token(&app, call_id).await;
+    let mut stream = open_stream(&app, call_id, &token).await;
+    // The agent's greeting reaching the caller: authenticated and bridged.
+    let first = tokio::time::timeout(WAIT, stream.next()).await.unwrap();
+    assert!(matches!(first, Some(Ok(Message::Text(_)))), "{first:?}");
+    let _ = stream.send(Message::text("a".repeat(8 * 1024))).await;
+    let close = tokio::time::timeout(WAIT, async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => {}
+                other => panic!("no close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("closed in time")
+    .expect("with a code");
+    assert_eq!(close.code, CloseCode::Size, "{close:?}");
+    app.stop().await;
+}

@@ -352,3 +352,15 @@ async fn sockets_are_capped_per_credential_and_in_total() {
     .expect("a place frees up");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_message_over_the_limit_closes_the_socket_with_1009() {
+    use futures::SinkExt;
+    let app = TestApp::start().await;
+    let mut socket = open_with_key(&app, "").await;
+    assert_eq!(next(&mut socket).await["type"], "hello");
+    socket.send(Message::text("x".repeat(4096))).await.unwrap();
+    let (code, reason) = closed(&mut socket).await;
+    assert_eq!((code, reason.as_str()), (1009, "message too big"));
+    app.stop().await;
+}

@@ -1,6 +1,7 @@
 //! What the tests that run the real `parley` binary share.
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub fn free_port() -> u16 {
@@ -22,7 +23,14 @@ impl Drop for Proc {
 }
 
 /// Runs `command serve` and returns once it logs that it is listening.
-pub fn serve(mut command: Command) -> Proc {
+#[allow(dead_code)] // each test binary uses one of the two
+pub fn serve(command: Command) -> Proc {
+    serve_logged(command).0
+}
+
+/// Like [`serve`], and also keeps every line the server logs, for the test to check.
+#[allow(dead_code)]
+pub fn serve_logged(mut command: Command) -> (Proc, Arc<Mutex<Vec<String>>>) {
     let mut child = command
         .arg("serve")
         .stderr(Stdio::piped())
@@ -30,6 +38,8 @@ pub fn serve(mut command: Command) -> Proc {
         .expect("start parley serve");
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let stderr = child.stderr.take().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let kept = log.clone();
     std::thread::spawn(move || {
         use std::io::BufRead;
         for line in std::io::BufReader::new(stderr)
@@ -39,9 +49,10 @@ pub fn serve(mut command: Command) -> Proc {
             if line.contains("listening") {
                 let _ = tx.send(());
             }
+            kept.lock().unwrap().push(line);
         }
     });
     rx.recv_timeout(Duration::from_secs(30))
         .expect("parley serve starts listening");
-    Proc(child)
+    (Proc(child), log)
 }
