@@ -40,8 +40,9 @@ pub fn serve_logged(mut command: Command) -> (Proc, Arc<Mutex<Vec<String>>>) {
     let stderr = child.stderr.take().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     let kept = log.clone();
+    let mut suite_log = suite_log_file();
     std::thread::spawn(move || {
-        use std::io::BufRead;
+        use std::io::{BufRead, Write};
         for line in std::io::BufReader::new(stderr)
             .lines()
             .map_while(Result::ok)
@@ -49,10 +50,23 @@ pub fn serve_logged(mut command: Command) -> (Proc, Arc<Mutex<Vec<String>>>) {
             if line.contains("listening") {
                 let _ = tx.send(());
             }
+            if let Some(file) = suite_log.as_mut() {
+                let _ = writeln!(file, "{line}");
+            }
             kept.lock().unwrap().push(line);
         }
     });
     rx.recv_timeout(Duration::from_secs(30))
         .expect("parley serve starts listening");
     (Proc(child), log)
+}
+
+/// With `PARLEY_TEST_LOG_DIR` set (scripts/test sets it), a file there for one server's
+/// log, which scripts/test checks for unmasked phone numbers with the rest of the suite's.
+fn suite_log_file() -> Option<std::fs::File> {
+    static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let dir = std::env::var_os("PARLEY_TEST_LOG_DIR")?;
+    let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("serve-{}-{n}.log", std::process::id());
+    std::fs::File::create(std::path::Path::new(&dir).join(name)).ok()
 }
