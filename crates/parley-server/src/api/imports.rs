@@ -3,10 +3,10 @@
 //! recorded with its line number and reason.
 use super::contacts::region;
 use crate::auth::Principal;
-use crate::error::extract::{Json, Path, Query};
+use crate::error::extract::{Json, Multipart, Path, Query};
 use crate::error::{ApiError, ApiResult, ErrorCode, OrNotFound};
 use crate::AppState;
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Extension;
 use futures::StreamExt;
@@ -78,6 +78,8 @@ pub struct ImportReport {
 pub struct ErrorPage {
     /// Return problems after this line.
     pub after_line: Option<i64>,
+    /// 1-5000, default 500.
+    #[param(minimum = 1, maximum = 5000)]
     pub limit: Option<u32>,
 }
 
@@ -159,7 +161,7 @@ pub async fn import_csv(
     Extension(principal): Extension<Principal>,
     Query(params): Query<ImportParams>,
     headers: HeaderMap,
-    mut multipart: Multipart,
+    Multipart(mut multipart): Multipart,
 ) -> ApiResult<Json<ImportReport>> {
     let max_mb = state.settings.import.max_upload_mb;
     let max_bytes = max_mb.saturating_mul(1024 * 1024);
@@ -411,7 +413,10 @@ pub async fn errors(
     Query(page): Query<ErrorPage>,
 ) -> ApiResult<Json<RowProblems>> {
     state.store.get_import(id).await.or_not_found("import")?;
-    let limit = page.limit.unwrap_or(500).clamp(1, 5000);
+    let limit = page.limit.unwrap_or(500);
+    if !(1..=5000).contains(&limit) {
+        return Err(ApiError::field("limit", "must be between 1 and 5000"));
+    }
     let mut items = state
         .store
         .import_errors(id, page.after_line.unwrap_or(0), limit + 1)
