@@ -246,15 +246,13 @@ async fn transition(
     Ok(Json(campaign))
 }
 
-/// The state-change body is optional: an empty body means no reason. One that is not a
-/// `StateChange` cannot be read: 400, as for every JSON body.
+/// The state-change body is optional: an empty body or `null` means no reason. One that
+/// is not a `StateChange` cannot be read: 400, as for every JSON body.
 fn optional_body(bytes: &[u8]) -> ApiResult<Option<StateChange>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(bytes)
-        .map(Some)
-        .map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))
 }
 
 macro_rules! state_change_handler {
