@@ -32,6 +32,14 @@ pub struct ImportParams {
     pub default_region: Option<String>,
 }
 
+/// The upload's form: one field, `file`.
+#[derive(ToSchema)]
+pub struct ImportUpload {
+    /// The CSV or XLSX file.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportSummary {
     pub id: i64,
@@ -149,7 +157,7 @@ impl From<LimitExceeded> for ApiError {
 /// `failed`, `details.import` saying what was written before it). A workbook that cannot be
 /// read is 422.
 #[utoipa::path(post, path = "/api/v1/contacts/import", tag = "contacts", params(ImportParams),
-    request_body(content_type = "multipart/form-data", description = "form field `file`: the CSV or XLSX file"),
+    request_body(content = ImportUpload, content_type = "multipart/form-data", description = "form field `file`: the CSV or XLSX file"),
     responses((status = 200, body = ImportReport),
               (status = 400, description = "not a multipart upload with a `file` field, or the upload broke off", body = crate::error::ErrorBody),
               (status = 404, description = "no campaign `campaign_id`", body = crate::error::ErrorBody),
