@@ -1,5 +1,9 @@
 //! The one API error type: a stable JSON body `{ "error": { "code", "message", "details" } }`
 //! and a small code -> status table. Internal detail is logged, never returned.
+//!
+//! 400 (`bad_request`) and 422 (`validation_failed`) split on one rule, stated in the
+//! OpenAPI description ([`STATUS_RULE`]): 400 when the request cannot be read into the
+//! operation's types, 422 when it was read but a value breaks a rule.
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -7,6 +11,15 @@ use parley_domain::FieldErrors;
 use parley_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
+
+/// Which of 400 and 422 an invalid request gets, for the API description.
+pub const STATUS_RULE: &str = "**400** `bad_request`: the request could not be read: malformed \
+    JSON or not JSON, a wrong type, a missing or unknown field, a value not in its declared \
+    format (an RFC 3339 time, a `cursor` this API gave out), a bad query string or path \
+    segment, a broken multipart upload or a plain request to a WebSocket endpoint. \
+    **422** `validation_failed`: the request was read, but a value breaks a rule: a range or \
+    length, a phone number, a time zone, a combination of fields, or another domain rule; \
+    `details.fields` names the fields when they are known.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -161,17 +174,11 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Every JSON rejection means the body could not be read (400: not JSON, malformed, a wrong
+/// type, a missing or unknown field), except a body that is too large (413).
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        match r {
-            JsonRejection::JsonDataError(e) => {
-                ApiError::new(ErrorCode::ValidationFailed, e.body_text())
-            }
-            JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
-            }
-            other => ApiError::bad_request(other.body_text()),
-        }
+        extract::unreadable_body(r.status(), r.body_text())
     }
 }
 
@@ -189,30 +196,7 @@ impl From<PathRejection> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// `Json`, `Query` and `Path` whose rejections answer in the API's error format.
-pub mod extract {
-    use super::ApiError;
-    use axum::extract::FromRequest;
-    use axum::extract::FromRequestParts;
-
-    #[derive(FromRequest)]
-    #[from_request(via(axum::Json), rejection(ApiError))]
-    pub struct Json<T>(pub T);
-
-    impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
-        fn into_response(self) -> axum::response::Response {
-            axum::Json(self.0).into_response()
-        }
-    }
-
-    #[derive(FromRequestParts)]
-    #[from_request(via(axum::extract::Query), rejection(ApiError))]
-    pub struct Query<T>(pub T);
-
-    #[derive(FromRequestParts)]
-    #[from_request(via(axum::extract::Path), rejection(ApiError))]
-    pub struct Path<T>(pub T);
-}
+pub mod extract;
 
 /// Names what was not found, for store results.
 pub trait OrNotFound<T> {

@@ -8,6 +8,9 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+mod responses;
+use responses::ErrorResponses;
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Parley API", description = "Outbound AI voice-call campaigns. \
@@ -40,7 +43,7 @@ use utoipa::{Modify, OpenApi};
         List<webhooks::Webhook>,
         List<webhooks::Delivery>,
     )),
-    modifiers(&Security, &UniqueOperationIds),
+    modifiers(&Security, &UniqueOperationIds, &ErrorResponses),
     security(("api_key" = []), ("session" = [])),
     tags(
         (name = "contacts", description = "People to call, their tags, CSV import"),
@@ -150,6 +153,41 @@ mod tests {
             }
         }
         assert!(seen.len() > 10);
+    }
+
+    /// Every operation that takes input can answer 400 and 422, one with a body 413, and
+    /// every one 401; each error answer is the JSON error body.
+    #[test]
+    fn operations_document_their_error_answers() {
+        let doc: serde_json::Value = serde_json::from_str(&super::pretty_json()).unwrap();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let responses = op["responses"].as_object().unwrap();
+                let has = |status: &str| responses.contains_key(status);
+                let params = op["parameters"].as_array().is_some_and(|p| !p.is_empty());
+                let body = op.get("requestBody").is_some();
+                let name = format!("{method} {path}");
+                if params || body {
+                    assert!(has("400") && has("422"), "{name}");
+                }
+                assert_eq!(has("413"), body, "{name}");
+                // Sign-in needs no credentials, but answers 401 to wrong ones.
+                assert!(has("401"), "{name}");
+                for (status, response) in responses {
+                    // (A refused `Range` on a recording is the one bodiless error.)
+                    if status.starts_with(['4', '5']) && status != "416" {
+                        assert_eq!(
+                            response["content"]["application/json"]["schema"]["$ref"],
+                            "#/components/schemas/ErrorBody",
+                            "{name} {status}"
+                        );
+                        assert_ne!(response["description"], "", "{name} {status}");
+                    }
+                }
+            }
+        }
+        let description = doc["info"]["description"].as_str().unwrap();
+        assert!(description.contains("**422**"), "{description}");
     }
 
     #[test]

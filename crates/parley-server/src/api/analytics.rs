@@ -22,8 +22,10 @@ const DEFAULT_SPAN_MS: i64 = 7 * DAY_MS;
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
     /// RFC 3339; default 7 days before `to`. Rounded down to the start of its UTC hour.
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// RFC 3339, exclusive; default now.
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// Only this campaign's calls; default every call.
     pub campaign_id: Option<i64>,
@@ -33,8 +35,10 @@ pub struct RangeQuery {
 #[into_params(parameter_in = Query)]
 pub struct HourOfDayQuery {
     /// RFC 3339; default 7 days before `to`. Rounded down to the start of its UTC hour.
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// RFC 3339, exclusive; default now.
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// Only this campaign's calls; default every call.
     pub campaign_id: Option<i64>,
@@ -47,8 +51,10 @@ pub struct HourOfDayQuery {
 #[into_params(parameter_in = Query)]
 pub struct CampaignsQuery {
     /// RFC 3339; default 7 days before `to`. Rounded down to the start of its UTC hour.
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// RFC 3339, exclusive; default now.
+    #[param(format = DateTime)]
     pub to: Option<String>,
 }
 
@@ -208,11 +214,11 @@ async fn range(
     let to = parse_time("to", to)?.unwrap_or_else(now_millis);
     let from = parse_time("from", from)?.unwrap_or(to - DEFAULT_SPAN_MS);
     if from >= to {
-        return Err(ApiError::bad_request("from must be before to"));
+        return Err(ApiError::field("from", "must be before `to`"));
     }
     if let Some(id) = campaign_id {
         if id < 1 {
-            return Err(ApiError::bad_request("campaign_id must be a campaign's id"));
+            return Err(ApiError::field("campaign_id", "must be a campaign's id"));
         }
         state
             .store
@@ -312,7 +318,7 @@ pub async fn hour_of_day(
     let tz: chrono_tz::Tz = match q.tz.as_deref() {
         None => chrono_tz::UTC,
         Some(name) => name.parse().map_err(|_| {
-            ApiError::bad_request("tz must be an IANA time zone such as America/New_York")
+            ApiError::field("tz", "must be an IANA time zone such as America/New_York")
         })?,
     };
     let range = range(&state, q.from.as_deref(), q.to.as_deref(), q.campaign_id).await?;

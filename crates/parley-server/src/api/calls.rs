@@ -33,9 +33,13 @@ pub struct CallQuery {
     pub status: Option<CallStatus>,
     pub outcome: Option<CallOutcome>,
     /// Created at or after this RFC 3339 time.
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// Created before this RFC 3339 time.
+    #[param(format = DateTime)]
     pub to: Option<String>,
+    /// 1-500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -230,7 +234,12 @@ pub async fn hang_up(State(state): State<AppState>, Path(id): Path<i64>) -> ApiR
 
 /// The call's recording (WAV). Supports `Range` requests, so players can seek.
 #[utoipa::path(get, path = "/api/v1/calls/{id}/recording", tag = "calls", params(("id" = i64, Path)),
-    responses((status = 200, content_type = "audio/wav"), (status = 206), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, description = "the whole file", content_type = "audio/wav"),
+              (status = 206, description = "the requested `Range`", content_type = "audio/wav"),
+              (status = 304, description = "not changed since `If-Modified-Since`"),
+              (status = 404, description = "no such call, or it has no recording", body = crate::error::ErrorBody),
+              (status = 416, description = "the `Range` is outside the file"),
+              (status = 502, description = "the recording could not be fetched from Twilio", body = crate::error::ErrorBody)))]
 pub async fn recording(
     State(state): State<AppState>,
     Path(id): Path<i64>,

@@ -1,7 +1,7 @@
 //! Campaigns: settings, state changes, enrolled contacts.
 use super::{List, PageParams};
 use crate::auth::Principal;
-use crate::error::extract::{Json, Path, Query};
+use crate::error::extract::{Bytes, Json, Path, Query};
 use crate::error::{ApiError, ApiResult, OrNotFound};
 use crate::AppState;
 use axum::extract::State;
@@ -62,6 +62,8 @@ pub struct ContactsChanged {
 #[into_params(parameter_in = Query)]
 pub struct CampaignQuery {
     pub state: Option<CampaignState>,
+    /// 1-500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -70,6 +72,8 @@ pub struct CampaignQuery {
 #[into_params(parameter_in = Query)]
 pub struct CampaignContactQuery {
     pub state: Option<ProgressState>,
+    /// 1-500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -104,7 +108,10 @@ impl ContactsSelection {
             (None, Some(tag)) if !tag.trim().is_empty() => {
                 Ok(ContactSelector::Tag(tag.trim().to_string()))
             }
-            _ => Err(ApiError::bad_request("give either `contact_ids` or `tag`")),
+            _ => Err(ApiError::field(
+                "contact_ids",
+                "give either `contact_ids` or a non-empty `tag`",
+            )),
         }
     }
 }
@@ -239,17 +246,13 @@ async fn transition(
     Ok(Json(campaign))
 }
 
-/// The state-change body is optional: an empty body means no reason.
+/// The state-change body is optional: an empty body or `null` means no reason. One that
+/// is not a `StateChange` cannot be read: 400, as for every JSON body.
 fn optional_body(bytes: &[u8]) -> ApiResult<Option<StateChange>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(bytes).map(Some).map_err(|e| {
-        ApiError::new(
-            crate::error::ErrorCode::ValidationFailed,
-            format!("invalid body: {e}"),
-        )
-    })
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))
 }
 
 macro_rules! state_change_handler {
@@ -264,7 +267,7 @@ macro_rules! state_change_handler {
             State(state): State<AppState>,
             Extension(principal): Extension<Principal>,
             Path(id): Path<i64>,
-            body: axum::body::Bytes,
+            Bytes(body): Bytes,
         ) -> ApiResult<Json<Campaign>> {
             transition(state, principal, id, $action, optional_body(&body)?).await
         }

@@ -66,9 +66,13 @@ pub struct ContactQuery {
     /// Text contained in name, phone, email or company (case-insensitive).
     pub q: Option<String>,
     /// Created at or after this RFC 3339 time.
+    #[param(format = DateTime)]
     pub created_from: Option<String>,
     /// Created before this RFC 3339 time.
+    #[param(format = DateTime)]
     pub created_to: Option<String>,
+    /// 1-500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }

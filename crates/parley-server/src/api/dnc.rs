@@ -48,11 +48,21 @@ pub struct AddDnc {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+pub struct DncListQuery {
+    /// A campaign's list; the global list when absent.
+    pub campaign_id: Option<i64>,
+    /// 1-500, default 50.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// Which list a number is taken off.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DncScope {
     /// A campaign's list; the global list when absent.
     pub campaign_id: Option<i64>,
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -89,11 +99,11 @@ async fn ensure_campaign(state: &AppState, id: Option<i64>) -> ApiResult<()> {
     Ok(())
 }
 
-#[utoipa::path(get, path = "/api/v1/dnc", tag = "dnc", params(DncScope),
+#[utoipa::path(get, path = "/api/v1/dnc", tag = "dnc", params(DncListQuery),
     responses((status = 200, body = List<DncEntry>)))]
 pub async fn list(
     State(state): State<AppState>,
-    Query(q): Query<DncScope>,
+    Query(q): Query<DncListQuery>,
 ) -> ApiResult<Json<List<DncEntry>>> {
     let page = PageParams {
         limit: q.limit,

@@ -12,10 +12,10 @@
 //! closes the socket with 1008 and the reason.
 use super::analytics::{self, Totals};
 use crate::auth::{self, Credential, Principal};
-use crate::error::extract::Query;
+use crate::error::extract::{Query, WebSocketUpgrade};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::AppState;
-use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
@@ -158,6 +158,7 @@ pub enum LiveMessage {
 /// alive).
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery),
     responses((status = 101, description = "WebSocket of LiveMessage JSON texts", body = LiveMessage),
+              (status = 400, description = "not a WebSocket handshake, or a query that cannot be read", body = crate::error::ErrorBody),
               (status = 401, body = crate::error::ErrorBody),
               (status = 403, description = "cookie-authenticated from another origin", body = crate::error::ErrorBody),
               (status = 429, description = "this session or API key has `http.events_max_sockets_per_credential` sockets open", body = crate::error::ErrorBody),
@@ -167,7 +168,7 @@ pub async fn events(
     Extension(principal): Extension<Principal>,
     Query(q): Query<EventsQuery>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    WebSocketUpgrade(upgrade): WebSocketUpgrade,
 ) -> ApiResult<Response> {
     if matches!(principal.credential, Credential::Session { .. }) {
         check_origin(&state, &headers)?;

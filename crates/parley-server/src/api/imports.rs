@@ -3,10 +3,10 @@
 //! recorded with its line number and reason.
 use super::contacts::region;
 use crate::auth::Principal;
-use crate::error::extract::{Json, Path, Query};
+use crate::error::extract::{Json, Multipart, Path, Query};
 use crate::error::{ApiError, ApiResult, ErrorCode, OrNotFound};
 use crate::AppState;
-use axum::extract::{Multipart, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Extension;
 use futures::StreamExt;
@@ -30,6 +30,14 @@ pub struct ImportParams {
     pub campaign_id: Option<i64>,
     /// Region for numbers written without a country code (default from settings).
     pub default_region: Option<String>,
+}
+
+/// The upload's form: one field, `file`.
+#[derive(ToSchema)]
+pub struct ImportUpload {
+    /// The CSV or XLSX file.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -78,6 +86,8 @@ pub struct ImportReport {
 pub struct ErrorPage {
     /// Return problems after this line.
     pub after_line: Option<i64>,
+    /// 1-5000, default 500.
+    #[param(minimum = 1, maximum = 5000)]
     pub limit: Option<u32>,
 }
 
@@ -147,7 +157,7 @@ impl From<LimitExceeded> for ApiError {
 /// `failed`, `details.import` saying what was written before it). A workbook that cannot be
 /// read is 422.
 #[utoipa::path(post, path = "/api/v1/contacts/import", tag = "contacts", params(ImportParams),
-    request_body(content_type = "multipart/form-data", description = "form field `file`: the CSV or XLSX file"),
+    request_body(content = ImportUpload, content_type = "multipart/form-data", description = "form field `file`: the CSV or XLSX file"),
     responses((status = 200, body = ImportReport),
               (status = 400, description = "not a multipart upload with a `file` field, or the upload broke off", body = crate::error::ErrorBody),
               (status = 404, description = "no campaign `campaign_id`", body = crate::error::ErrorBody),
@@ -159,7 +169,7 @@ pub async fn import_csv(
     Extension(principal): Extension<Principal>,
     Query(params): Query<ImportParams>,
     headers: HeaderMap,
-    mut multipart: Multipart,
+    Multipart(mut multipart): Multipart,
 ) -> ApiResult<Json<ImportReport>> {
     let max_mb = state.settings.import.max_upload_mb;
     let max_bytes = max_mb.saturating_mul(1024 * 1024);
@@ -411,7 +421,10 @@ pub async fn errors(
     Query(page): Query<ErrorPage>,
 ) -> ApiResult<Json<RowProblems>> {
     state.store.get_import(id).await.or_not_found("import")?;
-    let limit = page.limit.unwrap_or(500).clamp(1, 5000);
+    let limit = page.limit.unwrap_or(500);
+    if !(1..=5000).contains(&limit) {
+        return Err(ApiError::field("limit", "must be between 1 and 5000"));
+    }
     let mut items = state
         .store
         .import_errors(id, page.after_line.unwrap_or(0), limit + 1)

@@ -25,6 +25,8 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// 1-500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` from the previous page.
     pub cursor: Option<String>,
@@ -34,10 +36,10 @@ impl PageParams {
     pub fn request(&self) -> ApiResult<PageRequest> {
         let limit = self.limit.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=PageRequest::MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::bad_request(format!(
-                "limit must be between 1 and {}",
-                PageRequest::MAX_LIMIT
-            )));
+            return Err(ApiError::field(
+                "limit",
+                format!("must be between 1 and {}", PageRequest::MAX_LIMIT),
+            ));
         }
         let before_id = self.cursor.as_deref().map(decode_cursor).transpose()?;
         Ok(PageRequest { before_id, limit })

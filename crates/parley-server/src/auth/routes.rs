@@ -97,7 +97,7 @@ pub struct Me {
 }
 
 /// Signs in with email and password; sets an HttpOnly session cookie.
-#[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = "auth", request_body = SignInRequest,
+#[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = "auth", request_body = SignInRequest, security(()),
     responses((status = 200, body = Me), (status = 400, body = crate::error::ErrorBody),
               (status = 401, body = crate::error::ErrorBody),
               (status = 422, body = crate::error::ErrorBody),

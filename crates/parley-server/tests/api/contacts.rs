@@ -84,8 +84,8 @@ async fn bad_contacts_get_field_errors_and_change_nothing() {
         .await;
     assert_eq!(
         (status, error_code(&body)),
-        (422, "validation_failed"),
-        "unknown fields are refused"
+        (400, "bad_request"),
+        "unknown fields cannot be read"
     );
     let raw = app
         .req(Method::POST, "/api/v1/contacts", &app.operator_key)

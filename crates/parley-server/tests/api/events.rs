@@ -1,7 +1,7 @@
 //! The live events WebSocket: authentication, origin check, a sandbox call's events in
 //! order, filters.
 use crate::calls_e2e::{place, sandbox};
-use crate::harness::{TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::harness::{error_code, read, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
 use futures::StreamExt;
 use parley_engine::events::LiveEvent;
 use serde_json::{json, Value};
@@ -40,6 +40,21 @@ async fn open(app: &TestApp, query: &str, headers: &[(&str, &str)]) -> Result<So
 async fn open_with_key(app: &TestApp, query: &str) -> Socket {
     let auth = format!("Bearer {}", app.viewer_key);
     open(app, query, &[("authorization", &auth)]).await.unwrap()
+}
+
+/// A plain GET, without a handshake, gets the API's JSON error rather than axum's text.
+#[tokio::test]
+async fn a_request_without_a_handshake_gets_a_json_400() {
+    let app = TestApp::start().await;
+    let (status, body) = read(
+        app.req(reqwest::Method::GET, "/api/v1/events", &app.viewer_key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (400, "bad_request"), "{body}");
+    app.stop().await;
 }
 
 /// The next JSON message (pings and pongs skipped).

@@ -171,6 +171,17 @@ async fn a_file_without_a_phone_column_is_refused_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(no_file.status(), 400);
+    // A multipart content type without its boundary: the API's JSON error, not plain text.
+    let (status, body) = crate::harness::read(
+        app.req(Method::POST, "/api/v1/contacts/import", &app.operator_key)
+            .header("content-type", "multipart/form-data")
+            .body("phone\n+14155550100\n")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (400, "bad_request"));
     app.stop().await;
 }
 

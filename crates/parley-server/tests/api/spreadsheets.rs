@@ -349,8 +349,8 @@ async fn sheets_import_errors_name_the_field_and_import_nothing() {
     .await;
     assert_eq!(
         (status, error_code(&answer)),
-        (422, "validation_failed"),
-        "{answer}"
+        (400, "bad_request"),
+        "an unknown field cannot be read: {answer}"
     );
     let (status, answer) = import_sheet(
         &app,
