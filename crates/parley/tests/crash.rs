@@ -121,27 +121,7 @@ impl Node {
     }
 
     fn create_api_key(&self) -> String {
-        let out = self
-            .command()
-            .args([
-                "admin",
-                "create-api-key",
-                "--name",
-                "crash",
-                "--role",
-                "operator",
-            ])
-            .stdout(Stdio::piped())
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .last()
-            .unwrap()
-            .trim()
-            .to_string()
+        common::create_api_key(self.command(), "crash", "operator")
     }
 }
 

@@ -140,27 +140,7 @@ impl Node {
     }
 
     fn admin_key(&self) -> String {
-        let out = self
-            .command()
-            .args([
-                "admin",
-                "create-api-key",
-                "--name",
-                "crm",
-                "--role",
-                "admin",
-            ])
-            .stdout(Stdio::piped())
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .last()
-            .unwrap()
-            .trim()
-            .to_string()
+        common::create_api_key(self.command(), "crm", "admin")
     }
 
     async fn api(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> Value {

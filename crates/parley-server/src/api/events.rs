@@ -379,7 +379,9 @@ async fn stream(
                 Some(Ok(Message::Close(_))) | None => return Ok(()),
                 Some(Ok(_)) => heard = Instant::now(),
                 Some(Err(e)) => {
-                    if is_too_big(&e) {
+                    // Over `MAX_INCOMING_MESSAGE`: close 1009, so the client learns why
+                    // (as media streams do).
+                    if crate::webhooks::media_socket::is_too_big(&e) {
                         let close = Message::Close(Some(CloseFrame {
                             code: close_code::SIZE,
                             reason: "message too big".into(),
@@ -391,18 +393,4 @@ async fn stream(
             },
         }
     }
-}
-
-/// Whether a socket error is a message or frame over `MAX_INCOMING_MESSAGE`: answered
-/// with close 1009, so the client learns why (as media streams do).
-fn is_too_big(e: &axum::Error) -> bool {
-    use tokio_tungstenite::tungstenite::Error;
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(error) = source {
-        if let Some(Error::Capacity(_)) = error.downcast_ref::<Error>() {
-            return true;
-        }
-        source = error.source();
-    }
-    false
 }

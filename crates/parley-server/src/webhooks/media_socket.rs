@@ -39,8 +39,9 @@ fn socket_error(e: axum::Error) -> SocketError {
     SocketError::new(too_big, e)
 }
 
-/// Whether a socket error is a message or frame over the size limit.
-fn is_too_big(e: &axum::Error) -> bool {
+/// Whether a socket error is a message or frame over the size limit (media streams
+/// and the live-events socket).
+pub(crate) fn is_too_big(e: &axum::Error) -> bool {
     use tokio_tungstenite::tungstenite::Error;
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(error) = source {

@@ -2,6 +2,6 @@
 //! ElevenLabs HMAC) before anything in it is read; a bad signature gets 403 and stores
 //! nothing.
 pub mod elevenlabs;
-mod media_socket;
+pub(crate) mod media_socket;
 pub mod tools;
 pub mod twilio;

@@ -70,3 +70,21 @@ fn suite_log_file() -> Option<std::fs::File> {
     let name = format!("serve-{}-{n}.log", std::process::id());
     std::fs::File::create(std::path::Path::new(&dir).join(name)).ok()
 }
+
+/// Runs `command admin create-api-key` and returns the key it prints last.
+#[allow(dead_code)] // not every test binary makes keys
+pub fn create_api_key(mut command: Command, name: &str, role: &str) -> String {
+    let out = command
+        .args(["admin", "create-api-key", "--name", name, "--role", role])
+        .stdout(Stdio::piped())
+        .output()
+        .expect("run parley admin create-api-key");
+    assert!(out.status.success(), "create-api-key {role}: {out:?}");
+    String::from_utf8(out.stdout)
+        .expect("UTF-8 output")
+        .lines()
+        .last()
+        .expect("a key")
+        .trim()
+        .to_string()
+}

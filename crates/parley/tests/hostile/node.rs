@@ -72,27 +72,7 @@ fn parley(dir: &Path, port: u16, speed: f64) -> Command {
 }
 
 fn create_key(command: Command, role: &str) -> String {
-    let mut command = command;
-    let out = command
-        .args([
-            "admin",
-            "create-api-key",
-            "--name",
-            "hostile",
-            "--role",
-            role,
-        ])
-        .stdout(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "create-api-key {role}: {out:?}");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_string()
+    crate::common::create_api_key(command, "hostile", role)
 }
 
 impl Node {
