@@ -12,6 +12,8 @@
 //!   balancer's pooled connections).
 //! - A timeout between pieces of a request body (tower-http's `TimeoutBody`).
 //! - A bounded head buffer.
+//! - Request bodies a handler refused are drained within a bound ([`DrainOnDrop`]), so
+//!   the error response is not lost to a reset.
 //!
 //! Graceful shutdown works as in `axum::serve`: stop accepting, let every connection
 //! finish its requests, then return.
@@ -36,6 +38,8 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
+
+use crate::drain::DrainOnDrop;
 
 /// Largest request head (request line and headers) a connection buffers. hyper's
 /// default (~400 KiB) times the connection cap would be a lot of memory for slow heads.
@@ -196,7 +200,12 @@ async fn connection(
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         let in_flight = tracked.begin_request();
         request.extensions_mut().insert(ConnectInfo(peer));
-        let request = request.map(|body| Body::new(TimeoutBody::new(limits.request_body, body)));
+        let request = request.map(|body| {
+            Body::new(DrainOnDrop::new(TimeoutBody::new(
+                limits.request_body,
+                body,
+            )))
+        });
         let response = app.clone().oneshot(request);
         async move {
             let response = response.await?;

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 mod connections;
 mod dashboard;
+mod drain;
 pub mod error;
 mod openapi;
 mod webhooks;

@@ -47,7 +47,7 @@ async fn read_until_closed(tcp: &mut TcpStream) -> Vec<u8> {
 }
 
 /// Sends one `GET /healthz` on a kept-alive connection and reads its whole response.
-async fn healthz(tcp: &mut TcpStream) -> bool {
+pub async fn healthz(tcp: &mut TcpStream) -> bool {
     if tcp
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: parley\r\n\r\n")
         .await

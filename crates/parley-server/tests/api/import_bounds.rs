@@ -161,3 +161,79 @@ async fn a_csv_line_past_the_bound_stops_the_import_sqlite() {
 async fn a_csv_line_past_the_bound_stops_the_import_postgres() {
     a_csv_line_past_the_bound_stops_the_import(Db::Postgres).await;
 }
+
+/// Reads one HTTP/1.1 response with a `Content-Length` body: its status and body.
+async fn read_response(tcp: &mut (impl tokio::io::AsyncRead + Unpin)) -> (u16, Value) {
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Duration::from_secs(20);
+    loop {
+        let n = tokio::time::timeout(deadline, tcp.read(&mut buf))
+            .await
+            .expect("a response in time")
+            .expect("the response arrives, not a reset");
+        assert!(n > 0, "the connection closed before a whole response");
+        seen.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        let Some(split) = text.find("\r\n\r\n") else {
+            continue;
+        };
+        let head = text[..split].to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("a Content-Length");
+        let body = &seen[split + 4..];
+        if body.len() >= length {
+            let status = text[9..12].parse().unwrap();
+            return (status, serde_json::from_slice(&body[..length]).unwrap());
+        }
+    }
+}
+
+/// An upload refused part-way (a line over the limit, 4 MiB into the file) is read to
+/// its end in the background, so the client's whole upload is taken, its 413 arrives
+/// intact, and the connection serves the next request instead of being reset.
+#[tokio::test]
+async fn a_refused_upload_is_drained_so_its_413_arrives_and_the_connection_lives_on() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::start().await;
+    let boundary = "parley-drain-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\nphone\n"
+    )
+    .into_bytes();
+    body.extend(std::iter::repeat_n(b'9', 4 * 1024 * 1024));
+    body.extend(format!("\n\r\n--{boundary}--\r\n").as_bytes());
+    let head = format!(
+        "POST /api/v1/contacts/import HTTP/1.1\r\nHost: parley\r\n\
+         Authorization: Bearer {}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\
+         Content-Length: {}\r\n\r\n",
+        app.operator_key,
+        body.len()
+    );
+    let tcp = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let (mut reader, mut writer) = tcp.into_split();
+    let sending = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        writer.write_all(&body).await?;
+        Ok::<_, std::io::Error>(writer)
+    });
+    let (status, answer) = read_response(&mut reader).await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(error_code(&answer), "payload_too_large");
+    let writer = sending
+        .await
+        .unwrap()
+        .expect("the whole upload is taken, not cut off by a reset");
+    let mut tcp = reader.reunite(writer).unwrap();
+    assert!(
+        crate::connections::healthz(&mut tcp).await,
+        "the same connection serves the next request"
+    );
+}
