@@ -1,7 +1,7 @@
 //! Reading the layers: defaults, then the TOML file, then `PARLEY_*` variables, with
 //! warnings for unknown keys and errors that name the key and where it came from.
 
-use super::keys::{KNOWN_KEYS, SECRET_KEYS};
+use super::keys::{known_keys, SECRET_KEYS};
 use super::{Settings, SettingsError};
 use figment::providers::{Format, Toml};
 use figment::value::{Dict, Map, Value};
@@ -61,7 +61,7 @@ impl Settings {
             let Some(path) = env_key_path(name) else {
                 continue;
             };
-            if !KNOWN_KEYS.contains(&path.as_str()) {
+            if !known_keys().contains(&path) {
                 warnings.push(format!(
                     "unknown environment variable {name} (ignored){}",
                     hint(&path)
@@ -144,10 +144,10 @@ fn unknown_keys(dict: &Dict) -> Vec<String> {
             } else {
                 format!("{prefix}.{key}")
             };
-            if KNOWN_KEYS.contains(&path.as_str()) {
+            if known_keys().contains(&path) {
                 continue;
             }
-            let is_section = KNOWN_KEYS
+            let is_section = known_keys()
                 .iter()
                 .any(|known| known.starts_with(&format!("{path}.")));
             match value.as_dict() {
@@ -164,7 +164,7 @@ fn unknown_keys(dict: &Dict) -> Vec<String> {
 /// " (did you mean `twilio.account_sid`?)" when a known key ends the same way.
 fn hint(unknown: &str) -> String {
     let leaf = unknown.rsplit('.').next().unwrap_or(unknown);
-    KNOWN_KEYS
+    known_keys()
         .iter()
         .find(|known| known.rsplit('.').next() == Some(leaf))
         .map(|known| format!(" (did you mean `{known}`?)"))
