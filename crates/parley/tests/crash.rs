@@ -19,7 +19,7 @@ use parley_twilio::rest::{CallFilter, TwilioClient};
 use rand::Rng;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const SID: &str = "AC00000000000000000000000000000000";
@@ -33,19 +33,6 @@ fn env_number(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn parley() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_parley"));
-    c.env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("PARLEY_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
 struct Node {
     dir: std::path::PathBuf,
     port: u16,
@@ -55,7 +42,7 @@ struct Node {
 
 impl Node {
     fn command(&self) -> Command {
-        let mut c = parley();
+        let mut c = common::clean_parley();
         c.arg("--data-dir")
             .arg(&self.dir)
             .arg("--listen")
@@ -201,7 +188,7 @@ fn run_campaign(contacts: usize, kills: usize) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let (twilio_port, agent_port, parley_port) = (free_port(), free_port(), free_port());
     let _carrier = Proc(
-        parley()
+        common::clean_parley()
             .args(["sim", "--speed", "20", "--chaos-seed", CHAOS_SEED])
             .arg("--twilio-listen")
             .arg(format!("127.0.0.1:{twilio_port}"))

@@ -15,7 +15,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -116,15 +116,7 @@ struct Node {
 
 impl Node {
     fn command(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_parley"));
-        c.env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("PARLEY_") {
-                c.env_remove(k);
-            }
-        }
+        let mut c = common::clean_parley();
         c.arg("--config")
             .arg(&self.config)
             .arg("--data-dir")

@@ -88,3 +88,19 @@ pub fn create_api_key(mut command: Command, name: &str, role: &str) -> String {
         .trim()
         .to_string()
 }
+
+/// The `parley` binary with none of the caller's `PARLEY_*` settings or `RUST_LOG`, and
+/// its output discarded: each test says exactly what the node gets.
+#[allow(dead_code)]
+pub fn clean_parley() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_parley"));
+    c.env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PARLEY_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}

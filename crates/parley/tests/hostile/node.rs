@@ -4,7 +4,7 @@ use crate::common::{free_port, serve_logged, Proc};
 use reqwest::Method;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,15 +34,7 @@ pub struct Node {
 }
 
 fn parley(dir: &Path, port: u16, speed: f64) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_parley"));
-    c.env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("PARLEY_") {
-            c.env_remove(k);
-        }
-    }
+    let mut c = crate::common::clean_parley();
     c.arg("--data-dir")
         .arg(dir)
         .arg("--listen")
