@@ -195,6 +195,7 @@ async function main() {
       await page.getByRole("button", { name: "Create campaign" }).click();
       await page.getByRole("heading", { name: "E2E campaign" }).waitFor();
       await page.getByTestId("campaign-state").getByText("Draft").waitFor();
+      await page.getByTestId("campaign-activity").getByText("Not started").waitFor();
     });
 
     await step("add the imported contacts and start", async () => {
@@ -267,6 +268,8 @@ async function main() {
       page.once("dialog", (d) => d.accept());
       await page.getByRole("button", { name: "Stop" }).click();
       await state.getByText("Stopped").waitFor();
+      // The page says why nothing more will happen, in words.
+      await page.getByTestId("campaign-activity").getByText("Finished (stopped)").waitFor();
     });
 
     await step("import a Google Sheet", async () => {

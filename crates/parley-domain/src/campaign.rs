@@ -568,7 +568,11 @@ pub struct CampaignContact {
     pub last_outcome: Option<String>,
     pub last_call_id: Option<crate::Id>,
     pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Why the contact failed or was cancelled.
+    /// Why the contact failed or was cancelled, or was put back.
     pub reason: Option<String>,
+    /// What a waiting (pending or scheduled) contact waits for; absent otherwise.
+    pub waiting_for: Option<crate::activity::WaitReason>,
+    /// The contact's time zone (IANA name), in which its calling window is read.
+    pub timezone: Option<String>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }

@@ -2,6 +2,7 @@
 //! Pure: no I/O, no clocks read here (callers pass `now`).
 #![forbid(unsafe_code)]
 
+pub mod activity;
 pub mod auth;
 pub mod breaker;
 pub mod call;

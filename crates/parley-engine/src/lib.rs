@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod activity;
 pub mod bridge;
 pub mod calls;
 pub mod credentials;

@@ -9,12 +9,7 @@ use parley_engine::Engine;
 use parley_store::{ContactSelector, NewCall, NewCampaign, Store};
 use std::sync::Arc;
 
-async fn written_attempt(
-    store: &Store,
-    campaign_id: i64,
-    phone: &str,
-) -> (parley_domain::call::Call, Phone) {
-    let now = parley_domain::time::now_millis();
+async fn enrolled(store: &Store, campaign_id: i64, phone: &str) -> (i64, Phone) {
     let phone = Phone::from_e164(phone).unwrap();
     let contact = store
         .create_contact(&NewContact {
@@ -27,6 +22,16 @@ async fn written_attempt(
         .add_campaign_contacts(campaign_id, &ContactSelector::Ids(vec![contact.id]))
         .await
         .unwrap();
+    (contact.id, phone)
+}
+
+/// Claims the campaign's one due contact and writes its attempt.
+async fn written_attempt(
+    store: &Store,
+    campaign_id: i64,
+    (contact_id, phone): (i64, Phone),
+) -> (parley_domain::call::Call, Phone) {
+    let now = parley_domain::time::now_millis();
     let claim = store
         .claim_due_contacts(campaign_id, "node", now, now + 60_000, 1, 10)
         .await
@@ -34,7 +39,7 @@ async fn written_attempt(
         .remove(0);
     let call = NewCall {
         campaign_id: Some(campaign_id),
-        contact_id: Some(contact.id),
+        contact_id: Some(contact_id),
         to: phone.to_string(),
         from: "+15005550006".into(),
         dynamic_variables: serde_json::json!({}),
@@ -79,12 +84,13 @@ async fn a_number_blocked_after_its_claim_is_never_dialled() {
         )
         .await
         .unwrap();
+    let first = enrolled(&store, campaign.id, "+14155550171").await;
     store
         .transition_campaign(campaign.id, CampaignAction::Start, "t", None)
         .await
         .unwrap();
 
-    let (blocked, blocked_phone) = written_attempt(&store, campaign.id, "+14155550171").await;
+    let (blocked, blocked_phone) = written_attempt(&store, campaign.id, first).await;
     store
         .add_dnc(&blocked_phone, None, Some("asked by email"), "api")
         .await
@@ -103,7 +109,12 @@ async fn a_number_blocked_after_its_claim_is_never_dialled() {
 
     // A clean number is dialled: here the carrier cannot be reached, so the attempt stays
     // queued for reconciling (it may have been placed) instead of being retried blindly.
-    let (clean, clean_phone) = written_attempt(&store, campaign.id, "+14155550172").await;
+    let (clean, clean_phone) = written_attempt(
+        &store,
+        campaign.id,
+        enrolled(&store, campaign.id, "+14155550172").await,
+    )
+    .await;
     engine
         .dial_attempt(clean.clone(), &clean_phone, &DialOptions::default())
         .await

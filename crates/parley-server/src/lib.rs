@@ -111,6 +111,7 @@ pub fn router(state: AppState) -> Router {
             "/campaigns/{id}/contacts",
             get(campaigns::contacts).post(campaigns::add_contacts),
         )
+        .route("/campaigns/{id}/activity", get(campaigns::activity))
         .route(
             "/campaigns/{id}/contacts/remove",
             post(campaigns::remove_contacts),

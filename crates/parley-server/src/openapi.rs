@@ -23,6 +23,7 @@ use responses::ErrorResponses;
         campaigns::defaults, campaigns::create, campaigns::list, campaigns::get, campaigns::update, campaigns::delete,
         campaigns::start, campaigns::pause, campaigns::resume, campaigns::stop,
         campaigns::add_contacts, campaigns::remove_contacts, campaigns::contacts,
+        campaigns::activity,
         calls::list, calls::get, calls::place, calls::hang_up, calls::recording,
         dnc::list, dnc::add, dnc::remove, dnc::check,
         admin::list_users, admin::create_user, admin::update_user, admin::list_api_keys, admin::create_api_key,

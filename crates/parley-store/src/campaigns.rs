@@ -1,13 +1,16 @@
 //! Campaigns, their state changes, and the contacts enrolled in each.
 use crate::error::OptionalExt;
 use crate::tx::{execute, on_conn, own_reader, own_tx};
+use crate::waiting::{parse_wait_reason, wait_reason_sql};
 use crate::{on_reader, Db, Page, PageRequest, Result, Store, StoreError, Tx};
 use parley_domain::campaign::{
     Campaign, CampaignAction, CampaignContact, CampaignProgress, CampaignSettings, CampaignState,
     ProgressState,
 };
 use parley_domain::time::{from_millis, now_millis};
+use parley_domain::timezones::contact_zone;
 use parley_domain::webhook::EventType;
+use parley_domain::Phone;
 
 #[derive(Debug, Clone)]
 pub struct NewCampaign {
@@ -260,6 +263,12 @@ impl Tx {
     ) -> Result<Campaign> {
         let today = chrono::Utc::now().date_naive();
         let current = self.get_campaign(id).await?;
+        // Starting an empty campaign would complete it at once, for good.
+        if action == CampaignAction::Start && current.progress.total == 0 {
+            return Err(StoreError::Conflict(
+                "the campaign has no contacts; add contacts before starting it".into(),
+            ));
+        }
         let starts_later = current.settings.start_date.is_some_and(|d| d > today);
         let next = current.state.apply(action, starts_later)?;
         self.point("transition_campaign")?;
@@ -356,19 +365,25 @@ impl Store {
             last_call_id: Option<i64>,
             next_attempt_at: Option<i64>,
             reason: Option<String>,
+            waiting_for: Option<String>,
+            timezone: Option<String>,
             updated_at: i64,
         }
-        let rows: Vec<Row> = on_reader!(self, pool => sqlx::query_as(
+        let sql = format!(
             "SELECT cc.contact_id, c.phone, c.first_name, c.last_name, cc.state, cc.attempts, \
-                    cc.last_outcome, cc.last_call_id, cc.next_attempt_at, cc.reason, cc.updated_at \
+                    cc.last_outcome, cc.last_call_id, cc.next_attempt_at, cc.reason, \
+                    {} AS waiting_for, c.timezone, cc.updated_at \
              FROM campaign_contacts cc JOIN contacts c ON c.id = cc.contact_id \
              WHERE cc.campaign_id = $1 AND ($2 IS NULL OR cc.state = $2) AND cc.contact_id < $3 \
              ORDER BY cc.contact_id DESC LIMIT $4",
-        )
+            wait_reason_sql("$5")
+        );
+        let rows: Vec<Row> = on_reader!(self, pool => sqlx::query_as(&sql)
         .bind(campaign_id)
         .bind(state.map(ProgressState::as_str))
         .bind(page.cursor_id())
         .bind(page.fetch_limit())
+        .bind(now_millis())
         .fetch_all(pool)
         .await)?;
         let page = Page::from_rows(rows, &page, |r| r.contact_id);
@@ -376,6 +391,9 @@ impl Store {
             .items
             .into_iter()
             .map(|r| {
+                let timezone = Phone::from_e164(&r.phone)
+                    .map(|p| contact_zone(r.timezone.as_deref(), &p).name().to_string())
+                    .ok();
                 Ok(CampaignContact {
                     contact_id: r.contact_id,
                     phone: r.phone,
@@ -389,6 +407,8 @@ impl Store {
                     last_call_id: r.last_call_id,
                     next_attempt_at: r.next_attempt_at.map(from_millis),
                     reason: r.reason,
+                    waiting_for: parse_wait_reason(r.waiting_for)?,
+                    timezone,
                     updated_at: from_millis(r.updated_at),
                 })
             })

@@ -28,6 +28,7 @@ pub mod testing;
 mod tool_calls;
 mod tx;
 mod users;
+mod waiting;
 mod webhooks;
 
 pub use analytics::{CallCounts, CampaignCounts, HourCounts, StatsRange};
@@ -50,6 +51,7 @@ pub use rate::Bucket;
 pub use tool_calls::NewToolCall;
 pub use tx::{Db, Reader, Tx};
 pub use users::{ApiKey, Session, User};
+pub use waiting::{FirstWaiting, Waiting};
 pub use webhooks::{
     AttemptRecord, AttemptVerdict, ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryState,
     NewSubscription, Subscription, SubscriptionUpdate,

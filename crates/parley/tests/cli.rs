@@ -256,6 +256,20 @@ fn campaign_operations_list_stop_and_requeue() {
                 .await
                 .unwrap();
             if name == "Winter promo" {
+                let contact = store
+                    .create_contact(&parley_domain::contact::NewContact {
+                        phone: parley_domain::Phone::from_e164("+14155550123").unwrap(),
+                        fields: Default::default(),
+                    })
+                    .await
+                    .unwrap();
+                store
+                    .add_campaign_contacts(
+                        c.id,
+                        &parley_store::ContactSelector::Ids(vec![contact.id]),
+                    )
+                    .await
+                    .unwrap();
                 store
                     .transition_campaign(
                         c.id,

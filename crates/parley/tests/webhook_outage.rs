@@ -150,12 +150,30 @@ impl Node {
         resp.json().await.unwrap()
     }
 
-    /// A campaign started and paused: two `campaign.state_changed` events.
+    /// A campaign (with a contact, so it may start) started and paused: two
+    /// `campaign.state_changed` events.
     async fn two_events(&self, key: &str, name: &str) {
+        static CONTACTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let c = self
             .api(key, Method::POST, "/campaigns", Some(json!({"name": name})))
             .await;
         let id = c["id"].as_i64().unwrap();
+        let n = CONTACTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let contact = self
+            .api(
+                key,
+                Method::POST,
+                "/contacts",
+                Some(json!({"phone": format!("+1415555{:04}", 3000 + n)})),
+            )
+            .await;
+        self.api(
+            key,
+            Method::POST,
+            &format!("/campaigns/{id}/contacts"),
+            Some(json!({"contact_ids": [contact["id"]]})),
+        )
+        .await;
         for action in ["start", "pause"] {
             self.api(
                 key,

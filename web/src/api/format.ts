@@ -30,6 +30,20 @@ export function fmtTime(iso: string | null | undefined): string {
   return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
+/// A time as the clock reads where the contact lives, e.g. "Thu 09:00 (America/New_York)".
+export function fmtTimeIn(iso: string | null | undefined, timeZone: string | null | undefined): string {
+  if (!iso) return "—";
+  if (!timeZone) return fmtTime(iso);
+  const local = new Date(iso).toLocaleString(undefined, {
+    timeZone,
+    weekday: "short",
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  });
+  return `${local} (${timeZone})`;
+}
+
 /// Words for the API's snake_case states and outcomes.
 export function humanize(s: string | null | undefined): string {
   if (!s) return "—";

@@ -27,6 +27,13 @@ export const CALL_OUTCOME = {
   opted_out: "Opted out",
 } satisfies Record<Schema<"CallOutcome">, string>;
 
+export const WAIT_REASON = {
+  due: "Due now",
+  outside_calling_window: "Outside calling hours",
+  retry: "Retry",
+  callback: "Callback requested",
+} satisfies Record<Schema<"WaitReason">, string>;
+
 export function label<T extends string>(table: Record<T, string>, value: T | null | undefined): string {
   return value == null ? "—" : (table[value] ?? value);
 }

@@ -3,7 +3,8 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useParams } from "react-router-dom";
 import { analytics } from "../api/analytics";
 import { api, describeError, must, type Schema } from "../api/client";
-import { fmtDuration, fmtInt, fmtPct, fmtTime, humanize } from "../api/format";
+import { fmtDuration, fmtInt, fmtPct, fmtTime, fmtTimeIn, humanize } from "../api/format";
+import { label, WAIT_REASON } from "../api/labels";
 import { canOperate, useMe } from "../auth";
 import { usePollInterval } from "../components/LiveSync";
 import { Empty, ErrorMessage, Loading, ProgressBar, Stat } from "../components/States";
@@ -91,7 +92,7 @@ export default function CampaignDetailPage() {
         </p>
       )}
       {c.description && <p>{c.description}</p>}
-      {c.state_reason && <p className="muted">Reason: {c.state_reason}</p>}
+      <Activity campaignId={id} version={`${c.updated_at}/${p.attempts}/${p.scheduled}/${p.in_progress}`} />
       <div className="card">
         <h2>Progress</h2>
         <ProgressBar value={done} max={p.total} label="Campaign progress" />
@@ -110,6 +111,35 @@ export default function CampaignDetailPage() {
       {canOperate(me) && !["completed", "stopped", "failed"].includes(c.state) && <AddContacts campaignId={id} />}
       <CampaignContacts campaignId={id} />
     </section>
+  );
+}
+
+/// What the campaign does next and why, in the server's words (refreshed with the page).
+export function Activity({ campaignId, version }: { campaignId: number; version: string }) {
+  const poll = usePollInterval(5_000);
+  const activity = useQuery({
+    queryKey: ["campaign-activity", campaignId, version],
+    queryFn: () => must(api.GET("/api/v1/campaigns/{id}/activity", { params: { path: { id: campaignId } } })),
+    placeholderData: (prev) => prev,
+    refetchInterval: poll,
+  });
+  if (!activity.data) return null;
+  const a = activity.data;
+  return (
+    <div className={`card activity activity-${a.next_action}`} role="status" data-testid="campaign-activity">
+      <h2>What happens next</h2>
+      <p>{a.message}</p>
+      {a.waiting.length > 0 && (
+        <ul className="inline-list" aria-label="Waiting contacts">
+          {a.waiting.map((g) => (
+            <li key={g.reason}>
+              {label(WAIT_REASON, g.reason)}: {fmtInt(g.count)}
+              {g.next_at && <span className="muted"> (next {fmtTime(g.next_at)})</span>}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
   );
 }
 
@@ -288,7 +318,18 @@ function ContactRow({
         <td>{humanize(cc.state)}</td>
         <td>{cc.attempts}</td>
         <td>{humanize(cc.last_outcome)}</td>
-        <td>{fmtTime(cc.next_attempt_at)}</td>
+        <td>
+          {cc.waiting_for && cc.waiting_for !== "due" ? (
+            <>
+              {label(WAIT_REASON, cc.waiting_for)}
+              <div className="muted small">{fmtTimeIn(cc.next_attempt_at, cc.timezone)} their time</div>
+            </>
+          ) : cc.waiting_for === "due" ? (
+            label(WAIT_REASON, "due")
+          ) : (
+            fmtTime(cc.next_attempt_at)
+          )}
+        </td>
       </tr>
       {open && (
         <tr className="subrow">

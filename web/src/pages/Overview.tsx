@@ -5,6 +5,7 @@ import { analytics, type HourPoint, type Summary } from "../api/analytics";
 import { fmtDuration, fmtInt, fmtMoney, fmtPct, humanize, startOfToday } from "../api/format";
 import { usePollInterval } from "../components/LiveSync";
 import { ErrorMessage, Loading, Stat } from "../components/States";
+import { api, must } from "../api/client";
 import { HourlyChart } from "../components/LazyChart";
 
 export function OverviewPage() {
@@ -31,6 +32,7 @@ export function OverviewPage() {
       ) : (
         <Today summary={summary.data} timeline={timeline} />
       )}
+      <RunningCampaigns poll={poll === false ? 30_000 : poll} />
     </section>
   );
 }
@@ -86,5 +88,35 @@ function Today({ summary, timeline }: { summary: Summary; timeline: UseQueryResu
         </div>
       </div>
     </>
+  );
+}
+
+/// Each running campaign with what it does next, so a quiet dashboard explains itself.
+function RunningCampaigns({ poll }: { poll: number }) {
+  const running = useQuery({
+    queryKey: ["campaigns", "running-activity"],
+    queryFn: async () => {
+      const list = await must(api.GET("/api/v1/campaigns", { params: { query: { state: "running", limit: 20 } } }));
+      return Promise.all(
+        list.items.map(async (c) => ({
+          campaign: c,
+          activity: await must(api.GET("/api/v1/campaigns/{id}/activity", { params: { path: { id: c.id } } })),
+        })),
+      );
+    },
+    refetchInterval: poll,
+  });
+  if (!running.data || running.data.length === 0) return null;
+  return (
+    <div className="card" data-testid="running-campaigns">
+      <h2>Running campaigns</h2>
+      <ul className="plain-list">
+        {running.data.map(({ campaign, activity }) => (
+          <li key={campaign.id}>
+            <Link to={`/campaigns/${campaign.id}`}>{campaign.name}</Link>: {activity.message}
+          </li>
+        ))}
+      </ul>
+    </div>
   );
 }

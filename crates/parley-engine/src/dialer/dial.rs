@@ -66,7 +66,7 @@ impl Dialer {
                             contact_id,
                             &self.node,
                             Some(at.timestamp_millis()),
-                            Some("outside the calling window"),
+                            Some(parley_domain::activity::OUTSIDE_WINDOW_REASON),
                         )
                         .await?;
                 }
@@ -81,6 +81,9 @@ impl Dialer {
                         .await?;
                 }
             }
+            // The campaign page shows who waits, for what, until when.
+            self.engine
+                .publish(LiveEvent::ProgressChanged { campaign_id });
             return Ok(());
         }
         if store.check_dnc(&phone, Some(campaign_id)).await?.blocked() {

@@ -7,6 +7,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Extension;
+use parley_domain::activity::CampaignActivity;
 use parley_domain::campaign::{
     Campaign, CampaignAction, CampaignContact, CampaignSettings, CampaignState, ProgressState,
 };
@@ -372,5 +373,24 @@ pub async fn contacts(
             .list_campaign_contacts(id, q.state, page)
             .await?
             .into(),
+    ))
+}
+
+/// What the campaign does next and why: dialling, every call slot in use, waiting for its
+/// contacts' calling windows, a retry or a callback (with the contact's local time), or
+/// paused and why.
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}/activity", tag = "campaigns",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = CampaignActivity), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn activity(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<CampaignActivity>> {
+    Ok(Json(
+        state
+            .engine
+            .campaign_activity(id)
+            .await
+            .or_not_found("campaign")?,
     ))
 }

@@ -168,7 +168,24 @@ async fn settings_are_validated_field_by_field_and_locked_while_running() {
         )
         .await;
     let base = format!("/api/v1/campaigns/{}", c["id"]);
-    app.call(Method::POST, &format!("{base}/start"), None).await;
+    let (status, body) = app.call(Method::POST, &format!("{base}/start"), None).await;
+    assert_eq!((status, error_code(&body)), (409, "conflict"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no contacts"),
+        "starting an empty campaign says why it is refused: {body}"
+    );
+    tagged_contacts(&app, 1, "locked").await;
+    app.call(
+        Method::POST,
+        &format!("{base}/contacts"),
+        Some(json!({"tag": "locked"})),
+    )
+    .await;
+    let (status, body) = app.call(Method::POST, &format!("{base}/start"), None).await;
+    assert_eq!((status, body["state"].as_str()), (200, Some("running")));
     let (status, body) = app
         .call(Method::PATCH, &base, Some(json!({"name": "new"})))
         .await;

@@ -171,14 +171,7 @@ async fn delivery_to_a_rebinding_name_is_refused_at_connect_time(db: Db) {
             .unwrap();
         hooks.push(sub.id);
     }
-    let (_, campaign) = app
-        .call(
-            Method::POST,
-            "/api/v1/campaigns",
-            Some(json!({"name": "rebind"})),
-        )
-        .await;
-    let id = campaign["id"].as_i64().unwrap();
+    let id = app.campaign_with_contact("rebind").await;
     let (status, body) = app
         .call(Method::POST, &format!("/api/v1/campaigns/{id}/start"), None)
         .await;

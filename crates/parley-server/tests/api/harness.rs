@@ -76,6 +76,37 @@ impl TestApp {
         Self::start_on(Db::Sqlite, |s| s.dialer.enabled = false).await
     }
 
+    /// Creates a campaign named `name` with one contact enrolled, so it may be started;
+    /// returns its id.
+    pub async fn campaign_with_contact(&self, name: &str) -> i64 {
+        let (status, campaign) = self
+            .call(
+                Method::POST,
+                "/api/v1/campaigns",
+                Some(serde_json::json!({"name": name})),
+            )
+            .await;
+        assert_eq!(status, 201, "{campaign}");
+        let id = campaign["id"].as_i64().unwrap();
+        let (status, contact) = self
+            .call(
+                Method::POST,
+                "/api/v1/contacts",
+                Some(serde_json::json!({"phone": "+14155559900"})),
+            )
+            .await;
+        assert_eq!(status, 201, "{contact}");
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &format!("/api/v1/campaigns/{id}/contacts"),
+                Some(serde_json::json!({"contact_ids": [contact["id"]]})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        id
+    }
+
     pub async fn start_on(db: Db, tweak: impl FnOnce(&mut Settings)) -> TestApp {
         crate::suite_log::install();
         let dir = tempfile::tempdir().unwrap();

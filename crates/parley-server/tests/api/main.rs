@@ -3,6 +3,7 @@ mod analytics;
 mod auth;
 mod calls_e2e;
 mod calls_failures;
+mod campaign_activity;
 mod campaign_dialer;
 mod campaigns;
 mod connections;

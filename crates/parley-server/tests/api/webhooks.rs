@@ -376,14 +376,7 @@ async fn a_campaign_started_from_the_api_is_announced_without_waiting_for_a_poll
     )
     .await;
     assert_eq!(status, 201);
-    let (_, campaign) = app
-        .call(
-            Method::POST,
-            "/api/v1/campaigns",
-            Some(json!({"name": "prompt"})),
-        )
-        .await;
-    let id = campaign["id"].as_i64().unwrap();
+    let id = app.campaign_with_contact("prompt").await;
     let (status, body) = app
         .call(Method::POST, &format!("/api/v1/campaigns/{id}/start"), None)
         .await;

@@ -2,10 +2,32 @@
 use parley_domain::campaign::{CampaignAction, CampaignState, ProgressState};
 use parley_store::{CampaignUpdate, ContactSelector, PageRequest, Store, StoreError};
 
-use super::cases::{campaign, contact};
+use super::cases::{campaign, campaign_with_contact, contact};
 
 pub async fn campaign_state_machine_and_audit(store: Store) {
-    let id = campaign(&store, "spring").await;
+    let empty = campaign(&store, "empty").await;
+    let refused = store
+        .transition_campaign(empty, CampaignAction::Start, "ann", None)
+        .await;
+    assert!(
+        matches!(&refused, Err(StoreError::Conflict(m)) if m.contains("no contacts")),
+        "{refused:?}"
+    );
+    let unchanged = store.get_campaign(empty).await.unwrap();
+    assert_eq!(unchanged.state, CampaignState::Draft);
+    assert!(unchanged.started_at.is_none());
+    let empty_audit = store
+        .list_audit("campaign", Some(&empty.to_string()), PageRequest::first(50))
+        .await
+        .unwrap();
+    assert!(
+        empty_audit
+            .items
+            .iter()
+            .all(|a| a.action != "campaign.state_changed"),
+        "a refused start leaves no audit"
+    );
+    let id = campaign_with_contact(&store, "spring", "+14155550100").await;
     let started = store
         .transition_campaign(id, CampaignAction::Start, "ann", None)
         .await

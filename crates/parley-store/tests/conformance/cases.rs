@@ -4,7 +4,7 @@ use parley_domain::campaign::CampaignSettings;
 use parley_domain::contact::{ContactFields, NewContact};
 use parley_domain::phone::Region;
 use parley_domain::Phone;
-use parley_store::{NewCampaign, Store};
+use parley_store::{ContactSelector, NewCampaign, Store};
 
 pub use super::call_cases::*;
 pub use super::campaign_cases::*;
@@ -45,4 +45,18 @@ pub async fn campaign(store: &Store, name: &str) -> i64 {
         .await
         .unwrap()
         .id
+}
+
+/// A campaign with one contact enrolled, so that it may be started.
+pub async fn campaign_with_contact(store: &Store, name: &str, phone: &str) -> i64 {
+    let id = campaign(store, name).await;
+    let c = store
+        .create_contact(&contact(phone, "Ada", &[]))
+        .await
+        .unwrap();
+    store
+        .add_campaign_contacts(id, &ContactSelector::Ids(vec![c.id]))
+        .await
+        .unwrap();
+    id
 }

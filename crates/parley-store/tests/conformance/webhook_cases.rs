@@ -1,11 +1,11 @@
 //! Conformance cases for the webhook outbox: fan-out in the causing transaction, leases,
 //! the retry and dead states, replays, retention.
-use parley_domain::campaign::{CampaignAction, CampaignSettings};
+use parley_domain::campaign::CampaignAction;
 use parley_domain::time::now_millis;
 use parley_domain::webhook::EventType;
 use parley_domain::{phone::Region, Phone};
 use parley_store::{
-    AttemptRecord, AttemptVerdict, DeliveryState, NewCampaign, NewSubscription, PageRequest, Store,
+    AttemptRecord, AttemptVerdict, DeliveryState, NewSubscription, PageRequest, Store,
     OPT_OUT_SOURCE,
 };
 
@@ -30,18 +30,7 @@ fn record(status: Option<i64>) -> AttemptRecord {
 }
 
 pub async fn webhook_outbox_fans_out_in_the_causing_transaction(store: Store) {
-    let campaign = store
-        .create_campaign(
-            &NewCampaign {
-                name: "autumn".into(),
-                description: None,
-                settings: CampaignSettings::default(),
-            },
-            "ann",
-        )
-        .await
-        .unwrap()
-        .id;
+    let campaign = super::cases::campaign_with_contact(&store, "autumn", "+14155550199").await;
     // Before anyone subscribes, changes write nothing to send.
     store
         .transition_campaign(campaign, CampaignAction::Start, "ann", None)

@@ -1,0 +1,357 @@
+//! Why a campaign is or is not dialling right now, and when it next will: the answer the
+//! campaign page and the overview give an operator, in words and as data.
+use crate::campaign::{Campaign, CampaignState};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The reason the dialer writes on a contact it put back because the contact's own
+/// calling window is closed (read back to explain the wait).
+pub const OUTSIDE_WINDOW_REASON: &str = "outside the calling window";
+
+/// What a waiting contact waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitReason {
+    /// Nothing: it is dialled as soon as a call slot and the pacing allow.
+    Due,
+    /// Its calling window (in its own time zone) is closed until the next opening.
+    OutsideCallingWindow,
+    /// A retry after an earlier attempt, at its scheduled time.
+    Retry,
+    /// A callback the person asked for, at the time they gave.
+    Callback,
+}
+
+impl WaitReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::Due => "due",
+            WaitReason::OutsideCallingWindow => "outside_calling_window",
+            WaitReason::Retry => "retry",
+            WaitReason::Callback => "callback",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WaitReason> {
+        [
+            WaitReason::Due,
+            WaitReason::OutsideCallingWindow,
+            WaitReason::Retry,
+            WaitReason::Callback,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+/// Waiting contacts that wait for the same thing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WaitingGroup {
+    pub reason: WaitReason,
+    pub count: i64,
+    /// The earliest of them is due then (absent for contacts that are due now).
+    pub next_at: Option<DateTime<Utc>>,
+}
+
+/// The waiting contact due first, with the time where it lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct NextContact {
+    pub contact_id: crate::Id,
+    pub reason: WaitReason,
+    pub next_at: DateTime<Utc>,
+    /// The contact's time zone (IANA name).
+    pub timezone: String,
+    /// Its local time now, `HH:MM` and the weekday, e.g. `20:04 Wed`.
+    pub local_now: String,
+    /// Its local time when it is due, e.g. `09:00 Thu`.
+    pub local_next_at: String,
+}
+
+impl NextContact {
+    pub fn new(
+        contact_id: crate::Id,
+        reason: WaitReason,
+        next_at: DateTime<Utc>,
+        zone: Tz,
+        now: DateTime<Utc>,
+    ) -> NextContact {
+        let local = |t: DateTime<Utc>| t.with_timezone(&zone).format("%H:%M %a").to_string();
+        NextContact {
+            contact_id,
+            reason,
+            next_at,
+            timezone: zone.name().to_string(),
+            local_now: local(now),
+            local_next_at: local(next_at),
+        }
+    }
+}
+
+/// What the campaign does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NextAction {
+    /// A draft: nothing happens until it is started.
+    NotStarted,
+    /// Started, waiting for its start date.
+    WaitingForStartDate,
+    /// Paused (by a person, the breaker or the end date: see the reason).
+    Paused,
+    /// Over: completed, stopped or failed.
+    Finished,
+    /// Contacts are due and call slots are free: calls are being placed (paced).
+    Dialling,
+    /// Contacts are due but every call slot is in use.
+    SlotsFull,
+    /// Nothing is due now; the next contact is due at `next_contact.next_at`.
+    Waiting,
+    /// Nothing waits; the calls in progress are the last ones.
+    Finishing,
+}
+
+/// Why a campaign is or is not dialling, and when it next will.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CampaignActivity {
+    pub campaign_id: crate::Id,
+    pub state: CampaignState,
+    pub next_action: NextAction,
+    /// The same, in a sentence for a person.
+    pub message: String,
+    pub in_progress: i64,
+    pub max_concurrent_calls: u32,
+    /// Waiting contacts by what they wait for (groups with no contact are left out).
+    pub waiting: Vec<WaitingGroup>,
+    pub next_contact: Option<NextContact>,
+}
+
+fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Explains a campaign from its state, its waiting contacts and the one due first.
+pub fn explain(
+    campaign: &Campaign,
+    waiting: Vec<WaitingGroup>,
+    next_contact: Option<NextContact>,
+) -> CampaignActivity {
+    let in_progress = campaign.progress.in_progress;
+    let max = campaign.settings.max_concurrent_calls;
+    let due: i64 = waiting
+        .iter()
+        .filter(|g| g.reason == WaitReason::Due)
+        .map(|g| g.count)
+        .sum();
+    let waiting_total: i64 = waiting.iter().map(|g| g.count).sum();
+    let reason = campaign.state_reason.as_deref();
+    let (next_action, message) = match campaign.state {
+        CampaignState::Draft => (
+            NextAction::NotStarted,
+            "Not started: nothing is dialled until it is started.".to_string(),
+        ),
+        CampaignState::Scheduled => (
+            NextAction::WaitingForStartDate,
+            match campaign.settings.start_date {
+                Some(d) => format!("Started; the first calls are placed on its start date, {d}."),
+                None => "Started; waiting for its start date.".to_string(),
+            },
+        ),
+        CampaignState::Paused => (
+            NextAction::Paused,
+            match reason {
+                Some(r) => format!("Paused: {r}. Nothing is dialled until it is resumed."),
+                None => "Paused. Nothing is dialled until it is resumed.".to_string(),
+            },
+        ),
+        CampaignState::Completed | CampaignState::Stopped | CampaignState::Failed => (
+            NextAction::Finished,
+            match reason {
+                Some(r) => format!("Finished ({}): {r}.", campaign.state.as_str()),
+                None => format!("Finished ({}).", campaign.state.as_str()),
+            },
+        ),
+        CampaignState::Running if due > 0 && in_progress >= i64::from(max) => (
+            NextAction::SlotsFull,
+            format!(
+                "Every call slot is in use ({in_progress} of {max}); {} due and dialled as \
+                 calls end.",
+                plural(due, "contact is", "contacts are"),
+            ),
+        ),
+        CampaignState::Running if due > 0 => (
+            NextAction::Dialling,
+            format!(
+                "Dialling: {} due, paced at {} calls per second.",
+                plural(due, "contact is", "contacts are"),
+                campaign.settings.calls_per_second
+            ),
+        ),
+        CampaignState::Running => match &next_contact {
+            Some(next) => (
+                NextAction::Waiting,
+                waiting_message(next, waiting_total, in_progress),
+            ),
+            None => (
+                NextAction::Finishing,
+                format!(
+                    "Nothing is waiting; {} in progress.",
+                    plural(in_progress, "call is", "calls are")
+                ),
+            ),
+        },
+    };
+    CampaignActivity {
+        campaign_id: campaign.id,
+        state: campaign.state,
+        next_action,
+        message,
+        in_progress,
+        max_concurrent_calls: max,
+        waiting: waiting.into_iter().filter(|g| g.count > 0).collect(),
+        next_contact,
+    }
+}
+
+fn waiting_message(next: &NextContact, waiting: i64, in_progress: i64) -> String {
+    let at = next.next_at.format("%Y-%m-%d %H:%M UTC");
+    let what = match next.reason {
+        WaitReason::OutsideCallingWindow => format!(
+            "Outside calling hours: it is {} in {}; the next call is at {} their time ({at})",
+            next.local_now, next.timezone, next.local_next_at
+        ),
+        WaitReason::Callback => format!(
+            "Waiting for a requested callback at {} their time ({}, {at})",
+            next.local_next_at, next.timezone
+        ),
+        WaitReason::Retry | WaitReason::Due => format!(
+            "Waiting to retry: the next retry is at {} their time ({}, {at})",
+            next.local_next_at, next.timezone
+        ),
+    };
+    let calls = if in_progress > 0 {
+        format!(
+            "; {} in progress",
+            plural(in_progress, "call is", "calls are")
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{what}. {} waiting{calls}.",
+        plural(waiting, "contact is", "contacts are")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::{CampaignProgress, CampaignSettings};
+    use chrono::TimeZone;
+
+    fn campaign(state: CampaignState, in_progress: i64) -> Campaign {
+        Campaign {
+            id: 7,
+            name: "c".into(),
+            description: None,
+            state,
+            state_reason: None,
+            settings: CampaignSettings {
+                max_concurrent_calls: 2,
+                ..Default::default()
+            },
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            started_at: None,
+            finished_at: None,
+            progress: CampaignProgress {
+                in_progress,
+                ..Default::default()
+            },
+        }
+    }
+
+    fn group(reason: WaitReason, count: i64) -> WaitingGroup {
+        WaitingGroup {
+            reason,
+            count,
+            next_at: None,
+        }
+    }
+
+    #[test]
+    fn a_campaign_started_at_eight_pm_their_time_says_when_the_window_opens() {
+        let zone: Tz = "America/New_York".parse().unwrap();
+        // 20:04 on Wednesday 2 December in New York; the window opens at 09:00 Thursday.
+        let now = Utc.with_ymd_and_hms(2026, 12, 3, 1, 4, 0).unwrap();
+        let opens = Utc.with_ymd_and_hms(2026, 12, 3, 14, 0, 0).unwrap();
+        let next = NextContact::new(3, WaitReason::OutsideCallingWindow, opens, zone, now);
+        let a = explain(
+            &campaign(CampaignState::Running, 0),
+            vec![group(WaitReason::OutsideCallingWindow, 15)],
+            Some(next),
+        );
+        assert_eq!(a.next_action, NextAction::Waiting);
+        assert_eq!(
+            a.message,
+            "Outside calling hours: it is 20:04 Wed in America/New_York; the next call is at \
+             09:00 Thu their time (2026-12-03 14:00 UTC). 15 contacts are waiting."
+        );
+    }
+
+    #[test]
+    fn due_contacts_with_every_slot_taken_wait_for_a_slot() {
+        let a = explain(
+            &campaign(CampaignState::Running, 2),
+            vec![group(WaitReason::Due, 4)],
+            None,
+        );
+        assert_eq!(a.next_action, NextAction::SlotsFull);
+        assert_eq!(
+            a.message,
+            "Every call slot is in use (2 of 2); 4 contacts are due and dialled as calls end."
+        );
+        let free = explain(
+            &campaign(CampaignState::Running, 1),
+            vec![group(WaitReason::Due, 1)],
+            None,
+        );
+        assert_eq!(free.next_action, NextAction::Dialling);
+    }
+
+    #[test]
+    fn a_paused_campaign_gives_the_pause_reason() {
+        let mut c = campaign(CampaignState::Paused, 0);
+        c.state_reason = Some("carrier account problem: suspended".into());
+        let a = explain(&c, vec![group(WaitReason::Due, 3)], None);
+        assert_eq!(a.next_action, NextAction::Paused);
+        assert_eq!(
+            a.message,
+            "Paused: carrier account problem: suspended. Nothing is dialled until it is resumed."
+        );
+    }
+
+    #[test]
+    fn a_running_campaign_with_nothing_waiting_is_finishing_and_empty_groups_are_left_out() {
+        let a = explain(
+            &campaign(CampaignState::Running, 1),
+            vec![group(WaitReason::Retry, 0)],
+            None,
+        );
+        assert_eq!(a.next_action, NextAction::Finishing);
+        assert_eq!(a.message, "Nothing is waiting; 1 call is in progress.");
+        assert!(a.waiting.is_empty());
+    }
+
+    #[test]
+    fn wait_reasons_read_back_what_they_write() {
+        for r in [
+            WaitReason::Due,
+            WaitReason::OutsideCallingWindow,
+            WaitReason::Retry,
+            WaitReason::Callback,
+        ] {
+            assert_eq!(WaitReason::parse(r.as_str()), Some(r));
+        }
+    }
+}
