@@ -473,3 +473,71 @@ pub async fn failed_contacts_can_be_requeued(store: Store) {
         "release every claim without an attempt"
     );
 }
+
+pub async fn waiting_contacts_say_what_they_wait_for(store: Store) {
+    use parley_domain::activity::{WaitReason, OUTSIDE_WINDOW_REASON};
+    let (id, contacts) = running_campaign_with(&store, "waits", 300..303).await;
+    let now = parley_domain::time::now_millis();
+    let claims = store
+        .claim_due_contacts(id, "n1", now, now + 60_000, 2, 10)
+        .await
+        .unwrap();
+    assert_eq!(claims.len(), 2);
+    // One put back until its window opens in an hour, one for a retry in two.
+    let (window, retry) = (claims[0].contact_id, claims[1].contact_id);
+    store
+        .release_claim(
+            id,
+            window,
+            "n1",
+            Some(now + 3_600_000),
+            Some(OUTSIDE_WINDOW_REASON),
+        )
+        .await
+        .unwrap();
+    store
+        .release_claim(id, retry, "n1", Some(now + 7_200_000), None)
+        .await
+        .unwrap();
+    let w = store.waiting_contacts(id, now).await.unwrap();
+    let by: Vec<(WaitReason, i64)> = w.groups.iter().map(|g| (g.reason, g.count)).collect();
+    assert_eq!(
+        by,
+        vec![
+            (WaitReason::Due, 1),
+            (WaitReason::OutsideCallingWindow, 1),
+            (WaitReason::Retry, 1)
+        ]
+    );
+    assert!(w.groups[0].next_at.is_none(), "due now has no time");
+    let first = w.first.expect("a contact waits");
+    assert_eq!(
+        (first.contact_id, first.reason),
+        (window, WaitReason::OutsideCallingWindow)
+    );
+    assert_eq!(first.next_at.timestamp_millis(), now + 3_600_000);
+    // The same words per contact; once its time has come a contact is due.
+    let listed = store
+        .list_campaign_contacts(id, None, PageRequest::first(10))
+        .await
+        .unwrap();
+    let of = |c: i64| listed.items.iter().find(|r| r.contact_id == c).unwrap();
+    assert_eq!(
+        of(window).waiting_for,
+        Some(WaitReason::OutsideCallingWindow)
+    );
+    assert_eq!(of(retry).waiting_for, Some(WaitReason::Retry));
+    assert_eq!(of(window).timezone.as_deref(), Some("America/Los_Angeles"));
+    let due_one = contacts
+        .iter()
+        .find(|c| ![window, retry].contains(c))
+        .unwrap();
+    assert_eq!(of(*due_one).waiting_for, Some(WaitReason::Due));
+    let later = store.waiting_contacts(id, now + 7_200_000).await.unwrap();
+    assert_eq!(later.groups.len(), 1);
+    assert_eq!(
+        (later.groups[0].reason, later.groups[0].count),
+        (WaitReason::Due, 3)
+    );
+    assert!(later.first.is_none());
+}

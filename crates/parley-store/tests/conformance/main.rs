@@ -82,6 +82,7 @@ conformance!(
     lost_claims_come_back_and_opt_outs_cancel_everywhere,
     rate_buckets_limit_calls_per_second_for_everyone,
     claims_never_exceed_the_concurrency_limit,
+    waiting_contacts_say_what_they_wait_for,
     failed_contacts_can_be_requeued,
     analytics_count_each_call_once,
     tool_calls_are_logged_per_call,
