@@ -23,6 +23,9 @@ pub(crate) fn parse_wait_reason(s: Option<String>) -> Result<Option<WaitReason>>
     .transpose()
 }
 
+/// contact id, phone, time zone, due at (millis), wait reason
+type FirstRow = (i64, String, Option<String>, i64, Option<String>);
+
 /// The waiting contact due first (after now).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FirstWaiting {
@@ -69,7 +72,7 @@ impl Store {
                 next_at,
             });
         }
-        let first: Option<(i64, String, Option<String>, i64, Option<String>)> = on_reader!(self, pool => sqlx::query_as(&format!(
+        let first: Option<FirstRow> = on_reader!(self, pool => sqlx::query_as(&format!(
                 "SELECT cc.contact_id, c.phone, c.timezone, cc.next_attempt_at, {reason} \
                  FROM campaign_contacts cc JOIN contacts c ON c.id = cc.contact_id \
                  WHERE cc.campaign_id = $1 AND cc.state IN ('pending', 'scheduled') \
