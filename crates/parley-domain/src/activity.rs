@@ -89,6 +89,13 @@ impl NextContact {
     }
 }
 
+/// The account's concurrent calls (every campaign, every node) against its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AccountCapacity {
+    pub in_use: i64,
+    pub limit: i64,
+}
+
 /// What the campaign does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -105,6 +112,9 @@ pub enum NextAction {
     Dialling,
     /// Contacts are due but every call slot is in use.
     SlotsFull,
+    /// Contacts are due but the account's capacity is in use (by this and other
+    /// campaigns, or calls placed on their own).
+    AccountFull,
     /// Nothing is due now; the next contact is due at `next_contact.next_at`.
     Waiting,
     /// Nothing waits; the calls in progress are the last ones.
@@ -121,6 +131,7 @@ pub struct CampaignActivity {
     pub message: String,
     pub in_progress: i64,
     pub max_concurrent_calls: u32,
+    pub account: AccountCapacity,
     /// Waiting contacts by what they wait for (groups with no contact are left out).
     pub waiting: Vec<WaitingGroup>,
     pub next_contact: Option<NextContact>,
@@ -133,6 +144,7 @@ fn plural(n: i64, one: &str, many: &str) -> String {
 /// Explains a campaign from its state, its waiting contacts and the one due first.
 pub fn explain(
     campaign: &Campaign,
+    account: AccountCapacity,
     waiting: Vec<WaitingGroup>,
     next_contact: Option<NextContact>,
 ) -> CampaignActivity {
@@ -179,6 +191,16 @@ pub fn explain(
                 plural(due, "contact is", "contacts are"),
             ),
         ),
+        CampaignState::Running if due > 0 && account.in_use >= account.limit => (
+            NextAction::AccountFull,
+            format!(
+                "The account's capacity is in use ({} of {} calls, across campaigns); {} due \
+                 and dialled as calls end.",
+                account.in_use,
+                account.limit,
+                plural(due, "contact is", "contacts are"),
+            ),
+        ),
         CampaignState::Running if due > 0 => (
             NextAction::Dialling,
             format!(
@@ -208,6 +230,7 @@ pub fn explain(
         message,
         in_progress,
         max_concurrent_calls: max,
+        account,
         waiting: waiting.into_iter().filter(|g| g.count > 0).collect(),
         next_contact,
     }
@@ -271,6 +294,11 @@ mod tests {
         }
     }
 
+    const ROOM: AccountCapacity = AccountCapacity {
+        in_use: 0,
+        limit: 10,
+    };
+
     fn group(reason: WaitReason, count: i64) -> WaitingGroup {
         WaitingGroup {
             reason,
@@ -288,6 +316,7 @@ mod tests {
         let next = NextContact::new(3, WaitReason::OutsideCallingWindow, opens, zone, now);
         let a = explain(
             &campaign(CampaignState::Running, 0),
+            ROOM,
             vec![group(WaitReason::OutsideCallingWindow, 15)],
             Some(next),
         );
@@ -303,6 +332,7 @@ mod tests {
     fn due_contacts_with_every_slot_taken_wait_for_a_slot() {
         let a = explain(
             &campaign(CampaignState::Running, 2),
+            ROOM,
             vec![group(WaitReason::Due, 4)],
             None,
         );
@@ -313,17 +343,33 @@ mod tests {
         );
         let free = explain(
             &campaign(CampaignState::Running, 1),
+            ROOM,
             vec![group(WaitReason::Due, 1)],
             None,
         );
         assert_eq!(free.next_action, NextAction::Dialling);
+        let full = explain(
+            &campaign(CampaignState::Running, 1),
+            AccountCapacity {
+                in_use: 4,
+                limit: 4,
+            },
+            vec![group(WaitReason::Due, 1)],
+            None,
+        );
+        assert_eq!(full.next_action, NextAction::AccountFull);
+        assert_eq!(
+            full.message,
+            "The account's capacity is in use (4 of 4 calls, across campaigns); 1 contact is \
+             due and dialled as calls end."
+        );
     }
 
     #[test]
     fn a_paused_campaign_gives_the_pause_reason() {
         let mut c = campaign(CampaignState::Paused, 0);
         c.state_reason = Some("carrier account problem: suspended".into());
-        let a = explain(&c, vec![group(WaitReason::Due, 3)], None);
+        let a = explain(&c, ROOM, vec![group(WaitReason::Due, 3)], None);
         assert_eq!(a.next_action, NextAction::Paused);
         assert_eq!(
             a.message,
@@ -335,6 +381,7 @@ mod tests {
     fn a_running_campaign_with_nothing_waiting_is_finishing_and_empty_groups_are_left_out() {
         let a = explain(
             &campaign(CampaignState::Running, 1),
+            ROOM,
             vec![group(WaitReason::Retry, 0)],
             None,
         );

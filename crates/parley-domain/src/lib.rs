@@ -8,6 +8,7 @@ pub mod breaker;
 pub mod call;
 pub mod callback;
 pub mod campaign;
+pub mod capacity;
 pub mod contact;
 pub mod import;
 mod names;

@@ -1,6 +1,6 @@
 //! Why a campaign is or is not dialling, read from the database as the dialer left it.
 use crate::Engine;
-use parley_domain::activity::{explain, CampaignActivity, NextContact};
+use parley_domain::activity::{explain, AccountCapacity, CampaignActivity, NextContact};
 use parley_domain::timezones::contact_zone;
 use parley_domain::Phone;
 use parley_store::StoreError;
@@ -28,6 +28,10 @@ impl Engine {
                 now,
             ))
         });
-        Ok(explain(&campaign, waiting.groups, next))
+        let account = AccountCapacity {
+            in_use: self.store.account_load().await?.total(),
+            limit: i64::from(self.settings.dialer.max_concurrent_calls),
+        };
+        Ok(explain(&campaign, account, waiting.groups, next))
     }
 }

@@ -136,6 +136,10 @@ pub struct DialerSettings {
     /// Calls per second across every campaign and every node: the carrier account's
     /// limit (Twilio's default is 1).
     pub account_calls_per_second: f64,
+    /// Calls in progress across every campaign and every node, at most: the agent plan's
+    /// concurrent-conversation limit (calls beyond it would fail). Campaigns share it
+    /// fairly; each campaign's own limit still applies.
+    pub max_concurrent_calls: u32,
     /// Whether this node dials campaigns (a node may serve only the API and webhooks).
     pub enabled: bool,
     /// A callee who says any of these (case-insensitive) is put on the do-not-call list.
@@ -289,6 +293,7 @@ impl Default for DialerSettings {
     fn default() -> Self {
         DialerSettings {
             account_calls_per_second: 1.0,
+            max_concurrent_calls: 4,
             enabled: true,
             opt_out_phrases: [
                 "stop calling",

@@ -19,6 +19,7 @@ use parley_engine::settings::Settings;
 use parley_engine::telephony::{SimulatorUrls, Telephony};
 use parley_engine::Engine;
 use parley_store::testing::TestDatabase;
+use parley_store::ClaimLimits;
 use parley_store::{
     AttemptRefused, ClaimedContact, ContactSelector, NewCall, NewCampaign, NewSubscription,
     StatusChange, Store, StoreError,
@@ -280,7 +281,14 @@ impl World {
     async fn claim(&self) -> Vec<ClaimedContact> {
         let now = parley_domain::time::now_millis();
         self.store
-            .claim_due_contacts(self.campaign_id, "node-test", now, now + 60_000, 1, 10)
+            .claim_due_contacts(
+                self.campaign_id,
+                "node-test",
+                now,
+                now + 60_000,
+                1,
+                ClaimLimits::campaign(10),
+            )
             .await
             .unwrap()
     }
@@ -404,7 +412,14 @@ impl World {
             Event::DialerClaim => {
                 let now = parley_domain::time::now_millis();
                 self.store
-                    .claim_due_contacts(self.campaign_id, "node-test", now, now + 60_000, 1, 10)
+                    .claim_due_contacts(
+                        self.campaign_id,
+                        "node-test",
+                        now,
+                        now + 60_000,
+                        1,
+                        ClaimLimits::campaign(10),
+                    )
                     .await
                     .map(|_| ())
                     .map_err(|e| e.to_string())

@@ -6,6 +6,7 @@ use parley_engine::calls::place::DialOptions;
 use parley_engine::settings::Settings;
 use parley_engine::telephony::{SimulatorUrls, Telephony};
 use parley_engine::Engine;
+use parley_store::ClaimLimits;
 use parley_store::{ContactSelector, NewCall, NewCampaign, Store};
 use std::sync::Arc;
 
@@ -33,7 +34,14 @@ async fn written_attempt(
 ) -> (parley_domain::call::Call, Phone) {
     let now = parley_domain::time::now_millis();
     let claim = store
-        .claim_due_contacts(campaign_id, "node", now, now + 60_000, 1, 10)
+        .claim_due_contacts(
+            campaign_id,
+            "node",
+            now,
+            now + 60_000,
+            1,
+            ClaimLimits::campaign(10),
+        )
         .await
         .unwrap()
         .remove(0);

@@ -6,6 +6,7 @@
 //! A contact can be dialled only from a claim, a claim is exclusive (row locks on
 //! PostgreSQL, the single writer on SQLite), and an attempt can be started only once per
 //! claim: so no contact is dialled twice for one attempt, whatever runs concurrently.
+use crate::capacity::ClaimLimits;
 use crate::tx::{execute, on_conn, own_tx, Conn};
 use crate::{Result, StoreError, Tx};
 use parley_domain::campaign::ProgressState;
@@ -59,8 +60,9 @@ impl Tx {
     }
 
     /// Claims up to `limit` due contacts of a campaign for `owner` until `lease_until`,
-    /// never letting the campaign's contacts in progress exceed `max_in_progress` (the
-    /// check and the claim are one transaction, so the limit holds across nodes).
+    /// never letting the campaign's contacts in progress exceed `limits.campaign`, nor the
+    /// account's calls `limits.account` (the checks and the claim are one transaction, so
+    /// the limits hold across nodes).
     pub async fn claim_due_contacts(
         &mut self,
         campaign_id: i64,
@@ -68,9 +70,15 @@ impl Tx {
         now: i64,
         lease_until: i64,
         limit: i64,
-        max_in_progress: i64,
+        limits: ClaimLimits,
     ) -> Result<Vec<ClaimedContact>> {
         self.point("claim_due_contacts")?;
+        // First the account's lock, then the campaign's row (below): always in that order.
+        let limit = match limits.account {
+            Some(account) => limit.min(self.account_slots(campaign_id, now, account).await?),
+            None => limit,
+        };
+        let max_in_progress = limits.campaign;
         let due = "campaign_id = $1 AND state IN ('pending', 'scheduled') \
                    AND (next_attempt_at IS NULL OR next_attempt_at <= $2)";
         // (contact id, state before the claim)
@@ -292,7 +300,7 @@ fn free_slots(in_progress: Option<(i64,)>, limit: i64, max_in_progress: i64) -> 
 }
 
 own_tx! {
-    fn claim_due_contacts(campaign_id: i64, owner: &str, now: i64, lease_until: i64, limit: i64, max_in_progress: i64) -> Vec<ClaimedContact>;
+    fn claim_due_contacts(campaign_id: i64, owner: &str, now: i64, lease_until: i64, limit: i64, limits: ClaimLimits) -> Vec<ClaimedContact>;
     fn release_claim(campaign_id: i64, contact_id: i64, owner: &str, next_attempt_at: Option<i64>, reason: Option<&str>) -> bool;
     fn cancel_claim(campaign_id: i64, contact_id: i64, owner: &str, reason: &str) -> bool;
     fn recover_expired_claims(now: i64) -> u64;

@@ -60,6 +60,7 @@ impl Node {
             ),
             ("PARLEY_ELEVENLABS__AGENT_ID", "sandbox-agent"),
             ("PARLEY_DIALER__ACCOUNT_CALLS_PER_SECOND", "50"),
+            ("PARLEY_DIALER__MAX_CONCURRENT_CALLS", "20"),
             ("PARLEY_CALLS__POST_CALL_WAIT_SECS", "2"),
         ] {
             c.env(k, v);

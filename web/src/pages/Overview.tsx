@@ -47,6 +47,11 @@ function Today({ summary, timeline }: { summary: Summary; timeline: UseQueryResu
     <>
       <div className="stats" data-testid="overview-stats">
         <Stat label="Calls in progress" value={fmtInt(inProgress)} />
+        <Stat
+          label="Capacity in use"
+          value={`${fmtInt(summary.capacity.in_use)} of ${fmtInt(summary.capacity.limit)}`}
+          hint="concurrent calls, all campaigns"
+        />
         <Stat label="Dialed today" value={fmtInt(totals.dialed)} />
         <Stat label="Answered" value={fmtInt(totals.answered)} hint={`${fmtPct(totals.answer_rate)} of dialed`} />
         <Stat

@@ -13,7 +13,7 @@ mod sweep;
 use crate::events::LiveEvent;
 use crate::Engine;
 use parley_domain::campaign::{Campaign, CampaignState};
-use parley_store::{Bucket, PageRequest, StoreError};
+use parley_store::{Bucket, ClaimLimits, PageRequest, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,6 +79,12 @@ impl Dialer {
         let now = parley_domain::time::now_millis();
         self.engine.store.recover_expired_claims(now).await?;
         self.sweep(now).await?;
+        // A full account starts nothing: checked once a tick, before any campaign takes
+        // pacing tokens it could not use (the claim checks again, under its lock).
+        let limit = i64::from(self.engine.settings.dialer.max_concurrent_calls);
+        if self.engine.store.account_load().await?.total() >= limit {
+            return Ok(());
+        }
         let mut page = PageRequest::first(100);
         loop {
             let campaigns = self
@@ -147,7 +153,10 @@ impl Dialer {
                 now,
                 lease_until,
                 i64::from(granted),
-                i64::from(s.max_concurrent_calls),
+                ClaimLimits {
+                    campaign: i64::from(s.max_concurrent_calls),
+                    account: Some(i64::from(self.engine.settings.dialer.max_concurrent_calls)),
+                },
             )
             .await?;
         if let Some(observe) = &self.claim_observer {

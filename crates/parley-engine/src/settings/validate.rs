@@ -123,6 +123,12 @@ impl Settings {
                 "must be above 0 and at most 1000",
             ));
         }
+        if !(1..=10_000).contains(&self.dialer.max_concurrent_calls) {
+            return Err(invalid(
+                "dialer.max_concurrent_calls",
+                "must be between 1 and 10000",
+            ));
+        }
         if !(self.sandbox.speed >= 0.1 && self.sandbox.speed <= 100.0) {
             return Err(invalid("sandbox.speed", "must be between 0.1 and 100"));
         }

@@ -153,6 +153,9 @@ pub struct Summary {
     /// Calls not over right now (queued, initiated, ringing or in progress), whatever
     /// `from` and `to` say.
     pub calls_in_progress: i64,
+    /// The account's concurrent calls (every campaign and node, the dialer's count)
+    /// against `dialer.max_concurrent_calls`, right now.
+    pub capacity: parley_domain::activity::AccountCapacity,
     pub totals: Totals,
     /// `dialed`, `answered`, `human`, `conversation`, `successful`, in this order.
     pub funnel: Vec<FunnelStep>,
@@ -260,10 +263,15 @@ pub async fn summary(
     Query(q): Query<RangeQuery>,
 ) -> ApiResult<Json<Summary>> {
     let range = range(&state, q.from.as_deref(), q.to.as_deref(), q.campaign_id).await?;
-    let (counts, calls_in_progress) = tokio::try_join!(
+    let (counts, calls_in_progress, load) = tokio::try_join!(
         state.store.call_counts(&range),
         state.store.calls_in_progress(range.campaign_id),
+        state.store.account_load(),
     )?;
+    let capacity = parley_domain::activity::AccountCapacity {
+        in_use: load.total(),
+        limit: i64::from(state.settings.dialer.max_concurrent_calls),
+    };
     let funnel = [
         (FunnelStage::Dialed, counts.dialed),
         (FunnelStage::Answered, counts.answered),
@@ -278,6 +286,7 @@ pub async fn summary(
         from: from_millis(range.from),
         to: from_millis(range.to),
         calls_in_progress,
+        capacity,
         totals: Totals::new(&counts, cost_per_minute(&state)),
         funnel,
     }))

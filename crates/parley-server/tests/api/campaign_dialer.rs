@@ -275,7 +275,7 @@ async fn a_callback_request_becomes_the_contacts_next_attempt() {
 }
 
 /// Peak number of calls up at once across simulators.
-fn peak_concurrency(calls: &[parley_sim::twilio::SimCall]) -> i32 {
+pub fn peak_concurrency(calls: &[parley_sim::twilio::SimCall]) -> i32 {
     let mut edges: Vec<(chrono::DateTime<chrono::Utc>, i32)> = Vec::new();
     for c in calls.iter().filter(|c| c.started.is_some()) {
         edges.push((c.started.unwrap(), 1));
@@ -307,6 +307,8 @@ async fn two_nodes_on_postgresql_share_a_campaign_without_double_dials() {
     let fast = |s: &mut parley_engine::settings::Settings| {
         s.sandbox.speed = 20.0;
         s.dialer.account_calls_per_second = 20.0;
+        // The campaign's own limit is under test here, not the account's.
+        s.dialer.max_concurrent_calls = 10_000;
     };
     let a = TestApp::start_on(crate::harness::Db::Postgres, fast).await;
     // A second node: its own process state, dialer and simulators; the same database.

@@ -1,4 +1,5 @@
 //! API tests over real HTTP against a server on a random port with a fresh database.
+mod account_capacity;
 mod analytics;
 mod auth;
 mod calls_e2e;

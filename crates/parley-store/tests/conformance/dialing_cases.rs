@@ -1,5 +1,6 @@
 //! The dialer's claims, attempts, rate buckets and requeues.
 use parley_domain::campaign::{CampaignAction, ProgressState};
+use parley_store::ClaimLimits;
 use parley_store::{CallFilter, ContactSelector, NewCall, PageRequest, Store};
 
 use super::cases::{campaign, contact, phone};
@@ -45,11 +46,25 @@ pub async fn claims_are_exclusive_and_attempts_start_once(store: Store) {
     let now = parley_domain::time::now_millis();
     let (id, _) = running_campaign_with(&store, "claims", 0..10).await;
     let a = store
-        .claim_due_contacts(id, "node-a", now, now + 60_000, 4, 1_000)
+        .claim_due_contacts(
+            id,
+            "node-a",
+            now,
+            now + 60_000,
+            4,
+            ClaimLimits::campaign(1_000),
+        )
         .await
         .unwrap();
     let b = store
-        .claim_due_contacts(id, "node-b", now, now + 60_000, 10, 1_000)
+        .claim_due_contacts(
+            id,
+            "node-b",
+            now,
+            now + 60_000,
+            10,
+            ClaimLimits::campaign(1_000),
+        )
         .await
         .unwrap();
     assert_eq!((a.len(), b.len()), (4, 6));
@@ -59,7 +74,14 @@ pub async fn claims_are_exclusive_and_attempts_start_once(store: Store) {
         "no contact claimed twice"
     );
     assert!(store
-        .claim_due_contacts(id, "node-c", now, now + 60_000, 10, 1_000)
+        .claim_due_contacts(
+            id,
+            "node-c",
+            now,
+            now + 60_000,
+            10,
+            ClaimLimits::campaign(1_000)
+        )
         .await
         .unwrap()
         .is_empty());
@@ -155,7 +177,14 @@ pub async fn claims_are_exclusive_and_attempts_start_once(store: Store) {
         .await
         .unwrap();
     let later = store
-        .claim_due_contacts(id, "node-a", now + 10, now + 60_000, 1, 1_000)
+        .claim_due_contacts(
+            id,
+            "node-a",
+            now + 10,
+            now + 60_000,
+            1,
+            ClaimLimits::campaign(1_000),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -167,7 +196,14 @@ pub async fn claims_are_exclusive_and_attempts_start_once(store: Store) {
         .await
         .unwrap();
     let due = store
-        .claim_due_contacts(id, "node-a", retry_at, retry_at + 60_000, 1, 1_000)
+        .claim_due_contacts(
+            id,
+            "node-a",
+            retry_at,
+            retry_at + 60_000,
+            1,
+            ClaimLimits::campaign(1_000),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -225,7 +261,14 @@ pub async fn concurrent_claimers_never_share_a_contact(store: Store) {
             let mut mine = Vec::new();
             loop {
                 let got = store
-                    .claim_due_contacts(id, &owner, now, now + 60_000, 3, 1_000)
+                    .claim_due_contacts(
+                        id,
+                        &owner,
+                        now,
+                        now + 60_000,
+                        3,
+                        ClaimLimits::campaign(1_000),
+                    )
                     .await
                     .unwrap();
                 if got.is_empty() {
@@ -257,7 +300,14 @@ pub async fn lost_claims_come_back_and_opt_outs_cancel_everywhere(store: Store) 
     let (first, contacts) = running_campaign_with(&store, "one", 200..204).await;
     let (second, _) = running_campaign_with(&store, "two", 200..202).await;
     let claims = store
-        .claim_due_contacts(first, "gone-node", now, now + 1_000, 4, 1_000)
+        .claim_due_contacts(
+            first,
+            "gone-node",
+            now,
+            now + 1_000,
+            4,
+            ClaimLimits::campaign(1_000),
+        )
         .await
         .unwrap();
     store
@@ -393,7 +443,14 @@ pub async fn claims_never_exceed_the_concurrency_limit(store: Store) {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             store
-                .claim_due_contacts(id, &format!("node-{node}"), now, now + 60_000, 10, 5)
+                .claim_due_contacts(
+                    id,
+                    &format!("node-{node}"),
+                    now,
+                    now + 60_000,
+                    10,
+                    ClaimLimits::campaign(5),
+                )
                 .await
                 .unwrap()
                 .len()
@@ -412,7 +469,14 @@ pub async fn claims_never_exceed_the_concurrency_limit(store: Store) {
         5
     );
     let more = store
-        .claim_due_contacts(id, "node-9", now, now + 60_000, 10, 5)
+        .claim_due_contacts(
+            id,
+            "node-9",
+            now,
+            now + 60_000,
+            10,
+            ClaimLimits::campaign(5),
+        )
         .await
         .unwrap();
     assert!(more.is_empty());
@@ -423,7 +487,7 @@ pub async fn failed_contacts_can_be_requeued(store: Store) {
     let now = parley_domain::time::now_millis();
     let (id, _) = running_campaign_with(&store, "requeue", 400..403).await;
     let claims = store
-        .claim_due_contacts(id, "n", now, now + 60_000, 3, 10)
+        .claim_due_contacts(id, "n", now, now + 60_000, 3, ClaimLimits::campaign(10))
         .await
         .unwrap();
     for c in &claims {
@@ -463,7 +527,7 @@ pub async fn failed_contacts_can_be_requeued(store: Store) {
     let p = store.get_campaign(id).await.unwrap().progress;
     assert_eq!((p.failed, p.pending), (0, 3));
     let again = store
-        .claim_due_contacts(id, "n", now, now + 60_000, 3, 10)
+        .claim_due_contacts(id, "n", now, now + 60_000, 3, ClaimLimits::campaign(10))
         .await
         .unwrap();
     assert!(again.iter().all(|c| c.attempts == 0), "a fresh round");
@@ -479,7 +543,7 @@ pub async fn waiting_contacts_say_what_they_wait_for(store: Store) {
     let (id, contacts) = running_campaign_with(&store, "waits", 300..303).await;
     let now = parley_domain::time::now_millis();
     let claims = store
-        .claim_due_contacts(id, "n1", now, now + 60_000, 2, 10)
+        .claim_due_contacts(id, "n1", now, now + 60_000, 2, ClaimLimits::campaign(10))
         .await
         .unwrap();
     assert_eq!(claims.len(), 2);
