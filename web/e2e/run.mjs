@@ -272,6 +272,17 @@ async function main() {
       await page.getByTestId("campaign-activity").getByText("Finished (stopped)").waitFor();
     });
 
+    await step("read the audit log", async () => {
+      await page.getByRole("link", { name: "Audit log" }).click();
+      await page.getByLabel("What").fill("campaign.state_changed");
+      await page.getByRole("button", { name: "Filter" }).click();
+      // Started, paused (when it was still running), stopped: newest first.
+      const log = page.getByTestId("audit-log");
+      await log.getByText("campaign.state_changed").first().waitFor();
+      await log.getByText('"to":"stopped"', { exact: false }).first().waitFor();
+      await shot("audit");
+    });
+
     await step("import a Google Sheet", async () => {
       await page.getByRole("link", { name: "Contacts" }).click();
       await page.getByLabel("Google Sheets").check();

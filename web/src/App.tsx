@@ -17,6 +17,7 @@ const CallDetailPage = lazy(() => import("./pages/CallDetail"));
 const ContactsPage = lazy(() => import("./pages/Contacts"));
 const AnalyticsPage = lazy(() => import("./pages/Analytics"));
 const SettingsPage = lazy(() => import("./pages/Settings"));
+const AuditPage = lazy(() => import("./pages/Audit"));
 
 export function App() {
   const session = useSession();
@@ -46,6 +47,7 @@ export function App() {
             <Route path="/contacts" element={<ContactsPage />} />
             <Route path="/analytics" element={<AnalyticsPage />} />
             <Route path="/settings" element={<SettingsPage />} />
+            <Route path="/audit" element={<AuditPage />} />
             <Route path="/sign-in" element={<Navigate to="/" replace />} />
             <Route path="*" element={<NotFound />} />
           </Routes>

@@ -12,7 +12,10 @@ async fn store(dir: &tempfile::TempDir) -> Store {
 
 async fn audit_rows(store: &Store, target_type: &str) -> usize {
     let page = store
-        .list_audit(target_type, None, PageRequest::first(100))
+        .list_audit(
+            &parley_store::AuditFilter::target(target_type, None),
+            PageRequest::first(100),
+        )
         .await
         .unwrap();
     page.items.len()
@@ -47,7 +50,10 @@ async fn a_user_and_its_audit_row_are_written_together_or_not_at_all() {
     let user = create("ann@example.com").await.unwrap();
     assert_eq!(store.count_users().await.unwrap(), 1);
     let audit = store
-        .list_audit("user", Some(&user.id.to_string()), PageRequest::first(10))
+        .list_audit(
+            &parley_store::AuditFilter::target("user", Some(user.id.to_string().as_str())),
+            PageRequest::first(10),
+        )
         .await
         .unwrap();
     assert_eq!(audit.items.len(), 1);

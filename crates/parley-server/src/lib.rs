@@ -11,8 +11,8 @@ mod openapi;
 mod webhooks;
 
 use api::{
-    admin as admin_api, analytics, calls, campaigns, contacts, dnc, events, imports, spreadsheets,
-    status, webhooks as hooks,
+    admin as admin_api, analytics, audit, calls, campaigns, contacts, dnc, events, imports,
+    spreadsheets, status, webhooks as hooks,
 };
 use auth::routes::{self as auth_routes, SignInLimiter};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -147,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/{id}/deliveries", get(hooks::deliveries))
         .route("/webhook-deliveries/{id}", get(hooks::delivery))
         .route("/webhook-deliveries/{id}/replay", post(hooks::replay))
+        .route("/audit", get(audit::list))
         .route_layer(from_fn(auth::require_admin));
     let any_role = Router::new()
         .route("/auth/me", get(auth_routes::me))

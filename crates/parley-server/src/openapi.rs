@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers, and the browsable docs page.
 use crate::api::{
-    admin, analytics, calls, campaigns, contacts, dnc, events, imports, spreadsheets, status,
-    webhooks, List,
+    admin, analytics, audit, calls, campaigns, contacts, dnc, events, imports, spreadsheets,
+    status, webhooks, List,
 };
 use crate::auth::routes as auth;
 use axum::Json;
@@ -27,7 +27,7 @@ use responses::ErrorResponses;
         calls::list, calls::get, calls::place, calls::hang_up, calls::recording,
         dnc::list, dnc::add, dnc::remove, dnc::check,
         admin::list_users, admin::create_user, admin::update_user, admin::list_api_keys, admin::create_api_key,
-        admin::revoke_api_key,
+        admin::revoke_api_key, audit::list,
         analytics::summary, analytics::timeline, analytics::hour_of_day, analytics::campaigns,
         events::events,
         webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete,
@@ -38,6 +38,7 @@ use responses::ErrorResponses;
         List<parley_domain::contact::Contact>,
         List<parley_domain::campaign::Campaign>,
         List<parley_domain::campaign::CampaignContact>,
+        List<audit::AuditRecord>,
         List<parley_domain::call::Call>,
         List<dnc::DncEntry>,
         events::LiveMessage,

@@ -93,6 +93,23 @@ pub struct ContactUpdate {
 }
 
 impl ContactUpdate {
+    /// The names of the fields this update sets (for the audit log: names, not values).
+    pub fn field_names(&self) -> Vec<&'static str> {
+        [
+            ("phone", self.phone.is_some()),
+            ("first_name", self.first_name.is_some()),
+            ("last_name", self.last_name.is_some()),
+            ("email", self.email.is_some()),
+            ("company", self.company.is_some()),
+            ("timezone", self.timezone.is_some()),
+            ("custom_fields", self.custom_fields.is_some()),
+            ("tags", self.tags.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+
     fn apply_to(self, phone: &mut String, f: &mut ContactFields) {
         if let Some(p) = self.phone {
             *phone = p.to_string();

@@ -34,7 +34,7 @@ mod webhooks;
 
 pub use analytics::{CallCounts, CampaignCounts, HourCounts, StatsRange};
 pub use attempts::{AttemptRefused, Settle};
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, AuditFilter};
 pub use call_history::PastCall;
 pub use call_lifecycle::{PostCall, RecordingUpdate, StatusChange};
 pub use calls::{CallFilter, NewCall};

@@ -87,6 +87,11 @@ export function Layout({ children }: { children: ReactNode }) {
             {label}
           </NavLink>
         ))}
+        {me.role === "admin" && (
+          <NavLink to="/audit" onClick={() => setMenuOpen(false)}>
+            Audit log
+          </NavLink>
+        )}
       </nav>
       <main id="main" tabIndex={-1} ref={main}>
         {children}

@@ -300,6 +300,30 @@ state_change_handler!(
     "Stops a campaign for good."
 );
 
+/// Records who enrolled or removed which contacts (by tag, or how many ids).
+async fn audit_enrolment(
+    tx: &mut parley_store::Tx,
+    principal: &Principal,
+    campaign_id: i64,
+    action: &str,
+    selector: &ContactSelector,
+    count: u64,
+) -> ApiResult<()> {
+    let by = match selector {
+        ContactSelector::Tag(tag) => serde_json::json!({ "tag": tag }),
+        ContactSelector::Ids(ids) => serde_json::json!({ "ids": ids.len() }),
+    };
+    tx.audit(
+        &principal.actor,
+        action,
+        "campaign",
+        Some(&campaign_id.to_string()),
+        &serde_json::json!({ "selected": by, "count": count }),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Enrols contacts in the campaign.
 #[utoipa::path(post, path = "/api/v1/campaigns/{id}/contacts", tag = "campaigns",
     params(("id" = i64, Path)), request_body = ContactsSelection,
@@ -307,15 +331,26 @@ state_change_handler!(
               (status = 409, body = crate::error::ErrorBody)))]
 pub async fn add_contacts(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<i64>,
     Json(body): Json<ContactsSelection>,
 ) -> ApiResult<Json<ContactsChanged>> {
     let selector = body.selector()?;
-    let count = state
-        .store
+    let mut tx = state.store.begin().await?;
+    let count = tx
         .add_campaign_contacts(id, &selector)
         .await
         .or_not_found("campaign")?;
+    audit_enrolment(
+        &mut tx,
+        &principal,
+        id,
+        "campaign.contacts_added",
+        &selector,
+        count,
+    )
+    .await?;
+    tx.commit().await?;
     let campaign = state
         .store
         .get_campaign(id)
@@ -330,16 +365,24 @@ pub async fn add_contacts(
     responses((status = 200, body = ContactsChanged), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn remove_contacts(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<i64>,
     Json(body): Json<ContactsSelection>,
 ) -> ApiResult<Json<ContactsChanged>> {
     let selector = body.selector()?;
-    state
-        .store
-        .get_campaign(id)
-        .await
-        .or_not_found("campaign")?;
-    let count = state.store.remove_campaign_contacts(id, &selector).await?;
+    let mut tx = state.store.begin().await?;
+    tx.get_campaign(id).await.or_not_found("campaign")?;
+    let count = tx.remove_campaign_contacts(id, &selector).await?;
+    audit_enrolment(
+        &mut tx,
+        &principal,
+        id,
+        "campaign.contacts_removed",
+        &selector,
+        count,
+    )
+    .await?;
+    tx.commit().await?;
     let campaign = state
         .store
         .get_campaign(id)

@@ -120,6 +120,7 @@ fn clean_patch(v: Option<Option<String>>) -> Option<Option<String>> {
               (status = 422, body = crate::error::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Json(body): Json<CreateContact>,
 ) -> ApiResult<(StatusCode, Json<Contact>)> {
     let mut errors = FieldErrors::new();
@@ -137,10 +138,18 @@ pub async fn create(
     let (Some(phone), true) = (phone, errors.is_empty()) else {
         return Err(ApiError::validation(errors));
     };
-    let contact = state
-        .store
-        .create_contact(&NewContact { phone, fields })
-        .await?;
+    // The contact and its audit row are one change (the number stays out of the log).
+    let mut tx = state.store.begin().await?;
+    let contact = tx.create_contact(&NewContact { phone, fields }).await?;
+    tx.audit(
+        &principal.actor,
+        "contact.created",
+        "contact",
+        Some(&contact.id.to_string()),
+        &serde_json::json!({}),
+    )
+    .await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(contact)))
 }
 
@@ -180,6 +189,7 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResul
               (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<i64>,
     Json(body): Json<UpdateContact>,
 ) -> ApiResult<Json<Contact>> {
@@ -211,13 +221,22 @@ pub async fn update(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    Ok(Json(
-        state
-            .store
-            .update_contact(id, update)
-            .await
-            .or_not_found("contact")?,
-    ))
+    let changed = update.field_names();
+    let mut tx = state.store.begin().await?;
+    let contact = tx
+        .update_contact(id, update)
+        .await
+        .or_not_found("contact")?;
+    tx.audit(
+        &principal.actor,
+        "contact.updated",
+        "contact",
+        Some(&id.to_string()),
+        &serde_json::json!({ "fields": changed }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(contact))
 }
 
 #[utoipa::path(delete, path = "/api/v1/contacts/{id}", tag = "contacts",

@@ -2,6 +2,7 @@
 //! map the result.
 pub mod admin;
 pub mod analytics;
+pub mod audit;
 pub mod calls;
 pub mod campaigns;
 pub mod contacts;

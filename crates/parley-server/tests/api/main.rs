@@ -1,6 +1,7 @@
 //! API tests over real HTTP against a server on a random port with a fresh database.
 mod account_capacity;
 mod analytics;
+mod audit;
 mod auth;
 mod calls_e2e;
 mod calls_failures;

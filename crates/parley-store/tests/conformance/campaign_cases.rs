@@ -17,7 +17,10 @@ pub async fn campaign_state_machine_and_audit(store: Store) {
     assert_eq!(unchanged.state, CampaignState::Draft);
     assert!(unchanged.started_at.is_none());
     let empty_audit = store
-        .list_audit("campaign", Some(&empty.to_string()), PageRequest::first(50))
+        .list_audit(
+            &parley_store::AuditFilter::target("campaign", Some(empty.to_string().as_str())),
+            PageRequest::first(50),
+        )
         .await
         .unwrap();
     assert!(
@@ -98,7 +101,10 @@ pub async fn campaign_state_machine_and_audit(store: Store) {
         .is_err());
 
     let audit = store
-        .list_audit("campaign", Some(&id.to_string()), PageRequest::first(50))
+        .list_audit(
+            &parley_store::AuditFilter::target("campaign", Some(id.to_string().as_str())),
+            PageRequest::first(50),
+        )
         .await
         .unwrap();
     let actions: Vec<&str> = audit.items.iter().map(|a| a.action.as_str()).collect();
