@@ -65,6 +65,7 @@ async fn export(
     path: &Path,
 ) -> anyhow::Result<u64> {
     let sheet = dataset.name();
+    exports::audit(store, "cli", &dataset, format).await?;
     let rows = Rows::open(store.clone(), dataset).await?;
     let partial = partial_path(path);
     let written = match format {

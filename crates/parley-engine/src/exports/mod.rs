@@ -13,7 +13,8 @@ pub use columns::{Rows, CALL_COLUMNS, CONTACT_COLUMNS};
 pub use csv::{csv_stream, header_bytes, page_bytes};
 pub use xlsx::{write_xlsx, XlsxFile, XLSX_MAX_ROWS};
 
-use parley_store::{CallFilter, ContactFilter, StoreError};
+use parley_store::{CallFilter, ContactFilter, Store, StoreError};
+use serde_json::json;
 
 /// Rows read from the database per page.
 pub const PAGE_ROWS: u32 = 500;
@@ -75,6 +76,47 @@ impl Dataset {
             Dataset::Contacts { .. } => "contacts",
         }
     }
+}
+
+/// The filters of `dataset`, for the audit log.
+fn describe(dataset: &Dataset, format: Format) -> serde_json::Value {
+    let time = |ms: Option<i64>| ms.map(parley_domain::time::from_millis);
+    match dataset {
+        Dataset::Calls { filter, transcript } => json!({
+            "format": format,
+            "campaign_id": filter.campaign_id,
+            "contact_id": filter.contact_id,
+            "status": filter.status,
+            "outcome": filter.outcome,
+            "from": time(filter.created_from),
+            "to": time(filter.created_to),
+            "transcript": transcript,
+        }),
+        // The search text is left out: it may be a phone number or a name.
+        Dataset::Contacts { filter } => json!({
+            "format": format,
+            "campaign_id": filter.campaign_id,
+            "tag": filter.tag,
+            "search": filter.q.is_some(),
+            "from": time(filter.created_from),
+            "to": time(filter.created_to),
+        }),
+    }
+}
+
+/// Records in the audit log that `actor` exported `dataset` (personal data leaving
+/// Parley), before any row is read.
+pub async fn audit(
+    store: &Store,
+    actor: &str,
+    dataset: &Dataset,
+    format: Format,
+) -> Result<(), StoreError> {
+    let action = format!("{}.exported", dataset.name());
+    let details = describe(dataset, format);
+    store
+        .record_audit(actor, &action, dataset.name(), None, &details)
+        .await
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,7 @@
 //! directory first (a workbook is a ZIP whose index comes last), then streamed.
 use super::calls::call_filter;
 use super::contacts::contact_filter;
+use crate::auth::Principal;
 use crate::error::extract::Query;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -10,6 +11,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use futures::TryStreamExt;
 use parley_domain::call::{CallOutcome, CallStatus};
 use parley_engine::exports::{self, Dataset, ExportError, Format, Rows};
@@ -65,6 +67,7 @@ pub struct ContactExportQuery {
               (status = 400, description = "an unknown format or a malformed filter", body = crate::error::ErrorBody)))]
 pub async fn calls(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Query(q): Query<CallExportQuery>,
 ) -> ApiResult<Response> {
     let filter = call_filter(
@@ -79,7 +82,7 @@ pub async fn calls(
         filter,
         transcript: q.transcript.unwrap_or(false),
     };
-    export(&state, dataset, q.format.unwrap_or(Format::Csv)).await
+    export(&state, &principal, dataset, q.format.unwrap_or(Format::Csv)).await
 }
 
 /// Every contact the filters select, newest first: fields, tags, do-not-call, campaign
@@ -90,6 +93,7 @@ pub async fn calls(
               (status = 400, description = "an unknown format or a malformed filter", body = crate::error::ErrorBody)))]
 pub async fn contacts(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Query(q): Query<ContactExportQuery>,
 ) -> ApiResult<Response> {
     let filter = contact_filter(
@@ -99,19 +103,21 @@ pub async fn contacts(
         q.created_from.as_deref(),
         q.created_to.as_deref(),
     )?;
-    export(
-        &state,
-        Dataset::Contacts { filter },
-        q.format.unwrap_or(Format::Csv),
-    )
-    .await
+    let format = q.format.unwrap_or(Format::Csv);
+    export(&state, &principal, Dataset::Contacts { filter }, format).await
 }
 
 fn failed(e: ExportError) -> ApiError {
     ApiError::internal(e)
 }
 
-async fn export(state: &AppState, dataset: Dataset, format: Format) -> ApiResult<Response> {
+async fn export(
+    state: &AppState,
+    principal: &Principal,
+    dataset: Dataset,
+    format: Format,
+) -> ApiResult<Response> {
+    exports::audit(&state.store, &principal.actor, &dataset, format).await?;
     let name = exports::file_name(&dataset, format);
     let sheet = dataset.name();
     let rows = Rows::open(state.store.clone(), dataset)

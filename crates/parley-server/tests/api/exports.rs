@@ -172,6 +172,18 @@ async fn calls_csv(db: Db) {
     assert_eq!(first["data_collection.seats"], "12");
     assert_eq!(first["evaluation.goal_met"], "success");
     assert_eq!(first["created_at"], "2026-09-21T14:14:20Z");
+
+    let audit = app
+        .store
+        .list_audit("calls", None, parley_store::PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(audit.items.len(), 1, "{audit:?}");
+    assert_eq!(audit.items[0].action, "calls.exported");
+    assert!(audit.items[0].actor.starts_with("api_key:"), "{audit:?}");
+    let details: serde_json::Value = serde_json::from_str(&audit.items[0].details).unwrap();
+    assert_eq!(details["campaign_id"], campaign);
+    assert_eq!(details["format"], "csv");
     app.stop().await;
 }
 
