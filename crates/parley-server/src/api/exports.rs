@@ -15,7 +15,9 @@ use axum::Extension;
 use futures::TryStreamExt;
 use parley_domain::call::{CallOutcome, CallStatus};
 use parley_engine::exports::{self, Dataset, ExportError, Format, Rows};
+use parley_engine::private_files::create_private_dir_async;
 use serde::Deserialize;
+use tokio_util::io::ReaderStream;
 use utoipa::IntoParams;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -123,24 +125,27 @@ async fn export(
     let rows = Rows::open(state.store.clone(), dataset)
         .await
         .map_err(failed)?;
+    let mut length = None;
     let body = match format {
         Format::Csv => Body::from_stream(exports::csv_stream(rows).inspect_err(|e| {
             // The status line is sent; all that is left is to cut the body short.
             tracing::warn!(error = %e, "a CSV export failed part way");
         })),
         Format::Xlsx => {
+            // The workbook holds personal data until it is sent: owner-only, like the rest.
             let dir = state.settings.data_dir.join("exports");
-            tokio::fs::create_dir_all(&dir)
+            create_private_dir_async(&dir)
                 .await
                 .map_err(ApiError::internal)?;
             let written = exports::write_xlsx(rows, sheet, &dir)
                 .await
                 .map_err(failed)?;
+            length = Some(written.file.metadata().map_err(ApiError::internal)?.len());
             let file = tokio::fs::File::from_std(written.file);
-            Body::from_stream(tokio_util::io::ReaderStream::new(file))
+            Body::from_stream(ReaderStream::with_capacity(file, 64 * 1024))
         }
     };
-    Ok((
+    let mut response = (
         [
             (header::CONTENT_TYPE, format.content_type().to_owned()),
             (
@@ -151,5 +156,11 @@ async fn export(
         ],
         body,
     )
-        .into_response())
+        .into_response();
+    if let Some(length) = length {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, length.into());
+    }
+    Ok(response)
 }

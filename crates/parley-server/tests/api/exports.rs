@@ -200,6 +200,7 @@ async fn a_campaigns_calls_export_as_xlsx_with_strings_and_real_numbers() {
         headers["content-type"],
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     );
+    assert_eq!(headers["content-length"], body.len().to_string().as_str());
     let mut book = Xlsx::new(std::io::Cursor::new(body)).unwrap();
     let sheet = book.worksheet_range("calls").unwrap();
     let rows: Vec<&[Data]> = sheet.rows().collect();
