@@ -320,6 +320,7 @@ fn past_call(random: &mut Random, n: u64, campaigns: &[i64], now: i64) -> PastCa
     let answered_at = duration.map(|_| created_at + 8_000);
     PastCall {
         campaign_id,
+        contact_id: None,
         to: format!("+1555{:07}", n % 10_000_000),
         from: "+15005550006".to_owned(),
         status,
@@ -329,6 +330,8 @@ fn past_call(random: &mut Random, n: u64, campaigns: &[i64], now: i64) -> PastCa
         created_at,
         answered_at,
         ended_at: Some(answered_at.unwrap_or(created_at) + duration.unwrap_or(25) * 1000),
+        summary: None,
+        analysis: None,
     }
 }
 

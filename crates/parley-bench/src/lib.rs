@@ -14,6 +14,7 @@ pub mod analytics;
 pub mod bridge;
 pub mod child;
 pub mod dialer;
+pub mod export;
 pub mod import;
 pub mod proc_stats;
 pub mod report;
@@ -31,6 +32,7 @@ pub const SCENARIOS: &[&str] = &[
     bridge::SCENARIO,
     dialer::SCENARIO,
     analytics::SCENARIO,
+    export::SCENARIO,
 ];
 
 /// A database backend to run a scenario on.

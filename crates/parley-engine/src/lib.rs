@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod dialer;
 pub mod egress;
 pub mod events;
+pub mod exports;
 pub mod import;
 pub mod oauth;
 pub mod private_files;

@@ -11,8 +11,8 @@ mod openapi;
 mod webhooks;
 
 use api::{
-    admin as admin_api, analytics, audit, calls, campaigns, contacts, dnc, events, imports,
-    spreadsheets, status, webhooks as hooks,
+    admin as admin_api, analytics, audit, calls, campaigns, contacts, dnc, events, exports,
+    imports, spreadsheets, status, webhooks as hooks,
 };
 use auth::routes::{self as auth_routes, SignInLimiter};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -81,6 +81,7 @@ pub fn router(state: AppState) -> Router {
     // Reads for every role; writes need operator (enforced by the route layer).
     let operate = Router::new()
         .route("/contacts", get(contacts::list).post(contacts::create))
+        .route("/contacts/export", get(exports::contacts))
         .route(
             "/contacts/import",
             post(imports::import_csv).layer(DefaultBodyLimit::disable()),
@@ -117,6 +118,7 @@ pub fn router(state: AppState) -> Router {
             post(campaigns::remove_contacts),
         )
         .route("/calls", get(calls::list).post(calls::place))
+        .route("/calls/export", get(exports::calls))
         .route("/calls/{id}", get(calls::get))
         .route("/calls/{id}/hangup", post(calls::hang_up))
         .route("/calls/{id}/recording", get(calls::recording))

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers, and the browsable docs page.
 use crate::api::{
-    admin, analytics, audit, calls, campaigns, contacts, dnc, events, imports, spreadsheets,
-    status, webhooks, List,
+    admin, analytics, audit, calls, campaigns, contacts, dnc, events, exports, imports,
+    spreadsheets, status, webhooks, List,
 };
 use crate::auth::routes as auth;
 use axum::Json;
@@ -25,6 +25,7 @@ use responses::ErrorResponses;
         campaigns::add_contacts, campaigns::remove_contacts, campaigns::contacts,
         campaigns::activity,
         calls::list, calls::get, calls::place, calls::hang_up, calls::recording,
+        exports::calls, exports::contacts,
         dnc::list, dnc::add, dnc::remove, dnc::check,
         admin::list_users, admin::create_user, admin::update_user, admin::list_api_keys, admin::create_api_key,
         admin::revoke_api_key, audit::list,

@@ -8,6 +8,7 @@ use sqlx::QueryBuilder;
 #[derive(Debug, Clone, PartialEq)]
 pub struct PastCall {
     pub campaign_id: Option<i64>,
+    pub contact_id: Option<i64>,
     pub to: String,
     pub from: String,
     pub status: CallStatus,
@@ -18,9 +19,12 @@ pub struct PastCall {
     pub created_at: i64,
     pub answered_at: Option<i64>,
     pub ended_at: Option<i64>,
+    pub summary: Option<String>,
+    /// The agent's post-call analysis, as stored for live calls.
+    pub analysis: Option<serde_json::Value>,
 }
 
-/// Rows per INSERT: 12 values each stays far below either backend's bind limit.
+/// Rows per INSERT: 15 values each stays far below either backend's bind limit.
 const ROWS_PER_INSERT: usize = 500;
 
 impl Store {
@@ -31,12 +35,13 @@ impl Store {
             let mut written = 0;
             for chunk in calls.chunks(ROWS_PER_INSERT) {
                 let mut qb = QueryBuilder::new(
-                    "INSERT INTO calls (campaign_id, attempt, to_number, from_number, status, \
+                    "INSERT INTO calls (campaign_id, contact_id, attempt, to_number, from_number, status, \
                      answered_by, outcome, duration_seconds, created_at, updated_at, answered_at, \
-                     ended_at) ",
+                     ended_at, summary, analysis) ",
                 );
                 qb.push_values(chunk, |mut b, c| {
                     b.push_bind(c.campaign_id)
+                        .push_bind(c.contact_id)
                         .push_bind(1_i64)
                         .push_bind(&c.to)
                         .push_bind(&c.from)
@@ -47,7 +52,9 @@ impl Store {
                         .push_bind(c.created_at)
                         .push_bind(c.ended_at.unwrap_or(c.created_at))
                         .push_bind(c.answered_at)
-                        .push_bind(c.ended_at);
+                        .push_bind(c.ended_at)
+                        .push_bind(&c.summary)
+                        .push_bind(c.analysis.as_ref().map(|a| a.to_string()));
                 });
                 written += qb.build().execute(&mut *tx).await?.rows_affected();
             }

@@ -31,6 +31,33 @@ pub struct CallFilter {
     pub created_to: Option<i64>,
 }
 
+/// Appends `filter`'s conditions (each starting with ` AND `) to a query on `calls`.
+/// A macro, as the query builder's type differs per backend.
+macro_rules! push_call_filter {
+    ($qb:ident, $filter:expr) => {{
+        let filter: &$crate::CallFilter = $filter;
+        if let Some(c) = filter.campaign_id {
+            $qb.push(" AND campaign_id = ").push_bind(c);
+        }
+        if let Some(c) = filter.contact_id {
+            $qb.push(" AND contact_id = ").push_bind(c);
+        }
+        if let Some(s) = filter.status {
+            $qb.push(" AND status = ").push_bind(s.as_str());
+        }
+        if let Some(o) = filter.outcome {
+            $qb.push(" AND outcome = ").push_bind(o.as_str());
+        }
+        if let Some(from) = filter.created_from {
+            $qb.push(" AND created_at >= ").push_bind(from);
+        }
+        if let Some(to) = filter.created_to {
+            $qb.push(" AND created_at < ").push_bind(to);
+        }
+    }};
+}
+pub(crate) use push_call_filter;
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct CallRow {
     pub(crate) id: i64,
@@ -241,24 +268,7 @@ impl Store {
         let rows: Vec<CallRow> = on_reader!(self, pool => {
             let mut qb = QueryBuilder::new(format!("SELECT {CALL_COLUMNS} FROM calls WHERE id < "));
             qb.push_bind(page.cursor_id());
-            if let Some(c) = filter.campaign_id {
-                qb.push(" AND campaign_id = ").push_bind(c);
-            }
-            if let Some(c) = filter.contact_id {
-                qb.push(" AND contact_id = ").push_bind(c);
-            }
-            if let Some(s) = filter.status {
-                qb.push(" AND status = ").push_bind(s.as_str());
-            }
-            if let Some(o) = filter.outcome {
-                qb.push(" AND outcome = ").push_bind(o.as_str());
-            }
-            if let Some(from) = filter.created_from {
-                qb.push(" AND created_at >= ").push_bind(from);
-            }
-            if let Some(to) = filter.created_to {
-                qb.push(" AND created_at < ").push_bind(to);
-            }
+            push_call_filter!(qb, filter);
             qb.push(" ORDER BY id DESC LIMIT ").push_bind(page.fetch_limit());
             qb.build_query_as().fetch_all(pool).await
         })?;

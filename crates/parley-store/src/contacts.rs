@@ -1,7 +1,7 @@
 //! Contacts and their tags.
 use crate::error::OptionalExt;
 use crate::tx::{execute, on_conn, own_reader, own_tx};
-use crate::{like_contains, on_reader, Db, Page, PageRequest, Result, Store, StoreError, Tx};
+use crate::{on_reader, Db, Page, PageRequest, Result, Store, StoreError, Tx};
 use parley_domain::contact::{Contact, ContactFields, CustomFields, NewContact};
 use parley_domain::time::{from_millis, now_millis};
 use parley_domain::Phone;
@@ -77,7 +77,45 @@ pub struct ContactFilter {
     pub q: Option<String>,
     pub created_from: Option<i64>,
     pub created_to: Option<i64>,
+    /// Only contacts enrolled in this campaign.
+    pub campaign_id: Option<i64>,
 }
+
+/// Appends `filter`'s conditions (each starting with ` AND `) to a query on `contacts c`.
+/// A macro, as the query builder's type differs per backend.
+macro_rules! push_contact_filter {
+    ($qb:ident, $filter:expr) => {{
+        let filter: &$crate::ContactFilter = $filter;
+        if let Some(tag) = &filter.tag {
+            $qb.push(
+                " AND EXISTS (SELECT 1 FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id \
+                 WHERE ct.contact_id = c.id AND t.name = ",
+            )
+            .push_bind(tag.to_lowercase())
+            .push(")");
+        }
+        if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            $qb.push(" AND c.search_text LIKE ")
+                .push_bind($crate::like_contains(&q.to_lowercase()))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(from) = filter.created_from {
+            $qb.push(" AND c.created_at >= ").push_bind(from);
+        }
+        if let Some(to) = filter.created_to {
+            $qb.push(" AND c.created_at < ").push_bind(to);
+        }
+        if let Some(campaign) = filter.campaign_id {
+            $qb.push(
+                " AND EXISTS (SELECT 1 FROM campaign_contacts cc \
+                 WHERE cc.contact_id = c.id AND cc.campaign_id = ",
+            )
+            .push_bind(campaign)
+            .push(")");
+        }
+    }};
+}
+pub(crate) use push_contact_filter;
 
 /// A partial update: `None` leaves a field as it is; `Some(None)` clears it.
 #[derive(Debug, Clone, Default)]
@@ -385,25 +423,7 @@ impl Store {
                 "SELECT {CONTACT_COLUMNS} FROM contacts c WHERE c.id < "
             ));
             qb.push_bind(page.cursor_id());
-            if let Some(tag) = &filter.tag {
-                qb.push(
-                    " AND EXISTS (SELECT 1 FROM contact_tags ct JOIN tags t ON t.id = ct.tag_id \
-                     WHERE ct.contact_id = c.id AND t.name = ",
-                )
-                .push_bind(tag.to_lowercase())
-                .push(")");
-            }
-            if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-                qb.push(" AND c.search_text LIKE ")
-                    .push_bind(like_contains(&q.to_lowercase()))
-                    .push(" ESCAPE '\\'");
-            }
-            if let Some(from) = filter.created_from {
-                qb.push(" AND c.created_at >= ").push_bind(from);
-            }
-            if let Some(to) = filter.created_to {
-                qb.push(" AND c.created_at < ").push_bind(to);
-            }
+            push_contact_filter!(qb, filter);
             qb.push(" ORDER BY c.id DESC LIMIT ").push_bind(page.fetch_limit());
             qb.build_query_as().fetch_all(pool).await
         })?;

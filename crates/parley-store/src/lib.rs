@@ -17,6 +17,7 @@ mod dialing;
 mod dnc;
 mod enrolment;
 mod error;
+mod exports;
 mod faults;
 mod imports;
 mod notify;
@@ -44,6 +45,7 @@ pub use contacts::{ContactFilter, ContactUpdate};
 pub use dialing::ClaimedContact;
 pub use dnc::{DncCheck, DncEntry, OPT_OUT_SOURCE};
 pub use error::StoreError;
+pub use exports::{AnalysisKeys, CallExportRow, ContactExportRow, MAX_KEY_COLUMNS};
 #[cfg(feature = "testing")]
 pub use faults::FaultPlan;
 pub use imports::{ImportBatchOutcome, ImportError, ImportRecord, ImportRow, ImportTotals};

@@ -4,13 +4,14 @@
 //! `--db <one> --json`), so each peak-memory figure belongs to one run alone.
 use crate::cli::{
     BenchAnalyticsArgs, BenchBackendArgs, BenchBridgeArgs, BenchCommand, BenchDb, BenchDialerArgs,
-    BenchImportArgs,
+    BenchExportArgs, BenchImportArgs,
 };
 use crate::{app, telemetry};
 use anyhow::Context;
 use parley_bench::analytics::{self, AnalyticsOptions, AnalyticsReport};
 use parley_bench::bridge::{self, BridgeOptions, BridgeResult};
 use parley_bench::dialer::{self, DialerOptions};
+use parley_bench::export::{self, ExportOptions, ExportResult};
 use parley_bench::import::{self, ImportOptions};
 use parley_bench::report::{Report, Row};
 use parley_bench::server::{BoxError, BoxFuture, Launched, Node};
@@ -37,6 +38,7 @@ pub fn run(command: BenchCommand, data_dir: Option<PathBuf>) -> anyhow::Result<(
         BenchCommand::Import(args) => runtime()?.block_on(bench_import(args)),
         BenchCommand::Dialer(args) => runtime()?.block_on(bench_dialer(args)),
         BenchCommand::Analytics(args) => runtime()?.block_on(bench_analytics(args, data_dir)),
+        BenchCommand::Export(args) => runtime()?.block_on(bench_export(args)),
     }
 }
 
@@ -270,6 +272,42 @@ async fn bench_analytics(
              then `parley serve --data-dir {dir}`"
         );
     }
+    Ok(())
+}
+
+async fn bench_export(args: BenchExportArgs) -> anyhow::Result<()> {
+    let mut results: Vec<ExportResult> = Vec::new();
+    for db in backends(args.backends.db) {
+        if args.backends.db == BenchDb::Both {
+            // A process per backend, so each memory figure is one server's alone.
+            let calls = args.calls.to_string();
+            let child: Report<ExportResult> =
+                child_report(&args.backends, db, &[export::SCENARIO, "--calls", &calls]).await?;
+            results.extend(child.results);
+            continue;
+        }
+        eprintln!("bench export: {} calls on {db}", args.calls);
+        let options = ExportOptions {
+            launch,
+            calls: args.calls,
+            db,
+            postgres_url: args.backends.postgres_url.clone(),
+        };
+        results.extend(
+            export::run(&options)
+                .await
+                .with_context(|| format!("the export benchmark on {db} failed"))?,
+        );
+    }
+    let report = Report::new(export::SCENARIO, results);
+    print(
+        &report,
+        args.backends.json,
+        &format!(
+            "{} calls with analyses, exported through the API",
+            args.calls
+        ),
+    );
     Ok(())
 }
 

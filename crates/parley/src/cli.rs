@@ -1,5 +1,6 @@
 //! The command line, declared with clap's derive API.
 use clap::{Args, Parser, Subcommand};
+use parley_domain::call::{CallOutcome, CallStatus};
 use parley_domain::Role;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,6 +54,10 @@ pub enum Command {
     /// database (works while nodes run), with the same column mapping and per-row report
     /// as the API.
     Import(ImportArgs),
+    /// Export calls or contacts as CSV or XLSX straight from the database (works while
+    /// nodes run), with the API's filters and columns.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Measure performance against a server started in-process on a fresh database.
     /// Ignores the settings file: runs are comparable between machines.
     #[command(subcommand)]
@@ -118,6 +123,84 @@ pub struct ImportArgs {
     /// Region for numbers written without a country code (default: import.default_region).
     #[arg(long)]
     pub region: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Calls, newest first, with a column per data-collection item and evaluation
+    /// criterion found in their analyses.
+    Calls(ExportCallsArgs),
+    /// Contacts, newest first, with campaign progress and a column per custom field.
+    Contacts(ExportContactsArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Xlsx,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportOutput {
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+    /// The file to write (replaced once the export is complete).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportCallsArgs {
+    #[command(flatten)]
+    pub output: ExportOutput,
+    /// Only this campaign's calls.
+    #[arg(long, value_name = "ID")]
+    pub campaign: Option<i64>,
+    /// Only this contact's calls.
+    #[arg(long, value_name = "ID")]
+    pub contact: Option<i64>,
+    /// Only calls in this status (queued, ringing, completed, no-answer, ...).
+    #[arg(long, value_parser = |s: &str| CallStatus::parse(s).ok_or("not a call status"))]
+    pub status: Option<CallStatus>,
+    /// Only calls with this outcome (success, voicemail, no_answer, ...).
+    #[arg(long, value_parser = |s: &str| CallOutcome::parse(s).ok_or("not a call outcome"))]
+    pub outcome: Option<CallOutcome>,
+    /// Created at or after this RFC 3339 time.
+    #[arg(long, value_name = "TIME", value_parser = rfc3339_millis)]
+    pub from: Option<i64>,
+    /// Created before this RFC 3339 time.
+    #[arg(long, value_name = "TIME", value_parser = rfc3339_millis)]
+    pub to: Option<i64>,
+    /// Add a column with each call's transcript.
+    #[arg(long)]
+    pub transcript: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportContactsArgs {
+    #[command(flatten)]
+    pub output: ExportOutput,
+    /// Only contacts enrolled in this campaign (progress columns are then this campaign's).
+    #[arg(long, value_name = "ID")]
+    pub campaign: Option<i64>,
+    /// Only contacts with this tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Only contacts whose name, phone, email or company contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Created at or after this RFC 3339 time.
+    #[arg(long, value_name = "TIME", value_parser = rfc3339_millis)]
+    pub from: Option<i64>,
+    /// Created before this RFC 3339 time.
+    #[arg(long, value_name = "TIME", value_parser = rfc3339_millis)]
+    pub to: Option<i64>,
+}
+
+fn rfc3339_millis(s: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| "an RFC 3339 time such as 2026-11-24T09:00:00Z".to_owned())
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +276,19 @@ pub enum BenchCommand {
     /// Write a call history (N calls over 30 days in 20 campaigns) and time the
     /// dashboard's analytics queries: latency p50/p99 of each.
     Analytics(BenchAnalyticsArgs),
+    /// Write N calls with agent analyses in one campaign and export them through the
+    /// API as CSV and XLSX: rows/s and the server's resident memory during each export.
+    Export(BenchExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchExportArgs {
+    /// Calls in the campaign.
+    #[arg(long, default_value_t = parley_bench::export::DEFAULT_CALLS,
+          value_parser = clap::value_parser!(u64).range(1..=parley_bench::export::MAX_CALLS))]
+    pub calls: u64,
+    #[command(flatten)]
+    pub backends: BenchBackendArgs,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ mod bench;
 mod campaigns;
 mod cli;
 mod database;
+mod export;
 mod import;
 mod serve;
 mod shutdown;
@@ -79,6 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Admin(command) => admin::run(settings, command).await,
             Command::Campaigns(command) => campaigns::run(settings, command).await,
             Command::Import(args) => import::run(settings, args).await,
+            Command::Export(command) => export::run(settings, command).await,
             Command::Config
             | Command::Openapi
             | Command::Bench(_)

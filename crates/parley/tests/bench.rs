@@ -214,3 +214,30 @@ fn analytics_keeps_its_history_for_serve_on_request() {
         .unwrap();
     assert!(!no_dir.status.success());
 }
+
+#[test]
+fn export_reports_both_formats_on_every_backend() {
+    let report = bench(&["export", "--calls", "300", "--json"]);
+    assert_eq!(report["scenario"], "export");
+    let results = report["results"].as_array().unwrap();
+    let runs: Vec<(&str, &str)> = results
+        .iter()
+        .map(|r| (r["db"].as_str().unwrap(), r["format"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("sqlite", "csv"),
+            ("sqlite", "xlsx"),
+            ("postgres", "csv"),
+            ("postgres", "xlsx")
+        ]
+    );
+    for r in results {
+        let figure = |key: &str| r[key].as_f64().unwrap_or_else(|| panic!("{key} in {r}"));
+        assert_eq!(r["rows"], 300, "{r}");
+        assert!(figure("rows_per_sec") > 0.0, "{r}");
+        assert!(figure("megabytes") > 0.0, "{r}");
+        assert!(figure("peak_rss_mb") >= figure("rss_before_mb"), "{r}");
+    }
+}

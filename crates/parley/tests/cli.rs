@@ -381,6 +381,58 @@ fn import_writes_a_csv_or_xlsx_file_with_its_row_report() {
 }
 
 #[test]
+fn export_writes_contacts_and_calls_files_with_the_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("leads.csv"),
+        "phone,first_name,tags,plan\n+14155550101,Ann,cli,=cmd\n+14155550102,Bob,other,basic\n",
+    )
+    .unwrap();
+    run(parley(dir.path()).args(["import", "leads.csv"]));
+    let done =
+        run(parley(dir.path()).args(["export", "contacts", "--tag", "cli", "--output", "ann.csv"]));
+    assert!(
+        stderr(&done).contains("exported 1 rows"),
+        "{}",
+        stderr(&done)
+    );
+    let text = std::fs::read_to_string(dir.path().join("ann.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("contact_id,phone,first_name,"), "{text}");
+    assert!(header.ends_with(",plan"), "{text}");
+    let ann = lines.next().unwrap();
+    assert!(
+        ann.contains(",'+14155550101,Ann,") && ann.ends_with(",'=cmd"),
+        "{text}"
+    );
+    assert_eq!(lines.next(), None, "only the tagged contact: {text}");
+    assert!(!dir.path().join("ann.csv.partial").exists());
+
+    run(parley(dir.path()).args([
+        "export",
+        "calls",
+        "--format",
+        "xlsx",
+        "--campaign",
+        "1",
+        "--output",
+        "calls.xlsx",
+    ]));
+    let book = std::fs::read(dir.path().join("calls.xlsx")).unwrap();
+    assert!(book.starts_with(b"PK"), "a workbook (a ZIP file)");
+
+    let refused = parley(dir.path())
+        .args([
+            "export", "calls", "--status", "sideways", "--output", "x.csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(!dir.path().join("x.csv").exists());
+}
+
+#[test]
 fn import_reads_a_google_sheet_with_the_configured_key() {
     use parley_sim::fakes::sheets::{FakeSheets, FakeSheetsConfig, Spreadsheet};
     use serde_json::json;

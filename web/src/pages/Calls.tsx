@@ -6,6 +6,7 @@ import { api, must, type Schema } from "../api/client";
 import { fmtCredits, fmtDuration, fmtTime, humanize } from "../api/format";
 import { CALL_OUTCOME, CALL_STATUS, label } from "../api/labels";
 import { DataTable } from "../components/DataTable";
+import { ExportLinks } from "../components/ExportLinks";
 import { usePollInterval } from "../components/LiveSync";
 import { Pager, useCursorPages } from "../components/Pager";
 import { Empty, ErrorMessage, Loading } from "../components/States";
@@ -116,6 +117,7 @@ export default function CallsPage() {
           <input type="datetime-local" value={params.get("to") ?? ""} onChange={(e) => set("to", e.target.value)} />
         </label>
       </form>
+      <ExportLinks path="/api/v1/calls/export" filters={filter} what="calls" />
       {calls.isPending ? (
         <Loading />
       ) : calls.isError ? (

@@ -6,6 +6,7 @@ import { api, describeError, must, type Schema } from "../api/client";
 import { fmtDuration, fmtInt, fmtPct, fmtTime, fmtTimeIn, humanize } from "../api/format";
 import { label, WAIT_REASON } from "../api/labels";
 import { canOperate, useMe } from "../auth";
+import { ExportLinks } from "../components/ExportLinks";
 import { usePollInterval } from "../components/LiveSync";
 import { Empty, ErrorMessage, Loading, ProgressBar, Stat } from "../components/States";
 import { Pager, useCursorPages } from "../components/Pager";
@@ -108,6 +109,15 @@ export default function CampaignDetailPage() {
         </div>
       </div>
       <Outcomes campaign={c} />
+      <div className="card">
+        <h2>Export</h2>
+        <p className="muted">
+          Every call of this campaign with its outcome and the agent&apos;s collected data, or its contacts with their
+          progress.
+        </p>
+        <ExportLinks path="/api/v1/calls/export" filters={{ campaign_id: id }} what="this campaign's calls" />
+        <ExportLinks path="/api/v1/contacts/export" filters={{ campaign_id: id }} what="this campaign's contacts" />
+      </div>
       {canOperate(me) && !["completed", "stopped", "failed"].includes(c.state) && <AddContacts campaignId={id} />}
       <CampaignContacts campaignId={id} />
     </section>

@@ -6,6 +6,7 @@ import { fmtInt } from "../api/format";
 import { importCsv, type ImportReport } from "../api/upload";
 import { canOperate, useMe } from "../auth";
 import { DataTable } from "../components/DataTable";
+import { ExportLinks } from "../components/ExportLinks";
 import { Pager, useCursorPages } from "../components/Pager";
 import { Empty, ErrorMessage, Loading, ProgressBar } from "../components/States";
 
@@ -287,6 +288,7 @@ function ContactList({ editable }: { editable: boolean }) {
         </label>
         <button type="submit">Search</button>
       </form>
+      <ExportLinks path="/api/v1/contacts/export" filters={{ q: search || undefined, tag: tag || undefined }} what="contacts" />
       {contacts.isPending ? (
         <Loading />
       ) : contacts.isError ? (

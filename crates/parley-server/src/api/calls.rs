@@ -299,6 +299,25 @@ async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
     })
 }
 
+/// The filter of the calls list (and export) from its query parameters.
+pub(crate) fn call_filter(
+    campaign_id: Option<i64>,
+    contact_id: Option<i64>,
+    status: Option<CallStatus>,
+    outcome: Option<CallOutcome>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> ApiResult<CallFilter> {
+    Ok(CallFilter {
+        campaign_id,
+        contact_id,
+        status,
+        outcome,
+        created_from: parse_time("from", from)?,
+        created_to: parse_time("to", to)?,
+    })
+}
+
 #[utoipa::path(get, path = "/api/v1/calls", tag = "calls", params(CallQuery),
     responses((status = 200, body = List<Call>)))]
 pub async fn list(
@@ -310,14 +329,14 @@ pub async fn list(
         cursor: q.cursor,
     }
     .request()?;
-    let filter = CallFilter {
-        campaign_id: q.campaign_id,
-        contact_id: q.contact_id,
-        status: q.status,
-        outcome: q.outcome,
-        created_from: parse_time("from", q.from.as_deref())?,
-        created_to: parse_time("to", q.to.as_deref())?,
-    };
+    let filter = call_filter(
+        q.campaign_id,
+        q.contact_id,
+        q.status,
+        q.outcome,
+        q.from.as_deref(),
+        q.to.as_deref(),
+    )?;
     Ok(Json(state.store.list_calls(&filter, page).await?.into()))
 }
 

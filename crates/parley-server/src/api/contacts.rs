@@ -65,6 +65,8 @@ pub struct ContactQuery {
     pub tag: Option<String>,
     /// Text contained in name, phone, email or company (case-insensitive).
     pub q: Option<String>,
+    /// Only contacts enrolled in this campaign.
+    pub campaign_id: Option<i64>,
     /// Created at or after this RFC 3339 time.
     #[param(format = DateTime)]
     pub created_from: Option<String>,
@@ -153,6 +155,23 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(contact)))
 }
 
+/// The filter of the contacts list (and export) from its query parameters.
+pub(crate) fn contact_filter(
+    tag: Option<String>,
+    q: Option<String>,
+    campaign_id: Option<i64>,
+    created_from: Option<&str>,
+    created_to: Option<&str>,
+) -> ApiResult<ContactFilter> {
+    Ok(ContactFilter {
+        tag,
+        q,
+        campaign_id,
+        created_from: parse_time("created_from", created_from)?,
+        created_to: parse_time("created_to", created_to)?,
+    })
+}
+
 /// Lists contacts, newest first.
 #[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts", params(ContactQuery),
     responses((status = 200, body = List<Contact>)))]
@@ -165,12 +184,13 @@ pub async fn list(
         cursor: q.cursor,
     }
     .request()?;
-    let filter = ContactFilter {
-        tag: q.tag,
-        q: q.q,
-        created_from: parse_time("created_from", q.created_from.as_deref())?,
-        created_to: parse_time("created_to", q.created_to.as_deref())?,
-    };
+    let filter = contact_filter(
+        q.tag,
+        q.q,
+        q.campaign_id,
+        q.created_from.as_deref(),
+        q.created_to.as_deref(),
+    )?;
     Ok(Json(state.store.list_contacts(&filter, page).await?.into()))
 }
 

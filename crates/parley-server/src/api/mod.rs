@@ -8,6 +8,7 @@ pub mod campaigns;
 pub mod contacts;
 pub mod dnc;
 pub mod events;
+pub mod exports;
 pub mod imports;
 pub mod spreadsheets;
 pub mod status;

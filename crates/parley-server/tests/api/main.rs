@@ -14,6 +14,7 @@ mod dashboard;
 mod dnc_calls;
 mod egress;
 mod events;
+mod exports;
 mod harness;
 mod import;
 mod import_bounds;

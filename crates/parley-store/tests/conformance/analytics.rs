@@ -166,6 +166,7 @@ pub async fn past_calls_are_counted_like_live_ones(store: Store) {
     let hour = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000;
     let call = |status: CallStatus, outcome, answered_by: Option<&str>, duration| PastCall {
         campaign_id: Some(campaign),
+        contact_id: None,
         to: "+15550100001".into(),
         from: "+15005550006".into(),
         status,
@@ -175,6 +176,8 @@ pub async fn past_calls_are_counted_like_live_ones(store: Store) {
         created_at: hour + 60_000,
         answered_at: duration.map(|_| hour + 70_000),
         ended_at: Some(hour + 200_000),
+        summary: None,
+        analysis: None,
     };
     let calls = vec![
         call(

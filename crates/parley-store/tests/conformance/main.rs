@@ -9,6 +9,7 @@ mod contact_cases;
 mod credential_cases;
 mod dialing_cases;
 mod dnc_cases;
+mod export_cases;
 mod import_cases;
 mod retention_cases;
 mod user_cases;
@@ -92,4 +93,6 @@ conformance!(
     past_calls_are_counted_like_live_ones,
     disabling_a_user_revokes_their_keys_and_sessions,
     a_new_password_ends_the_other_sessions,
+    exports_page_calls_and_find_their_analysis_keys,
+    exports_page_contacts_with_progress_and_custom_field_keys,
 );

@@ -1,0 +1,258 @@
+//! The columns of each export and the rows, page by page from the database.
+use super::{Cell, Dataset, ExportError, PAGE_ROWS, PAGE_ROWS_WITH_TRANSCRIPT};
+use parley_domain::call::TranscriptTurn;
+use parley_store::{AnalysisKeys, CallExportRow, ContactExportRow, Store};
+use serde_json::Value;
+
+/// The fixed columns of a calls export; data-collection (`data_collection.<key>`) and
+/// evaluation (`evaluation.<key>`) columns follow, then `transcript` when asked for.
+pub const CALL_COLUMNS: &[&str] = &[
+    "call_id",
+    "created_at",
+    "answered_at",
+    "ended_at",
+    "campaign_id",
+    "campaign",
+    "contact_id",
+    "contact_name",
+    "contact_number",
+    "status",
+    "answered_by",
+    "outcome",
+    "duration_seconds",
+    "ended_by",
+    "termination_reason",
+    "call_successful",
+    "summary",
+];
+
+/// The fixed columns of a contacts export; one column per custom field follows, named
+/// as the field (so the file imports back), or `custom.<name>` where that would clash.
+pub const CONTACT_COLUMNS: &[&str] = &[
+    "contact_id",
+    "phone",
+    "first_name",
+    "last_name",
+    "email",
+    "company",
+    "timezone",
+    "tags",
+    "do_not_call",
+    "last_outcome",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+];
+
+/// The rows of one export: the header is known when this is opened (the JSON keys that
+/// become columns are read first), then pages follow until the data runs out.
+pub struct Rows {
+    store: Store,
+    dataset: Dataset,
+    header: Vec<String>,
+    analysis: AnalysisKeys,
+    custom_fields: Vec<String>,
+    /// The last id returned; the next page starts below it.
+    before_id: Option<i64>,
+    done: bool,
+}
+
+fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> Cell {
+    t.map_or(Cell::Empty, |t| {
+        Cell::Text(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    })
+}
+
+/// A JSON value as a cell: numbers stay numbers, strings as they are, other values as
+/// compact JSON.
+fn json_cell(v: Option<&Value>) -> Cell {
+    match v {
+        None | Some(Value::Null) => Cell::Empty,
+        Some(Value::String(s)) => Cell::text(s.as_str()),
+        Some(Value::Number(n)) => n.as_f64().map_or(Cell::Empty, Cell::Number),
+        Some(Value::Bool(b)) => Cell::Text(b.to_string()),
+        Some(other) => Cell::text(other.to_string()),
+    }
+}
+
+fn transcript_text(turns: &[TranscriptTurn]) -> String {
+    turns
+        .iter()
+        .map(|t| format!("{}: {}", t.role.as_str(), t.text))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Rows {
+    /// Reads the keys that become columns (one query per kind over the selected rows).
+    pub async fn open(store: Store, dataset: Dataset) -> Result<Rows, ExportError> {
+        let mut header: Vec<String>;
+        let mut analysis = AnalysisKeys::default();
+        let mut custom_fields = Vec::new();
+        match &dataset {
+            Dataset::Calls { filter, transcript } => {
+                analysis = store.call_analysis_keys(filter).await?;
+                header = CALL_COLUMNS.iter().map(|c| c.to_string()).collect();
+                header.extend(
+                    analysis
+                        .data_collection
+                        .iter()
+                        .map(|k| format!("data_collection.{k}")),
+                );
+                header.extend(
+                    analysis
+                        .evaluation_criteria
+                        .iter()
+                        .map(|k| format!("evaluation.{k}")),
+                );
+                if *transcript {
+                    header.push("transcript".into());
+                }
+            }
+            Dataset::Contacts { filter } => {
+                custom_fields = store.contact_custom_field_keys(filter).await?;
+                header = CONTACT_COLUMNS.iter().map(|c| c.to_string()).collect();
+                for k in &custom_fields {
+                    let clashes = CONTACT_COLUMNS.iter().any(|c| c.eq_ignore_ascii_case(k));
+                    header.push(if clashes {
+                        format!("custom.{k}")
+                    } else {
+                        k.clone()
+                    });
+                }
+            }
+        }
+        // Header names are user data too (analysis keys, custom field names).
+        let header = header.into_iter().map(super::neutralise).collect();
+        Ok(Rows {
+            store,
+            dataset,
+            header,
+            analysis,
+            custom_fields,
+            before_id: None,
+            done: false,
+        })
+    }
+
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// The next page of rows, or `None` when every row has been returned.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Vec<Cell>>>, ExportError> {
+        if self.done {
+            return Ok(None);
+        }
+        let (rows, last, limit) = match &self.dataset {
+            Dataset::Calls { filter, transcript } => {
+                let limit = if *transcript {
+                    PAGE_ROWS_WITH_TRANSCRIPT
+                } else {
+                    PAGE_ROWS
+                };
+                let page = self
+                    .store
+                    .export_calls_page(filter, self.before_id, limit)
+                    .await?;
+                let mut transcripts = if *transcript {
+                    let ids: Vec<i64> = page.iter().map(|r| r.call.id).collect();
+                    self.store.transcripts_of(&ids).await?
+                } else {
+                    Default::default()
+                };
+                let last = page.last().map(|r| r.call.id);
+                let rows = page
+                    .into_iter()
+                    .map(|r| {
+                        let turns = transcript.then(|| transcripts.remove(&r.call.id));
+                        self.call_cells(r, turns)
+                    })
+                    .collect::<Vec<_>>();
+                (rows, last, limit)
+            }
+            Dataset::Contacts { filter } => {
+                let page = self
+                    .store
+                    .export_contacts_page(filter, self.before_id, PAGE_ROWS)
+                    .await?;
+                let last = page.last().map(|r| r.contact.id);
+                let rows = page.into_iter().map(|r| self.contact_cells(r)).collect();
+                (rows, last, PAGE_ROWS)
+            }
+        };
+        self.before_id = last;
+        self.done = last.is_none() || rows.len() < limit as usize;
+        Ok((!rows.is_empty()).then_some(rows))
+    }
+
+    fn call_cells(
+        &self,
+        r: CallExportRow,
+        turns: Option<Option<Vec<TranscriptTurn>>>,
+    ) -> Vec<Cell> {
+        let c = r.call;
+        let analysis = c.analysis.as_ref();
+        let field = |name: &str| analysis.and_then(|a| a.get(name));
+        let mut cells = vec![
+            Cell::int(c.id),
+            time(Some(c.created_at)),
+            time(c.answered_at),
+            time(c.ended_at),
+            Cell::opt_int(c.campaign_id),
+            Cell::opt_text(r.campaign_name),
+            Cell::opt_int(c.contact_id),
+            Cell::opt_text(r.contact_name),
+            Cell::text(c.to),
+            Cell::Text(c.status.as_str().into()),
+            Cell::opt_text(c.answered_by),
+            Cell::opt_text(c.outcome.map(|o| o.as_str())),
+            Cell::opt_int(c.duration_seconds),
+            Cell::opt_text(c.termination_source.map(|t| t.as_str())),
+            json_cell(field("termination_reason")),
+            json_cell(field("call_successful")),
+            Cell::opt_text(c.summary),
+        ];
+        let results = field("data_collection_results");
+        for k in &self.analysis.data_collection {
+            cells.push(json_cell(
+                results.and_then(|d| d.get(k)).and_then(|d| d.get("value")),
+            ));
+        }
+        let results = field("evaluation_criteria_results");
+        for k in &self.analysis.evaluation_criteria {
+            cells.push(json_cell(
+                results.and_then(|d| d.get(k)).and_then(|d| d.get("result")),
+            ));
+        }
+        if let Some(turns) = turns {
+            cells.push(Cell::text(transcript_text(&turns.unwrap_or_default())));
+        }
+        cells
+    }
+
+    fn contact_cells(&self, r: ContactExportRow) -> Vec<Cell> {
+        let c = r.contact;
+        let mut cells = vec![
+            Cell::int(c.id),
+            Cell::text(c.phone),
+            Cell::opt_text(c.first_name),
+            Cell::opt_text(c.last_name),
+            Cell::opt_text(c.email),
+            Cell::opt_text(c.company),
+            Cell::opt_text(c.timezone),
+            Cell::text(c.tags.join(", ")),
+            Cell::Text(c.do_not_call.to_string()),
+            Cell::opt_text(r.last_outcome),
+            Cell::int(r.attempts),
+            time(r.next_attempt_at),
+            time(Some(c.created_at)),
+            time(Some(c.updated_at)),
+        ];
+        for k in &self.custom_fields {
+            cells.push(Cell::opt_text(c.custom_fields.get(k).cloned()));
+        }
+        cells
+    }
+}
