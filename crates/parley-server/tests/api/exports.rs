@@ -175,7 +175,10 @@ async fn calls_csv(db: Db) {
 
     let audit = app
         .store
-        .list_audit("calls", None, parley_store::PageRequest::first(10))
+        .list_audit(
+            &parley_store::AuditFilter::target("calls", None),
+            parley_store::PageRequest::first(10),
+        )
         .await
         .unwrap();
     assert_eq!(audit.items.len(), 1, "{audit:?}");
