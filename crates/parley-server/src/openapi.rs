@@ -36,6 +36,7 @@ use responses::ErrorResponses;
     ),
     components(schemas(
         crate::error::ErrorBody,
+        parley_engine::exports::Format,
         List<parley_domain::contact::Contact>,
         List<parley_domain::campaign::Campaign>,
         List<parley_domain::campaign::CampaignContact>,
