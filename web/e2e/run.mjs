@@ -225,6 +225,16 @@ async function main() {
       const first = page.locator("tbody tr").first().getByRole("link").first();
       await first.waitFor();
       await shot("calls");
+      // The export link carries the list's filter and downloads with the session.
+      const csvLink = page.getByRole("link", { name: "Export calls as CSV" });
+      const href = await csvLink.getAttribute("href");
+      if (!href.includes("outcome=success")) throw new Error(`export ignores the filter: ${href}`);
+      const download = await page.request.get(href);
+      const csv = await download.text();
+      if (!download.ok() || !download.headers()["content-type"].startsWith("text/csv"))
+        throw new Error(`export failed: ${download.status()}`);
+      const rows = csv.trim().split("\n");
+      if (rows.length < 2 || !rows[0].includes("outcome")) throw new Error(`unexpected export: ${rows[0]}`);
       await first.click();
       await page.getByTestId("transcript").waitFor();
       const turns = await page.locator(".transcript .turn").count();
