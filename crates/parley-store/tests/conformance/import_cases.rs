@@ -122,3 +122,140 @@ pub async fn imports_left_running_are_failed_once_abandoned(store: Store) {
     assert!(failed.finished_at.is_some());
     assert_eq!(store.get_import(done.id).await.unwrap().state, "completed");
 }
+
+/// Text with COPY's delimiters and escapes (tab, newline, backslash, `\N`), quotes and
+/// non-ASCII survives an import exactly, and a large batch (more rows than a SQLite
+/// batch, with duplicates inside it and against an earlier batch) reports the same
+/// lines, counts and tags on both backends.
+pub async fn import_rows_keep_their_text_and_report_alike(store: Store) {
+    let import = store
+        .start_import("csv", Some("odd.csv"), None, "test")
+        .await
+        .unwrap();
+    let odd = "tab\there, new\nline, back\\slash, \\N, \"quoted\", Zoë 日本";
+    let mut first = contact("+14155550100", odd, &["odd"]);
+    first.fields.last_name = Some("\\".into());
+    first.fields.custom_fields = [("note".to_string(), "a\tb\\c\"d\r\ne".to_string())].into();
+    let mut rows = vec![ImportRow {
+        line: 2,
+        contact: first,
+    }];
+    // Lines 3..=1202: 1,200 contacts, every tenth repeating the phone of the row before.
+    let mut expected_dups = vec![];
+    for i in 0..1200_i64 {
+        let line = 3 + i;
+        let n = if i % 10 == 9 { i - 1 } else { i };
+        if n != i {
+            expected_dups.push((line, line - 1));
+        }
+        let tags: &[&str] = if i % 2 == 0 {
+            &["even", "bulk"]
+        } else {
+            &["bulk"]
+        };
+        rows.push(ImportRow {
+            line,
+            contact: contact(&format!("+1415556{n:04}"), &format!("N{i}"), tags),
+        });
+    }
+    let outcome = store.import_batch(&import, rows, vec![]).await.unwrap();
+    assert_eq!(
+        (outcome.created, outcome.updated, outcome.duplicates),
+        (1081, 0, 120)
+    );
+    // A second batch repeats line 2's phone and a bulk one: recognised from the database.
+    let again = store
+        .import_batch(
+            &import,
+            vec![
+                ImportRow {
+                    line: 1203,
+                    contact: contact("+14155550100", "Later", &["late"]),
+                },
+                ImportRow {
+                    line: 1204,
+                    contact: contact("+14155560000", "Again", &[]),
+                },
+            ],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!((again.created, again.updated, again.duplicates), (0, 0, 2));
+    let done = store.finish_import(import.id, None).await.unwrap();
+    assert_eq!(
+        (
+            done.rows_total,
+            done.created,
+            done.updated,
+            done.duplicates,
+            done.rejected
+        ),
+        (1203, 1081, 0, 122, 0)
+    );
+
+    let errors = store.import_errors(import.id, 0, 1000).await.unwrap();
+    expected_dups.push((1203, 2));
+    expected_dups.push((1204, 3));
+    let reported: Vec<(i64, i64)> = errors
+        .iter()
+        .map(|e| {
+            assert_eq!(e.reason, "duplicate");
+            let first: i64 = e
+                .message
+                .trim_start_matches("same phone as line ")
+                .split(';')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            (e.line, first)
+        })
+        .collect();
+    assert_eq!(reported, expected_dups);
+
+    let odd_contact = store
+        .contact_by_phone(&phone("+14155550100"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(odd_contact.first_name.as_deref(), Some("Later"));
+    assert_eq!(odd_contact.last_name.as_deref(), Some("\\"));
+    assert_eq!(
+        odd_contact.custom_fields.get("note").map(String::as_str),
+        Some("a\tb\\c\"d\r\ne")
+    );
+    assert_eq!(odd_contact.tags, vec!["late", "odd"]);
+    let found = store
+        .list_contacts(
+            &parley_store::ContactFilter {
+                q: Some("\\".into()),
+                ..Default::default()
+            },
+            parley_store::PageRequest {
+                before_id: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    let ids: Vec<i64> = found.items.iter().map(|c| c.id).collect();
+    assert_eq!(ids, vec![odd_contact.id], "search text keeps the backslash");
+    let merged = store
+        .contact_by_phone(&phone("+14155560008"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        merged.first_name.as_deref(),
+        Some("N9"),
+        "the later row wins"
+    );
+    assert_eq!(merged.tags, vec!["bulk", "even"], "tags of both rows");
+    let even = store
+        .contact_by_phone(&phone("+14155560001"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(even.tags, vec!["bulk"]);
+}

@@ -73,6 +73,7 @@ conformance!(
     contacts_crud_tags_and_conflicts,
     contacts_filters_and_pagination,
     import_batches_merge_duplicates_and_count,
+    import_rows_keep_their_text_and_report_alike,
     campaign_state_machine_and_audit,
     campaign_enrolment_keeps_counters_exact,
     dnc_lists_are_idempotent_and_scoped,
