@@ -1,6 +1,7 @@
 //! One bridged call: authenticate the Twilio stream, open the agent conversation, relay
 //! until either side ends, then end the other side and record why.
 use super::audio::Transcoding;
+use super::hold::Held;
 use super::socket::{close_code, CloseFrame, MediaSocket, Outgoing, Received, SocketError, Text};
 use super::{SOCKET_READ_BUFFER, SOCKET_WRITE_BUFFER};
 use crate::events::LiveEvent;
@@ -19,7 +20,7 @@ use parley_twilio::media::{
 };
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as AgentMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -45,6 +46,8 @@ enum Ending {
     AgentLost(String),
     /// Twilio said the stream is over (hang-up, redirect) or closed the socket.
     TwilioEnded,
+    /// This node is shutting down.
+    NodeShutdown,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +102,11 @@ impl Engine {
         mut twilio: impl MediaSocket,
         unauthenticated: OwnedSemaphorePermit,
     ) -> Option<i64> {
+        let Some((_registration, mut going_away)) = self.bridges.register() else {
+            let close = Outgoing::Close(Some(CloseFrame::SHUTTING_DOWN));
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(close)).await;
+            return None;
+        };
         // Setup and teardown futures are boxed: held inline, the largest of them would
         // size this task for the whole call (memory per call is a target).
         let authenticated = Box::pin(self.authenticate_stream(&mut twilio, unauthenticated)).await;
@@ -118,11 +126,19 @@ impl Engine {
 
         // Connect to the agent, but give up the moment the caller's side goes away: no
         // agent session may outlive its call.
+        // Caller audio that comes meanwhile is held for the agent (see `hold`).
+        let mut held = Held::default();
         let connected = tokio::select! {
             agent = Box::pin(self.connect_agent(&call)) => agent,
-            () = wait_until_gone(&mut twilio) => {
+            () = wait_until_gone(&mut twilio, &mut held) => {
                 tracing::info!(call_id, "call ended while the agent was connecting");
                 let _ = Box::pin(self.store.set_termination(call_id, TerminationSource::Callee, Some("hung up before the agent joined"))).await;
+                drain_twilio(&mut twilio).await;
+                return Some(call_id);
+            }
+            _ = &mut going_away => {
+                let _ = Box::pin(self.store.set_termination(call_id, TerminationSource::System, Some(SHUTDOWN_REASON))).await;
+                close_twilio(&mut twilio, CloseFrame::SHUTTING_DOWN).await;
                 return Some(call_id);
             }
         };
@@ -137,43 +153,53 @@ impl Engine {
                     Some(&format!("agent unreachable: {reason}")),
                 ))
                 .await;
-                let _ = twilio.send(Outgoing::Close(None)).await;
+                close_twilio(&mut twilio, AGENT_FAILED).await;
                 return Some(call_id);
             }
         };
 
-        let mut relay = Relay::new(self.clone(), &call, start.stream_sid.clone());
-        let (ending, agent) = Box::pin(relay.run(&mut twilio, agent)).await;
+        let mut relay = Relay::new(self.clone(), &call, start.stream_sid.clone(), held);
+        let (ending, agent) = Box::pin(relay.run(&mut twilio, agent, &mut going_away)).await;
         tracing::info!(call_id, ending = ?ending, "media stream ended");
+        // The agent side first: its close is answered (or sent) and the handshake seen
+        // through, so neither side records an abnormal 1006.
+        if let Some(agent) = agent {
+            let frame = match ending {
+                Ending::AgentEnded => None,
+                Ending::NodeShutdown => Some(CloseFrame::SHUTTING_DOWN),
+                _ => Some(CloseFrame::CALL_ENDED),
+            };
+            Box::pin(close_agent(agent, frame)).await;
+        }
         match ending {
             Ending::AgentEnded => {
-                Box::pin(self.end_call(&call, &start, TerminationSource::Agent, None)).await;
-                let _ =
-                    tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(Outgoing::Close(None))).await;
+                // The stream is closed before the hang-up so Twilio hears why (1000),
+                // rather than ending the stream itself for the REST hang-up.
+                self.record_termination(call_id, TerminationSource::Agent, None)
+                    .await;
+                close_twilio(&mut twilio, CloseFrame::CALL_ENDED).await;
+                Box::pin(self.hang_up_stream(call_id, &start)).await;
             }
             Ending::AgentLost(reason) => {
-                Box::pin(self.end_call(
-                    &call,
-                    &start,
-                    TerminationSource::System,
-                    Some(&format!("agent connection lost: {reason}")),
-                ))
-                .await;
-                let _ =
-                    tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(Outgoing::Close(None))).await;
+                let reason = format!("agent connection lost: {reason}");
+                self.record_termination(call_id, TerminationSource::System, Some(&reason))
+                    .await;
+                close_twilio(&mut twilio, AGENT_FAILED).await;
+                Box::pin(self.hang_up_stream(call_id, &start)).await;
+            }
+            Ending::NodeShutdown => {
+                // Twilio ends the call when the stream closes (nothing follows it in the
+                // TwiML); the status callback completes the record.
+                self.record_termination(call_id, TerminationSource::System, Some(SHUTDOWN_REASON))
+                    .await;
+                close_twilio(&mut twilio, CloseFrame::SHUTTING_DOWN).await;
             }
             Ending::TwilioEnded => {
                 // Why Twilio ended the stream (hang-up, time limit, redirect) is for its
-                // status callback to say; only the agent side is ours to close.
-                if let Some(mut agent) = agent {
-                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, agent.close(None)).await;
-                }
-                // Twilio sends its close frame right after `stop`; reading it (the library
-                // answers it) closes the socket cleanly, where dropping it unread resets it.
-                let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-                    while let Some(Ok(_)) = twilio.recv().await {}
-                })
-                .await;
+                // status callback to say. Twilio sends its close frame right after `stop`;
+                // reading it answers it (the library echoes its code) and lets the socket
+                // close cleanly, where dropping it unread resets it.
+                drain_twilio(&mut twilio).await;
             }
         }
         Some(call_id)
@@ -267,18 +293,17 @@ impl Engine {
         let mut data = InitiationClientData::default();
         if let serde_json::Value::Object(map) = vars {
             for (name, value) in map {
-                let value = match value {
-                    serde_json::Value::Bool(b) => DynamicValue::Bool(b),
-                    serde_json::Value::Number(n) if n.is_i64() => {
-                        DynamicValue::Integer(n.as_i64().unwrap_or_default())
+                // Nulls are left out; arrays and objects are refused where calls are
+                // placed, so one here was stored before that check: left out too.
+                match DynamicValue::from_json(value) {
+                    Ok(Some(value)) => {
+                        data.dynamic_variables.insert(name, value);
                     }
-                    serde_json::Value::Number(n) => {
-                        DynamicValue::Number(n.as_f64().unwrap_or_default())
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(call_id, variable = %name, error = %e, "dynamic variable left out");
                     }
-                    serde_json::Value::String(s) => DynamicValue::String(s),
-                    other => DynamicValue::String(other.to_string()),
-                };
-                data.dynamic_variables.insert(name, value);
+                }
             }
         }
         // Server tools send it back to say which call they act on.
@@ -311,28 +336,92 @@ impl Engine {
         source: TerminationSource,
         reason: Option<&str>,
     ) {
-        if let Err(e) = self.store.set_termination(call.id, source, reason).await {
-            tracing::warn!(call_id = call.id, error = %e, "recording the termination failed");
+        self.record_termination(call.id, source, reason).await;
+        self.hang_up_stream(call.id, start).await;
+    }
+
+    async fn record_termination(
+        &self,
+        call_id: i64,
+        source: TerminationSource,
+        reason: Option<&str>,
+    ) {
+        if let Err(e) = self.store.set_termination(call_id, source, reason).await {
+            tracing::warn!(call_id, error = %e, "recording the termination failed");
         }
+    }
+
+    async fn hang_up_stream(&self, call_id: i64, start: &StartInfo) {
         if let Err(e) = self.telephony.twilio.hang_up(&start.call_sid).await {
-            tracing::warn!(call_id = call.id, error = %e, "hang-up failed");
+            tracing::warn!(call_id, error = %e, "hang-up failed");
         }
     }
 }
 
-/// Drains the Twilio socket until it closes or says `stop` (used while the agent connects).
-async fn wait_until_gone(twilio: &mut impl MediaSocket) {
+/// Why a call was cut short by its node going away.
+const SHUTDOWN_REASON: &str = "Parley shut down during the call";
+
+/// The agent could not be reached or its connection broke.
+const AGENT_FAILED: CloseFrame = CloseFrame {
+    code: close_code::ERROR,
+    reason: "agent connection failed",
+};
+
+/// Closes the Twilio stream with `frame` and waits (bounded) for Twilio's answer, so the
+/// close handshake completes before the socket goes.
+async fn close_twilio(twilio: &mut impl MediaSocket, frame: CloseFrame) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        if twilio.send(Outgoing::Close(Some(frame))).await.is_ok() {
+            while let Some(Ok(_)) = twilio.recv().await {}
+        }
+    })
+    .await;
+}
+
+/// Reads the Twilio socket to its end (bounded): reading a close frame sends the
+/// library's echo of it, so Twilio's close is answered rather than met with a reset.
+async fn drain_twilio(twilio: &mut impl MediaSocket) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        while let Some(Ok(_)) = twilio.recv().await {}
+    })
+    .await;
+}
+
+/// Closes the agent socket and reads until the agent drops the connection (bounded).
+/// `frame` is sent when Parley ends the conversation; `None` when the agent closed first,
+/// whose close frame the library has queued an echo of (RFC 6455, 5.5.1): flushing sends
+/// it, with the agent's own code.
+async fn close_agent(mut agent: AgentSocket, frame: Option<CloseFrame>) {
+    use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame as Frame};
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        let sent = match frame {
+            Some(frame) => {
+                let frame = Frame {
+                    code: CloseCode::from(frame.code),
+                    reason: frame.reason.into(),
+                };
+                agent.close(Some(frame)).await
+            }
+            None => agent.flush().await,
+        };
+        if sent.is_ok() {
+            while let Some(Ok(_)) = agent.next().await {}
+        }
+    })
+    .await;
+}
+
+/// Reads the Twilio socket until it closes or says `stop` (used while the agent
+/// connects), holding the caller's audio for the agent.
+async fn wait_until_gone(twilio: &mut impl MediaSocket, held: &mut Held) {
     loop {
         match twilio.recv().await {
             Some(Ok(Received::Close)) | None => return,
-            Some(Ok(Received::Text(text)))
-                if matches!(
-                    InboundMessage::parse(&text),
-                    Ok(InboundMessage::Stop { .. })
-                ) =>
-            {
-                return
-            }
+            Some(Ok(Received::Text(text))) => match parse_inbound(&text) {
+                Ok(Inbound::Media(frame)) => held.push(&frame.payload),
+                Ok(Inbound::Other(InboundMessage::Stop { .. })) => return,
+                _ => {}
+            },
             Some(Ok(_)) => {}
             Some(Err(e)) => return close_if_too_big(twilio, &e).await,
         }
@@ -357,6 +446,8 @@ struct Turn {
     text: String,
     secs: f64,
     event_id: Option<u64>,
+    /// For an `agent_response_correction`: the text of the turn it replaces.
+    corrects: Option<String>,
 }
 
 /// The state of one call's relay; dropped (with everything in it) when the call ends.
@@ -366,6 +457,10 @@ struct Relay {
     ctx: ToolContext,
     stream_sid: String,
     transcoding: Transcoding,
+    /// Whether `conversation_initiation_metadata` has said which formats the agent
+    /// speaks; until then caller audio waits in `held`.
+    format_known: bool,
+    held: Held,
     /// Agent audio at or below this event id was interrupted and is dropped.
     interrupted_up_to: Option<u64>,
     out: String,
@@ -384,13 +479,15 @@ struct Relay {
 }
 
 impl Relay {
-    fn new(engine: Engine, call: &Call, stream_sid: String) -> Relay {
+    fn new(engine: Engine, call: &Call, stream_sid: String, held: Held) -> Relay {
         Relay {
             engine,
             call_id: call.id,
             ctx: ToolContext::of_call(call),
             stream_sid,
             transcoding: Transcoding::default(),
+            format_known: false,
+            held,
             interrupted_up_to: None,
             out: String::with_capacity(OUT_CAPACITY),
             wire: BytesMut::with_capacity(OUT_CAPACITY),
@@ -423,6 +520,7 @@ impl Relay {
         &mut self,
         twilio: &mut impl MediaSocket,
         mut agent: AgentSocket,
+        going_away: &mut oneshot::Receiver<()>,
     ) -> (Ending, Option<AgentSocket>) {
         let ending = loop {
             // Biased: a fixed order saves a random draw per wake-up; at 50 frames a
@@ -465,12 +563,15 @@ impl Relay {
                         break Ending::AgentLost(e.to_string());
                     }
                 }
+                // Last: polled only when nothing else is ready (its own one-shot, no
+                // lock shared with other calls).
+                _ = &mut *going_away => break Ending::NodeShutdown,
             }
         };
         self.tools.abort_all();
         let agent = match ending {
-            Ending::TwilioEnded => Some(agent),
-            _ => None,
+            Ending::AgentLost(_) => None,
+            _ => Some(agent),
         };
         (ending, agent)
     }
@@ -478,23 +579,11 @@ impl Relay {
     /// Handles one Twilio message; returns an ending when the stream is over.
     async fn on_twilio_message(&mut self, text: &str, agent: &mut AgentSocket) -> Option<Ending> {
         match parse_inbound(text) {
+            Ok(Inbound::Media(frame)) if self.format_known => {
+                self.send_caller_audio(&frame.payload, agent).await
+            }
             Ok(Inbound::Media(frame)) => {
-                self.out.clear();
-                match self.transcoding.to_agent.as_mut() {
-                    None => write_user_audio_chunk(&mut self.out, &frame.payload),
-                    Some(direction) => {
-                        self.converted.clear();
-                        if let Err(e) = direction.mulaw_to_pcm(&frame.payload, &mut self.converted)
-                        {
-                            tracing::debug!(call_id = self.call_id, error = %e, "bad caller audio frame dropped");
-                            return None;
-                        }
-                        write_user_audio_chunk(&mut self.out, &self.converted);
-                    }
-                }
-                if let Err(e) = agent.send(AgentMessage::Text(self.agent_text())).await {
-                    return Some(Ending::AgentLost(e.to_string()));
-                }
+                self.held.push(&frame.payload);
                 None
             }
             Ok(Inbound::Other(InboundMessage::Stop { .. })) => Some(Ending::TwilioEnded),
@@ -504,6 +593,51 @@ impl Relay {
                 None
             }
         }
+    }
+
+    /// Sends one frame of caller audio to the agent, in the format it asked for.
+    async fn send_caller_audio(
+        &mut self,
+        payload: &str,
+        agent: &mut AgentSocket,
+    ) -> Option<Ending> {
+        self.out.clear();
+        match self.transcoding.to_agent.as_mut() {
+            None => write_user_audio_chunk(&mut self.out, payload),
+            Some(direction) => {
+                self.converted.clear();
+                if let Err(e) = direction.mulaw_to_pcm(payload, &mut self.converted) {
+                    tracing::debug!(call_id = self.call_id, error = %e, "bad caller audio frame dropped");
+                    return None;
+                }
+                write_user_audio_chunk(&mut self.out, &self.converted);
+            }
+        }
+        if let Err(e) = agent.send(AgentMessage::Text(self.agent_text())).await {
+            return Some(Ending::AgentLost(e.to_string()));
+        }
+        None
+    }
+
+    /// The agent's formats are known: the caller audio held so far goes out, converted,
+    /// oldest first, and the buffer goes.
+    async fn release_held(&mut self, agent: &mut AgentSocket) -> Option<Ending> {
+        self.format_known = true;
+        let (frames, dropped) = self.held.release();
+        if dropped > 0 {
+            self.engine.bridges.count_held_frames_dropped(dropped);
+            tracing::info!(
+                call_id = self.call_id,
+                dropped,
+                "caller audio held too long before the agent's formats were known was dropped"
+            );
+        }
+        for payload in frames {
+            if let Some(ending) = self.send_caller_audio(&payload, agent).await {
+                return Some(ending);
+            }
+        }
+        None
     }
 
     /// Handles one agent message; returns an ending when the relay must stop.
@@ -583,6 +717,12 @@ impl Relay {
                         )))
                     }
                 }
+                // A repeated metadata message changes the conversion, not what was sent.
+                if !self.format_known {
+                    if let Some(ending) = Box::pin(self.release_held(agent)).await {
+                        return Some(ending);
+                    }
+                }
                 let stored = self
                     .engine
                     .store
@@ -595,20 +735,26 @@ impl Relay {
             ServerMessage::UserTranscript {
                 user_transcription_event: e,
             } => {
-                self.turn(TurnRole::User, e.user_transcript, e.event_id)
+                self.turn(TurnRole::User, e.user_transcript, e.event_id, None)
                     .await;
             }
             ServerMessage::AgentResponse {
                 agent_response_event: e,
             } => {
-                self.turn(TurnRole::Agent, e.agent_response, e.event_id)
+                self.turn(TurnRole::Agent, e.agent_response, e.event_id, None)
                     .await;
             }
             ServerMessage::AgentResponseCorrection {
                 agent_response_correction_event: e,
             } => {
-                self.turn(TurnRole::Agent, e.corrected_agent_response, e.event_id)
-                    .await;
+                // What the caller heard before cutting in replaces the reply as sent.
+                self.turn(
+                    TurnRole::Agent,
+                    e.corrected_agent_response,
+                    e.event_id,
+                    Some(e.original_agent_response),
+                )
+                .await;
             }
             ServerMessage::ClientToolCall {
                 client_tool_call: call,
@@ -625,7 +771,13 @@ impl Relay {
         None
     }
 
-    async fn turn(&mut self, role: TurnRole, text: String, event_id: Option<u64>) {
+    async fn turn(
+        &mut self,
+        role: TurnRole,
+        text: String,
+        event_id: Option<u64>,
+        corrects: Option<String>,
+    ) {
         let secs = self.started.elapsed().as_secs_f64();
         let turns = self.turns.get_or_insert_with(|| {
             let (turns, rx) = mpsc::channel(TURN_QUEUE);
@@ -639,6 +791,7 @@ impl Relay {
                 text,
                 secs,
                 event_id,
+                corrects,
             })
             .await;
     }
@@ -681,6 +834,29 @@ async fn write_turns(engine: Engine, call_id: i64, mut rx: mpsc::Receiver<Turn>)
             }
         }
         let event_id = turn.event_id.map(|e| e as i64);
+        if let Some(original) = turn.corrects {
+            let corrected = engine
+                .store
+                .correct_transcript_turn(
+                    call_id,
+                    turn.role,
+                    &original,
+                    &turn.text,
+                    Some(turn.secs),
+                    event_id,
+                )
+                .await;
+            if let Err(e) = corrected {
+                tracing::warn!(call_id, error = %e, "storing a transcript correction failed");
+            }
+            engine.events.publish(LiveEvent::TranscriptCorrected {
+                call_id,
+                role: turn.role,
+                original_text: original,
+                text: turn.text,
+            });
+            continue;
+        }
         if let Err(e) = engine
             .store
             .add_transcript_turn(call_id, turn.role, &turn.text, Some(turn.secs), event_id)

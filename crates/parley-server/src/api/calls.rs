@@ -94,6 +94,23 @@ pub struct PlaceCallRequest {
     pub max_duration_seconds: Option<u32>,
 }
 
+/// Names each variable ElevenLabs cannot take (a list or an object) under `field`; nulls
+/// pass (they are left out when the conversation starts).
+pub(crate) fn check_dynamic_variables(
+    variables: &Map<String, Value>,
+    field: &str,
+    errors: &mut parley_domain::FieldErrors,
+) {
+    for (name, value) in variables {
+        if !parley_elevenlabs::ws::DynamicValue::accepts(value) {
+            errors.add(
+                format!("{field}.{name}"),
+                "must not be a list or an object: the agent takes strings, numbers and booleans",
+            );
+        }
+    }
+}
+
 /// The contact's fields as dynamic variables: name, company, email and custom fields.
 fn contact_variables(contact: &Contact) -> Map<String, Value> {
     let mut vars = Map::new();
@@ -159,6 +176,7 @@ pub async fn place(
             "is required to leave a voicemail",
         );
     }
+    check_dynamic_variables(&body.dynamic_variables, "dynamic_variables", &mut errors);
     let Some(to) = to.filter(|_| errors.is_empty()) else {
         return Err(ApiError::validation(errors));
     };

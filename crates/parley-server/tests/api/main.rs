@@ -1,6 +1,7 @@
 //! API tests over real HTTP against a server on a random port with a fresh database.
 mod analytics;
 mod auth;
+mod bridge_edges;
 mod calls_e2e;
 mod calls_failures;
 mod campaign_dialer;
