@@ -7,6 +7,7 @@
 pub mod audio;
 mod hold;
 pub mod live;
+mod relay;
 mod session;
 pub mod socket;
 
