@@ -41,7 +41,8 @@ impl SetupError {
     /// or about our own database).
     fn close_frame(&self) -> Option<CloseFrame> {
         let (code, reason) = match self {
-            SetupError::NoStart("stopped" | "socket closed") => return None,
+            SetupError::NoStart("stopped") => return Some(CloseFrame::CALL_ENDED),
+            SetupError::NoStart("socket closed") => return None,
             SetupError::NoStart(why) => (close_code::POLICY, *why),
             SetupError::Unauthenticated => (close_code::POLICY, "invalid stream credentials"),
             SetupError::Socket(e) if e.too_big => (close_code::SIZE, "message too big"),
@@ -77,8 +78,7 @@ impl Engine {
         unauthenticated: OwnedSemaphorePermit,
     ) -> Option<i64> {
         let Some((_registration, mut going_away)) = self.bridges.register() else {
-            let close = Outgoing::Close(Some(CloseFrame::SHUTTING_DOWN));
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(close)).await;
+            close_twilio(&mut twilio, CloseFrame::SHUTTING_DOWN).await;
             return None;
         };
         // Setup and teardown futures are boxed: held inline, the largest of them would
@@ -88,8 +88,11 @@ impl Engine {
             Ok(found) => found,
             Err(e) => {
                 tracing::warn!(error = %e, "media stream refused");
-                let close = Outgoing::Close(e.close_frame());
-                let _ = tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(close)).await;
+                match e.close_frame() {
+                    Some(frame) => close_twilio(&mut twilio, frame).await,
+                    // Twilio closed (or the socket broke): its close is answered.
+                    None => drain_twilio(&mut twilio).await,
+                }
                 return None;
             }
         };
@@ -120,14 +123,9 @@ impl Engine {
             Ok(agent) => agent,
             Err(reason) => {
                 tracing::warn!(call_id, %reason, "agent unreachable");
-                Box::pin(self.end_call(
-                    &call,
-                    &start,
-                    TerminationSource::System,
-                    Some(&format!("agent unreachable: {reason}")),
-                ))
-                .await;
-                close_twilio(&mut twilio, AGENT_FAILED).await;
+                let reason = format!("agent unreachable: {reason}");
+                let why = (TerminationSource::System, Some(reason.as_str()));
+                Box::pin(self.end_call(&mut twilio, (call_id, &start), why, AGENT_FAILED)).await;
                 return Some(call_id);
             }
         };
@@ -147,19 +145,15 @@ impl Engine {
         }
         match ending {
             Ending::AgentEnded => {
-                // The stream is closed before the hang-up so Twilio hears why (1000),
-                // rather than ending the stream itself for the REST hang-up.
-                self.record_termination(call_id, TerminationSource::Agent, None)
-                    .await;
-                close_twilio(&mut twilio, CloseFrame::CALL_ENDED).await;
-                Box::pin(self.hang_up_stream(call_id, &start)).await;
+                let why = (TerminationSource::Agent, None);
+                let ended =
+                    self.end_call(&mut twilio, (call_id, &start), why, CloseFrame::CALL_ENDED);
+                Box::pin(ended).await;
             }
             Ending::AgentLost(reason) => {
                 let reason = format!("agent connection lost: {reason}");
-                self.record_termination(call_id, TerminationSource::System, Some(&reason))
-                    .await;
-                close_twilio(&mut twilio, AGENT_FAILED).await;
-                Box::pin(self.hang_up_stream(call_id, &start)).await;
+                let why = (TerminationSource::System, Some(reason.as_str()));
+                Box::pin(self.end_call(&mut twilio, (call_id, &start), why, AGENT_FAILED)).await;
             }
             Ending::NodeShutdown => {
                 // Twilio ends the call when the stream closes (nothing follows it in the
@@ -301,17 +295,20 @@ impl Engine {
         Ok(data)
     }
 
-    /// Hangs the call up through Twilio after recording why. Failures are logged: the
+    /// Ends the call from Parley's side: records why, closes the stream with `frame`,
+    /// then hangs up through Twilio. The stream goes first so Twilio hears the code,
+    /// rather than ending the stream itself for the hang-up. Failures are logged: the
     /// call may already be over.
     async fn end_call(
         &self,
-        call: &Call,
-        start: &StartInfo,
-        source: TerminationSource,
-        reason: Option<&str>,
+        twilio: &mut impl MediaSocket,
+        (call_id, start): (i64, &StartInfo),
+        (source, reason): (TerminationSource, Option<&str>),
+        frame: CloseFrame,
     ) {
-        self.record_termination(call.id, source, reason).await;
-        self.hang_up_stream(call.id, start).await;
+        self.record_termination(call_id, source, reason).await;
+        close_twilio(twilio, frame).await;
+        self.hang_up_stream(call_id, start).await;
     }
 
     async fn record_termination(

@@ -80,7 +80,8 @@ pub struct PlaceCallRequest {
     pub agent_id: Option<String>,
     /// Caller id, E.164 (default `twilio.caller_id`).
     pub from: Option<String>,
-    /// Extra dynamic variables for the agent.
+    /// Extra dynamic variables for the agent: strings, numbers or booleans (what the agent
+    /// takes); a null is left out, and a list or object is refused (422, naming it).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub dynamic_variables: Map<String, Value>,

@@ -141,6 +141,30 @@ async fn a_node_shutting_down_closes_its_live_calls_with_1001_on_both_sides() {
     );
 }
 
+#[tokio::test]
+async fn an_agent_failing_closes_the_stream_with_1011() {
+    let app = crate::calls_e2e::sandbox().await;
+    let mut events = app.engine.events.subscribe();
+    for agent in ["agent_drops", "agent_signed_url_fails"] {
+        let id = place(&app, json!({"to": "+15550100001", "agent_id": agent})).await;
+        wait_for(&mut events, id, |e| {
+            matches!(e, LiveEvent::CallEnded { .. })
+        })
+        .await;
+        let (_, call) = app
+            .call(Method::GET, &format!("/api/v1/calls/{id}"), None)
+            .await;
+        assert_eq!(call["termination_source"], "system", "{call}");
+        assert_eq!(
+            twilio_call(&app.sandbox().twilio.sim, call["twilio_call_sid"].as_str())
+                .stream_close_code,
+            Some(1011),
+            "{agent}: {call}"
+        );
+    }
+    app.stop().await;
+}
+
 /// The close frame a refused stream gets.
 async fn refusal(
     mut ws: tokio_tungstenite::WebSocketStream<
