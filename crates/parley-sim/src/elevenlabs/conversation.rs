@@ -109,7 +109,12 @@ async fn receive_initiation(socket: &mut WebSocket) -> Option<InitiationClientDa
                         _ => InitiationClientData::default(),
                     });
                 }
-                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(Message::Close(_)) => {
+                    // Answered: the library's queued echo goes out with the flush.
+                    let _ = socket.flush().await;
+                    return None;
+                }
+                Err(_) => return None,
                 Ok(_) => {}
             }
         }

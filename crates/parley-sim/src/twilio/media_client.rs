@@ -229,9 +229,12 @@ pub(crate) fn spawn_fork(
                     }
                     None => break,
                 },
-                // A fork ignores what the server sends, but notices it closing.
-                message = reader.next() => if !matches!(message, Some(Ok(_))) {
-                    return;
+                // A fork ignores what the server sends, but notices it closing (and
+                // answers its close frame).
+                message = reader.next() => match message {
+                    Some(Ok(Message::Close(_))) => return stream.answer_close().await,
+                    Some(Ok(_)) => {}
+                    _ => return,
                 },
             }
         }
