@@ -224,7 +224,7 @@ impl Relay {
     /// oldest first, and the buffer goes.
     async fn release_held(&mut self, agent: &mut AgentSocket) -> Option<Ending> {
         self.format_known = true;
-        let (frames, dropped) = self.held.release();
+        let (mut frames, dropped) = self.held.release();
         if dropped > 0 {
             self.engine.bridges.count_held_frames_dropped(dropped);
             tracing::info!(
@@ -233,8 +233,8 @@ impl Relay {
                 "caller audio held too long before the agent's formats were known was dropped"
             );
         }
-        for payload in frames {
-            if let Some(ending) = self.send_caller_audio(&payload, agent).await {
+        while let Some(payload) = frames.next_payload() {
+            if let Some(ending) = self.send_caller_audio(payload, agent).await {
                 return Some(ending);
             }
         }
