@@ -26,6 +26,14 @@ pub enum LiveEvent {
         text: String,
         time_in_call_secs: f64,
     },
+    /// The agent was cut off: the turn whose text was `original_text` (the latest such
+    /// turn of `role`) now reads `text`, what the caller heard.
+    TranscriptCorrected {
+        call_id: i64,
+        role: TurnRole,
+        original_text: String,
+        text: String,
+    },
     CallEnded {
         call_id: i64,
         status: CallStatus,
@@ -67,6 +75,7 @@ impl LiveEvent {
             LiveEvent::CallStarted { call_id, .. }
             | LiveEvent::CallUpdated { call_id, .. }
             | LiveEvent::Transcript { call_id, .. }
+            | LiveEvent::TranscriptCorrected { call_id, .. }
             | LiveEvent::CallEnded { call_id, .. }
             | LiveEvent::CallAnalyzed { call_id, .. }
             | LiveEvent::RecordingReady { call_id }

@@ -43,6 +43,8 @@ pub struct Shared {
     pub tools: ToolRegistry,
     /// Google Sheets, for contact import.
     pub sheets: sheets::Sheets,
+    /// The calls bridged on this node, closed with 1001 when it shuts down.
+    pub bridges: bridge::live::Bridges,
 }
 
 impl std::ops::Deref for Engine {
@@ -79,6 +81,7 @@ impl Engine {
                 events,
                 tools,
                 sheets,
+                bridges: bridge::live::Bridges::default(),
             }
         }))
     }

@@ -289,13 +289,21 @@ fn spawn_housekeeping(store: Store) {
     });
 }
 
+/// How long live calls get to close their sockets when the server stops.
+const BRIDGE_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let limits = connections::Limits::from_settings(&state.settings.http);
+    let engine = state.engine.clone();
     connections::serve(listener, router(state), limits, shutdown).await?;
+    // Upgraded sockets outlive their HTTP connections: the calls still bridged are
+    // closed with 1001 on both sides, so neither Twilio nor the agent sees a dropped
+    // connection.
+    engine.bridges.shut_down(BRIDGE_CLOSE_GRACE).await;
     Ok(())
 }
 

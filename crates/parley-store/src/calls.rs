@@ -193,9 +193,51 @@ impl Tx {
         .bind(now_millis()))?;
         Ok(())
     }
+
+    /// Replaces the latest `role` turn reading `original` (else the latest `role` turn)
+    /// with `corrected`: an agent reply cut short by the caller is recorded as heard.
+    /// With no such turn, the corrected text is added as a new one. Returns whether a
+    /// turn was replaced.
+    pub async fn correct_transcript_turn(
+        &mut self,
+        call_id: i64,
+        role: TurnRole,
+        original: &str,
+        corrected: &str,
+        time_in_call_secs: Option<f64>,
+        event_id: Option<i64>,
+    ) -> Result<bool> {
+        self.point("correct_transcript_turn")?;
+        let found: Option<i64> = on_conn!(self, c => sqlx::query_scalar(
+            "SELECT id FROM transcript_turns WHERE call_id = $1 AND role = $2 \
+             ORDER BY (text = $3) DESC, id DESC LIMIT 1",
+        )
+        .bind(call_id)
+        .bind(role.as_str())
+        .bind(original)
+        .fetch_optional(c)
+        .await)?;
+        match found {
+            Some(id) => {
+                execute!(
+                    self,
+                    sqlx::query("UPDATE transcript_turns SET text = $1 WHERE id = $2")
+                        .bind(corrected)
+                        .bind(id)
+                )?;
+                Ok(true)
+            }
+            None => {
+                self.add_transcript_turn(call_id, role, corrected, time_in_call_secs, event_id)
+                    .await?;
+                Ok(false)
+            }
+        }
+    }
 }
 
 own_tx! {
+    fn correct_transcript_turn(call_id: i64, role: TurnRole, original: &str, corrected: &str, time_in_call_secs: Option<f64>, event_id: Option<i64>) -> bool;
     fn add_call_event(call_id: i64, kind: &str, dedupe_key: Option<&str>, data: &serde_json::Value) -> bool;
     fn add_transcript_turn(call_id: i64, role: TurnRole, text: &str, time_in_call_secs: Option<f64>, event_id: Option<i64>) -> ();
 }

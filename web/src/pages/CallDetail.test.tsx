@@ -64,5 +64,11 @@ describe("call page", () => {
     const turns = screen.getByTestId("transcript");
     expect(turns).toHaveTextContent(/Agent.*Hello there.*Contact.*Hi, who is this\?/);
     expect(turns).not.toHaveTextContent("Another call");
+    // The agent is cut off: its turn is replaced by what the caller heard, not repeated.
+    FakeSocket.last!.say({ type: "transcript", call_id: 7, role: "agent", text: "We have a new plan for you.", time_in_call_secs: 3 });
+    FakeSocket.last!.say({ type: "transcript_corrected", call_id: 7, role: "agent", original_text: "We have a new plan for you.", text: "We have a…" });
+    expect(turns).toHaveTextContent(/Hello there.*Hi, who is this\?.*We have a…/);
+    expect(turns).not.toHaveTextContent("new plan");
+    expect(turns.querySelectorAll("li")).toHaveLength(3);
   });
 });

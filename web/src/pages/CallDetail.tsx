@@ -185,6 +185,22 @@ function renderValue(v: unknown): React.ReactNode {
   );
 }
 
+/// The agent was cut off: its latest turn reading `original` (else its latest turn) now
+/// reads what the caller heard.
+export function correctTurn(turns: Turn[], role: string, original: string, text: string): Turn[] {
+  let at = -1;
+  for (let i = turns.length - 1; i >= 0; i--) {
+    if (turns[i].role !== role) continue;
+    if (turns[i].text === original) {
+      at = i;
+      break;
+    }
+    if (at < 0) at = i;
+  }
+  if (at < 0) return [...turns, { role, text, time_in_call_secs: null }];
+  return turns.map((turn, i) => (i === at ? { ...turn, text } : turn));
+}
+
 /// Transcript turns of one call as they are spoken, from the live events.
 function useLiveTranscript(callId: number): Turn[] {
   const [turns, setTurns] = useState<Turn[]>([]);
@@ -196,6 +212,8 @@ function useLiveTranscript(callId: number): Turn[] {
           ...t,
           { role: String(m.role), text: String(m.text), time_in_call_secs: m.time_in_call_secs as number },
         ]);
+      } else if (m.type === "transcript_corrected" && m.call_id === callId) {
+        setTurns((t) => correctTurn(t, String(m.role), String(m.original_text), String(m.text)));
       }
     },
     [callId],

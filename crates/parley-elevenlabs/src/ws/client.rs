@@ -107,6 +107,36 @@ pub enum DynamicValue {
     String(String),
 }
 
+/// A JSON value ElevenLabs cannot take as a dynamic variable (an array or an object).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a dynamic variable must be a string, a number or a boolean")]
+pub struct NotAScalar;
+
+impl DynamicValue {
+    /// A JSON value as a dynamic variable: `Ok(None)` for null, which is left out rather
+    /// than sent as the text "null"; arrays and objects are refused (the platform takes
+    /// strings, numbers and booleans only).
+    pub fn from_json(value: serde_json::Value) -> Result<Option<DynamicValue>, NotAScalar> {
+        use serde_json::Value;
+        Ok(Some(match value {
+            Value::Null => return Ok(None),
+            Value::Bool(b) => DynamicValue::Bool(b),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => DynamicValue::Integer(i),
+                // u64 beyond i64 and fractions: as a number (f64 holds any JSON number).
+                None => DynamicValue::Number(n.as_f64().ok_or(NotAScalar)?),
+            },
+            Value::String(s) => DynamicValue::String(s),
+            Value::Array(_) | Value::Object(_) => return Err(NotAScalar),
+        }))
+    }
+
+    /// Whether `value` can be sent as a dynamic variable (null counts: it is left out).
+    pub fn accepts(value: &serde_json::Value) -> bool {
+        !(value.is_array() || value.is_object())
+    }
+}
+
 impl From<&str> for DynamicValue {
     fn from(value: &str) -> Self {
         Self::String(value.to_owned())
@@ -199,6 +229,31 @@ pub struct SourceInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_values_become_dynamic_variables_or_are_left_out_or_refused() {
+        use serde_json::json;
+        assert_eq!(DynamicValue::from_json(json!(null)), Ok(None));
+        assert_eq!(
+            DynamicValue::from_json(json!("Ann")),
+            Ok(Some(DynamicValue::from("Ann")))
+        );
+        assert_eq!(
+            DynamicValue::from_json(json!(3)),
+            Ok(Some(DynamicValue::Integer(3)))
+        );
+        assert_eq!(
+            DynamicValue::from_json(json!(2.5)),
+            Ok(Some(DynamicValue::Number(2.5)))
+        );
+        assert_eq!(
+            DynamicValue::from_json(json!(true)),
+            Ok(Some(DynamicValue::Bool(true)))
+        );
+        assert_eq!(DynamicValue::from_json(json!(["a"])), Err(NotAScalar));
+        assert_eq!(DynamicValue::from_json(json!({"a": 1})), Err(NotAScalar));
+        assert!(DynamicValue::accepts(&json!(null)) && !DynamicValue::accepts(&json!([])));
+    }
     use serde_json::json;
 
     const REFERENCE_INIT: &str = r#"{

@@ -17,7 +17,7 @@ use crate::json::{push_string, CowStr};
 
 pub use client::{
     AgentOverride, ClientEvent, ClientMessage, ConfigOverride, ConversationOverride, DynamicValue,
-    FeedbackScore, InitiationClientData, PromptOverride, SourceInfo, TtsOverride,
+    FeedbackScore, InitiationClientData, NotAScalar, PromptOverride, SourceInfo, TtsOverride,
 };
 pub use server::{
     AgentResponseCorrectionEvent, AgentResponseEvent, AgentToolRequest, AgentToolResponse,

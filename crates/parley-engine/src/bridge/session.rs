@@ -1,51 +1,28 @@
 //! One bridged call: authenticate the Twilio stream, open the agent conversation, relay
 //! until either side ends, then end the other side and record why.
-use super::audio::Transcoding;
-use super::socket::{close_code, CloseFrame, MediaSocket, Outgoing, Received, SocketError, Text};
+use super::hold::Held;
+use super::relay::{AgentSocket, Ending, Relay};
+use super::socket::{close_code, CloseFrame, MediaSocket, Outgoing, Received, SocketError};
 use super::{SOCKET_READ_BUFFER, SOCKET_WRITE_BUFFER};
 use crate::events::LiveEvent;
-use crate::tools::{ToolContext, ToolResult, CALL_ID_VARIABLE};
+use crate::tools::CALL_ID_VARIABLE;
 use crate::Engine;
-use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
-use parley_domain::call::{Call, TerminationSource, TurnRole};
-use parley_domain::tool::ToolVia;
+use parley_domain::call::{Call, TerminationSource};
 use parley_elevenlabs::ws::{
-    parse_server, write_pong, write_user_audio_chunk, AgentOverride, ClientEvent, ConfigOverride,
-    DynamicValue, InitiationClientData, PromptOverride, Server, ServerMessage,
+    AgentOverride, ClientEvent, ConfigOverride, DynamicValue, InitiationClientData, PromptOverride,
 };
-use parley_twilio::media::{
-    parse_inbound, write_clear, write_media, Inbound, InboundMessage, StartInfo,
-};
-use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use parley_twilio::media::{parse_inbound, Inbound, InboundMessage, StartInfo};
+use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as AgentMessage;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type AgentSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Twilio sends `connected` then `start`; a stream that sends more before its `start`
 /// is not Twilio. (How long it may take is `http.media_start_timeout_secs`.)
 const MESSAGES_BEFORE_START: usize = 4;
 const AGENT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
-/// Room for one relayed 20 ms frame's JSON (~350 bytes); larger messages grow it.
-const OUT_CAPACITY: usize = 512;
-/// Transcript turns waiting for the database before the relay waits too.
-const TURN_QUEUE: usize = 64;
-
-/// Why the relay stopped.
-#[derive(Debug)]
-enum Ending {
-    /// The agent ended the conversation (normal close).
-    AgentEnded,
-    /// The agent connection broke.
-    AgentLost(String),
-    /// Twilio said the stream is over (hang-up, redirect) or closed the socket.
-    TwilioEnded,
-}
 
 #[derive(Debug, thiserror::Error)]
 enum SetupError {
@@ -64,7 +41,8 @@ impl SetupError {
     /// or about our own database).
     fn close_frame(&self) -> Option<CloseFrame> {
         let (code, reason) = match self {
-            SetupError::NoStart("stopped" | "socket closed") => return None,
+            SetupError::NoStart("stopped") => return Some(CloseFrame::CALL_ENDED),
+            SetupError::NoStart("socket closed") => return None,
             SetupError::NoStart(why) => (close_code::POLICY, *why),
             SetupError::Unauthenticated => (close_code::POLICY, "invalid stream credentials"),
             SetupError::Socket(e) if e.too_big => (close_code::SIZE, "message too big"),
@@ -99,6 +77,10 @@ impl Engine {
         mut twilio: impl MediaSocket,
         unauthenticated: OwnedSemaphorePermit,
     ) -> Option<i64> {
+        let Some((_registration, mut going_away)) = self.bridges.register() else {
+            close_twilio(&mut twilio, CloseFrame::SHUTTING_DOWN).await;
+            return None;
+        };
         // Setup and teardown futures are boxed: held inline, the largest of them would
         // size this task for the whole call (memory per call is a target).
         let authenticated = Box::pin(self.authenticate_stream(&mut twilio, unauthenticated)).await;
@@ -106,8 +88,11 @@ impl Engine {
             Ok(found) => found,
             Err(e) => {
                 tracing::warn!(error = %e, "media stream refused");
-                let close = Outgoing::Close(e.close_frame());
-                let _ = tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(close)).await;
+                match e.close_frame() {
+                    Some(frame) => close_twilio(&mut twilio, frame).await,
+                    // Twilio closed (or the socket broke): its close is answered.
+                    None => drain_twilio(&mut twilio).await,
+                }
                 return None;
             }
         };
@@ -118,11 +103,19 @@ impl Engine {
 
         // Connect to the agent, but give up the moment the caller's side goes away: no
         // agent session may outlive its call.
+        // Caller audio that comes meanwhile is held for the agent (see `hold`).
+        let mut held = Held::default();
         let connected = tokio::select! {
             agent = Box::pin(self.connect_agent(&call)) => agent,
-            () = wait_until_gone(&mut twilio) => {
+            () = wait_until_gone(&mut twilio, &mut held) => {
                 tracing::info!(call_id, "call ended while the agent was connecting");
                 let _ = Box::pin(self.store.set_termination(call_id, TerminationSource::Callee, Some("hung up before the agent joined"))).await;
+                drain_twilio(&mut twilio).await;
+                return Some(call_id);
+            }
+            _ = &mut going_away => {
+                let _ = Box::pin(self.store.set_termination(call_id, TerminationSource::System, Some(SHUTDOWN_REASON))).await;
+                close_twilio(&mut twilio, CloseFrame::SHUTTING_DOWN).await;
                 return Some(call_id);
             }
         };
@@ -130,50 +123,51 @@ impl Engine {
             Ok(agent) => agent,
             Err(reason) => {
                 tracing::warn!(call_id, %reason, "agent unreachable");
-                Box::pin(self.end_call(
-                    &call,
-                    &start,
-                    TerminationSource::System,
-                    Some(&format!("agent unreachable: {reason}")),
-                ))
-                .await;
-                let _ = twilio.send(Outgoing::Close(None)).await;
+                let reason = format!("agent unreachable: {reason}");
+                let why = (TerminationSource::System, Some(reason.as_str()));
+                Box::pin(self.end_call(&mut twilio, (call_id, &start), why, AGENT_FAILED)).await;
                 return Some(call_id);
             }
         };
 
-        let mut relay = Relay::new(self.clone(), &call, start.stream_sid.clone());
-        let (ending, agent) = Box::pin(relay.run(&mut twilio, agent)).await;
+        let mut relay = Relay::new(self.clone(), &call, start.stream_sid.clone(), held);
+        let (ending, agent) = Box::pin(relay.run(&mut twilio, agent, &mut going_away)).await;
         tracing::info!(call_id, ending = ?ending, "media stream ended");
+        // The agent side first: its close is answered (or sent) and the handshake seen
+        // through, so neither side records an abnormal 1006.
+        if let Some(agent) = agent {
+            let frame = match ending {
+                Ending::AgentEnded => None,
+                Ending::NodeShutdown => Some(CloseFrame::SHUTTING_DOWN),
+                _ => Some(CloseFrame::CALL_ENDED),
+            };
+            Box::pin(close_agent(agent, frame)).await;
+        }
         match ending {
             Ending::AgentEnded => {
-                Box::pin(self.end_call(&call, &start, TerminationSource::Agent, None)).await;
-                let _ =
-                    tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(Outgoing::Close(None))).await;
+                let why = (TerminationSource::Agent, None);
+                let ended =
+                    self.end_call(&mut twilio, (call_id, &start), why, CloseFrame::CALL_ENDED);
+                Box::pin(ended).await;
             }
             Ending::AgentLost(reason) => {
-                Box::pin(self.end_call(
-                    &call,
-                    &start,
-                    TerminationSource::System,
-                    Some(&format!("agent connection lost: {reason}")),
-                ))
-                .await;
-                let _ =
-                    tokio::time::timeout(CLOSE_TIMEOUT, twilio.send(Outgoing::Close(None))).await;
+                let reason = format!("agent connection lost: {reason}");
+                let why = (TerminationSource::System, Some(reason.as_str()));
+                Box::pin(self.end_call(&mut twilio, (call_id, &start), why, AGENT_FAILED)).await;
+            }
+            Ending::NodeShutdown => {
+                // Twilio ends the call when the stream closes (nothing follows it in the
+                // TwiML); the status callback completes the record.
+                self.record_termination(call_id, TerminationSource::System, Some(SHUTDOWN_REASON))
+                    .await;
+                close_twilio(&mut twilio, CloseFrame::SHUTTING_DOWN).await;
             }
             Ending::TwilioEnded => {
                 // Why Twilio ended the stream (hang-up, time limit, redirect) is for its
-                // status callback to say; only the agent side is ours to close.
-                if let Some(mut agent) = agent {
-                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, agent.close(None)).await;
-                }
-                // Twilio sends its close frame right after `stop`; reading it (the library
-                // answers it) closes the socket cleanly, where dropping it unread resets it.
-                let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-                    while let Some(Ok(_)) = twilio.recv().await {}
-                })
-                .await;
+                // status callback to say. Twilio sends its close frame right after `stop`;
+                // reading it answers it (the library echoes its code) and lets the socket
+                // close cleanly, where dropping it unread resets it.
+                drain_twilio(&mut twilio).await;
             }
         }
         Some(call_id)
@@ -267,18 +261,17 @@ impl Engine {
         let mut data = InitiationClientData::default();
         if let serde_json::Value::Object(map) = vars {
             for (name, value) in map {
-                let value = match value {
-                    serde_json::Value::Bool(b) => DynamicValue::Bool(b),
-                    serde_json::Value::Number(n) if n.is_i64() => {
-                        DynamicValue::Integer(n.as_i64().unwrap_or_default())
+                // Nulls are left out; arrays and objects are refused where calls are
+                // placed, so one here was stored before that check: left out too.
+                match DynamicValue::from_json(value) {
+                    Ok(Some(value)) => {
+                        data.dynamic_variables.insert(name, value);
                     }
-                    serde_json::Value::Number(n) => {
-                        DynamicValue::Number(n.as_f64().unwrap_or_default())
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(call_id, variable = %name, error = %e, "dynamic variable left out");
                     }
-                    serde_json::Value::String(s) => DynamicValue::String(s),
-                    other => DynamicValue::String(other.to_string()),
-                };
-                data.dynamic_variables.insert(name, value);
+                }
             }
         }
         // Server tools send it back to say which call they act on.
@@ -302,37 +295,104 @@ impl Engine {
         Ok(data)
     }
 
-    /// Hangs the call up through Twilio after recording why. Failures are logged: the
+    /// Ends the call from Parley's side: records why, closes the stream with `frame`,
+    /// then hangs up through Twilio. The stream goes first so Twilio hears the code,
+    /// rather than ending the stream itself for the hang-up. Failures are logged: the
     /// call may already be over.
     async fn end_call(
         &self,
-        call: &Call,
-        start: &StartInfo,
+        twilio: &mut impl MediaSocket,
+        (call_id, start): (i64, &StartInfo),
+        (source, reason): (TerminationSource, Option<&str>),
+        frame: CloseFrame,
+    ) {
+        self.record_termination(call_id, source, reason).await;
+        close_twilio(twilio, frame).await;
+        self.hang_up_stream(call_id, start).await;
+    }
+
+    async fn record_termination(
+        &self,
+        call_id: i64,
         source: TerminationSource,
         reason: Option<&str>,
     ) {
-        if let Err(e) = self.store.set_termination(call.id, source, reason).await {
-            tracing::warn!(call_id = call.id, error = %e, "recording the termination failed");
+        if let Err(e) = self.store.set_termination(call_id, source, reason).await {
+            tracing::warn!(call_id, error = %e, "recording the termination failed");
         }
+    }
+
+    async fn hang_up_stream(&self, call_id: i64, start: &StartInfo) {
         if let Err(e) = self.telephony.twilio.hang_up(&start.call_sid).await {
-            tracing::warn!(call_id = call.id, error = %e, "hang-up failed");
+            tracing::warn!(call_id, error = %e, "hang-up failed");
         }
     }
 }
 
-/// Drains the Twilio socket until it closes or says `stop` (used while the agent connects).
-async fn wait_until_gone(twilio: &mut impl MediaSocket) {
+/// Why a call was cut short by its node going away.
+const SHUTDOWN_REASON: &str = "Parley shut down during the call";
+
+/// The agent could not be reached or its connection broke.
+const AGENT_FAILED: CloseFrame = CloseFrame {
+    code: close_code::ERROR,
+    reason: "agent connection failed",
+};
+
+/// Closes the Twilio stream with `frame` and waits (bounded) for Twilio's answer, so the
+/// close handshake completes before the socket goes.
+async fn close_twilio(twilio: &mut impl MediaSocket, frame: CloseFrame) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        if twilio.send(Outgoing::Close(Some(frame))).await.is_ok() {
+            while let Some(Ok(_)) = twilio.recv().await {}
+        }
+    })
+    .await;
+}
+
+/// Reads the Twilio socket to its end (bounded): reading a close frame sends the
+/// library's echo of it, so Twilio's close is answered rather than met with a reset.
+async fn drain_twilio(twilio: &mut impl MediaSocket) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        while let Some(Ok(_)) = twilio.recv().await {}
+    })
+    .await;
+}
+
+/// Closes the agent socket and reads until the agent drops the connection (bounded).
+/// `frame` is sent when Parley ends the conversation; `None` when the agent closed first,
+/// whose close frame the library has queued an echo of (RFC 6455, 5.5.1): flushing sends
+/// it, with the agent's own code.
+async fn close_agent(mut agent: AgentSocket, frame: Option<CloseFrame>) {
+    use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame as Frame};
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        let sent = match frame {
+            Some(frame) => {
+                let frame = Frame {
+                    code: CloseCode::from(frame.code),
+                    reason: frame.reason.into(),
+                };
+                agent.close(Some(frame)).await
+            }
+            None => agent.flush().await,
+        };
+        if sent.is_ok() {
+            while let Some(Ok(_)) = agent.next().await {}
+        }
+    })
+    .await;
+}
+
+/// Reads the Twilio socket until it closes or says `stop` (used while the agent
+/// connects), holding the caller's audio for the agent.
+async fn wait_until_gone(twilio: &mut impl MediaSocket, held: &mut Held) {
     loop {
         match twilio.recv().await {
             Some(Ok(Received::Close)) | None => return,
-            Some(Ok(Received::Text(text)))
-                if matches!(
-                    InboundMessage::parse(&text),
-                    Ok(InboundMessage::Stop { .. })
-                ) =>
-            {
-                return
-            }
+            Some(Ok(Received::Text(text))) => match parse_inbound(&text) {
+                Ok(Inbound::Media(frame)) => held.push(&frame.payload),
+                Ok(Inbound::Other(InboundMessage::Stop { .. })) => return,
+                _ => {}
+            },
             Some(Ok(_)) => {}
             Some(Err(e)) => return close_if_too_big(twilio, &e).await,
         }
@@ -341,378 +401,12 @@ async fn wait_until_gone(twilio: &mut impl MediaSocket) {
 
 /// After `start` as before it, a message over the size limit is answered with close
 /// 1009, so the sender learns why; other socket errors leave nobody to tell.
-async fn close_if_too_big(twilio: &mut impl MediaSocket, e: &SocketError) {
+pub(super) async fn close_if_too_big(twilio: &mut impl MediaSocket, e: &SocketError) {
     if e.too_big {
         let close = twilio.send(Outgoing::Close(Some(CloseFrame {
             code: close_code::SIZE,
             reason: "message too big",
         })));
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
-    }
-}
-
-/// A transcript turn on its way to the database and the live events.
-struct Turn {
-    role: TurnRole,
-    text: String,
-    secs: f64,
-    event_id: Option<u64>,
-}
-
-/// The state of one call's relay; dropped (with everything in it) when the call ends.
-struct Relay {
-    engine: Engine,
-    call_id: i64,
-    ctx: ToolContext,
-    stream_sid: String,
-    transcoding: Transcoding,
-    /// Agent audio at or below this event id was interrupted and is dropped.
-    interrupted_up_to: Option<u64>,
-    out: String,
-    /// The bytes of every outgoing message, taken from this buffer; the socket drops a
-    /// message once it has framed it, and the space is reused for the next one, so a
-    /// relayed frame allocates nothing.
-    wire: BytesMut,
-    /// Transcoded payload of the frame being relayed (transcoding only), reused.
-    converted: String,
-    started: Instant,
-    /// The transcript writer, started with the first turn (many calls never get one
-    /// before they end, and an idle task and channel cost memory for the whole call).
-    turns: Option<mpsc::Sender<Turn>>,
-    /// Client tools running for the agent, each yielding its call id and result.
-    tools: tokio::task::JoinSet<(String, ToolResult)>,
-}
-
-impl Relay {
-    fn new(engine: Engine, call: &Call, stream_sid: String) -> Relay {
-        Relay {
-            engine,
-            call_id: call.id,
-            ctx: ToolContext::of_call(call),
-            stream_sid,
-            transcoding: Transcoding::default(),
-            interrupted_up_to: None,
-            out: String::with_capacity(OUT_CAPACITY),
-            wire: BytesMut::with_capacity(OUT_CAPACITY),
-            converted: String::new(),
-            started: Instant::now(),
-            turns: None,
-            tools: tokio::task::JoinSet::new(),
-        }
-    }
-
-    /// The message written in `out`, in bytes shared with `wire`.
-    fn out_bytes(&mut self) -> Bytes {
-        self.wire.reserve(self.out.len());
-        self.wire.extend_from_slice(self.out.as_bytes());
-        self.wire.split().freeze()
-    }
-
-    fn agent_text(&mut self) -> tokio_tungstenite::tungstenite::Utf8Bytes {
-        self.out_bytes()
-            .try_into()
-            .expect("`out` is a String: valid UTF-8")
-    }
-
-    fn twilio_text(&mut self) -> Text {
-        Text::from_utf8_bytes(self.out_bytes())
-    }
-
-    /// Relays until one side ends; returns why, and the agent socket if still open.
-    async fn run(
-        &mut self,
-        twilio: &mut impl MediaSocket,
-        mut agent: AgentSocket,
-    ) -> (Ending, Option<AgentSocket>) {
-        let ending = loop {
-            // Biased: a fixed order saves a random draw per wake-up; at 50 frames a
-            // second per side, neither socket can keep the other waiting.
-            tokio::select! {
-                biased;
-                msg = twilio.recv() => match msg {
-                    Some(Ok(Received::Text(text))) => {
-                        if let Some(ending) = self.on_twilio_message(&text, &mut agent).await {
-                            break ending;
-                        }
-                    }
-                    Some(Ok(Received::Close)) | None => break Ending::TwilioEnded,
-                    Some(Err(e)) => {
-                        close_if_too_big(twilio, &e).await;
-                        break Ending::TwilioEnded;
-                    }
-                    Some(Ok(_)) => {}
-                },
-                msg = agent.next() => match msg {
-                    Some(Ok(AgentMessage::Text(text))) => {
-                        if let Some(ending) = self.on_agent_message(text.as_str(), twilio, &mut agent).await {
-                            break ending;
-                        }
-                    }
-                    Some(Ok(AgentMessage::Close(_))) => break Ending::AgentEnded,
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => break Ending::AgentLost(e.to_string()),
-                    None => break Ending::AgentLost("connection closed without a close frame".into()),
-                },
-                Some(joined) = self.tools.join_next(), if !self.tools.is_empty() => {
-                    // A tool task that panicked has no result to send.
-                    let Ok((id, result)) = joined else { continue };
-                    let (text, is_error) = match result {
-                        Ok(value) => (value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string()), false),
-                        Err(e) => (e.to_string(), true),
-                    };
-                    let reply = ClientEvent::ClientToolResult { tool_call_id: id, result: text, is_error };
-                    if let Err(e) = agent.send(AgentMessage::text(reply.to_json())).await {
-                        break Ending::AgentLost(e.to_string());
-                    }
-                }
-            }
-        };
-        self.tools.abort_all();
-        let agent = match ending {
-            Ending::TwilioEnded => Some(agent),
-            _ => None,
-        };
-        (ending, agent)
-    }
-
-    /// Handles one Twilio message; returns an ending when the stream is over.
-    async fn on_twilio_message(&mut self, text: &str, agent: &mut AgentSocket) -> Option<Ending> {
-        match parse_inbound(text) {
-            Ok(Inbound::Media(frame)) => {
-                self.out.clear();
-                match self.transcoding.to_agent.as_mut() {
-                    None => write_user_audio_chunk(&mut self.out, &frame.payload),
-                    Some(direction) => {
-                        self.converted.clear();
-                        if let Err(e) = direction.mulaw_to_pcm(&frame.payload, &mut self.converted)
-                        {
-                            tracing::debug!(call_id = self.call_id, error = %e, "bad caller audio frame dropped");
-                            return None;
-                        }
-                        write_user_audio_chunk(&mut self.out, &self.converted);
-                    }
-                }
-                if let Err(e) = agent.send(AgentMessage::Text(self.agent_text())).await {
-                    return Some(Ending::AgentLost(e.to_string()));
-                }
-                None
-            }
-            Ok(Inbound::Other(InboundMessage::Stop { .. })) => Some(Ending::TwilioEnded),
-            Ok(Inbound::Other(_)) => None,
-            Err(e) => {
-                tracing::debug!(call_id = self.call_id, error = %e, "unreadable media message ignored");
-                None
-            }
-        }
-    }
-
-    /// Handles one agent message; returns an ending when the relay must stop.
-    async fn on_agent_message(
-        &mut self,
-        text: &str,
-        twilio: &mut impl MediaSocket,
-        agent: &mut AgentSocket,
-    ) -> Option<Ending> {
-        let message = match parse_server(text) {
-            Ok(Server::Audio(frame)) => {
-                if let (Some(id), Some(cut)) = (frame.event_id, self.interrupted_up_to) {
-                    if id <= cut {
-                        return None;
-                    }
-                }
-                self.out.clear();
-                match self.transcoding.from_agent.as_mut() {
-                    None => write_media(&mut self.out, &self.stream_sid, &frame.payload),
-                    Some(direction) => {
-                        self.converted.clear();
-                        if let Err(e) = direction.pcm_to_mulaw(&frame.payload, &mut self.converted)
-                        {
-                            tracing::debug!(call_id = self.call_id, error = %e, "bad agent audio dropped");
-                            return None;
-                        }
-                        write_media(&mut self.out, &self.stream_sid, &self.converted);
-                    }
-                }
-                // The Twilio side failing ends the call from Twilio's end.
-                if twilio
-                    .send(Outgoing::Text(self.twilio_text()))
-                    .await
-                    .is_err()
-                {
-                    return Some(Ending::TwilioEnded);
-                }
-                return None;
-            }
-            Ok(Server::Other(message)) => message,
-            Err(e) => {
-                tracing::debug!(call_id = self.call_id, error = %e, "unreadable agent message ignored");
-                return None;
-            }
-        };
-        match message {
-            ServerMessage::Ping { ping_event } => {
-                self.out.clear();
-                write_pong(&mut self.out, ping_event.event_id);
-                if let Err(e) = agent.send(AgentMessage::Text(self.agent_text())).await {
-                    return Some(Ending::AgentLost(e.to_string()));
-                }
-            }
-            ServerMessage::Interruption { interruption_event } => {
-                self.interrupted_up_to = Some(interruption_event.event_id);
-                self.out.clear();
-                write_clear(&mut self.out, &self.stream_sid);
-                if twilio
-                    .send(Outgoing::Text(self.twilio_text()))
-                    .await
-                    .is_err()
-                {
-                    return Some(Ending::TwilioEnded);
-                }
-            }
-            ServerMessage::ConversationInitiationMetadata {
-                conversation_initiation_metadata_event: meta,
-            } => {
-                match Transcoding::for_formats(
-                    &meta.user_input_audio_format,
-                    &meta.agent_output_audio_format,
-                ) {
-                    Ok(t) => self.transcoding = t,
-                    Err(e) => {
-                        return Some(Ending::AgentLost(format!(
-                            "unusable agent audio format: {e}"
-                        )))
-                    }
-                }
-                let stored = self
-                    .engine
-                    .store
-                    .set_conversation_id(self.call_id, &meta.conversation_id);
-                // Boxed so the relay's state is not sized for a database query.
-                if let Err(e) = Box::pin(stored).await {
-                    tracing::warn!(call_id = self.call_id, error = %e, "storing the conversation id failed");
-                }
-            }
-            ServerMessage::UserTranscript {
-                user_transcription_event: e,
-            } => {
-                self.turn(TurnRole::User, e.user_transcript, e.event_id)
-                    .await;
-            }
-            ServerMessage::AgentResponse {
-                agent_response_event: e,
-            } => {
-                self.turn(TurnRole::Agent, e.agent_response, e.event_id)
-                    .await;
-            }
-            ServerMessage::AgentResponseCorrection {
-                agent_response_correction_event: e,
-            } => {
-                self.turn(TurnRole::Agent, e.corrected_agent_response, e.event_id)
-                    .await;
-            }
-            ServerMessage::ClientToolCall {
-                client_tool_call: call,
-            } => self.run_tool(call),
-            ServerMessage::Error { error_event } => {
-                let message = error_event
-                    .message
-                    .as_deref()
-                    .map(parley_domain::mask_phone_numbers);
-                tracing::warn!(call_id = self.call_id, message = ?message, "agent reported an error");
-            }
-            _ => {}
-        }
-        None
-    }
-
-    async fn turn(&mut self, role: TurnRole, text: String, event_id: Option<u64>) {
-        let secs = self.started.elapsed().as_secs_f64();
-        let turns = self.turns.get_or_insert_with(|| {
-            let (turns, rx) = mpsc::channel(TURN_QUEUE);
-            tokio::spawn(write_turns(self.engine.clone(), self.call_id, rx));
-            turns
-        });
-        // Bounded: if the database falls behind, the relay waits rather than piling up.
-        let _ = turns
-            .send(Turn {
-                role,
-                text,
-                secs,
-                event_id,
-            })
-            .await;
-    }
-
-    fn run_tool(&mut self, call: parley_elevenlabs::ws::ClientToolCall) {
-        let engine = self.engine.clone();
-        let ctx = self.ctx.clone();
-        self.tools.spawn(async move {
-            let result = engine
-                .run_tool(&call.tool_name, ctx, call.parameters, ToolVia::Client)
-                .await;
-            (call.tool_call_id, result)
-        });
-    }
-}
-
-/// The opt-out phrase a callee's words contain, if any.
-pub fn opt_out_phrase<'a>(text: &str, phrases: &'a [String]) -> Option<&'a str> {
-    let text = text.to_lowercase().replace('\u{2019}', "'");
-    phrases
-        .iter()
-        .find(|p| !p.is_empty() && text.contains(&p.to_lowercase()))
-        .map(String::as_str)
-}
-
-/// Writes transcript turns in order, off the audio path, and announces each. A callee
-/// turn with an opt-out phrase puts the number on the do-not-call list (once per call).
-async fn write_turns(engine: Engine, call_id: i64, mut rx: mpsc::Receiver<Turn>) {
-    let mut opted_out = false;
-    while let Some(turn) = rx.recv().await {
-        if turn.role == TurnRole::User && !opted_out {
-            if let Some(phrase) =
-                opt_out_phrase(&turn.text, &engine.settings.dialer.opt_out_phrases)
-            {
-                opted_out = true;
-                let reason = format!("the callee said \"{phrase}\"");
-                if let Err(e) = engine.opt_out(call_id, &reason).await {
-                    tracing::warn!(call_id, error = %e, "recording an opt-out failed");
-                }
-            }
-        }
-        let event_id = turn.event_id.map(|e| e as i64);
-        if let Err(e) = engine
-            .store
-            .add_transcript_turn(call_id, turn.role, &turn.text, Some(turn.secs), event_id)
-            .await
-        {
-            tracing::warn!(call_id, error = %e, "storing a transcript turn failed");
-        }
-        engine.events.publish(LiveEvent::Transcript {
-            call_id,
-            role: turn.role,
-            text: turn.text,
-            time_in_call_secs: turn.secs,
-        });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::opt_out_phrase;
-
-    #[test]
-    fn opt_out_phrases_match_whatever_the_case_and_apostrophe() {
-        let phrases = vec!["stop calling".to_string(), "don't call me".to_string()];
-        assert_eq!(
-            opt_out_phrase("Please STOP calling me!", &phrases),
-            Some("stop calling")
-        );
-        assert_eq!(
-            opt_out_phrase("Don\u{2019}t call me again", &phrases),
-            Some("don't call me")
-        );
-        assert_eq!(opt_out_phrase("Sure, call me tomorrow", &phrases), None);
-        assert_eq!(opt_out_phrase("anything", &[String::new()]), None);
     }
 }

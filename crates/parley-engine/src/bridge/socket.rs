@@ -6,6 +6,10 @@ use std::future::Future;
 
 /// WebSocket close codes the bridge sends (RFC 6455, section 7.4.1).
 pub mod close_code {
+    /// The call ended normally.
+    pub const NORMAL: u16 = 1000;
+    /// This node is shutting down.
+    pub const AWAY: u16 = 1001;
     /// The peer broke the protocol Parley expects (no `start`, bad credentials).
     pub const POLICY: u16 = 1008;
     /// A message over the size limit.
@@ -19,6 +23,19 @@ pub mod close_code {
 pub struct CloseFrame {
     pub code: u16,
     pub reason: &'static str,
+}
+
+impl CloseFrame {
+    /// The call is over (either side hung up, or the agent ended it).
+    pub const CALL_ENDED: CloseFrame = CloseFrame {
+        code: close_code::NORMAL,
+        reason: "call ended",
+    };
+    /// The node is going away; the call cannot go on here.
+    pub const SHUTTING_DOWN: CloseFrame = CloseFrame {
+        code: close_code::AWAY,
+        reason: "Parley is shutting down",
+    };
 }
 
 /// A message received. `T` is the socket's own text type, read without copying.

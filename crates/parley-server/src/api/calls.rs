@@ -80,7 +80,8 @@ pub struct PlaceCallRequest {
     pub agent_id: Option<String>,
     /// Caller id, E.164 (default `twilio.caller_id`).
     pub from: Option<String>,
-    /// Extra dynamic variables for the agent.
+    /// Extra dynamic variables for the agent: strings, numbers or booleans (what the agent
+    /// takes); a null is left out, and a list or object is refused (422, naming it).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub dynamic_variables: Map<String, Value>,
@@ -92,6 +93,23 @@ pub struct PlaceCallRequest {
     pub record: Option<bool>,
     /// Default 600.
     pub max_duration_seconds: Option<u32>,
+}
+
+/// Names each variable ElevenLabs cannot take (a list or an object) under `field`; nulls
+/// pass (they are left out when the conversation starts).
+pub(crate) fn check_dynamic_variables(
+    variables: &Map<String, Value>,
+    field: &str,
+    errors: &mut parley_domain::FieldErrors,
+) {
+    for (name, value) in variables {
+        if !parley_elevenlabs::ws::DynamicValue::accepts(value) {
+            errors.add(
+                format!("{field}.{name}"),
+                "must not be a list or an object: the agent takes strings, numbers and booleans",
+            );
+        }
+    }
 }
 
 /// The contact's fields as dynamic variables: name, company, email and custom fields.
@@ -159,6 +177,7 @@ pub async fn place(
             "is required to leave a voicemail",
         );
     }
+    check_dynamic_variables(&body.dynamic_variables, "dynamic_variables", &mut errors);
     let Some(to) = to.filter(|_| errors.is_empty()) else {
         return Err(ApiError::validation(errors));
     };

@@ -79,6 +79,25 @@ pub struct CampaignContactQuery {
     pub cursor: Option<String>,
 }
 
+/// Reads a campaign body. A dynamic variable mapped to a list or an object is named first
+/// (422): the agent takes strings, numbers and booleans, and the mapping names a contact
+/// field. Anything else unreadable is 400, as for every body.
+fn read_body<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> ApiResult<T> {
+    if let Some(serde_json::Value::Object(variables)) = body
+        .get("settings")
+        .and_then(|s| s.get("dynamic_variables"))
+    {
+        let mut errors = parley_domain::FieldErrors::new();
+        super::calls::check_dynamic_variables(variables, "settings.dynamic_variables", &mut errors);
+        errors.into_result().map_err(ApiError::validation)?;
+    }
+    serde_json::from_value(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "Failed to deserialize the JSON body into the target type: {e}"
+        ))
+    })
+}
+
 fn check_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -122,8 +141,9 @@ impl ContactsSelection {
 pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Json(body): Json<CreateCampaign>,
+    Json(body): Json<serde_json::Value>,
 ) -> ApiResult<(StatusCode, Json<Campaign>)> {
+    let body: CreateCampaign = read_body(body)?;
     let name = check_name(&body.name)?;
     check_settings(&body.settings)?;
     let campaign = state
@@ -184,8 +204,9 @@ pub async fn update(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<i64>,
-    Json(body): Json<UpdateCampaign>,
+    Json(body): Json<serde_json::Value>,
 ) -> ApiResult<Json<Campaign>> {
+    let body: UpdateCampaign = read_body(body)?;
     let name = body.name.as_deref().map(check_name).transpose()?;
     if let Some(s) = &body.settings {
         check_settings(s)?;

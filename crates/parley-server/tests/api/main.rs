@@ -3,6 +3,7 @@ mod account_capacity;
 mod analytics;
 mod audit;
 mod auth;
+mod bridge_edges;
 mod calls_e2e;
 mod calls_failures;
 mod campaign_activity;

@@ -25,6 +25,10 @@ pub struct ElevenLabsSimConfig {
     pub user_input_format: String,
     /// Interval between `ping`s to the client.
     pub ping_interval: Duration,
+    /// How long after the client's initiation data the agent announces its formats
+    /// (`conversation_initiation_metadata`); the platform takes a moment to set up. Audio
+    /// the client sends meanwhile is read (and recorded) after the announcement.
+    pub metadata_delay: Duration,
     /// Server (webhook) tools, which agent `agent_server_tools` calls instead of client
     /// tools; `None`: that agent uses client tools too.
     pub server_tools: Option<ServerTools>,
@@ -51,6 +55,7 @@ impl Default for ElevenLabsSimConfig {
             agent_output_format: "ulaw_8000".into(),
             user_input_format: "ulaw_8000".into(),
             ping_interval: DEFAULT_PING_INTERVAL,
+            metadata_delay: Duration::ZERO,
             server_tools: None,
         }
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
+use futures::SinkExt;
 use parley_elevenlabs::conversation::Role;
 use parley_elevenlabs::ws::{
     self, AgentResponseCorrectionEvent, AgentResponseEvent, AgentToolRequest, AgentToolResponse,
@@ -44,6 +45,10 @@ const MAX_DURATION: Duration = Duration::from_secs(600);
 const PROCESSING: Duration = Duration::from_millis(500);
 /// How long to wait for the client's close frame after ours.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(1);
+/// Close codes for what a peer sent (RFC 6455, 7.1.5): a close frame without a code, and
+/// no close frame at all. Never sent on the wire.
+const NO_STATUS: u16 = 1005;
+const ABNORMAL: u16 = 1006;
 /// What the callee "said" when the voice matches no persona or its script is over.
 const GENERIC_LINE: &str = "Mm-hmm.";
 /// The agent's answer to a voice it does not recognise.
@@ -79,7 +84,10 @@ pub(crate) async fn run(mut socket: WebSocket, inner: Arc<Inner>, agent_id: Stri
     inner
         .store
         .update(&conversation_id, |r| r.close(ended_by.clone()));
-    session.close(&ended_by).await;
+    let client_close_code = session.close(&ended_by).await;
+    inner.store.update(&conversation_id, |r| {
+        r.summary.client_close_code = client_close_code;
+    });
     drop(session);
 
     tokio::time::sleep(inner.config.scaled(PROCESSING)).await;
@@ -101,7 +109,12 @@ async fn receive_initiation(socket: &mut WebSocket) -> Option<InitiationClientDa
                         _ => InitiationClientData::default(),
                     });
                 }
-                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(Message::Close(_)) => {
+                    // Answered: the library's queued echo goes out with the flush.
+                    let _ = socket.flush().await;
+                    return None;
+                }
+                Err(_) => return None,
                 Ok(_) => {}
             }
         }
@@ -261,6 +274,9 @@ impl Session {
     ) -> Result<(), EndedBy> {
         let inner = Arc::clone(&self.inner);
         let config = &inner.config;
+        if !config.metadata_delay.is_zero() {
+            tokio::time::sleep(config.metadata_delay).await;
+        }
         self.send(&ServerMessage::ConversationInitiationMetadata {
             conversation_initiation_metadata_event: InitiationMetadata {
                 conversation_id: self.id.clone(),
@@ -347,8 +363,10 @@ impl Session {
         }
     }
 
-    /// Closes the socket the way `how` says, when it is the simulator's side that ends.
-    async fn close(&mut self, how: &EndedBy) {
+    /// Closes the socket the way `how` says; returns the close code the client sent
+    /// (1005: none in its frame; 1006: no close frame at all), `None` when the agent
+    /// dropped the connection. A client's own close is answered, as RFC 6455 requires.
+    async fn close(&mut self, how: &EndedBy) -> Option<u16> {
         let (code, reason) = match how {
             EndedBy::Agent => (close_code::NORMAL, ""),
             EndedBy::MaxDuration => (
@@ -357,23 +375,31 @@ impl Session {
             ),
             EndedBy::SimulatorStopped => (close_code::AWAY, "Server shutting down"),
             // Dropping the socket without a close frame is the point.
-            EndedBy::AgentDropped | EndedBy::Client { .. } | EndedBy::ClientVanished => return,
+            EndedBy::AgentDropped => return None,
+            EndedBy::Client { code } => {
+                // The library has queued the echo of the client's frame: flushing sends it.
+                let _ = tokio::time::timeout(CLOSE_HANDSHAKE, self.socket.flush()).await;
+                return Some(code.unwrap_or(NO_STATUS));
+            }
+            EndedBy::ClientVanished => return Some(ABNORMAL),
         };
         let frame = CloseFrame {
             code,
             reason: reason.into(),
         };
         if self.socket.send(Message::Close(Some(frame))).await.is_err() {
-            return;
+            return Some(ABNORMAL);
         }
-        let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
+        let answer = tokio::time::timeout(CLOSE_HANDSHAKE, async {
             while let Some(Ok(message)) = self.socket.recv().await {
-                if matches!(message, Message::Close(_)) {
-                    break;
+                if let Message::Close(frame) = message {
+                    return Some(frame.map_or(NO_STATUS, |f| f.code));
                 }
             }
+            None
         })
         .await;
+        Some(answer.ok().flatten().unwrap_or(ABNORMAL))
     }
 
     async fn on_text(&mut self, text: &str) -> Result<(), EndedBy> {
@@ -416,10 +442,19 @@ impl Session {
 
     async fn on_audio(&mut self, payload: &str) -> Result<(), EndedBy> {
         self.last_audio = Instant::now();
-        if let Err(error) = self.decoder.decode(payload, &mut self.samples) {
-            tracing::debug!(%error, conversation_id = self.id, "ignoring audio chunk");
-            return Ok(());
-        }
+        let format = match self.decoder.decode_chunk(payload, &mut self.samples) {
+            Ok(format) => format,
+            Err(error) => {
+                tracing::debug!(%error, conversation_id = self.id, "ignoring audio chunk");
+                return Ok(());
+            }
+        };
+        self.update(|r| {
+            *r.summary
+                .audio_chunk_formats
+                .entry(format.to_string())
+                .or_default() += 1;
+        });
         self.speech_events.clear();
         self.detector.push(&self.samples, &mut self.speech_events);
         let events = std::mem::take(&mut self.speech_events);

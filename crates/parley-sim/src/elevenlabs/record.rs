@@ -33,7 +33,15 @@ pub struct SimConversation {
     /// Pongs whose `event_id` matched no outstanding ping.
     pub pongs_unexpected: u64,
     pub interruptions: u32,
+    /// `user_audio_chunk`s received, counted by the format each was in (see
+    /// `speech::chunk_format`): a test can check that none came in a format the agent
+    /// did not announce.
+    pub audio_chunk_formats: BTreeMap<String, u64>,
     pub socket_open: bool,
+    /// The close code the client sent, whether it closed first or answered the agent's
+    /// close frame: 1005 for a close frame without a code, 1006 when the connection
+    /// ended without one. `None` while open, and when the agent dropped the connection.
+    pub client_close_code: Option<u16>,
     /// How the conversation ended; `None` while it runs.
     pub ended_by: Option<EndedBy>,
     /// Set once the conversation is `done`.
@@ -188,7 +196,9 @@ impl Record {
                 pongs_missed: 0,
                 pongs_unexpected: 0,
                 interruptions: 0,
+                audio_chunk_formats: BTreeMap::new(),
                 socket_open: true,
+                client_close_code: None,
                 ended_by: None,
                 analysis: None,
                 webhook: if webhook_configured {

@@ -49,6 +49,18 @@ impl InputDecoder {
         self.format.sample_rate().unwrap_or(voice::SAMPLE_RATE)
     }
 
+    /// Replaces `out` with the samples of `chunk`; returns the format the chunk was in,
+    /// as far as its length tells (see [`chunk_format`]).
+    pub(crate) fn decode_chunk(
+        &mut self,
+        chunk: &str,
+        out: &mut Vec<i16>,
+    ) -> Result<AudioFormat, AudioError> {
+        self.decode(chunk, out)?;
+        let bytes = self.bytes.len() + usize::from(self.carry.is_some());
+        Ok(chunk_format(&self.format, bytes))
+    }
+
     /// Replaces `out` with the samples of `chunk`.
     pub(crate) fn decode(&mut self, chunk: &str, out: &mut Vec<i16>) -> Result<(), AudioError> {
         out.clear();
@@ -69,6 +81,32 @@ impl InputDecoder {
         }
         Ok(())
     }
+}
+
+/// The format a chunk of `bytes` bytes is in, for an agent that announced `announced`.
+/// Telephone audio comes in 20 ms frames (160 bytes of `ulaw_8000`, 640 of `pcm_16000`):
+/// a chunk that is a whole number of the announced format's frames is taken to be in it;
+/// otherwise the first format whose frames it is a whole number of (mu-law first: what a
+/// bridge forwarding Twilio's frames untouched sends); else `unknown_<bytes>`.
+pub(crate) fn chunk_format(announced: &AudioFormat, bytes: usize) -> AudioFormat {
+    fn frame_bytes(format: &AudioFormat) -> usize {
+        match format {
+            AudioFormat::Pcm(rate) => (*rate as usize / 50) * 2,
+            _ => voice::FRAME_SAMPLES,
+        }
+    }
+    let whole = |format: &AudioFormat| bytes > 0 && bytes % frame_bytes(format) == 0;
+    if whole(announced) {
+        return announced.clone();
+    }
+    [
+        AudioFormat::Ulaw8000,
+        AudioFormat::Pcm(16_000),
+        AudioFormat::Pcm(8000),
+    ]
+    .into_iter()
+    .find(whole)
+    .unwrap_or_else(|| AudioFormat::Other(format!("unknown_{bytes}")))
 }
 
 /// A finished burst of callee speech.
@@ -199,6 +237,22 @@ fn finish(mut burst: BurstState) -> Burst {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_are_told_apart_by_their_frame_length() {
+        let pcm = AudioFormat::Pcm(16_000);
+        assert_eq!(chunk_format(&pcm, 640), pcm);
+        assert_eq!(chunk_format(&pcm, 1280), pcm);
+        assert_eq!(chunk_format(&pcm, 160), AudioFormat::Ulaw8000);
+        assert_eq!(
+            chunk_format(&AudioFormat::Ulaw8000, 160),
+            AudioFormat::Ulaw8000
+        );
+        assert_eq!(
+            chunk_format(&pcm, 7),
+            AudioFormat::Other("unknown_7".into())
+        );
+    }
 
     fn feed(detector: &mut BurstDetector, samples: &[i16]) -> Vec<SpeechEvent> {
         let mut events = Vec::new();

@@ -26,6 +26,18 @@ use super::twiml::StreamSpec;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// 20 ms frames are small; tungstenite's 128 KiB default read buffer per socket is waste.
 const READ_BUFFER: usize = 8 * 1024;
+/// How long the app has to answer Twilio's close frame.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
+/// RFC 6455, 7.1.5: no close frame at all (never sent on the wire).
+pub(crate) const ABNORMAL_CLOSE: u16 = 1006;
+
+/// The code a close frame carried; 1005 (RFC 6455, 7.1.5) when it had none.
+pub(crate) fn close_code(
+    frame: Option<&tokio_tungstenite::tungstenite::protocol::CloseFrame>,
+) -> u16 {
+    frame.map_or(1005, |f| f.code.into())
+}
+
 /// Frames a fork may lag behind before frames are dropped.
 const FORK_QUEUE: usize = 50;
 
@@ -155,8 +167,16 @@ impl MediaStream {
         Ok(())
     }
 
-    /// Sends `stop` and closes the socket (the call or the `<Connect>` ended on our side).
-    pub async fn stop(mut self) {
+    /// The app closed the socket: sends the library's queued echo of its close frame
+    /// (RFC 6455, 5.5.1) before the socket goes.
+    pub async fn answer_close(mut self) {
+        let _ = tokio::time::timeout(CLOSE_HANDSHAKE, self.sink.flush()).await;
+    }
+
+    /// Sends `stop` and closes the socket (the call or the `<Connect>` ended on our side);
+    /// returns the code of the app's answering close frame (1005 without one, 1006 if
+    /// the app sent none in time).
+    pub async fn stop(mut self, reader: Option<WsReader>) -> u16 {
         let stop = InboundMessage::Stop {
             sequence_number: self.next_sequence().to_string(),
             stop: StopInfo {
@@ -167,6 +187,19 @@ impl MediaStream {
         };
         let _ = self.sink.send(Message::text(stop.to_json())).await;
         let _ = self.sink.close().await;
+        let Some(mut reader) = reader else {
+            return ABNORMAL_CLOSE;
+        };
+        let answer = tokio::time::timeout(CLOSE_HANDSHAKE, async {
+            while let Some(Ok(message)) = reader.next().await {
+                if let Message::Close(frame) = message {
+                    return close_code(frame.as_ref());
+                }
+            }
+            ABNORMAL_CLOSE
+        })
+        .await;
+        answer.unwrap_or(ABNORMAL_CLOSE)
     }
 }
 
@@ -196,13 +229,16 @@ pub(crate) fn spawn_fork(
                     }
                     None => break,
                 },
-                // A fork ignores what the server sends, but notices it closing.
-                message = reader.next() => if !matches!(message, Some(Ok(_))) {
-                    return;
+                // A fork ignores what the server sends, but notices it closing (and
+                // answers its close frame).
+                message = reader.next() => match message {
+                    Some(Ok(Message::Close(_))) => return stream.answer_close().await,
+                    Some(Ok(_)) => {}
+                    _ => return,
                 },
             }
         }
-        stream.stop().await;
+        stream.stop(Some(reader)).await;
     });
     tx
 }

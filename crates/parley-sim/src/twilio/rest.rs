@@ -236,6 +236,7 @@ async fn create_call(
         ended: None,
         duration_secs: None,
         stream_connected: false,
+        stream_close_code: None,
         recording_sid: None,
         end_reason: None,
         callee_lines_spoken: 0,

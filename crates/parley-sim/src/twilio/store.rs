@@ -62,6 +62,10 @@ pub struct SimCall {
     pub duration_secs: Option<u32>,
     /// A `<Connect><Stream>` WebSocket was opened and `start` sent.
     pub stream_connected: bool,
+    /// The close code the app sent on the `<Connect><Stream>` socket, whichever side
+    /// closed first: 1005 for a close frame without a code, 1006 when the socket ended
+    /// without a close frame (or the app never answered Twilio's). `None` until then.
+    pub stream_close_code: Option<u16>,
     pub recording_sid: Option<String>,
     pub end_reason: Option<EndReason>,
     /// How many scripted lines the callee has started saying.

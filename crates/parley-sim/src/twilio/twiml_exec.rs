@@ -333,8 +333,16 @@ impl LiveCall {
     ) -> Option<EndReason> {
         let text = match message {
             Some(Ok(Message::Text(text))) => text,
-            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
-                return self.stream_closed_by_app().await
+            Some(Ok(Message::Close(frame))) => {
+                self.record_stream_close(media_client::close_code(frame.as_ref()));
+                if let Some(stream) = self.stream.take() {
+                    stream.answer_close().await;
+                }
+                return self.stream_closed_by_app().await;
+            }
+            Some(Err(_)) | None => {
+                self.record_stream_close(media_client::ABNORMAL_CLOSE);
+                return self.stream_closed_by_app().await;
             }
             // Pings are answered by tungstenite; binary frames mean nothing here.
             Some(Ok(_)) => return None,
@@ -424,10 +432,19 @@ impl LiveCall {
     }
 
     async fn stop_stream(&mut self) {
-        self.reader = None;
+        let reader = self.reader.take();
         if let Some(stream) = self.stream.take() {
-            stream.stop().await;
+            let code = stream.stop(reader).await;
+            self.record_stream_close(code);
         }
+    }
+
+    /// Keeps the first close code seen on the stream socket.
+    fn record_stream_close(&self, code: u16) {
+        let mut store = self.ctx.shared.store.lock().expect("store lock");
+        store.update(&self.ctx.facts.sid, |call| {
+            call.stream_close_code.get_or_insert(code);
+        });
     }
 
     /// Fetches (or parses inline) TwiML, replaces the program and runs it.

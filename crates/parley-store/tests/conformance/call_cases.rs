@@ -335,3 +335,73 @@ pub async fn tool_calls_are_logged_per_call(store: Store) {
     assert_eq!(listed[1].via, ToolVia::Server);
     assert!(store.tool_calls(call.id + 1).await.unwrap().is_empty());
 }
+
+pub async fn a_correction_replaces_the_turn_it_corrects(store: Store) {
+    let call = store
+        .create_call(&NewCall {
+            attempt: 1,
+            to: "+14155553100".into(),
+            from: "+15005550006".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let text = |turns: Vec<parley_domain::call::TranscriptTurn>| -> Vec<(TurnRole, String)> {
+        turns.into_iter().map(|t| (t.role, t.text)).collect()
+    };
+    // Nothing to correct yet: the corrected text is the turn.
+    assert!(!store
+        .correct_transcript_turn(
+            call.id,
+            TurnRole::Agent,
+            "Hi there",
+            "Hi…",
+            Some(0.2),
+            Some(2)
+        )
+        .await
+        .unwrap());
+    for (role, said, event) in [
+        (TurnRole::Agent, "We have a new plan for you.", 3),
+        (TurnRole::User, "Wait", 4),
+        (TurnRole::Agent, "Sorry, go on.", 5),
+    ] {
+        store
+            .add_transcript_turn(call.id, role, said, Some(1.0), Some(event))
+            .await
+            .unwrap();
+    }
+    // The turn that read the original text is replaced in place, however late.
+    assert!(store
+        .correct_transcript_turn(
+            call.id,
+            TurnRole::Agent,
+            "We have a new plan for you.",
+            "We have a…",
+            Some(1.5),
+            Some(9),
+        )
+        .await
+        .unwrap());
+    // No turn reads the original: the latest agent turn is the one meant.
+    assert!(store
+        .correct_transcript_turn(
+            call.id,
+            TurnRole::Agent,
+            "not said",
+            "Sorry…",
+            None,
+            Some(10)
+        )
+        .await
+        .unwrap());
+    assert_eq!(
+        text(store.transcript(call.id).await.unwrap()),
+        vec![
+            (TurnRole::Agent, "Hi…".to_string()),
+            (TurnRole::Agent, "We have a…".to_string()),
+            (TurnRole::User, "Wait".to_string()),
+            (TurnRole::Agent, "Sorry…".to_string()),
+        ]
+    );
+}

@@ -78,6 +78,7 @@ conformance!(
     campaign_enrolment_keeps_counters_exact,
     dnc_lists_are_idempotent_and_scoped,
     calls_events_dedupe_and_filters,
+    a_correction_replaces_the_turn_it_corrects,
     call_lifecycle_never_moves_backwards,
     claims_are_exclusive_and_attempts_start_once,
     concurrent_claimers_never_share_a_contact,
