@@ -145,7 +145,7 @@ async function main() {
     });
 
     await step("import a CSV", async () => {
-      await page.getByRole("link", { name: "Contacts" }).click();
+      await page.getByRole("link", { name: "Contacts", exact: true }).click();
       const file = join(tmpdir(), `parley-e2e-${process.pid}.csv`);
       writeFileSync(file, csv());
       await page.getByLabel("CSV or XLSX file").setInputFiles(file);
@@ -172,7 +172,7 @@ async function main() {
     });
 
     await step("create a campaign", async () => {
-      await page.getByRole("link", { name: "Campaigns" }).click();
+      await page.getByRole("link", { name: "Campaigns", exact: true }).click();
       await page.getByRole("link", { name: "New campaign" }).click();
       await page.getByLabel("Name").fill("");
       await page.getByLabel("Calls at once").fill("0");
@@ -219,7 +219,7 @@ async function main() {
 
     let callUrl;
     await step("open a call and read the transcript", async () => {
-      await page.getByRole("link", { name: "Calls" }).click();
+      await page.getByRole("link", { name: "Calls", exact: true }).click();
       await page.getByRole("heading", { name: "Calls" }).waitFor();
       await page.getByLabel("Outcome").selectOption("success");
       const first = page.locator("tbody tr").first().getByRole("link").first();
@@ -229,7 +229,7 @@ async function main() {
       const csvLink = page.getByRole("link", { name: "Export calls as CSV" });
       const href = await csvLink.getAttribute("href");
       if (!href.includes("outcome=success")) throw new Error(`export ignores the filter: ${href}`);
-      const download = await page.request.get(href);
+      const download = await page.request.get(new URL(href, page.url()).toString());
       const csv = await download.text();
       if (!download.ok() || !download.headers()["content-type"].startsWith("text/csv"))
         throw new Error(`export failed: ${download.status()}`);
@@ -267,7 +267,7 @@ async function main() {
     });
 
     await step("pause and stop the campaign", async () => {
-      await page.getByRole("link", { name: "Campaigns" }).click();
+      await page.getByRole("link", { name: "Campaigns", exact: true }).click();
       await page.getByRole("link", { name: "E2E campaign" }).click();
       const state = page.getByTestId("campaign-state");
       if ((await state.textContent()) === "Running") {
@@ -283,7 +283,7 @@ async function main() {
     });
 
     await step("read the audit log", async () => {
-      await page.getByRole("link", { name: "Audit log" }).click();
+      await page.getByRole("link", { name: "Audit log", exact: true }).click();
       await page.getByLabel("What").fill("campaign.state_changed");
       await page.getByRole("button", { name: "Filter" }).click();
       // Started, paused (when it was still running), stopped: newest first.
@@ -294,7 +294,7 @@ async function main() {
     });
 
     await step("import a Google Sheet", async () => {
-      await page.getByRole("link", { name: "Contacts" }).click();
+      await page.getByRole("link", { name: "Contacts", exact: true }).click();
       await page.getByLabel("Google Sheets").check();
       // Pasted as the browser shows it; the sandbox serves this spreadsheet.
       await page
@@ -314,16 +314,16 @@ async function main() {
     });
 
     await step("screenshots of the other pages", async () => {
-      await page.getByRole("link", { name: "Overview" }).click();
+      await page.getByRole("link", { name: "Overview", exact: true }).click();
       await page.getByTestId("overview-stats").waitFor();
       await shot("overview");
-      await page.getByRole("link", { name: "Campaigns" }).click();
+      await page.getByRole("link", { name: "Campaigns", exact: true }).click();
       await page.locator(".campaign-list").waitFor();
       await shot("campaigns");
-      await page.getByRole("link", { name: "Analytics" }).click();
+      await page.getByRole("link", { name: "Analytics", exact: true }).click();
       await page.getByTestId("analytics-stats").waitFor();
       await shot("analytics");
-      await page.getByRole("link", { name: "Settings" }).click();
+      await page.getByRole("link", { name: "Settings", exact: true }).click();
       await page.getByTestId("mode").getByText("Sandbox.").waitFor();
       await page.getByRole("form", { name: "Add a user" }).getByLabel("Email").fill("op@example.com");
       await page.getByRole("form", { name: "Add a user" }).getByLabel("Password").fill("operator password");
