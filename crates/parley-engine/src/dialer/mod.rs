@@ -82,9 +82,7 @@ impl Dialer {
         // A full account starts nothing: checked once a tick, before any campaign takes
         // pacing tokens it could not use (the claim checks again, under its lock).
         let limit = i64::from(self.engine.settings.dialer.max_concurrent_calls);
-        if self.engine.store.account_load().await?.total() >= limit {
-            return Ok(());
-        }
+        let account_full = self.engine.store.account_load().await?.total() >= limit;
         let mut page = PageRequest::first(100);
         loop {
             let campaigns = self
@@ -93,7 +91,7 @@ impl Dialer {
                 .list_campaigns(Some(CampaignState::Running), page)
                 .await?;
             for campaign in &campaigns.items {
-                self.dial_campaign(campaign, now).await?;
+                self.dial_campaign(campaign, now, account_full).await?;
             }
             match campaigns.next_before_id {
                 Some(id) => page.before_id = Some(id),
@@ -102,7 +100,12 @@ impl Dialer {
         }
     }
 
-    async fn dial_campaign(&self, campaign: &Campaign, now: i64) -> Result<(), DialerError> {
+    async fn dial_campaign(
+        &self,
+        campaign: &Campaign,
+        now: i64,
+        account_full: bool,
+    ) -> Result<(), DialerError> {
         let store = &self.engine.store;
         if store.complete_campaign_if_done(campaign.id).await? {
             tracing::info!(campaign_id = campaign.id, "campaign completed");
@@ -123,7 +126,7 @@ impl Dialer {
         }
         let free = i64::from(s.max_concurrent_calls) - campaign.progress.in_progress;
         let due = campaign.progress.pending + campaign.progress.scheduled;
-        if free <= 0 || due == 0 {
+        if free <= 0 || due == 0 || account_full {
             return Ok(());
         }
         let account = self.engine.settings.dialer.account_calls_per_second;
