@@ -45,6 +45,8 @@ pub struct Shared {
     pub sheets: sheets::Sheets,
     /// The calls bridged on this node, closed with 1001 when it shuts down.
     pub bridges: bridge::live::Bridges,
+    /// Places for the exports running on this node.
+    pub exports: exports::ExportSlots,
 }
 
 impl std::ops::Deref for Engine {
@@ -82,6 +84,7 @@ impl Engine {
                 tools,
                 sheets,
                 bridges: bridge::live::Bridges::default(),
+                exports: exports::ExportSlots::default(),
             }
         }))
     }

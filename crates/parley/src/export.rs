@@ -66,7 +66,12 @@ async fn export(
 ) -> anyhow::Result<u64> {
     let sheet = dataset.name();
     exports::audit(store, "cli", &dataset, format).await?;
-    let rows = Rows::open(store.clone(), dataset).await?;
+    let rows = Rows::open(
+        store.clone(),
+        dataset,
+        exports::ExportSlots::default().take()?,
+    )
+    .await?;
     let partial = partial_path(path);
     let written = match format {
         Format::Csv => write_csv(rows, &partial).await,

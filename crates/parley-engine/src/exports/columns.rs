@@ -56,6 +56,7 @@ pub struct Rows {
     /// The last id returned; the next page starts below it.
     before_id: Option<i64>,
     done: bool,
+    _slot: super::ExportSlot,
 }
 
 fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> Cell {
@@ -86,7 +87,11 @@ fn transcript_text(turns: &[TranscriptTurn]) -> String {
 
 impl Rows {
     /// Reads the keys that become columns (one query per kind over the selected rows).
-    pub async fn open(store: Store, dataset: Dataset) -> Result<Rows, ExportError> {
+    pub async fn open(
+        store: Store,
+        dataset: Dataset,
+        slot: super::ExportSlot,
+    ) -> Result<Rows, ExportError> {
         let mut header: Vec<String>;
         let mut analysis = AnalysisKeys::default();
         let mut custom_fields = Vec::new();
@@ -133,6 +138,7 @@ impl Rows {
             custom_fields,
             before_id: None,
             done: false,
+            _slot: slot,
         })
     }
 

@@ -44,7 +44,13 @@ pub fn csv_stream(rows: Rows) -> impl Stream<Item = Result<Bytes, ExportError>> 
             return Ok(Some((header, (rows, true))));
         }
         match rows.next_page().await? {
-            Some(page) => Ok(Some((page_bytes(&page)?, (rows, true)))),
+            Some(page) => {
+                // Encoding a page is CPU work: off the async workers that carry calls.
+                let bytes = tokio::task::spawn_blocking(move || page_bytes(&page))
+                    .await
+                    .map_err(|e| ExportError::Task(e.to_string()))??;
+                Ok(Some((bytes, (rows, true))))
+            }
             None => Ok(None),
         }
     })

@@ -131,6 +131,40 @@ pub enum ExportError {
     Io(#[from] std::io::Error),
     #[error("the export task stopped: {0}")]
     Task(String),
+    #[error("{EXPORTS_AT_ONCE} exports are running on this node; try again when one has finished")]
+    Busy,
+}
+
+/// Exports running at once on a node: each keeps a database reader busy page after page
+/// and, for XLSX, a blocking thread and a temporary file until it is sent.
+pub const EXPORTS_AT_ONCE: usize = 2;
+
+/// A node's places for running exports.
+#[derive(Clone)]
+pub struct ExportSlots(std::sync::Arc<tokio::sync::Semaphore>);
+
+impl Default for ExportSlots {
+    fn default() -> Self {
+        ExportSlots(std::sync::Arc::new(tokio::sync::Semaphore::new(
+            EXPORTS_AT_ONCE,
+        )))
+    }
+}
+
+/// A place among the exports running on a node, held until the export's rows are
+/// dropped (for CSV, when the response body is done).
+pub struct ExportSlot(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
+impl ExportSlots {
+    /// Takes a place, or refuses at once when every place is taken (a refusal the client
+    /// can retry, rather than a queue of requests each holding a connection).
+    pub fn take(&self) -> Result<ExportSlot, ExportError> {
+        self.0
+            .clone()
+            .try_acquire_owned()
+            .map(ExportSlot)
+            .map_err(|_| ExportError::Busy)
+    }
 }
 
 /// One cell of a row.

@@ -5,7 +5,7 @@ use super::calls::call_filter;
 use super::contacts::contact_filter;
 use crate::auth::Principal;
 use crate::error::extract::Query;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::AppState;
 use axum::body::Body;
 use axum::extract::State;
@@ -66,7 +66,8 @@ pub struct ContactExportQuery {
 #[utoipa::path(get, path = "/api/v1/calls/export", tag = "calls", operation_id = "export", params(CallExportQuery),
     responses((status = 200, description = "the file, as an attachment",
                 content(("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-              (status = 400, description = "an unknown format or a malformed filter", body = crate::error::ErrorBody)))]
+              (status = 400, description = "an unknown format or a malformed filter", body = crate::error::ErrorBody),
+              (status = 503, description = "the node's export places are all in use; retry", body = crate::error::ErrorBody)))]
 pub async fn calls(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -92,7 +93,8 @@ pub async fn calls(
 #[utoipa::path(get, path = "/api/v1/contacts/export", tag = "contacts", operation_id = "export", params(ContactExportQuery),
     responses((status = 200, description = "the file, as an attachment",
                 content(("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-              (status = 400, description = "an unknown format or a malformed filter", body = crate::error::ErrorBody)))]
+              (status = 400, description = "an unknown format or a malformed filter", body = crate::error::ErrorBody),
+              (status = 503, description = "the node's export places are all in use; retry", body = crate::error::ErrorBody)))]
 pub async fn contacts(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -110,7 +112,10 @@ pub async fn contacts(
 }
 
 fn failed(e: ExportError) -> ApiError {
-    ApiError::internal(e)
+    match e {
+        ExportError::Busy => ApiError::new(ErrorCode::ServiceUnavailable, e.to_string()),
+        e => ApiError::internal(e),
+    }
 }
 
 async fn export(
@@ -119,10 +124,12 @@ async fn export(
     dataset: Dataset,
     format: Format,
 ) -> ApiResult<Response> {
+    // Refused when busy before anything is recorded.
+    let slot = state.engine.exports.take().map_err(failed)?;
     exports::audit(&state.store, &principal.actor, &dataset, format).await?;
     let name = exports::file_name(&dataset, format);
     let sheet = dataset.name();
-    let rows = Rows::open(state.store.clone(), dataset)
+    let rows = Rows::open(state.store.clone(), dataset, slot)
         .await
         .map_err(failed)?;
     let mut length = None;

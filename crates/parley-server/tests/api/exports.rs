@@ -360,3 +360,40 @@ async fn bad_exports_get_the_standard_error() {
     assert_eq!(unauthenticated.status(), 401);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn exports_beyond_the_nodes_places_are_refused_until_one_finishes() {
+    let app = TestApp::start().await;
+    let taken: Vec<_> = (0..parley_engine::exports::EXPORTS_AT_ONCE)
+        .map(|_| app.engine.exports.take().unwrap())
+        .collect();
+    let path = "/api/v1/contacts/export?format=csv";
+    let (status, body) = read(
+        app.req(Method::GET, path, &app.viewer_key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (503, "service_unavailable"),
+        "{body}"
+    );
+    let audit = app
+        .store
+        .list_audit(
+            &parley_store::AuditFilter::target("contacts", None),
+            parley_store::PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert!(audit.items.is_empty(), "a refused export is not recorded");
+    drop(taken);
+    let (headers, _) = download(&app, path).await;
+    assert!(headers[reqwest::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    app.stop().await;
+}
