@@ -275,10 +275,17 @@ impl Tx {
         let now = now_millis();
         let started = (next == CampaignState::Running).then_some(now);
         let finished = next.is_final().then_some(now);
+        // The empty-campaign rule is also the statement's guard: contacts removed since
+        // the read above cannot let an empty campaign start.
+        let has_contacts = if action == CampaignAction::Start {
+            " AND total > 0"
+        } else {
+            ""
+        };
         let sql = format!(
             "UPDATE campaigns SET state = $2, state_reason = $3, updated_at = $4, \
              started_at = COALESCE(started_at, $5), finished_at = COALESCE(finished_at, $6) \
-             WHERE id = $1 AND state = $7 RETURNING {CAMPAIGN_COLUMNS}"
+             WHERE id = $1 AND state = $7{has_contacts} RETURNING {CAMPAIGN_COLUMNS}"
         );
         let row: Option<CampaignRow> = on_conn!(self, c => sqlx::query_as(&sql)
             .bind(id)
@@ -292,7 +299,7 @@ impl Tx {
             .await)?;
         let Some(row) = row else {
             return Err(StoreError::Conflict(
-                "the campaign changed state concurrently; try again".into(),
+                "the campaign changed concurrently; try again".into(),
             ));
         };
         let target = id.to_string();
