@@ -8,6 +8,7 @@ pub mod bridge;
 pub mod calls;
 pub mod credentials;
 pub mod dialer;
+pub mod directory;
 pub mod egress;
 pub mod events;
 pub mod exports;
@@ -47,6 +48,8 @@ pub struct Shared {
     pub bridges: bridge::live::Bridges,
     /// Places for the exports running on this node.
     pub exports: exports::ExportSlots,
+    /// The agents and numbers of the connected accounts.
+    pub directory: directory::Directory,
 }
 
 impl std::ops::Deref for Engine {
@@ -85,6 +88,7 @@ impl Engine {
                 sheets,
                 bridges: bridge::live::Bridges::default(),
                 exports: exports::ExportSlots::default(),
+                directory: directory::Directory::default(),
             }
         }))
     }

@@ -11,8 +11,8 @@ mod openapi;
 mod webhooks;
 
 use api::{
-    admin as admin_api, analytics, audit, calls, campaigns, contacts, dnc, events, exports,
-    imports, spreadsheets, status, webhooks as hooks,
+    account, admin as admin_api, analytics, audit, calls, campaigns, contacts, dnc, events,
+    exports, imports, spreadsheets, status, webhooks as hooks,
 };
 use auth::routes::{self as auth_routes, SignInLimiter};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -97,6 +97,8 @@ pub fn router(state: AppState) -> Router {
         .route("/imports/{id}", get(imports::get))
         .route("/imports/{id}/errors", get(imports::errors))
         .route("/campaign-defaults", get(campaigns::defaults))
+        .route("/agents", get(account::agents))
+        .route("/phone-numbers", get(account::phone_numbers))
         .route("/campaigns", get(campaigns::list).post(campaigns::create))
         .route(
             "/campaigns/{id}",

@@ -1,5 +1,6 @@
 //! ElevenLabs REST client: signed URLs (F.1), conversation details (H.1) and audio (H.2).
 
+mod agents;
 mod error;
 
 use std::time::Duration;
@@ -12,6 +13,7 @@ use url::Url;
 
 use crate::conversation::Conversation;
 
+pub use agents::{AgentPage, AgentSummary};
 pub use error::ElevenLabsError;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.elevenlabs.io";

@@ -248,6 +248,9 @@ async fn transition(
     body: Option<StateChange>,
 ) -> ApiResult<Json<Campaign>> {
     let reason = body.and_then(|b| b.reason);
+    if matches!(action, CampaignAction::Start | CampaignAction::Resume) {
+        check_account(&state, id).await?;
+    }
     let campaign = state
         .store
         .transition_campaign(id, action, &principal.actor, reason.as_deref())
@@ -266,6 +269,23 @@ async fn transition(
         "campaign state changed"
     );
     Ok(Json(campaign))
+}
+
+/// A campaign starts or resumes only with an agent and caller IDs its accounts have (422
+/// naming the setting otherwise); every call would fail at the service if it did.
+async fn check_account(state: &AppState, id: i64) -> ApiResult<()> {
+    let campaign = state
+        .store
+        .get_campaign(id)
+        .await
+        .or_not_found("campaign")?;
+    let telephony = &state.engine.telephony;
+    state
+        .engine
+        .directory
+        .check_campaign(telephony, &campaign.settings)
+        .await
+        .map_err(|m| ApiError::field(m.field(), m.to_string()))
 }
 
 /// The state-change body is optional: an empty body or `null` means no reason. One that

@@ -1,5 +1,6 @@
 //! The REST API under `/api/v1`. Handlers stay thin: parse, authorize, call the store,
 //! map the result.
+pub mod account;
 pub mod admin;
 pub mod analytics;
 pub mod audit;

@@ -472,7 +472,7 @@ async fn a_carrier_account_error_pauses_the_campaign_with_the_reason() {
         s.twilio.api_base_url = twilio_url.parse().unwrap();
         s.elevenlabs.api_key = Some(creds::ELEVENLABS_API_KEY.into());
         s.elevenlabs.api_base_url = agent_url.parse().unwrap();
-        s.elevenlabs.agent_id = Some("agent".into());
+        s.elevenlabs.agent_id = Some(creds::AGENT_ID.into());
         s.dialer.account_calls_per_second = 10.0;
     })
     .await;

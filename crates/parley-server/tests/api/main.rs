@@ -1,5 +1,6 @@
 //! API tests over real HTTP against a server on a random port with a fresh database.
 mod account_capacity;
+mod account_directory;
 mod analytics;
 mod audit;
 mod auth;

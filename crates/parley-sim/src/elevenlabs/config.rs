@@ -32,6 +32,29 @@ pub struct ElevenLabsSimConfig {
     /// Server (webhook) tools, which agent `agent_server_tools` calls instead of client
     /// tools; `None`: that agent uses client tools too.
     pub server_tools: Option<ServerTools>,
+    /// The account's agents, as `GET /v1/convai/agents` lists them.
+    pub agents: Vec<SimAgent>,
+}
+
+/// An agent of the simulated account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimAgent {
+    pub agent_id: String,
+    pub name: String,
+}
+
+impl SimAgent {
+    pub fn new(agent_id: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            agent_id: agent_id.into(),
+            name: name.into(),
+        }
+    }
+
+    /// The sandbox's agent (`sandbox-agent`).
+    pub fn sandbox() -> Self {
+        Self::new("sandbox-agent", "Sandbox agent")
+    }
 }
 
 /// Where the agent's server tools live: `POST {base_url}/{name}` with
@@ -57,6 +80,7 @@ impl Default for ElevenLabsSimConfig {
             ping_interval: DEFAULT_PING_INTERVAL,
             metadata_delay: Duration::ZERO,
             server_tools: None,
+            agents: vec![SimAgent::sandbox()],
         }
     }
 }

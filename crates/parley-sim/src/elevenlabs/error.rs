@@ -12,6 +12,8 @@ pub(crate) enum ApiError {
     InvalidApiKey,
     #[error("field required")]
     MissingQuery(&'static str),
+    #[error("ensure this value is between 1 and 100")]
+    QueryOutOfRange(&'static str),
     #[error("Agent not found")]
     AgentNotFound,
     #[error("Failed to generate a signed URL")]
@@ -37,7 +39,7 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::InvalidApiKey => StatusCode::UNAUTHORIZED,
-            Self::MissingQuery(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::MissingQuery(_) | Self::QueryOutOfRange(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::AgentNotFound | Self::ConversationNotFound => StatusCode::NOT_FOUND,
             Self::SignedUrlFailure | Self::Recording => StatusCode::INTERNAL_SERVER_ERROR,
             Self::MissingHost | Self::NotWebSocket => StatusCode::BAD_REQUEST,
@@ -51,6 +53,7 @@ impl ApiError {
         match self {
             Self::InvalidApiKey => "invalid_api_key",
             Self::MissingQuery(_) => "value_error.missing",
+            Self::QueryOutOfRange(_) => "value_error.number.not_le",
             Self::AgentNotFound => "agent_not_found",
             Self::SignedUrlFailure | Self::Recording => "internal_error",
             Self::ConversationNotFound => "conversation_not_found",
@@ -66,7 +69,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = match &self {
             // FastAPI-style validation error (reference: HTTPValidationError).
-            Self::MissingQuery(field) => json!({"detail": [{
+            Self::MissingQuery(field) | Self::QueryOutOfRange(field) => json!({"detail": [{
                 "loc": ["query", field],
                 "msg": self.to_string(),
                 "type": self.code(),

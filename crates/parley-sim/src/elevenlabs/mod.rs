@@ -8,6 +8,7 @@
 //! Magic agent ids make failures reachable from the outside: see [`magic`].
 
 mod agent_voice;
+mod agents;
 mod config;
 mod conversation;
 mod error;
@@ -30,7 +31,7 @@ use axum::Router;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use config::{ElevenLabsSimConfig, ServerTools};
+pub use config::{ElevenLabsSimConfig, ServerTools, SimAgent};
 pub use record::{EndedBy, SimConversation, SimToolCall, SimToolResult, WebhookDelivery};
 
 use agent_voice::AgentVoice;
@@ -106,6 +107,7 @@ impl ElevenLabsSim {
                 get(signed_url::get_signed_url),
             )
             .route(CONVERSATION_PATH, get(socket::connect))
+            .route("/v1/convai/agents", get(agents::list_agents))
             .route(
                 "/v1/convai/conversations/{conversation_id}",
                 get(rest::get_conversation),

@@ -21,6 +21,10 @@ pub struct TwilioSimConfig {
     /// `Some`: every call reaches this persona, whatever number it dials (load tests:
     /// the busy persona at a high speed ends each call at once). `None`: by number.
     pub callee: Option<&'static Persona>,
+    /// Numbers bought from Twilio (`IncomingPhoneNumbers`), all voice-capable.
+    pub numbers: Vec<String>,
+    /// Numbers verified as caller IDs (`OutgoingCallerIds`).
+    pub verified_caller_ids: Vec<String>,
 }
 
 impl Default for TwilioSimConfig {
@@ -32,6 +36,8 @@ impl Default for TwilioSimConfig {
             calls_per_second: 10.0,
             chaos_seed: None,
             callee: None,
+            numbers: vec!["+15005550006".to_owned()],
+            verified_caller_ids: Vec::new(),
         }
     }
 }

@@ -18,6 +18,7 @@ mod callee;
 mod config;
 mod lifecycle;
 mod media_client;
+mod numbers;
 mod params;
 mod recording;
 mod rest;

@@ -63,6 +63,14 @@ pub(crate) fn router(shared: AppState) -> Router {
             "/2010-04-01/Accounts/{account}/Recordings/{file}",
             get(fetch_recording),
         )
+        .route(
+            "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json",
+            get(super::numbers::list_incoming),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/OutgoingCallerIds.json",
+            get(super::numbers::list_caller_ids),
+        )
         .fallback(not_found)
         .with_state(shared)
 }
@@ -73,7 +81,7 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
 
 /// Basic auth with the account SID and token (401 / 20003), then the path's account must
 /// be that account (404 / 20404).
-fn authorize(
+pub(super) fn authorize(
     shared: &Shared,
     headers: &HeaderMap,
     account: &str,
@@ -101,7 +109,7 @@ fn authorize(
 }
 
 /// Where this simulator is reachable, for absolute URLs it hands out.
-fn api_base(shared: &Shared, headers: &HeaderMap) -> String {
+pub(super) fn api_base(shared: &Shared, headers: &HeaderMap) -> String {
     if let Some(base) = shared.base_url.get() {
         return base.clone();
     }
@@ -114,7 +122,7 @@ fn api_base(shared: &Shared, headers: &HeaderMap) -> String {
         )
 }
 
-fn formatted(number: &str) -> String {
+pub(super) fn formatted(number: &str) -> String {
     match number.strip_prefix("+1") {
         Some(national) if national.len() == 10 && national.bytes().all(|b| b.is_ascii_digit()) => {
             format!(

@@ -1,6 +1,7 @@
 //! Twilio Programmable Voice REST client (reference A, B.6).
 
 mod error;
+mod numbers;
 mod params;
 mod resource;
 
@@ -12,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 pub use error::{classify, ErrorClass, Failure, TwilioError};
+pub use numbers::{AccountNumber, NumberKind};
 pub use params::{
     CallFilter, CallInstructions, CallUpdate, CreateCall, FormParams, MachineDetection,
     MachineDetectionMode, Recording, RecordingChannels, RecordingEvent, StatusCallbackEvent,
@@ -22,6 +24,8 @@ pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
 const API_VERSION: &str = "2010-04-01";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pages read per number list: 10 × 1000 numbers bounds one listing.
+const MAX_NUMBER_PAGES: usize = 10;
 /// Recordings can be tens of megabytes.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -138,6 +142,48 @@ impl TwilioClient {
         send_json(self.request(Method::GET, &url, REQUEST_TIMEOUT))
             .await
             .map(Some)
+    }
+
+    /// Every number the account can call from: purchased voice numbers, then verified
+    /// caller IDs (at most [`MAX_NUMBER_PAGES`] pages of each).
+    pub async fn list_account_numbers(&self) -> Result<Vec<AccountNumber>, TwilioError> {
+        let query = format!("?PageSize={}", numbers::MAX_PAGE_SIZE);
+        let mut found = self
+            .collect_pages(
+                format!("IncomingPhoneNumbers.json{query}"),
+                |p: numbers::IncomingNumberPage| (p.incoming_phone_numbers, p.next_page_uri),
+            )
+            .await?;
+        found.extend(
+            self.collect_pages(
+                format!("OutgoingCallerIds.json{query}"),
+                |p: numbers::CallerIdPage| (p.outgoing_caller_ids, p.next_page_uri),
+            )
+            .await?,
+        );
+        Ok(found)
+    }
+
+    /// Reads a list resource page by page (at most [`MAX_NUMBER_PAGES`]).
+    async fn collect_pages<P, I>(
+        &self,
+        first: String,
+        split: impl Fn(P) -> (Vec<I>, Option<String>),
+    ) -> Result<Vec<AccountNumber>, TwilioError>
+    where
+        P: DeserializeOwned,
+        AccountNumber: From<I>,
+    {
+        let mut found = Vec::new();
+        let mut url = Some(self.account_url(&first));
+        for _ in 0..MAX_NUMBER_PAGES {
+            let Some(next) = url.take() else { break };
+            let (items, next_uri) =
+                split(send_json(self.request(Method::GET, &next, REQUEST_TIMEOUT)).await?);
+            found.extend(items.into_iter().map(AccountNumber::from));
+            url = next_uri.map(|u| self.resolve_page_uri(&u)).transpose()?;
+        }
+        Ok(found)
     }
 
     /// Twilio returns relative URIs; an absolute one is followed only if it points at our
