@@ -48,6 +48,7 @@ describe("campaign form", () => {
   it("puts the server's validation message next to the field it names", async () => {
     const fetch = vi.fn(async (req: Request) => {
       if (req.url.endsWith("/api/v1/campaign-defaults")) return json(settings);
+      if (req.method === "GET") return json({ error: { code: "upstream", message: "down" } }, 502);
       return json(
         {
           error: {
@@ -75,7 +76,55 @@ describe("campaign form", () => {
     expect(await screen.findByText("too fast for this account")).toBeInTheDocument();
     expect(field).toHaveAttribute("aria-invalid", "true");
     expect(field).toHaveAccessibleDescription("too fast for this account");
-    const sent = JSON.parse(await (fetch.mock.calls[1][0] as Request).text());
+    const post = fetch.mock.calls.map((c) => c[0] as Request).find((r) => r.method === "POST")!;
+    const sent = JSON.parse(await post.text());
     expect(sent).toMatchObject({ name: "Spring", settings: { max_concurrent_calls: 5, caller_ids: [] } });
+  });
+
+  it("suggests the account's agents and adds one of its numbers with a click", async () => {
+    const fetch = vi.fn(async (req: Request) => {
+      const path = new URL(req.url).pathname;
+      if (path === "/api/v1/campaign-defaults") return json(settings);
+      if (path === "/api/v1/agents")
+        return json({ items: [{ agent_id: "agent_renewals", name: "Renewals", tags: [], is_default: true }] });
+      if (path === "/api/v1/phone-numbers")
+        return json({
+          items: [
+            { phone_number: "+14155550100", friendly_name: null, kind: "purchased", voice: true, is_default: true },
+            { phone_number: "+14155550199", friendly_name: null, kind: "verified_caller_id", voice: true, is_default: false },
+            { phone_number: "+14155550177", friendly_name: null, kind: "purchased", voice: false, is_default: false },
+          ],
+        });
+      return json({ id: 9, name: "Spring", settings }, 201);
+    });
+    vi.stubGlobal("fetch", fetch);
+    render(
+      <QueryClientProvider client={new QueryClient()}>
+        <MemoryRouter initialEntries={["/campaigns/new"]}>
+          <Routes>
+            <Route path="/campaigns/new" element={<CampaignEditPage />} />
+          </Routes>
+        </MemoryRouter>
+      </QueryClientProvider>,
+    );
+    const agent = await screen.findByLabelText("ElevenLabs agent");
+    expect(await screen.findByText("Empty: calls use Renewals (agent_renewals)")).toBeInTheDocument();
+    await userEvent.type(agent, "agent_gone");
+    expect(agent).toHaveAccessibleDescription("Not an agent of your ElevenLabs account: the campaign will not start");
+    await userEvent.clear(agent);
+    await userEvent.type(agent, "agent_renewals");
+    expect(agent).toHaveAccessibleDescription("Renewals");
+    // A number that cannot place voice calls is not offered.
+    expect(screen.queryByRole("button", { name: "Add +14155550177" })).toBeNull();
+    await userEvent.click(screen.getByRole("button", { name: "Add +14155550199" }));
+    await userEvent.click(screen.getByRole("button", { name: "Add +14155550199" }));
+    expect(screen.getByLabelText("Caller ids")).toHaveValue("+14155550199");
+    await userEvent.type(screen.getByLabelText("Name"), "Spring");
+    await userEvent.click(screen.getByRole("button", { name: "Create campaign" }));
+    await vi.waitFor(() => expect(fetch.mock.calls.some((c) => (c[0] as Request).method === "POST")).toBe(true));
+    const post = fetch.mock.calls.map((c) => c[0] as Request).find((r) => r.method === "POST")!;
+    expect(JSON.parse(await post.text())).toMatchObject({
+      settings: { agent_id: "agent_renewals", caller_ids: ["+14155550199"] },
+    });
   });
 });

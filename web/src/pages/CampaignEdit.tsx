@@ -3,7 +3,7 @@ import { useForm, type FieldPath } from "react-hook-form";
 import { zodResolver } from "@hookform/resolvers/zod";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import { api, must } from "../api/client";
+import { api, must, type Schema } from "../api/client";
 import { applyServerErrors } from "../api/forms";
 import {
   campaignSchema,
@@ -51,9 +51,24 @@ function CampaignFormView({ id, initial }: { id: number | null; initial: Campaig
     setError,
     watch,
     setFocus,
+    setValue,
+    getValues,
     formState: { errors, isSubmitting },
   } = useForm<CampaignForm>({ resolver: zodResolver(campaignSchema), defaultValues: initial });
   const policy = watch("settings.answering_machine.policy");
+  // Suggestions only: the server checks the agent and numbers again when the campaign starts.
+  const agents = useQuery({
+    queryKey: ["account-agents"],
+    queryFn: () => must(api.GET("/api/v1/agents")),
+    staleTime: 60_000,
+    retry: false,
+  });
+  const numbers = useQuery({
+    queryKey: ["account-numbers"],
+    queryFn: () => must(api.GET("/api/v1/phone-numbers")),
+    staleTime: 60_000,
+    retry: false,
+  });
 
   // Move keyboard focus to the first invalid field after a failed submit.
   useEffect(() => {
@@ -95,9 +110,16 @@ function CampaignFormView({ id, initial }: { id: number | null; initial: Campaig
 
         <fieldset>
           <legend>Agent and numbers</legend>
-          <Field label="ElevenLabs agent id" error={err(s + "agent_id")} hint="Optional in sandbox mode">
-            <input {...register("settings.agent_id")} />
+          <Field label="ElevenLabs agent" error={err(s + "agent_id")} hint={agentHint(agents.data, watch("settings.agent_id"))}>
+            <input list="account-agents" {...register("settings.agent_id")} />
           </Field>
+          <datalist id="account-agents">
+            {agents.data?.items.map((a) => (
+              <option key={a.agent_id} value={a.agent_id}>
+                {a.name}
+              </option>
+            ))}
+          </datalist>
           <Field
             label="Caller ids"
             error={err(s + "caller_ids")}
@@ -105,6 +127,17 @@ function CampaignFormView({ id, initial }: { id: number | null; initial: Campaig
           >
             <textarea rows={2} {...register("settings.caller_ids")} />
           </Field>
+          <AccountNumbers
+            numbers={numbers.data?.items}
+            failed={numbers.isError}
+            onAdd={(phone) => {
+              const current = getValues("settings.caller_ids").trim();
+              const listed = current.split("\n").map((l) => l.trim());
+              if (!listed.includes(phone)) {
+                setValue("settings.caller_ids", current ? `${current}\n${phone}` : phone, { shouldDirty: true });
+              }
+            }}
+          />
           <Field label="First message" error={err(s + "first_message")} hint="Overrides the agent's greeting">
             <input {...register("settings.first_message")} />
           </Field>
@@ -265,4 +298,50 @@ function firstErrorPath(errors: unknown, prefix = ""): string | null {
     if (found) return found;
   }
   return null;
+}
+
+type AgentList = Schema<"Agents">;
+type NumberList = Schema<"AccountPhoneNumbers">["items"];
+
+/// Names the chosen agent, or says which one calls use when none is chosen.
+function agentHint(agents: AgentList | undefined, chosen: string): string {
+  if (!agents) return "The agent id from ElevenLabs";
+  const id = chosen.trim();
+  if (!id) {
+    const fallback = agents.items.find((a) => a.is_default);
+    return fallback ? `Empty: calls use ${fallback.name} (${fallback.agent_id})` : "Pick one of your account's agents";
+  }
+  const agent = agents.items.find((a) => a.agent_id === id);
+  return agent ? agent.name : "Not an agent of your ElevenLabs account: the campaign will not start";
+}
+
+/// The account's numbers, each one click away from the caller ids.
+function AccountNumbers({
+  numbers,
+  failed,
+  onAdd,
+}: {
+  numbers: NumberList | undefined;
+  failed: boolean;
+  onAdd: (phone: string) => void;
+}) {
+  if (failed) return <p className="field-hint">Your Twilio numbers could not be listed; type them instead.</p>;
+  if (!numbers) return null;
+  const usable = numbers.filter((n) => n.voice);
+  if (usable.length === 0) return <p className="field-hint">Your Twilio account has no voice numbers yet.</p>;
+  return (
+    <p className="field-hint" aria-label="Your Twilio numbers">
+      Your numbers:{" "}
+      {usable.map((n, i) => (
+        <span key={n.phone_number}>
+          {i > 0 && ", "}
+          <button type="button" className="link" onClick={() => onAdd(n.phone_number)}>
+            Add {n.phone_number}
+          </button>
+          {n.is_default && " (default)"}
+          {n.kind === "verified_caller_id" && " (verified caller ID)"}
+        </span>
+      ))}
+    </p>
+  );
 }
