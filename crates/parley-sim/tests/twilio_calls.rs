@@ -283,6 +283,14 @@ async fn rest_errors_match_twilio() {
         .unwrap_err();
     assert_eq!((err.status(), err.code()), (Some(400), Some(21211)));
 
+    // A caller ID the account neither bought nor verified.
+    let foreign = CreateCall {
+        from: "+15017122661".into(),
+        ..call_to(&parley, "+15550100001")
+    };
+    let err = client.create_call(&foreign).await.unwrap_err();
+    assert_eq!((err.status(), err.code()), (Some(400), Some(21210)));
+
     let bad_token = TwilioClient::new(
         sim.sim.config().account_sid.clone(),
         "wrong".to_owned().into(),

@@ -224,6 +224,17 @@ async fn create_call(
 ) -> Result<(StatusCode, Json<Call>), ApiError> {
     authorize(&shared, &headers, &account, uri.path())?;
     let request = parse_create(&Form::parse(&body))?;
+    let config = &shared.config;
+    let owned = |n: &String| *n == request.from;
+    if !request.from.starts_with("client:")
+        && !config.numbers.iter().any(owned)
+        && !config.verified_caller_ids.iter().any(owned)
+    {
+        return Err(ApiError::bad_request(
+            21210,
+            format!("The source phone number provided, {}, is not yet verified for your account. You may only make calls from phone numbers that you've verified or purchased from Twilio.", request.from),
+        ));
+    }
 
     let now = tokio::time::Instant::now();
     let dial_at = {

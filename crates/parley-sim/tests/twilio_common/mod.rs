@@ -21,7 +21,8 @@ use parley_twilio::TwilioClient;
 use tokio::sync::mpsc;
 
 pub const WAIT: Duration = Duration::from_secs(10);
-pub const FROM: &str = "+15017122661";
+/// The simulated account's number (a `From` it does not own is refused, 21210).
+pub const FROM: &str = "+15005550006";
 
 /// A webhook request as the app received it.
 #[derive(Debug, Clone)]
