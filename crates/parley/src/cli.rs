@@ -40,6 +40,9 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Ask the server at the listen address whether it is ready (`GET /readyz`); exits 0
+    /// when it is. For container and service-manager health checks.
+    Healthcheck,
     /// Print an example settings file with every setting and its default.
     Config,
     /// Print the REST API's OpenAPI document (JSON); the dashboard's types come from it.

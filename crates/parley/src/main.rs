@@ -8,6 +8,7 @@ mod campaigns;
 mod cli;
 mod database;
 mod export;
+mod healthcheck;
 mod import;
 mod serve;
 mod shutdown;
@@ -77,6 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         match command {
             Command::Serve => serve::run(settings).await,
             Command::Migrate => migrate(settings).await,
+            Command::Healthcheck => healthcheck::run(settings).await,
             Command::Admin(command) => admin::run(settings, command).await,
             Command::Campaigns(command) => campaigns::run(settings, command).await,
             Command::Import(args) => import::run(settings, args).await,

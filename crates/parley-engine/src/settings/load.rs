@@ -101,7 +101,16 @@ impl Provider for EnvVar {
     }
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        let nested = figment::util::nest(&self.path, Value::from(self.value.clone()));
+        // A list (`["10.0.0.1", "10.0.0.2"]`) is parsed as one, as in the TOML file;
+        // anything else stays a string, read lossily into its setting's type.
+        let value = if self.value.trim_start().starts_with('[') {
+            self.value
+                .parse::<Value>()
+                .unwrap_or_else(|never| match never {})
+        } else {
+            Value::from(self.value.clone())
+        };
+        let nested = figment::util::nest(&self.path, value);
         let dict = nested
             .into_dict()
             .expect("a non-empty path nests into a dict");

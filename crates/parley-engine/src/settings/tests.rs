@@ -496,3 +496,15 @@ fn database_url_escapes_path_characters() {
     };
     assert_eq!(s.database_url(), "sqlite:///tmp/a%3Fb%23c%25d/parley.db");
 }
+
+#[test]
+fn a_list_setting_can_be_given_in_an_environment_variable() {
+    let (s, warnings) = load_env(&[
+        ("PARLEY_HTTP__TRUSTED_PROXIES", r#"["127.0.0.1", "10.0.0.0/8"]"#),
+        ("PARLEY_DIALER__OPT_OUT_PHRASES", r#"["take me off", "no more calls"]"#),
+    ])
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(s.http.trusted_proxies.len(), 2);
+    assert_eq!(s.dialer.opt_out_phrases, ["take me off", "no more calls"]);
+}
