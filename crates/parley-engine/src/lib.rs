@@ -9,6 +9,7 @@ pub mod calls;
 pub mod credentials;
 pub mod dialer;
 pub mod directory;
+pub mod doctor;
 pub mod egress;
 pub mod events;
 pub mod exports;

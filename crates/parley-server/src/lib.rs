@@ -152,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhook-deliveries/{id}", get(hooks::delivery))
         .route("/webhook-deliveries/{id}/replay", post(hooks::replay))
         .route("/audit", get(audit::list))
+        .route("/doctor", get(account::doctor))
         .route_layer(from_fn(auth::require_admin));
     let any_role = Router::new()
         .route("/auth/me", get(auth_routes::me))

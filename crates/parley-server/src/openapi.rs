@@ -23,7 +23,7 @@ use responses::ErrorResponses;
         campaigns::defaults, campaigns::create, campaigns::list, campaigns::get, campaigns::update, campaigns::delete,
         campaigns::start, campaigns::pause, campaigns::resume, campaigns::stop,
         campaigns::add_contacts, campaigns::remove_contacts, campaigns::contacts,
-        campaigns::activity, account::agents, account::phone_numbers,
+        campaigns::activity, account::agents, account::phone_numbers, account::doctor,
         calls::list, calls::get, calls::place, calls::hang_up, calls::recording,
         exports::calls, exports::contacts,
         dnc::list, dnc::add, dnc::remove, dnc::check,

@@ -170,6 +170,32 @@ impl Store {
         Ok(())
     }
 
+    /// How many of this build's migrations the database has not applied (all of them when
+    /// it was never migrated).
+    pub async fn pending_migrations(&self) -> Result<usize> {
+        const APPLIED: &str = "SELECT version FROM _sqlx_migrations WHERE success";
+        let (migrator, applied) = match &self.pools {
+            Pools::Sqlite { read, .. } => (
+                &SQLITE_MIGRATIONS,
+                sqlx::query_scalar::<_, i64>(APPLIED).fetch_all(read).await,
+            ),
+            Pools::Postgres(pool) => (
+                &POSTGRES_MIGRATIONS,
+                sqlx::query_scalar::<_, i64>(APPLIED).fetch_all(pool).await,
+            ),
+        };
+        let applied = match applied {
+            Ok(applied) => applied,
+            // A database that was never migrated has no migrations table.
+            Err(sqlx::Error::Database(_)) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(migrator
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .count())
+    }
+
     /// Connects and migrates.
     pub async fn open(url: &str) -> Result<Store> {
         let store = Store::connect(url).await?;

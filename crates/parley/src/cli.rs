@@ -43,6 +43,14 @@ pub enum Command {
     /// Ask the server at the listen address whether it is ready (`GET /readyz`); exits 0
     /// when it is. For container and service-manager health checks.
     Healthcheck,
+    /// Check the settings against the world they will run in (database, public URL,
+    /// Twilio, ElevenLabs, data directory, clock) and print each finding with its fix.
+    /// Exits 1 when anything is a problem.
+    Doctor {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print an example settings file with every setting and its default.
     Config,
     /// Print the REST API's OpenAPI document (JSON); the dashboard's types come from it.

@@ -7,6 +7,7 @@ mod bench;
 mod campaigns;
 mod cli;
 mod database;
+mod doctor;
 mod export;
 mod healthcheck;
 mod import;
@@ -79,6 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Serve => serve::run(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::Healthcheck => healthcheck::run(settings).await,
+            Command::Doctor { json } => doctor::run(settings, warnings, json).await,
             Command::Admin(command) => admin::run(settings, command).await,
             Command::Campaigns(command) => campaigns::run(settings, command).await,
             Command::Import(args) => import::run(settings, args).await,

@@ -1,4 +1,5 @@
-//! The account's agents: `GET /v1/convai/agents` (paged by cursor, at most 100 per page).
+//! The account's agents: `GET /v1/convai/agents` (paged by cursor, at most 100 per page)
+//! and one agent's audio formats from `GET /v1/convai/agents/{agent_id}`.
 
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +34,63 @@ pub struct AgentPage {
     pub has_more: bool,
 }
 
+/// What Parley needs of one agent's configuration: its audio formats (`ulaw_8000` on both
+/// sides spares the bridge any transcoding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentDetails {
+    pub agent_id: String,
+    pub name: String,
+    /// `conversation_config.asr.user_input_audio_format`; `None` when not stated.
+    pub input_format: Option<String>,
+    /// `conversation_config.tts.agent_output_audio_format`; `None` when not stated.
+    pub output_format: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AgentResponse {
+    agent_id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    conversation_config: ConversationConfig,
+}
+
+#[derive(Default, Deserialize)]
+struct ConversationConfig {
+    #[serde(default)]
+    asr: Option<AsrConfig>,
+    #[serde(default)]
+    tts: Option<TtsConfig>,
+}
+
+#[derive(Deserialize)]
+struct AsrConfig {
+    #[serde(default)]
+    user_input_audio_format: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TtsConfig {
+    #[serde(default)]
+    agent_output_audio_format: Option<String>,
+}
+
 impl ElevenLabsClient {
+    /// One agent's name and audio formats; `ElevenLabsError` 404 when it does not exist.
+    pub async fn get_agent(&self, agent_id: &str) -> Result<AgentDetails, ElevenLabsError> {
+        let url = self.endpoint(&["v1", "convai", "agents", agent_id]);
+        let body = send(self.get(url, REQUEST_TIMEOUT)).await?;
+        let agent: AgentResponse = serde_json::from_slice(&body)
+            .map_err(|e| ElevenLabsError::InvalidResponse(e.to_string()))?;
+        let config = agent.conversation_config;
+        Ok(AgentDetails {
+            agent_id: agent.agent_id,
+            name: agent.name,
+            input_format: config.asr.and_then(|a| a.user_input_audio_format),
+            output_format: config.tts.and_then(|t| t.agent_output_audio_format),
+        })
+    }
+
     /// One page of agents, from `cursor` (the previous page's `next_cursor`).
     pub async fn list_agents_page(
         &self,

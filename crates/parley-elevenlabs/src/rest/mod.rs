@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::conversation::Conversation;
 
-pub use agents::{AgentPage, AgentSummary};
+pub use agents::{AgentDetails, AgentPage, AgentSummary};
 pub use error::ElevenLabsError;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.elevenlabs.io";

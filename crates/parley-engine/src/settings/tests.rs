@@ -500,8 +500,14 @@ fn database_url_escapes_path_characters() {
 #[test]
 fn a_list_setting_can_be_given_in_an_environment_variable() {
     let (s, warnings) = load_env(&[
-        ("PARLEY_HTTP__TRUSTED_PROXIES", r#"["127.0.0.1", "10.0.0.0/8"]"#),
-        ("PARLEY_DIALER__OPT_OUT_PHRASES", r#"["take me off", "no more calls"]"#),
+        (
+            "PARLEY_HTTP__TRUSTED_PROXIES",
+            r#"["127.0.0.1", "10.0.0.0/8"]"#,
+        ),
+        (
+            "PARLEY_DIALER__OPT_OUT_PHRASES",
+            r#"["take me off", "no more calls"]"#,
+        ),
     ])
     .unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");

@@ -1,6 +1,7 @@
 //! What the connected accounts offer a campaign: the ElevenLabs agents and the Twilio
 //! numbers it can use. Lists come from the services (cached a minute); a service that
-//! cannot be reached answers 502 with its error.
+//! cannot be reached answers 502 with its error. Also the doctor's report on how this
+//! node is set up to use them.
 
 use axum::extract::State;
 use axum::Json;
@@ -90,4 +91,22 @@ pub async fn phone_numbers(State(state): State<AppState>) -> ApiResult<Json<Acco
         })
         .collect();
     Ok(Json(AccountPhoneNumbers { items }))
+}
+
+/// The doctor's report on this node's configuration (admin only): what `parley doctor`
+/// prints, checked from this server with the services it uses.
+#[utoipa::path(get, path = "/api/v1/doctor", tag = "system",
+    responses((status = 200, body = parley_engine::doctor::Report)))]
+pub async fn doctor(State(state): State<AppState>) -> Json<parley_engine::doctor::Report> {
+    let engine = &state.engine;
+    let report = parley_engine::doctor::examine(&parley_engine::doctor::Subject {
+        settings: &engine.settings,
+        // Start-up warnings were logged then; the settings are the ones running.
+        setting_warnings: &[],
+        store: Ok(&engine.store),
+        telephony: &engine.telephony,
+        directory: &engine.directory,
+    })
+    .await;
+    Json(report)
 }

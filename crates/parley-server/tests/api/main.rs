@@ -14,6 +14,7 @@ mod connections;
 mod contacts;
 mod dashboard;
 mod dnc_calls;
+mod doctor;
 mod egress;
 mod events;
 mod exports;

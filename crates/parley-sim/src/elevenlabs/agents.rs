@@ -1,9 +1,10 @@
 //! `GET /v1/convai/agents`: the account's agents, paged by an opaque cursor (here the
-//! offset of the next agent), `page_size` 1–100 (default 30), as the real API pages them.
+//! offset of the next agent), `page_size` 1–100 (default 30), as the real API pages them;
+//! `GET /v1/convai/agents/{agent_id}`: one agent, with the simulator's audio formats.
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
@@ -57,5 +58,31 @@ pub(crate) async fn list_agents(
         "agents": page,
         "next_cursor": has_more.then(|| next.to_string()),
         "has_more": has_more,
+    })))
+}
+
+pub(crate) async fn get_agent(
+    State(sim): State<ElevenLabsSim>,
+    headers: HeaderMap,
+    Path(agent_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let config = &sim.inner.config;
+    authorize(config, &headers)?;
+    let agent = config
+        .agents
+        .iter()
+        .find(|a| a.agent_id == agent_id)
+        .ok_or(ApiError::AgentNotFound)?;
+    Ok(Json(json!({
+        "agent_id": agent.agent_id,
+        "name": agent.name,
+        "conversation_config": {
+            "asr": {"quality": "high", "provider": "elevenlabs",
+                    "user_input_audio_format": config.user_input_format},
+            "tts": {"model_id": "eleven_flash_v2", "agent_output_audio_format": config.agent_output_format},
+            "agent": {"first_message": "Hello!", "language": "en"},
+        },
+        "platform_settings": {},
+        "tags": [],
     })))
 }

@@ -108,6 +108,7 @@ impl ElevenLabsSim {
             )
             .route(CONVERSATION_PATH, get(socket::connect))
             .route("/v1/convai/agents", get(agents::list_agents))
+            .route("/v1/convai/agents/{agent_id}", get(agents::get_agent))
             .route(
                 "/v1/convai/conversations/{conversation_id}",
                 get(rest::get_conversation),

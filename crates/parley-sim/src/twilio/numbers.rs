@@ -1,6 +1,6 @@
-//! The account's numbers: `IncomingPhoneNumbers.json` (bought from Twilio) and
-//! `OutgoingCallerIds.json` (verified caller IDs), paged with `PageSize` / `Page` and
-//! `next_page_uri` as Twilio's list resources are.
+//! The account (`Accounts/{sid}.json`) and its numbers: `IncomingPhoneNumbers.json`
+//! (bought from Twilio) and `OutgoingCallerIds.json` (verified caller IDs), paged with
+//! `PageSize` / `Page` and `next_page_uri` as Twilio's list resources are.
 
 use std::sync::Arc;
 
@@ -14,6 +14,28 @@ use super::rest::{authorize, formatted};
 use super::Shared;
 
 const DEFAULT_PAGE_SIZE: usize = 50;
+
+/// `GET /2010-04-01/Accounts/{AccountSid}.json`: the account, active.
+pub(super) async fn fetch_account(
+    State(shared): State<Arc<Shared>>,
+    Path(file): Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let account = file.strip_suffix(".json").unwrap_or(&file);
+    authorize(&shared, &headers, account, uri.path())?;
+    if !file.ends_with(".json") {
+        return Err(ApiError::not_found(uri.path()));
+    }
+    Ok(Json(json!({
+        "sid": shared.config.account_sid,
+        "friendly_name": "Parley sandbox",
+        "status": "active",
+        "type": "Full",
+        "date_created": "Mon, 24 Nov 2025 10:00:00 +0000",
+        "uri": uri.path(),
+    })))
+}
 const MAX_PAGE_SIZE: usize = 1000;
 
 pub(super) async fn list_incoming(

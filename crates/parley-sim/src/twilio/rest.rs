@@ -64,6 +64,10 @@ pub(crate) fn router(shared: AppState) -> Router {
             get(fetch_recording),
         )
         .route(
+            "/2010-04-01/Accounts/{file}",
+            get(super::numbers::fetch_account),
+        )
+        .route(
             "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json",
             get(super::numbers::list_incoming),
         )

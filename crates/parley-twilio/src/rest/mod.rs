@@ -1,7 +1,7 @@
 //! Twilio Programmable Voice REST client (reference A, B.6).
 
+mod account;
 mod error;
-mod numbers;
 mod params;
 mod resource;
 
@@ -12,8 +12,8 @@ use reqwest::{Method, RequestBuilder};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
+pub use account::{Account, AccountNumber, NumberKind};
 pub use error::{classify, ErrorClass, Failure, TwilioError};
-pub use numbers::{AccountNumber, NumberKind};
 pub use params::{
     CallFilter, CallInstructions, CallUpdate, CreateCall, FormParams, MachineDetection,
     MachineDetectionMode, Recording, RecordingChannels, RecordingEvent, StatusCallbackEvent,
@@ -144,20 +144,30 @@ impl TwilioClient {
             .map(Some)
     }
 
+    /// The account itself: proves the credentials and says whether it is active.
+    pub async fn fetch_account(&self) -> Result<Account, TwilioError> {
+        let url = format!(
+            "{}/{API_VERSION}/Accounts/{}.json",
+            self.base_url, self.account_sid
+        );
+        check_sid(&self.account_sid)?;
+        send_json(self.request(Method::GET, &url, REQUEST_TIMEOUT)).await
+    }
+
     /// Every number the account can call from: purchased voice numbers, then verified
     /// caller IDs (at most [`MAX_NUMBER_PAGES`] pages of each).
     pub async fn list_account_numbers(&self) -> Result<Vec<AccountNumber>, TwilioError> {
-        let query = format!("?PageSize={}", numbers::MAX_PAGE_SIZE);
+        let query = format!("?PageSize={}", account::MAX_PAGE_SIZE);
         let mut found = self
             .collect_pages(
                 format!("IncomingPhoneNumbers.json{query}"),
-                |p: numbers::IncomingNumberPage| (p.incoming_phone_numbers, p.next_page_uri),
+                |p: account::IncomingNumberPage| (p.incoming_phone_numbers, p.next_page_uri),
             )
             .await?;
         found.extend(
             self.collect_pages(
                 format!("OutgoingCallerIds.json{query}"),
-                |p: numbers::CallerIdPage| (p.outgoing_caller_ids, p.next_page_uri),
+                |p: account::CallerIdPage| (p.outgoing_caller_ids, p.next_page_uri),
             )
             .await?,
         );

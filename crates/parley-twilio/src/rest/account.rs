@@ -1,7 +1,21 @@
-//! The account's own numbers: purchased (`IncomingPhoneNumbers`) and verified caller IDs
-//! (`OutgoingCallerIds`). A call's `From` must be one of them, or Twilio refuses it (21210).
+//! The account (`Accounts/{sid}.json`) and its own numbers: purchased
+//! (`IncomingPhoneNumbers`) and verified caller IDs (`OutgoingCallerIds`). A call's `From`
+//! must be one of them, or Twilio refuses it (21210).
 
 use serde::Deserialize;
+
+/// The account, as `GET /2010-04-01/Accounts/{sid}.json` describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Account {
+    pub sid: String,
+    #[serde(default)]
+    pub friendly_name: Option<String>,
+    /// `active`, `suspended` or `closed`.
+    pub status: String,
+    /// `Trial` or `Full`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
 
 use super::resource::empty_as_none;
 
