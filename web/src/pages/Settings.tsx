@@ -9,6 +9,7 @@ import { fmtTime, humanize } from "../api/format";
 import { useMe } from "../auth";
 import { Field } from "../components/Field";
 import { Empty, ErrorMessage, Loading } from "../components/States";
+import { Doctor } from "./Doctor";
 import { Webhooks } from "./Webhooks";
 
 const ROLES = ["admin", "operator", "viewer"] as const satisfies readonly Schema<"Role">[];
@@ -24,6 +25,7 @@ export default function SettingsPage() {
       {me.user_id != null && <ChangePassword />}
       {admin ? (
         <>
+          <Doctor />
           <Users />
           <ApiKeys />
           <Webhooks />

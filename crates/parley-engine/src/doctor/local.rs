@@ -28,11 +28,13 @@ pub(super) async fn database(store: Result<&Store, &str>) -> Vec<Finding> {
     const CHECK: &str = "database";
     let store = match store {
         Ok(store) => store,
-        Err(e) => return vec![Finding::problem(
+        Err(e) => {
+            return vec![Finding::problem(
             CHECK,
             format!("cannot connect to the database: {e}"),
             "check database_url (PARLEY_DATABASE_URL) and that the server is running and reachable",
-        )],
+        )]
+        }
     };
     if let Err(e) = store.ping().await {
         return vec![Finding::problem(
