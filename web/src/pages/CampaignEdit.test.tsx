@@ -36,6 +36,18 @@ Object.assign(settings.retry, { short_call_seconds: 10, max_attempts_per_day: 2 
 
 afterEach(() => vi.unstubAllGlobals());
 
+function renderNewCampaign() {
+  render(
+    <QueryClientProvider client={new QueryClient()}>
+      <MemoryRouter initialEntries={["/campaigns/new"]}>
+        <Routes>
+          <Route path="/campaigns/new" element={<CampaignEditPage />} />
+        </Routes>
+      </MemoryRouter>
+    </QueryClientProvider>,
+  );
+}
+
 describe("campaign form", () => {
   it("covers every setting the API documents", () => {
     const documented = Object.keys(
@@ -61,15 +73,7 @@ describe("campaign form", () => {
       );
     });
     vi.stubGlobal("fetch", fetch);
-    render(
-      <QueryClientProvider client={new QueryClient()}>
-        <MemoryRouter initialEntries={["/campaigns/new"]}>
-          <Routes>
-            <Route path="/campaigns/new" element={<CampaignEditPage />} />
-          </Routes>
-        </MemoryRouter>
-      </QueryClientProvider>,
-    );
+    renderNewCampaign();
     await userEvent.type(await screen.findByLabelText("Name"), "Spring");
     await userEvent.click(screen.getByRole("button", { name: "Create campaign" }));
     const field = screen.getByLabelText("Calls per second");
@@ -98,15 +102,7 @@ describe("campaign form", () => {
       return json({ id: 9, name: "Spring", settings }, 201);
     });
     vi.stubGlobal("fetch", fetch);
-    render(
-      <QueryClientProvider client={new QueryClient()}>
-        <MemoryRouter initialEntries={["/campaigns/new"]}>
-          <Routes>
-            <Route path="/campaigns/new" element={<CampaignEditPage />} />
-          </Routes>
-        </MemoryRouter>
-      </QueryClientProvider>,
-    );
+    renderNewCampaign();
     const agent = await screen.findByLabelText("ElevenLabs agent");
     expect(await screen.findByText("Empty: calls use Renewals (agent_renewals)")).toBeInTheDocument();
     await userEvent.type(agent, "agent_gone");

@@ -145,6 +145,8 @@ pub(super) fn data_dir(dir: &Path) -> Vec<Finding> {
     }
 }
 
+// The C types are u64 on 64-bit Linux but narrower elsewhere.
+#[allow(clippy::useless_conversion)]
 fn free_bytes(dir: &Path) -> std::io::Result<u64> {
     let stat = nix::sys::statvfs::statvfs(dir).map_err(std::io::Error::from)?;
     Ok(u64::from(stat.blocks_available()) * u64::from(stat.fragment_size()))

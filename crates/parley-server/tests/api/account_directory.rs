@@ -1,7 +1,7 @@
 //! The campaign form picks agents and numbers from the accounts, and a campaign does not
 //! start with an agent or caller ID its accounts do not have.
 use crate::calls_e2e::sandbox;
-use crate::harness::{error_code, Db, TestApp};
+use crate::harness::{error_code, TestApp};
 use parley_engine::telephony::sandbox_credentials as creds;
 use parley_sim::elevenlabs::{ElevenLabsSim, ElevenLabsSimConfig, SimAgent};
 use parley_sim::twilio::{TwilioSim, TwilioSimConfig};
@@ -124,16 +124,7 @@ async fn every_page_of_agents_numbers_and_verified_caller_ids_is_listed() {
     )
     .await
     .unwrap();
-    let (twilio_url, agent_url) = (twilio.base_url.clone(), elevenlabs.base_url.clone());
-    let app = TestApp::start_on(Db::Sqlite, move |s| {
-        s.twilio.account_sid = Some(creds::TWILIO_ACCOUNT_SID.into());
-        s.twilio.auth_token = Some(creds::TWILIO_AUTH_TOKEN.into());
-        s.twilio.api_base_url = twilio_url.parse().unwrap();
-        s.elevenlabs.api_key = Some(creds::ELEVENLABS_API_KEY.into());
-        s.elevenlabs.api_base_url = agent_url.parse().unwrap();
-        s.dialer.enabled = false;
-    })
-    .await;
+    let app = TestApp::on_simulators(&twilio.base_url, &elevenlabs.base_url, |_| {}).await;
     let (status, listed) = app.call(Method::GET, "/api/v1/agents", None).await;
     assert_eq!(status, 200, "{listed}");
     let ids: Vec<&str> = listed["items"]
@@ -156,16 +147,8 @@ async fn every_page_of_agents_numbers_and_verified_caller_ids_is_listed() {
 
 #[tokio::test]
 async fn an_unreachable_service_answers_502_with_its_error() {
-    let app = TestApp::start_on(Db::Sqlite, |s| {
-        s.twilio.account_sid = Some(creds::TWILIO_ACCOUNT_SID.into());
-        s.twilio.auth_token = Some("a-revoked-token".into());
-        // Nothing listens on port 9 of loopback.
-        s.twilio.api_base_url = "http://127.0.0.1:9".parse().unwrap();
-        s.elevenlabs.api_key = Some(creds::ELEVENLABS_API_KEY.into());
-        s.elevenlabs.api_base_url = "http://127.0.0.1:9".parse().unwrap();
-        s.dialer.enabled = false;
-    })
-    .await;
+    // Nothing listens on port 9 of loopback.
+    let app = TestApp::on_simulators("http://127.0.0.1:9", "http://127.0.0.1:9", |_| {}).await;
     for path in ["/api/v1/agents", "/api/v1/phone-numbers"] {
         let (status, body) = app.call(Method::GET, path, None).await;
         assert_eq!(status, 502, "{path}: {body}");

@@ -1,6 +1,6 @@
 //! The doctor reads a configuration against the services it will use and says what to fix.
 use crate::calls_e2e::sandbox;
-use crate::harness::{read, Db, TestApp};
+use crate::harness::{read, TestApp};
 use parley_engine::telephony::sandbox_credentials as creds;
 use parley_sim::elevenlabs::{ElevenLabsSim, ElevenLabsSimConfig, SimAgent};
 use parley_sim::twilio::{TwilioSim, TwilioSimConfig};
@@ -74,16 +74,10 @@ async fn a_misconfigured_node_gets_each_problem_with_its_fix() {
     )
     .await
     .unwrap();
-    let (twilio_url, agent_url) = (twilio.base_url.clone(), elevenlabs.base_url.clone());
-    let app = TestApp::start_on(Db::Sqlite, move |s| {
-        s.twilio.account_sid = Some(creds::TWILIO_ACCOUNT_SID.into());
+    let app = TestApp::on_simulators(&twilio.base_url, &elevenlabs.base_url, |s| {
         s.twilio.auth_token = Some("a-revoked-token".into());
-        s.twilio.api_base_url = twilio_url.parse().unwrap();
         s.twilio.caller_id = Some(creds::CALLER_ID.into());
-        s.elevenlabs.api_key = Some(creds::ELEVENLABS_API_KEY.into());
-        s.elevenlabs.api_base_url = agent_url.parse().unwrap();
         s.elevenlabs.agent_id = Some("agent_deleted".into());
-        s.dialer.enabled = false;
     })
     .await;
     // A draft campaign that uses the account's agent, whose audio is not μ-law.

@@ -107,6 +107,28 @@ impl TestApp {
         id
     }
 
+    /// A production-mode app (SQLite, dialer off) whose Twilio and ElevenLabs are the
+    /// simulators at these base URLs, with the sandbox credentials; `tweak` goes last.
+    pub async fn on_simulators(
+        twilio_url: &str,
+        elevenlabs_url: &str,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        use parley_engine::telephony::sandbox_credentials as creds;
+        let (twilio_url, elevenlabs_url) =
+            (twilio_url.parse().unwrap(), elevenlabs_url.parse().unwrap());
+        TestApp::start_on(Db::Sqlite, move |s| {
+            s.twilio.account_sid = Some(creds::TWILIO_ACCOUNT_SID.into());
+            s.twilio.auth_token = Some(creds::TWILIO_AUTH_TOKEN.into());
+            s.twilio.api_base_url = twilio_url;
+            s.elevenlabs.api_key = Some(creds::ELEVENLABS_API_KEY.into());
+            s.elevenlabs.api_base_url = elevenlabs_url;
+            s.dialer.enabled = false;
+            tweak(s);
+        })
+        .await
+    }
+
     pub async fn start_on(db: Db, tweak: impl FnOnce(&mut Settings)) -> TestApp {
         crate::suite_log::install();
         let dir = tempfile::tempdir().unwrap();

@@ -38,57 +38,52 @@ pub(super) async fn fetch_account(
 }
 const MAX_PAGE_SIZE: usize = 1000;
 
-pub(super) async fn list_incoming(
+/// Both number lists; which one is the path's last segment.
+pub(super) async fn list_numbers(
     State(shared): State<Arc<Shared>>,
     Path(account): Path<String>,
     uri: axum::http::Uri,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&shared, &headers, &account, uri.path())?;
-    let numbers = &shared.config.numbers;
-    Ok(Json(page_of(
-        "incoming_phone_numbers",
-        uri.path(),
-        query.as_deref(),
-        numbers,
-        |i, n| {
-            json!({
-                "sid": format!("PN{i:032x}"),
-                "account_sid": shared.config.account_sid,
-                "phone_number": n,
-                "friendly_name": formatted(n),
-                "capabilities": {"voice": true, "sms": true, "mms": false, "fax": false},
-                "voice_url": "",
-                "status": "in-use",
-            })
-        },
-    )))
-}
-
-pub(super) async fn list_caller_ids(
-    State(shared): State<Arc<Shared>>,
-    Path(account): Path<String>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    authorize(&shared, &headers, &account, uri.path())?;
-    let numbers = &shared.config.verified_caller_ids;
-    Ok(Json(page_of(
-        "outgoing_caller_ids",
-        uri.path(),
-        query.as_deref(),
-        numbers,
-        |i, n| {
-            json!({
-                "sid": format!("PN{:032x}", i + 1_000_000),
-                "account_sid": shared.config.account_sid,
-                "phone_number": n,
-                "friendly_name": formatted(n),
-            })
-        },
-    )))
+    let path = uri.path();
+    authorize(&shared, &headers, &account, path)?;
+    let config = &shared.config;
+    let query = query.as_deref();
+    let page = if path.ends_with("/IncomingPhoneNumbers.json") {
+        page_of(
+            "incoming_phone_numbers",
+            path,
+            query,
+            &config.numbers,
+            |i, n| {
+                json!({
+                    "sid": format!("PN{i:032x}"),
+                    "account_sid": config.account_sid,
+                    "phone_number": n,
+                    "friendly_name": formatted(n),
+                    "capabilities": {"voice": true, "sms": true, "mms": false, "fax": false},
+                    "status": "in-use",
+                })
+            },
+        )
+    } else {
+        page_of(
+            "outgoing_caller_ids",
+            path,
+            query,
+            &config.verified_caller_ids,
+            |i, n| {
+                json!({
+                    "sid": format!("PN{:032x}", i + 1_000_000),
+                    "account_sid": config.account_sid,
+                    "phone_number": n,
+                    "friendly_name": formatted(n),
+                })
+            },
+        )
+    };
+    Ok(Json(page))
 }
 
 /// One page of `items` under `key`, with Twilio's paging fields.

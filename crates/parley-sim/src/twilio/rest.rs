@@ -69,11 +69,11 @@ pub(crate) fn router(shared: AppState) -> Router {
         )
         .route(
             "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json",
-            get(super::numbers::list_incoming),
+            get(super::numbers::list_numbers),
         )
         .route(
             "/2010-04-01/Accounts/{account}/OutgoingCallerIds.json",
-            get(super::numbers::list_caller_ids),
+            get(super::numbers::list_numbers),
         )
         .fallback(not_found)
         .with_state(shared)
