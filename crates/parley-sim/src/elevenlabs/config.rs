@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use parley_elevenlabs::AudioFormat;
 
+use crate::net_delay::NetworkDelay;
+
 /// How the ElevenLabs simulator behaves. `Default` gives the sandbox values.
 #[derive(Debug, Clone)]
 pub struct ElevenLabsSimConfig {
@@ -32,6 +34,9 @@ pub struct ElevenLabsSimConfig {
     /// Server (webhook) tools, which agent `agent_server_tools` calls instead of client
     /// tools; `None`: that agent uses client tools too.
     pub server_tools: Option<ServerTools>,
+    /// The network between the simulator and its clients: signed-URL requests, the
+    /// conversation handshake and every message on it pay it.
+    pub network_delay: NetworkDelay,
 }
 
 /// Where the agent's server tools live: `POST {base_url}/{name}` with
@@ -57,6 +62,7 @@ impl Default for ElevenLabsSimConfig {
             ping_interval: DEFAULT_PING_INTERVAL,
             metadata_delay: Duration::ZERO,
             server_tools: None,
+            network_delay: NetworkDelay::default(),
         }
     }
 }

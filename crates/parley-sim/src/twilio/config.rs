@@ -1,5 +1,6 @@
 //! Simulator settings and the time scaling every scripted duration goes through.
 
+use crate::net_delay::NetworkDelay;
 use crate::personas::Persona;
 use std::time::Duration;
 
@@ -21,6 +22,9 @@ pub struct TwilioSimConfig {
     /// `Some`: every call reaches this persona, whatever number it dials (load tests:
     /// the busy persona at a high speed ends each call at once). `None`: by number.
     pub callee: Option<&'static Persona>,
+    /// The network between Twilio and the app: the REST API's requests, TwiML and
+    /// callback requests, the media stream's handshake and every message on it pay it.
+    pub network_delay: NetworkDelay,
 }
 
 impl Default for TwilioSimConfig {
@@ -32,6 +36,7 @@ impl Default for TwilioSimConfig {
             calls_per_second: 10.0,
             chaos_seed: None,
             callee: None,
+            network_delay: NetworkDelay::default(),
         }
     }
 }
