@@ -293,7 +293,7 @@ impl Default for CallSettings {
             recording_retention_days: 90,
             transcript_retention_days: 0,
             record_retention_days: 0,
-            agent_early_connect_secs: 30,
+            agent_early_connect_secs: 15,
         }
     }
 }

@@ -14,13 +14,14 @@
 //! and when the wait runs out; a later TwiML fetch for the same call replaces it.
 //! Where the stream reaches another node than the TwiML fetch, that node connects on its
 //! own and this connection runs out.
+use super::relay::AgentSocket;
 use super::session::{close_agent, AgentConnectError};
 use super::socket::CloseFrame;
-use super::relay::AgentSocket;
 use crate::Engine;
 use futures::StreamExt;
 use parley_domain::call::Call;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -42,6 +43,8 @@ type Claim = oneshot::Sender<AgentSocket>;
 #[derive(Default)]
 pub struct EarlyAgents {
     state: Mutex<State>,
+    /// Streams that found their agent connection waiting.
+    claimed: AtomicU64,
 }
 
 #[derive(Default)]
@@ -63,6 +66,11 @@ impl EarlyAgents {
     /// Connections waiting for their stream.
     pub fn waiting(&self) -> usize {
         self.lock().waiting.len()
+    }
+
+    /// Media streams on this node that found their agent connection opened ahead.
+    pub fn claimed(&self) -> u64 {
+        self.claimed.load(Ordering::Relaxed)
     }
 
     /// Closes every waiting connection and opens no more (the node is going away).
@@ -124,7 +132,9 @@ impl EarlyAgents {
         let (_, sender) = self.lock().waiting.remove(&call_id)?;
         let (claim, socket) = oneshot::channel();
         sender.send(claim).ok()?;
-        socket.await.ok()
+        let socket = socket.await.ok()?;
+        self.claimed.fetch_add(1, Ordering::Relaxed);
+        Some(socket)
     }
 }
 
@@ -184,18 +194,18 @@ impl Engine {
         deadline: tokio::time::Instant,
         (agent_id, url): (&str, Option<String>),
     ) {
+        // Opening is bounded (AGENT_CONNECT_TIMEOUT); a release meanwhile is remembered,
+        // so that the socket, once open, is closed properly rather than dropped.
         let open = self.open_agent_socket(agent_id, url);
         tokio::pin!(open);
-        let mut claimed = None;
+        let (mut claimed, mut released) = (None, false);
         let opened = loop {
             tokio::select! {
                 opened = &mut open => break opened,
-                claim = &mut claims, if claimed.is_none() => match claim {
+                claim = &mut claims, if claimed.is_none() && !released => match claim {
                     Ok(claim) => claimed = Some(claim),
-                    // Released while connecting: the attempt is dropped with the task.
-                    Err(_) => return,
+                    Err(_) => released = true,
                 },
-                () = tokio::time::sleep_until(deadline) => return,
             }
         };
         let mut agent = match opened {
@@ -206,6 +216,9 @@ impl Engine {
                 return;
             }
         };
+        if released {
+            return close_agent(agent, Some(CloseFrame::CALL_ENDED)).await;
+        }
         tracing::debug!(call_id, number, "agent connected ahead of the media stream");
         let claim = match claimed {
             Some(claim) => claim,

@@ -19,6 +19,7 @@ mod exports;
 mod harness;
 mod import;
 mod import_bounds;
+mod pickup;
 mod privacy;
 mod spreadsheets;
 mod suite_log;
