@@ -291,7 +291,11 @@ async fn place_through_parley(
     let mut heard = Vec::with_capacity(calls);
     for _ in 0..calls {
         let mut request = PlaceCall {
-            to: Some(CALLEE.parse().map_err(|_| BenchError::Wrong("callee".into()))?),
+            to: Some(
+                CALLEE
+                    .parse()
+                    .map_err(|_| BenchError::Wrong("callee".into()))?,
+            ),
             actor: "bench".to_owned(),
             ..PlaceCall::default()
         };

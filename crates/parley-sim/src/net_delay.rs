@@ -133,7 +133,12 @@ async fn pump(client: impl Io, server: impl Io, delay: NetworkDelay) {
     let (client_read, client_write) = tokio::io::split(client);
     let (server_read, server_write) = tokio::io::split(server);
     tokio::join!(
-        one_way(client_read, server_write, delay.one_way, delay.connect_cost()),
+        one_way(
+            client_read,
+            server_write,
+            delay.one_way,
+            delay.connect_cost()
+        ),
         one_way(server_read, client_write, delay.one_way, Duration::ZERO),
     );
 }
@@ -204,7 +209,11 @@ mod tests {
         client.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"hello");
         // A round trip plus the connection's set-up round trip.
-        assert!(start.elapsed() >= Duration::from_millis(120), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(120),
+            "{:?}",
+            start.elapsed()
+        );
         let again = Instant::now();
         client.write_all(b"again").await.unwrap();
         client.read_exact(&mut buf).await.unwrap();

@@ -147,7 +147,8 @@ async fn bench_pickup(args: BenchPickupArgs) -> anyhow::Result<()> {
             if args_connect_on_start {
                 child_args.push("--connect-on-start".to_owned());
             }
-            let exe = std::env::current_exe().context("cannot find this program to run it again")?;
+            let exe =
+                std::env::current_exe().context("cannot find this program to run it again")?;
             let mut command = tokio::process::Command::new(exe);
             command.arg("bench").args(&child_args);
             let report: Report<pickup::PickupResult> = parley_bench::child::run_json(command)

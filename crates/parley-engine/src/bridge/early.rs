@@ -114,7 +114,11 @@ impl EarlyAgents {
     /// Takes connection `number` of `call_id` off the list, if it is still there.
     fn forget(&self, call_id: i64, number: u64) {
         let mut state = self.lock();
-        if state.waiting.get(&call_id).is_some_and(|(n, _)| *n == number) {
+        if state
+            .waiting
+            .get(&call_id)
+            .is_some_and(|(n, _)| *n == number)
+        {
             state.waiting.remove(&call_id);
         }
     }

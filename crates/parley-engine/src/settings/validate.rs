@@ -136,7 +136,10 @@ impl Settings {
             return Err(invalid("sandbox.network_delay_ms", "must be at most 10000"));
         }
         if self.calls.agent_early_connect_secs > 600 {
-            return Err(invalid("calls.agent_early_connect_secs", "must be at most 600"));
+            return Err(invalid(
+                "calls.agent_early_connect_secs",
+                "must be at most 600",
+            ));
         }
         let cost = self.analytics.cost_per_minute_usd;
         if !(cost.is_finite() && (0.0..=100.0).contains(&cost)) {

@@ -109,9 +109,7 @@ pub(crate) async fn run(mut socket: WebSocket, inner: Arc<Inner>, agent_id: Stri
 /// Waits for `conversation_initiation_client_data`. Any other first message counts as an
 /// empty initiation (reference F.3); how the socket ended if the client leaves or never
 /// speaks.
-async fn receive_initiation(
-    socket: &mut WebSocket,
-) -> Result<InitiationClientData, UnstartedEnd> {
+async fn receive_initiation(socket: &mut WebSocket) -> Result<InitiationClientData, UnstartedEnd> {
     let wait = async {
         loop {
             match socket.recv().await {
@@ -904,7 +902,9 @@ impl Session {
             if speech.sent == 0 {
                 let after = self.started.elapsed();
                 self.update(|r| {
-                    r.summary.first_audio_ms.get_or_insert(after.as_secs_f64() * 1000.0);
+                    r.summary
+                        .first_audio_ms
+                        .get_or_insert(after.as_secs_f64() * 1000.0);
                 });
             }
             speech.sent += 1;

@@ -91,7 +91,11 @@ pub(crate) async fn open(
     request.headers_mut().insert(SIGNATURE_HEADER, value);
     let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
     let uri = request.uri();
-    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']).to_owned();
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_owned();
     if lower.starts_with("wss://") {
         // As before the delay: no TLS is built in.
         return Err(StreamError::Handshake("wss:// is not supported".into()));

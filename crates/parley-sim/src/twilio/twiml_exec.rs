@@ -571,7 +571,10 @@ impl LiveCall {
                     self.forks.push(media_client::spawn_fork(
                         spec,
                         self.ctx.facts.clone(),
-                        (shared.config.auth_token.clone(), shared.config.network_delay),
+                        (
+                            shared.config.auth_token.clone(),
+                            shared.config.network_delay,
+                        ),
                     ));
                 }
                 Verb::Start(None) => {}
@@ -634,7 +637,12 @@ impl LiveCall {
     async fn open_stream(&mut self, spec: &StreamSpec) -> bool {
         let spec = self.stream_spec(spec.clone());
         let config = &self.ctx.shared.config;
-        let opened = media_client::open(&spec, &self.ctx.facts, &config.auth_token, config.network_delay);
+        let opened = media_client::open(
+            &spec,
+            &self.ctx.facts,
+            &config.auth_token,
+            config.network_delay,
+        );
         match opened.await {
             Ok((stream, reader)) => {
                 self.stream = Some(stream);
