@@ -20,6 +20,7 @@ use super::socket::CloseFrame;
 use crate::Engine;
 use futures::StreamExt;
 use parley_domain::call::Call;
+use parley_elevenlabs::ws::ClientEvent;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -37,7 +38,15 @@ const NO_STREAM: CloseFrame = CloseFrame {
 };
 
 /// A claim on a waiting connection: the socket comes back on it once open.
-type Claim = oneshot::Sender<AgentSocket>;
+type Claim = oneshot::Sender<Ready>;
+
+/// An open agent socket and the call's initiation data, written while it waited (the
+/// call's variables and overrides are set when it is placed); `None` if reading them
+/// failed, for the stream to try again.
+pub(super) struct Ready {
+    pub socket: AgentSocket,
+    pub initiation: Option<String>,
+}
 
 /// The early connections of this node (see the module docs).
 #[derive(Default)]
@@ -132,7 +141,7 @@ impl EarlyAgents {
 
     /// The socket waiting for `call_id` (once it is open); `None` when there is none or
     /// it failed to open.
-    pub(super) async fn claim(&self, call_id: i64) -> Option<AgentSocket> {
+    pub(super) async fn claim(&self, call_id: i64) -> Option<Ready> {
         let (_, sender) = self.lock().waiting.remove(&call_id)?;
         let (claim, socket) = oneshot::channel();
         sender.send(claim).ok()?;
@@ -223,6 +232,13 @@ impl Engine {
         if released {
             return close_agent(agent, Some(CloseFrame::CALL_ENDED)).await;
         }
+        let initiation = match self.initiation_data(call_id).await {
+            Ok(data) => Some(ClientEvent::initiation(data).to_json()),
+            Err(e) => {
+                tracing::warn!(call_id, error = %e, "reading the initiation data failed");
+                None
+            }
+        };
         tracing::debug!(call_id, number, "agent connected ahead of the media stream");
         let claim = match claimed {
             Some(claim) => claim,
@@ -246,9 +262,13 @@ impl Engine {
                 }
             },
         };
-        if let Err(agent) = claim.send(agent) {
+        let ready = Ready {
+            socket: agent,
+            initiation,
+        };
+        if let Err(ready) = claim.send(ready) {
             // The stream went away while the socket opened.
-            close_agent(agent, Some(CloseFrame::CALL_ENDED)).await;
+            close_agent(ready.socket, Some(CloseFrame::CALL_ENDED)).await;
         }
     }
 

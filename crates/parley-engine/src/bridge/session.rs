@@ -238,16 +238,19 @@ impl Engine {
     /// Opens the agent conversation, on the connection opened when the TwiML was fetched
     /// if there is one (see `early`), else on a new one, and sends the initiation data.
     async fn connect_agent(&self, call: &Call) -> Result<AgentSocket, AgentConnectError> {
-        let mut agent = match self.bridges.early.claim(call.id).await {
-            Some(agent) => agent,
+        let (mut agent, prepared) = match self.bridges.early.claim(call.id).await {
+            Some(ready) => (ready.socket, ready.initiation),
             None => {
                 let agent_id = self.agent_of(call).ok_or(AgentConnectError::NoAgent)?;
-                self.open_agent_socket(&agent_id, None).await?
+                (self.open_agent_socket(&agent_id, None).await?, None)
             }
         };
-        let init = self.initiation_data(call.id).await?;
+        let initiation = match prepared {
+            Some(json) => json,
+            None => ClientEvent::initiation(self.initiation_data(call.id).await?).to_json(),
+        };
         agent
-            .send(AgentMessage::text(ClientEvent::initiation(init).to_json()))
+            .send(AgentMessage::text(initiation))
             .await
             .map_err(AgentConnectError::Initiation)?;
         Ok(agent)
@@ -277,7 +280,7 @@ impl Engine {
     }
 
     /// Dynamic variables and overrides stored with the call when it was placed.
-    async fn initiation_data(
+    pub(super) async fn initiation_data(
         &self,
         call_id: i64,
     ) -> Result<InitiationClientData, parley_store::StoreError> {
