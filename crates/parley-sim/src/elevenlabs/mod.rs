@@ -142,7 +142,7 @@ impl ElevenLabsSim {
             sim,
             stop,
             task,
-            proxy: proxy,
+            proxy,
         })
     }
 
