@@ -4,7 +4,7 @@
 //! answering machine, nothing at all). Checked against what the agent simulator recorded
 //! of every socket opened to it.
 use crate::calls_e2e::{place, wait_for};
-use crate::calls_failures::{status_callback, stored_call, stream_token};
+use crate::calls_failures::{status_callback, stored_call, stream_token, twilio_post};
 use crate::harness::{Db, TestApp};
 use parley_engine::events::LiveEvent;
 use parley_engine::telephony::sandbox_credentials::{TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN};
@@ -120,16 +120,9 @@ async fn an_answering_machine_hang_up_closes_the_agent_socket() {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let signature = parley_twilio::signature::sign(TWILIO_AUTH_TOKEN, &app.url(&path), &params);
-    // The stored call is unknown to the carrier, so the hang-up request itself fails:
-    // the agent socket goes first.
-    app.http
-        .post(app.url(&path))
-        .header("x-twilio-signature", signature)
-        .form(&params)
-        .send()
-        .await
-        .unwrap();
+    // The stored call is unknown to the carrier, so the hang-up request itself fails
+    // (502): the agent socket goes first.
+    twilio_post(&app, &path, &params, TWILIO_AUTH_TOKEN).await;
     assert_eq!(closed_unstarted(&app).await, call_ended());
     app.stop().await;
 }
