@@ -5,7 +5,7 @@
 //! talk to a real Parley server over loopback, so what they measure is what a client
 //! would see: `import` starts it in-process ([`server::BenchServer`]); `bridge` runs it as
 //! a child process, so that its CPU and memory are measured apart from the load
-//! generator's.
+//! generator's; `pickup` runs it in-process between the simulators.
 //!
 //! Figures are reported, never asserted: speed depends on the machine.
 #![forbid(unsafe_code)]
@@ -16,6 +16,7 @@ pub mod child;
 pub mod dialer;
 pub mod export;
 pub mod import;
+pub mod pickup;
 pub mod proc_stats;
 pub mod report;
 pub mod server;
@@ -33,6 +34,7 @@ pub const SCENARIOS: &[&str] = &[
     dialer::SCENARIO,
     analytics::SCENARIO,
     export::SCENARIO,
+    pickup::SCENARIO,
 ];
 
 /// A database backend to run a scenario on.

@@ -128,6 +128,11 @@ pub struct CallSettings {
     /// Calls that ended longer ago than this are deleted with everything about them;
     /// 0 keeps them. At least `recording_retention_days`, so the files go first.
     pub record_retention_days: u32,
+    /// When Twilio fetches a call's TwiML, Parley opens its agent connection right away
+    /// (with a signed URL fetched when the call was placed), so that the media stream finds
+    /// it ready; this long, at most, it waits for that stream before it is closed. 0
+    /// connects only when the stream starts.
+    pub agent_early_connect_secs: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -181,6 +186,9 @@ pub struct GoogleSettings {
 pub struct SandboxSettings {
     /// How fast the simulated callees and agent talk (1.0 = real time).
     pub speed: f64,
+    /// One-way delay of the simulated network to each simulator (REST and WebSocket),
+    /// in milliseconds; 0 is loopback as it is.
+    pub network_delay_ms: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -285,6 +293,7 @@ impl Default for CallSettings {
             recording_retention_days: 90,
             transcript_retention_days: 0,
             record_retention_days: 0,
+            agent_early_connect_secs: 15,
         }
     }
 }
@@ -343,7 +352,10 @@ impl Default for GoogleSettings {
 
 impl Default for SandboxSettings {
     fn default() -> Self {
-        SandboxSettings { speed: 1.0 }
+        SandboxSettings {
+            speed: 1.0,
+            network_delay_ms: 0,
+        }
     }
 }
 

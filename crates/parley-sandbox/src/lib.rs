@@ -210,11 +210,15 @@ impl Sandbox {
         let tools = ToolFakes::start(&mut settings.tools, loopback).await?;
         let sheets = start_sheets(&mut settings.google, loopback).await?;
         let speed = settings.sandbox.speed;
+        let network_delay = parley_sim::net_delay::NetworkDelay::one_way(
+            std::time::Duration::from_millis(settings.sandbox.network_delay_ms.into()),
+        );
         let twilio = TwilioSim::spawn(
             TwilioSimConfig {
                 account_sid: credentials.twilio_account_sid.clone(),
                 auth_token: credentials.twilio_auth_token.expose_secret().to_owned(),
                 speed,
+                network_delay,
                 ..TwilioSimConfig::default()
             },
             loopback,
@@ -242,6 +246,7 @@ impl Sandbox {
                     .expose_secret()
                     .to_owned(),
                 server_tools: Some(server_tools),
+                network_delay,
                 ..ElevenLabsSimConfig::default()
             }
             .with_speed(speed),

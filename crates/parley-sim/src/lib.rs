@@ -5,6 +5,7 @@
 
 pub mod elevenlabs;
 pub mod fakes;
+pub mod net_delay;
 pub mod personas;
 pub mod twilio;
 pub mod voice;

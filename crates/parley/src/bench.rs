@@ -4,7 +4,7 @@
 //! `--db <one> --json`), so each peak-memory figure belongs to one run alone.
 use crate::cli::{
     BenchAnalyticsArgs, BenchBackendArgs, BenchBridgeArgs, BenchCommand, BenchDb, BenchDialerArgs,
-    BenchExportArgs, BenchImportArgs,
+    BenchExportArgs, BenchImportArgs, BenchPickupArgs,
 };
 use crate::{app, telemetry};
 use anyhow::Context;
@@ -13,6 +13,7 @@ use parley_bench::bridge::{self, BridgeOptions, BridgeResult};
 use parley_bench::dialer::{self, DialerOptions};
 use parley_bench::export::{self, ExportOptions, ExportResult};
 use parley_bench::import::{self, ImportOptions};
+use parley_bench::pickup::{self, PickupOptions};
 use parley_bench::report::{Report, Row};
 use parley_bench::server::{BoxError, BoxFuture, Launched, Node};
 use parley_bench::Db;
@@ -39,6 +40,7 @@ pub fn run(command: BenchCommand, data_dir: Option<PathBuf>) -> anyhow::Result<(
         BenchCommand::Dialer(args) => runtime()?.block_on(bench_dialer(args)),
         BenchCommand::Analytics(args) => runtime()?.block_on(bench_analytics(args, data_dir)),
         BenchCommand::Export(args) => runtime()?.block_on(bench_export(args)),
+        BenchCommand::Pickup(args) => runtime()?.block_on(bench_pickup(args)),
     }
 }
 
@@ -106,6 +108,64 @@ fn print_bridge(result: &BridgeResult) {
         result.clears_received,
         result.greetings_received
     );
+}
+
+async fn bench_pickup(args: BenchPickupArgs) -> anyhow::Result<()> {
+    let args_connect_on_start = args.connect_on_start;
+    let any_port = || "127.0.0.1:0".parse().expect("a valid address");
+    let options = PickupOptions {
+        launch,
+        calls: usize::try_from(args.calls).context("--calls")?,
+        delays_ms: args.delays,
+        twilio_delay_ms: args.twilio_delay,
+        early_connect: !args.connect_on_start,
+        target: args.target,
+        agent_listen: args.agent_listen.unwrap_or_else(any_port),
+        twilio_listen: args.twilio_listen.unwrap_or_else(any_port),
+    };
+    let what = options.target.as_deref().unwrap_or("parley");
+    eprintln!(
+        "bench pickup: {} calls through {what} at each of {:?} ms one-way",
+        options.calls, options.delays_ms
+    );
+    // Parley at several delays: each in a child process, so no run shares a process
+    // (its background work, its memory) with the one before.
+    let results = if options.target.is_none() && options.delays_ms.len() > 1 {
+        let mut results = Vec::new();
+        for delay in &options.delays_ms {
+            let mut child_args = vec![
+                pickup::SCENARIO.to_owned(),
+                "--calls".to_owned(),
+                args.calls.to_string(),
+                "--delays".to_owned(),
+                delay.to_string(),
+                "--json".to_owned(),
+            ];
+            if let Some(twilio) = options.twilio_delay_ms {
+                child_args.extend(["--twilio-delay".to_owned(), twilio.to_string()]);
+            }
+            if args_connect_on_start {
+                child_args.push("--connect-on-start".to_owned());
+            }
+            let exe =
+                std::env::current_exe().context("cannot find this program to run it again")?;
+            let mut command = tokio::process::Command::new(exe);
+            command.arg("bench").args(&child_args);
+            let report: Report<pickup::PickupResult> = parley_bench::child::run_json(command)
+                .await
+                .with_context(|| format!("the pickup benchmark at {delay} ms failed"))?;
+            results.extend(report.results);
+        }
+        results
+    } else {
+        pickup::run(&options)
+            .await
+            .context("the pickup benchmark failed")?
+    };
+    let report = Report::new(pickup::SCENARIO, results);
+    let title = format!("{} calls per delay, one at a time", options.calls);
+    print(&report, args.json, &title);
+    Ok(())
 }
 
 async fn bench_import(args: BenchImportArgs) -> anyhow::Result<()> {

@@ -290,6 +290,42 @@ pub enum BenchCommand {
     /// Write N calls with agent analyses in one campaign and export them through the
     /// API as CSV and XLSX: rows/s and the server's resident memory during each export.
     Export(BenchExportArgs),
+    /// Calls placed through the simulators behind a simulated network delay: the dead
+    /// air from Twilio's TwiML request to the agent's first audio at the Twilio side,
+    /// p50/p99 at each delay (Parley's bridge, or any bridge with --target).
+    Pickup(BenchPickupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchPickupArgs {
+    /// Calls at each delay, one after another.
+    #[arg(long, default_value_t = parley_bench::pickup::DEFAULT_CALLS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub calls: u64,
+    /// One-way network delays to the agent to measure at, in milliseconds.
+    #[arg(long, value_delimiter = ',', default_values_t = parley_bench::pickup::DEFAULT_DELAYS_MS,
+          value_parser = clap::value_parser!(u64).range(0..=2_000))]
+    pub delays: Vec<u64>,
+    /// Twilio's one-way delay in milliseconds (default: the agent's, at each step).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=2_000))]
+    pub twilio_delay: Option<u64>,
+    /// Parley connects to the agent when the stream starts, not when the TwiML is
+    /// fetched (calls.agent_early_connect_secs = 0): the behaviour before early connect.
+    #[arg(long, conflicts_with = "target")]
+    pub connect_on_start: bool,
+    /// Measure this bridge's TwiML URL (http://HOST:PORT/PATH) instead of Parley; it must
+    /// reach the simulated agent at --agent-listen.
+    #[arg(long, value_name = "URL", requires = "agent_listen")]
+    pub target: Option<String>,
+    /// Where the simulated ElevenLabs agent listens.
+    #[arg(long, value_name = "ADDR")]
+    pub agent_listen: Option<SocketAddr>,
+    /// Where the simulated Twilio REST API listens.
+    #[arg(long, value_name = "ADDR")]
+    pub twilio_listen: Option<SocketAddr>,
+    /// Print one JSON object on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -241,3 +241,35 @@ fn export_reports_both_formats_on_every_backend() {
         assert!(figure("peak_rss_mb") >= figure("rss_before_mb"), "{r}");
     }
 }
+
+#[test]
+fn pickup_reports_the_dead_air_at_each_delay() {
+    let report = bench(&["pickup", "--calls", "2", "--delays", "0,20", "--json"]);
+    assert_eq!(report["scenario"], "pickup");
+    let results = report["results"].as_array().unwrap();
+    let delays: Vec<u64> = results
+        .iter()
+        .map(|r| r["one_way_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(delays, [0, 20], "{report}");
+    for r in results {
+        assert_eq!(r["target"], "parley", "{r}");
+        assert_eq!(r["calls"], 2, "{r}");
+        assert_eq!(r["heard"], 2, "every call heard the agent: {r}");
+        for key in ["dead_air_ms", "floor_ms", "added_ms"] {
+            let (p50, p99) = (
+                r[key]["p50"].as_f64().unwrap(),
+                r[key]["p99"].as_f64().unwrap(),
+            );
+            assert!(p50 >= 0.0 && p50 <= p99, "{key} in {r}");
+        }
+        assert!(r["dead_air_ms"]["p50"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["agent_first_audio_ms"].as_f64().unwrap() >= 0.0, "{r}");
+    }
+    assert!(results[0]["added_round_trips_p50"].is_null(), "{report}");
+    // Twilio's own share grows with its delay: two round trips at least.
+    assert!(
+        results[1]["floor_ms"]["p50"].as_f64().unwrap() >= 80.0,
+        "{report}"
+    );
+}

@@ -17,6 +17,8 @@ pub struct Bridges {
     emptied: Notify,
     /// Caller frames dropped because they waited too long for the agent's formats.
     held_frames_dropped: AtomicU64,
+    /// Agent connections opened ahead of their media streams.
+    pub early: super::early::EarlyAgents,
 }
 
 #[derive(Default)]
@@ -60,6 +62,7 @@ impl Bridges {
     /// Tells every live bridge that the node is going away, then waits (at most `grace`)
     /// until each has closed its sockets. New streams are refused from here on.
     pub async fn shut_down(&self, grace: Duration) {
+        self.early.shut_down();
         let notified = self.emptied.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();

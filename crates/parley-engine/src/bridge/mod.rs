@@ -5,6 +5,7 @@
 //! outgoing JSON is written around the same base64 payload into a buffer reused for every
 //! frame; one receive and one send per frame. Other formats go through [`audio`].
 pub mod audio;
+pub mod early;
 mod hold;
 pub mod live;
 mod relay;

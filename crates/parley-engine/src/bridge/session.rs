@@ -21,8 +21,27 @@ use tokio_tungstenite::tungstenite::Message as AgentMessage;
 /// Twilio sends `connected` then `start`; a stream that sends more before its `start`
 /// is not Twilio. (How long it may take is `http.media_start_timeout_secs`.)
 const MESSAGES_BEFORE_START: usize = 4;
-const AGENT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const AGENT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why the agent conversation could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum AgentConnectError {
+    #[error("no agent id")]
+    NoAgent,
+    #[error("signed URL request timed out")]
+    SignedUrlTimeout,
+    #[error("signed URL request failed: {0}")]
+    SignedUrl(parley_elevenlabs::ElevenLabsError),
+    #[error("agent connection timed out")]
+    ConnectTimeout,
+    #[error("agent connection failed: {0}")]
+    Connect(tokio_tungstenite::tungstenite::Error),
+    #[error(transparent)]
+    Store(#[from] parley_store::StoreError),
+    #[error("sending the conversation data failed: {0}")]
+    Initiation(tokio_tungstenite::tungstenite::Error),
+}
 
 #[derive(Debug, thiserror::Error)]
 enum SetupError {
@@ -216,43 +235,52 @@ impl Engine {
         Ok((start, call))
     }
 
-    /// Opens the agent conversation with a fresh signed URL and sends the initiation data.
-    async fn connect_agent(&self, call: &Call) -> Result<AgentSocket, String> {
-        let agent_id = call
-            .agent_id
-            .clone()
-            .or_else(|| self.telephony.default_agent_id.clone())
-            .ok_or("no agent id")?;
-        let signed = tokio::time::timeout(
-            AGENT_CONNECT_TIMEOUT,
-            self.telephony.elevenlabs.get_signed_url(&agent_id),
-        )
-        .await
-        .map_err(|_| "signed URL request timed out".to_string())?
-        .map_err(|e| format!("signed URL request failed: {e}"))?;
+    /// Opens the agent conversation, on the connection opened when the TwiML was fetched
+    /// if there is one (see `early`), else on a new one, and sends the initiation data.
+    async fn connect_agent(&self, call: &Call) -> Result<AgentSocket, AgentConnectError> {
+        let (mut agent, prepared) = match self.bridges.early.claim(call.id).await {
+            Some(ready) => (ready.socket, ready.initiation),
+            None => {
+                let agent_id = self.agent_of(call).ok_or(AgentConnectError::NoAgent)?;
+                (self.open_agent_socket(&agent_id, None).await?, None)
+            }
+        };
+        let initiation = match prepared {
+            Some(json) => json,
+            None => ClientEvent::initiation(self.initiation_data(call.id).await?).to_json(),
+        };
+        agent
+            .send(AgentMessage::text(initiation))
+            .await
+            .map_err(AgentConnectError::Initiation)?;
+        Ok(agent)
+    }
+
+    /// Opens an agent WebSocket with `signed_url`, or a fresh one when `None`.
+    pub(super) async fn open_agent_socket(
+        &self,
+        agent_id: &str,
+        signed_url: Option<String>,
+    ) -> Result<AgentSocket, AgentConnectError> {
+        let signed = match signed_url {
+            Some(url) => url,
+            None => self.signed_url(agent_id).await?,
+        };
         let config = WebSocketConfig::default()
             .read_buffer_size(SOCKET_READ_BUFFER)
             .write_buffer_size(SOCKET_WRITE_BUFFER);
-        let (mut agent, _) = tokio::time::timeout(
+        let (agent, _) = tokio::time::timeout(
             AGENT_CONNECT_TIMEOUT,
             tokio_tungstenite::connect_async_with_config(signed.as_str(), Some(config), true),
         )
         .await
-        .map_err(|_| "agent connection timed out".to_string())?
-        .map_err(|e| format!("agent connection failed: {e}"))?;
-        let init = self
-            .initiation_data(call.id)
-            .await
-            .map_err(|e| e.to_string())?;
-        agent
-            .send(AgentMessage::text(ClientEvent::initiation(init).to_json()))
-            .await
-            .map_err(|e| format!("sending the conversation data failed: {e}"))?;
+        .map_err(|_| AgentConnectError::ConnectTimeout)?
+        .map_err(AgentConnectError::Connect)?;
         Ok(agent)
     }
 
     /// Dynamic variables and overrides stored with the call when it was placed.
-    async fn initiation_data(
+    pub(super) async fn initiation_data(
         &self,
         call_id: i64,
     ) -> Result<InitiationClientData, parley_store::StoreError> {
@@ -362,7 +390,7 @@ async fn drain_twilio(twilio: &mut impl MediaSocket) {
 /// `frame` is sent when Parley ends the conversation; `None` when the agent closed first,
 /// whose close frame the library has queued an echo of (RFC 6455, 5.5.1): flushing sends
 /// it, with the agent's own code.
-async fn close_agent(mut agent: AgentSocket, frame: Option<CloseFrame>) {
+pub(super) async fn close_agent(mut agent: AgentSocket, frame: Option<CloseFrame>) {
     use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame as Frame};
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
         let sent = match frame {

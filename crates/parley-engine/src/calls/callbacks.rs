@@ -160,6 +160,8 @@ impl Engine {
         self.settle_campaign_call(&mut tx, &mut after, call_id, false)
             .await?;
         self.commit(tx, after).await?;
+        // A stream that never came will not: its agent connection goes.
+        self.bridges.early.release(call_id);
         tracing::info!(call_id, status = status.as_str(), outcome = ?call.outcome, "call ended");
         Ok(())
     }
@@ -236,6 +238,8 @@ impl Engine {
             }
             MachinePolicy::AgentTalks | MachinePolicy::Off => return Ok(()),
         };
+        // The agent will not talk on this call.
+        self.bridges.early.release(call.id);
         self.telephony
             .twilio
             .update_call(sid, &update)

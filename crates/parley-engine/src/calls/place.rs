@@ -113,6 +113,7 @@ impl Engine {
         let create = self.create_request(&call, options);
         match self.telephony.twilio.create_call(&create).await {
             Ok(placed) => {
+                self.prefetch_signed_url(&call);
                 self.store.set_call_sid(call.id, &placed.sid).await?;
                 Ok(self.store.get_call(call.id).await?)
             }
@@ -204,6 +205,7 @@ impl Engine {
         let stream = Stream::new(self.telephony.media_url())
             .parameter("call_id", call_id.to_string())
             .parameter("token", token);
+        self.connect_agent_early(&call);
         Ok(Response::new().connect(stream).to_xml())
     }
 }

@@ -132,6 +132,15 @@ impl Settings {
         if !(self.sandbox.speed >= 0.1 && self.sandbox.speed <= 100.0) {
             return Err(invalid("sandbox.speed", "must be between 0.1 and 100"));
         }
+        if self.sandbox.network_delay_ms > 10_000 {
+            return Err(invalid("sandbox.network_delay_ms", "must be at most 10000"));
+        }
+        if self.calls.agent_early_connect_secs > 600 {
+            return Err(invalid(
+                "calls.agent_early_connect_secs",
+                "must be at most 600",
+            ));
+        }
         let cost = self.analytics.cost_per_minute_usd;
         if !(cost.is_finite() && (0.0..=100.0).contains(&cost)) {
             return Err(invalid(

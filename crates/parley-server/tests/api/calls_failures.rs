@@ -115,11 +115,21 @@ pub async fn status_callback(
     } else {
         TWILIO_AUTH_TOKEN
     };
-    let sig = parley_twilio::signature::sign(key, &app.url(&path), &params);
+    twilio_post(app, &path, &params, key).await
+}
+
+/// Posts `params` to `path` as Twilio would, signed with `key`; returns the status.
+pub async fn twilio_post(
+    app: &crate::harness::TestApp,
+    path: &str,
+    params: &[(String, String)],
+    key: &str,
+) -> u16 {
+    let sig = parley_twilio::signature::sign(key, &app.url(path), params);
     app.http
-        .post(app.url(&path))
+        .post(app.url(path))
         .header("x-twilio-signature", sig)
-        .form(&params)
+        .form(params)
         .send()
         .await
         .unwrap()

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use parley_elevenlabs::AudioFormat;
 
+use crate::net_delay::NetworkDelay;
+
 /// How the ElevenLabs simulator behaves. `Default` gives the sandbox values.
 #[derive(Debug, Clone)]
 pub struct ElevenLabsSimConfig {
@@ -34,6 +36,9 @@ pub struct ElevenLabsSimConfig {
     pub server_tools: Option<ServerTools>,
     /// The account's agents, as `GET /v1/convai/agents` lists them.
     pub agents: Vec<SimAgent>,
+    /// The network between the simulator and its clients: signed-URL requests, the
+    /// conversation handshake and every message on it pay it.
+    pub network_delay: NetworkDelay,
 }
 
 /// An agent of the simulated account.
@@ -81,6 +86,7 @@ impl Default for ElevenLabsSimConfig {
             metadata_delay: Duration::ZERO,
             server_tools: None,
             agents: vec![SimAgent::sandbox()],
+            network_delay: NetworkDelay::default(),
         }
     }
 }

@@ -29,6 +29,7 @@ use super::record::{
     SimToolResult, Speaker,
 };
 use super::speech::{Burst, BurstDetector, InputDecoder, SpeechEvent};
+use super::store::UnstartedEnd;
 use super::{magic, webhook, Inner};
 use crate::personas::{self, Persona, PERSONAS};
 use crate::voice;
@@ -56,10 +57,20 @@ const GENERIC_REPLY: &str = "I see. Could you tell me a little more?";
 
 /// Serves one WebSocket from handshake to post-call webhook.
 pub(crate) async fn run(mut socket: WebSocket, inner: Arc<Inner>, agent_id: String) {
-    let Some(initiation) = receive_initiation(&mut socket).await else {
-        return;
+    let socket_id = inner.store.socket_opened(&agent_id);
+    let initiation = match receive_initiation(&mut socket).await {
+        Ok(initiation) => initiation,
+        Err(end) => {
+            inner
+                .store
+                .update_socket(socket_id, |s| s.closed_unstarted = Some(end));
+            return;
+        }
     };
     let conversation_id = format!("conv_{}", uuid::Uuid::now_v7().simple());
+    inner.store.update_socket(socket_id, |s| {
+        s.conversation_id = Some(conversation_id.clone());
+    });
     let record = Record::new(
         conversation_id.clone(),
         agent_id.clone(),
@@ -96,26 +107,36 @@ pub(crate) async fn run(mut socket: WebSocket, inner: Arc<Inner>, agent_id: Stri
 }
 
 /// Waits for `conversation_initiation_client_data`. Any other first message counts as an
-/// empty initiation (reference F.3); `None` if the client leaves or never speaks.
-async fn receive_initiation(socket: &mut WebSocket) -> Option<InitiationClientData> {
+/// empty initiation (reference F.3); how the socket ended if the client leaves or never
+/// speaks.
+async fn receive_initiation(socket: &mut WebSocket) -> Result<InitiationClientData, UnstartedEnd> {
     let wait = async {
         loop {
-            match socket.recv().await? {
-                Ok(Message::Text(text)) => {
-                    return Some(match ClientMessage::parse(text.as_str()) {
+            match socket.recv().await {
+                Some(Ok(Message::Text(text))) => {
+                    return Ok(match ClientMessage::parse(text.as_str()) {
                         Ok(ClientMessage::Event(
                             ClientEvent::ConversationInitiationClientData(data),
                         )) => *data,
                         _ => InitiationClientData::default(),
                     });
                 }
-                Ok(Message::Close(_)) => {
+                Some(Ok(Message::Close(frame))) => {
                     // Answered: the library's queued echo goes out with the flush.
                     let _ = socket.flush().await;
-                    return None;
+                    return Err(match frame {
+                        Some(f) => UnstartedEnd::Client {
+                            code: f.code,
+                            reason: f.reason.to_string(),
+                        },
+                        None => UnstartedEnd::Client {
+                            code: NO_STATUS,
+                            reason: String::new(),
+                        },
+                    });
                 }
-                Err(_) => return None,
-                Ok(_) => {}
+                Some(Err(_)) | None => return Err(UnstartedEnd::Vanished),
+                Some(Ok(_)) => {}
             }
         }
     };
@@ -127,7 +148,7 @@ async fn receive_initiation(socket: &mut WebSocket) -> Option<InitiationClientDa
                 reason: "no conversation_initiation_client_data received".into(),
             };
             let _ = socket.send(Message::Close(Some(frame))).await;
-            None
+            Err(UnstartedEnd::TimedOut)
         }
     }
 }
@@ -878,6 +899,14 @@ impl Session {
                 .send(frame)
                 .await
                 .map_err(|_| EndedBy::ClientVanished)?;
+            if speech.sent == 0 {
+                let after = self.started.elapsed();
+                self.update(|r| {
+                    r.summary
+                        .first_audio_ms
+                        .get_or_insert(after.as_secs_f64() * 1000.0);
+                });
+            }
             speech.sent += 1;
             speech.last_event_id = event_id;
         }

@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{ElevenLabsSimConfig, ServerTools, SimAgent};
 pub use record::{EndedBy, SimConversation, SimToolCall, SimToolResult, WebhookDelivery};
+pub use store::{SimSocket, UnstartedEnd};
 
 use agent_voice::AgentVoice;
 use error::ApiError;
@@ -125,9 +126,9 @@ impl ElevenLabsSim {
         config: ElevenLabsSimConfig,
         addr: SocketAddr,
     ) -> std::io::Result<RunningElevenLabsSim> {
+        let delay = config.network_delay;
         let sim = Self::new(config);
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
+        let (listener, addr, proxy) = crate::net_delay::bind(addr, delay).await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let router = sim.router();
         let task = tokio::spawn(async move {
@@ -144,6 +145,7 @@ impl ElevenLabsSim {
             sim,
             stop,
             task,
+            proxy,
         })
     }
 
@@ -158,6 +160,12 @@ impl ElevenLabsSim {
             .read(conversation_id, |r| r.summary.clone())
     }
 
+    /// Every conversation WebSocket opened, oldest first, with how those that started no
+    /// conversation ended.
+    pub fn sockets(&self) -> Vec<SimSocket> {
+        self.inner.store.sockets()
+    }
+
     /// Waits until `check` finds what it looks for in the conversations, re-checking on
     /// every change; `None` after `timeout`.
     pub async fn wait_for<T>(
@@ -165,11 +173,29 @@ impl ElevenLabsSim {
         timeout: Duration,
         mut check: impl FnMut(&[SimConversation]) -> Option<T>,
     ) -> Option<T> {
+        self.wait_until(timeout, |sim| check(&sim.conversations()))
+            .await
+    }
+
+    /// [`Self::wait_for`] over the sockets.
+    pub async fn wait_for_sockets<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&[SimSocket]) -> Option<T>,
+    ) -> Option<T> {
+        self.wait_until(timeout, |sim| check(&sim.sockets())).await
+    }
+
+    async fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&Self) -> Option<T>,
+    ) -> Option<T> {
         let mut changes = self.inner.store.subscribe();
         let wait = async {
             loop {
                 changes.mark_unchanged();
-                if let Some(found) = check(&self.conversations()) {
+                if let Some(found) = check(self) {
                     return found;
                 }
                 if changes.changed().await.is_err() {
@@ -196,12 +222,14 @@ pub struct RunningElevenLabsSim {
     pub sim: ElevenLabsSim,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
+    proxy: Option<crate::net_delay::Proxy>,
 }
 
 impl RunningElevenLabsSim {
     /// Closes live conversations (1001) and stops serving.
     pub async fn stop(self) {
         self.sim.shut_down();
+        drop(self.proxy);
         let _ = self.stop.send(());
         let _ = self.task.await;
     }

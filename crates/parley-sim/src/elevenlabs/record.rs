@@ -38,6 +38,9 @@ pub struct SimConversation {
     /// did not announce.
     pub audio_chunk_formats: BTreeMap<String, u64>,
     pub socket_open: bool,
+    /// From the initiation data's arrival to the first audio chunk sent: the agent's own
+    /// time to speak, which no client can save. `None` until it speaks.
+    pub first_audio_ms: Option<f64>,
     /// The close code the client sent, whether it closed first or answered the agent's
     /// close frame: 1005 for a close frame without a code, 1006 when the connection
     /// ended without one. `None` while open, and when the agent dropped the connection.
@@ -198,6 +201,7 @@ impl Record {
                 interruptions: 0,
                 audio_chunk_formats: BTreeMap::new(),
                 socket_open: true,
+                first_audio_ms: None,
                 client_close_code: None,
                 ended_by: None,
                 analysis: None,

@@ -1,4 +1,5 @@
-//! The simulator's conversation records, bounded in number.
+//! The simulator's conversation records, and the WebSockets clients opened (a socket
+//! may close before it starts a conversation), both bounded in number.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -23,7 +24,36 @@ struct Records {
     by_id: HashMap<String, Record>,
     /// Ids in creation order.
     order: VecDeque<String>,
+    /// Sockets in the order they were opened, numbered from `first_socket`.
+    sockets: VecDeque<SimSocket>,
+    first_socket: u64,
 }
+
+/// One conversation WebSocket a client opened, whether or not it started a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimSocket {
+    pub agent_id: String,
+    /// The conversation its initiation data started; `None` until then.
+    pub conversation_id: Option<String>,
+    /// How a socket that never started a conversation ended; `None` while it waits, and
+    /// for a socket that started one (see [`SimConversation::client_close_code`]).
+    pub closed_unstarted: Option<UnstartedEnd>,
+}
+
+/// How a socket ended before its initiation data came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnstartedEnd {
+    /// The client closed it: its close code (1005 when the frame had none) and reason.
+    Client { code: u16, reason: String },
+    /// The connection ended without a close frame (1006).
+    Vanished,
+    /// No initiation in time: the simulator closed it (1008).
+    TimedOut,
+}
+
+/// A socket's place in [`Store`]'s list.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SocketId(u64);
 
 impl Default for Store {
     fn default() -> Self {
@@ -56,6 +86,40 @@ impl Store {
     /// Reads a record without counting as a change.
     pub(crate) fn read<T>(&self, id: &str, view: impl FnOnce(&Record) -> T) -> Option<T> {
         self.lock().by_id.get(id).map(view)
+    }
+
+    pub(crate) fn socket_opened(&self, agent_id: &str) -> SocketId {
+        let id = {
+            let mut records = self.lock();
+            records.sockets.push_back(SimSocket {
+                agent_id: agent_id.to_owned(),
+                conversation_id: None,
+                closed_unstarted: None,
+            });
+            if records.sockets.len() > MAX_RECORDS {
+                records.sockets.pop_front();
+                records.first_socket += 1;
+            }
+            SocketId(records.first_socket + records.sockets.len() as u64 - 1)
+        };
+        self.notify();
+        id
+    }
+
+    /// Applies `change` to a socket's entry, if it is still kept.
+    pub(crate) fn update_socket(&self, id: SocketId, change: impl FnOnce(&mut SimSocket)) {
+        {
+            let mut records = self.lock();
+            let index = id.0.checked_sub(records.first_socket);
+            if let Some(socket) = index.and_then(|i| records.sockets.get_mut(i as usize)) {
+                change(socket);
+            }
+        }
+        self.notify();
+    }
+
+    pub(crate) fn sockets(&self) -> Vec<SimSocket> {
+        self.lock().sockets.iter().cloned().collect()
     }
 
     pub(crate) fn snapshot(&self) -> Vec<SimConversation> {

@@ -11,6 +11,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::mpsc;
 
+use crate::net_delay::NetworkDelay;
+
 /// Twilio's webhook timeout is commonly cited as 15 s.
 pub(crate) const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
 const RETRIES: u32 = 2;
@@ -69,8 +71,9 @@ pub(crate) fn prepare(
 }
 
 /// Sends one signed webhook request and returns the response.
+/// The request crosses the simulated network one way, and so does the response head.
 pub(crate) async fn request(
-    http: &reqwest::Client,
+    (http, delay): (&reqwest::Client, NetworkDelay),
     auth_token: &str,
     hook: &Webhook,
     params: &[(String, String)],
@@ -82,16 +85,18 @@ pub(crate) async fn request(
     } else {
         http.post(&url).form(&body)
     };
+    tokio::time::sleep(delay.one_way).await;
     let response = builder
         .header(SIGNATURE_HEADER, signature)
         .header(reqwest::header::USER_AGENT, "TwilioProxy/1.1")
         .timeout(WEBHOOK_TIMEOUT)
         .send()
         .await?;
+    tokio::time::sleep(delay.one_way).await;
     Ok(response)
 }
 
-async fn deliver(http: &reqwest::Client, auth_token: &str, item: &Outgoing) {
+async fn deliver(http: (&reqwest::Client, NetworkDelay), auth_token: &str, item: &Outgoing) {
     for attempt in 0..=RETRIES {
         let result: Result<(), WebhookError> =
             match request(http, auth_token, &item.hook, &item.params).await {
@@ -116,7 +121,11 @@ pub(crate) struct CallbackQueue {
 }
 
 impl CallbackQueue {
-    pub fn spawn(http: reqwest::Client, auth_token: String, chaos_seed: Option<u64>) -> Self {
+    pub fn spawn(
+        http: (reqwest::Client, NetworkDelay),
+        auth_token: String,
+        chaos_seed: Option<u64>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(dispatch(
             http,
@@ -134,7 +143,7 @@ impl CallbackQueue {
 }
 
 async fn dispatch(
-    http: reqwest::Client,
+    (http, delay): (reqwest::Client, NetworkDelay),
     auth_token: String,
     mut chaos: Option<StdRng>,
     mut rx: mpsc::Receiver<Outgoing>,
@@ -150,16 +159,16 @@ async fn dispatch(
             held = Some(item);
             continue;
         }
-        deliver(&http, &auth_token, &item).await;
+        deliver((&http, delay), &auth_token, &item).await;
         if duplicate {
-            deliver(&http, &auth_token, &item).await;
+            deliver((&http, delay), &auth_token, &item).await;
         }
         if let Some(earlier) = held.take() {
-            deliver(&http, &auth_token, &earlier).await;
+            deliver((&http, delay), &auth_token, &earlier).await;
         }
     }
     if let Some(last) = held {
-        deliver(&http, &auth_token, &last).await;
+        deliver((&http, delay), &auth_token, &last).await;
     }
 }
 

@@ -1,5 +1,6 @@
 //! Simulator settings and the time scaling every scripted duration goes through.
 
+use crate::net_delay::NetworkDelay;
 use crate::personas::Persona;
 use std::time::Duration;
 
@@ -25,6 +26,9 @@ pub struct TwilioSimConfig {
     pub numbers: Vec<String>,
     /// Numbers verified as caller IDs (`OutgoingCallerIds`).
     pub verified_caller_ids: Vec<String>,
+    /// The network between Twilio and the app: the REST API's requests, TwiML and
+    /// callback requests, the media stream's handshake and every message on it pay it.
+    pub network_delay: NetworkDelay,
 }
 
 impl Default for TwilioSimConfig {
@@ -38,6 +42,7 @@ impl Default for TwilioSimConfig {
             callee: None,
             numbers: vec!["+15005550006".to_owned()],
             verified_caller_ids: Vec::new(),
+            network_delay: NetworkDelay::default(),
         }
     }
 }

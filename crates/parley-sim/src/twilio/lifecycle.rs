@@ -47,7 +47,7 @@ impl CallContext {
         chaos_seed: Option<u64>,
     ) -> Self {
         let callbacks = CallbackQueue::spawn(
-            shared.http.clone(),
+            (shared.http.clone(), shared.config.network_delay),
             shared.config.auth_token.clone(),
             chaos_seed,
         );

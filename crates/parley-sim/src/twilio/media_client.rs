@@ -10,13 +10,14 @@ use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use parley_twilio::media::{self, FramePosition, InboundMessage, MediaFormat, StartInfo, StopInfo};
 use parley_twilio::signature::{sign, SIGNATURE_HEADER};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::net_delay::{self, Io, NetworkDelay};
 
 use super::callbacks::CallFacts;
 use super::callee::Frame;
@@ -41,7 +42,7 @@ pub(crate) fn close_code(
 /// Frames a fork may lag behind before frames are dropped.
 const FORK_QUEUE: usize = 50;
 
-pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<Box<dyn Io>>;
 pub(crate) type WsReader = SplitStream<Ws>;
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +72,7 @@ pub(crate) async fn open(
     spec: &StreamSpec,
     facts: &CallFacts,
     auth_token: &str,
+    delay: NetworkDelay,
 ) -> Result<(MediaStream, WsReader), StreamError> {
     let url = &spec.url;
     let lower = url.to_ascii_lowercase();
@@ -88,11 +90,28 @@ pub(crate) async fn open(
         HeaderValue::from_str(&signature).map_err(|e| StreamError::Handshake(e.to_string()))?;
     request.headers_mut().insert(SIGNATURE_HEADER, value);
     let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
-    let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    let uri = request.uri();
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_owned();
+    if lower.starts_with("wss://") {
+        // As before the delay: no TLS is built in.
+        return Err(StreamError::Handshake("wss:// is not supported".into()));
+    }
+    let port = uri.port_u16().unwrap_or(80);
+    let connect = async {
+        let io = net_delay::connect(&host, port, delay)
+            .await
+            .map_err(|e| StreamError::Handshake(e.to_string()))?;
+        tokio_tungstenite::client_async_with_config(request, io, Some(config))
+            .await
+            .map_err(|e| StreamError::Handshake(e.to_string()))
+    };
     let (ws, _) = tokio::time::timeout(HANDSHAKE_TIMEOUT, connect)
         .await
-        .map_err(|_| StreamError::Handshake("timed out".into()))?
-        .map_err(|e| StreamError::Handshake(e.to_string()))?;
+        .map_err(|_| StreamError::Handshake("timed out".into()))??;
     let (sink, reader) = ws.split();
     let mut stream = MediaStream {
         sink,
@@ -208,11 +227,11 @@ impl MediaStream {
 pub(crate) fn spawn_fork(
     spec: StreamSpec,
     facts: CallFacts,
-    auth_token: String,
+    (auth_token, delay): (String, NetworkDelay),
 ) -> mpsc::Sender<Frame> {
     let (tx, mut rx) = mpsc::channel::<Frame>(FORK_QUEUE);
     tokio::spawn(async move {
-        let (mut stream, mut reader) = match open(&spec, &facts, &auth_token).await {
+        let (mut stream, mut reader) = match open(&spec, &facts, &auth_token, delay).await {
             Ok(opened) => opened,
             Err(error) => {
                 tracing::warn!(%error, "twilio sim: fork stream failed");

@@ -85,9 +85,9 @@ impl TwilioSim {
         config: TwilioSimConfig,
         addr: SocketAddr,
     ) -> std::io::Result<RunningTwilioSim> {
+        let delay = config.network_delay;
         let sim = TwilioSim::new(config);
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
+        let (listener, addr, proxy) = crate::net_delay::bind(addr, delay).await?;
         let base_url = format!("http://{addr}");
         let _ = sim.shared.base_url.set(base_url.clone());
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -106,6 +106,7 @@ impl TwilioSim {
             sim,
             shutdown: Some(shutdown),
             task: Some(task),
+            proxy,
         })
     }
 
@@ -134,11 +135,13 @@ pub struct RunningTwilioSim {
     pub sim: TwilioSim,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    proxy: Option<crate::net_delay::Proxy>,
 }
 
 impl RunningTwilioSim {
     /// Stops accepting requests and waits for the server task to finish.
     pub async fn stop(mut self) {
+        self.proxy.take();
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }

@@ -60,8 +60,14 @@ pub struct SimCall {
     pub ended: Option<DateTime<Utc>>,
     /// Seconds from answer to hang-up (rounded up), once ended.
     pub duration_secs: Option<u32>,
+    /// When the first TwiML request for the call was sent.
+    pub twiml_requested: Option<DateTime<Utc>>,
     /// A `<Connect><Stream>` WebSocket was opened and `start` sent.
     pub stream_connected: bool,
+    /// When the first `<Connect><Stream>` socket was open and `start` sent.
+    pub stream_started: Option<DateTime<Utc>>,
+    /// When the first frame of the app's audio arrived on it.
+    pub first_app_audio: Option<DateTime<Utc>>,
     /// The close code the app sent on the `<Connect><Stream>` socket, whichever side
     /// closed first: 1005 for a close frame without a code, 1006 when the socket ended
     /// without a close frame (or the app never answered Twilio's). `None` until then.

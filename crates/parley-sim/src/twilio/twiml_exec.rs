@@ -94,6 +94,8 @@ pub(crate) struct LiveCall {
     answered_by: Option<AnsweredBy>,
     /// The last thing that happened was the app closing the stream.
     closed_by_app: bool,
+    /// Audio from the app has reached the callee (its first frame is on record).
+    heard_app: bool,
     /// A REST hang-up waiting to be acknowledged once the call has ended.
     pending_ack: Option<oneshot::Sender<()>>,
     /// Callee lines last written to the store (written only on change).
@@ -124,6 +126,7 @@ impl LiveCall {
             amd: None,
             answered_by: None,
             closed_by_app: false,
+            heard_app: false,
             pending_ack: None,
             lines_reported: 0,
             inbound: [mulaw::SILENCE; FRAME_SAMPLES],
@@ -359,6 +362,13 @@ impl LiveCall {
                     .decode_vec(media.payload.as_bytes(), &mut audio)
                     .is_ok()
                 {
+                    if !self.heard_app {
+                        self.heard_app = true;
+                        let mut store = self.ctx.shared.store.lock().expect("store lock");
+                        store.update(&self.ctx.facts.sid, |call| {
+                            call.first_app_audio = Some(Utc::now());
+                        });
+                    }
                     self.playback.push_audio(&audio);
                 }
             }
@@ -495,8 +505,14 @@ impl LiveCall {
         };
         let params = callbacks::twiml_request_params(&self.ctx.facts, amd);
         let shared = &self.ctx.shared;
-        let response =
-            callbacks::request(&shared.http, &shared.config.auth_token, &hook, &params).await?;
+        {
+            let mut store = shared.store.lock().expect("store lock");
+            store.update(&self.ctx.facts.sid, |call| {
+                call.twiml_requested.get_or_insert_with(Utc::now);
+            });
+        }
+        let http = (&shared.http, shared.config.network_delay);
+        let response = callbacks::request(http, &shared.config.auth_token, &hook, &params).await?;
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));
         }
@@ -555,7 +571,10 @@ impl LiveCall {
                     self.forks.push(media_client::spawn_fork(
                         spec,
                         self.ctx.facts.clone(),
-                        shared.config.auth_token.clone(),
+                        (
+                            shared.config.auth_token.clone(),
+                            shared.config.network_delay,
+                        ),
                     ));
                 }
                 Verb::Start(None) => {}
@@ -617,13 +636,22 @@ impl LiveCall {
     /// Opens a bidirectional stream; false (error 31920) lets the TwiML fall through.
     async fn open_stream(&mut self, spec: &StreamSpec) -> bool {
         let spec = self.stream_spec(spec.clone());
-        let token = &self.ctx.shared.config.auth_token;
-        match media_client::open(&spec, &self.ctx.facts, token).await {
+        let config = &self.ctx.shared.config;
+        let opened = media_client::open(
+            &spec,
+            &self.ctx.facts,
+            &config.auth_token,
+            config.network_delay,
+        );
+        match opened.await {
             Ok((stream, reader)) => {
                 self.stream = Some(stream);
                 self.reader = Some(reader);
                 let mut store = self.ctx.shared.store.lock().expect("store lock");
-                store.update(&self.ctx.facts.sid, |call| call.stream_connected = true);
+                store.update(&self.ctx.facts.sid, |call| {
+                    call.stream_connected = true;
+                    call.stream_started.get_or_insert_with(Utc::now);
+                });
                 true
             }
             Err(error) => {
