@@ -13,6 +13,7 @@ pub use super::credential_cases::*;
 pub use super::dialing_cases::*;
 pub use super::dnc_cases::*;
 pub use super::export_cases::*;
+pub use super::frequency_cases::*;
 pub use super::import_cases::*;
 pub use super::retention_cases::*;
 pub use super::user_cases::*;
