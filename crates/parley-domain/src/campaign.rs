@@ -286,7 +286,8 @@ pub struct CampaignSettings {
     pub max_concurrent_calls: u32,
     pub calls_per_second: f64,
     pub calling_window: CallingWindow,
-    /// Lifts the 08:00-21:00 local-time guard. Only for contacts who agreed to it.
+    /// Lifts the federal 08:00-21:00 local-time guard (and any rule marked
+    /// `lifted_by_permission`), never a state's hours. Only for contacts who agreed to it.
     pub allow_outside_legal_hours: bool,
     #[schema(value_type = Option<String>, example = "2026-12-01")]
     pub start_date: Option<NaiveDate>,
