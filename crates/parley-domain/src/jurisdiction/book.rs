@@ -482,10 +482,10 @@ mod tests {
             RulesError::BadCap { .. }
         ));
         assert!(matches!(
-            refused(&format!(
+            refused(
                 "[[jurisdiction.caps]]\ncalls = 3\nwithin_hours = 24\ncitation = \"\"\n\
                  source = \"https://x\"\nchecked = \"2026-01-01\"\n"
-            )),
+            ),
             RulesError::NoCitation { .. }
         ));
         assert!(matches!(
