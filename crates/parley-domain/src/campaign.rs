@@ -153,7 +153,8 @@ mod hhmm {
     }
 }
 
-mod weekdays {
+/// Weekdays as written in settings and rules files: `mon`..`sun` (or any word they begin).
+pub(crate) mod weekdays {
     use chrono::Weekday;
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 

@@ -30,10 +30,7 @@ async fn at_20_30_eastern_a_florida_number_waits_for_08_00_while_a_new_york_one_
     let mut settings = Settings::default();
     settings.dialer.account_calls_per_second = 10.0;
     // A carrier that is not there: a dialled call stays queued, to be reconciled.
-    let nowhere = SimulatorUrls {
-        twilio: "http://127.0.0.1:9".into(),
-        elevenlabs: "http://127.0.0.1:9".into(),
-    };
+    let nowhere = SimulatorUrls::unreachable();
     let engine = Engine::new(
         Arc::new(settings.clone()),
         store.clone(),

@@ -23,8 +23,6 @@ pub enum RulesError {
     DuplicateCode(String),
     #[error("the rules file has no federal (`US`) jurisdiction")]
     NoFederalRules,
-    #[error("{code}: `{value}` is not a weekday (mon..sun)")]
-    BadDay { code: String, value: String },
     #[error("{code}: `{value}` is not a time of day (HH:MM)")]
     BadTime { code: String, value: String },
     #[error("{code}: {day} has hours in two entries")]
@@ -67,7 +65,8 @@ struct JurisdictionRepr {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HoursRepr {
-    days: Vec<String>,
+    #[serde(with = "crate::campaign::weekdays")]
+    days: Vec<Weekday>,
     start: String,
     end: String,
     lifted_by_permission: bool,
@@ -178,16 +177,6 @@ static SHIPPED: LazyLock<RuleBook> = LazyLock::new(|| {
     RuleBook::parse(SHIPPED_RULES).unwrap_or_else(|e| panic!("the shipped rules.toml: {e}"))
 });
 
-const DAYS: [(&str, Weekday); 7] = [
-    ("mon", Weekday::Mon),
-    ("tue", Weekday::Tue),
-    ("wed", Weekday::Wed),
-    ("thu", Weekday::Thu),
-    ("fri", Weekday::Fri),
-    ("sat", Weekday::Sat),
-    ("sun", Weekday::Sun),
-];
-
 impl RuleBook {
     /// The rules shipped in this binary.
     pub fn shipped() -> &'static RuleBook {
@@ -293,18 +282,12 @@ fn jurisdiction(j: JurisdictionRepr) -> Result<JurisdictionRules, RulesError> {
                 end: h.end.clone(),
             });
         }
-        for d in &h.days {
-            let Some((_, day)) = DAYS.iter().find(|(name, _)| name == d) else {
-                return Err(RulesError::BadDay {
-                    code: code.clone(),
-                    value: d.clone(),
-                });
-            };
+        for day in &h.days {
             let slot = &mut days[day.num_days_from_monday() as usize];
             if slot.is_some() {
                 return Err(RulesError::DuplicateDay {
                     code: code.clone(),
-                    day: d.clone(),
+                    day: day.to_string(),
                 });
             }
             *slot = Some((start, end));
@@ -459,7 +442,7 @@ mod tests {
         };
         assert!(matches!(
             refused(&hours("\"funday\"", "08:00", "20:00")),
-            RulesError::BadDay { .. }
+            RulesError::Syntax(e) if e.contains("not a weekday")
         ));
         assert!(matches!(
             refused(&hours("\"mon\"", "8am", "20:00")),

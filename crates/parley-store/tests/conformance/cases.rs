@@ -49,6 +49,25 @@ pub async fn campaign(store: &Store, name: &str) -> i64 {
         .id
 }
 
+/// A new campaign with `contacts` enrolled, started.
+pub async fn running_campaign(store: &Store, name: &str, contacts: &[i64]) -> i64 {
+    let id = campaign(store, name).await;
+    store
+        .add_campaign_contacts(id, &ContactSelector::Ids(contacts.to_vec()))
+        .await
+        .unwrap();
+    store
+        .transition_campaign(
+            id,
+            parley_domain::campaign::CampaignAction::Start,
+            "test",
+            None,
+        )
+        .await
+        .unwrap();
+    id
+}
+
 /// A campaign with one contact enrolled, so that it may be started.
 pub async fn campaign_with_contact(store: &Store, name: &str, phone: &str) -> i64 {
     let id = campaign(store, name).await;

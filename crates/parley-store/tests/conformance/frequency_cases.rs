@@ -1,9 +1,8 @@
 //! Frequency caps across campaigns, enforced when contacts are claimed.
 use parley_domain::activity::{WaitReason, FREQUENCY_CAP_REASON};
-use parley_domain::campaign::CampaignAction;
-use parley_store::{ClaimLimits, ClaimedContact, ContactSelector, NewCall, PageRequest, Store};
+use parley_store::{ClaimLimits, ClaimedContact, NewCall, PageRequest, Store};
 
-use super::cases::{campaign, contact};
+use super::cases::{contact, running_campaign};
 
 /// Miami: Florida allows three calls to a number in 24 hours.
 const FLORIDA: &str = "+13055550140";
@@ -17,19 +16,6 @@ fn call_to(to: &str) -> NewCall {
         overrides: serde_json::json!({}),
         ..Default::default()
     }
-}
-
-async fn running(store: &Store, name: &str, contacts: &[i64]) -> i64 {
-    let id = campaign(store, name).await;
-    store
-        .add_campaign_contacts(id, &ContactSelector::Ids(contacts.to_vec()))
-        .await
-        .unwrap();
-    store
-        .transition_campaign(id, CampaignAction::Start, "test", None)
-        .await
-        .unwrap();
-    id
 }
 
 async fn claim(store: &Store, campaign_id: i64, now: i64) -> Vec<ClaimedContact> {
@@ -60,9 +46,9 @@ pub async fn a_florida_number_gets_three_calls_a_day_across_campaigns_and_single
         .unwrap()
         .id;
     let (a, b, c) = (
-        running(&store, "a", &[fl, ny]).await,
-        running(&store, "b", &[fl]).await,
-        running(&store, "c", &[fl, ny]).await,
+        running_campaign(&store, "a", &[fl, ny]).await,
+        running_campaign(&store, "b", &[fl]).await,
+        running_campaign(&store, "c", &[fl, ny]).await,
     );
     // Call 1: placed on its own (POST /calls).
     let single = store.create_call(&call_to(FLORIDA)).await.unwrap();
@@ -140,7 +126,7 @@ pub async fn a_contacts_state_field_decides_its_cap(store: Store) {
         store.create_call(&call_to(FLORIDA)).await.unwrap();
         store.create_call(&call_to(NEW_YORK)).await.unwrap();
     }
-    let id = running(&store, "s", &[moved, lives_in_florida]).await;
+    let id = running_campaign(&store, "s", &[moved, lives_in_florida]).await;
     let claims = claim(&store, id, parley_domain::time::now_millis()).await;
     assert_eq!(
         claims.iter().map(|k| k.contact_id).collect::<Vec<_>>(),
