@@ -10,6 +10,15 @@ use utoipa::ToSchema;
 /// calling window is closed (read back to explain the wait).
 pub const OUTSIDE_WINDOW_REASON: &str = "outside the calling window";
 
+/// The reason written on a contact put back because its state's calling hours (stricter
+/// than the campaign's window and the federal rule) are closed. The reasons are written
+/// into SQL as literals (see `wait_reason_sql`): no quotes in them.
+pub const STATE_HOURS_REASON: &str = "outside state calling hours";
+
+/// The reason written on a contact put back because its number had as many calls as a
+/// frequency cap allows.
+pub const FREQUENCY_CAP_REASON: &str = "at a frequency cap";
+
 /// What a waiting contact waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -18,6 +27,11 @@ pub enum WaitReason {
     Due,
     /// Its calling window (in its own time zone) is closed until the next opening.
     OutsideCallingWindow,
+    /// Its state's calling hours, stricter than the window, are closed (see `state`).
+    StateCallingHours,
+    /// Its number had as many calls as its jurisdiction allows in a rolling period
+    /// (counted over every campaign); it waits for the oldest to leave the period.
+    FrequencyCap,
     /// A retry after an earlier attempt, at its scheduled time.
     Retry,
     /// A callback the person asked for, at the time they gave.
@@ -25,24 +39,28 @@ pub enum WaitReason {
 }
 
 impl WaitReason {
+    pub const ALL: [WaitReason; 6] = [
+        WaitReason::Due,
+        WaitReason::OutsideCallingWindow,
+        WaitReason::StateCallingHours,
+        WaitReason::FrequencyCap,
+        WaitReason::Retry,
+        WaitReason::Callback,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             WaitReason::Due => "due",
             WaitReason::OutsideCallingWindow => "outside_calling_window",
+            WaitReason::StateCallingHours => "state_calling_hours",
+            WaitReason::FrequencyCap => "frequency_cap",
             WaitReason::Retry => "retry",
             WaitReason::Callback => "callback",
         }
     }
 
     pub fn parse(s: &str) -> Option<WaitReason> {
-        [
-            WaitReason::Due,
-            WaitReason::OutsideCallingWindow,
-            WaitReason::Retry,
-            WaitReason::Callback,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
+        WaitReason::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
 
@@ -67,6 +85,8 @@ pub struct NextContact {
     pub local_now: String,
     /// Its local time when it is due, e.g. `09:00 Thu`.
     pub local_next_at: String,
+    /// The US state whose rules it is under (name), when known.
+    pub state: Option<String>,
 }
 
 impl NextContact {
@@ -85,7 +105,14 @@ impl NextContact {
             timezone: zone.name().to_string(),
             local_now: local(now),
             local_next_at: local(next_at),
+            state: None,
         }
+    }
+
+    /// The same, under the rules of `state` (its name).
+    pub fn in_state(mut self, state: Option<&str>) -> NextContact {
+        self.state = state.map(str::to_string);
+        self
     }
 }
 
@@ -238,20 +265,37 @@ pub fn explain(
 
 fn waiting_message(next: &NextContact, waiting: i64, in_progress: i64) -> String {
     let at = next.next_at.format("%Y-%m-%d %H:%M UTC");
-    let what = match next.reason {
-        WaitReason::OutsideCallingWindow => format!(
-            "Outside calling hours: it is {} in {}; the next call is at {} their time ({at})",
-            next.local_now, next.timezone, next.local_next_at
+    let what =
+        match next.reason {
+            WaitReason::OutsideCallingWindow => format!(
+                "Outside calling hours: it is {} in {}; the next call is at {} their time ({at})",
+                next.local_now, next.timezone, next.local_next_at
+            ),
+            WaitReason::StateCallingHours => format!(
+            "Outside {} calling hours: it is {} in {}; the next call is at {} their time ({at})",
+            next.state.as_deref().map_or("the state's".to_string(), |s| format!("{s}'s")),
+            next.local_now,
+            next.timezone,
+            next.local_next_at
         ),
-        WaitReason::Callback => format!(
-            "Waiting for a requested callback at {} their time ({}, {at})",
-            next.local_next_at, next.timezone
-        ),
-        WaitReason::Retry | WaitReason::Due => format!(
-            "Waiting to retry: the next retry is at {} their time ({}, {at})",
-            next.local_next_at, next.timezone
-        ),
-    };
+            WaitReason::FrequencyCap => {
+                format!(
+            "At {} frequency cap: the number had as many calls as allowed; the next call is \
+             at {} their time ({}, {at})",
+            next.state.as_deref().map_or("a".to_string(), |s| format!("{s}'s")),
+            next.local_next_at,
+            next.timezone
+        )
+            }
+            WaitReason::Callback => format!(
+                "Waiting for a requested callback at {} their time ({}, {at})",
+                next.local_next_at, next.timezone
+            ),
+            WaitReason::Retry | WaitReason::Due => format!(
+                "Waiting to retry: the next retry is at {} their time ({}, {at})",
+                next.local_next_at, next.timezone
+            ),
+        };
     let calls = if in_progress > 0 {
         format!(
             "; {} in progress",
@@ -329,6 +373,42 @@ mod tests {
     }
 
     #[test]
+    fn a_florida_contact_after_eight_pm_says_it_waits_for_floridas_hours() {
+        let zone: Tz = "America/New_York".parse().unwrap();
+        // 20:30 on Monday 15 June in Miami; Florida opens at 08:00 Tuesday.
+        let now = Utc.with_ymd_and_hms(2026, 6, 16, 0, 30, 0).unwrap();
+        let opens = Utc.with_ymd_and_hms(2026, 6, 16, 12, 0, 0).unwrap();
+        let next = NextContact::new(3, WaitReason::StateCallingHours, opens, zone, now)
+            .in_state(Some("Florida"));
+        let a = explain(
+            &campaign(CampaignState::Running, 0),
+            ROOM,
+            vec![group(WaitReason::StateCallingHours, 1)],
+            Some(next.clone()),
+        );
+        assert_eq!(
+            a.message,
+            "Outside Florida's calling hours: it is 20:30 Mon in America/New_York; the next \
+             call is at 08:00 Tue their time (2026-06-16 12:00 UTC). 1 contact is waiting."
+        );
+        let capped = NextContact {
+            reason: WaitReason::FrequencyCap,
+            ..next
+        };
+        let a = explain(
+            &campaign(CampaignState::Running, 0),
+            ROOM,
+            vec![group(WaitReason::FrequencyCap, 1)],
+            Some(capped),
+        );
+        assert!(
+            a.message.starts_with("At Florida's frequency cap: "),
+            "{}",
+            a.message
+        );
+    }
+
+    #[test]
     fn due_contacts_with_every_slot_taken_wait_for_a_slot() {
         let a = explain(
             &campaign(CampaignState::Running, 2),
@@ -391,13 +471,19 @@ mod tests {
     }
 
     #[test]
-    fn wait_reasons_read_back_what_they_write() {
+    fn reasons_written_into_sql_have_no_quotes() {
         for r in [
-            WaitReason::Due,
-            WaitReason::OutsideCallingWindow,
-            WaitReason::Retry,
-            WaitReason::Callback,
+            OUTSIDE_WINDOW_REASON,
+            STATE_HOURS_REASON,
+            FREQUENCY_CAP_REASON,
         ] {
+            assert!(!r.contains(['\'', '"', '\\']), "{r}");
+        }
+    }
+
+    #[test]
+    fn wait_reasons_read_back_what_they_write() {
+        for r in WaitReason::ALL {
             assert_eq!(WaitReason::parse(r.as_str()), Some(r));
         }
     }

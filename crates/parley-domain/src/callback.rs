@@ -391,6 +391,7 @@ mod tests {
             allow_outside_legal_hours: false,
             start_date: None,
             end_date: Some("2026-06-30".parse().unwrap()),
+            law: crate::jurisdiction::RuleBook::shipped().hours_for(&Default::default()),
         };
         let zone = America::New_York;
         let inside = utc("2026-06-16T19:00:00Z"); // Tuesday 15:00

@@ -153,7 +153,8 @@ mod hhmm {
     }
 }
 
-mod weekdays {
+/// Weekdays as written in settings and rules files: `mon`..`sun` (or any word they begin).
+pub(crate) mod weekdays {
     use chrono::Weekday;
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 
@@ -286,7 +287,8 @@ pub struct CampaignSettings {
     pub max_concurrent_calls: u32,
     pub calls_per_second: f64,
     pub calling_window: CallingWindow,
-    /// Lifts the 08:00-21:00 local-time guard. Only for contacts who agreed to it.
+    /// Lifts the federal 08:00-21:00 local-time guard (and any rule marked
+    /// `lifted_by_permission`), never a state's hours. Only for contacts who agreed to it.
     pub allow_outside_legal_hours: bool,
     #[schema(value_type = Option<String>, example = "2026-12-01")]
     pub start_date: Option<NaiveDate>,

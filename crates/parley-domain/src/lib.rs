@@ -11,6 +11,7 @@ pub mod campaign;
 pub mod capacity;
 pub mod contact;
 pub mod import;
+pub mod jurisdiction;
 mod names;
 pub mod phone;
 pub mod retry;

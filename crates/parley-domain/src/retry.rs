@@ -98,6 +98,7 @@ mod tests {
             allow_outside_legal_hours: false,
             start_date: None,
             end_date: None,
+            law: crate::jurisdiction::RuleBook::shipped().hours_for(&Default::default()),
         }
     }
 

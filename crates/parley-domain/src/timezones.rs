@@ -85,6 +85,12 @@ const COUNTRIES: &[(&str, Tz)] = &[
     ("974", Tz::Asia__Qatar),
 ];
 
+#[cfg(test)]
+/// The zone of a North American area code, if the table knows it.
+pub(crate) fn nanp_zone(area_code: u16) -> Option<Tz> {
+    nanp::zone(area_code)
+}
+
 /// The zone a phone number most likely rings in.
 pub fn zone_for_phone(phone: &Phone) -> Tz {
     let digits = phone.as_str().trim_start_matches('+');

@@ -1,5 +1,7 @@
 //! When a contact may be called: the campaign's calling window in the contact's local
-//! time, clipped to the legal-hours guard, within the campaign's dates.
+//! time, clipped to the hours the law allows where the contact is (the federal rule for
+//! everyone, plus their state's: see [`crate::jurisdiction`]), within the campaign's dates.
+//! The strictest rule wins: a campaign may tighten the law's hours, never widen them.
 //!
 //! Daylight-saving changes are resolved per local day, so a 09:00 window opens at 09:00 on
 //! both sides of a change. Local times the clocks skip or repeat are resolved by
@@ -7,13 +9,9 @@
 //! spring-forward day in New York opens at 03:00 EDT), a repeated time takes its first
 //! occurrence.
 use crate::campaign::{CallingWindow, CampaignSettings};
+use crate::jurisdiction::{HoursLaw, Jurisdiction, RuleBook};
 use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-
-/// The guard applied unless a campaign lifts it: no calls before 08:00 local...
-pub const LEGAL_START: NaiveTime = hm(8, 0);
-/// ...and none from 21:00 local on.
-pub const LEGAL_END: NaiveTime = hm(21, 0);
 
 pub(crate) const fn hm(hour: u32, min: u32) -> NaiveTime {
     match NaiveTime::from_hms_opt(hour, min, 0) {
@@ -27,31 +25,50 @@ pub(crate) const fn hm(hour: u32, min: u32) -> NaiveTime {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallingRules {
     pub window: CallingWindow,
-    /// Lifts the 08:00-21:00 guard.
+    /// Lifts the hours laws that do not apply to calls the person invited or permitted
+    /// (the federal 08:00-21:00 rule); never a state's stricter hours.
     pub allow_outside_legal_hours: bool,
     /// First local date calls may be placed (inclusive).
     pub start_date: Option<NaiveDate>,
     /// Last local date calls may be placed (inclusive).
     pub end_date: Option<NaiveDate>,
+    /// The hours laws where the contact is, from the rules file.
+    pub law: Vec<HoursLaw>,
 }
 
 impl CallingRules {
+    /// The campaign's rules for a contact whose state is unknown: the federal hours only.
     pub fn from_settings(settings: &CampaignSettings) -> Self {
+        Self::for_contact(settings, &Jurisdiction::default())
+    }
+
+    /// The campaign's rules for a contact in `place`, with the shipped rules.
+    pub fn for_contact(settings: &CampaignSettings, place: &Jurisdiction) -> Self {
         CallingRules {
             window: settings.calling_window.clone(),
             allow_outside_legal_hours: settings.allow_outside_legal_hours,
             start_date: settings.start_date,
             end_date: settings.end_date,
+            law: RuleBook::shipped().hours_for(place),
         }
     }
 
-    /// The local hours, `[open, close)`, during which calls may be placed on an allowed
-    /// day: the campaign window clipped to the legal guard. `None` if nothing is left.
-    pub fn daily_hours(&self) -> Option<(NaiveTime, NaiveTime)> {
+    /// The laws that bind: all but those the campaign lifts.
+    fn binding_law(&self) -> impl Iterator<Item = &HoursLaw> {
+        self.law
+            .iter()
+            .filter(|l| !(self.allow_outside_legal_hours && l.lifted_by_permission))
+    }
+
+    /// The local hours, `[open, close)`, during which calls may be placed on `date` (its
+    /// weekday and holidays aside from the campaign's days): the campaign window clipped
+    /// to every binding law. `None` if nothing is left.
+    pub fn hours_on(&self, date: NaiveDate) -> Option<(NaiveTime, NaiveTime)> {
         let (mut open, mut close) = (self.window.start, self.window.end);
-        if !self.allow_outside_legal_hours {
-            open = open.max(LEGAL_START);
-            close = close.min(LEGAL_END);
+        for law in self.binding_law() {
+            let (start, end) = law.hours_on(date)?;
+            open = open.max(start);
+            close = close.min(end);
         }
         (open < close).then_some((open, close))
     }
@@ -64,7 +81,7 @@ impl CallingRules {
         if !in_dates || !self.window.days.contains(&date.weekday()) {
             return None;
         }
-        let (open, close) = self.daily_hours()?;
+        let (open, close) = self.hours_on(date)?;
         let open = local_to_utc(zone, date.and_time(open));
         let close = local_to_utc(zone, date.and_time(close));
         // Both ends can land on the same jump when the whole window is skipped.
@@ -78,7 +95,7 @@ impl CallingRules {
     }
 
     /// The earliest instant at or after `now` at which a call may be placed; `None` if
-    /// never again (past the end date, no days chosen, or no hours left after the guard).
+    /// never again (past the end date, no days chosen, or no hours left after the law).
     pub fn next_opening(&self, zone: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.current_or_next(zone, now)
             .map(|(open, _)| open.max(now))
@@ -92,17 +109,39 @@ impl CallingRules {
             .map(|(_, close)| close)
     }
 
+    /// The state law that keeps a contact from being called at `now` although the
+    /// campaign's window and the federal rule would allow it; `None` otherwise.
+    pub fn blocking_state_law(&self, zone: Tz, now: DateTime<Utc>) -> Option<&HoursLaw> {
+        if self.is_callable(zone, now) {
+            return None;
+        }
+        let federal_only = CallingRules {
+            law: self
+                .law
+                .iter()
+                .filter(|l| l.code == crate::jurisdiction::FEDERAL)
+                .cloned()
+                .collect(),
+            ..self.clone()
+        };
+        if !federal_only.is_callable(zone, now) {
+            return None;
+        }
+        self.binding_law()
+            .find(|l| l.code != crate::jurisdiction::FEDERAL)
+    }
+
     /// The first window that has not closed by `now`.
     fn current_or_next(
         &self,
         zone: Tz,
         now: DateTime<Utc>,
     ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        self.daily_hours()?;
         let today = now.with_timezone(&zone).date_naive();
         let mut day = self.start_date.map_or(today, |s| s.max(today));
-        // Eight days reach every weekday again even when today's window has passed.
-        for _ in 0..8 {
+        // Two weeks reach every weekday again even when today's window has passed and
+        // holidays close some of the days between.
+        for _ in 0..15 {
             if self.end_date.is_some_and(|end| day > end) {
                 return None;
             }
@@ -173,6 +212,7 @@ mod tests {
             allow_outside_legal_hours: false,
             start_date: None,
             end_date: None,
+            law: RuleBook::shipped().hours_for(&Jurisdiction::default()),
         }
     }
 
@@ -339,7 +379,8 @@ mod tests {
     fn the_legal_guard_clips_the_window_unless_lifted() {
         let mut r = rules("07:00", "22:00", &WEEKDAYS);
         let ny = America::New_York;
-        assert_eq!(r.daily_hours(), Some((hm(8, 0), hm(21, 0))));
+        let monday = date("2026-06-15");
+        assert_eq!(r.hours_on(monday), Some((hm(8, 0), hm(21, 0))));
         // Monday 2026-06-15, EDT.
         let at_0730 = utc("2026-06-15T11:30:00Z");
         let at_2130 = utc("2026-06-16T01:30:00Z");
@@ -355,13 +396,13 @@ mod tests {
         );
 
         r.allow_outside_legal_hours = true;
-        assert_eq!(r.daily_hours(), Some((hm(7, 0), hm(22, 0))));
+        assert_eq!(r.hours_on(monday), Some((hm(7, 0), hm(22, 0))));
         assert!(r.is_callable(ny, at_0730));
         assert!(r.is_callable(ny, at_2130));
         assert!(!r.is_callable(ny, utc("2026-06-16T02:00:00Z")), "22:00");
 
         let late = rules("21:00", "23:00", &WEEKDAYS);
-        assert_eq!(late.daily_hours(), None, "nothing left inside the guard");
+        assert_eq!(late.hours_on(monday), None, "nothing left inside the guard");
         assert_eq!(late.next_opening(ny, at_0730), None);
     }
 

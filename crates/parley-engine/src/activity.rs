@@ -1,6 +1,7 @@
 //! Why a campaign is or is not dialling, read from the database as the dialer left it.
 use crate::Engine;
 use parley_domain::activity::{explain, AccountCapacity, CampaignActivity, NextContact};
+use parley_domain::jurisdiction::contact_jurisdiction;
 use parley_domain::timezones::contact_zone;
 use parley_domain::Phone;
 use parley_store::StoreError;
@@ -20,13 +21,11 @@ impl Engine {
         let next = waiting.first.and_then(|first| {
             let phone = Phone::from_e164(&first.phone).ok()?;
             let zone = contact_zone(first.timezone.as_deref(), &phone);
-            Some(NextContact::new(
-                first.contact_id,
-                first.reason,
-                first.next_at,
-                zone,
-                now,
-            ))
+            let place = contact_jurisdiction(&first.custom_fields, &phone);
+            Some(
+                NextContact::new(first.contact_id, first.reason, first.next_at, zone, now)
+                    .in_state(place.state_name()),
+            )
         });
         let account = AccountCapacity {
             in_use: self.store.account_load().await?.total(),

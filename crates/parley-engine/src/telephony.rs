@@ -50,6 +50,17 @@ pub struct SimulatorUrls {
     pub elevenlabs: String,
 }
 
+impl SimulatorUrls {
+    /// Services that are not there (a closed local port): every request fails to connect.
+    /// For tests of what must happen without them.
+    pub fn unreachable() -> SimulatorUrls {
+        SimulatorUrls {
+            twilio: "http://127.0.0.1:9".into(),
+            elevenlabs: "http://127.0.0.1:9".into(),
+        }
+    }
+}
+
 impl Telephony {
     /// The real services, as configured.
     pub fn production(settings: &Settings) -> Result<Telephony, TelephonyError> {

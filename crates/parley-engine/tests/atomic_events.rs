@@ -191,10 +191,7 @@ impl World {
         };
         let settings = Settings::default();
         // A carrier that is not there: nothing in these events may need it.
-        let nowhere = SimulatorUrls {
-            twilio: "http://127.0.0.1:9".into(),
-            elevenlabs: "http://127.0.0.1:9".into(),
-        };
+        let nowhere = SimulatorUrls::unreachable();
         let engine = Engine::new(
             Arc::new(settings.clone()),
             store.clone(),

@@ -72,10 +72,7 @@ async fn a_number_blocked_after_its_claim_is_never_dialled() {
         .unwrap();
     let settings = Settings::default();
     // A carrier that is not there: any dial attempt fails to connect.
-    let nowhere = SimulatorUrls {
-        twilio: "http://127.0.0.1:9".into(),
-        elevenlabs: "http://127.0.0.1:9".into(),
-    };
+    let nowhere = SimulatorUrls::unreachable();
     let engine = Engine::new(
         Arc::new(settings.clone()),
         store.clone(),

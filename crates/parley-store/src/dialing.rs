@@ -25,6 +25,8 @@ pub struct ClaimedContact {
     /// The contact-local day `attempts_today` counts (YYYY-MM-DD).
     pub attempts_day: Option<String>,
     pub priority: i64,
+    /// The contact's custom fields as stored (JSON): its `state` decides its jurisdiction.
+    pub custom_fields: String,
 }
 
 pub(crate) fn parse_state(s: &str) -> Result<ProgressState> {
@@ -32,7 +34,7 @@ pub(crate) fn parse_state(s: &str) -> Result<ProgressState> {
 }
 
 const CLAIM_COLUMNS: &str = "cc.campaign_id, cc.contact_id, c.phone, c.timezone, cc.attempts, \
-     cc.attempts_today, cc.attempts_day, cc.priority";
+     cc.attempts_today, cc.attempts_day, cc.priority, c.custom_fields";
 
 /// Due first by priority (callbacks, retries, first attempts), then by due time.
 const DUE_ORDER: &str = "priority, COALESCE(next_attempt_at, 0), contact_id";
@@ -61,8 +63,9 @@ impl Tx {
 
     /// Claims up to `limit` due contacts of a campaign for `owner` until `lease_until`,
     /// never letting the campaign's contacts in progress exceed `limits.campaign`, nor the
-    /// account's calls `limits.account` (the checks and the claim are one transaction, so
-    /// the limits hold across nodes).
+    /// account's calls `limits.account`, nor a number's calls its frequency caps (the
+    /// checks and the claim are one transaction, so the limits hold across nodes). Capped
+    /// contacts are put back with their next eligible time and are not returned.
     pub async fn claim_due_contacts(
         &mut self,
         campaign_id: i64,
@@ -168,7 +171,10 @@ impl Tx {
             scheduled,
         )
         .await?;
-        Ok(contacts)
+        // Numbers at a frequency cap go back to wait (after the counters moved, so that
+        // putting them back moves them again like any released claim).
+        self.hold_capped_claims(campaign_id, owner, now, contacts)
+            .await
     }
 
     /// Loads the claimed contacts' details inside the claiming transaction.

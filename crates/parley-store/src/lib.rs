@@ -19,6 +19,7 @@ mod enrolment;
 mod error;
 mod exports;
 mod faults;
+mod frequency;
 mod imports;
 mod notify;
 mod outbox;

@@ -1,17 +1,22 @@
 //! What a campaign's waiting contacts wait for: read from their progress rows, to explain
 //! to an operator why nothing is being dialled and when something will be.
 use crate::{on_reader, Result, Store, StoreError};
-use parley_domain::activity::{WaitReason, WaitingGroup, OUTSIDE_WINDOW_REASON};
+use parley_domain::activity::{
+    WaitReason, WaitingGroup, FREQUENCY_CAP_REASON, OUTSIDE_WINDOW_REASON, STATE_HOURS_REASON,
+};
 use parley_domain::time::from_millis;
 
 /// Classifies a waiting `campaign_contacts` row (alias `cc`) as a [`WaitReason`], with the
-/// current time (UTC millis) bound as the placeholder `now` (e.g. `$2`). The one place the rule is written: due when its time has
-/// come; otherwise put back by the closed window, a callback (priority 0), or a retry.
+/// current time (UTC millis) bound as the placeholder `now` (e.g. `$2`). The one place the
+/// rule is written: due when its time has come; otherwise put back by the closed window,
+/// its state's closed hours, a frequency cap, a callback (priority 0), or a retry.
 pub(crate) fn wait_reason_sql(now: &str) -> String {
     format!(
         "CASE WHEN cc.state NOT IN ('pending', 'scheduled') THEN NULL \
               WHEN cc.next_attempt_at IS NULL OR cc.next_attempt_at <= {now} THEN 'due' \
               WHEN cc.reason = '{OUTSIDE_WINDOW_REASON}' THEN 'outside_calling_window' \
+              WHEN cc.reason = '{STATE_HOURS_REASON}' THEN 'state_calling_hours' \
+              WHEN cc.reason = '{FREQUENCY_CAP_REASON}' THEN 'frequency_cap' \
               WHEN cc.priority = 0 THEN 'callback' ELSE 'retry' END"
     )
 }
@@ -23,8 +28,8 @@ pub(crate) fn parse_wait_reason(s: Option<String>) -> Result<Option<WaitReason>>
     .transpose()
 }
 
-/// contact id, phone, time zone, due at (millis), wait reason
-type FirstRow = (i64, String, Option<String>, i64, Option<String>);
+/// contact id, phone, time zone, custom fields (JSON), due at (millis), wait reason
+type FirstRow = (i64, String, Option<String>, String, i64, Option<String>);
 
 /// The waiting contact due first (after now).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +37,8 @@ pub struct FirstWaiting {
     pub contact_id: i64,
     pub phone: String,
     pub timezone: Option<String>,
+    /// Its custom fields (its `state` decides its jurisdiction).
+    pub custom_fields: parley_domain::contact::CustomFields,
     pub next_at: chrono::DateTime<chrono::Utc>,
     pub reason: WaitReason,
 }
@@ -73,7 +80,7 @@ impl Store {
             });
         }
         let first: Option<FirstRow> = on_reader!(self, pool => sqlx::query_as(&format!(
-                "SELECT cc.contact_id, c.phone, c.timezone, cc.next_attempt_at, {reason} \
+                "SELECT cc.contact_id, c.phone, c.timezone, c.custom_fields, cc.next_attempt_at, {reason} \
                  FROM campaign_contacts cc JOIN contacts c ON c.id = cc.contact_id \
                  WHERE cc.campaign_id = $1 AND cc.state IN ('pending', 'scheduled') \
                    AND cc.next_attempt_at > $2 \
@@ -84,11 +91,14 @@ impl Store {
             .fetch_optional(pool)
             .await)?;
         let first = match first {
-            Some((contact_id, phone, timezone, next_at, wait)) => {
+            Some((contact_id, phone, timezone, fields, next_at, wait)) => {
+                let custom_fields = serde_json::from_str(&fields)
+                    .map_err(|e| StoreError::Corrupt(format!("custom fields: {e}")))?;
                 parse_wait_reason(wait)?.map(|reason| FirstWaiting {
                     contact_id,
                     phone,
                     timezone,
+                    custom_fields,
                     next_at: from_millis(next_at),
                     reason,
                 })

@@ -22,6 +22,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         public_base_url = %public_url,
         database = %database::describe(&settings.database_url()),
         version = env!("CARGO_PKG_VERSION"),
+        calling_rules = %parley_domain::jurisdiction::RuleBook::shipped().version,
         "starting parley"
     );
     if settings.sandbox() {

@@ -30,6 +30,8 @@ export const CALL_OUTCOME = {
 export const WAIT_REASON = {
   due: "Due now",
   outside_calling_window: "Outside calling hours",
+  state_calling_hours: "Outside the state's calling hours",
+  frequency_cap: "At a frequency cap",
   retry: "Retry",
   callback: "Callback requested",
 } satisfies Record<Schema<"WaitReason">, string>;

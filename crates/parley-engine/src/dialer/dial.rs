@@ -4,9 +4,11 @@ use crate::calls::place::DialOptions;
 use crate::calls::{AfterCommit, CallOptions};
 use crate::events::LiveEvent;
 use crate::Engine;
+use parley_domain::activity::{OUTSIDE_WINDOW_REASON, STATE_HOURS_REASON};
 use parley_domain::call::{Call, CallStatus};
 use parley_domain::campaign::{Campaign, CampaignSettings};
-use parley_domain::contact::Contact;
+use parley_domain::contact::{Contact, CustomFields};
+use parley_domain::jurisdiction::contact_jurisdiction;
 use parley_domain::timezones::contact_zone;
 use parley_domain::window::CallingRules;
 use parley_domain::Phone;
@@ -54,9 +56,16 @@ impl Dialer {
             return Ok(());
         };
         let zone = contact_zone(claim.timezone.as_deref(), &phone);
-        let rules = CallingRules::from_settings(&campaign.settings);
-        let now = chrono::Utc::now();
+        let fields: CustomFields = serde_json::from_str(&claim.custom_fields).unwrap_or_default();
+        // The strictest of the campaign's window, the federal rule and the contact's state.
+        let rules =
+            CallingRules::for_contact(&campaign.settings, &contact_jurisdiction(&fields, &phone));
+        let now = self.now();
         if !rules.is_callable(zone, now) {
+            let reason = match rules.blocking_state_law(zone, now) {
+                Some(_) => STATE_HOURS_REASON,
+                None => OUTSIDE_WINDOW_REASON,
+            };
             // Waits for its own window without holding up anyone else.
             match rules.next_opening(zone, now) {
                 Some(at) => {
@@ -66,7 +75,7 @@ impl Dialer {
                             contact_id,
                             &self.node,
                             Some(at.timestamp_millis()),
-                            Some(parley_domain::activity::OUTSIDE_WINDOW_REASON),
+                            Some(reason),
                         )
                         .await?;
                 }

@@ -35,6 +35,9 @@ pub enum DialerError {
 /// Told how long each claim transaction took (`parley bench` measures the dialer so).
 pub type ClaimObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 
+/// What time the dialer takes it to be: the system clock, or a test's.
+pub type Clock = Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
+
 /// One node's dialer.
 #[derive(Clone)]
 pub struct Dialer {
@@ -42,6 +45,7 @@ pub struct Dialer {
     /// Identifies this node's claims.
     node: String,
     claim_observer: Option<ClaimObserver>,
+    clock: Clock,
 }
 
 impl Dialer {
@@ -51,7 +55,18 @@ impl Dialer {
             engine,
             node,
             claim_observer: None,
+            clock: Arc::new(chrono::Utc::now),
         }
+    }
+
+    /// Judges calling windows, caps and due times by `clock` instead of the system's.
+    pub fn with_clock(mut self, clock: Clock) -> Dialer {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        (self.clock)()
     }
 
     /// Reports the duration of every claim transaction to `observer`.
@@ -76,7 +91,7 @@ impl Dialer {
 
     /// One pass over every running campaign.
     pub async fn tick(&self) -> Result<(), DialerError> {
-        let now = parley_domain::time::now_millis();
+        let now = self.now().timestamp_millis();
         self.engine.store.recover_expired_claims(now).await?;
         self.sweep(now).await?;
         // A full account starts nothing: checked once a tick, before any campaign takes
@@ -117,7 +132,7 @@ impl Dialer {
         }
         let s = &campaign.settings;
         // Past the end date in every time zone (UTC-12 is the last to reach it).
-        let last_day_anywhere = (chrono::Utc::now() - chrono::TimeDelta::hours(12)).date_naive();
+        let last_day_anywhere = (self.now() - chrono::TimeDelta::hours(12)).date_naive();
         if s.end_date.is_some_and(|end| end < last_day_anywhere) {
             self.engine
                 .pause_campaign(campaign.id, "the campaign's end date has passed")

@@ -22,6 +22,7 @@ fn business_hours() -> CallingRules {
         allow_outside_legal_hours: false,
         start_date: None,
         end_date: None,
+        law: Vec::new(),
     }
 }
 

@@ -13,6 +13,7 @@ pub use super::credential_cases::*;
 pub use super::dialing_cases::*;
 pub use super::dnc_cases::*;
 pub use super::export_cases::*;
+pub use super::frequency_cases::*;
 pub use super::import_cases::*;
 pub use super::retention_cases::*;
 pub use super::user_cases::*;
@@ -46,6 +47,25 @@ pub async fn campaign(store: &Store, name: &str) -> i64 {
         .await
         .unwrap()
         .id
+}
+
+/// A new campaign with `contacts` enrolled, started.
+pub async fn running_campaign(store: &Store, name: &str, contacts: &[i64]) -> i64 {
+    let id = campaign(store, name).await;
+    store
+        .add_campaign_contacts(id, &ContactSelector::Ids(contacts.to_vec()))
+        .await
+        .unwrap();
+    store
+        .transition_campaign(
+            id,
+            parley_domain::campaign::CampaignAction::Start,
+            "test",
+            None,
+        )
+        .await
+        .unwrap();
+    id
 }
 
 /// A campaign with one contact enrolled, so that it may be started.

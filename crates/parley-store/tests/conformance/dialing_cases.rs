@@ -1,16 +1,15 @@
 //! The dialer's claims, attempts, rate buckets and requeues.
 use parley_domain::campaign::{CampaignAction, ProgressState};
 use parley_store::ClaimLimits;
-use parley_store::{CallFilter, ContactSelector, NewCall, PageRequest, Store};
+use parley_store::{CallFilter, NewCall, PageRequest, Store};
 
-use super::cases::{campaign, contact, phone};
+use super::cases::{contact, phone, running_campaign};
 
 async fn running_campaign_with(
     store: &Store,
     name: &str,
     phones: std::ops::Range<u32>,
 ) -> (i64, Vec<i64>) {
-    let id = campaign(store, name).await;
     let mut contacts = Vec::new();
     for i in phones {
         let p = format!("+1415556{i:04}");
@@ -20,15 +19,7 @@ async fn running_campaign_with(
         };
         contacts.push(c.id);
     }
-    store
-        .add_campaign_contacts(id, &ContactSelector::Ids(contacts.clone()))
-        .await
-        .unwrap();
-    store
-        .transition_campaign(id, CampaignAction::Start, "test", None)
-        .await
-        .unwrap();
-    (id, contacts)
+    (running_campaign(store, name, &contacts).await, contacts)
 }
 
 fn attempt_call(to: &str) -> NewCall {

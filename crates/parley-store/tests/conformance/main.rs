@@ -10,6 +10,7 @@ mod credential_cases;
 mod dialing_cases;
 mod dnc_cases;
 mod export_cases;
+mod frequency_cases;
 mod import_cases;
 mod retention_cases;
 mod user_cases;
@@ -97,4 +98,6 @@ conformance!(
     a_new_password_ends_the_other_sessions,
     exports_page_calls_and_find_their_analysis_keys,
     exports_page_contacts_with_progress_and_custom_field_keys,
+    a_florida_number_gets_three_calls_a_day_across_campaigns_and_single_calls,
+    a_contacts_state_field_decides_its_cap,
 );
