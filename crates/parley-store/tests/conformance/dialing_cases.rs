@@ -22,7 +22,8 @@ async fn running_campaign_with(
     (running_campaign(store, name, &contacts).await, contacts)
 }
 
-fn attempt_call(to: &str) -> NewCall {
+/// A call to `to` as the dialer writes it (shared with the frequency cases).
+pub(crate) fn attempt_call(to: &str) -> NewCall {
     NewCall {
         to: to.into(),
         from: "+15005550006".into(),

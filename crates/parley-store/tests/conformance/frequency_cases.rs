@@ -1,22 +1,13 @@
 //! Frequency caps across campaigns, enforced when contacts are claimed.
 use parley_domain::activity::{WaitReason, FREQUENCY_CAP_REASON};
-use parley_store::{ClaimLimits, ClaimedContact, NewCall, PageRequest, Store};
+use parley_store::{ClaimLimits, ClaimedContact, PageRequest, Store};
 
 use super::cases::{contact, running_campaign};
+use super::dialing_cases::attempt_call;
 
 /// Miami: Florida allows three calls to a number in 24 hours.
 const FLORIDA: &str = "+13055550140";
 const NEW_YORK: &str = "+12125550140";
-
-fn call_to(to: &str) -> NewCall {
-    NewCall {
-        to: to.into(),
-        from: "+15005550006".into(),
-        dynamic_variables: serde_json::json!({}),
-        overrides: serde_json::json!({}),
-        ..Default::default()
-    }
-}
 
 async fn claim(store: &Store, campaign_id: i64, now: i64) -> Vec<ClaimedContact> {
     store
@@ -51,13 +42,13 @@ pub async fn a_florida_number_gets_three_calls_a_day_across_campaigns_and_single
         running_campaign(&store, "c", &[fl, ny]).await,
     );
     // Call 1: placed on its own (POST /calls).
-    let single = store.create_call(&call_to(FLORIDA)).await.unwrap();
+    let single = store.create_call(&attempt_call(FLORIDA)).await.unwrap();
     let now = parley_domain::time::now_millis();
     // Call 2: campaign A dials it.
     let claims = claim(&store, a, now).await;
     assert_eq!(claims.len(), 2, "one earlier call is under the cap");
     let florida_claim = claims.iter().find(|k| k.contact_id == fl).unwrap();
-    let mut attempt = call_to(FLORIDA);
+    let mut attempt = attempt_call(FLORIDA);
     attempt.campaign_id = Some(a);
     attempt.contact_id = Some(fl);
     store
@@ -123,8 +114,8 @@ pub async fn a_contacts_state_field_decides_its_cap(store: Store) {
         .insert("state".into(), "FL".into());
     let lives_in_florida = store.create_contact(&lives_in_florida).await.unwrap().id;
     for _ in 0..3 {
-        store.create_call(&call_to(FLORIDA)).await.unwrap();
-        store.create_call(&call_to(NEW_YORK)).await.unwrap();
+        store.create_call(&attempt_call(FLORIDA)).await.unwrap();
+        store.create_call(&attempt_call(NEW_YORK)).await.unwrap();
     }
     let id = running_campaign(&store, "s", &[moved, lives_in_florida]).await;
     let claims = claim(&store, id, parley_domain::time::now_millis()).await;
