@@ -408,6 +408,26 @@ mod tests {
         assert_eq!(book.longest_cap(), Some(TimeDelta::hours(24)));
     }
 
+    #[test]
+    fn the_shipped_maryland_and_oklahoma_rules_say_what_the_law_says() {
+        let book = RuleBook::shipped();
+        for (code, all_party) in [("US-MD", Some(true)), ("US-OK", None)] {
+            let state = book.get(code).unwrap();
+            let hours = state.hours.clone().unwrap();
+            assert_eq!(hours.days, [Some((hm(8, 0), hm(20, 0))); 7], "{code}");
+            assert!(!hours.lifted_by_permission, "{code}: a campaign cannot lift it");
+            let caps: Vec<_> = state.caps.iter().map(|c| (c.calls, c.within)).collect();
+            assert_eq!(caps, [(3, TimeDelta::hours(24))], "{code}");
+            assert_eq!(
+                state.recording.as_ref().map(|r| r.all_party_consent),
+                all_party,
+                "{code}"
+            );
+        }
+        let md = Jurisdiction::state("MD");
+        assert_eq!(book.caps_for(&md).len(), 1, "Maryland's cap applies to its contacts");
+    }
+
     const HEADER: &str = "version = \"t\"\n[[jurisdiction]]\ncode = \"US\"\nname = \"US\"\n";
     const CITED: &str = "citation = \"c\"\nsource = \"https://x\"\nchecked = \"2026-01-01\"\n";
 
