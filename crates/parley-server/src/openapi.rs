@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers, and the browsable docs page.
 use crate::api::{
-    admin, analytics, audit, calls, campaigns, contacts, dnc, events, exports, imports,
+    admin, analytics, audit, calls, campaigns, contacts, dnc, events, exports, imports, results,
     spreadsheets, status, webhooks, List,
 };
 use crate::auth::routes as auth;
@@ -23,7 +23,7 @@ use responses::ErrorResponses;
         campaigns::defaults, campaigns::create, campaigns::list, campaigns::get, campaigns::update, campaigns::delete,
         campaigns::start, campaigns::pause, campaigns::resume, campaigns::stop,
         campaigns::add_contacts, campaigns::remove_contacts, campaigns::contacts,
-        campaigns::activity,
+        campaigns::activity, results::campaign_results,
         calls::list, calls::get, calls::place, calls::hang_up, calls::recording,
         exports::calls, exports::contacts,
         dnc::list, dnc::add, dnc::remove, dnc::check,

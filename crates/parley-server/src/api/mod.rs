@@ -10,6 +10,7 @@ pub mod dnc;
 pub mod events;
 pub mod exports;
 pub mod imports;
+pub mod results;
 pub mod spreadsheets;
 pub mod status;
 pub mod webhooks;
