@@ -14,6 +14,7 @@ pub use super::dialing_cases::*;
 pub use super::dnc_cases::*;
 pub use super::export_cases::*;
 pub use super::import_cases::*;
+pub use super::result_cases::*;
 pub use super::retention_cases::*;
 pub use super::user_cases::*;
 pub use super::webhook_cases::*;

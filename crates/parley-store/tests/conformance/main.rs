@@ -11,6 +11,7 @@ mod dialing_cases;
 mod dnc_cases;
 mod export_cases;
 mod import_cases;
+mod result_cases;
 mod retention_cases;
 mod user_cases;
 mod webhook_cases;
@@ -97,4 +98,7 @@ conformance!(
     a_new_password_ends_the_other_sessions,
     exports_page_calls_and_find_their_analysis_keys,
     exports_page_contacts_with_progress_and_custom_field_keys,
+    call_results_are_typed_and_a_second_copy_replaces_the_first,
+    campaign_results_count_the_most_frequent_values_and_the_rest,
+    calls_filter_by_results_and_every_filter_must_match,
 );
