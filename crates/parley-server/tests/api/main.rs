@@ -20,6 +20,7 @@ mod harness;
 mod import;
 mod import_bounds;
 mod privacy;
+mod results;
 mod spreadsheets;
 mod suite_log;
 mod tools;
