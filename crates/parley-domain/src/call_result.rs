@@ -192,25 +192,47 @@ pub struct ResultFilter {
     pub value: String,
 }
 
+/// Why a `result` filter was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResultFilterError {
+    /// Not `NAME:VALUE` (a request that cannot be read: 400).
+    #[error("must be NAME:VALUE, such as interested:yes")]
+    NoColon,
+    #[error("must name a field before the `:`")]
+    NoName,
+    /// Longer than anything stored (a value breaking a rule: 422).
+    #[error("the field name is longer than {MAX_NAME_CHARS} characters")]
+    NameTooLong,
+    #[error("the value is longer than {MAX_VALUE_CHARS} characters")]
+    ValueTooLong,
+}
+
+impl ResultFilterError {
+    /// Whether the filter could not be read at all, rather than breaking a length rule.
+    pub fn is_malformed(&self) -> bool {
+        matches!(self, ResultFilterError::NoColon | ResultFilterError::NoName)
+    }
+}
+
 impl ResultFilter {
     /// Parses `NAME:VALUE`, `data_collection.NAME:VALUE` or `evaluation.NAME:VALUE`: the
     /// name is what comes before the first `:`, the value everything after it.
-    pub fn parse(s: &str) -> Result<ResultFilter, &'static str> {
+    pub fn parse(s: &str) -> Result<ResultFilter, ResultFilterError> {
         let Some((name, value)) = s.split_once(':') else {
-            return Err("must be NAME:VALUE, such as interested:yes");
+            return Err(ResultFilterError::NoColon);
         };
         let (kind, name) = match name.split_once('.') {
             Some((k, rest)) if ResultKind::parse(k).is_some() => (ResultKind::parse(k), rest),
             _ => (None, name),
         };
         if name.is_empty() {
-            return Err("must name a field before the `:`");
+            return Err(ResultFilterError::NoName);
         }
         if name.chars().count() > MAX_NAME_CHARS {
-            return Err("the field name is longer than 100 characters");
+            return Err(ResultFilterError::NameTooLong);
         }
         if value.chars().count() > MAX_VALUE_CHARS {
-            return Err("the value is longer than 1000 characters");
+            return Err(ResultFilterError::ValueTooLong);
         }
         Ok(ResultFilter {
             kind,
@@ -277,8 +299,16 @@ mod tests {
         assert_eq!(f.value, "");
         let f = ResultFilter::parse("a.b:c").unwrap();
         assert_eq!((f.kind, f.name.as_str()), (None, "a.b"));
-        assert!(ResultFilter::parse("interested").is_err());
-        assert!(ResultFilter::parse(":yes").is_err());
-        assert!(ResultFilter::parse(&format!("{}:x", "n".repeat(101))).is_err());
+        assert_eq!(
+            ResultFilter::parse("interested"),
+            Err(ResultFilterError::NoColon)
+        );
+        assert_eq!(ResultFilter::parse(":yes"), Err(ResultFilterError::NoName));
+        let long = format!("{}:x", "n".repeat(101));
+        assert_eq!(
+            ResultFilter::parse(&long),
+            Err(ResultFilterError::NameTooLong)
+        );
+        assert!(!ResultFilterError::NameTooLong.is_malformed());
     }
 }

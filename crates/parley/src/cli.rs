@@ -202,7 +202,7 @@ pub struct ExportContactsArgs {
 }
 
 fn result_filter(s: &str) -> Result<ResultFilter, String> {
-    ResultFilter::parse(s).map_err(String::from)
+    ResultFilter::parse(s).map_err(|e| e.to_string())
 }
 
 fn rfc3339_millis(s: &str) -> Result<i64, String> {

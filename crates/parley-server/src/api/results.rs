@@ -17,7 +17,8 @@ pub struct CampaignResults {
 }
 
 /// The `result` filters of a raw query string (`result=a:b&result=c:d`): each must
-/// parse, and at most [`MAX_FILTERS`] of them. Other parameters are the typed query's.
+/// parse (else 400), within the length rules and at most [`MAX_FILTERS`] of them (else
+/// 422). Other parameters are the typed query's.
 pub fn result_filters(raw_query: Option<&str>) -> ApiResult<Vec<ResultFilter>> {
     let mut filters = Vec::new();
     for (key, value) in form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes()) {
@@ -25,12 +26,15 @@ pub fn result_filters(raw_query: Option<&str>) -> ApiResult<Vec<ResultFilter>> {
             continue;
         }
         if filters.len() == MAX_FILTERS {
-            return Err(ApiError::bad_request(format!(
-                "at most {MAX_FILTERS} result filters"
-            )));
+            return Err(ApiError::field(
+                "result",
+                format!("at most {MAX_FILTERS} result filters"),
+            ));
         }
-        let filter = ResultFilter::parse(&value)
-            .map_err(|e| ApiError::bad_request(format!("result {e}")))?;
+        let filter = ResultFilter::parse(&value).map_err(|e| match e.is_malformed() {
+            true => ApiError::bad_request(format!("result {e}")),
+            false => ApiError::field("result", e.to_string()),
+        })?;
         filters.push(filter);
     }
     Ok(filters)

@@ -43,7 +43,11 @@ pub async fn call_results_are_typed_and_a_second_copy_replaces_the_first(store: 
     store.record_call_results(call, &results).await.unwrap();
     store.record_call_results(call, &results).await.unwrap();
     let stored = store.call_results(call).await.unwrap();
-    assert_eq!(stored.len(), 4, "the same rows, not twice as many: {stored:?}");
+    assert_eq!(
+        stored.len(),
+        4,
+        "the same rows, not twice as many: {stored:?}"
+    );
     let names: Vec<_> = stored.iter().map(|r| (r.kind, r.name.as_str())).collect();
     assert_eq!(
         names,
@@ -86,7 +90,11 @@ pub async fn campaign_results_count_the_most_frequent_values_and_the_rest(store:
         let mut results = vec![
             interested(if i < 12 { "no" } else { "yes" }),
             // 20 distinct notes: the first ones (by value, all counted once) are listed.
-            field(ResultKind::DataCollection, "note", json!(format!("n{i:02}"))),
+            field(
+                ResultKind::DataCollection,
+                "note",
+                json!(format!("n{i:02}")),
+            ),
         ];
         if i < 3 {
             results.push(goal_met(if i == 0 { "failure" } else { "success" }));
@@ -135,7 +143,11 @@ pub async fn campaign_results_count_the_most_frequent_values_and_the_rest(store:
         fields[2].values,
         vec![count("success", 2), count("failure", 1)]
     );
-    assert!(store.campaign_results(other + 100).await.unwrap().is_empty());
+    assert!(store
+        .campaign_results(other + 100)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn calls_filter_by_results_and_every_filter_must_match(store: Store) {
@@ -174,7 +186,10 @@ pub async fn calls_filter_by_results_and_every_filter_must_match(store: Store) {
             ids
         }
     };
-    assert_eq!(ids(&["interested:yes"]).await, vec![yes_success, yes_failure]);
+    assert_eq!(
+        ids(&["interested:yes"]).await,
+        vec![yes_success, yes_failure]
+    );
     assert_eq!(
         ids(&["interested:yes", "goal_met:success"]).await,
         vec![yes_success]
@@ -184,6 +199,9 @@ pub async fn calls_filter_by_results_and_every_filter_must_match(store: Store) {
         vec![yes_success, no_success]
     );
     assert!(ids(&["data_collection.goal_met:success"]).await.is_empty());
-    assert!(ids(&["interested:Yes"]).await.is_empty(), "values match exactly");
+    assert!(
+        ids(&["interested:Yes"]).await.is_empty(),
+        "values match exactly"
+    );
     assert_eq!(ids(&[]).await.len(), 4);
 }
