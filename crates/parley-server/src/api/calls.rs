@@ -350,9 +350,7 @@ pub(crate) fn call_filter(
 /// (see the parameter); repeated, every one must match.
 #[utoipa::path(get, path = "/api/v1/calls", tag = "calls",
     params(CallQuery, ("result" = Option<Vec<String>>, Query, explode, description = "A typed result field at a value: `NAME:VALUE` (`interested:yes`), or `data_collection.NAME:VALUE` / `evaluation.NAME:VALUE` for one kind. The name is what comes before the first `:`; the value (everything after it) must equal the stored text exactly (`true`, `42`, `success`). Repeat for AND, up to 10.")),
-    responses((status = 200, body = List<Call>),
-              (status = 400, description = "a malformed filter", body = crate::error::ErrorBody),
-              (status = 422, description = "a `result` filter too long, or too many of them", body = crate::error::ErrorBody)))]
+    responses((status = 200, body = List<Call>)))]
 pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<CallQuery>,

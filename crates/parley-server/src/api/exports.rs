@@ -68,7 +68,6 @@ pub struct ContactExportQuery {
     responses((status = 200, description = "the file, as an attachment",
                 content(("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
               (status = 400, description = "an unknown format or a malformed filter", body = crate::error::ErrorBody),
-              (status = 422, description = "a `result` filter too long, or too many of them", body = crate::error::ErrorBody),
               (status = 503, description = "the node's export places are all in use; retry", body = crate::error::ErrorBody)))]
 pub async fn calls(
     State(state): State<AppState>,
