@@ -75,7 +75,7 @@ mod tests {
         assert_eq!(f[1].value, "2");
         assert!(result_filters(None).unwrap().is_empty());
         assert!(result_filters(Some("result=nocolon")).is_err());
-        let many = vec!["result=a:b"; MAX_FILTERS + 1].join("&");
+        let many = ["result=a:b"; MAX_FILTERS + 1].join("&");
         assert!(result_filters(Some(&many)).is_err());
     }
 }

@@ -173,7 +173,7 @@ async fn results_round_trip(db: Db) {
 async fn malformed_result_filters_and_unknown_campaigns_get_the_standard_error() {
     let app = TestApp::start().await;
     let too_long = format!("result={}:x", "n".repeat(101));
-    let too_many = vec!["result=a:b"; 11].join("&");
+    let too_many = ["result=a:b"; 11].join("&");
     for (query, status_wanted, code) in [
         ("result=interested", 400, "bad_request"),
         ("result=:yes", 400, "bad_request"),
