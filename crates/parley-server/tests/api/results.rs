@@ -1,30 +1,18 @@
 //! Structured results: post-call data collection and evaluations stored as typed fields,
 //! counted per campaign, and filtering the calls list.
+use crate::calls_failures::{elevenlabs_webhook, unplaced_call};
 use crate::harness::{error_code, Db, TestApp};
-use parley_engine::telephony::sandbox_credentials::ELEVENLABS_WEBHOOK_SECRET;
-use parley_store::NewCall;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 /// A queued call of `campaign_id` that the agent's conversation `conversation_id` belongs to.
 async fn conversation_call(app: &TestApp, campaign_id: i64, conversation_id: &str) -> i64 {
-    let call = app
-        .store
-        .create_call(&NewCall {
-            campaign_id: Some(campaign_id),
-            attempt: 1,
-            to: "+15550100001".into(),
-            from: "+15005550006".into(),
-            agent_id: Some("sandbox-agent".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let call = unplaced_call(app, Some(campaign_id)).await;
     app.store
-        .set_conversation_id(call.id, conversation_id)
+        .set_conversation_id(call, conversation_id)
         .await
         .unwrap();
-    call.id
+    call
 }
 
 /// Posts a signed `post_call_transcription` webhook with this analysis; returns its status.
@@ -33,19 +21,7 @@ async fn post_call(app: &TestApp, conversation_id: &str, analysis: Value) -> u16
         "agent_id": "sandbox-agent", "conversation_id": conversation_id, "status": "done",
         "transcript": [], "metadata": {"call_duration_secs": 30}, "analysis": analysis}})
     .to_string();
-    let now = chrono::Utc::now().timestamp();
-    app.http
-        .post(app.url("/elevenlabs/webhook"))
-        .header(
-            "ElevenLabs-Signature",
-            parley_elevenlabs::webhook::sign(ELEVENLABS_WEBHOOK_SECRET, now, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    elevenlabs_webhook(app, body).await
 }
 
 fn analysis(interested: Value, goal_met: &str) -> Value {

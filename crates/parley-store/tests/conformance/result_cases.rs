@@ -1,24 +1,10 @@
 //! Typed call results: stored per call, counted per campaign, filtering the calls list.
-use super::cases::campaign;
+use super::cases::{campaign, new_call};
 use parley_domain::call_result::{
     CallResult, OtherValues, ResultFilter, ResultKind, ValueCount, ValueType, MAX_SUMMARY_VALUES,
 };
-use parley_store::{CallFilter, NewCall, PageRequest, Store};
+use parley_store::{CallFilter, PageRequest, Store};
 use serde_json::{json, Value};
-
-async fn call_in(store: &Store, campaign_id: Option<i64>) -> i64 {
-    store
-        .create_call(&NewCall {
-            campaign_id,
-            attempt: 1,
-            to: "+15550100001".into(),
-            from: "+15005550006".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .id
-}
 
 fn field(kind: ResultKind, name: &str, value: Value) -> CallResult {
     CallResult::bounded(kind, name, &value, Some("because")).unwrap()
@@ -33,7 +19,7 @@ fn goal_met(verdict: &str) -> CallResult {
 }
 
 pub async fn call_results_are_typed_and_a_second_copy_replaces_the_first(store: Store) {
-    let call = call_in(&store, None).await;
+    let call = new_call(&store, None).await;
     let results = vec![
         field(ResultKind::DataCollection, "seats", json!(12)),
         field(ResultKind::DataCollection, "callback", json!(null)),
@@ -86,7 +72,7 @@ pub async fn campaign_results_count_the_most_frequent_values_and_the_rest(store:
     let spring = campaign(&store, "Spring").await;
     let other = campaign(&store, "Other").await;
     for i in 0..20 {
-        let call = call_in(&store, Some(spring)).await;
+        let call = new_call(&store, Some(spring)).await;
         let mut results = vec![
             interested(if i < 12 { "no" } else { "yes" }),
             // 20 distinct notes: the first ones (by value, all counted once) are listed.
@@ -101,12 +87,12 @@ pub async fn campaign_results_count_the_most_frequent_values_and_the_rest(store:
         }
         store.record_call_results(call, &results).await.unwrap();
     }
-    let elsewhere = call_in(&store, Some(other)).await;
+    let elsewhere = new_call(&store, Some(other)).await;
     store
         .record_call_results(elsewhere, &[interested("yes")])
         .await
         .unwrap();
-    call_in(&store, Some(spring)).await; // a call without results counts nowhere
+    new_call(&store, Some(spring)).await; // a call without results counts nowhere
 
     let fields = store.campaign_results(spring).await.unwrap();
     let names: Vec<_> = fields.iter().map(|f| (f.kind, f.name.as_str())).collect();
@@ -152,10 +138,10 @@ pub async fn campaign_results_count_the_most_frequent_values_and_the_rest(store:
 
 pub async fn calls_filter_by_results_and_every_filter_must_match(store: Store) {
     let spring = campaign(&store, "Spring").await;
-    let yes_success = call_in(&store, Some(spring)).await;
-    let yes_failure = call_in(&store, Some(spring)).await;
-    let no_success = call_in(&store, Some(spring)).await;
-    call_in(&store, Some(spring)).await;
+    let yes_success = new_call(&store, Some(spring)).await;
+    let yes_failure = new_call(&store, Some(spring)).await;
+    let no_success = new_call(&store, Some(spring)).await;
+    new_call(&store, Some(spring)).await;
     for (call, i, g) in [
         (yes_success, "yes", "success"),
         (yes_failure, "yes", "failure"),
