@@ -216,3 +216,51 @@ async fn oversized_results_are_cut_to_their_documented_bounds() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_sandbox_calls_analysis_arrives_as_typed_results_that_filter_the_list() {
+    let app = crate::calls_e2e::sandbox().await;
+    let mut events = app.engine.events.subscribe();
+    let id = crate::calls_e2e::place(&app, json!({"to": "+15550100001"})).await;
+    crate::calls_e2e::wait_for(&mut events, id, |e| {
+        matches!(e, parley_engine::events::LiveEvent::CallAnalyzed { .. })
+    })
+    .await;
+    let (status, call) = app
+        .call(Method::GET, &format!("/api/v1/calls/{id}"), None)
+        .await;
+    assert_eq!(status, 200);
+    let results = call["results"].as_array().unwrap();
+    let field = |name: &str| {
+        results
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {results:?}"))
+    };
+    let persona = field("callee_persona");
+    assert_eq!(
+        (&persona["kind"], &persona["value_type"], &persona["value"]),
+        (
+            &json!("data_collection"),
+            &json!("string"),
+            &json!(parley_sim::personas::CONVERSES.name)
+        )
+    );
+    assert_eq!(field("tools_called")["value_type"], "json");
+    let script = field("script_completed");
+    assert_eq!(
+        (&script["kind"], &script["value"]),
+        (&json!("evaluation"), &json!("success"))
+    );
+
+    let persona_filter = format!(
+        "result=callee_persona%3A{}",
+        parley_sim::personas::CONVERSES.name.replace(' ', "%20")
+    );
+    assert_eq!(ids(&app, &persona_filter).await, vec![id]);
+    assert_eq!(ids(&app, "result=script_completed:success").await, vec![id]);
+    assert!(ids(&app, "result=script_completed:failure")
+        .await
+        .is_empty());
+    app.stop().await;
+}
