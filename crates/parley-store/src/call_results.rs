@@ -26,13 +26,20 @@ fn result_of(call_id: i64, (kind, name, value_type, value, rationale): Row) -> R
 
 impl Tx {
     /// Replaces the call's results with `results` (a second copy of an analysis writes
-    /// the same rows again, never more of them).
+    /// the same rows again, never more of them), each with the call's campaign.
     pub async fn record_call_results(
         &mut self,
         call_id: i64,
         results: &[CallResult],
     ) -> Result<()> {
         self.point("record_call_results")?;
+        let campaign_id: Option<i64> = on_conn!(self, c => sqlx::query_scalar(
+            "SELECT campaign_id FROM calls WHERE id = $1",
+        )
+        .bind(call_id)
+        .fetch_optional(c)
+        .await)?
+        .ok_or(StoreError::NotFound)?;
         on_conn!(self, c => {
             sqlx::query("DELETE FROM call_results WHERE call_id = $1")
                 .bind(call_id)
@@ -40,10 +47,12 @@ impl Tx {
                 .await?;
             for chunk in results.chunks(200) {
                 let mut qb = QueryBuilder::new(
-                    "INSERT INTO call_results (call_id, kind, name, value_type, value, rationale) ",
+                    "INSERT INTO call_results \
+                     (call_id, campaign_id, kind, name, value_type, value, rationale) ",
                 );
                 qb.push_values(chunk, |mut b, r| {
                     b.push_bind(call_id)
+                        .push_bind(campaign_id)
                         .push_bind(r.kind.as_str())
                         .push_bind(r.name.clone())
                         .push_bind(r.value_type.as_str())
@@ -86,15 +95,15 @@ impl Store {
 
     /// Each field found in the campaign's calls with its value counts: the
     /// [`MAX_SUMMARY_VALUES`] most frequent values, the rest as `other`; at most
-    /// [`MAX_SUMMARY_FIELDS`] fields, by kind and name. One grouped query.
+    /// [`MAX_SUMMARY_FIELDS`] fields, by kind and name. One query, grouped in the order
+    /// of the `(campaign_id, kind, name, value)` index.
     pub async fn campaign_results(&self, campaign_id: i64) -> Result<Vec<ResultSummary>> {
         let backend = self.backend();
         let (name, value) = (bytewise(backend, "g.name"), bytewise(backend, "g.value"));
         let top = MAX_SUMMARY_VALUES;
         let sql = format!(
-            "WITH g AS (SELECT r.kind, r.name, r.value, COUNT(*) AS n FROM call_results r \
-               JOIN calls c ON c.id = r.call_id WHERE c.campaign_id = $1 \
-               GROUP BY r.kind, r.name, r.value), \
+            "WITH g AS (SELECT kind, name, value, COUNT(*) AS n FROM call_results \
+               WHERE campaign_id = $1 GROUP BY kind, name, value), \
              f AS (SELECT g.kind, g.name FROM g GROUP BY g.kind, g.name \
                ORDER BY g.kind, {name} LIMIT {MAX_SUMMARY_FIELDS}), \
              ranked AS (SELECT g.kind, g.name, g.value, g.n, ROW_NUMBER() OVER ( \
