@@ -10,8 +10,9 @@ use sqlx::QueryBuilder;
 
 type Row = (String, String, String, Option<String>, Option<String>);
 
-/// One group of the campaign counts: a listed value (bucket 1..) or the rest (0).
-type CountRow = (String, String, i64, Option<String>, i64, i64);
+/// A field of a campaign's results: kind, name, calls, calls with a non-null value,
+/// distinct non-null values.
+type FieldRow = (String, String, i64, i64, i64);
 
 fn result_of(call_id: i64, (kind, name, value_type, value, rationale): Row) -> Result<CallResult> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("result of call {call_id}: {what}"));
@@ -95,61 +96,56 @@ impl Store {
 
     /// Each field found in the campaign's calls with its value counts: the
     /// [`MAX_SUMMARY_VALUES`] most frequent values, the rest as `other`; at most
-    /// [`MAX_SUMMARY_FIELDS`] fields, by kind and name. One query, grouped in the order
-    /// of the `(campaign_id, kind, name, value)` index.
+    /// [`MAX_SUMMARY_FIELDS`] fields, by kind and name. One query for the fields, then one
+    /// per field for its top values; each reads a range of the `(campaign_id, kind, name,
+    /// value)` index in order, and the top values are kept with a bounded sort.
     pub async fn campaign_results(&self, campaign_id: i64) -> Result<Vec<ResultSummary>> {
         let backend = self.backend();
-        let (name, value) = (bytewise(backend, "g.name"), bytewise(backend, "g.value"));
-        let top = MAX_SUMMARY_VALUES;
         let sql = format!(
-            "WITH g AS (SELECT kind, name, value, COUNT(*) AS n FROM call_results \
-               WHERE campaign_id = $1 GROUP BY kind, name, value), \
-             f AS (SELECT g.kind, g.name FROM g GROUP BY g.kind, g.name \
-               ORDER BY g.kind, {name} LIMIT {MAX_SUMMARY_FIELDS}), \
-             ranked AS (SELECT g.kind, g.name, g.value, g.n, ROW_NUMBER() OVER ( \
-               PARTITION BY g.kind, g.name \
-               ORDER BY g.n DESC, CASE WHEN g.value IS NULL THEN 1 ELSE 0 END, {value}) AS rk \
-               FROM g JOIN f ON f.kind = g.kind AND f.name = g.name) \
-             SELECT kind, name, CASE WHEN rk <= {top} THEN rk ELSE 0 END AS bucket, \
-               MIN(value), CAST(SUM(n) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM ranked \
-             GROUP BY kind, name, CASE WHEN rk <= {top} THEN rk ELSE 0 END"
+            "SELECT kind, name, COUNT(*), COUNT(value), COUNT(DISTINCT value) FROM call_results \
+             WHERE campaign_id = $1 GROUP BY kind, name ORDER BY kind, {} LIMIT {MAX_SUMMARY_FIELDS}",
+            bytewise(backend, "name")
         );
-        let rows: Vec<CountRow> = on_reader!(self, pool => sqlx::query_as(&sql)
+        let fields: Vec<FieldRow> = on_reader!(self, pool => sqlx::query_as(&sql)
             .bind(campaign_id)
             .fetch_all(pool)
             .await)?;
-        Ok(summaries(rows))
-    }
-}
-
-/// Folds the grouped rows into one summary per field, in kind and (bytewise) name order.
-fn summaries(mut rows: Vec<CountRow>) -> Vec<ResultSummary> {
-    rows.sort_by(|a, b| (&a.0, a.1.as_bytes(), a.2).cmp(&(&b.0, b.1.as_bytes(), b.2)));
-    let mut out: Vec<ResultSummary> = Vec::new();
-    for (kind, name, bucket, value, count, distinct) in rows {
-        let Some(kind) = ResultKind::parse(&kind) else {
-            continue; // not written by this version; a count is no place to fail
-        };
-        let same = out.last().is_some_and(|s| s.kind == kind && s.name == name);
-        if !same {
+        let top = format!(
+            "SELECT value, COUNT(*) AS n FROM call_results \
+             WHERE campaign_id = $1 AND kind = $2 AND name = $3 GROUP BY value \
+             ORDER BY n DESC, CASE WHEN value IS NULL THEN 1 ELSE 0 END, {} LIMIT {MAX_SUMMARY_VALUES}",
+            bytewise(backend, "value")
+        );
+        let mut out = Vec::with_capacity(fields.len());
+        for (kind, name, calls, non_null, distinct) in fields {
+            let Some(kind) = ResultKind::parse(&kind) else {
+                continue; // not written by this version; a count is no place to fail
+            };
+            let values: Vec<(Option<String>, i64)> = on_reader!(self, pool => sqlx::query_as(&top)
+                .bind(campaign_id)
+                .bind(kind.as_str())
+                .bind(&name)
+                .fetch_all(pool)
+                .await)?;
+            // A null is a value of its own, which COUNT(DISTINCT) leaves out.
+            let distinct = distinct + i64::from(non_null < calls);
+            let listed: i64 = values.iter().map(|(_, n)| n).sum();
+            let other = (distinct > values.len() as i64).then(|| OtherValues {
+                values: distinct - values.len() as i64,
+                count: calls - listed,
+            });
             out.push(ResultSummary {
                 kind,
                 name,
-                calls: 0,
-                values: Vec::new(),
-                other: None,
+                calls,
+                values: values
+                    .into_iter()
+                    .map(|(value, count)| ValueCount { value, count })
+                    .collect(),
+                other,
             });
         }
-        let summary = out.last_mut().expect("pushed above");
-        summary.calls += count;
-        if bucket == 0 {
-            summary.other = Some(OtherValues {
-                values: distinct,
-                count,
-            });
-        } else {
-            summary.values.push(ValueCount { value, count });
-        }
+        out.sort_by(|a, b| (a.kind, a.name.as_bytes()).cmp(&(b.kind, b.name.as_bytes())));
+        Ok(out)
     }
-    out
 }

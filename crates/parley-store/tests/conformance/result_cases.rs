@@ -84,6 +84,13 @@ pub async fn campaign_results_count_the_most_frequent_values_and_the_rest(store:
         ];
         if i < 3 {
             results.push(goal_met(if i == 0 { "failure" } else { "success" }));
+            // A null is a value of its own.
+            let callback = if i < 2 {
+                json!(null)
+            } else {
+                json!("tomorrow")
+            };
+            results.push(field(ResultKind::DataCollection, "callback", callback));
         }
         store.record_call_results(call, &results).await.unwrap();
     }
@@ -94,11 +101,12 @@ pub async fn campaign_results_count_the_most_frequent_values_and_the_rest(store:
         .unwrap();
     new_call(&store, Some(spring)).await; // a call without results counts nowhere
 
-    let fields = store.campaign_results(spring).await.unwrap();
+    let mut fields = store.campaign_results(spring).await.unwrap();
     let names: Vec<_> = fields.iter().map(|f| (f.kind, f.name.as_str())).collect();
     assert_eq!(
         names,
         vec![
+            (ResultKind::DataCollection, "callback"),
             (ResultKind::DataCollection, "interested"),
             (ResultKind::DataCollection, "note"),
             (ResultKind::Evaluation, "goal_met"),
@@ -108,6 +116,19 @@ pub async fn campaign_results_count_the_most_frequent_values_and_the_rest(store:
         value: Some(v.into()),
         count: n,
     };
+    let callback = fields.remove(0);
+    assert_eq!(callback.calls, 3);
+    assert_eq!(
+        callback.values,
+        vec![
+            ValueCount {
+                value: None,
+                count: 2
+            },
+            count("tomorrow", 1)
+        ]
+    );
+    assert_eq!(callback.other, None);
     assert_eq!(fields[0].calls, 20);
     assert_eq!(fields[0].values, vec![count("no", 12), count("yes", 8)]);
     assert_eq!(fields[0].other, None);
