@@ -6,6 +6,7 @@ pub mod activity;
 pub mod auth;
 pub mod breaker;
 pub mod call;
+pub mod call_result;
 pub mod callback;
 pub mod campaign;
 pub mod capacity;

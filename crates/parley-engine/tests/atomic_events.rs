@@ -164,8 +164,12 @@ fn post_call_body() -> Vec<u8> {
             "analysis": {
                 "call_successful": "success",
                 "transcript_summary": "The callee listened and agreed.",
-                "evaluation_criteria_results": {},
-                "data_collection_results": {}
+                "evaluation_criteria_results": {
+                    "goal_met": {"criteria_id": "goal_met", "result": "success", "rationale": "agreed"}
+                },
+                "data_collection_results": {
+                    "interested": {"data_collection_id": "interested", "value": "yes"}
+                }
             }
         }
     })
@@ -530,6 +534,10 @@ impl World {
         );
         let dnc: Vec<(String, String)> =
             rows!(self.db, "SELECT phone, source FROM dnc_entries ORDER BY id");
+        let results: Vec<(String, String, Option<String>)> = rows!(
+            self.db,
+            "SELECT kind, name, value FROM call_results ORDER BY call_id, kind, name"
+        );
         // Which tools answered successfully: an agent that calls a tool again after a
         // failure makes a second row, but never a second success for one change.
         let tools: Vec<(String,)> = rows!(
@@ -550,6 +558,7 @@ impl World {
             format!("recordings {recordings:?}"),
             format!("transcript {turns:?}"),
             format!("dnc {dnc:?}"),
+            format!("results {results:?}"),
             format!("tools answered {tools:?}"),
             format!("audit {audit:?}"),
         ]
@@ -670,7 +679,7 @@ every_event_is_one_transaction! {
     a_recording_callback_is_recorded_whole =>
         Event::RecordingCompleted, ["add_call_event", "upsert_recording"];
     a_post_call_webhook_stores_analysis_outcome_and_settlement_at_once =>
-        Event::PostCall, ["add_call_event", "record_post_call", "outbox", "settle_attempt"];
+        Event::PostCall, ["add_call_event", "record_post_call", "record_call_results", "outbox", "settle_attempt"];
     an_opt_out_blocks_cancels_and_records_at_once =>
         Event::OptOut, ["add_dnc", "outbox", "cancel_waiting_for_phone", "add_call_event", "add_tool_call"];
     a_campaign_transition_is_audited_and_notified_at_once =>

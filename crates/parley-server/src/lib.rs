@@ -12,7 +12,7 @@ mod webhooks;
 
 use api::{
     account, admin as admin_api, analytics, audit, calls, campaigns, contacts, dnc, events,
-    exports, imports, spreadsheets, status, webhooks as hooks,
+    exports, imports, results, spreadsheets, status, webhooks as hooks,
 };
 use auth::routes::{self as auth_routes, SignInLimiter};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -115,6 +115,7 @@ pub fn router(state: AppState) -> Router {
             get(campaigns::contacts).post(campaigns::add_contacts),
         )
         .route("/campaigns/{id}/activity", get(campaigns::activity))
+        .route("/campaigns/{id}/results", get(results::campaign_results))
         .route(
             "/campaigns/{id}/contacts/remove",
             post(campaigns::remove_contacts),

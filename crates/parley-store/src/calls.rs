@@ -29,6 +29,8 @@ pub struct CallFilter {
     pub outcome: Option<CallOutcome>,
     pub created_from: Option<i64>,
     pub created_to: Option<i64>,
+    /// Every one must match (AND): calls with a typed result field at a value.
+    pub results: Vec<parley_domain::call_result::ResultFilter>,
 }
 
 /// Appends `filter`'s conditions (each starting with ` AND `) to a query on `calls`.
@@ -53,6 +55,18 @@ macro_rules! push_call_filter {
         }
         if let Some(to) = filter.created_to {
             $qb.push(" AND created_at < ").push_bind(to);
+        }
+        // Each is one lookup on the (call, kind, name) key of `call_results`.
+        for r in &filter.results {
+            $qb.push(" AND EXISTS (SELECT 1 FROM call_results r WHERE r.call_id = calls.id")
+                .push(" AND r.name = ")
+                .push_bind(r.name.clone())
+                .push(" AND r.value = ")
+                .push_bind(r.value.clone());
+            if let Some(kind) = r.kind {
+                $qb.push(" AND r.kind = ").push_bind(kind.as_str());
+            }
+            $qb.push(")");
         }
     }};
 }

@@ -9,6 +9,7 @@ mod attempts;
 mod audit;
 mod call_history;
 mod call_lifecycle;
+mod call_results;
 mod calls;
 mod campaigns;
 mod capacity;

@@ -1,6 +1,7 @@
 //! The command line, declared with clap's derive API.
 use clap::{Args, Parser, Subcommand};
 use parley_domain::call::{CallOutcome, CallStatus};
+use parley_domain::call_result::ResultFilter;
 use parley_domain::Role;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -182,6 +183,9 @@ pub struct ExportCallsArgs {
     /// Created before this RFC 3339 time.
     #[arg(long, value_name = "TIME", value_parser = rfc3339_millis)]
     pub to: Option<i64>,
+    /// Only calls with this typed result, NAME:VALUE (`interested:yes`); repeat for AND.
+    #[arg(long = "result", value_name = "NAME:VALUE", value_parser = result_filter)]
+    pub results: Vec<ResultFilter>,
     /// Add a column with each call's transcript.
     #[arg(long)]
     pub transcript: bool,
@@ -206,6 +210,10 @@ pub struct ExportContactsArgs {
     /// Created before this RFC 3339 time.
     #[arg(long, value_name = "TIME", value_parser = rfc3339_millis)]
     pub to: Option<i64>,
+}
+
+fn result_filter(s: &str) -> Result<ResultFilter, String> {
+    ResultFilter::parse(s).map_err(|e| e.to_string())
 }
 
 fn rfc3339_millis(s: &str) -> Result<i64, String> {

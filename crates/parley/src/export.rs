@@ -20,6 +20,7 @@ pub async fn run(settings: Settings, command: ExportCommand) -> anyhow::Result<(
                     outcome: a.outcome,
                     created_from: a.from,
                     created_to: a.to,
+                    results: a.results,
                 },
                 transcript: a.transcript,
             },

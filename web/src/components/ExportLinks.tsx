@@ -1,9 +1,13 @@
 /** Links that download an export of what a list shows, with the list's filters. The
  * session cookie authenticates a plain GET, so the browser streams the file itself. */
-export function exportUrl(path: string, filters: Record<string, string | number | boolean | undefined>, format: string) {
+export type ExportFilters = Record<string, string | number | boolean | string[] | undefined>;
+
+/** A list value (`result`) repeats its parameter, as the API takes it. */
+export function exportUrl(path: string, filters: ExportFilters, format: string) {
   const query = new URLSearchParams({ format });
   for (const [key, value] of Object.entries(filters)) {
-    if (value !== undefined && value !== "") query.set(key, String(value));
+    if (Array.isArray(value)) value.forEach((v) => query.append(key, v));
+    else if (value !== undefined && value !== "") query.set(key, String(value));
   }
   return `${path}?${query.toString()}`;
 }
@@ -14,7 +18,7 @@ export function ExportLinks({
   what,
 }: {
   path: "/api/v1/calls/export" | "/api/v1/contacts/export";
-  filters: Record<string, string | number | boolean | undefined>;
+  filters: ExportFilters;
   /** Shown in the links' accessible names, e.g. "calls". */
   what: string;
 }) {

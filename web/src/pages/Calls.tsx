@@ -9,6 +9,7 @@ import { DataTable } from "../components/DataTable";
 import { ExportLinks } from "../components/ExportLinks";
 import { usePollInterval } from "../components/LiveSync";
 import { Pager, useCursorPages } from "../components/Pager";
+import { ResultFilters } from "../components/ResultFilters";
 import { Empty, ErrorMessage, Loading } from "../components/States";
 
 type Call = Schema<"Call">;
@@ -47,6 +48,7 @@ export default function CallsPage() {
       campaign_id: params.get("campaign_id") ? Number(params.get("campaign_id")) : undefined,
       from: params.get("from") ? new Date(params.get("from")!).toISOString() : undefined,
       to: params.get("to") ? new Date(params.get("to")!).toISOString() : undefined,
+      result: params.getAll("result").length ? params.getAll("result") : undefined,
     }),
     [params],
   );
@@ -67,6 +69,13 @@ export default function CallsPage() {
     const next = new URLSearchParams(params);
     if (value) next.set(key, value);
     else next.delete(key);
+    setParams(next, { replace: true });
+    pages.reset();
+  };
+  const setResults = (values: string[]) => {
+    const next = new URLSearchParams(params);
+    next.delete("result");
+    values.forEach((v) => next.append("result", v));
     setParams(next, { replace: true });
     pages.reset();
   };
@@ -117,6 +126,7 @@ export default function CallsPage() {
           <input type="datetime-local" value={params.get("to") ?? ""} onChange={(e) => set("to", e.target.value)} />
         </label>
       </form>
+      <ResultFilters values={params.getAll("result")} onChange={setResults} />
       <ExportLinks path="/api/v1/calls/export" filters={filter} what="calls" />
       {calls.isPending ? (
         <Loading />

@@ -6,6 +6,7 @@ import { api, describeError, must, type Schema } from "../api/client";
 import { fmtDuration, fmtInt, fmtPct, fmtTime, fmtTimeIn, humanize } from "../api/format";
 import { label, WAIT_REASON } from "../api/labels";
 import { canOperate, useMe } from "../auth";
+import { CampaignResults } from "../campaigns/Results";
 import { ExportLinks } from "../components/ExportLinks";
 import { usePollInterval } from "../components/LiveSync";
 import { Empty, ErrorMessage, Loading, ProgressBar, Stat } from "../components/States";
@@ -109,6 +110,7 @@ export default function CampaignDetailPage() {
         </div>
       </div>
       <Outcomes campaign={c} />
+      <CampaignResults campaignId={id} version={p.attempts + p.completed + p.failed} />
       <div className="card">
         <h2>Export</h2>
         <p className="muted">

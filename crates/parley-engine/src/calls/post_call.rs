@@ -4,6 +4,7 @@ use super::{AfterCommit, CallError};
 use crate::events::LiveEvent;
 use crate::Engine;
 use parley_domain::call::TurnRole;
+use parley_domain::call_result::{CallResult, ResultKind};
 use parley_elevenlabs::conversation::{Conversation, Role, Verdict};
 use parley_elevenlabs::webhook::WebhookEvent;
 use parley_store::PostCall;
@@ -69,6 +70,36 @@ fn post_call_of(conversation: &Conversation) -> PostCall {
     }
 }
 
+/// The analysis' data-collection values and evaluation verdicts as typed, bounded fields
+/// (see [`CallResult::bounded_all`] for what is cut or dropped).
+fn results_of(conversation: &Conversation) -> Vec<CallResult> {
+    let Some(a) = conversation.analysis.as_ref() else {
+        return Vec::new();
+    };
+    let mut results = CallResult::bounded_all(
+        ResultKind::DataCollection,
+        a.data_collection_results
+            .iter()
+            .map(|(name, r)| (name.as_str(), &r.value, r.rationale.as_deref())),
+    );
+    let verdicts: Vec<(&str, serde_json::Value, Option<&str>)> = a
+        .evaluation_criteria_results
+        .iter()
+        .map(|(name, r)| {
+            (
+                name.as_str(),
+                verdict(r.result).into(),
+                r.rationale.as_deref(),
+            )
+        })
+        .collect();
+    results.extend(CallResult::bounded_all(
+        ResultKind::Evaluation,
+        verdicts.iter().map(|(n, v, r)| (*n, v, *r)),
+    ));
+    results
+}
+
 impl Engine {
     /// A verified post-call webhook body. Unknown conversations are ignored (they may be
     /// other applications' on the same ElevenLabs account).
@@ -86,8 +117,8 @@ impl Engine {
         }
     }
 
-    /// Applies a conversation's record in one transaction: the dedupe mark, analysis
-    /// and transcript, `call.analyzed`, the outcome and the attempt's settlement.
+    /// Applies a conversation's record in one transaction: the dedupe mark, analysis,
+    /// typed results and transcript, `call.analyzed`, the outcome and the attempt's settlement.
     async fn apply_conversation(&self, conversation: &Conversation) -> Result<(), PostCallError> {
         let id = &conversation.conversation_id;
         let mut tx = self.store.begin().await?;
@@ -105,6 +136,8 @@ impl Engine {
             return Ok(());
         }
         tx.record_post_call(call.id, &post_call_of(conversation))
+            .await?;
+        tx.record_call_results(call.id, &results_of(conversation))
             .await?;
         let call = self.settle_outcome(&mut tx, call.id).await?;
         let mut after = AfterCommit::default();

@@ -1,17 +1,19 @@
 //! Calls: the list and one call with everything recorded about it.
 use super::contacts::{parse_phone, region};
+use super::results::result_filters;
 use super::{parse_time, List, PageParams};
 use crate::auth::Principal;
 use crate::error::extract::{Json, Path, Query};
 use crate::error::{ApiError, ApiResult, ErrorCode, OrNotFound};
 use crate::AppState;
-use axum::extract::{Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use parley_domain::call::{
     Call, CallEvent, CallOutcome, CallStatus, Recording, TerminationSource, TranscriptTurn,
 };
+use parley_domain::call_result::CallResult;
 use parley_domain::campaign::{AnsweringMachine, CampaignSettings};
 use parley_domain::contact::Contact;
 use parley_domain::tool::ToolCallRecord;
@@ -56,6 +58,9 @@ pub struct CallDetail {
     pub recordings: Vec<Recording>,
     /// The agent's tool calls, oldest first.
     pub tool_calls: Vec<ToolCallRecord>,
+    /// The analysis' data-collection values and evaluation verdicts as typed fields (the
+    /// raw analysis stays in `analysis`).
+    pub results: Vec<CallResult>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -291,11 +296,12 @@ pub async fn recording(
 
 async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
     let id = call.id;
-    let (events, transcript, recordings, tool_calls) = tokio::try_join!(
+    let (events, transcript, recordings, tool_calls, results) = tokio::try_join!(
         state.store.call_events(id),
         state.store.transcript(id),
         state.store.recordings(id),
         state.store.tool_calls(id),
+        state.store.call_results(id),
     )?;
     let recording = recordings
         .iter()
@@ -315,17 +321,19 @@ async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
         recording,
         recordings,
         tool_calls,
+        results,
     })
 }
 
-/// The filter of the calls list (and export) from its query parameters.
+/// The filter of the calls list (and export) from its query parameters; the `result`
+/// filters are read from the raw query, where they may repeat.
 pub(crate) fn call_filter(
     campaign_id: Option<i64>,
     contact_id: Option<i64>,
     status: Option<CallStatus>,
     outcome: Option<CallOutcome>,
-    from: Option<&str>,
-    to: Option<&str>,
+    (from, to): (Option<&str>, Option<&str>),
+    raw_query: Option<&str>,
 ) -> ApiResult<CallFilter> {
     Ok(CallFilter {
         campaign_id,
@@ -334,14 +342,19 @@ pub(crate) fn call_filter(
         outcome,
         created_from: parse_time("from", from)?,
         created_to: parse_time("to", to)?,
+        results: result_filters(raw_query)?,
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/calls", tag = "calls", params(CallQuery),
+/// Calls, newest first. `result` filters by typed results: `result=interested:yes`
+/// (see the parameter); repeated, every one must match.
+#[utoipa::path(get, path = "/api/v1/calls", tag = "calls",
+    params(CallQuery, ("result" = Option<Vec<String>>, Query, explode, description = "A typed result field at a value: `NAME:VALUE` (`interested:yes`), or `data_collection.NAME:VALUE` / `evaluation.NAME:VALUE` for one kind. The name is what comes before the first `:`; the value (everything after it) must equal the stored text exactly (`true`, `42`, `success`). Repeat for AND, up to 10.")),
     responses((status = 200, body = List<Call>)))]
 pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<CallQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<List<Call>>> {
     let page = PageParams {
         limit: q.limit,
@@ -353,8 +366,8 @@ pub async fn list(
         q.contact_id,
         q.status,
         q.outcome,
-        q.from.as_deref(),
-        q.to.as_deref(),
+        (q.from.as_deref(), q.to.as_deref()),
+        raw.as_deref(),
     )?;
     Ok(Json(state.store.list_calls(&filter, page).await?.into()))
 }

@@ -8,7 +8,7 @@ use crate::error::extract::Query;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::AppState;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -63,7 +63,8 @@ pub struct ContactExportQuery {
 /// by name, status, outcome, duration, summary, then a column per data-collection item
 /// (`data_collection.<id>`) and evaluation criterion (`evaluation.<id>`) found in the
 /// selected calls' analyses. Text a spreadsheet would run as a formula starts with `'`.
-#[utoipa::path(get, path = "/api/v1/calls/export", tag = "calls", operation_id = "export", params(CallExportQuery),
+#[utoipa::path(get, path = "/api/v1/calls/export", tag = "calls", operation_id = "export",
+    params(CallExportQuery, ("result" = Option<Vec<String>>, Query, explode, description = "Typed result filters, as in the calls list: `NAME:VALUE`, repeated for AND.")),
     responses((status = 200, description = "the file, as an attachment",
                 content(("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
               (status = 400, description = "an unknown format or a malformed filter", body = crate::error::ErrorBody),
@@ -72,14 +73,15 @@ pub async fn calls(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Query(q): Query<CallExportQuery>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let filter = call_filter(
         q.campaign_id,
         q.contact_id,
         q.status,
         q.outcome,
-        q.from.as_deref(),
-        q.to.as_deref(),
+        (q.from.as_deref(), q.to.as_deref()),
+        raw.as_deref(),
     )?;
     let dataset = Dataset::Calls {
         filter,

@@ -11,6 +11,7 @@ pub mod dnc;
 pub mod events;
 pub mod exports;
 pub mod imports;
+pub mod results;
 pub mod spreadsheets;
 pub mod status;
 pub mod webhooks;

@@ -6,12 +6,12 @@ use parley_store::NewCall;
 use reqwest::Method;
 use serde_json::json;
 
-/// A call known to Parley with a Twilio SID, but placed by nobody: for driving webhooks
+/// A queued call (of `campaign_id`, if given) placed by nobody: for driving webhooks
 /// and streams by hand.
-pub async fn stored_call(app: &crate::harness::TestApp, sid: &str) -> i64 {
-    let call = app
-        .store
+pub async fn unplaced_call(app: &crate::harness::TestApp, campaign_id: Option<i64>) -> i64 {
+    app.store
         .create_call(&NewCall {
+            campaign_id,
             attempt: 1,
             to: "+15550100001".into(),
             from: "+15005550006".into(),
@@ -19,9 +19,33 @@ pub async fn stored_call(app: &crate::harness::TestApp, sid: &str) -> i64 {
             ..Default::default()
         })
         .await
-        .unwrap();
-    app.store.set_call_sid(call.id, sid).await.unwrap();
-    call.id
+        .unwrap()
+        .id
+}
+
+/// Posts `body` to the ElevenLabs webhook, signed now with the sandbox secret; returns
+/// the status.
+pub async fn elevenlabs_webhook(app: &crate::harness::TestApp, body: String) -> u16 {
+    let now = chrono::Utc::now().timestamp();
+    app.http
+        .post(app.url("/elevenlabs/webhook"))
+        .header(
+            "ElevenLabs-Signature",
+            parley_elevenlabs::webhook::sign(ELEVENLABS_WEBHOOK_SECRET, now, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// A call known to Parley with a Twilio SID, but placed by nobody.
+pub async fn stored_call(app: &crate::harness::TestApp, sid: &str) -> i64 {
+    let call = unplaced_call(app, None).await;
+    app.store.set_call_sid(call, sid).await.unwrap();
+    call
 }
 
 #[tokio::test]
@@ -250,18 +274,11 @@ async fn forged_webhooks_get_403_and_store_nothing() {
             .is_none(),
         "nothing stored"
     );
-    let good = app
-        .http
-        .post(app.url("/elevenlabs/webhook"))
-        .header(
-            "ElevenLabs-Signature",
-            parley_elevenlabs::webhook::sign(ELEVENLABS_WEBHOOK_SECRET, now, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(good.status(), 204, "a correctly signed webhook is accepted");
+    assert_eq!(
+        elevenlabs_webhook(&app, body).await,
+        204,
+        "a correctly signed webhook is accepted"
+    );
     assert!(app
         .store
         .get_call(call_id)

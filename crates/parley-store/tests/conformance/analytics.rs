@@ -1,23 +1,8 @@
 //! Analytics counters: every call counted exactly once, whatever order its news arrives in.
+use super::cases::new_call;
 use parley_domain::call::{CallOutcome, CallStatus};
 use parley_domain::time::now_millis;
-use parley_store::{CallCounts, NewCall, PastCall, StatsRange, StatusChange, Store};
-
-async fn new_call(store: &Store, campaign_id: Option<i64>) -> i64 {
-    store
-        .create_call(&NewCall {
-            campaign_id,
-            attempt: 1,
-            to: "+15550100001".into(),
-            from: "+15005550006".into(),
-            dynamic_variables: serde_json::json!({}),
-            overrides: serde_json::json!({}),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .id
-}
+use parley_store::{CallCounts, PastCall, StatsRange, StatusChange, Store};
 
 async fn advance(store: &Store, id: i64, status: CallStatus, duration_seconds: Option<i64>) {
     store

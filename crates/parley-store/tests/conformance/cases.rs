@@ -4,7 +4,7 @@ use parley_domain::campaign::CampaignSettings;
 use parley_domain::contact::{ContactFields, NewContact};
 use parley_domain::phone::Region;
 use parley_domain::Phone;
-use parley_store::{ContactSelector, NewCampaign, Store};
+use parley_store::{ContactSelector, NewCall, NewCampaign, Store};
 
 pub use super::call_cases::*;
 pub use super::campaign_cases::*;
@@ -15,6 +15,7 @@ pub use super::dnc_cases::*;
 pub use super::export_cases::*;
 pub use super::frequency_cases::*;
 pub use super::import_cases::*;
+pub use super::result_cases::*;
 pub use super::retention_cases::*;
 pub use super::user_cases::*;
 pub use super::webhook_cases::*;
@@ -80,4 +81,21 @@ pub async fn campaign_with_contact(store: &Store, name: &str, phone: &str) -> i6
         .await
         .unwrap();
     id
+}
+
+/// A queued call (of `campaign_id`, if given) to a fixed number; returns its id.
+pub async fn new_call(store: &Store, campaign_id: Option<i64>) -> i64 {
+    store
+        .create_call(&NewCall {
+            campaign_id,
+            attempt: 1,
+            to: "+15550100001".into(),
+            from: "+15005550006".into(),
+            dynamic_variables: serde_json::json!({}),
+            overrides: serde_json::json!({}),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .id
 }

@@ -12,6 +12,7 @@ mod dnc_cases;
 mod export_cases;
 mod frequency_cases;
 mod import_cases;
+mod result_cases;
 mod retention_cases;
 mod user_cases;
 mod webhook_cases;
@@ -100,4 +101,7 @@ conformance!(
     exports_page_contacts_with_progress_and_custom_field_keys,
     a_florida_number_gets_three_calls_a_day_across_campaigns_and_single_calls,
     a_contacts_state_field_decides_its_cap,
+    call_results_are_typed_and_a_second_copy_replaces_the_first,
+    campaign_results_count_the_most_frequent_values_and_the_rest,
+    calls_filter_by_results_and_every_filter_must_match,
 );
