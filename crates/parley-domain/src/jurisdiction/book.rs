@@ -415,7 +415,10 @@ mod tests {
             let state = book.get(code).unwrap();
             let hours = state.hours.clone().unwrap();
             assert_eq!(hours.days, [Some((hm(8, 0), hm(20, 0))); 7], "{code}");
-            assert!(!hours.lifted_by_permission, "{code}: a campaign cannot lift it");
+            assert!(
+                !hours.lifted_by_permission,
+                "{code}: a campaign cannot lift it"
+            );
             let caps: Vec<_> = state.caps.iter().map(|c| (c.calls, c.within)).collect();
             assert_eq!(caps, [(3, TimeDelta::hours(24))], "{code}");
             assert_eq!(
@@ -425,7 +428,11 @@ mod tests {
             );
         }
         let md = Jurisdiction::state("MD");
-        assert_eq!(book.caps_for(&md).len(), 1, "Maryland's cap applies to its contacts");
+        assert_eq!(
+            book.caps_for(&md).len(),
+            1,
+            "Maryland's cap applies to its contacts"
+        );
     }
 
     const HEADER: &str = "version = \"t\"\n[[jurisdiction]]\ncode = \"US\"\nname = \"US\"\n";

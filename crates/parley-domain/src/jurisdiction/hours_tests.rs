@@ -102,8 +102,18 @@ fn the_florida_panhandle_closes_at_20_00_central_time() {
 fn maryland_and_oklahoma_calls_end_at_20_00_their_time() {
     // Monday 2026-06-15: Baltimore on EDT (UTC-4), Oklahoma City on CDT (UTC-5).
     let cases = [
-        (BALTIMORE, chrono_tz::America::New_York, "2026-06-15T23:59:00Z", "2026-06-16T00:00:00Z"),
-        (OKLAHOMA_CITY, chrono_tz::America::Chicago, "2026-06-16T00:59:00Z", "2026-06-16T01:00:00Z"),
+        (
+            BALTIMORE,
+            chrono_tz::America::New_York,
+            "2026-06-15T23:59:00Z",
+            "2026-06-16T00:00:00Z",
+        ),
+        (
+            OKLAHOMA_CITY,
+            chrono_tz::America::Chicago,
+            "2026-06-16T00:59:00Z",
+            "2026-06-16T01:00:00Z",
+        ),
     ];
     for (number, expected_zone, last_minute, closing) in cases {
         let (r, zone) = for_number(&wide_open(), number);
@@ -118,10 +128,19 @@ fn maryland_and_oklahoma_calls_end_at_20_00_their_time() {
 fn maryland_hours_follow_the_clocks_when_they_fall_back() {
     let (r, zone) = for_number(&wide_open(), BALTIMORE);
     // Sunday 2026-11-01: EDT ends at 02:00. 19:59 EST is 00:59 UTC on the 2nd.
-    assert!(r.is_callable(zone, utc("2026-11-02T00:59:00Z")), "19:59 EST");
-    assert!(!r.is_callable(zone, utc("2026-11-02T01:00:00Z")), "20:00 EST");
+    assert!(
+        r.is_callable(zone, utc("2026-11-02T00:59:00Z")),
+        "19:59 EST"
+    );
+    assert!(
+        !r.is_callable(zone, utc("2026-11-02T01:00:00Z")),
+        "20:00 EST"
+    );
     // The day before, still EDT, 20:00 was an hour earlier in UTC.
-    assert!(!r.is_callable(zone, utc("2026-11-01T00:00:00Z")), "20:00 EDT");
+    assert!(
+        !r.is_callable(zone, utc("2026-11-01T00:00:00Z")),
+        "20:00 EDT"
+    );
 }
 
 #[test]
