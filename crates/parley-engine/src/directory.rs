@@ -48,6 +48,15 @@ impl AccountMismatch {
     }
 }
 
+/// Why `caller` cannot be a caller ID of the account whose numbers are `numbers`.
+pub fn caller_mismatch(numbers: &[AccountNumber], caller: &str) -> Option<AccountMismatch> {
+    match numbers.iter().find(|n| n.phone_number == caller) {
+        None => Some(AccountMismatch::UnknownCallerId(caller.to_owned())),
+        Some(n) if !n.voice => Some(AccountMismatch::NotVoiceCapable(caller.to_owned())),
+        Some(_) => None,
+    }
+}
+
 /// One list, fetched at most once per [`CACHE_TTL`]; concurrent readers share one fetch.
 struct Cached<T> {
     slot: Mutex<Option<(Instant, Arc<Vec<T>>)>>,
@@ -149,14 +158,8 @@ impl Directory {
         }
         match self.numbers(telephony).await {
             Ok(numbers) => {
-                for caller in callers {
-                    match numbers.iter().find(|n| n.phone_number == caller) {
-                        None => return Err(AccountMismatch::UnknownCallerId(caller)),
-                        Some(n) if !n.voice => {
-                            return Err(AccountMismatch::NotVoiceCapable(caller))
-                        }
-                        Some(_) => {}
-                    }
+                if let Some(mismatch) = callers.iter().find_map(|c| caller_mismatch(&numbers, c)) {
+                    return Err(mismatch);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "caller IDs not checked before start"),

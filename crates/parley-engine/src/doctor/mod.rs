@@ -91,9 +91,22 @@ pub async fn examine(subject: &Subject<'_>) -> Report {
     let store = subject.store.as_ref().copied().map_err(String::as_str);
     findings.extend(local::database(store).await);
     findings.extend(local::public_url(subject).await);
-    findings.extend(services::twilio(subject).await);
-    findings.extend(services::elevenlabs(subject).await);
-    findings.extend(local::data_dir(&subject.settings.data_dir));
+    let in_use = services::in_use(subject).await;
+    findings.extend(services::twilio(subject, &in_use).await);
+    findings.extend(services::elevenlabs(subject, &in_use).await);
+    // A file write and statvfs: blocking calls, kept off the workers that carry calls.
+    let dir = subject.settings.data_dir.clone();
+    findings.extend(
+        tokio::task::spawn_blocking(move || local::data_dir(&dir))
+            .await
+            .unwrap_or_else(|e| {
+                vec![Finding::warning(
+                    "data_dir",
+                    format!("the data directory check did not finish: {e}"),
+                    "run `parley doctor` again",
+                )]
+            }),
+    );
     findings.extend(services::clock(subject.telephony).await);
     Report {
         healthy: findings.iter().all(|f| f.severity != Severity::Problem),

@@ -12,6 +12,7 @@ use parley_store::PageRequest;
 use parley_twilio::rest::ErrorClass;
 
 use super::{Finding, Subject};
+use crate::directory::{caller_mismatch, AccountMismatch};
 use crate::telephony::Telephony;
 
 /// The format on both sides of a Twilio media stream; any other makes the bridge transcode.
@@ -19,21 +20,30 @@ const STREAM_FORMAT: &str = "ulaw_8000";
 /// Webhook signatures carry timestamps; beyond this skew they start to fail.
 const CLOCK_PROBLEM: Duration = Duration::from_secs(60);
 const CLOCK_WARNING: Duration = Duration::from_secs(5);
+/// Agents whose configuration one report reads (one request each).
+const MAX_AGENTS_CHECKED: usize = 25;
 /// Campaigns read for the agents and caller IDs they use.
 const CAMPAIGNS_READ: u32 = 500;
 
 /// The agents and caller IDs calls will use: the defaults, and those of every campaign
-/// that may still dial.
-async fn in_use(subject: &Subject<'_>) -> (BTreeSet<String>, BTreeSet<String>) {
+/// that may still dial. Read once per report.
+pub(super) struct InUse {
+    pub agents: BTreeSet<String>,
+    pub callers: BTreeSet<String>,
+}
+
+pub(super) async fn in_use(subject: &Subject<'_>) -> InUse {
     let telephony = subject.telephony;
-    let mut agents: BTreeSet<String> = telephony.default_agent_id.iter().cloned().collect();
-    let mut callers: BTreeSet<String> = telephony.default_caller_id.iter().cloned().collect();
+    let mut found = InUse {
+        agents: telephony.default_agent_id.iter().cloned().collect(),
+        callers: telephony.default_caller_id.iter().cloned().collect(),
+    };
     let page = PageRequest {
         before_id: None,
         limit: CAMPAIGNS_READ,
     };
     let Ok(store) = subject.store else {
-        return (agents, callers);
+        return found;
     };
     if let Ok(campaigns) = store.list_campaigns(None, page).await {
         let live = campaigns.items.into_iter().filter(|c| {
@@ -43,8 +53,8 @@ async fn in_use(subject: &Subject<'_>) -> (BTreeSet<String>, BTreeSet<String>) {
             )
         });
         for campaign in live {
-            agents.extend(campaign.settings.agent_id.clone());
-            callers.extend(
+            found.agents.extend(campaign.settings.agent_id.clone());
+            found.callers.extend(
                 campaign
                     .settings
                     .caller_ids
@@ -53,10 +63,10 @@ async fn in_use(subject: &Subject<'_>) -> (BTreeSet<String>, BTreeSet<String>) {
             );
         }
     }
-    (agents, callers)
+    found
 }
 
-pub(super) async fn twilio(subject: &Subject<'_>) -> Vec<Finding> {
+pub(super) async fn twilio(subject: &Subject<'_>, in_use: &InUse) -> Vec<Finding> {
     let telephony = subject.telephony;
     let account = match telephony.twilio.fetch_account().await {
         Ok(account) => account,
@@ -88,7 +98,7 @@ pub(super) async fn twilio(subject: &Subject<'_>) -> Vec<Finding> {
             "reactivate the account in the Twilio Console; no call can be placed until then",
         )
     }];
-    let (_, callers) = in_use(subject).await;
+    let callers = &in_use.callers;
     let numbers = match subject.directory.numbers(telephony).await {
         Ok(numbers) => numbers,
         Err(e) => {
@@ -108,20 +118,19 @@ pub(super) async fn twilio(subject: &Subject<'_>) -> Vec<Finding> {
         ));
     }
     for caller in callers {
-        let owned = numbers.iter().find(|n| n.phone_number == caller);
-        findings.push(match owned {
-            Some(n) if n.voice => Finding::ok(
+        findings.push(match caller_mismatch(&numbers, caller) {
+            None => Finding::ok(
                 "twilio.caller_id",
                 format!("caller ID {caller} belongs to the account"),
             ),
-            Some(_) => Finding::problem(
+            Some(m @ AccountMismatch::NotVoiceCapable(_)) => Finding::problem(
                 "twilio.caller_id",
-                format!("caller ID {caller} cannot place voice calls"),
+                m.to_string(),
                 "use a voice-capable number, or enable voice on it",
             ),
-            None => Finding::problem(
+            Some(m) => Finding::problem(
                 "twilio.caller_id",
-                format!("caller ID {caller} is neither bought nor verified on the account; Twilio refuses calls from it (21210)"),
+                format!("{m}; Twilio refuses calls from it (21210)"),
                 "buy or verify the number in the Twilio Console, or use one of the account's numbers",
             ),
         });
@@ -129,7 +138,7 @@ pub(super) async fn twilio(subject: &Subject<'_>) -> Vec<Finding> {
     findings
 }
 
-pub(super) async fn elevenlabs(subject: &Subject<'_>) -> Vec<Finding> {
+pub(super) async fn elevenlabs(subject: &Subject<'_>, in_use: &InUse) -> Vec<Finding> {
     let telephony = subject.telephony;
     let mut findings = Vec::new();
     match subject.directory.agents(telephony).await {
@@ -149,7 +158,7 @@ pub(super) async fn elevenlabs(subject: &Subject<'_>) -> Vec<Finding> {
             return findings;
         }
     }
-    let (agents, _) = in_use(subject).await;
+    let agents = &in_use.agents;
     if agents.is_empty() {
         findings.push(Finding::warning(
             "elevenlabs.agent",
@@ -157,8 +166,19 @@ pub(super) async fn elevenlabs(subject: &Subject<'_>) -> Vec<Finding> {
             "set elevenlabs.agent_id to one of the account's agents",
         ));
     }
-    for agent in agents {
-        findings.push(agent_finding(telephony, &agent).await);
+    // Each agent is one request: a bounded number of them, the rest said to be unchecked.
+    for agent in agents.iter().take(MAX_AGENTS_CHECKED) {
+        findings.push(agent_finding(telephony, agent).await);
+    }
+    if agents.len() > MAX_AGENTS_CHECKED {
+        findings.push(Finding::warning(
+            "elevenlabs.agent",
+            format!(
+                "{} more agents in use were not checked",
+                agents.len() - MAX_AGENTS_CHECKED
+            ),
+            "check them in ElevenLabs, or finish the campaigns that no longer run",
+        ));
     }
     findings.push(if telephony.elevenlabs_webhook_secret.is_some() {
         Finding::ok("elevenlabs.webhook_secret", "the post-call webhook secret is set")
