@@ -21,6 +21,7 @@ pub mod sandbox_secrets;
 pub mod secrets;
 pub mod settings;
 pub mod sheets;
+pub mod telemetry;
 pub mod telephony;
 pub mod tools;
 pub mod webhooks;

@@ -16,6 +16,7 @@ mod http;
 mod import;
 mod keys;
 mod load;
+mod metrics;
 mod redact;
 #[cfg(test)]
 mod tests;
@@ -24,6 +25,7 @@ mod validate;
 pub use egress::EgressSettings;
 pub use http::HttpSettings;
 pub use import::XlsxLimits;
+pub use metrics::MetricsSettings;
 pub use tools::{
     CalcomSettings, EmailSettings, EmailTemplate, EmailTransport, ToolSecrets, ToolSettings,
     TransferSettings,
@@ -74,6 +76,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub egress: EgressSettings,
     pub google: GoogleSettings,
+    pub metrics: MetricsSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -250,6 +253,7 @@ impl Default for Settings {
             webhooks: WebhookSettings::default(),
             egress: EgressSettings::default(),
             google: GoogleSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }

@@ -14,6 +14,8 @@ fn parley(dir: &Path) -> Command {
             command.env_remove(name);
         }
     }
+    // Tests run several servers at once: each gets a free metrics port.
+    command.env("PARLEY_METRICS__LISTEN", "127.0.0.1:0");
     command
 }
 

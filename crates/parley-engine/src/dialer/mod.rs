@@ -159,6 +159,8 @@ impl Dialer {
         ];
         let want = free.min(due).min(MAX_BATCH) as u32;
         let granted = store.take_tokens(&buckets, want, now).await?;
+        metrics::counter!("parley_dialer_pacing_deferred_total")
+            .increment(u64::from(want.saturating_sub(granted)));
         if granted == 0 {
             return Ok(());
         }
@@ -177,8 +179,11 @@ impl Dialer {
                 },
             )
             .await?;
+        let took = claiming.elapsed();
+        metrics::histogram!("parley_dialer_claim_duration_seconds").record(took.as_secs_f64());
+        metrics::counter!("parley_dialer_claims_total").increment(claims.len() as u64);
         if let Some(observe) = &self.claim_observer {
-            observe(claiming.elapsed());
+            observe(took);
         }
         for claim in claims {
             let (dialer, campaign) = (self.clone(), campaign.clone());

@@ -21,6 +21,7 @@ mod exports;
 mod harness;
 mod import;
 mod import_bounds;
+mod metrics;
 mod pickup;
 mod privacy;
 mod results;
