@@ -105,7 +105,7 @@ pub(super) const METRICS: &[Metric] = &[
     ),
     histogram(
         "parley_bridge_added_latency_seconds",
-        "Time a frame spends inside Parley between the sockets, per call at its end: its median and its 99th percentile (label quantile).",
+        "Each call's 99th-percentile time a frame spends inside Parley between the sockets, observed once at the call's end.",
     ),
     counter(
         "parley_webhook_deliveries_total",

@@ -137,6 +137,50 @@ pub fn documented_names() -> impl Iterator<Item = &'static str> {
 mod tests {
     use super::*;
 
+    /// The Grafana board in the repository, as operators import it.
+    const BOARD: &str = include_str!("../../../../deploy/grafana/parley.json");
+
+    #[test]
+    fn the_grafana_board_shows_every_documented_metric_and_nothing_else() {
+        let board: serde_json::Value = serde_json::from_str(BOARD).unwrap();
+        let mut used = BTreeSet::new();
+        for panel in board["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                let expr = target["expr"].as_str().unwrap();
+                for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                    if word.starts_with("parley_") || word.starts_with("process_") {
+                        used.insert(word.strip_suffix("_bucket").unwrap_or(word).to_owned());
+                    }
+                }
+            }
+        }
+        let documented: BTreeSet<String> = documented_names().map(str::to_owned).collect();
+        let unknown: Vec<_> = used.difference(&documented).collect();
+        assert!(
+            unknown.is_empty(),
+            "the board queries unknown metrics: {unknown:?}"
+        );
+        let unshown: Vec<_> = documented
+            .difference(&used)
+            .filter(|m| *m != "parley_build_info")
+            .collect();
+        assert!(
+            unshown.is_empty(),
+            "metrics the board does not show: {unshown:?}"
+        );
+    }
+
+    #[test]
+    fn the_readme_lists_every_metric() {
+        let readme = include_str!("../../../../README.md");
+        for name in documented_names() {
+            assert!(
+                readme.contains(&format!("`{name}")),
+                "{name} is not in the README"
+            );
+        }
+    }
+
     #[test]
     fn every_metric_name_follows_prometheus_conventions() {
         for m in catalogue::METRICS {
