@@ -9,6 +9,7 @@ mod drain;
 pub mod error;
 mod metrics;
 mod openapi;
+mod request_id;
 mod webhooks;
 
 use api::{
@@ -205,6 +206,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(dashboard::default_headers())
         .layer(from_fn(metrics::track_request))
+        .layer(from_fn(request_id::assign))
         .layer(
             // Log the route template, never the raw URI: queries may hold phone numbers.
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -212,7 +214,12 @@ pub fn router(state: AppState) -> Router {
                     .extensions()
                     .get::<MatchedPath>()
                     .map_or("unmatched", MatchedPath::as_str);
-                tracing::info_span!("http", method = %req.method(), route)
+                tracing::info_span!(
+                    "http",
+                    method = %req.method(),
+                    route,
+                    request_id = tracing::field::Empty
+                )
             }),
         )
         .with_state(state)

@@ -24,6 +24,7 @@ mod import_bounds;
 mod metrics;
 mod pickup;
 mod privacy;
+mod request_ids;
 mod results;
 mod spreadsheets;
 mod suite_log;
