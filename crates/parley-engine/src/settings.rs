@@ -85,6 +85,9 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// A `tracing` filter directive, e.g. `info` or `parley_engine=debug,info`.
     pub level: String,
+    /// An OTLP/HTTP traces endpoint (e.g. `http://127.0.0.1:4318/v1/traces`): spans are
+    /// exported there as well as logged. Unset, nothing is exported.
+    pub otlp_endpoint: Option<Url>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -263,6 +266,7 @@ impl Default for LogSettings {
         LogSettings {
             format: LogFormat::Text,
             level: "info".to_owned(),
+            otlp_endpoint: None,
         }
     }
 }

@@ -218,7 +218,9 @@ pub fn router(state: AppState) -> Router {
                     "http",
                     method = %req.method(),
                     route,
-                    request_id = tracing::field::Empty
+                    request_id = tracing::field::Empty,
+                    // Twilio's callbacks name their call.
+                    call_id = tracing::field::Empty
                 )
             }),
         )

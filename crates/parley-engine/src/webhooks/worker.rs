@@ -46,8 +46,8 @@ impl WebhookWorker {
             .build()
             .expect("the HTTP client builds with static settings");
         WebhookWorker {
+            node: engine.node.clone(),
             engine,
-            node: format!("node-{}", &crate::secrets::random_token()[..12]),
             http,
             egress: policy,
         }
