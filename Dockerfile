@@ -26,11 +26,14 @@ RUN apt-get update \
 COPY --from=binary /out/parley /usr/local/bin/parley
 USER parley
 WORKDIR /var/lib/parley
+# Metrics on their own port, for a Prometheus on the container network; publish it
+# only there, never to the internet.
 ENV PARLEY_LISTEN=0.0.0.0:8080 \
+    PARLEY_METRICS__LISTEN=0.0.0.0:9464 \
     PARLEY_DATA_DIR=/var/lib/parley \
     PARLEY_LOG__FORMAT=json
 VOLUME ["/var/lib/parley"]
-EXPOSE 8080
+EXPOSE 8080 9464
 HEALTHCHECK --interval=15s --timeout=6s --start-period=30s --retries=3 \
     CMD ["parley", "healthcheck"]
 ENTRYPOINT ["parley"]

@@ -58,6 +58,7 @@ async function startServer() {
     env: {
       // The server warns about PARLEY_* variables that are not settings.
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !["PARLEY_BIN", "PARLEY_CHROMIUM"].includes(k))),
+      PARLEY_METRICS__LISTEN: "127.0.0.1:0",
       PARLEY_BOOTSTRAP_ADMIN_EMAIL: EMAIL,
       PARLEY_BOOTSTRAP_ADMIN_PASSWORD: PASSWORD,
       // The webhook subscription it makes points at loopback, refused unless allowed.

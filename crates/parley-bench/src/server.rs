@@ -126,6 +126,11 @@ impl BenchServer {
             listen: "127.0.0.1:0".parse().expect("a valid address"),
             data_dir: dir.to_path_buf(),
             database_url: Some(url.to_owned()),
+            // Each node its own free port: several run at once.
+            metrics: parley_engine::settings::MetricsSettings {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                ..Default::default()
+            },
             ..Settings::default()
         };
         configure(&mut settings);

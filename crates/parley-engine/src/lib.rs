@@ -21,6 +21,7 @@ pub mod sandbox_secrets;
 pub mod secrets;
 pub mod settings;
 pub mod sheets;
+pub mod telemetry;
 pub mod telephony;
 pub mod tools;
 pub mod webhooks;
@@ -51,6 +52,8 @@ pub struct Shared {
     pub exports: exports::ExportSlots,
     /// The agents and numbers of the connected accounts.
     pub directory: directory::Directory,
+    /// This node's name in logs, spans, claims and leases.
+    pub node: String,
 }
 
 impl std::ops::Deref for Engine {
@@ -90,6 +93,7 @@ impl Engine {
                 bridges: bridge::live::Bridges::default(),
                 exports: exports::ExportSlots::default(),
                 directory: directory::Directory::default(),
+                node: format!("node-{}", &secrets::random_token()[..12]),
             }
         }))
     }

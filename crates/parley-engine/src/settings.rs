@@ -16,6 +16,7 @@ mod http;
 mod import;
 mod keys;
 mod load;
+mod metrics;
 mod redact;
 #[cfg(test)]
 mod tests;
@@ -24,6 +25,7 @@ mod validate;
 pub use egress::EgressSettings;
 pub use http::HttpSettings;
 pub use import::XlsxLimits;
+pub use metrics::MetricsSettings;
 pub use tools::{
     CalcomSettings, EmailSettings, EmailTemplate, EmailTransport, ToolSecrets, ToolSettings,
     TransferSettings,
@@ -74,6 +76,7 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub egress: EgressSettings,
     pub google: GoogleSettings,
+    pub metrics: MetricsSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -82,6 +85,9 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// A `tracing` filter directive, e.g. `info` or `parley_engine=debug,info`.
     pub level: String,
+    /// An OTLP/HTTP traces endpoint (e.g. `http://127.0.0.1:4318/v1/traces`): spans are
+    /// exported there as well as logged. Unset, nothing is exported.
+    pub otlp_endpoint: Option<Url>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -250,6 +256,7 @@ impl Default for Settings {
             webhooks: WebhookSettings::default(),
             egress: EgressSettings::default(),
             google: GoogleSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -259,6 +266,7 @@ impl Default for LogSettings {
         LogSettings {
             format: LogFormat::Text,
             level: "info".to_owned(),
+            otlp_endpoint: None,
         }
     }
 }

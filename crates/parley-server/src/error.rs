@@ -78,6 +78,8 @@ pub struct ErrorContent {
     pub message: String,
     #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
+    /// The request's id, as in the `X-Request-Id` header and the server's log lines.
+    pub request_id: Option<String>,
 }
 
 impl ApiError {
@@ -146,6 +148,7 @@ impl IntoResponse for ApiError {
                 code: self.code,
                 message: self.message,
                 details: self.details,
+                request_id: crate::request_id::current(),
             },
         };
         let mut response = (status, axum::Json(body)).into_response();

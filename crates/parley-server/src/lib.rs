@@ -7,7 +7,9 @@ mod connections;
 mod dashboard;
 mod drain;
 pub mod error;
+mod metrics;
 mod openapi;
+mod request_id;
 mod webhooks;
 
 use api::{
@@ -74,6 +76,11 @@ pub enum ServerError {
     Serve(#[from] std::io::Error),
     #[error("creating the bootstrap admin failed: {0}")]
     Bootstrap(#[from] parley_engine::accounts::AccountError),
+    #[error("cannot listen for metrics on {addr} (metrics.listen): {source}")]
+    MetricsBind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// The whole HTTP application.
@@ -191,12 +198,15 @@ pub fn router(state: AppState) -> Router {
         .route("/twilio/media", get(webhooks::twilio::media))
         .route("/elevenlabs/webhook", post(webhooks::elevenlabs::post_call))
         .route("/tools/{name}", post(webhooks::tools::call))
+        .route("/metrics", get(metrics::on_main_listener))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(openapi::docs_page().layer(dashboard::docs_headers()))
         .fallback(dashboard::serve)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(dashboard::default_headers())
+        .layer(from_fn(metrics::track_request))
+        .layer(from_fn(request_id::assign))
         .layer(
             // Log the route template, never the raw URI: queries may hold phone numbers.
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -204,7 +214,14 @@ pub fn router(state: AppState) -> Router {
                     .extensions()
                     .get::<MatchedPath>()
                     .map_or("unmatched", MatchedPath::as_str);
-                tracing::info_span!("http", method = %req.method(), route)
+                tracing::info_span!(
+                    "http",
+                    method = %req.method(),
+                    route,
+                    request_id = tracing::field::Empty,
+                    // Twilio's callbacks name their call.
+                    call_id = tracing::field::Empty
+                )
             }),
         )
         .with_state(state)
@@ -238,6 +255,8 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// A server started in the background, for tests and embedding.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when `metrics.enabled`.
+    pub metrics_addr: Option<SocketAddr>,
     pub engine: Engine,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), ServerError>>,
@@ -274,6 +293,7 @@ async fn prepare(
     if let Some(user) = created {
         tracing::info!(user_id = user.id, "created the bootstrap admin");
     }
+    parley_engine::telemetry::install();
     let engine = Engine::connected(Arc::new(settings), store, telephony).await;
     engine.spawn_background();
     let state = AppState::new(engine);
@@ -296,14 +316,40 @@ fn spawn_housekeeping(store: Store) {
 /// How long live calls get to close their sockets when the server stops.
 const BRIDGE_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Binds the metrics listener, when there is to be one.
+async fn bind_metrics(settings: &Settings) -> Result<Option<TcpListener>, ServerError> {
+    if !settings.metrics.enabled {
+        return Ok(None);
+    }
+    let addr = settings.metrics.listen;
+    TcpListener::bind(addr)
+        .await
+        .map(Some)
+        .map_err(|source| ServerError::MetricsBind { addr, source })
+}
+
 async fn serve(
     state: AppState,
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let limits = connections::Limits::from_settings(&state.settings.http);
     let engine = state.engine.clone();
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(metrics_listener) = metrics_listener {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let stopped = async {
+                let _ = metrics_stopped.await;
+            };
+            if let Err(e) = metrics::serve_listener(state, metrics_listener, stopped).await {
+                tracing::warn!(error = %e, "the metrics listener failed");
+            }
+        });
+    }
     connections::serve(listener, router(state), limits, shutdown).await?;
+    let _ = stop_metrics.send(());
     // Upgraded sockets outlive their HTTP connections: the calls still bridged are
     // closed with 1001 on both sides, so neither Twilio nor the agent sees a dropped
     // connection.
@@ -319,9 +365,13 @@ pub async fn run(
     telephony: Telephony,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let metrics_listener = bind_metrics(&settings).await?;
     let state = prepare(settings, store, telephony).await?;
+    if let Some(metrics) = &metrics_listener {
+        tracing::info!(addr = %metrics.local_addr()?, "serving metrics");
+    }
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    serve(state, listener, shutdown).await
+    serve(state, listener, metrics_listener, shutdown).await
 }
 
 /// Starts the server on `listener` in the background (bind `127.0.0.1:0` for a free port).
@@ -332,14 +382,20 @@ pub async fn spawn(
     telephony: Telephony,
 ) -> Result<RunningServer, ServerError> {
     let addr = listener.local_addr()?;
+    let metrics_listener = bind_metrics(&settings).await?;
+    let metrics_addr = match &metrics_listener {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
     let state = prepare(settings, store, telephony).await?;
     let engine = state.engine.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(serve(state, listener, async {
+    let task = tokio::spawn(serve(state, listener, metrics_listener, async {
         let _ = rx.await;
     }));
     Ok(RunningServer {
         addr,
+        metrics_addr,
         engine,
         shutdown: tx,
         task,

@@ -115,7 +115,7 @@ impl Db {
     }
 
     /// Calls placed on their own (no campaign) that are not over, from the status index.
-    async fn single_calls_in_progress(&mut self) -> Result<i64> {
+    pub(crate) async fn single_calls_in_progress(&mut self) -> Result<i64> {
         let (n,): (i64,) = on_conn!(self, c => {
             let mut qb = QueryBuilder::new(
                 "SELECT COUNT(*) FROM calls WHERE campaign_id IS NULL AND status IN (",

@@ -10,6 +10,14 @@ use crate::{Pools, Result, Store};
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
 use std::ops::{Deref, DerefMut};
+use std::time::Instant;
+
+/// How long a transaction or a reader waited for its connection: on SQLite every writer
+/// queues for the one write connection, so this is where a busy node shows first.
+fn observe_acquire(purpose: &'static str, since: Instant) {
+    metrics::histogram!("parley_db_acquire_duration_seconds", "purpose" => purpose)
+        .record(since.elapsed().as_secs_f64());
+}
 
 /// A connection of either backend, borrowed for one operation.
 pub(crate) enum Conn<'a> {
@@ -65,10 +73,12 @@ pub struct Reader {
 impl Store {
     /// Begins a transaction on the connection that may write.
     pub async fn begin(&self) -> Result<Tx> {
+        let waiting = Instant::now();
         let link = match &self.pools {
             Pools::Sqlite { write, .. } => Link::SqliteTx(write.begin().await?),
             Pools::Postgres(pool) => Link::PostgresTx(pool.begin().await?),
         };
+        observe_acquire("write", waiting);
         Ok(Tx {
             session: Db { link },
             faults: self.faults.clone(),
@@ -77,10 +87,12 @@ impl Store {
 
     /// A connection for reads outside a transaction.
     pub async fn reader(&self) -> Result<Reader> {
+        let waiting = Instant::now();
         let link = match &self.pools {
             Pools::Sqlite { read, .. } => Link::Sqlite(read.acquire().await?),
             Pools::Postgres(pool) => Link::Postgres(pool.acquire().await?),
         };
+        observe_acquire("read", waiting);
         Ok(Reader {
             session: Db { link },
         })

@@ -28,9 +28,10 @@ use std::path::PathBuf;
 pub fn run(command: BenchCommand, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
     // The server under test logs a line per import and request; warnings and errors are
     // all a reader of the report needs (RUST_LOG still wins).
-    telemetry::init(&LogSettings {
+    let _tracing = telemetry::init(&LogSettings {
         format: LogFormat::Text,
         level: "warn".to_owned(),
+        otlp_endpoint: None,
     })?;
     let runtime = || tokio::runtime::Runtime::new().context("cannot start the async runtime");
     match command {

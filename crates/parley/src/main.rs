@@ -66,7 +66,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
 
     let (settings, warnings) = load_settings(&cli.global)?;
-    telemetry::init(&settings.log)?;
+    let _tracing = telemetry::init(&settings.log)?;
     for warning in &warnings {
         tracing::warn!("{warning}");
     }

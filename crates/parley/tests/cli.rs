@@ -14,6 +14,8 @@ fn parley(dir: &Path) -> Command {
             command.env_remove(name);
         }
     }
+    // Tests run several servers at once: each gets a free metrics port.
+    command.env("PARLEY_METRICS__LISTEN", "127.0.0.1:0");
     command
 }
 
@@ -155,11 +157,38 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-#[tokio::test]
+/// An OpenTelemetry collector's OTLP/HTTP traces endpoint: sends on `spans` each request
+/// body (protobuf) it accepts.
+async fn otlp_collector() -> (String, tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let tx = tx.clone();
+                async move {
+                    assert_eq!(headers["content-type"], "application/x-protobuf");
+                    let _ = tx.send(body.to_vec());
+                    axum::http::StatusCode::OK
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/v1/traces"), rx)
+}
+
+// Multi-threaded: the collector must answer while this thread blocks on the child.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_answers_healthz_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
+    // Spans go to a collector too; the last are flushed at exit.
+    let (collector, mut spans) = otlp_collector().await;
     let child = parley(dir.path())
+        .env("PARLEY_LOG__OTLP_ENDPOINT", &collector)
         .args([
             "serve",
             "--listen",
@@ -229,6 +258,19 @@ async fn serve_answers_healthz_and_stops_on_sigterm() {
             "exit {status} after SIGTERM:\n{}",
             log.join("\n")
         );
+        // The request's span, with its route and request id, reached the collector.
+        let mut exported = Vec::new();
+        while let Ok(batch) = spans.try_recv() {
+            exported.extend(batch);
+        }
+        let has = |needle: &[u8]| exported.windows(needle.len()).any(|w| w == needle);
+        assert!(
+            has(b"/healthz") && has(b"request_id"),
+            "no http span exported ({} bytes):\n{}",
+            exported.len(),
+            log.join("\n")
+        );
+        assert!(has(b"parley"), "the service is named");
     }
 }
 

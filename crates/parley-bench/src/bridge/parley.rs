@@ -66,6 +66,7 @@ impl ParleyBridge {
             // No ./parley.toml is read from an empty directory.
             .current_dir(dir.path())
             .env("PARLEY_LISTEN", listen.to_string())
+            .env("PARLEY_METRICS__LISTEN", "127.0.0.1:0")
             .env("PARLEY_DATA_DIR", dir.path())
             .env("PARLEY_LOG__LEVEL", "warn")
             .env(

@@ -88,6 +88,8 @@ impl Bridges {
     pub(crate) fn count_held_frames_dropped(&self, frames: u32) {
         self.held_frames_dropped
             .fetch_add(frames.into(), Ordering::Relaxed);
+        metrics::counter!("parley_bridge_frames_dropped_total", "reason" => "agent_format_unknown")
+            .increment(frames.into());
     }
 
     /// Caller frames dropped on this node (over the hold bound) before an agent said

@@ -7,7 +7,7 @@ pub mod recordings;
 
 use crate::events::LiveEvent;
 use crate::Engine;
-use parley_domain::call::{classify_outcome, Call, OutcomeFacts, TerminationSource};
+use parley_domain::call::{classify_outcome, Call, CallOutcome, OutcomeFacts, TerminationSource};
 use parley_domain::campaign::{AnsweringMachine, CampaignSettings};
 use parley_store::{Db, StoreError, Tx};
 use serde::{Deserialize, Serialize};
@@ -41,15 +41,24 @@ pub enum CallError {
 }
 
 /// What an event's transaction leaves to do once it has committed: the live events that
-/// tell dashboards and other nodes about it. Nothing is published for a change that rolls
-/// back. (Requests to Twilio are made by the caller after the commit.)
+/// tell dashboards and other nodes about it, and the outcomes it settled for the metrics.
+/// Nothing is published or counted for a change that rolls back. (Requests to Twilio are
+/// made by the caller after the commit.)
 #[derive(Default)]
 #[must_use = "the live events are published by Engine::commit"]
-pub struct AfterCommit(Vec<LiveEvent>);
+pub struct AfterCommit {
+    events: Vec<LiveEvent>,
+    outcomes: Vec<CallOutcome>,
+}
 
 impl AfterCommit {
     pub(crate) fn publish(&mut self, event: LiveEvent) {
-        self.0.push(event);
+        self.events.push(event);
+    }
+
+    /// Counts a call's outcome once its settlement commits (each call settles once).
+    pub(crate) fn count_outcome(&mut self, outcome: CallOutcome) {
+        self.outcomes.push(outcome);
     }
 }
 
@@ -80,7 +89,11 @@ impl Engine {
     /// Commits an event's transaction, then publishes what it changed.
     pub async fn commit(&self, tx: Tx, after: AfterCommit) -> Result<(), StoreError> {
         tx.commit().await?;
-        for event in after.0 {
+        for outcome in after.outcomes {
+            metrics::counter!("parley_call_outcomes_total", "outcome" => outcome.as_str())
+                .increment(1);
+        }
+        for event in after.events {
             self.publish(event);
         }
         Ok(())
@@ -140,6 +153,21 @@ impl Engine {
     }
 
     pub(crate) fn publish(&self, event: LiveEvent) {
+        match &event {
+            LiveEvent::CallStarted { campaign_id, .. } => {
+                let kind = if campaign_id.is_some() {
+                    "campaign"
+                } else {
+                    "single"
+                };
+                metrics::counter!("parley_calls_placed_total", "kind" => kind).increment(1);
+            }
+            LiveEvent::CallEnded { status, .. } => {
+                metrics::counter!("parley_calls_ended_total", "status" => status.as_str())
+                    .increment(1);
+            }
+            _ => {}
+        }
         self.events.publish(event);
     }
 }

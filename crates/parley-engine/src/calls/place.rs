@@ -11,6 +11,7 @@ use parley_twilio::rest::{
     CallInstructions, CreateCall, MachineDetection, MachineDetectionMode, Recording,
 };
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 /// What to call and how.
 #[derive(Debug, Clone, Default)]
@@ -111,7 +112,14 @@ impl Engine {
             campaign_id: call.campaign_id,
         });
         let create = self.create_request(&call, options);
-        match self.telephony.twilio.create_call(&create).await {
+        let span = tracing::info_span!("twilio.create_call", call_id = call.id, campaign_id = call.campaign_id, node = %self.node);
+        match self
+            .telephony
+            .twilio
+            .create_call(&create)
+            .instrument(span)
+            .await
+        {
             Ok(placed) => {
                 self.prefetch_signed_url(&call);
                 self.store.set_call_sid(call.id, &placed.sid).await?;

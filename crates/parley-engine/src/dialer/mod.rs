@@ -16,6 +16,7 @@ use parley_domain::campaign::{Campaign, CampaignState};
 use parley_store::{Bucket, ClaimLimits, PageRequest, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 const TICK: Duration = Duration::from_millis(250);
 /// How long a claim is held before another node may take the contact back; an attempt
@@ -50,7 +51,7 @@ pub struct Dialer {
 
 impl Dialer {
     pub fn new(engine: Engine) -> Dialer {
-        let node = format!("node-{}", &crate::secrets::random_token()[..12]);
+        let node = engine.node.clone();
         Dialer {
             engine,
             node,
@@ -159,6 +160,8 @@ impl Dialer {
         ];
         let want = free.min(due).min(MAX_BATCH) as u32;
         let granted = store.take_tokens(&buckets, want, now).await?;
+        metrics::counter!("parley_dialer_pacing_deferred_total")
+            .increment(u64::from(want.saturating_sub(granted)));
         if granted == 0 {
             return Ok(());
         }
@@ -177,17 +180,24 @@ impl Dialer {
                 },
             )
             .await?;
+        let took = claiming.elapsed();
+        metrics::histogram!("parley_dialer_claim_duration_seconds").record(took.as_secs_f64());
+        metrics::counter!("parley_dialer_claims_total").increment(claims.len() as u64);
         if let Some(observe) = &self.claim_observer {
-            observe(claiming.elapsed());
+            observe(took);
         }
         for claim in claims {
             let (dialer, campaign) = (self.clone(), campaign.clone());
-            tokio::spawn(async move {
-                let (campaign_id, contact_id) = (claim.campaign_id, claim.contact_id);
-                if let Err(e) = dialer.dial_claim(&campaign, claim).await {
-                    tracing::warn!(campaign_id, contact_id, error = %e, "dialling a claimed contact failed");
+            let (campaign_id, contact_id) = (claim.campaign_id, claim.contact_id);
+            let span = tracing::info_span!("dial", node = %self.node, campaign_id, contact_id);
+            tokio::spawn(
+                async move {
+                    if let Err(e) = dialer.dial_claim(&campaign, claim).await {
+                        tracing::warn!(error = %e, "dialling a claimed contact failed");
+                    }
                 }
-            });
+                .instrument(span),
+            );
         }
         Ok(())
     }

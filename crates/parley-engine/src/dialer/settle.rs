@@ -56,7 +56,9 @@ impl Engine {
         };
         let (Some(campaign_id), Some(contact_id)) = (call.campaign_id, call.contact_id) else {
             // A call placed on its own: nothing to settle, but CRMs hear of it all the same.
-            tx.announce_call_completed(call_id).await?;
+            if tx.announce_call_completed(call_id).await? {
+                after.count_outcome(outcome);
+            }
             return Ok(());
         };
         let campaign = tx.get_campaign(campaign_id).await?;
@@ -118,6 +120,7 @@ impl Engine {
         {
             tracing::info!(campaign_id, contact_id, call_id, outcome = outcome.as_str(), settle = ?settle, "attempt settled");
             after.publish(LiveEvent::ProgressChanged { campaign_id });
+            after.count_outcome(outcome);
             if outcome == CallOutcome::Failed {
                 self.check_circuit_breaker(tx, after, campaign_id).await?;
             }

@@ -149,4 +149,5 @@ pub(super) const SECRET_KEYS: &[&str] = &[
     "tools.email.graph_client_secret",
     "tools.email.smtp_password",
     "google.api_key",
+    "metrics.token",
 ];

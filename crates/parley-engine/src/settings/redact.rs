@@ -31,7 +31,7 @@ impl fmt::Debug for Settings {
             .field("webhooks", &self.webhooks)
             .field("egress", &self.egress)
             .field("google", &self.google)
-            .field("http", &self.http)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }

@@ -387,6 +387,7 @@ fn known_keys_match_the_struct_fields() {
         ("egress", fields::<EgressSettings>()),
         ("google", fields::<GoogleSettings>()),
         ("http", fields::<HttpSettings>()),
+        ("metrics", fields::<MetricsSettings>()),
     ];
     fn expand(path: String, sections: &[(&str, &[&str])], out: &mut Vec<String>) {
         match sections.iter().find(|(name, _)| *name == path) {

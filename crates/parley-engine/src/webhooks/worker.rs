@@ -46,8 +46,8 @@ impl WebhookWorker {
             .build()
             .expect("the HTTP client builds with static settings");
         WebhookWorker {
+            node: engine.node.clone(),
             engine,
-            node: format!("node-{}", &crate::secrets::random_token()[..12]),
             http,
             egress: policy,
         }
@@ -167,6 +167,14 @@ impl WebhookWorker {
                 }
             }
         };
+        let result = match verdict {
+            AttemptVerdict::Delivered => "delivered",
+            AttemptVerdict::RetryAt(_) => "retrying",
+            AttemptVerdict::Dead => "dead",
+        };
+        metrics::counter!("parley_webhook_deliveries_total", "result" => result).increment(1);
+        metrics::histogram!("parley_webhook_delivery_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
         match (&verdict, status) {
             (AttemptVerdict::Delivered, _) => {
                 tracing::info!(delivery_id = d.id, event_type = %d.event_type, attempt = d.attempts, duration_ms, "webhook delivered")

@@ -71,6 +71,7 @@ pub async fn twiml(
     Path(call_id): Path<i64>,
     _form: VerifiedForm,
 ) -> Result<Response, ApiError> {
+    tracing::Span::current().record("call_id", call_id);
     let xml = state.engine.twiml_for(call_id).await.map_err(|e| match e {
         CallError::Store(parley_store::StoreError::NotFound) => ApiError::not_found("call"),
         other => ApiError::internal(other),
@@ -83,6 +84,7 @@ pub async fn status(
     Path(call_id): Path<i64>,
     VerifiedForm(form): VerifiedForm,
 ) -> Result<StatusCode, ApiError> {
+    tracing::Span::current().record("call_id", call_id);
     let applied = state.engine.on_status_callback(call_id, &form).await;
     applied.map_err(callback_error)?;
     Ok(StatusCode::NO_CONTENT)
@@ -93,6 +95,7 @@ pub async fn amd(
     Path(call_id): Path<i64>,
     VerifiedForm(form): VerifiedForm,
 ) -> Result<StatusCode, ApiError> {
+    tracing::Span::current().record("call_id", call_id);
     let applied = state.engine.on_amd_callback(call_id, &form).await;
     applied.map_err(callback_error)?;
     Ok(StatusCode::NO_CONTENT)
@@ -103,6 +106,7 @@ pub async fn recording(
     Path(call_id): Path<i64>,
     VerifiedForm(form): VerifiedForm,
 ) -> Result<StatusCode, ApiError> {
+    tracing::Span::current().record("call_id", call_id);
     let applied = state.engine.on_recording_callback(call_id, &form).await;
     applied.map_err(callback_error)?;
     Ok(StatusCode::NO_CONTENT)

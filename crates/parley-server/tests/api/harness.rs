@@ -151,6 +151,11 @@ impl TestApp {
             egress: parley_engine::settings::EgressSettings {
                 allowed_hosts: vec!["127.0.0.1".into()],
             },
+            // Each node its own free port: several run at once.
+            metrics: parley_engine::settings::MetricsSettings {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                ..Default::default()
+            },
             ..Settings::default()
         };
         tweak(&mut settings);
@@ -199,6 +204,16 @@ impl TestApp {
             .as_ref()
             .and_then(|n| n.sandbox.as_ref())
             .expect("sandbox mode")
+    }
+
+    /// `/metrics` on the node's metrics listener.
+    pub fn metrics_url(&self) -> String {
+        let addr = self
+            .node
+            .as_ref()
+            .and_then(|n| n.server.metrics_addr)
+            .expect("the metrics listener runs");
+        format!("http://{addr}/metrics")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -102,5 +102,7 @@ pub fn clean_parley() -> Command {
             c.env_remove(k);
         }
     }
+    // Tests run several servers at once: each gets a free metrics port.
+    c.env("PARLEY_METRICS__LISTEN", "127.0.0.1:0");
     c
 }
