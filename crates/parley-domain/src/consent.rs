@@ -198,7 +198,7 @@ impl NewConsent {
 }
 
 /// `http://` or `https://`, a host, and no spaces or control characters.
-fn is_web_url(s: &str) -> bool {
+pub fn is_web_url(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
     let rest = lower
         .strip_prefix("https://")

@@ -298,28 +298,40 @@ impl Db {
         Ok(out)
     }
 
-    /// Every consent record, in id order after `after_id`, `limit` at a time (the
-    /// history export).
-    pub async fn consent_records_page(
+    /// Consent records with their contact's number, newest first, below `before_id`,
+    /// `limit` at a time; one contact's when `contact_id` is given (the history export).
+    pub async fn export_consent_page(
         &mut self,
-        after_id: i64,
+        contact_id: Option<i64>,
+        before_id: Option<i64>,
         limit: u32,
-    ) -> Result<Vec<ConsentRecord>> {
+    ) -> Result<Vec<(ConsentRecord, String)>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            record: ConsentRow,
+            phone: String,
+        }
         let sql = format!(
-            "SELECT {CONSENT_COLUMNS} FROM consent_records r WHERE r.id > $1 ORDER BY r.id LIMIT $2"
+            "SELECT {CONSENT_COLUMNS}, c.phone FROM consent_records r \
+             JOIN contacts c ON c.id = r.contact_id \
+             WHERE ($1 IS NULL OR r.contact_id = $1) AND r.id < $2 ORDER BY r.id DESC LIMIT $3"
         );
-        let rows: Vec<ConsentRow> = on_conn!(self, c => sqlx::query_as(&sql)
-            .bind(after_id)
+        let rows: Vec<Row> = on_conn!(self, c => sqlx::query_as(&sql)
+            .bind(contact_id)
+            .bind(before_id.unwrap_or(i64::MAX))
             .bind(i64::from(limit))
             .fetch_all(c)
             .await)?;
-        rows.into_iter().map(ConsentRecord::try_from).collect()
+        rows.into_iter()
+            .map(|r| Ok((ConsentRecord::try_from(r.record)?, r.phone)))
+            .collect()
     }
 }
 
 own_reader! {
     fn consent_history(contact_id: i64, page: PageRequest) -> Page<ConsentRecord>;
-    fn consent_records_page(after_id: i64, limit: u32) -> Vec<ConsentRecord>;
+    fn export_consent_page(contact_id: Option<i64>, before_id: Option<i64>, limit: u32) -> Vec<(ConsentRecord, String)>;
 }
 
 #[cfg(test)]
