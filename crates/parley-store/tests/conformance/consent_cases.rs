@@ -23,6 +23,32 @@ fn grant(t: ConsentType, days_ago: i64) -> NewConsent {
     }
 }
 
+/// A campaign with the default settings (written consent required), `contacts`
+/// enrolled, started.
+async fn started_campaign(store: &Store, name: &str, contacts: Vec<i64>) -> i64 {
+    let id = store
+        .create_campaign(
+            &NewCampaign {
+                name: name.into(),
+                description: None,
+                settings: CampaignSettings::default(),
+            },
+            "test",
+        )
+        .await
+        .unwrap()
+        .id;
+    store
+        .add_campaign_contacts(id, &ContactSelector::Ids(contacts))
+        .await
+        .unwrap();
+    store
+        .transition_campaign(id, CampaignAction::Start, "test", None)
+        .await
+        .unwrap();
+    id
+}
+
 async fn new_contact(store: &Store, p: &str) -> i64 {
     store
         .create_contact(&contact(p, "C", &[]))
@@ -61,18 +87,7 @@ pub async fn a_contact_without_the_required_consent_is_never_dialled_and_waits_f
         .append_consent(express, &grant(ConsentType::Express, 30), "test")
         .await
         .unwrap();
-    let id = store
-        .create_campaign(
-            &NewCampaign {
-                name: "marketing".into(),
-                description: None,
-                settings: CampaignSettings::default(),
-            },
-            "test",
-        )
-        .await
-        .unwrap()
-        .id;
+    let id = started_campaign(&store, "marketing", vec![written, express, none]).await;
     assert_eq!(
         store
             .get_campaign(id)
@@ -83,14 +98,6 @@ pub async fn a_contact_without_the_required_consent_is_never_dialled_and_waits_f
         ConsentType::ExpressWritten,
         "a new campaign requires express written consent unless told otherwise"
     );
-    store
-        .add_campaign_contacts(id, &ContactSelector::Ids(vec![written, express, none]))
-        .await
-        .unwrap();
-    store
-        .transition_campaign(id, CampaignAction::Start, "test", None)
-        .await
-        .unwrap();
 
     let now = parley_domain::time::now_millis();
     let claims = store
@@ -175,26 +182,7 @@ pub async fn lowering_a_campaigns_required_consent_releases_the_contacts_it_held
         .append_consent(express, &grant(ConsentType::Express, 3), "test")
         .await
         .unwrap();
-    let id = store
-        .create_campaign(
-            &NewCampaign {
-                name: "reminders".into(),
-                description: None,
-                settings: CampaignSettings::default(),
-            },
-            "test",
-        )
-        .await
-        .unwrap()
-        .id;
-    store
-        .add_campaign_contacts(id, &ContactSelector::Ids(vec![express]))
-        .await
-        .unwrap();
-    store
-        .transition_campaign(id, CampaignAction::Start, "test", None)
-        .await
-        .unwrap();
+    let id = started_campaign(&store, "reminders", vec![express]).await;
     let now = parley_domain::time::now_millis();
     let claims = store
         .claim_due_contacts(id, "n1", now, now + 60_000, 10, ClaimLimits::campaign(10))
