@@ -173,9 +173,12 @@ impl Tx {
                 sep.push_unseparated(")");
                 // The guard again, on the rows changed: no contact without the consent
                 // the campaign requires is ever claimed.
+                // Correlated, so that it reads only the claimed contacts' rows (an IN
+                // over every contact with consent cost 45 ms a claim at 100k contacts).
                 if let Some(g) = &guard {
                     qb.push(format!(
-                        " AND contact_id IN (SELECT c.id FROM contacts c WHERE {g})"
+                        " AND EXISTS (SELECT 1 FROM contacts c \
+                         WHERE c.id = campaign_contacts.contact_id AND {g})"
                     ));
                 }
                 qb.push(" RETURNING contact_id");
