@@ -260,15 +260,7 @@ impl Db {
             .bind(page.fetch_limit())
             .fetch_all(c)
             .await)?;
-        let page = Page::from_rows(rows, &page, |r| r.id);
-        Ok(Page {
-            items: page
-                .items
-                .into_iter()
-                .map(ConsentRecord::try_from)
-                .collect::<Result<_>>()?,
-            next_before_id: page.next_before_id,
-        })
+        Page::from_rows(rows, &page, |r| r.id).try_map(ConsentRecord::try_from)
     }
 
     /// The consent in force of each of these contacts (those without one are absent).

@@ -49,6 +49,22 @@ async fn started_campaign(store: &Store, name: &str, contacts: Vec<i64>) -> i64 
     id
 }
 
+/// The contacts one claim of up to ten takes from the campaign at `now`.
+async fn claimed(store: &Store, campaign_id: i64, now: i64) -> Vec<i64> {
+    let claims = store
+        .claim_due_contacts(
+            campaign_id,
+            "n1",
+            now,
+            now + 60_000,
+            10,
+            ClaimLimits::campaign(10),
+        )
+        .await
+        .unwrap();
+    claims.iter().map(|c| c.contact_id).collect()
+}
+
 async fn new_contact(store: &Store, p: &str) -> i64 {
     store
         .create_contact(&contact(p, "C", &[]))
@@ -100,28 +116,14 @@ pub async fn a_contact_without_the_required_consent_is_never_dialled_and_waits_f
     );
 
     let now = parley_domain::time::now_millis();
-    let claims = store
-        .claim_due_contacts(id, "n1", now, now + 60_000, 10, ClaimLimits::campaign(10))
-        .await
-        .unwrap();
-    let claimed: Vec<i64> = claims.iter().map(|c| c.contact_id).collect();
+    let claims = claimed(&store, id, now).await;
     assert_eq!(
-        claimed,
+        claims,
         vec![written],
         "only the contact with written consent"
     );
     // The others are held, not dialled, on every later claim too.
-    let again = store
-        .claim_due_contacts(
-            id,
-            "n1",
-            now + 1,
-            now + 60_000,
-            10,
-            ClaimLimits::campaign(10),
-        )
-        .await
-        .unwrap();
+    let again = claimed(&store, id, now + 1).await;
     assert!(again.is_empty(), "{again:?}");
 
     let waiting = store.waiting_contacts(id, now + 1).await.unwrap();
@@ -156,18 +158,7 @@ pub async fn a_contact_without_the_required_consent_is_never_dialled_and_waits_f
         .append_consent(none, &grant(ConsentType::ExpressWritten, 1), "test")
         .await
         .unwrap();
-    let later = store
-        .claim_due_contacts(
-            id,
-            "n1",
-            now + 2,
-            now + 60_000,
-            10,
-            ClaimLimits::campaign(10),
-        )
-        .await
-        .unwrap();
-    let later: Vec<i64> = later.iter().map(|c| c.contact_id).collect();
+    let later = claimed(&store, id, now + 2).await;
     assert_eq!(later, vec![none]);
     // Express consent is not enough for this campaign, still.
     let waiting = store.waiting_contacts(id, now + 3).await.unwrap();
@@ -184,10 +175,7 @@ pub async fn lowering_a_campaigns_required_consent_releases_the_contacts_it_held
         .unwrap();
     let id = started_campaign(&store, "reminders", vec![express]).await;
     let now = parley_domain::time::now_millis();
-    let claims = store
-        .claim_due_contacts(id, "n1", now, now + 60_000, 10, ClaimLimits::campaign(10))
-        .await
-        .unwrap();
+    let claims = claimed(&store, id, now).await;
     assert!(claims.is_empty());
     store
         .transition_campaign(id, CampaignAction::Pause, "test", None)
@@ -210,17 +198,7 @@ pub async fn lowering_a_campaigns_required_consent_releases_the_contacts_it_held
         .transition_campaign(id, CampaignAction::Resume, "test", None)
         .await
         .unwrap();
-    let claims = store
-        .claim_due_contacts(
-            id,
-            "n1",
-            now + 1,
-            now + 60_000,
-            10,
-            ClaimLimits::campaign(10),
-        )
-        .await
-        .unwrap();
+    let claims = claimed(&store, id, now + 1).await;
     assert_eq!(claims.len(), 1, "express consent is enough now");
 }
 
