@@ -267,8 +267,8 @@ async fn post(
     Ok(serde_json::from_str(&text).unwrap_or_default())
 }
 
-/// Adds `contacts` contacts (distinct +1 415 numbers) to the campaign, pending, in three
-/// statements on a connection of its own.
+/// Adds `contacts` contacts (distinct +1 415 numbers, each with written consent) to the
+/// campaign, pending, in five statements on a connection of its own.
 async fn seed(url: &str, db: Db, campaign_id: i64, contacts: u64) -> Result<(), BenchError> {
     let now = parley_domain::time::now_millis();
     let n = contacts as i64;
@@ -283,6 +283,14 @@ async fn seed(url: &str, db: Db, campaign_id: i64, contacts: u64) -> Result<(), 
         "INSERT INTO contacts (phone, first_name, search_text, created_at, updated_at) \
          SELECT '+1415' || (2000000 + i), 'Contact' || i, 'contact' || i, $2, $2 FROM ({series}) AS n"
     );
+    // Each with written consent, as the campaign requires by default: the claim runs its
+    // consent guard on every contact, as it would in production.
+    let consent_sql = "INSERT INTO consent_records (contact_id, kind, consent_type, source_kind, \
+                       source_detail, captured_at, recorded_at, recorded_by) \
+                       SELECT id, 'grant', 'express_written', 'import', 'bench', $1, $1, 'bench' \
+                       FROM contacts";
+    let current_sql = "UPDATE contacts SET consent_type = 'express_written', consent_id = \
+                       (SELECT r.id FROM consent_records r WHERE r.contact_id = contacts.id)";
     let members_sql = "INSERT INTO campaign_contacts (campaign_id, contact_id, state, priority, created_at, updated_at) \
                        SELECT $1, id, 'pending', 2, $2, $2 FROM contacts";
     let counts_sql =
@@ -292,6 +300,12 @@ async fn seed(url: &str, db: Db, campaign_id: i64, contacts: u64) -> Result<(), 
             let mut conn = $conn;
             let mut tx = conn.begin().await.map_err(seed_error)?;
             tx.execute(sqlx::query(&contacts_sql).bind(n).bind(now))
+                .await
+                .map_err(seed_error)?;
+            tx.execute(sqlx::query(consent_sql).bind(now))
+                .await
+                .map_err(seed_error)?;
+            tx.execute(sqlx::query(current_sql))
                 .await
                 .map_err(seed_error)?;
             tx.execute(sqlx::query(members_sql).bind(campaign_id).bind(now))

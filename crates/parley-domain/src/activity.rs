@@ -19,6 +19,11 @@ pub const STATE_HOURS_REASON: &str = "outside state calling hours";
 /// frequency cap allows.
 pub const FREQUENCY_CAP_REASON: &str = "at a frequency cap";
 
+/// The reason written on a contact held back because its current consent does not
+/// satisfy the campaign's `required_consent`. It waits, undialled, until a consent is
+/// recorded for it (or the campaign's requirement changes).
+pub const NO_CONSENT_REASON: &str = "no consent";
+
 /// What a waiting contact waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -32,6 +37,9 @@ pub enum WaitReason {
     /// Its number had as many calls as its jurisdiction allows in a rolling period
     /// (counted over every campaign); it waits for the oldest to leave the period.
     FrequencyCap,
+    /// Its consent does not satisfy the campaign's `required_consent`: it is not dialled
+    /// until one that does is recorded.
+    NoConsent,
     /// A retry after an earlier attempt, at its scheduled time.
     Retry,
     /// A callback the person asked for, at the time they gave.
@@ -39,11 +47,12 @@ pub enum WaitReason {
 }
 
 impl WaitReason {
-    pub const ALL: [WaitReason; 6] = [
+    pub const ALL: [WaitReason; 7] = [
         WaitReason::Due,
         WaitReason::OutsideCallingWindow,
         WaitReason::StateCallingHours,
         WaitReason::FrequencyCap,
+        WaitReason::NoConsent,
         WaitReason::Retry,
         WaitReason::Callback,
     ];
@@ -54,6 +63,7 @@ impl WaitReason {
             WaitReason::OutsideCallingWindow => "outside_calling_window",
             WaitReason::StateCallingHours => "state_calling_hours",
             WaitReason::FrequencyCap => "frequency_cap",
+            WaitReason::NoConsent => "no_consent",
             WaitReason::Retry => "retry",
             WaitReason::Callback => "callback",
         }
@@ -146,6 +156,9 @@ pub enum NextAction {
     Waiting,
     /// Nothing waits; the calls in progress are the last ones.
     Finishing,
+    /// Nothing is due or scheduled but contacts held for want of the consent the
+    /// campaign requires: they are dialled once it is recorded.
+    WaitingForConsent,
 }
 
 /// Why a campaign is or is not dialling, and when it next will.
@@ -183,6 +196,11 @@ pub fn explain(
         .map(|g| g.count)
         .sum();
     let waiting_total: i64 = waiting.iter().map(|g| g.count).sum();
+    let held_for_consent: i64 = waiting
+        .iter()
+        .filter(|g| g.reason == WaitReason::NoConsent)
+        .map(|g| g.count)
+        .sum();
     let reason = campaign.state_reason.as_deref();
     let (next_action, message) = match campaign.state {
         CampaignState::Draft => (
@@ -241,6 +259,13 @@ pub fn explain(
                 NextAction::Waiting,
                 waiting_message(next, waiting_total, in_progress),
             ),
+            None if held_for_consent > 0 => (
+                NextAction::WaitingForConsent,
+                format!(
+                    "Nothing is due; {} in progress.",
+                    plural(in_progress, "call is", "calls are")
+                ),
+            ),
             None => (
                 NextAction::Finishing,
                 format!(
@@ -250,6 +275,15 @@ pub fn explain(
             ),
         },
     };
+    let mut message = message;
+    if campaign.state == CampaignState::Running && held_for_consent > 0 {
+        message.push_str(&format!(
+            " {} not dialled: no consent on record that satisfies the campaign's \
+             requirement ({}); each is dialled once one is recorded.",
+            plural(held_for_consent, "contact is", "contacts are"),
+            campaign.settings.required_consent,
+        ));
+    }
     CampaignActivity {
         campaign_id: campaign.id,
         state: campaign.state,
@@ -287,6 +321,10 @@ fn waiting_message(next: &NextContact, waiting: i64, in_progress: i64) -> String
             next.timezone
         )
             }
+            WaitReason::NoConsent => format!(
+                "Waiting for consent the campaign requires ({}, {at})",
+                next.timezone
+            ),
             WaitReason::Callback => format!(
                 "Waiting for a requested callback at {} their time ({}, {at})",
                 next.local_next_at, next.timezone
@@ -471,11 +509,29 @@ mod tests {
     }
 
     #[test]
+    fn contacts_without_the_required_consent_are_said_to_wait_for_it() {
+        let a = explain(
+            &campaign(CampaignState::Running, 0),
+            ROOM,
+            vec![group(WaitReason::NoConsent, 3)],
+            None,
+        );
+        assert_eq!(a.next_action, NextAction::WaitingForConsent);
+        assert_eq!(
+            a.message,
+            "Nothing is due; 0 calls are in progress. 3 contacts are not dialled: no consent on \
+             record that satisfies the campaign's requirement (express_written); each is \
+             dialled once one is recorded."
+        );
+    }
+
+    #[test]
     fn reasons_written_into_sql_have_no_quotes() {
         for r in [
             OUTSIDE_WINDOW_REASON,
             STATE_HOURS_REASON,
             FREQUENCY_CAP_REASON,
+            NO_CONSENT_REASON,
         ] {
             assert!(!r.contains(['\'', '"', '\\']), "{r}");
         }

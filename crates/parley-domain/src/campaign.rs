@@ -303,6 +303,10 @@ pub struct CampaignSettings {
     pub dynamic_variables: BTreeMap<String, String>,
     pub first_message: Option<String>,
     pub prompt: Option<String>,
+    /// The consent a contact must have to be called (`express_written` by default: AI
+    /// voices need prior express written consent for marketing calls). Contacts without
+    /// it wait, undialled, with the reason `no_consent`.
+    pub required_consent: crate::consent::ConsentType,
 }
 
 impl Default for CampaignSettings {
@@ -323,6 +327,7 @@ impl Default for CampaignSettings {
             dynamic_variables: BTreeMap::new(),
             first_message: None,
             prompt: None,
+            required_consent: crate::consent::CAMPAIGN_DEFAULT,
         }
     }
 }

@@ -143,6 +143,9 @@ pub struct Contact {
     pub tags: Vec<String>,
     /// Whether the number is on the global do-not-call list.
     pub do_not_call: bool,
+    /// The consent in force: the latest record of its history unless revoked since;
+    /// absent when it has none (see `GET /api/v1/contacts/{id}/consent`).
+    pub consent: Option<crate::consent::ConsentRecord>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }

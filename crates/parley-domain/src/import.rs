@@ -1,5 +1,6 @@
 //! Mapping a table of contacts (CSV today; spreadsheets later) onto contact fields.
 //! Works on plain cells so every file format shares the same rules and error reasons.
+use crate::consent::ConsentCells;
 use crate::contact::{clean, split_tags, validate_fields, ContactFields, NewContact};
 use crate::phone::{Phone, PhoneError, Region};
 use crate::FieldErrors;
@@ -13,6 +14,13 @@ enum Column {
     Company,
     Timezone,
     Tags,
+    ConsentType,
+    ConsentAt,
+    ConsentText,
+    ConsentUrl,
+    /// Read but not kept: `consent_source` of an export (on import, the source of a
+    /// consent is the file and line it is read from).
+    Ignored,
     /// Any other column: kept as a custom field under its header.
     Custom(usize),
 }
@@ -59,6 +67,11 @@ fn known_column(canon: &str) -> Option<Column> {
         "company" | "organization" | "organisation" => Column::Company,
         "timezone" | "tz" => Column::Timezone,
         "tags" | "tag" => Column::Tags,
+        "consenttype" | "consent" => Column::ConsentType,
+        "consentat" | "consentdate" | "consentedat" | "consenttime" => Column::ConsentAt,
+        "consenttext" | "consentwording" => Column::ConsentText,
+        "consenturl" | "consentlink" => Column::ConsentUrl,
+        "consentsource" => Column::Ignored,
         _ => return None,
     })
 }
@@ -103,11 +116,27 @@ impl ColumnMap {
         cells: impl IntoIterator<Item = &'a str>,
         region: Region,
     ) -> Result<NewContact, RowError> {
+        self.row(cells, region).map(|(contact, _)| contact)
+    }
+
+    /// Turns one row of cells into a contact and its consent cells (still text: a bad
+    /// consent does not stop the contact), or says why it cannot be a contact.
+    pub fn row<'a>(
+        &self,
+        cells: impl IntoIterator<Item = &'a str>,
+        region: Region,
+    ) -> Result<(NewContact, ConsentCells), RowError> {
         let mut phone_cell = None;
         let mut fields = ContactFields::default();
         let mut tags_cell = None;
+        let mut consent = ConsentCells::default();
         for (col, cell) in self.columns.iter().zip(cells) {
             match col {
+                Column::ConsentType => consent.consent_type = clean(Some(cell)),
+                Column::ConsentAt => consent.at = clean(Some(cell)),
+                Column::ConsentText => consent.text = clean(Some(cell)),
+                Column::ConsentUrl => consent.url = clean(Some(cell)),
+                Column::Ignored => {}
                 Column::Phone => phone_cell = Some(cell),
                 Column::FirstName => fields.first_name = clean(Some(cell)),
                 Column::LastName => fields.last_name = clean(Some(cell)),
@@ -154,7 +183,7 @@ impl ColumnMap {
                 message: errors.to_string(),
             });
         }
-        Ok(NewContact { phone, fields })
+        Ok((NewContact { phone, fields }, consent))
     }
 }
 
@@ -189,6 +218,39 @@ mod tests {
             Some("gold")
         );
         assert_eq!(c.fields.tags, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn consent_columns_are_read_apart_from_the_contact_and_an_exports_source_is_ignored() {
+        let m = map(&[
+            "phone",
+            "Consent Type",
+            "consent_at",
+            "consent_url",
+            "consent_source",
+        ]);
+        let (c, consent) = m
+            .row(
+                [
+                    "4155552671",
+                    "express_written",
+                    "2024-05-01",
+                    "https://example.com/f",
+                    "api: x",
+                ],
+                Region::default(),
+            )
+            .unwrap();
+        assert!(
+            c.fields.custom_fields.is_empty(),
+            "{:?}",
+            c.fields.custom_fields
+        );
+        assert_eq!(consent.consent_type.as_deref(), Some("express_written"));
+        assert_eq!(consent.at.as_deref(), Some("2024-05-01"));
+        assert_eq!(consent.url.as_deref(), Some("https://example.com/f"));
+        // A bad consent value is the importer's to report: the contact is still a contact.
+        assert!(m.row(["4155552671", "maybe"], Region::default()).is_ok());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Every input is read under the `import.*` bounds ([`LimitExceeded`] names the one hit).
 use futures::StreamExt;
 use parley_domain::campaign::CampaignState;
+use parley_domain::consent::{ConsentSource, ConsentSourceKind};
 use parley_domain::import::ColumnMap;
 use parley_domain::phone::Region;
 use parley_store::{ImportError, ImportRecord, ImportRow, Store, StoreError};
@@ -123,10 +124,21 @@ impl<'a> RowWriter<'a> {
         }
     }
 
-    /// Takes one row; call [`RowWriter::flush_if_full`] after.
+    /// Takes one row; call [`RowWriter::flush_if_full`] after. Its consent columns become
+    /// a consent record whose source is this file and line (or sheet and row); consent
+    /// cells that cannot be read are reported and the contact imported without them.
     pub fn push<'c>(&mut self, line: i64, cells: impl IntoIterator<Item = &'c str>) {
-        match self.columns.contact(cells, self.region) {
-            Ok(contact) => self.rows.push(ImportRow { line, contact }),
+        match self.columns.row(cells, self.region) {
+            Ok((contact, cells)) => {
+                let consent = cells
+                    .grant(consent_source(self.import, line), chrono::Utc::now())
+                    .map_err(|e| e.to_string());
+                self.rows.push(ImportRow {
+                    line,
+                    contact,
+                    consent,
+                })
+            }
             Err(e) => self.reject(line, e.reason, e.message),
         }
     }
@@ -220,6 +232,17 @@ impl<'a> RowWriter<'a> {
             self.flush_if_full().await?;
         }
         Ok(self.finish().await?)
+    }
+}
+
+/// Where a consent read from `line` of an import comes from: the file and line, or for
+/// Google Sheets the sheet (its id and range) and row.
+fn consent_source(import: &ImportRecord, line: i64) -> ConsentSource {
+    let name = import.filename.as_deref().unwrap_or("upload");
+    if import.source == "sheets" {
+        ConsentSource::new(ConsentSourceKind::Sheet, format!("{name} row {line}"))
+    } else {
+        ConsentSource::new(ConsentSourceKind::Import, format!("{name} line {line}"))
     }
 }
 

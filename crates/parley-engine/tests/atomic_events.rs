@@ -219,7 +219,11 @@ impl World {
                 &NewCampaign {
                     name: "atomic".into(),
                     description: None,
-                    settings: CampaignSettings::default(),
+                    settings: CampaignSettings {
+                        // Consent is not what this tests.
+                        required_consent: parley_domain::consent::ConsentType::None,
+                        ..Default::default()
+                    },
                 },
                 "test",
             )

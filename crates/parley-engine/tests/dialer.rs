@@ -83,7 +83,11 @@ async fn a_number_blocked_after_its_claim_is_never_dialled() {
             &NewCampaign {
                 name: "c".into(),
                 description: None,
-                settings: CampaignSettings::default(),
+                settings: CampaignSettings {
+                    // Consent is not what this tests.
+                    required_consent: parley_domain::consent::ConsentType::None,
+                    ..Default::default()
+                },
             },
             "t",
         )

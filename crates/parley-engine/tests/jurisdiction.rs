@@ -51,6 +51,8 @@ async fn at_20_30_eastern_a_florida_number_waits_for_08_00_while_a_new_york_one_
                         end: t("23:00"),
                         days: vec![Mon, Tue, Wed, Thu, Fri, Sat, Sun],
                     },
+                    // Consent is not what this tests.
+                    required_consent: parley_domain::consent::ConsentType::None,
                     ..Default::default()
                 },
             },

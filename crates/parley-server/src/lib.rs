@@ -13,8 +13,8 @@ mod request_id;
 mod webhooks;
 
 use api::{
-    account, admin as admin_api, analytics, audit, calls, campaigns, contacts, dnc, events,
-    exports, imports, results, spreadsheets, status, webhooks as hooks,
+    account, admin as admin_api, analytics, audit, calls, campaigns, consent, contacts, dnc,
+    events, exports, imports, results, spreadsheets, status, webhooks as hooks,
 };
 use auth::routes::{self as auth_routes, SignInLimiter};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
     let operate = Router::new()
         .route("/contacts", get(contacts::list).post(contacts::create))
         .route("/contacts/export", get(exports::contacts))
+        .route("/contacts/consent/export", get(consent::export_history))
         .route(
             "/contacts/import",
             post(imports::import_csv).layer(DefaultBodyLimit::disable()),
@@ -99,6 +100,10 @@ pub fn router(state: AppState) -> Router {
             get(contacts::get)
                 .patch(contacts::update)
                 .delete(contacts::delete),
+        )
+        .route(
+            "/contacts/{id}/consent",
+            get(consent::history).post(consent::record),
         )
         .route("/tags", get(contacts::tags))
         .route("/imports/{id}", get(imports::get))

@@ -187,6 +187,11 @@ impl Store {
         .fetch_optional(c)
         .await)?;
         if row.is_some() {
+            let required = update.settings.as_ref().map(|s| s.required_consent);
+            if required.is_some_and(|r| r != current.settings.required_consent) {
+                // Contacts held for the old requirement are judged anew by the next claim.
+                tx.release_consent_holds(id).await?;
+            }
             let target = id.to_string();
             tx.audit(
                 actor,
@@ -412,7 +417,11 @@ impl Store {
                     attempts: r.attempts,
                     last_outcome: r.last_outcome,
                     last_call_id: r.last_call_id,
-                    next_attempt_at: r.next_attempt_at.map(from_millis),
+                    // Held for consent: due at no time in particular.
+                    next_attempt_at: r
+                        .next_attempt_at
+                        .filter(|at| *at < crate::dialing::HELD_FOR_CONSENT)
+                        .map(from_millis),
                     reason: r.reason,
                     waiting_for: parse_wait_reason(r.waiting_for)?,
                     timezone,

@@ -2,6 +2,7 @@
 use crate::error::OptionalExt;
 use crate::tx::{execute, on_conn, own_reader, own_tx};
 use crate::{on_reader, Db, Page, PageRequest, Result, Store, StoreError, Tx};
+use parley_domain::consent::ConsentRecord;
 use parley_domain::contact::{Contact, ContactFields, CustomFields, NewContact};
 use parley_domain::time::{from_millis, now_millis};
 use parley_domain::Phone;
@@ -30,7 +31,11 @@ pub(crate) const CONTACT_COLUMNS: &str = "c.id, c.phone, c.first_name, c.last_na
      AS do_not_call";
 
 impl ContactRow {
-    pub(crate) fn into_contact(self, tags: Vec<String>) -> Result<Contact> {
+    pub(crate) fn into_contact(
+        self,
+        tags: Vec<String>,
+        consent: Option<ConsentRecord>,
+    ) -> Result<Contact> {
         let custom_fields: CustomFields = serde_json::from_str(&self.custom_fields)
             .map_err(|e| StoreError::Corrupt(format!("contact {} custom fields: {e}", self.id)))?;
         Ok(Contact {
@@ -44,6 +49,7 @@ impl ContactRow {
             custom_fields,
             tags,
             do_not_call: self.do_not_call,
+            consent,
             created_at: from_millis(self.created_at),
             updated_at: from_millis(self.updated_at),
         })
@@ -247,7 +253,8 @@ impl Db {
         let row: ContactRow =
             on_conn!(self, c => sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?.found()?;
         let mut tags = self.tags_of(&[id]).await?;
-        row.into_contact(tags.remove(&id).unwrap_or_default())
+        let mut consent = self.current_consents(&[id]).await?;
+        row.into_contact(tags.remove(&id).unwrap_or_default(), consent.remove(&id))
     }
 
     pub async fn contact_by_phone(&mut self, phone: &Phone) -> Result<Option<Contact>> {
@@ -261,7 +268,8 @@ impl Db {
             Some(row) => {
                 let mut tags = self.tags_of(&[row.id]).await?;
                 let t = tags.remove(&row.id).unwrap_or_default();
-                row.into_contact(t).map(Some)
+                let consent = self.current_consents(&[row.id]).await?.remove(&row.id);
+                row.into_contact(t, consent).map(Some)
             }
         }
     }
@@ -293,10 +301,12 @@ impl Db {
     pub(crate) async fn rows_to_contacts(&mut self, rows: Vec<ContactRow>) -> Result<Vec<Contact>> {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut tags = self.tags_of(&ids).await?;
+        let mut consents = self.current_consents(&ids).await?;
         rows.into_iter()
             .map(|r| {
                 let t = tags.remove(&r.id).unwrap_or_default();
-                r.into_contact(t)
+                let consent = consents.remove(&r.id);
+                r.into_contact(t, consent)
             })
             .collect()
     }

@@ -1,6 +1,7 @@
 //! Do-not-call lists: one global list and one per campaign.
 use crate::tx::{execute, on_conn, own_tx};
 use crate::{on_reader, Page, PageRequest, Result, Store, StoreError, Tx};
+use parley_domain::consent::{ConsentSource, ConsentSourceKind};
 use parley_domain::time::{from_millis, now_millis};
 use parley_domain::webhook::EventType;
 use parley_domain::Phone;
@@ -97,6 +98,24 @@ impl Tx {
             };
             (row, opted_out)
         });
+        // A number on the global list (an opt-out, or put there by hand or by an import)
+        // revokes its contact's consent, in this transaction. A campaign's own list only
+        // keeps that campaign from calling.
+        if campaign_id.is_none() {
+            let source = if source == OPT_OUT_SOURCE {
+                ConsentSource::new(
+                    ConsentSourceKind::OptOut,
+                    "asked on a call not to be called",
+                )
+            } else {
+                ConsentSource::new(
+                    ConsentSourceKind::DoNotCall,
+                    format!("put on the do-not-call list ({source})"),
+                )
+            };
+            self.revoke_consent_of_phone(phone.as_str(), source, reason)
+                .await?;
+        }
         if let Some(contact_id) = opted_out {
             self.outbox(
                 EventType::ContactOptedOut,

@@ -8,6 +8,7 @@ use crate::contacts::{custom_fields_json, search_text};
 use crate::error::OptionalExt;
 use crate::tx::{execute, on_conn};
 use crate::{on_reader, on_writer, Result, Store, StoreError};
+use parley_domain::consent::NewConsent;
 use parley_domain::contact::{ContactFields, CustomFields, NewContact};
 use parley_domain::time::now_millis;
 use serde::Serialize;
@@ -46,7 +47,13 @@ pub struct ImportError {
 pub struct ImportRow {
     pub line: i64,
     pub contact: NewContact,
+    /// The consent its consent columns give (none when they are empty), or why they
+    /// cannot be read: then the contact is imported without it and the row reported.
+    pub consent: std::result::Result<Option<NewConsent>, String>,
 }
+
+/// The reason of a row imported without the consent its cells gave (not a rejection).
+pub const INVALID_CONSENT: &str = "invalid_consent";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportBatchOutcome {
@@ -80,6 +87,8 @@ struct Merged {
     line: i64,
     phone: String,
     fields: ContactFields,
+    /// The consents its rows gave, in line order.
+    consents: Vec<NewConsent>,
 }
 
 const IMPORT_COLUMNS: &str = "id, source, filename, state, campaign_id, rows_total, created, \
@@ -182,6 +191,7 @@ impl Store {
         rejected: Vec<ImportError>,
     ) -> Result<ImportBatchOutcome> {
         let mut outcome = ImportBatchOutcome::default();
+        let rejected_rows = rejected.len() as i64;
         let mut errors = rejected;
         let rows_in_batch = (rows.len() + errors.len()) as i64;
 
@@ -190,10 +200,22 @@ impl Store {
         let mut by_phone: HashMap<String, usize> = HashMap::with_capacity(rows.len());
         for row in rows {
             let phone = row.contact.phone.to_string();
+            let consent = match row.consent {
+                Ok(consent) => consent,
+                Err(why) => {
+                    errors.push(ImportError {
+                        line: row.line,
+                        reason: INVALID_CONSENT.into(),
+                        message: format!("{why}; the contact was imported without consent"),
+                    });
+                    None
+                }
+            };
             if let Some(&i) = by_phone.get(&phone) {
                 let first = &mut merged[i];
                 errors.push(duplicate_error(row.line, first.line));
                 first.fields.merge_from(row.contact.fields);
+                first.consents.extend(consent);
                 outcome.duplicates += 1;
             } else {
                 by_phone.insert(phone.clone(), merged.len());
@@ -201,6 +223,7 @@ impl Store {
                     line: row.line,
                     phone,
                     fields: row.contact.fields,
+                    consents: consent.into_iter().collect(),
                 });
             }
         }
@@ -304,11 +327,16 @@ impl Store {
             .collect();
         tx.link_tags(&pairs).await?;
 
+        tx.import_consents(import.id, &writes, &ids).await?;
+
         if let (Some(campaign_id), false) = (import.campaign_id, ids.is_empty()) {
             let contact_ids: Vec<i64> = ids.values().copied().collect();
             tx.enroll_contacts(campaign_id, &contact_ids, now).await?;
         }
 
+        // One report line per row: a row both merged and imported without its consent
+        // says both.
+        let errors = one_per_line(errors);
         if !errors.is_empty() {
             on_conn!(tx, c => {
                 let mut qb = QueryBuilder::new(
@@ -325,7 +353,7 @@ impl Store {
             })?;
         }
 
-        let rejected = errors.len() as i64 - outcome.duplicates;
+        let rejected = rejected_rows;
         execute!(
             tx,
             sqlx::query(
@@ -343,6 +371,58 @@ impl Store {
         tx.commit().await?;
         Ok(outcome)
     }
+}
+
+impl crate::Tx {
+    /// Appends the consents of an import batch's rows to their contacts' histories,
+    /// skipping one that repeats the contact's consent in force (the same file imported
+    /// again adds nothing).
+    async fn import_consents(
+        &mut self,
+        import_id: i64,
+        writes: &[(&Merged, ContactFields, i64)],
+        ids: &HashMap<String, i64>,
+    ) -> Result<()> {
+        let given: Vec<(i64, &NewConsent)> = writes
+            .iter()
+            .filter_map(|(m, _, _)| Some((*ids.get(&m.phone)?, &m.consents)))
+            .flat_map(|(id, consents)| consents.iter().map(move |c| (id, c)))
+            .collect();
+        if given.is_empty() {
+            return Ok(());
+        }
+        let contacts: Vec<i64> = given.iter().map(|(id, _)| *id).collect();
+        let current = self.current_consents(&contacts).await?;
+        let new: Vec<(i64, &NewConsent)> = given
+            .into_iter()
+            .filter(|(id, c)| {
+                !current.get(id).is_some_and(|cur| {
+                    cur.consent_type == c.consent_type
+                        && c.captured_at == Some(cur.captured_at)
+                        && cur.text == c.text
+                        && cur.url == c.url
+                })
+            })
+            .collect();
+        self.append_consents(&new, &format!("import {import_id}"))
+            .await?;
+        Ok(())
+    }
+}
+
+/// Joins errors of the same line into one (the first reason, every message).
+fn one_per_line(mut errors: Vec<ImportError>) -> Vec<ImportError> {
+    errors.sort_by_key(|e| e.line);
+    let mut out: Vec<ImportError> = Vec::with_capacity(errors.len());
+    for e in errors {
+        match out.last_mut() {
+            Some(last) if last.line == e.line => {
+                last.message = format!("{}; {}", last.message, e.message);
+            }
+            _ => out.push(e),
+        }
+    }
+    out
 }
 
 fn duplicate_error(line: i64, first_line: i64) -> ImportError {

@@ -13,6 +13,7 @@ mod call_results;
 mod calls;
 mod campaigns;
 mod capacity;
+mod consent;
 mod contacts;
 mod dialing;
 mod dnc;
@@ -51,7 +52,9 @@ pub use error::StoreError;
 pub use exports::{AnalysisKeys, CallExportRow, ContactExportRow, MAX_KEY_COLUMNS};
 #[cfg(feature = "testing")]
 pub use faults::FaultPlan;
-pub use imports::{ImportBatchOutcome, ImportError, ImportRecord, ImportRow, ImportTotals};
+pub use imports::{
+    ImportBatchOutcome, ImportError, ImportRecord, ImportRow, ImportTotals, INVALID_CONSENT,
+};
 pub use notify::{EVENT_CHANNEL, MAX_PAYLOAD as MAX_EVENT_PAYLOAD};
 pub use pagination::{Page, PageRequest};
 pub use rate::Bucket;

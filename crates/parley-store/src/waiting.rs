@@ -2,14 +2,16 @@
 //! to an operator why nothing is being dialled and when something will be.
 use crate::{on_reader, Result, Store, StoreError};
 use parley_domain::activity::{
-    WaitReason, WaitingGroup, FREQUENCY_CAP_REASON, OUTSIDE_WINDOW_REASON, STATE_HOURS_REASON,
+    WaitReason, WaitingGroup, FREQUENCY_CAP_REASON, NO_CONSENT_REASON, OUTSIDE_WINDOW_REASON,
+    STATE_HOURS_REASON,
 };
 use parley_domain::time::from_millis;
 
 /// Classifies a waiting `campaign_contacts` row (alias `cc`) as a [`WaitReason`], with the
 /// current time (UTC millis) bound as the placeholder `now` (e.g. `$2`). The one place the
 /// rule is written: due when its time has come; otherwise put back by the closed window,
-/// its state's closed hours, a frequency cap, a callback (priority 0), or a retry.
+/// its state's closed hours, a frequency cap, the want of consent, a callback (priority
+/// 0), or a retry.
 pub(crate) fn wait_reason_sql(now: &str) -> String {
     format!(
         "CASE WHEN cc.state NOT IN ('pending', 'scheduled') THEN NULL \
@@ -17,6 +19,7 @@ pub(crate) fn wait_reason_sql(now: &str) -> String {
               WHEN cc.reason = '{OUTSIDE_WINDOW_REASON}' THEN 'outside_calling_window' \
               WHEN cc.reason = '{STATE_HOURS_REASON}' THEN 'state_calling_hours' \
               WHEN cc.reason = '{FREQUENCY_CAP_REASON}' THEN 'frequency_cap' \
+              WHEN cc.reason = '{NO_CONSENT_REASON}' THEN 'no_consent' \
               WHEN cc.priority = 0 THEN 'callback' ELSE 'retry' END"
     )
 }
@@ -52,7 +55,8 @@ pub struct Waiting {
 
 impl Store {
     /// The campaign's waiting (pending or scheduled) contacts by what they wait for, and
-    /// the one due first after `now` (UTC millis).
+    /// the one due first after `now` (UTC millis) among those waiting for a time (not
+    /// those held for consent).
     pub async fn waiting_contacts(&self, campaign_id: i64, now: i64) -> Result<Waiting> {
         let reason = wait_reason_sql("$2");
         let grouped: Vec<(Option<String>, i64, Option<i64>)> = on_reader!(self, pool => sqlx::query_as(&format!(
@@ -70,9 +74,9 @@ impl Store {
             let Some(reason) = parse_wait_reason(wait)? else {
                 continue;
             };
-            let next_at = (reason != WaitReason::Due)
-                .then(|| next.map(from_millis))
-                .flatten();
+            // Contacts held for consent wait for no time in particular.
+            let timed = !matches!(reason, WaitReason::Due | WaitReason::NoConsent);
+            let next_at = timed.then(|| next.map(from_millis)).flatten();
             groups.push(WaitingGroup {
                 reason,
                 count,
@@ -83,11 +87,12 @@ impl Store {
                 "SELECT cc.contact_id, c.phone, c.timezone, c.custom_fields, cc.next_attempt_at, {reason} \
                  FROM campaign_contacts cc JOIN contacts c ON c.id = cc.contact_id \
                  WHERE cc.campaign_id = $1 AND cc.state IN ('pending', 'scheduled') \
-                   AND cc.next_attempt_at > $2 \
+                   AND cc.next_attempt_at > $2 AND cc.next_attempt_at < $3 \
                  ORDER BY cc.next_attempt_at, cc.contact_id LIMIT 1"
             ))
             .bind(campaign_id)
             .bind(now)
+            .bind(crate::dialing::HELD_FOR_CONSENT)
             .fetch_optional(pool)
             .await)?;
         let first = match first {

@@ -228,6 +228,7 @@ fn run_campaign(contacts: usize, kills: usize) -> Outcome {
         "max_concurrent_calls": 20, "calls_per_second": 50,
         "calling_window": {"start": "00:00", "end": "23:59", "days": ["mon","tue","wed","thu","fri","sat","sun"]},
         "allow_outside_legal_hours": true, "answering_machine": {"policy": "off"},
+        "required_consent": "none",
         "retry": {"no_answer": retry(2), "busy": retry(2), "failed": retry(2), "voicemail": retry(1),
                   "short_call": retry(10), "short_call_seconds": 30, "unsuccessful": retry(10),
                   "max_attempts_per_day": 20}}})));

@@ -32,6 +32,7 @@ export const WAIT_REASON = {
   outside_calling_window: "Outside calling hours",
   state_calling_hours: "Outside the state's calling hours",
   frequency_cap: "At a frequency cap",
+  no_consent: "No consent",
   retry: "Retry",
   callback: "Callback requested",
 } satisfies Record<Schema<"WaitReason">, string>;

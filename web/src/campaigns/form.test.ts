@@ -26,6 +26,7 @@ const settings: Settings = {
   dynamic_variables: { name: "first_name" },
   first_message: null,
   prompt: null,
+  required_consent: "express_written",
 };
 
 describe("campaign form", () => {

@@ -23,6 +23,18 @@ export const MACHINE_POLICIES = [
   ["off", "No detection"],
 ] as const;
 
+export const CONSENT_TYPES = [
+  ["express_written", "Prior express written consent (marketing)"],
+  ["express", "Prior express consent"],
+  ["existing_business_relationship", "An existing business relationship"],
+  ["none", "None (every contact not on a do-not-call list)"],
+] as const;
+
+/// A consent type as a person reads it.
+export function consentLabel(t: string | null | undefined): string {
+  return CONSENT_TYPES.find(([v]) => v === t)?.[1].replace(/ \(.*\)$/, "") ?? "None";
+}
+
 const int = (min: number, max: number) =>
   z.coerce
     .number({ invalid_type_error: "Enter a number" })
@@ -78,6 +90,7 @@ export const campaignSchema = z
       ),
       first_message: z.string(),
       prompt: z.string(),
+      required_consent: z.enum(["express_written", "express", "existing_business_relationship", "none"]),
     }),
   })
   .superRefine((v, ctx) => {
@@ -149,6 +162,7 @@ export function toForm(c: { name: string; description?: string | null; settings:
         .join("\n"),
       first_message: s.first_message ?? "",
       prompt: s.prompt ?? "",
+      required_consent: s.required_consent,
     },
   };
 }

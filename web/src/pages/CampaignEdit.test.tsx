@@ -31,6 +31,7 @@ const settings = {
   dynamic_variables: {},
   first_message: null,
   prompt: null,
+  required_consent: "express_written",
 };
 Object.assign(settings.retry, { short_call_seconds: 10, max_attempts_per_day: 2 });
 
@@ -83,6 +84,25 @@ describe("campaign form", () => {
     const post = fetch.mock.calls.map((c) => c[0] as Request).find((r) => r.method === "POST")!;
     const sent = JSON.parse(await post.text());
     expect(sent).toMatchObject({ name: "Spring", settings: { max_concurrent_calls: 5, caller_ids: [] } });
+  });
+
+  it("sends the consent the campaign requires, written consent unless changed", async () => {
+    const fetch = vi.fn(async (req: Request) => {
+      const path = new URL(req.url).pathname;
+      if (path === "/api/v1/campaign-defaults") return json(settings);
+      if (req.method === "GET") return json({ items: [] });
+      return json({ id: 9, name: "Reminders", settings }, 201);
+    });
+    vi.stubGlobal("fetch", fetch);
+    renderNewCampaign();
+    const consent = await screen.findByLabelText("Consent a contact must have");
+    expect(consent).toHaveValue("express_written");
+    await userEvent.selectOptions(consent, "express");
+    await userEvent.type(screen.getByLabelText("Name"), "Reminders");
+    await userEvent.click(screen.getByRole("button", { name: "Create campaign" }));
+    await vi.waitFor(() => expect(fetch.mock.calls.some((c) => (c[0] as Request).method === "POST")).toBe(true));
+    const post = fetch.mock.calls.map((c) => c[0] as Request).find((r) => r.method === "POST")!;
+    expect(JSON.parse(await post.text())).toMatchObject({ settings: { required_consent: "express" } });
   });
 
   it("suggests the account's agents and adds one of its numbers with a click", async () => {

@@ -7,6 +7,7 @@ import { api, must, type Schema } from "../api/client";
 import { applyServerErrors } from "../api/forms";
 import {
   campaignSchema,
+  CONSENT_TYPES,
   DAYS,
   MACHINE_POLICIES,
   RETRY_KINDS,
@@ -169,6 +170,23 @@ function CampaignFormView({ id, initial }: { id: number | null; initial: Campaig
           <label className="check">
             <input type="checkbox" {...register("settings.record_calls")} /> Record calls
           </label>
+        </fieldset>
+
+        <fieldset>
+          <legend>Consent</legend>
+          <Field
+            label="Consent a contact must have"
+            error={err(s + "required_consent")}
+            hint="Contacts without it are not called; they wait with the reason “no consent” until it is recorded"
+          >
+            <select {...register("settings.required_consent")}>
+              {CONSENT_TYPES.map(([v, label]) => (
+                <option key={v} value={v}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          </Field>
         </fieldset>
 
         <fieldset>

@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { ColumnDef } from "@tanstack/react-table";
 import { api, describeError, must, type Schema } from "../api/client";
 import { fmtInt } from "../api/format";
+import { consentLabel } from "../campaigns/form";
 import { importCsv, type ImportReport } from "../api/upload";
 import { canOperate, useMe } from "../auth";
 import { DataTable } from "../components/DataTable";
@@ -83,8 +84,10 @@ function ImportPanel() {
       <h2 id="import-title">Import contacts</h2>
       <p className="muted small">
         A header row names the columns: <code>phone</code> (required), <code>first_name</code>,{" "}
-        <code>last_name</code>, <code>email</code>, <code>company</code>, <code>timezone</code>, <code>tags</code>; other
-        columns become custom fields. Rows with a phone seen before are merged.
+        <code>last_name</code>, <code>email</code>, <code>company</code>, <code>timezone</code>, <code>tags</code>, and
+        the consent given: <code>consent_type</code> (express_written, express, existing_business_relationship, none),{" "}
+        <code>consent_at</code>, <code>consent_text</code>, <code>consent_url</code>; other columns become custom
+        fields. Rows with a phone seen before are merged.
       </p>
       <fieldset className="segmented">
         <legend className="field-label">Import from</legend>
@@ -250,6 +253,7 @@ function ContactList({ editable }: { editable: boolean }) {
     { header: "Phone", accessorKey: "phone" },
     { header: "Company", cell: ({ row }) => row.original.company ?? "—" },
     { header: "Tags", cell: ({ row }) => <TagsCell contact={row.original} editable={editable} /> },
+    { header: "Consent", cell: ({ row }) => <ConsentCell consent={row.original.consent} /> },
     { header: "Do not call", cell: ({ row }) => <DncToggle contact={row.original} editable={editable} /> },
   ];
 
@@ -415,6 +419,17 @@ function TagsCell({ contact, editable }: { contact: Contact; editable: boolean }
           Edit
         </button>
       )}
+    </span>
+  );
+}
+
+/// The consent in force: its type, with where and when it was given on hover.
+export function ConsentCell({ consent }: { consent?: Schema<"ConsentRecord"> | null }) {
+  if (!consent) return <span className="muted">None</span>;
+  const when = consent.captured_at.slice(0, 10);
+  return (
+    <span title={`${consent.source.kind}: ${consent.source.detail}, ${when}`}>
+      {consentLabel(consent.consent_type)}
     </span>
   );
 }

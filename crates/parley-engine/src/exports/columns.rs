@@ -1,6 +1,7 @@
 //! The columns of each export and the rows, page by page from the database.
 use super::{Cell, Dataset, ExportError, PAGE_ROWS, PAGE_ROWS_WITH_TRANSCRIPT};
 use parley_domain::call::TranscriptTurn;
+use parley_domain::consent::{current_type, ConsentRecord, ConsentSource};
 use parley_store::{AnalysisKeys, CallExportRow, ContactExportRow, Store};
 use serde_json::Value;
 
@@ -43,7 +44,34 @@ pub const CONTACT_COLUMNS: &[&str] = &[
     "next_attempt_at",
     "created_at",
     "updated_at",
+    // The consent in force, under the import's column names (the file imports back).
+    "consent_type",
+    "consent_at",
+    "consent_text",
+    "consent_url",
+    "consent_source",
 ];
+
+/// The columns of a consent history export, one row per record, newest first.
+pub const CONSENT_COLUMNS: &[&str] = &[
+    "consent_record_id",
+    "contact_id",
+    "phone",
+    "kind",
+    "consent_type",
+    "source",
+    "source_detail",
+    "captured_at",
+    "consent_text",
+    "consent_url",
+    "recorded_at",
+    "recorded_by",
+];
+
+/// `kind: detail` of a consent's source, as one cell.
+fn source_cell(s: &ConsentSource) -> Cell {
+    Cell::text(format!("{}: {}", s.kind, s.detail))
+}
 
 /// The rows of one export: the header is known when this is opened (the JSON keys that
 /// become columns are read first), then pages follow until the data runs out.
@@ -114,6 +142,9 @@ impl Rows {
                 if *transcript {
                     header.push("transcript".into());
                 }
+            }
+            Dataset::Consent { .. } => {
+                header = CONSENT_COLUMNS.iter().map(|c| c.to_string()).collect();
             }
             Dataset::Contacts { filter } => {
                 custom_fields = store.contact_custom_field_keys(filter).await?;
@@ -187,6 +218,15 @@ impl Rows {
                 let rows = page.into_iter().map(|r| self.contact_cells(r)).collect();
                 (rows, last, PAGE_ROWS)
             }
+            Dataset::Consent { contact_id } => {
+                let page = self
+                    .store
+                    .export_consent_page(*contact_id, self.before_id, PAGE_ROWS)
+                    .await?;
+                let last = page.last().map(|(r, _)| r.id);
+                let rows = page.into_iter().map(consent_cells).collect();
+                (rows, last, PAGE_ROWS)
+            }
         };
         self.before_id = last;
         self.done = last.is_none() || rows.len() < limit as usize;
@@ -256,9 +296,34 @@ impl Rows {
             time(Some(c.created_at)),
             time(Some(c.updated_at)),
         ];
+        let consent = c.consent.as_ref();
+        cells.extend([
+            Cell::Text(current_type(consent).as_str().into()),
+            time(consent.map(|r| r.captured_at)),
+            Cell::opt_text(consent.and_then(|r| r.text.clone())),
+            Cell::opt_text(consent.and_then(|r| r.url.clone())),
+            consent.map_or(Cell::Empty, |r| source_cell(&r.source)),
+        ]);
         for k in &self.custom_fields {
             cells.push(Cell::opt_text(c.custom_fields.get(k).cloned()));
         }
         cells
     }
+}
+
+fn consent_cells((r, phone): (ConsentRecord, String)) -> Vec<Cell> {
+    vec![
+        Cell::int(r.id),
+        Cell::int(r.contact_id),
+        Cell::text(phone),
+        Cell::Text(r.kind.as_str().into()),
+        Cell::opt_text(r.consent_type.map(|t| t.as_str())),
+        Cell::Text(r.source.kind.as_str().into()),
+        Cell::text(r.source.detail),
+        time(Some(r.captured_at)),
+        Cell::opt_text(r.text),
+        Cell::opt_text(r.url),
+        time(Some(r.recorded_at)),
+        Cell::text(r.recorded_by),
+    ]
 }

@@ -9,7 +9,7 @@ mod columns;
 mod csv;
 mod xlsx;
 
-pub use columns::{Rows, CALL_COLUMNS, CONTACT_COLUMNS};
+pub use columns::{Rows, CALL_COLUMNS, CONSENT_COLUMNS, CONTACT_COLUMNS};
 pub use csv::{csv_stream, header_bytes, page_bytes};
 pub use xlsx::{write_xlsx, XlsxFile, XLSX_MAX_ROWS};
 
@@ -66,6 +66,10 @@ pub enum Dataset {
     Contacts {
         filter: ContactFilter,
     },
+    /// Consent history: every record (grants and revocations), or one contact's.
+    Consent {
+        contact_id: Option<i64>,
+    },
 }
 
 impl Dataset {
@@ -74,6 +78,7 @@ impl Dataset {
         match self {
             Dataset::Calls { .. } => "calls",
             Dataset::Contacts { .. } => "contacts",
+            Dataset::Consent { .. } => "consent",
         }
     }
 }
@@ -100,6 +105,10 @@ fn describe(dataset: &Dataset, format: Format) -> serde_json::Value {
             "search": filter.q.is_some(),
             "from": time(filter.created_from),
             "to": time(filter.created_to),
+        }),
+        Dataset::Consent { contact_id } => json!({
+            "format": format,
+            "contact_id": contact_id,
         }),
     }
 }

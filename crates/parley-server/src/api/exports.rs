@@ -120,7 +120,7 @@ fn failed(e: ExportError) -> ApiError {
     }
 }
 
-async fn export(
+pub(crate) async fn export(
     state: &AppState,
     principal: &Principal,
     dataset: Dataset,

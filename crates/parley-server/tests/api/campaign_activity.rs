@@ -24,7 +24,7 @@ async fn a_campaign_started_outside_its_contacts_hours_says_when_it_will_call_th
             Some(json!({"name": "evening", "settings": {
                 "caller_ids": ["+15005550006"],
                 "calling_window": {"start": "00:00", "end": "23:59", "days": days},
-                "allow_outside_legal_hours": true}})),
+                "allow_outside_legal_hours": true, "required_consent": "none"}})),
         )
         .await;
     assert_eq!(status, 201, "{campaign}");

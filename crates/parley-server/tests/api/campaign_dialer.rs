@@ -10,7 +10,8 @@ use std::time::Duration;
 
 const CAMPAIGN_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Settings that allow calls at any hour (tests run at any hour) and retry at once.
+/// Settings that allow calls at any hour (tests run at any hour) and retry at once, and
+/// call contacts without consent (consent is tested in `consent`).
 fn settings(max_concurrent: u32) -> Value {
     let retry = |max: u32| json!({"max_attempts": max, "delay_minutes": 0});
     json!({
@@ -20,6 +21,7 @@ fn settings(max_concurrent: u32) -> Value {
         "calling_window": {"start": "00:00", "end": "23:59",
                            "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
         "allow_outside_legal_hours": true,
+        "required_consent": "none",
         "retry": {"no_answer": retry(2), "busy": retry(2), "failed": retry(2), "voicemail": retry(1),
                   "short_call": retry(1), "short_call_seconds": 1, "unsuccessful": retry(1),
                   "max_attempts_per_day": 5},

@@ -21,7 +21,11 @@ async fn seed_calls(app: &TestApp) -> i64 {
             &NewCampaign {
                 name: "Spring".into(),
                 description: None,
-                settings: CampaignSettings::default(),
+                settings: CampaignSettings {
+                    // Consent is not what this tests.
+                    required_consent: parley_domain::consent::ConsentType::None,
+                    ..Default::default()
+                },
             },
             "test",
         )

@@ -11,6 +11,7 @@ mod campaign_activity;
 mod campaign_dialer;
 mod campaigns;
 mod connections;
+mod consent;
 mod contacts;
 mod dashboard;
 mod dnc_calls;

@@ -403,5 +403,19 @@ async fn the_sandbox_serves_a_spreadsheet_of_its_simulated_callees() {
         .map(|e| e["reason"].as_str().unwrap())
         .collect();
     assert_eq!(reasons, ["invalid_phone"]);
+    // With the written consent a new campaign requires, from the sheet's row.
+    let (_, list) = app
+        .call(Method::GET, "/api/v1/contacts?tag=sheets&limit=1", None)
+        .await;
+    let consent = &list["items"][0]["consent"];
+    assert_eq!(consent["consent_type"], "express_written", "{list}");
+    assert_eq!(consent["source"]["kind"], "sheet");
+    assert!(
+        consent["source"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains(" row "),
+        "{consent}"
+    );
     app.stop().await;
 }

@@ -75,9 +75,9 @@ impl Spreadsheet {
     }
 }
 
-/// The spreadsheet the sandbox serves: one contact per simulated callee, the header
-/// Parley's import maps, and one row with a number that cannot be dialled, so the per-row
-/// report has something to show.
+/// The spreadsheet the sandbox serves: one contact per simulated callee with the written
+/// consent a new campaign requires, the header Parley's import maps, and one row with a
+/// number that cannot be dialled, so the per-row report has something to show.
 pub const SANDBOX_SPREADSHEET_ID: &str = "parley-sandbox-contacts";
 
 pub fn sandbox_spreadsheet() -> Spreadsheet {
@@ -88,6 +88,9 @@ pub fn sandbox_spreadsheet() -> Spreadsheet {
         "email",
         "timezone",
         "tags",
+        "consent_type",
+        "consent_at",
+        "consent_url",
     ];
     let mut rows: Vec<Vec<Value>> = vec![header.iter().map(|h| json!(h)).collect()];
     for persona in crate::personas::PERSONAS.iter() {
@@ -98,6 +101,9 @@ pub fn sandbox_spreadsheet() -> Spreadsheet {
             json!(format!("{}@sandbox.example", persona.name)),
             json!("America/New_York"),
             json!("sandbox, sheets"),
+            json!("express_written"),
+            json!("2026-01-15"),
+            json!("https://sandbox.example/consent-form"),
         ]);
     }
     rows.push(vec![json!("555-CALL-NOW"), json!("Not"), json!("Dialable")]);

@@ -1,6 +1,7 @@
 //! The conformance cases, one file per store module; each takes a freshly migrated,
 //! empty store. Here: what they share.
 use parley_domain::campaign::CampaignSettings;
+use parley_domain::consent::ConsentType;
 use parley_domain::contact::{ContactFields, NewContact};
 use parley_domain::phone::Region;
 use parley_domain::Phone;
@@ -8,6 +9,7 @@ use parley_store::{ContactSelector, NewCall, NewCampaign, Store};
 
 pub use super::call_cases::*;
 pub use super::campaign_cases::*;
+pub use super::consent_cases::*;
 pub use super::contact_cases::*;
 pub use super::credential_cases::*;
 pub use super::dialing_cases::*;
@@ -35,13 +37,17 @@ pub fn contact(p: &str, first: &str, tags: &[&str]) -> NewContact {
     }
 }
 
+/// A new draft campaign that requires no consent (the cases that test consent say so).
 pub async fn campaign(store: &Store, name: &str) -> i64 {
     store
         .create_campaign(
             &NewCampaign {
                 name: name.into(),
                 description: None,
-                settings: CampaignSettings::default(),
+                settings: CampaignSettings {
+                    required_consent: ConsentType::None,
+                    ..Default::default()
+                },
             },
             "test",
         )

@@ -16,6 +16,7 @@ pub async fn import_batches_merge_duplicates_and_count(store: Store) {
     let row = |line: i64, p: &str, name: &str, tags: &[&str]| ImportRow {
         line,
         contact: contact(p, name, tags),
+        consent: Ok(None),
     };
     let first = store
         .import_batch(
@@ -139,6 +140,7 @@ pub async fn import_rows_keep_their_text_and_report_alike(store: Store) {
     let mut rows = vec![ImportRow {
         line: 2,
         contact: first,
+        consent: Ok(None),
     }];
     // Lines 3..=1202: 1,200 contacts, every tenth repeating the phone of the row before.
     let mut expected_dups = vec![];
@@ -156,6 +158,7 @@ pub async fn import_rows_keep_their_text_and_report_alike(store: Store) {
         rows.push(ImportRow {
             line,
             contact: contact(&format!("+1415556{n:04}"), &format!("N{i}"), tags),
+            consent: Ok(None),
         });
     }
     let outcome = store.import_batch(&import, rows, vec![]).await.unwrap();
@@ -171,10 +174,12 @@ pub async fn import_rows_keep_their_text_and_report_alike(store: Store) {
                 ImportRow {
                     line: 1203,
                     contact: contact("+14155550100", "Later", &["late"]),
+                    consent: Ok(None),
                 },
                 ImportRow {
                     line: 1204,
                     contact: contact("+14155560000", "Again", &[]),
+                    consent: Ok(None),
                 },
             ],
             vec![],

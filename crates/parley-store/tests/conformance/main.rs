@@ -5,6 +5,7 @@ mod analytics;
 mod call_cases;
 mod campaign_cases;
 mod cases;
+mod consent_cases;
 mod contact_cases;
 mod credential_cases;
 mod dialing_cases;
@@ -104,4 +105,9 @@ conformance!(
     call_results_are_typed_and_a_second_copy_replaces_the_first,
     campaign_results_count_the_most_frequent_values_and_the_rest,
     calls_filter_by_results_and_every_filter_must_match,
+    a_contact_without_the_required_consent_is_never_dialled_and_waits_for_consent,
+    lowering_a_campaigns_required_consent_releases_the_contacts_it_held,
+    an_opt_out_revokes_consent_in_the_same_transaction_or_not_at_all,
+    the_global_do_not_call_list_revokes_and_a_campaigns_list_does_not,
+    imported_consent_is_recorded_once_and_a_bad_one_keeps_the_contact,
 );
