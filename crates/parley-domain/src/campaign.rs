@@ -303,6 +303,8 @@ pub struct CampaignSettings {
     pub dynamic_variables: BTreeMap<String, String>,
     pub first_message: Option<String>,
     pub prompt: Option<String>,
+    /// Results written back to the Google Sheet the contacts were imported from.
+    pub sheet_write_back: crate::write_back::SheetWriteBack,
 }
 
 impl Default for CampaignSettings {
@@ -323,6 +325,7 @@ impl Default for CampaignSettings {
             dynamic_variables: BTreeMap::new(),
             first_message: None,
             prompt: None,
+            sheet_write_back: Default::default(),
         }
     }
 }
@@ -413,6 +416,7 @@ impl CampaignSettings {
                 break;
             }
         }
+        self.sheet_write_back.validate(&mut e);
         e.into_result()
     }
 }

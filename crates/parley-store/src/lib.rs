@@ -27,6 +27,7 @@ mod outbox;
 mod pagination;
 mod rate;
 mod retention;
+mod sheet_writes;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tool_calls;
@@ -54,6 +55,7 @@ pub use imports::{ImportBatchOutcome, ImportError, ImportRecord, ImportRow, Impo
 pub use notify::{EVENT_CHANNEL, MAX_PAYLOAD as MAX_EVENT_PAYLOAD};
 pub use pagination::{Page, PageRequest};
 pub use rate::Bucket;
+pub use sheet_writes::{ClaimedSheetWrite, SheetOrigin, SheetWriteCounts, SheetWriteVerdict};
 pub use tool_calls::NewToolCall;
 pub use tx::{Db, Reader, Tx};
 pub use users::{ApiKey, Session, User};
