@@ -32,6 +32,7 @@ async fn fake(token_ttl: Duration) -> RunningFake<FakeSheets> {
         }],
         anyone_with_link: false,
         shared_with: vec![ACCOUNT.into()],
+        editors: vec![],
     });
     fake
 }
