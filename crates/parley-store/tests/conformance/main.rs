@@ -14,6 +14,7 @@ mod frequency_cases;
 mod import_cases;
 mod result_cases;
 mod retention_cases;
+mod sheet_write_cases;
 mod user_cases;
 mod webhook_cases;
 
@@ -104,4 +105,6 @@ conformance!(
     call_results_are_typed_and_a_second_copy_replaces_the_first,
     campaign_results_count_the_most_frequent_values_and_the_rest,
     calls_filter_by_results_and_every_filter_must_match,
+    a_settled_call_queues_one_sheet_write_in_its_transaction,
+    newer_values_replace_waiting_sheet_writes_and_leases_finish_their_version,
 );
