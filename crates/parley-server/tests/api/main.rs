@@ -24,6 +24,7 @@ mod import_bounds;
 mod pickup;
 mod privacy;
 mod results;
+mod sheet_writes;
 mod spreadsheets;
 mod suite_log;
 mod tools;
