@@ -380,3 +380,58 @@ async fn an_api_key_cannot_write_and_says_so_before_any_request() {
     assert_eq!(w.fake.state.write_requests(), 0);
     w.fake.stop().await;
 }
+
+#[tokio::test]
+async fn campaigns_take_write_back_settings_and_show_their_queue() {
+    use crate::harness::{error_code, TestApp};
+    use reqwest::Method;
+    let app = TestApp::start().await;
+    let columns = json!([
+        {"field": "status"},
+        {"field": "data_collection", "name": "interested", "header": "Interested?"},
+    ]);
+    let (status, campaign) = app
+        .call(
+            Method::POST,
+            "/api/v1/campaigns",
+            Some(json!({"name": "Back", "settings": {"sheet_write_back": {"enabled": true, "columns": columns}}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{campaign}");
+    assert_eq!(
+        campaign["settings"]["sheet_write_back"]["columns"][1]["header"],
+        "Interested?"
+    );
+    let id = campaign["id"].as_i64().unwrap();
+
+    // A data-collection column needs its item's name.
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/campaigns/{id}"),
+            Some(json!({"settings": {"sheet_write_back": {"enabled": true, "columns": [{"field": "data_collection"}]}}})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_code(&body), "validation_failed");
+
+    let (status, queue) = app
+        .call(Method::GET, &format!("/api/v1/campaigns/{id}/sheet-writes"), None)
+        .await;
+    assert_eq!(status, 200, "{queue}");
+    assert_eq!((queue["enabled"].as_bool(), queue["pending"].as_i64()), (Some(true), Some(0)));
+    // The sandbox writes as a service account its spreadsheet is shared with.
+    assert_eq!(queue["configuration_error"], Value::Null, "{queue}");
+    let (status, retried) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/campaigns/{id}/sheet-writes/retry"),
+            None,
+        )
+        .await;
+    assert_eq!((status, retried["requeued"].as_u64()), (200, Some(0)));
+    let (status, _) = app
+        .call(Method::GET, "/api/v1/campaigns/999999/sheet-writes", None)
+        .await;
+    assert_eq!(status, 404);
+}

@@ -112,6 +112,8 @@ pub struct BatchUpdateRecord {
 /// Parley's import maps, and one row with a number that cannot be dialled, so the per-row
 /// report has something to show.
 pub const SANDBOX_SPREADSHEET_ID: &str = "parley-sandbox-contacts";
+/// The service account the sandbox reads and writes its spreadsheet as (an editor of it).
+pub const SANDBOX_SERVICE_ACCOUNT: &str = "parley-sandbox@parley-sandbox.iam.gserviceaccount.com";
 
 pub fn sandbox_spreadsheet() -> Spreadsheet {
     let header = [
@@ -134,7 +136,10 @@ pub fn sandbox_spreadsheet() -> Spreadsheet {
         ]);
     }
     rows.push(vec![json!("555-CALL-NOW"), json!("Not"), json!("Dialable")]);
-    Spreadsheet::public(SANDBOX_SPREADSHEET_ID, rows)
+    Spreadsheet {
+        editors: vec![SANDBOX_SERVICE_ACCOUNT.into()],
+        ..Spreadsheet::public(SANDBOX_SPREADSHEET_ID, rows)
+    }
 }
 
 /// A service account the fake knows, and the key file Google would have issued for it.
