@@ -57,6 +57,10 @@ pub enum LiveEvent {
     ProgressChanged {
         campaign_id: i64,
     },
+    /// Rows of a campaign's Google Sheets write-back were written, retried or given up.
+    SheetWritesChanged {
+        campaign_id: i64,
+    },
     ContactOptedOut {
         call_id: i64,
     },
@@ -70,7 +74,9 @@ impl LiveEvent {
     /// The call this event is about; `None` for campaign events.
     pub fn call_id(&self) -> Option<i64> {
         match self {
-            LiveEvent::CampaignChanged { .. } | LiveEvent::ProgressChanged { .. } => None,
+            LiveEvent::CampaignChanged { .. }
+            | LiveEvent::ProgressChanged { .. }
+            | LiveEvent::SheetWritesChanged { .. } => None,
             LiveEvent::ContactOptedOut { call_id } => Some(*call_id),
             LiveEvent::CallStarted { call_id, .. }
             | LiveEvent::CallUpdated { call_id, .. }

@@ -188,6 +188,14 @@ impl SheetWriter {
             .store
             .finish_sheet_writes(&self.node, batch, verdict, error.as_deref(), now)
             .await?;
+        let mut campaigns: Vec<i64> = batch.iter().map(|w| w.campaign_id).collect();
+        campaigns.sort_unstable();
+        campaigns.dedup();
+        for campaign_id in campaigns {
+            self.engine
+                .events
+                .publish(LiveEvent::SheetWritesChanged { campaign_id });
+        }
         Ok(())
     }
 

@@ -435,3 +435,83 @@ async fn campaigns_take_write_back_settings_and_show_their_queue() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_sandbox_campaign_imported_from_the_fake_sheet_writes_its_results_back() {
+    use crate::calls_e2e::sandbox;
+    use crate::campaign_dialer::wait_until_completed;
+    use parley_engine::events::LiveEvent;
+    use parley_sim::fakes::sheets::SANDBOX_SPREADSHEET_ID;
+    use reqwest::Method;
+    let app = sandbox().await;
+    let fake = app.sandbox_sheets();
+    let retry = json!({"max_attempts": 1, "delay_minutes": 0});
+    let settings = json!({
+        "caller_ids": ["+15005550006"],
+        "calls_per_second": 10,
+        "calling_window": {"start": "00:00", "end": "23:59",
+                           "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
+        "allow_outside_legal_hours": true,
+        "retry": {"no_answer": retry, "busy": retry, "failed": retry, "voicemail": retry,
+                  "short_call": retry, "unsuccessful": retry},
+        "sheet_write_back": {"enabled": true, "columns": [
+            {"field": "status", "header": "Call status"}, {"field": "outcome"}, {"field": "summary"}]},
+    });
+    let (status, campaign) = app
+        .call(
+            Method::POST,
+            "/api/v1/campaigns",
+            Some(json!({"name": "from the sheet", "settings": settings})),
+        )
+        .await;
+    assert_eq!(status, 201, "{campaign}");
+    let id = campaign["id"].as_i64().unwrap();
+    // Rows 2 and 4 of the sandbox sheet: the callee who converses, the one who does not answer.
+    let (status, report) = app
+        .call(
+            Method::POST,
+            "/api/v1/contacts/import/sheets",
+            Some(json!({"spreadsheet": SANDBOX_SPREADSHEET_ID, "range": "Sheet1!A1:F4", "campaign_id": id})),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let mut events = app.engine.events.subscribe();
+    let (status, _) = app
+        .call(Method::POST, &format!("/api/v1/campaigns/{id}/start"), None)
+        .await;
+    assert_eq!(status, 200);
+    wait_until_completed(&app, id).await;
+    // The writer runs in the background: wait for its report of each pass.
+    let queue = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            let (_, queue) = app
+                .call(Method::GET, &format!("/api/v1/campaigns/{id}/sheet-writes"), None)
+                .await;
+            if queue["pending"] == 0 && queue["written"].as_i64() == Some(3) {
+                return queue;
+            }
+            loop {
+                if let Ok(LiveEvent::SheetWritesChanged { campaign_id }) = events.recv().await {
+                    if campaign_id == id {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await
+    .expect("every row is written back");
+    assert_eq!(queue["failed"], 0, "{queue}");
+    let sheet = fake.spreadsheet(SANDBOX_SPREADSHEET_ID).unwrap();
+    let rows = sheet.cells("Sheet1").unwrap();
+    assert_eq!(
+        text(&rows[0])[6..],
+        ["Call status", "outcome", "summary"],
+        "created after the last header"
+    );
+    assert_eq!(text(&rows[1])[6], "completed");
+    assert!(!text(&rows[1])[7].is_empty(), "the call's outcome");
+    assert!(!text(&rows[1])[8].is_empty(), "the agent's summary");
+    assert_eq!(rows[4], parley_sim::fakes::sheets::sandbox_spreadsheet().sheets[0].rows[4], "row 5 was not imported: untouched");
+    app.stop().await;
+}
