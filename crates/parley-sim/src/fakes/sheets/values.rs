@@ -344,3 +344,108 @@ pub(super) async fn batch_update(
     }))
     .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::auth::Token;
+    use super::super::{Sheet, Spreadsheet, SHEETS_READONLY_SCOPE, SHEETS_SCOPE};
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    const ACCOUNT: &str = "a@p.iam.gserviceaccount.com";
+
+    /// A running fake with one sheet its account may edit, and a token of `scope`.
+    async fn fake_with_token(scope: &str) -> (super::super::RunningFake<FakeSheets>, String) {
+        let fake = FakeSheets::spawn(Default::default(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        fake.state.add_spreadsheet(Spreadsheet {
+            id: "s".into(),
+            sheets: vec![Sheet {
+                title: "Sheet1".into(),
+                rows: vec![vec![json!("phone")]],
+            }],
+            editors: vec![ACCOUNT.into()],
+            ..Spreadsheet::default()
+        });
+        fake.state.lock().tokens.insert(
+            "t".into(),
+            Token {
+                account: ACCOUNT.into(),
+                scopes: vec![scope.into()],
+                expiry: Instant::now() + Duration::from_secs(600),
+            },
+        );
+        (fake, "t".into())
+    }
+
+    async fn write(base: &str, token: &str, option: &str, range: &str, value: &str) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{base}/v4/spreadsheets/s/values:batchUpdate"))
+            .bearer_auth(token)
+            .json(&json!({"valueInputOption": option,
+                          "data": [{"range": range, "values": [[value]]}]}))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_read_only_token_may_not_write() {
+        let (fake, token) = fake_with_token(SHEETS_READONLY_SCOPE).await;
+        let (status, body) = write(&fake.base_url, &token, "RAW", "Sheet1!B1", "x").await;
+        assert_eq!(status, 403);
+        assert_eq!(body["error"]["status"], "PERMISSION_DENIED");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("insufficient authentication scopes"));
+        assert_eq!(fake.state.batch_updates(), vec![]);
+        fake.stop().await;
+    }
+
+    #[tokio::test]
+    async fn raw_keeps_text_user_entered_parses_it_and_the_grid_bounds_writes() {
+        let (fake, token) = fake_with_token(SHEETS_SCOPE).await;
+        let (status, _) = write(&fake.base_url, &token, "RAW", "Sheet1!B2", "=1+1").await;
+        assert_eq!(status, 200);
+        let (status, _) =
+            write(&fake.base_url, &token, "USER_ENTERED", "'Sheet1'!C2", "=1+1").await;
+        assert_eq!(status, 200);
+        let (status, _) = write(&fake.base_url, &token, "USER_ENTERED", "Sheet1!D2", "42").await;
+        assert_eq!(status, 200);
+        let rows = fake.state.spreadsheet("s").unwrap().sheets[0].rows.clone();
+        assert_eq!(rows[1][1], json!("=1+1"), "RAW: text as it was");
+        assert_eq!(rows[1][2], json!({"formula": "=1+1"}), "USER_ENTERED: a formula");
+        assert_eq!(rows[1][3], json!(42.0));
+        assert_eq!(rows[0], vec![json!("phone")], "no other cell");
+
+        let (status, body) = write(&fake.base_url, &token, "RAW", "Sheet1!AA1", "x").await;
+        assert_eq!(status, 400);
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceeds grid limits"));
+        let (status, _) = write(&fake.base_url, &token, "RAW", "Nope!A1", "x").await;
+        assert_eq!(status, 400);
+        let (status, _) = write(&fake.base_url, &token, "SOMETIMES", "Sheet1!A1", "x").await;
+        assert_eq!(status, 400);
+        fake.state.exhaust_write_quota(1);
+        let (status, body) = write(&fake.base_url, &token, "RAW", "Sheet1!B3", "x").await;
+        assert_eq!((status, body["error"]["status"].as_str()), (429, Some("RESOURCE_EXHAUSTED")));
+        let (status, _) = write(&fake.base_url, &token, "RAW", "Sheet1!B3", "x").await;
+        assert_eq!(status, 200, "the quota refills");
+
+        // An API key reads a public sheet but never writes.
+        let response = reqwest::Client::new()
+            .post(format!("{}/v4/spreadsheets/s/values:batchUpdate", fake.base_url))
+            .header("x-goog-api-key", fake.state.config().api_key.clone())
+            .json(&json!({"valueInputOption": "RAW", "data": []}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 401);
+        fake.stop().await;
+    }
+}
