@@ -26,6 +26,13 @@ const settings: Settings = {
   dynamic_variables: { name: "first_name" },
   first_message: null,
   prompt: null,
+  sheet_write_back: {
+    enabled: true,
+    columns: [
+      { field: "status" },
+      { field: "data_collection", name: "interested", header: "Interested, really?" },
+    ],
+  },
 };
 
 describe("campaign form", () => {
