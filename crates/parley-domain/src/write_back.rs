@@ -251,7 +251,9 @@ mod tests {
             e.into_result().err().map(|e| format!("{e:?}"))
         };
         assert!(errors(&SheetWriteBack::default()).is_none());
-        assert!(errors(&write_back(vec![])).unwrap().contains("at least one"));
+        assert!(errors(&write_back(vec![]))
+            .unwrap()
+            .contains("at least one"));
         let unnamed = write_back(vec![WriteBackColumn::of(WriteBackField::DataCollection)]);
         assert!(errors(&unnamed).unwrap().contains("columns[0].name"));
         let mut named_status = WriteBackColumn::of(WriteBackField::Status);

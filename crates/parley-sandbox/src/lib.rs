@@ -227,7 +227,8 @@ impl Sandbox {
             .fill_missing(|| parley_engine::secrets::random_token().into());
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let tools = ToolFakes::start(&mut settings.tools, loopback).await?;
-        let sheets = start_sheets(&mut settings.google, &settings.data_dir.clone(), loopback).await?;
+        let sheets =
+            start_sheets(&mut settings.google, &settings.data_dir.clone(), loopback).await?;
         let speed = settings.sandbox.speed;
         let network_delay = parley_sim::net_delay::NetworkDelay::one_way(
             std::time::Duration::from_millis(settings.sandbox.network_delay_ms.into()),

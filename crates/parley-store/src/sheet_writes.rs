@@ -114,8 +114,10 @@ impl Tx {
             .await?;
         let cells = serde_json::to_string(&write_back.cells(&facts))
             .map_err(|e| StoreError::Corrupt(format!("sheet cells: {e}")))?;
-        execute!(self, sqlx::query(
-            "INSERT INTO sheet_writes (campaign_id, contact_id, call_id, spreadsheet_id, \
+        execute!(
+            self,
+            sqlx::query(
+                "INSERT INTO sheet_writes (campaign_id, contact_id, call_id, spreadsheet_id, \
              sheet_name, row_number, header_row, cells, state, version, attempts, \
              next_attempt_at, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 1, 0, $9, $9, $9) \
@@ -127,16 +129,17 @@ impl Tx {
              next_attempt_at = CASE WHEN sheet_writes.lease_owner IS NOT NULL \
                AND sheet_writes.next_attempt_at > excluded.next_attempt_at \
                THEN sheet_writes.next_attempt_at ELSE excluded.next_attempt_at END",
-        )
-        .bind(campaign_id)
-        .bind(contact_id)
-        .bind(call_id)
-        .bind(&spreadsheet_id)
-        .bind(&sheet_name)
-        .bind(row)
-        .bind(header_row.unwrap_or(1))
-        .bind(cells)
-        .bind(now))?;
+            )
+            .bind(campaign_id)
+            .bind(contact_id)
+            .bind(call_id)
+            .bind(&spreadsheet_id)
+            .bind(&sheet_name)
+            .bind(row)
+            .bind(header_row.unwrap_or(1))
+            .bind(cells)
+            .bind(now)
+        )?;
         Ok(true)
     }
 

@@ -70,7 +70,10 @@ impl Settings {
                 "google.sheets_write_attempts",
                 u64::from(self.google.sheets_write_attempts),
             ),
-            ("google.sheets_write_poll_ms", self.google.sheets_write_poll_ms),
+            (
+                "google.sheets_write_poll_ms",
+                self.google.sheets_write_poll_ms,
+            ),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1"));

@@ -39,7 +39,9 @@ const BUCKET: &str = "google_sheets:requests";
 /// less than what Google asked for.
 pub fn backoff(attempts: u32, roll: f64, asked: Option<Duration>) -> Duration {
     let doubled = FIRST_BACKOFF.saturating_mul(1u32 << attempts.saturating_sub(1).min(16));
-    let wait = doubled.min(MAX_BACKOFF).mul_f64(1.0 + 0.1 * roll.clamp(0.0, 1.0));
+    let wait = doubled
+        .min(MAX_BACKOFF)
+        .mul_f64(1.0 + 0.1 * roll.clamp(0.0, 1.0));
     asked.map_or(wait, |asked| wait.max(asked))
 }
 
@@ -175,7 +177,11 @@ impl SheetWriter {
         });
         match (&verdict, &error) {
             (SheetWriteVerdict::Written, _) => {
-                tracing::info!(rows = batch.len(), attempt = attempts, "sheet rows written back")
+                tracing::info!(
+                    rows = batch.len(),
+                    attempt = attempts,
+                    "sheet rows written back"
+                )
             }
             (SheetWriteVerdict::Failed, error) => {
                 tracing::warn!(rows = batch.len(), attempt = attempts, error = ?error, "sheet write-back given up")
@@ -216,9 +222,7 @@ impl SheetWriter {
         }
         let mut cells = Vec::new();
         for ((sheet, header_row), writes) in by_sheet {
-            let existing = client
-                .header_row(spreadsheet_id, sheet, header_row)
-                .await?;
+            let existing = client.header_row(spreadsheet_id, sheet, header_row).await?;
             let plan = plan_sheet(sheet, header_row, &existing, &writes);
             if !plan.created_headers.is_empty() {
                 tracing::info!(headers = ?plan.created_headers, "creating header cells");

@@ -48,8 +48,12 @@ pub fn plan_sheet(
                 plan.created_headers.push(header.clone());
                 column
             });
-            plan.cells
-                .push(CellWrite::at(sheet, column, write.row_number, value.clone()));
+            plan.cells.push(CellWrite::at(
+                sheet,
+                column,
+                write.row_number,
+                value.clone(),
+            ));
         }
     }
     plan

@@ -195,10 +195,12 @@ impl SheetsClient {
                 )),
                 other => WriteError::Configuration(other.to_string()),
             })?;
-        request(&self.http, &token)
-            .send()
-            .await
-            .map_err(|e| WriteError::transient(format!("Google Sheets could not be reached: {}", e.without_url())))
+        request(&self.http, &token).send().await.map_err(|e| {
+            WriteError::transient(format!(
+                "Google Sheets could not be reached: {}",
+                e.without_url()
+            ))
+        })
     }
 
     fn write_error(&self, status: u16, body: &[u8], retry_after: Option<Duration>) -> WriteError {

@@ -43,9 +43,23 @@ fn leads(share: Share) -> Spreadsheet {
         sheets: vec![Sheet {
             title: "Q4 leads".into(),
             rows: vec![
-                vec![json!("phone"), json!("first_name"), json!("notes"), json!("Status")],
-                vec![json!("+14155550401"), json!("Ann"), json!("met at the fair")],
-                vec![json!("+14155550402"), json!("Bob"), json!("keep"), json!("old")],
+                vec![
+                    json!("phone"),
+                    json!("first_name"),
+                    json!("notes"),
+                    json!("Status"),
+                ],
+                vec![
+                    json!("+14155550401"),
+                    json!("Ann"),
+                    json!("met at the fair"),
+                ],
+                vec![
+                    json!("+14155550402"),
+                    json!("Bob"),
+                    json!("keep"),
+                    json!("old"),
+                ],
                 vec![json!("not a contact"), json!(""), json!("a remark")],
             ],
         }],
@@ -260,7 +274,14 @@ async fn the_writer_fills_only_its_columns_and_creates_the_missing_headers() {
     let rows = w.rows();
     assert_eq!(
         text(&rows[0]),
-        vec!["phone", "first_name", "notes", "Status", "outcome", "interested"],
+        vec![
+            "phone",
+            "first_name",
+            "notes",
+            "Status",
+            "outcome",
+            "interested"
+        ],
         "`Status` matched by name; the others created after it"
     );
     assert_eq!(
@@ -295,7 +316,10 @@ async fn the_writer_fills_only_its_columns_and_creates_the_missing_headers() {
     assert_eq!((counts.pending, counts.written), (0, 1));
     // Read back through values.get, as a sandbox campaign's sheet shows it.
     let client = w.engine.sheets.client().unwrap();
-    let values = client.values(SPREADSHEET, "'Q4 leads'!D2:F2", MIB).await.unwrap();
+    let values = client
+        .values(SPREADSHEET, "'Q4 leads'!D2:F2", MIB)
+        .await
+        .unwrap();
     assert_eq!(values.table.rows[0][0], "completed");
     w.fake.stop().await;
 }
@@ -325,7 +349,10 @@ async fn a_429_is_retried_after_a_backoff_and_then_written() {
     assert_eq!(text(&w.rows()[2])[3], "completed");
     assert_eq!(w.fake.state.write_requests(), 2);
     let counts = w.store.sheet_write_counts(w.campaign_id).await.unwrap();
-    assert_eq!((counts.pending, counts.written, counts.last_error), (0, 1, None));
+    assert_eq!(
+        (counts.pending, counts.written, counts.last_error),
+        (0, 1, None)
+    );
     w.fake.stop().await;
 }
 
@@ -416,10 +443,17 @@ async fn campaigns_take_write_back_settings_and_show_their_queue() {
     assert_eq!(error_code(&body), "validation_failed");
 
     let (status, queue) = app
-        .call(Method::GET, &format!("/api/v1/campaigns/{id}/sheet-writes"), None)
+        .call(
+            Method::GET,
+            &format!("/api/v1/campaigns/{id}/sheet-writes"),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{queue}");
-    assert_eq!((queue["enabled"].as_bool(), queue["pending"].as_i64()), (Some(true), Some(0)));
+    assert_eq!(
+        (queue["enabled"].as_bool(), queue["pending"].as_i64()),
+        (Some(true), Some(0))
+    );
     // The sandbox writes as a service account its spreadsheet is shared with.
     assert_eq!(queue["configuration_error"], Value::Null, "{queue}");
     let (status, retried) = app
@@ -485,7 +519,11 @@ async fn a_sandbox_campaign_imported_from_the_fake_sheet_writes_its_results_back
     let queue = tokio::time::timeout(std::time::Duration::from_secs(60), async {
         loop {
             let (_, queue) = app
-                .call(Method::GET, &format!("/api/v1/campaigns/{id}/sheet-writes"), None)
+                .call(
+                    Method::GET,
+                    &format!("/api/v1/campaigns/{id}/sheet-writes"),
+                    None,
+                )
                 .await;
             if queue["pending"] == 0 && queue["written"].as_i64() == Some(3) {
                 return queue;
@@ -512,6 +550,10 @@ async fn a_sandbox_campaign_imported_from_the_fake_sheet_writes_its_results_back
     assert_eq!(text(&rows[1])[6], "completed");
     assert!(!text(&rows[1])[7].is_empty(), "the call's outcome");
     assert!(!text(&rows[1])[8].is_empty(), "the agent's summary");
-    assert_eq!(rows[4], parley_sim::fakes::sheets::sandbox_spreadsheet().sheets[0].rows[4], "row 5 was not imported: untouched");
+    assert_eq!(
+        rows[4],
+        parley_sim::fakes::sheets::sandbox_spreadsheet().sheets[0].rows[4],
+        "row 5 was not imported: untouched"
+    );
     app.stop().await;
 }

@@ -171,7 +171,9 @@ pub async fn a_settled_call_queues_one_sheet_write_in_its_transaction(store: Sto
     );
 }
 
-pub async fn newer_values_replace_waiting_sheet_writes_and_leases_finish_their_version(store: Store) {
+pub async fn newer_values_replace_waiting_sheet_writes_and_leases_finish_their_version(
+    store: Store,
+) {
     let now = parley_domain::time::now_millis();
     let (campaign_id, from_sheet, _) = sheet_campaign(&store).await;
     let first = attempt(&store, campaign_id, from_sheet[0], now).await;
@@ -201,7 +203,10 @@ pub async fn newer_values_replace_waiting_sheet_writes_and_leases_finish_their_v
         .unwrap();
     let second = attempt(&store, campaign_id, from_sheet[0], now).await;
     settle(&store, campaign_id, from_sheet[0], second, true).await;
-    assert_eq!(store.sheet_write_counts(campaign_id).await.unwrap().pending, 1);
+    assert_eq!(
+        store.sheet_write_counts(campaign_id).await.unwrap().pending,
+        1
+    );
     assert!(store
         .claim_due_sheet_writes("w2", 2_000, 62_000, 10)
         .await

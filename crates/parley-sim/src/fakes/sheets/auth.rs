@@ -2,7 +2,7 @@
 //! (`POST /token` with a JWT-bearer assertion, verified as Google does: RS256 against the
 //! account's public key, audience, issuer, scope and a lifetime of at most an hour), and
 //! who a Sheets request comes from (an access token's account and scopes, or an API key).
-use super::{google_error, FakeSheets, SHEETS_READONLY_SCOPE, SHEETS_SCOPE};
+use super::{FakeSheets, SHEETS_READONLY_SCOPE, SHEETS_SCOPE};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -47,12 +47,13 @@ impl Caller {
 }
 
 /// The caller of a Sheets request, from its bearer token, else its API key (`?key=` or
-/// the `X-Goog-Api-Key` header, as Google takes it); or Google's error.
+/// the `X-Goog-Api-Key` header, as Google takes it); or the status and message of
+/// Google's error.
 pub(super) fn caller(
     fake: &FakeSheets,
     headers: &HeaderMap,
     key_param: Option<&str>,
-) -> Result<Caller, Response> {
+) -> Result<Caller, (StatusCode, &'static str)> {
     let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -67,20 +68,11 @@ pub(super) fn caller(
                 email: t.account.clone(),
                 scopes: t.scopes.clone(),
             }),
-            _ => Err(google_error(
-                StatusCode::UNAUTHORIZED,
-                "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
-            )),
+            _ => Err((StatusCode::UNAUTHORIZED, "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.")),
         },
         (None, Some(key)) if key == fake.config.api_key => Ok(Caller::Anyone),
-        (None, Some(_)) => Err(google_error(
-            StatusCode::BAD_REQUEST,
-            "API key not valid. Please pass a valid API key.",
-        )),
-        (None, None) => Err(google_error(
-            StatusCode::FORBIDDEN,
-            "The request is missing a valid API key.",
-        )),
+        (None, Some(_)) => Err((StatusCode::BAD_REQUEST, "API key not valid. Please pass a valid API key.")),
+        (None, None) => Err((StatusCode::FORBIDDEN, "The request is missing a valid API key.")),
     }
 }
 
@@ -104,7 +96,10 @@ fn oauth_error(error: &str, description: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
-pub(super) async fn token(State(fake): State<FakeSheets>, Form(form): Form<TokenRequest>) -> Response {
+pub(super) async fn token(
+    State(fake): State<FakeSheets>,
+    Form(form): Form<TokenRequest>,
+) -> Response {
     fake.lock().token_requests += 1;
     if form.grant_type.as_deref() != Some(JWT_BEARER) {
         return oauth_error("unsupported_grant_type", "Invalid grant_type: ");
@@ -184,4 +179,3 @@ pub(super) async fn token(State(fake): State<FakeSheets>, Form(form): Form<Token
     Json(json!({"access_token": access_token, "expires_in": ttl.as_secs(), "token_type": "Bearer"}))
         .into_response()
 }
-

@@ -83,7 +83,10 @@ impl Spreadsheet {
     }
 
     fn may_read(&self, account: &str) -> bool {
-        self.shared_with.iter().chain(&self.editors).any(|a| a == account)
+        self.shared_with
+            .iter()
+            .chain(&self.editors)
+            .any(|a| a == account)
     }
 
     fn may_edit(&self, account: &str) -> bool {

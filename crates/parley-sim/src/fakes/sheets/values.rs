@@ -31,7 +31,7 @@ pub(super) async fn values(
     fake.lock().value_requests += 1;
     let caller = match caller(&fake, &headers, query.key.as_deref()) {
         Ok(caller) => caller,
-        Err(refused) => return refused,
+        Err((status, message)) => return google_error(status, message),
     };
     if query
         .major_dimension
@@ -57,8 +57,8 @@ pub(super) async fn values(
     let Some(spreadsheet) = fake.lock().spreadsheets.get(&id).cloned() else {
         return google_error(StatusCode::NOT_FOUND, "Requested entity was not found.");
     };
-    let allowed = spreadsheet.anyone_with_link
-        || caller.email().is_some_and(|a| spreadsheet.may_read(a));
+    let allowed =
+        spreadsheet.anyone_with_link || caller.email().is_some_and(|a| spreadsheet.may_read(a));
     if !allowed {
         return google_error(StatusCode::FORBIDDEN, "The caller does not have permission");
     }
@@ -216,7 +216,7 @@ pub(super) async fn batch_update(
             )
         }
         Ok(caller) => caller,
-        Err(refused) => return refused,
+        Err((status, message)) => return google_error(status, message),
     };
     if !caller.may_write() {
         return google_error(
@@ -262,9 +262,9 @@ pub(super) async fn batch_update(
                 return google_error(
                     StatusCode::BAD_REQUEST,
                     &format!(
-                        "Range ({}) exceeds grid limits. Max rows: {max_rows}, max columns: {max_cols}",
-                        range.range
-                    ),
+                    "Range ({}) exceeds grid limits. Max rows: {max_rows}, max columns: {max_cols}",
+                    range.range
+                ),
                 )
             }
             Err(None) => {
@@ -278,7 +278,10 @@ pub(super) async fn batch_update(
             None | Some("ROWS") => range.values,
             Some("COLUMNS") => transpose(range.values),
             Some(_) => {
-                return google_error(StatusCode::BAD_REQUEST, "Invalid value at 'data[0].major_dimension'")
+                return google_error(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid value at 'data[0].major_dimension'",
+                )
             }
         };
         let height = (a1.rows.1 - a1.rows.0 + 1) as usize;
@@ -379,7 +382,13 @@ mod tests {
         (fake, "t".into())
     }
 
-    async fn write(base: &str, token: &str, option: &str, range: &str, value: &str) -> (u16, Value) {
+    async fn write(
+        base: &str,
+        token: &str,
+        option: &str,
+        range: &str,
+        value: &str,
+    ) -> (u16, Value) {
         let response = reqwest::Client::new()
             .post(format!("{base}/v4/spreadsheets/s/values:batchUpdate"))
             .bearer_auth(token)
@@ -410,14 +419,24 @@ mod tests {
         let (fake, token) = fake_with_token(SHEETS_SCOPE).await;
         let (status, _) = write(&fake.base_url, &token, "RAW", "Sheet1!B2", "=1+1").await;
         assert_eq!(status, 200);
-        let (status, _) =
-            write(&fake.base_url, &token, "USER_ENTERED", "'Sheet1'!C2", "=1+1").await;
+        let (status, _) = write(
+            &fake.base_url,
+            &token,
+            "USER_ENTERED",
+            "'Sheet1'!C2",
+            "=1+1",
+        )
+        .await;
         assert_eq!(status, 200);
         let (status, _) = write(&fake.base_url, &token, "USER_ENTERED", "Sheet1!D2", "42").await;
         assert_eq!(status, 200);
         let rows = fake.state.spreadsheet("s").unwrap().sheets[0].rows.clone();
         assert_eq!(rows[1][1], json!("=1+1"), "RAW: text as it was");
-        assert_eq!(rows[1][2], json!({"formula": "=1+1"}), "USER_ENTERED: a formula");
+        assert_eq!(
+            rows[1][2],
+            json!({"formula": "=1+1"}),
+            "USER_ENTERED: a formula"
+        );
         assert_eq!(rows[1][3], json!(42.0));
         assert_eq!(rows[0], vec![json!("phone")], "no other cell");
 
@@ -433,13 +452,19 @@ mod tests {
         assert_eq!(status, 400);
         fake.state.exhaust_write_quota(1);
         let (status, body) = write(&fake.base_url, &token, "RAW", "Sheet1!B3", "x").await;
-        assert_eq!((status, body["error"]["status"].as_str()), (429, Some("RESOURCE_EXHAUSTED")));
+        assert_eq!(
+            (status, body["error"]["status"].as_str()),
+            (429, Some("RESOURCE_EXHAUSTED"))
+        );
         let (status, _) = write(&fake.base_url, &token, "RAW", "Sheet1!B3", "x").await;
         assert_eq!(status, 200, "the quota refills");
 
         // An API key reads a public sheet but never writes.
         let response = reqwest::Client::new()
-            .post(format!("{}/v4/spreadsheets/s/values:batchUpdate", fake.base_url))
+            .post(format!(
+                "{}/v4/spreadsheets/s/values:batchUpdate",
+                fake.base_url
+            ))
             .header("x-goog-api-key", fake.state.config().api_key.clone())
             .json(&json!({"valueInputOption": "RAW", "data": []}))
             .send()
