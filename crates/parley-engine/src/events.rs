@@ -178,3 +178,26 @@ impl EventBus {
         self.tx.subscribe()
     }
 }
+
+/// Waits for an event of `events` that `wakes`, or for `poll` to pass, whichever comes
+/// first: how background workers look again at once after a change that concerns them.
+pub async fn wake_or_poll(
+    events: &mut broadcast::Receiver<LiveEvent>,
+    poll: std::time::Duration,
+    wakes: impl Fn(&LiveEvent) -> bool,
+) {
+    use broadcast::error::RecvError;
+    let wake = async {
+        loop {
+            match events.recv().await {
+                Ok(event) if wakes(&event) => return,
+                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::time::sleep(poll) => {}
+        _ = wake => {}
+    }
+}

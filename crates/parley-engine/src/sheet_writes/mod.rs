@@ -16,7 +16,6 @@ use parley_store::{Bucket, ClaimedSheetWrite, SheetWriteVerdict, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
 
 mod plan;
 pub use plan::{plan_sheet, SheetPlan};
@@ -81,19 +80,10 @@ impl SheetWriter {
                     tracing::warn!(error = %e, "sheet write-back pass failed");
                 }
                 // A settlement that queues a write publishes its progress: look again then.
-                let wake = async {
-                    loop {
-                        match events.recv().await {
-                            Ok(LiveEvent::ProgressChanged { .. }) => return,
-                            Ok(_) | Err(RecvError::Lagged(_)) => continue,
-                            Err(RecvError::Closed) => std::future::pending::<()>().await,
-                        }
-                    }
-                };
-                tokio::select! {
-                    _ = tokio::time::sleep(poll) => {}
-                    _ = wake => {}
-                }
+                crate::events::wake_or_poll(&mut events, poll, |e| {
+                    matches!(e, LiveEvent::ProgressChanged { .. })
+                })
+                .await;
             }
         })
     }

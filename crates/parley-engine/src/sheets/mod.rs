@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod write;
-pub use write::{CellWrite, WriteError};
+pub use write::{column_name, CellWrite, WriteError};
 
 /// The first sheet's columns A to ZZ, every row: A1 notation without a sheet name means
 /// the first sheet.

@@ -2,11 +2,10 @@
 //! write in its own transaction, newer values replace waiting ones, leases and retries.
 use super::cases::{contact, running_campaign};
 use super::dialing_cases::attempt_call;
+use super::frequency_cases::claim;
 use parley_domain::call_result::{CallResult, ResultKind};
 use parley_domain::write_back::{SheetWriteBack, WriteBackColumn, WriteBackField};
-use parley_store::{
-    ClaimLimits, ImportRow, Settle, SheetOrigin, SheetWriteCounts, SheetWriteVerdict, Store,
-};
+use parley_store::{ImportRow, Settle, SheetOrigin, SheetWriteCounts, SheetWriteVerdict, Store};
 
 fn write_back() -> SheetWriteBack {
     let mut interested = WriteBackColumn::of(WriteBackField::DataCollection);
@@ -67,17 +66,7 @@ async fn sheet_campaign(store: &Store) -> (i64, Vec<i64>, i64) {
 
 /// Claims `contact_id`'s attempt and starts its call; returns the call id.
 async fn attempt(store: &Store, campaign_id: i64, contact_id: i64, now: i64) -> i64 {
-    let claims = store
-        .claim_due_contacts(
-            campaign_id,
-            "n",
-            now,
-            now + 60_000,
-            10,
-            ClaimLimits::campaign(10),
-        )
-        .await
-        .unwrap();
+    let claims = claim(store, campaign_id, now).await;
     let claim = claims
         .iter()
         .find(|c| c.contact_id == contact_id)
