@@ -143,47 +143,37 @@ impl SheetWriter {
         let spreadsheet_id = &batch[0].spreadsheet_id;
         let result = self.write(client, spreadsheet_id, batch).await;
         let now = self.now();
-        let attempts = batch.iter().map(|w| w.attempts).max().unwrap_or(1).max(1) as u32;
-        let max_attempts = self.engine.settings.google.sheets_write_attempts;
-        let (verdict, error) = match &result {
-            Ok(()) => (SheetWriteVerdict::Written, None),
-            Err(WriteError::Refused(_)) => (SheetWriteVerdict::Failed, Some(&result)),
-            Err(_) if attempts >= max_attempts => (SheetWriteVerdict::Failed, Some(&result)),
-            Err(e) => {
-                let asked = match e {
-                    WriteError::Transient { retry_after, .. } => *retry_after,
-                    _ => None,
-                };
-                let wait = backoff(attempts, rand::random::<f64>(), asked);
-                (
-                    SheetWriteVerdict::RetryAt(now + wait.as_millis() as i64),
-                    Some(&result),
-                )
-            }
-        };
-        let error = error.and_then(|r| r.as_ref().err()).map(|e| {
+        let error = result.as_ref().err().map(|e| {
             let text = parley_domain::mask_phone_numbers(&e.to_string()).into_owned();
             text.chars().take(MAX_ERROR_CHARS).collect::<String>()
         });
-        match (&verdict, &error) {
-            (SheetWriteVerdict::Written, _) => {
-                tracing::info!(
-                    rows = batch.len(),
-                    attempt = attempts,
-                    "sheet rows written back"
-                )
-            }
-            (SheetWriteVerdict::Failed, error) => {
-                tracing::warn!(rows = batch.len(), attempt = attempts, error = ?error, "sheet write-back given up")
-            }
-            (SheetWriteVerdict::RetryAt(at), error) => {
-                tracing::info!(rows = batch.len(), attempt = attempts, retry_at = at, error = ?error, "sheet write-back failed; will retry")
-            }
+        // Rows share the request but not their schedule: each is judged by its attempts.
+        let mut by_attempts: BTreeMap<i64, Vec<ClaimedSheetWrite>> = BTreeMap::new();
+        for w in batch {
+            by_attempts.entry(w.attempts).or_default().push(w.clone());
         }
-        self.engine
-            .store
-            .finish_sheet_writes(&self.node, batch, verdict, error.as_deref(), now)
-            .await?;
+        for (attempts, rows) in by_attempts {
+            let verdict = self.verdict(&result, attempts.max(1) as u32, now);
+            match verdict {
+                SheetWriteVerdict::Written => {
+                    tracing::info!(
+                        rows = rows.len(),
+                        attempt = attempts,
+                        "sheet rows written back"
+                    )
+                }
+                SheetWriteVerdict::Failed => {
+                    tracing::warn!(rows = rows.len(), attempt = attempts, error = ?error, "sheet write-back given up")
+                }
+                SheetWriteVerdict::RetryAt(at) => {
+                    tracing::info!(rows = rows.len(), attempt = attempts, retry_at = at, error = ?error, "sheet write-back failed; will retry")
+                }
+            }
+            self.engine
+                .store
+                .finish_sheet_writes(&self.node, &rows, verdict, error.as_deref(), now)
+                .await?;
+        }
         let mut campaigns: Vec<i64> = batch.iter().map(|w| w.campaign_id).collect();
         campaigns.sort_unstable();
         campaigns.dedup();
@@ -193,6 +183,31 @@ impl SheetWriter {
                 .publish(LiveEvent::SheetWritesChanged { campaign_id });
         }
         Ok(())
+    }
+
+    /// What becomes of rows at their attempt number `attempts` after `result`: written;
+    /// failed when Google refused for good or the attempts are used up; else retried
+    /// after a backoff (never sooner than Google asked).
+    fn verdict(
+        &self,
+        result: &Result<(), WriteError>,
+        attempts: u32,
+        now: i64,
+    ) -> SheetWriteVerdict {
+        let max_attempts = self.engine.settings.google.sheets_write_attempts;
+        match result {
+            Ok(()) => SheetWriteVerdict::Written,
+            Err(WriteError::Refused(_)) => SheetWriteVerdict::Failed,
+            Err(_) if attempts >= max_attempts => SheetWriteVerdict::Failed,
+            Err(e) => {
+                let asked = match e {
+                    WriteError::Transient { retry_after, .. } => *retry_after,
+                    _ => None,
+                };
+                let wait = backoff(attempts, rand::random::<f64>(), asked);
+                SheetWriteVerdict::RetryAt(now + wait.as_millis() as i64)
+            }
+        }
     }
 
     /// Reads each sheet's header row, then writes the headers to create and every cell

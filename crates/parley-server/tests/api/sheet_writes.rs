@@ -81,6 +81,10 @@ struct World {
 
 impl World {
     async fn new(share: Share, api_key_only: bool) -> World {
+        Self::with_attempts(share, api_key_only, 8).await
+    }
+
+    async fn with_attempts(share: Share, api_key_only: bool, attempts: u32) -> World {
         let fake = FakeSheets::spawn(FakeSheetsConfig::default(), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
@@ -88,6 +92,7 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::default();
         settings.google.sheets_api_base_url = fake.base_url.parse().unwrap();
+        settings.google.sheets_write_attempts = attempts;
         if api_key_only {
             settings.google.api_key = Some(fake.state.config().api_key.clone().into());
         } else {
@@ -353,6 +358,28 @@ async fn a_429_is_retried_after_a_backoff_and_then_written() {
         (counts.pending, counts.written, counts.last_error),
         (0, 1, None)
     );
+    w.fake.stop().await;
+}
+
+#[tokio::test]
+async fn a_row_is_given_up_after_its_attempts_with_the_reason_kept() {
+    let w = World::with_attempts(Share::Editor, false, 2).await;
+    w.settle_call("+14155550401", "yes").await;
+    w.fake.state.exhaust_write_quota(5);
+    let writer = w.writer();
+    assert_eq!(writer.write_due().await.unwrap(), 1);
+    w.advance(60);
+    assert_eq!(
+        writer.write_due().await.unwrap(),
+        1,
+        "the second and last attempt"
+    );
+    w.advance(3600);
+    assert_eq!(writer.write_due().await.unwrap(), 0, "nothing left to try");
+    let counts = w.store.sheet_write_counts(w.campaign_id).await.unwrap();
+    assert_eq!((counts.pending, counts.failed), (0, 1));
+    assert!(counts.last_error.unwrap().contains("quota"));
+    assert_eq!(w.fake.state.write_requests(), 2);
     w.fake.stop().await;
 }
 
