@@ -299,6 +299,9 @@ pub(super) async fn batch_update(
     }
     let mut responses = Vec::with_capacity(resolved.len());
     let mut cells_total = 0;
+    let mut sheets_updated: Vec<usize> = resolved.iter().map(|r| r.a1.sheet).collect();
+    sheets_updated.sort_unstable();
+    sheets_updated.dedup();
     for Resolved { a1, rows } in resolved {
         let sheet = &mut spreadsheet.sheets[a1.sheet];
         debug_assert!(a1.rows.1 <= grid(sheet).1);
@@ -342,7 +345,7 @@ pub(super) async fn batch_update(
     Json(json!({
         "spreadsheetId": id,
         "totalUpdatedCells": cells_total,
-        "totalUpdatedSheets": responses.len().min(1),
+        "totalUpdatedSheets": sheets_updated.len(),
         "responses": responses,
     }))
     .into_response()
