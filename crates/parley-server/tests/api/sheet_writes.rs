@@ -569,18 +569,29 @@ async fn a_sandbox_campaign_imported_from_the_fake_sheet_writes_its_results_back
     assert_eq!(queue["failed"], 0, "{queue}");
     let sheet = fake.spreadsheet(SANDBOX_SPREADSHEET_ID).unwrap();
     let rows = sheet.cells("Sheet1").unwrap();
+    let original = parley_sim::fakes::sheets::sandbox_spreadsheet().sheets[0]
+        .rows
+        .clone();
+    // The new headers follow the sheet's own, whatever they are.
+    let base = original[0].len();
     assert_eq!(
-        text(&rows[0])[6..],
+        text(&rows[0])[base..],
         ["Call status", "outcome", "summary"],
         "created after the last header"
     );
-    assert_eq!(text(&rows[1])[6], "completed");
-    assert!(!text(&rows[1])[7].is_empty(), "the call's outcome");
-    assert!(!text(&rows[1])[8].is_empty(), "the agent's summary");
     assert_eq!(
-        rows[4],
-        parley_sim::fakes::sheets::sandbox_spreadsheet().sheets[0].rows[4],
-        "row 5 was not imported: untouched"
+        rows[0][..base],
+        original[0][..],
+        "the sheet's headers untouched"
     );
+    assert_eq!(text(&rows[1])[base], "completed");
+    assert!(!text(&rows[1])[base + 1].is_empty(), "the call's outcome");
+    assert!(!text(&rows[1])[base + 2].is_empty(), "the agent's summary");
+    assert_eq!(
+        rows[1][..base],
+        original[1][..],
+        "the contact's own cells untouched"
+    );
+    assert_eq!(rows[4], original[4], "row 5 was not imported: untouched");
     app.stop().await;
 }
