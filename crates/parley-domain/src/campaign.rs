@@ -307,6 +307,8 @@ pub struct CampaignSettings {
     /// voices need prior express written consent for marketing calls). Contacts without
     /// it wait, undialled, with the reason `no_consent`.
     pub required_consent: crate::consent::ConsentType,
+    /// Results written back to the Google Sheet the contacts were imported from.
+    pub sheet_write_back: crate::write_back::SheetWriteBack,
 }
 
 impl Default for CampaignSettings {
@@ -328,6 +330,7 @@ impl Default for CampaignSettings {
             first_message: None,
             prompt: None,
             required_consent: crate::consent::CAMPAIGN_DEFAULT,
+            sheet_write_back: Default::default(),
         }
     }
 }
@@ -418,6 +421,7 @@ impl CampaignSettings {
                 break;
             }
         }
+        self.sheet_write_back.validate(&mut e);
         e.into_result()
     }
 }

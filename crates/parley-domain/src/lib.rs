@@ -23,6 +23,7 @@ pub mod tool;
 pub mod validation;
 pub mod webhook;
 pub mod window;
+pub mod write_back;
 
 pub use auth::Role;
 pub use phone::{mask_phone_numbers, MaskedPhone, Phone, PhoneError};

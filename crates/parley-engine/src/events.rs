@@ -57,6 +57,10 @@ pub enum LiveEvent {
     ProgressChanged {
         campaign_id: i64,
     },
+    /// Rows of a campaign's Google Sheets write-back were written, retried or given up.
+    SheetWritesChanged {
+        campaign_id: i64,
+    },
     ContactOptedOut {
         call_id: i64,
     },
@@ -70,7 +74,9 @@ impl LiveEvent {
     /// The call this event is about; `None` for campaign events.
     pub fn call_id(&self) -> Option<i64> {
         match self {
-            LiveEvent::CampaignChanged { .. } | LiveEvent::ProgressChanged { .. } => None,
+            LiveEvent::CampaignChanged { .. }
+            | LiveEvent::ProgressChanged { .. }
+            | LiveEvent::SheetWritesChanged { .. } => None,
             LiveEvent::ContactOptedOut { call_id } => Some(*call_id),
             LiveEvent::CallStarted { call_id, .. }
             | LiveEvent::CallUpdated { call_id, .. }
@@ -170,5 +176,28 @@ impl EventBus {
 
     pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
         self.tx.subscribe()
+    }
+}
+
+/// Waits for an event of `events` that `wakes`, or for `poll` to pass, whichever comes
+/// first: how background workers look again at once after a change that concerns them.
+pub async fn wake_or_poll(
+    events: &mut broadcast::Receiver<LiveEvent>,
+    poll: std::time::Duration,
+    wakes: impl Fn(&LiveEvent) -> bool,
+) {
+    use broadcast::error::RecvError;
+    let wake = async {
+        loop {
+            match events.recv().await {
+                Ok(event) if wakes(&event) => return,
+                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::time::sleep(poll) => {}
+        _ = wake => {}
     }
 }

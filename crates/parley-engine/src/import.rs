@@ -7,7 +7,7 @@ use parley_domain::campaign::CampaignState;
 use parley_domain::consent::{ConsentSource, ConsentSourceKind};
 use parley_domain::import::ColumnMap;
 use parley_domain::phone::Region;
-use parley_store::{ImportError, ImportRecord, ImportRow, Store, StoreError};
+use parley_store::{ImportError, ImportRecord, ImportRow, SheetOrigin, Store, StoreError};
 
 mod csv_bounds;
 mod limits;
@@ -105,6 +105,8 @@ pub struct RowWriter<'a> {
     region: Region,
     rows: Vec<ImportRow>,
     rejected: Vec<ImportError>,
+    /// The Google Sheet the rows are read from, remembered by each contact.
+    origin: Option<SheetOrigin>,
 }
 
 impl<'a> RowWriter<'a> {
@@ -121,7 +123,14 @@ impl<'a> RowWriter<'a> {
             region,
             rows: Vec::with_capacity(BATCH_ROWS),
             rejected: Vec::new(),
+            origin: None,
         }
+    }
+
+    /// Rows read from a Google Sheet: each contact remembers its sheet and row (its line).
+    pub fn from_sheet(mut self, origin: Option<SheetOrigin>) -> Self {
+        self.origin = origin;
+        self
     }
 
     /// Takes one row; call [`RowWriter::flush_if_full`] after. Its consent columns become
@@ -157,7 +166,9 @@ impl<'a> RowWriter<'a> {
         if self.rows.len() + self.rejected.len() >= BATCH_ROWS {
             let rows = std::mem::replace(&mut self.rows, Vec::with_capacity(BATCH_ROWS));
             let rejected = std::mem::take(&mut self.rejected);
-            self.store.import_batch(self.import, rows, rejected).await?;
+            self.store
+                .import_batch_from(self.import, rows, rejected, self.origin.as_ref())
+                .await?;
         }
         Ok(())
     }
@@ -166,7 +177,7 @@ impl<'a> RowWriter<'a> {
     pub async fn finish(self) -> Result<(), StoreError> {
         if !self.rows.is_empty() || !self.rejected.is_empty() {
             self.store
-                .import_batch(self.import, self.rows, self.rejected)
+                .import_batch_from(self.import, self.rows, self.rejected, self.origin.as_ref())
                 .await?;
         }
         Ok(())

@@ -20,6 +20,7 @@ pub mod retention;
 pub mod sandbox_secrets;
 pub mod secrets;
 pub mod settings;
+pub mod sheet_writes;
 pub mod sheets;
 pub mod telemetry;
 pub mod telephony;
@@ -44,7 +45,7 @@ pub struct Shared {
     pub telephony: Telephony,
     pub events: EventBus,
     pub tools: ToolRegistry,
-    /// Google Sheets, for contact import.
+    /// Google Sheets, for contact import and writing results back.
     pub sheets: sheets::Sheets,
     /// The calls bridged on this node, closed with 1001 when it shuts down.
     pub bridges: bridge::live::Bridges,
@@ -105,11 +106,12 @@ impl Engine {
 
     /// Starts the background work: looking for post-call analyses that did not arrive,
     /// deleting recordings and webhook events past their retention, delivering webhooks,
-    /// dialling.
+    /// writing results back to Google Sheets, dialling.
     pub fn spawn_background(&self) {
         calls::post_call::spawn_fallback_fetcher(self.clone());
         retention::spawn(self.clone());
         webhooks::WebhookWorker::new(self.clone()).spawn();
+        sheet_writes::SheetWriter::new(self.clone()).spawn();
         if self.settings.dialer.enabled {
             dialer::Dialer::new(self.clone()).spawn();
         }

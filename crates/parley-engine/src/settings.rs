@@ -185,6 +185,14 @@ pub struct GoogleSettings {
     /// A service account's JSON key file: reads spreadsheets shared with its email.
     pub service_account_key_file: Option<PathBuf>,
     pub sheets_api_base_url: Url,
+    /// Requests Parley makes to write results back, per minute, across every node:
+    /// Google's default quota is 60 write (and 60 read) requests per minute per user per
+    /// project (https://developers.google.com/sheets/api/limits).
+    pub sheets_requests_per_minute: u32,
+    /// Attempts at writing a row back before it is given up (its error kept and shown).
+    pub sheets_write_attempts: u32,
+    /// How often to look for rows to write back when no settled call wakes the writer.
+    pub sheets_write_poll_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -354,6 +362,9 @@ impl Default for GoogleSettings {
             service_account_key_file: None,
             sheets_api_base_url: Url::parse("https://sheets.googleapis.com")
                 .expect("valid default url"),
+            sheets_requests_per_minute: 60,
+            sheets_write_attempts: 8,
+            sheets_write_poll_ms: 2000,
         }
     }
 }

@@ -12,7 +12,9 @@ use parley_sim::elevenlabs::{
 };
 use parley_sim::fakes::calcom::{FakeCalcom, FakeCalcomConfig};
 use parley_sim::fakes::graph::{FakeGraph, FakeGraphConfig};
-use parley_sim::fakes::sheets::{sandbox_spreadsheet, FakeSheets, FakeSheetsConfig};
+use parley_sim::fakes::sheets::{
+    sandbox_spreadsheet, FakeSheets, FakeSheetsConfig, SANDBOX_SERVICE_ACCOUNT,
+};
 use parley_sim::fakes::smtp::{FakeSmtp, FakeSmtpConfig, RunningSmtp};
 use parley_sim::fakes::RunningFake;
 use parley_sim::twilio::{RunningTwilioSim, TwilioSim, TwilioSimConfig};
@@ -176,9 +178,15 @@ impl ToolFakes {
     }
 }
 
-/// Starts the Sheets fake unless Google credentials are configured.
+/// The sandbox service account's key file, in the data directory (a new key each start).
+const SANDBOX_KEY_FILE: &str = "sandbox-google-service-account.json";
+
+/// Starts the Sheets fake unless Google credentials are configured. Parley reads and
+/// writes it as a service account the sandbox spreadsheet is shared with as an editor,
+/// so a sandbox campaign can write its results back.
 async fn start_sheets(
     settings: &mut GoogleSettings,
+    data_dir: &std::path::Path,
     addr: SocketAddr,
 ) -> std::io::Result<Option<RunningFake<FakeSheets>>> {
     if settings.api_key.is_some() || settings.service_account_key_file.is_some() {
@@ -186,7 +194,18 @@ async fn start_sheets(
     }
     let fake = FakeSheets::spawn(FakeSheetsConfig::default(), addr).await?;
     fake.state.add_spreadsheet(sandbox_spreadsheet());
-    settings.api_key = Some(fake.state.config().api_key.clone().into());
+    let key = fake
+        .state
+        .create_service_account(SANDBOX_SERVICE_ACCOUNT, &format!("{}/token", fake.base_url));
+    // A small file once at start: written in place.
+    std::fs::create_dir_all(data_dir)?;
+    let key_file = data_dir.join(SANDBOX_KEY_FILE);
+    match std::fs::remove_file(&key_file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    parley_engine::private_files::create_private_file(&key_file, key.as_bytes())?;
+    settings.service_account_key_file = Some(key_file);
     settings.sheets_api_base_url = url(&fake.base_url)?;
     Ok(Some(fake))
 }
@@ -208,7 +227,8 @@ impl Sandbox {
             .fill_missing(|| parley_engine::secrets::random_token().into());
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let tools = ToolFakes::start(&mut settings.tools, loopback).await?;
-        let sheets = start_sheets(&mut settings.google, loopback).await?;
+        let sheets =
+            start_sheets(&mut settings.google, &settings.data_dir.clone(), loopback).await?;
         let speed = settings.sandbox.speed;
         let network_delay = parley_sim::net_delay::NetworkDelay::one_way(
             std::time::Duration::from_millis(settings.sandbox.network_delay_ms.into()),

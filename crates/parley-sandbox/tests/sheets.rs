@@ -2,7 +2,7 @@
 //! token cache, and the errors a user has to act on.
 use parley_engine::import::Table;
 use parley_engine::settings::GoogleSettings;
-use parley_engine::sheets::{Sheets, SheetsError};
+use parley_engine::sheets::{SheetValues, Sheets, SheetsError};
 use parley_sim::fakes::sheets::{FakeSheets, FakeSheetsConfig, Sheet, Spreadsheet};
 use parley_sim::fakes::RunningFake;
 use serde_json::json;
@@ -32,6 +32,7 @@ async fn fake(token_ttl: Duration) -> RunningFake<FakeSheets> {
         }],
         anyone_with_link: false,
         shared_with: vec![ACCOUNT.into()],
+        editors: vec![],
     });
     fake
 }
@@ -64,12 +65,15 @@ async fn a_service_account_reads_a_shared_range_and_reuses_its_token() {
         .unwrap();
     assert_eq!(
         values,
-        Table {
-            first_line: 3,
-            rows: vec![
-                vec!["phone".to_owned(), "first_name".to_owned()],
-                vec!["14155550101".to_owned(), "Ann".to_owned()],
-            ],
+        SheetValues {
+            sheet: "Q3 leads".into(),
+            table: Table {
+                first_line: 3,
+                rows: vec![
+                    vec!["phone".to_owned(), "first_name".to_owned()],
+                    vec!["14155550101".to_owned(), "Ann".to_owned()],
+                ],
+            },
         }
     );
     client.values("private-leads", "A:B", MIB).await.unwrap();
@@ -78,7 +82,7 @@ async fn a_service_account_reads_a_shared_range_and_reuses_its_token() {
     // A token revoked before it expires is replaced on the spot, once.
     fake.state.revoke_tokens();
     let again = client.values("private-leads", "A3:B4", MIB).await.unwrap();
-    assert_eq!(again.rows.len(), 2);
+    assert_eq!(again.table.rows.len(), 2);
     assert_eq!(fake.state.token_requests(), 2);
     fake.stop().await;
 }

@@ -14,7 +14,7 @@ mod webhooks;
 
 use api::{
     account, admin as admin_api, analytics, audit, calls, campaigns, consent, contacts, dnc,
-    events, exports, imports, results, spreadsheets, status, webhooks as hooks,
+    events, exports, imports, results, sheet_writes, spreadsheets, status, webhooks as hooks,
 };
 use auth::routes::{self as auth_routes, SignInLimiter};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -128,6 +128,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/campaigns/{id}/activity", get(campaigns::activity))
         .route("/campaigns/{id}/results", get(results::campaign_results))
+        .route("/campaigns/{id}/sheet-writes", get(sheet_writes::status))
+        .route(
+            "/campaigns/{id}/sheet-writes/retry",
+            post(sheet_writes::retry),
+        )
         .route(
             "/campaigns/{id}/contacts/remove",
             post(campaigns::remove_contacts),

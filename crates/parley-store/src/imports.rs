@@ -7,7 +7,7 @@
 use crate::contacts::{custom_fields_json, search_text};
 use crate::error::OptionalExt;
 use crate::tx::{execute, on_conn};
-use crate::{on_reader, on_writer, Result, Store, StoreError};
+use crate::{on_reader, on_writer, Result, SheetOrigin, Store, StoreError};
 use parley_domain::consent::NewConsent;
 use parley_domain::contact::{ContactFields, CustomFields, NewContact};
 use parley_domain::time::now_millis;
@@ -190,6 +190,18 @@ impl Store {
         rows: Vec<ImportRow>,
         rejected: Vec<ImportError>,
     ) -> Result<ImportBatchOutcome> {
+        self.import_batch_from(import, rows, rejected, None).await
+    }
+
+    /// [`Store::import_batch`] of rows read from a Google Sheet: each contact written also
+    /// remembers the sheet and the row its line is, for writing results back.
+    pub async fn import_batch_from(
+        &self,
+        import: &ImportRecord,
+        rows: Vec<ImportRow>,
+        rejected: Vec<ImportError>,
+        origin: Option<&SheetOrigin>,
+    ) -> Result<ImportBatchOutcome> {
         let mut outcome = ImportBatchOutcome::default();
         let rejected_rows = rejected.len() as i64;
         let mut errors = rejected;
@@ -305,6 +317,26 @@ impl Store {
                 qb.build_query_as().fetch_all(&mut *c).await
             })?;
             ids.extend(rows.into_iter().map(|(id, phone)| (phone, id)));
+        }
+        if let (Some(origin), false) = (origin, ids.is_empty()) {
+            // The line each contact keeps for this import is its row in the sheet.
+            on_conn!(tx, c => {
+                let mut qb = QueryBuilder::new("UPDATE contacts SET sheet_spreadsheet_id = ");
+                qb.push_bind(&origin.spreadsheet_id)
+                    .push(", sheet_name = ")
+                    .push_bind(&origin.sheet_name)
+                    .push(", sheet_header_row = ")
+                    .push_bind(origin.header_row)
+                    .push(", sheet_row = import_line WHERE import_id = ")
+                    .push_bind(import.id)
+                    .push(" AND id IN (");
+                let mut sep = qb.separated(", ");
+                for id in ids.values() {
+                    sep.push_bind(*id);
+                }
+                sep.push_unseparated(")");
+                qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
+            })?;
         }
 
         let mut tag_names: Vec<String> = writes

@@ -28,6 +28,7 @@ mod outbox;
 mod pagination;
 mod rate;
 mod retention;
+mod sheet_writes;
 mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -58,6 +59,7 @@ pub use imports::{
 pub use notify::{EVENT_CHANNEL, MAX_PAYLOAD as MAX_EVENT_PAYLOAD};
 pub use pagination::{Page, PageRequest};
 pub use rate::Bucket;
+pub use sheet_writes::{ClaimedSheetWrite, SheetOrigin, SheetWriteCounts, SheetWriteVerdict};
 pub use telemetry::{PoolStats, WorkInFlight};
 pub use tool_calls::NewToolCall;
 pub use tx::{Db, Reader, Tx};

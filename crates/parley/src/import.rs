@@ -10,7 +10,7 @@ use parley_engine::import::{
 };
 use parley_engine::settings::{ImportSettings, Settings};
 use parley_engine::sheets::{spreadsheet_id, Sheets, FIRST_SHEET};
-use parley_store::{ImportRecord, Store, StoreError};
+use parley_store::{ImportRecord, SheetOrigin, Store, StoreError};
 use std::path::Path;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -28,6 +28,8 @@ enum Source {
         source: &'static str,
         name: String,
         table: Table,
+        /// The Google Sheet read, which each contact remembers.
+        origin: Option<SheetOrigin>,
     },
 }
 
@@ -52,11 +54,16 @@ async fn read(settings: &Settings, args: &ImportArgs) -> anyhow::Result<Source> 
         let range = args.range.as_deref().unwrap_or(FIRST_SHEET);
         let sheets = Sheets::from_settings(&settings.google);
         let max_bytes = settings.import.max_upload_mb.saturating_mul(1024 * 1024);
-        let table = sheets.client()?.values(id, range, max_bytes).await?;
+        let values = sheets.client()?.values(id, range, max_bytes).await?;
         return Ok(Source::Table {
             source: "sheets",
             name: format!("{id} {range}"),
-            table,
+            origin: Some(SheetOrigin {
+                spreadsheet_id: id.to_owned(),
+                sheet_name: values.sheet,
+                header_row: values.table.first_line,
+            }),
+            table: values.table,
         });
     }
     let path = args.file.as_deref().context("give a file or --sheet")?;
@@ -91,6 +98,7 @@ async fn read(settings: &Settings, args: &ImportArgs) -> anyhow::Result<Source> 
             source: "xlsx",
             name,
             table,
+            origin: None,
         });
     }
     let file = tokio::fs::File::open(path).await?;
@@ -117,11 +125,12 @@ async fn import(
             source,
             name,
             table,
+            origin,
         } => {
             let mut rows = table.rows.into_iter();
             let columns = header(rows.next().unwrap_or_default().iter().map(String::as_str))?;
             let import = Running::start(store, source, Some(&name), campaign_id, ACTOR).await?;
-            let writer = RowWriter::new(store, &import.record, columns, region);
+            let writer = RowWriter::new(store, &import.record, columns, region).from_sheet(origin);
             let written = writer
                 .write_table(table.first_line, rows)
                 .await

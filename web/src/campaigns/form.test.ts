@@ -27,6 +27,13 @@ const settings: Settings = {
   first_message: null,
   prompt: null,
   required_consent: "express_written",
+  sheet_write_back: {
+    enabled: true,
+    columns: [
+      { field: "status" },
+      { field: "data_collection", name: "interested", header: "Interested, really?" },
+    ],
+  },
 };
 
 describe("campaign form", () => {

@@ -43,6 +43,31 @@ const int = (min: number, max: number) =>
     .max(max, `Must be at most ${max}`);
 
 const rule = z.object({ max_attempts: int(1, 20), delay_minutes: int(0, 43_200) });
+
+type WriteBackColumn = Schema<"WriteBackColumn">;
+export const WRITE_BACK_FIELDS = ["status", "outcome", "last_call_at", "summary", "next_attempt_at", "data_collection"];
+
+/** A write-back column as a line: `field`, `data_collection:item`, then `= Header` if any. */
+function columnLine(c: WriteBackColumn): string {
+  const field = c.name ? `${c.field}:${c.name}` : c.field;
+  return c.header ? `${field} = ${c.header}` : field;
+}
+
+function columnOf(line: string): WriteBackColumn {
+  const [left, ...header] = line.split("=");
+  const [field, ...name] = left.split(":");
+  const column: WriteBackColumn = { field: field.trim() as WriteBackColumn["field"] };
+  if (name.length) column.name = name.join(":").trim();
+  if (header.length) column.header = header.join("=").trim();
+  return column;
+}
+
+/** Lines of a textarea, one item each (commas are text: a header may hold one). */
+const rows = (s: string) =>
+  s
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
 const E164 = /^\+[1-9]\d{6,14}$/;
 
 export const campaignSchema = z
@@ -91,6 +116,17 @@ export const campaignSchema = z
       first_message: z.string(),
       prompt: z.string(),
       required_consent: z.enum(["express_written", "express", "existing_business_relationship", "none"]),
+      sheet_write_back: z.object({
+        enabled: z.boolean(),
+        columns: z.string().refine(
+          (s) =>
+            rows(s).every((l) => {
+              const c = columnOf(l);
+              return WRITE_BACK_FIELDS.includes(c.field) && (c.field !== "data_collection" || !!c.name);
+            }),
+          "One per line: status, outcome, last_call_at, summary, next_attempt_at or data_collection:item, then = Header if you like",
+        ),
+      }),
     }),
   })
   .superRefine((v, ctx) => {
@@ -163,6 +199,10 @@ export function toForm(c: { name: string; description?: string | null; settings:
       first_message: s.first_message ?? "",
       prompt: s.prompt ?? "",
       required_consent: s.required_consent,
+      sheet_write_back: {
+        enabled: s.sheet_write_back?.enabled ?? false,
+        columns: (s.sheet_write_back?.columns ?? []).map(columnLine).join("\n"),
+      },
     },
   };
 }
@@ -190,6 +230,10 @@ export function toRequest(v: Parsed): { name: string; description: string | null
       ),
       first_message: blankToNull(s.first_message),
       prompt: blankToNull(s.prompt),
+      sheet_write_back: {
+        enabled: s.sheet_write_back.enabled,
+        columns: rows(s.sheet_write_back.columns).map(columnOf),
+      },
     },
   };
 }

@@ -7,6 +7,7 @@ import { fmtDuration, fmtInt, fmtPct, fmtTime, fmtTimeIn, humanize } from "../ap
 import { label, WAIT_REASON } from "../api/labels";
 import { canOperate, useMe } from "../auth";
 import { CampaignResults } from "../campaigns/Results";
+import { SheetWrites } from "../campaigns/SheetWrites";
 import { ExportLinks } from "../components/ExportLinks";
 import { usePollInterval } from "../components/LiveSync";
 import { Empty, ErrorMessage, Loading, ProgressBar, Stat } from "../components/States";
@@ -111,6 +112,7 @@ export default function CampaignDetailPage() {
       </div>
       <Outcomes campaign={c} />
       <CampaignResults campaignId={id} version={p.attempts + p.completed + p.failed} />
+      <SheetWrites campaignId={id} canRetry={canOperate(me)} />
       <div className="card">
         <h2>Export</h2>
         <p className="muted">

@@ -30,6 +30,7 @@ const settings = {
   max_call_duration_seconds: 600,
   dynamic_variables: {},
   first_message: null,
+  sheet_write_back: { enabled: false, columns: [] },
   prompt: null,
   required_consent: "express_written",
 };

@@ -190,6 +190,21 @@ function CampaignFormView({ id, initial }: { id: number | null; initial: Campaig
         </fieldset>
 
         <fieldset>
+          <legend>Google Sheets write-back</legend>
+          <label className="check">
+            <input type="checkbox" {...register("settings.sheet_write_back.enabled")} /> Write each call&apos;s
+            results to the sheet row its contact was imported from
+          </label>
+          <Field
+            label="Columns"
+            error={err(s + "sheet_write_back.columns")}
+            hint="One per line: status, outcome, last_call_at, summary, next_attempt_at or data_collection:item; add = Header to name the column. Missing headers are added after the last one."
+          >
+            <textarea rows={3} {...register("settings.sheet_write_back.columns")} />
+          </Field>
+        </fieldset>
+
+        <fieldset>
           <legend>When to call (in each contact's local time)</legend>
           <div className="row-fields">
             <Field label="From" error={err(s + "calling_window.start")}>

@@ -119,6 +119,18 @@ impl Engine {
             .await?
         {
             tracing::info!(campaign_id, contact_id, call_id, outcome = outcome.as_str(), settle = ?settle, "attempt settled");
+            // The contact's sheet row hears of it in the same transaction.
+            let write_back = &campaign.settings.sheet_write_back;
+            if write_back.enabled {
+                tx.queue_sheet_write(
+                    campaign_id,
+                    contact_id,
+                    call_id,
+                    write_back,
+                    parley_domain::time::now_millis(),
+                )
+                .await?;
+            }
             after.publish(LiveEvent::ProgressChanged { campaign_id });
             after.count_outcome(outcome);
             if outcome == CallOutcome::Failed {

@@ -272,17 +272,9 @@ impl SparseSheet {
 
 /// A cell's name as the spreadsheet shows it (`0, 0` is `A1`).
 fn cell_name(row: u32, col: u32) -> String {
-    let mut letters = Vec::new();
-    let mut n = col + 1;
-    while n > 0 {
-        let rem = (n - 1) % 26;
-        letters.push(b'A' + rem as u8);
-        n = (n - 1) / 26;
-    }
-    letters.reverse();
     format!(
         "{}{}",
-        String::from_utf8_lossy(&letters),
+        crate::sheets::column_name(col.saturating_add(1)),
         u64::from(row) + 1
     )
 }

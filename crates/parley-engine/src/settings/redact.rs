@@ -73,6 +73,12 @@ impl fmt::Debug for GoogleSettings {
                 "sheets_api_base_url",
                 &Redacted(self.sheets_api_base_url.as_str()),
             )
+            .field(
+                "sheets_requests_per_minute",
+                &self.sheets_requests_per_minute,
+            )
+            .field("sheets_write_attempts", &self.sheets_write_attempts)
+            .field("sheets_write_poll_ms", &self.sheets_write_poll_ms)
             .finish()
     }
 }

@@ -61,6 +61,24 @@ impl Settings {
         if let Err(message) = self.http.trusted_proxy_networks() {
             return Err(invalid("http.trusted_proxies", &message));
         }
+        for (key, value) in [
+            (
+                "google.sheets_requests_per_minute",
+                u64::from(self.google.sheets_requests_per_minute),
+            ),
+            (
+                "google.sheets_write_attempts",
+                u64::from(self.google.sheets_write_attempts),
+            ),
+            (
+                "google.sheets_write_poll_ms",
+                self.google.sheets_write_poll_ms,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
         if self.auth.session_ttl_hours == 0 {
             return Err(invalid("auth.session_ttl_hours", "must be at least 1"));
         }

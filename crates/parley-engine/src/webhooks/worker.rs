@@ -12,7 +12,6 @@ use parley_store::{AttemptRecord, AttemptVerdict, ClaimedDelivery, StoreError};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::broadcast::error::RecvError;
 
 /// Deliveries claimed at once; the worker pages through the due ones in batches.
 const BATCH: i64 = 50;
@@ -64,19 +63,7 @@ impl WebhookWorker {
                 }
                 // Changes that write events also publish live events: look again at
                 // once rather than at the next poll.
-                let wake = async {
-                    loop {
-                        match events.recv().await {
-                            Ok(event) if wakes(&event) => return,
-                            Ok(_) | Err(RecvError::Lagged(_)) => continue,
-                            Err(RecvError::Closed) => std::future::pending::<()>().await,
-                        }
-                    }
-                };
-                tokio::select! {
-                    _ = tokio::time::sleep(poll) => {}
-                    _ = wake => {}
-                }
+                crate::events::wake_or_poll(&mut events, poll, wakes).await;
             }
         })
     }

@@ -247,7 +247,8 @@ impl Filter {
         };
         match event {
             LiveEvent::CampaignChanged { campaign_id: c, .. }
-            | LiveEvent::ProgressChanged { campaign_id: c } => *c == campaign_id,
+            | LiveEvent::ProgressChanged { campaign_id: c }
+            | LiveEvent::SheetWritesChanged { campaign_id: c } => *c == campaign_id,
             LiveEvent::CallStarted {
                 call_id,
                 campaign_id: c,

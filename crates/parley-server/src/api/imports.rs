@@ -222,6 +222,7 @@ pub async fn import_csv(
             name: filename.as_deref(),
             campaign_id: params.campaign_id,
             region,
+            origin: None,
         };
         return super::spreadsheets::import_xlsx(&state, target, file).await;
     }
@@ -276,6 +277,8 @@ pub(crate) struct ImportTarget<'a> {
     pub name: Option<&'a str>,
     pub campaign_id: Option<i64>,
     pub region: Region,
+    /// The Google Sheet read, which each contact remembers (for writing results back).
+    pub origin: Option<parley_store::SheetOrigin>,
 }
 
 /// The region for numbers written without a country code, after checking that the
@@ -329,7 +332,8 @@ pub(crate) async fn import_table(
         target.actor,
     )
     .await?;
-    let writer = RowWriter::new(&state.store, &import.record, columns, target.region);
+    let writer = RowWriter::new(&state.store, &import.record, columns, target.region)
+        .from_sheet(target.origin);
     let outcome = writer
         .write_table(table.first_line, rows)
         .await

@@ -13,6 +13,7 @@ pub mod events;
 pub mod exports;
 pub mod imports;
 pub mod results;
+pub mod sheet_writes;
 pub mod spreadsheets;
 pub mod status;
 pub mod webhooks;

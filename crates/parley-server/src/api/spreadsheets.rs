@@ -89,10 +89,15 @@ pub async fn import_sheets(
         .import
         .max_upload_mb
         .saturating_mul(1024 * 1024);
-    let table = client
+    let values = client
         .values(id, range, max_bytes)
         .await
         .map_err(sheets_error)?;
+    let origin = parley_store::SheetOrigin {
+        spreadsheet_id: id.to_owned(),
+        sheet_name: values.sheet,
+        header_row: values.table.first_line,
+    };
     let name = format!("{id} {range}");
     let target = ImportTarget {
         actor: &principal.actor,
@@ -100,8 +105,9 @@ pub async fn import_sheets(
         name: Some(&name),
         campaign_id: request.campaign_id,
         region,
+        origin: Some(origin),
     };
-    import_table(&state, target, table).await
+    import_table(&state, target, values.table).await
 }
 
 fn config_error(e: SheetsConfigError) -> ApiError {

@@ -71,6 +71,16 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// The sandbox's fake Google Sheets (in sandbox mode without Google credentials).
+    pub fn sandbox_sheets(&self) -> parley_sim::fakes::sheets::FakeSheets {
+        self.node
+            .as_ref()
+            .and_then(|n| n.sandbox.as_ref())
+            .and_then(|s| s.sheets.as_ref())
+            .map(|f| f.state.clone())
+            .expect("the sandbox's Google Sheets")
+    }
+
     /// An app whose dialer is off: campaigns stay as the test leaves them.
     pub async fn start() -> TestApp {
         Self::start_on(Db::Sqlite, |s| s.dialer.enabled = false).await

@@ -27,6 +27,7 @@ mod pickup;
 mod privacy;
 mod request_ids;
 mod results;
+mod sheet_writes;
 mod spreadsheets;
 mod suite_log;
 mod tools;

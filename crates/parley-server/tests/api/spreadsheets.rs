@@ -164,6 +164,7 @@ async fn sheets_fake() -> RunningFake<FakeSheets> {
         ],
         anyone_with_link: false,
         shared_with: vec![ACCOUNT.into()],
+        editors: vec![],
     });
     fake
 }
@@ -289,6 +290,7 @@ async fn sheets_import_errors_name_the_field_and_import_nothing() {
         }],
         anyone_with_link: false,
         shared_with: vec![],
+        editors: vec![],
     });
     let (app, _dir) = app_with_service_account(Db::Sqlite, &fake).await;
     let cases = [

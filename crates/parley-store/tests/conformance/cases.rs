@@ -19,6 +19,7 @@ pub use super::frequency_cases::*;
 pub use super::import_cases::*;
 pub use super::result_cases::*;
 pub use super::retention_cases::*;
+pub use super::sheet_write_cases::*;
 pub use super::user_cases::*;
 pub use super::webhook_cases::*;
 

@@ -9,7 +9,8 @@ use super::dialing_cases::attempt_call;
 const FLORIDA: &str = "+13055550140";
 const NEW_YORK: &str = "+12125550140";
 
-async fn claim(store: &Store, campaign_id: i64, now: i64) -> Vec<ClaimedContact> {
+/// Claims up to ten due contacts of a campaign for a minute (shared with the sheet cases).
+pub(crate) async fn claim(store: &Store, campaign_id: i64, now: i64) -> Vec<ClaimedContact> {
     store
         .claim_due_contacts(
             campaign_id,

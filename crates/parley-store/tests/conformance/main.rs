@@ -15,6 +15,7 @@ mod frequency_cases;
 mod import_cases;
 mod result_cases;
 mod retention_cases;
+mod sheet_write_cases;
 mod user_cases;
 mod webhook_cases;
 
@@ -110,4 +111,6 @@ conformance!(
     an_opt_out_revokes_consent_in_the_same_transaction_or_not_at_all,
     the_global_do_not_call_list_revokes_and_a_campaigns_list_does_not,
     imported_consent_is_recorded_once_and_a_bad_one_keeps_the_contact,
+    a_settled_call_queues_one_sheet_write_in_its_transaction,
+    newer_values_replace_waiting_sheet_writes_and_leases_finish_their_version,
 );

@@ -1,7 +1,8 @@
 //! Reading a range of a Google spreadsheet for contact import: Sheets API v4
 //! `spreadsheets.values.get`, authenticated with a service account (a JWT signed with its
 //! key, exchanged for an access token that is cached) or, for spreadsheets shared as
-//! "anyone with the link", an API key.
+//! "anyone with the link", an API key. Writing results back ([`write`]) needs the service
+//! account and the read-write scope: Google accepts no API key for writes.
 use crate::import::Table;
 use crate::oauth::{CachedToken, TokenResponse};
 use crate::settings::GoogleSettings;
@@ -13,10 +14,15 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod write;
+pub use write::{column_name, CellWrite, WriteError};
+
 /// The first sheet's columns A to ZZ, every row: A1 notation without a sheet name means
 /// the first sheet.
 pub const FIRST_SHEET: &str = "A:ZZ";
 pub const READONLY_SCOPE: &str = "https://www.googleapis.com/auth/spreadsheets.readonly";
+/// Reading and writing spreadsheets: asked for only when writing results back.
+pub const WRITE_SCOPE: &str = "https://www.googleapis.com/auth/spreadsheets";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// Google accepts assertions that live at most an hour.
 const ASSERTION_LIFETIME: u64 = 3600;
@@ -79,6 +85,8 @@ struct ServiceAccount {
     key: EncodingKey,
     token_uri: String,
     token: CachedToken,
+    /// A token of [`WRITE_SCOPE`], kept apart: an import never asks for more than reading.
+    write_token: CachedToken,
 }
 
 impl ServiceAccount {
@@ -98,6 +106,7 @@ impl ServiceAccount {
             key,
             token_uri: file.token_uri,
             token: CachedToken::default(),
+            write_token: CachedToken::default(),
         })
     }
 }
@@ -202,13 +211,14 @@ impl SheetsClient {
     }
 
     /// The cells of `range` (A1 notation, e.g. `Contacts!A1:H` or `Sheet1`) as text, as
-    /// the spreadsheet shows them, numbered as it numbers its rows. Fails with [`SheetsError::TooLarge`] past `max_bytes`.
+    /// the spreadsheet shows them, numbered as it numbers its rows, with the title of the
+    /// sheet they are on. Fails with [`SheetsError::TooLarge`] past `max_bytes`.
     pub async fn values(
         &self,
         spreadsheet_id: &str,
         range: &str,
         max_bytes: u64,
-    ) -> Result<Table, SheetsError> {
+    ) -> Result<SheetValues, SheetsError> {
         let mut response = self.get_values(spreadsheet_id, range).await?;
         if response.status() == reqwest::StatusCode::UNAUTHORIZED {
             if let Auth::ServiceAccount(account) = &self.auth {
@@ -238,14 +248,7 @@ impl SheetsClient {
         spreadsheet_id: &str,
         range: &str,
     ) -> Result<reqwest::Response, SheetsError> {
-        let mut url = self.base.clone();
-        url.path_segments_mut()
-            .map_err(|()| SheetsError::Upstream {
-                status: 0,
-                message: "google.sheets_api_base_url cannot take a path".into(),
-            })?
-            .pop_if_empty()
-            .extend(["v4", "spreadsheets", spreadsheet_id, "values", range]);
+        let mut url = self.url(&["v4", "spreadsheets", spreadsheet_id, "values", range])?;
         url.query_pairs_mut()
             .append_pair("majorDimension", "ROWS")
             .append_pair("valueRenderOption", "FORMATTED_VALUE");
@@ -258,7 +261,7 @@ impl SheetsClient {
             Auth::ServiceAccount(account) => {
                 let token = account
                     .token
-                    .get_or_fetch(|| self.fetch_token(account))
+                    .get_or_fetch(|| self.fetch_token(account, READONLY_SCOPE))
                     .await?;
                 self.http.get(url).bearer_auth(token.expose_secret())
             }
@@ -267,11 +270,15 @@ impl SheetsClient {
     }
 
     /// Exchanges a freshly signed assertion for an access token.
-    async fn fetch_token(&self, account: &ServiceAccount) -> Result<TokenResponse, SheetsError> {
+    async fn fetch_token(
+        &self,
+        account: &ServiceAccount,
+        scope: &str,
+    ) -> Result<TokenResponse, SheetsError> {
         let iat = chrono::Utc::now().timestamp().max(0) as u64;
         let claims = Assertion {
             iss: &account.email,
-            scope: READONLY_SCOPE,
+            scope,
             aud: &account.token_uri,
             iat,
             exp: iat + ASSERTION_LIFETIME,
@@ -319,20 +326,45 @@ impl SheetsClient {
     }
 }
 
+/// A range's cells and the sheet they are on.
+#[derive(Debug, PartialEq)]
+pub struct SheetValues {
+    /// The sheet's (tab's) title, as Google names it in the returned range.
+    pub sheet: String,
+    pub table: Table,
+}
+
 /// A `values` answer as a table of cell texts.
-fn parse_table(status: u16, body: &[u8]) -> Result<Table, SheetsError> {
+fn parse_table(status: u16, body: &[u8]) -> Result<SheetValues, SheetsError> {
     let values: ValueRange = serde_json::from_slice(body).map_err(|e| SheetsError::Upstream {
         status,
         message: format!("unreadable answer: {e}"),
     })?;
-    Ok(Table {
-        first_line: first_row(&values.range),
-        rows: values
-            .values
-            .into_iter()
-            .map(|row| row.iter().map(cell_text).collect())
-            .collect(),
+    Ok(SheetValues {
+        sheet: sheet_title(&values.range),
+        table: Table {
+            first_line: first_row(&values.range),
+            rows: values
+                .values
+                .into_iter()
+                .map(|row| row.iter().map(cell_text).collect())
+                .collect(),
+        },
     })
+}
+
+/// The sheet a returned range is on: `'Bob''s list'!A1:C3` → `Bob's list`.
+fn sheet_title(range: &str) -> String {
+    let name = range.rsplit_once('!').map_or(range, |(name, _)| name);
+    match name.strip_prefix('\'').and_then(|n| n.strip_suffix('\'')) {
+        Some(quoted) => quoted.replace("''", "'"),
+        None => name.to_owned(),
+    }
+}
+
+/// A sheet's title in A1 notation, always quoted (any title may be).
+pub fn quoted_sheet(title: &str) -> String {
+    format!("'{}'", title.replace('\'', "''"))
 }
 
 async fn read_limited(response: reqwest::Response, max_bytes: u64) -> Result<Vec<u8>, SheetsError> {
@@ -426,6 +458,13 @@ mod tests {
         assert_eq!(first_row("'My list'!B17:C"), 17);
         assert_eq!(first_row("Sheet1!A:D"), 1);
         assert_eq!(first_row("A5"), 5);
+    }
+
+    #[test]
+    fn the_sheet_is_named_by_the_returned_range() {
+        assert_eq!(sheet_title("Sheet1!A1:ZZ1000"), "Sheet1");
+        assert_eq!(sheet_title("'Bob''s list'!B17:C"), "Bob's list");
+        assert_eq!(quoted_sheet("Bob's list"), "'Bob''s list'");
     }
 
     #[test]
