@@ -303,6 +303,11 @@ pub struct CampaignSettings {
     pub dynamic_variables: BTreeMap<String, String>,
     pub first_message: Option<String>,
     pub prompt: Option<String>,
+    /// The campaign pauses itself (reason `abandonment_rate`) when more than this
+    /// percentage of its live-answered calls over the last 30 days were abandoned (the
+    /// agent's first audio over 2 s after the answer), once it has 20 such calls
+    /// (47 CFR 64.1200(a)(7) allows 3%). 0-100.
+    pub max_abandonment_rate_pct: f64,
 }
 
 impl Default for CampaignSettings {
@@ -323,6 +328,7 @@ impl Default for CampaignSettings {
             dynamic_variables: BTreeMap::new(),
             first_message: None,
             prompt: None,
+            max_abandonment_rate_pct: crate::quality::DEFAULT_MAX_ABANDONMENT_PCT,
         }
     }
 }
@@ -403,6 +409,9 @@ impl CampaignSettings {
                 "max_call_duration_seconds",
                 format!("must be between 10 and {MAX_CALL_DURATION_SECONDS}"),
             );
+        }
+        if !(0.0..=100.0).contains(&self.max_abandonment_rate_pct) {
+            e.add("max_abandonment_rate_pct", "must be between 0 and 100");
         }
         for (var, field) in &self.dynamic_variables {
             if var.trim().is_empty() || field.trim().is_empty() {

@@ -15,6 +15,7 @@ pub mod import;
 pub mod jurisdiction;
 mod names;
 pub mod phone;
+pub mod quality;
 pub mod retry;
 pub mod time;
 pub mod timezones;

@@ -25,6 +25,7 @@ mod imports;
 mod notify;
 mod outbox;
 mod pagination;
+mod quality;
 mod rate;
 mod retention;
 #[cfg(feature = "testing")]
