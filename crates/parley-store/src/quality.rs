@@ -2,9 +2,11 @@
 //! counts per campaign and UTC hour, so the rolling 30-day abandonment rate reads at most
 //! 720 counter rows whatever the call volume.
 use crate::tx::{execute, on_conn, own_reader, own_tx};
-use crate::{Db, Result, Tx};
+use crate::{on_reader, Db, Result, Store, Tx};
 use parley_domain::quality::{CallQuality, QualityCounts};
 use parley_domain::time::now_millis;
+use sqlx::QueryBuilder;
+use std::collections::HashMap;
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -14,6 +16,7 @@ const QUALITY_COLUMNS: &str = "frames_from_caller, frames_to_agent, frames_from_
 
 #[derive(sqlx::FromRow)]
 struct QualityRow {
+    call_id: i64,
     frames_from_caller: i64,
     frames_to_agent: i64,
     frames_from_agent: i64,
@@ -125,7 +128,7 @@ own_tx! {
 impl Db {
     /// A call's quality figures; `None` for a call that was never bridged (or not yet over).
     pub async fn call_quality(&mut self, call_id: i64) -> Result<Option<CallQuality>> {
-        let sql = format!("SELECT {QUALITY_COLUMNS} FROM call_quality WHERE call_id = $1");
+        let sql = format!("SELECT call_id, {QUALITY_COLUMNS} FROM call_quality WHERE call_id = $1");
         let row: Option<QualityRow> = on_conn!(self, c => sqlx::query_as(&sql)
             .bind(call_id)
             .fetch_optional(c)
@@ -191,4 +194,25 @@ own_reader! {
     fn call_quality(call_id: i64) -> Option<CallQuality>;
     fn campaign_quality_counts(campaign_id: i64, since: i64) -> QualityCounts;
     fn all_campaign_quality_counts(since: i64) -> Vec<(i64, QualityCounts)>;
+}
+
+impl Store {
+    /// The quality figures of each of `call_ids` that has them (a page of an export).
+    pub async fn qualities_of(&self, call_ids: &[i64]) -> Result<HashMap<i64, CallQuality>> {
+        if call_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<QualityRow> = on_reader!(self, pool => {
+            let mut qb = QueryBuilder::new(format!(
+                "SELECT call_id, {QUALITY_COLUMNS} FROM call_quality WHERE call_id IN ("
+            ));
+            let mut sep = qb.separated(", ");
+            for id in call_ids {
+                sep.push_bind(*id);
+            }
+            sep.push_unseparated(")");
+            qb.build_query_as().fetch_all(pool).await
+        })?;
+        Ok(rows.into_iter().map(|r| (r.call_id, r.into())).collect())
+    }
 }

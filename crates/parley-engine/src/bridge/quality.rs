@@ -161,27 +161,34 @@ impl Quality {
 }
 
 impl Engine {
-    /// Records the end of a bridged call in one transaction: who ended it (when Parley
-    /// knows: `None` when Twilio ended the stream, whose status callback says why), its
-    /// quality figures, and, when they take its campaign's abandonment rate over the
-    /// campaign's limit, the campaign's pause (with its audit row and outbox event).
-    /// Failures are logged: the call is over either way.
+    /// Records the end of a bridged call (see [`Engine::end_bridged_call`]); failures are
+    /// logged: the call is over either way.
     pub(super) async fn record_bridge_end(
         &self,
         call_id: i64,
         termination: Option<(TerminationSource, Option<&str>)>,
         quality: &Quality,
     ) {
-        if let Err(e) = Box::pin(self.try_record_bridge_end(call_id, termination, quality)).await {
+        let ended = self.end_bridged_call(call_id, termination, quality.answered_at_ms, |live| {
+            quality.figures(live)
+        });
+        if let Err(e) = Box::pin(ended).await {
             tracing::warn!(call_id, error = %e, "recording the end of the bridge failed");
         }
     }
 
-    async fn try_record_bridge_end(
+    /// Records the end of a bridged call in one transaction: who ended it (when Parley
+    /// knows: `None` when Twilio ended the stream, whose status callback says why), its
+    /// quality figures (`figures` is given whether a person answered, as far as the
+    /// answering-machine verdict says by now), and, when they take its campaign's
+    /// abandonment rate over the campaign's limit, the campaign's pause, with its audit
+    /// row and `campaign.state_changed` outbox event.
+    pub async fn end_bridged_call(
         &self,
         call_id: i64,
         termination: Option<(TerminationSource, Option<&str>)>,
-        quality: &Quality,
+        answered_at_ms: i64,
+        figures: impl FnOnce(bool) -> CallQuality,
     ) -> Result<(), StoreError> {
         let mut tx = self.store.begin().await?;
         let mut after = AfterCommit::default();
@@ -189,9 +196,9 @@ impl Engine {
             tx.set_termination(call_id, source, reason).await?;
         }
         let call = tx.get_call(call_id).await?;
-        let figures = quality.figures(is_live(call.answered_by.as_deref()));
+        let figures = figures(is_live(call.answered_by.as_deref()));
         let recorded = tx
-            .record_call_quality(call_id, call.campaign_id, quality.answered_at_ms, &figures)
+            .record_call_quality(call_id, call.campaign_id, answered_at_ms, &figures)
             .await?;
         if figures.abandoned {
             tracing::info!(call_id, first_audio_ms = ?figures.first_audio_ms, "call abandoned: no agent audio within 2 s of the answer");
