@@ -23,6 +23,7 @@ mod import;
 mod import_bounds;
 mod pickup;
 mod privacy;
+mod quality;
 mod results;
 mod spreadsheets;
 mod suite_log;
