@@ -264,7 +264,13 @@ impl LatencyHistogram {
         for (i, n) in self.buckets.iter().enumerate() {
             seen += u64::from(*n);
             if seen >= rank {
-                return Some(upper_edge(i).min(self.max_us));
+                // The last bucket holds everything beyond the others: its edge says nothing.
+                let edge = if i == BUCKETS - 1 {
+                    u64::MAX
+                } else {
+                    upper_edge(i)
+                };
+                return Some(edge.min(self.max_us));
             }
         }
         Some(self.max_us)

@@ -11,6 +11,7 @@ import { ExportLinks } from "../components/ExportLinks";
 import { usePollInterval } from "../components/LiveSync";
 import { Empty, ErrorMessage, Loading, ProgressBar, Stat } from "../components/States";
 import { Pager, useCursorPages } from "../components/Pager";
+import { CampaignQualityCard } from "../components/Quality";
 
 type Action = "start" | "pause" | "resume" | "stop";
 type State = Schema<"CampaignState">;
@@ -110,6 +111,7 @@ export default function CampaignDetailPage() {
         </div>
       </div>
       <Outcomes campaign={c} />
+      <CampaignQualityCard quality={"quality" in c ? c.quality : undefined} limitPct={c.settings.max_abandonment_rate_pct} />
       <CampaignResults campaignId={id} version={p.attempts + p.completed + p.failed} />
       <div className="card">
         <h2>Export</h2>
