@@ -13,7 +13,7 @@ use parley_engine::settings::Settings;
 use parley_engine::telephony::{SimulatorUrls, Telephony};
 use parley_engine::Engine;
 use parley_store::testing::TestDatabase;
-use parley_store::{ContactSelector, NewCall, NewCampaign, NewSubscription, PageRequest, Store};
+use parley_store::{ContactSelector, NewCall, NewCampaign, PageRequest, Store};
 use std::sync::Arc;
 
 struct World {
@@ -43,20 +43,8 @@ async fn world(postgres: bool) -> World {
         store.clone(),
         Telephony::sandbox(&settings, &SimulatorUrls::unreachable()).unwrap(),
     );
-    let subscription = store
-        .create_subscription(
-            &NewSubscription {
-                url: "https://crm.example.com/parley".into(),
-                secret: "whsec_test".into(),
-                event_types: vec![EventType::CampaignStateChanged],
-                description: None,
-                enabled: true,
-            },
-            "test",
-        )
-        .await
-        .unwrap()
-        .id;
+    let subscription =
+        parley_store::testing::subscribe(&store, vec![EventType::CampaignStateChanged]).await;
     let campaign = store
         .create_campaign(
             &NewCampaign {

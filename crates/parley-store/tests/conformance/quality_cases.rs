@@ -4,7 +4,7 @@ use parley_domain::campaign::{CampaignAction, CampaignState};
 use parley_domain::quality::{abandonment_trips, CallQuality, ABANDONMENT_PAUSE};
 use parley_domain::time::now_millis;
 use parley_domain::webhook::EventType;
-use parley_store::{AuditFilter, NewSubscription, PageRequest, Store};
+use parley_store::{AuditFilter, PageRequest, Store};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -98,19 +98,8 @@ pub async fn call_quality_is_stored_once_and_counted_per_campaign(store: Store) 
 pub async fn the_abandoned_call_that_tips_the_rate_pauses_the_campaign_in_its_transaction(
     store: Store,
 ) {
-    let subscription = store
-        .create_subscription(
-            &NewSubscription {
-                url: "https://crm.example.com/parley".into(),
-                secret: "whsec_test".into(),
-                event_types: vec![EventType::CampaignStateChanged],
-                description: None,
-                enabled: true,
-            },
-            "test",
-        )
-        .await
-        .unwrap();
+    let subscription =
+        parley_store::testing::subscribe(&store, vec![EventType::CampaignStateChanged]).await;
     let campaign = campaign_with_contact(&store, "Slow agent", "+15550100001").await;
     store
         .transition_campaign(campaign, CampaignAction::Start, "test", None)
@@ -202,7 +191,7 @@ pub async fn the_abandoned_call_that_tips_the_rate_pauses_the_campaign_in_its_tr
     assert_eq!(pause.0.actor, "system");
     assert_eq!(pause.1["reason"], reason.as_str());
     let deliveries = store
-        .list_deliveries(subscription.id, PageRequest::first(10))
+        .list_deliveries(subscription, PageRequest::first(10))
         .await
         .unwrap();
     let state_changes: Vec<_> = deliveries
