@@ -309,6 +309,11 @@ pub struct CampaignSettings {
     pub required_consent: crate::consent::ConsentType,
     /// Results written back to the Google Sheet the contacts were imported from.
     pub sheet_write_back: crate::write_back::SheetWriteBack,
+    /// The campaign pauses itself (reason `abandonment_rate`) when more than this
+    /// percentage of its live-answered calls over the last 30 days were abandoned (the
+    /// agent's first audio over 2 s after the answer), once it has 20 such calls
+    /// (47 CFR 64.1200(a)(7) allows 3%). 0-100.
+    pub max_abandonment_rate_pct: f64,
 }
 
 impl Default for CampaignSettings {
@@ -331,6 +336,7 @@ impl Default for CampaignSettings {
             prompt: None,
             required_consent: crate::consent::CAMPAIGN_DEFAULT,
             sheet_write_back: Default::default(),
+            max_abandonment_rate_pct: crate::quality::DEFAULT_MAX_ABANDONMENT_PCT,
         }
     }
 }
@@ -411,6 +417,9 @@ impl CampaignSettings {
                 "max_call_duration_seconds",
                 format!("must be between 10 and {MAX_CALL_DURATION_SECONDS}"),
             );
+        }
+        if !(0.0..=100.0).contains(&self.max_abandonment_rate_pct) {
+            e.add("max_abandonment_rate_pct", "must be between 0 and 100");
         }
         for (var, field) in &self.dynamic_variables {
             if var.trim().is_empty() || field.trim().is_empty() {

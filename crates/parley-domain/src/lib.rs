@@ -16,6 +16,7 @@ pub mod import;
 pub mod jurisdiction;
 mod names;
 pub mod phone;
+pub mod quality;
 pub mod retry;
 pub mod time;
 pub mod timezones;

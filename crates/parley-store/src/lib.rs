@@ -26,6 +26,7 @@ mod imports;
 mod notify;
 mod outbox;
 mod pagination;
+mod quality;
 mod rate;
 mod retention;
 mod sheet_writes;

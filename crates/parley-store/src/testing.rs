@@ -63,3 +63,25 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// Subscribes a CRM endpoint that is never called to `event_types`, so that their outbox
+/// rows are written (and can be counted as deliveries of the subscription returned).
+pub async fn subscribe(
+    store: &crate::Store,
+    event_types: Vec<parley_domain::webhook::EventType>,
+) -> i64 {
+    store
+        .create_subscription(
+            &crate::NewSubscription {
+                url: "https://crm.example.com/parley".into(),
+                secret: "whsec_test".into(),
+                event_types,
+                description: None,
+                enabled: true,
+            },
+            "test",
+        )
+        .await
+        .expect("a test subscription")
+        .id
+}

@@ -23,6 +23,7 @@ const settings: Settings = {
   answering_machine: { policy: "hang_up", voicemail_message: null },
   record_calls: true,
   max_call_duration_seconds: 600,
+  max_abandonment_rate_pct: 3,
   dynamic_variables: { name: "first_name" },
   first_message: null,
   prompt: null,

@@ -109,6 +109,10 @@ export const campaignSchema = z
       }),
       record_calls: z.boolean(),
       max_call_duration_seconds: int(10, 14_400),
+      max_abandonment_rate_pct: z.coerce
+        .number({ invalid_type_error: "Enter a number" })
+        .min(0, "Must be at least 0")
+        .max(100, "Must be at most 100"),
       dynamic_variables: z.string().refine(
         (s) => lines(s).every((l) => /^[^=\s][^=]*=\s*\S.*$/.test(l)),
         "One per line: variable = contact field",
@@ -193,6 +197,7 @@ export function toForm(c: { name: string; description?: string | null; settings:
       },
       record_calls: s.record_calls,
       max_call_duration_seconds: s.max_call_duration_seconds,
+      max_abandonment_rate_pct: s.max_abandonment_rate_pct,
       dynamic_variables: Object.entries(s.dynamic_variables ?? {})
         .map(([k, v]) => `${k} = ${v}`)
         .join("\n"),

@@ -6,6 +6,7 @@ import { fmtCredits, fmtDuration, fmtTime, humanize } from "../api/format";
 import { CALL_OUTCOME, CALL_STATUS, label } from "../api/labels";
 import { useLive, type LiveMessage } from "../api/live";
 import { usePollInterval } from "../components/LiveSync";
+import { CallQualityCard } from "../components/Quality";
 import { ErrorMessage, Loading } from "../components/States";
 
 type Turn = { role: string; text: string; time_in_call_secs?: number | null };
@@ -105,6 +106,7 @@ export default function CallDetailPage() {
         {c.summary ? <p data-testid="call-summary">{c.summary}</p> : <p className="muted">{ended ? "No summary yet." : "Available after the call."}</p>}
         <Analysis analysis={c.analysis} />
       </div>
+      <CallQualityCard quality={c.quality} ended={ended} />
       <div className="card">
         <h2>Recording</h2>
         {c.recording ? (

@@ -12,6 +12,7 @@ import { ExportLinks } from "../components/ExportLinks";
 import { usePollInterval } from "../components/LiveSync";
 import { Empty, ErrorMessage, Loading, ProgressBar, Stat } from "../components/States";
 import { Pager, useCursorPages } from "../components/Pager";
+import { CampaignQualityCard } from "../components/Quality";
 
 type Action = "start" | "pause" | "resume" | "stop";
 type State = Schema<"CampaignState">;
@@ -111,6 +112,7 @@ export default function CampaignDetailPage() {
         </div>
       </div>
       <Outcomes campaign={c} />
+      <CampaignQualityCard quality={"quality" in c ? c.quality : undefined} limitPct={c.settings.max_abandonment_rate_pct} />
       <CampaignResults campaignId={id} version={p.attempts + p.completed + p.failed} />
       <SheetWrites campaignId={id} canRetry={canOperate(me)} />
       <div className="card">

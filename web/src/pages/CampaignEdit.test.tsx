@@ -28,6 +28,7 @@ const settings = {
   answering_machine: { policy: "hang_up", voicemail_message: null },
   record_calls: true,
   max_call_duration_seconds: 600,
+  max_abandonment_rate_pct: 3,
   dynamic_variables: {},
   first_message: null,
   sheet_write_back: { enabled: false, columns: [] },

@@ -166,6 +166,13 @@ function CampaignFormView({ id, initial }: { id: number | null; initial: Campaig
             <Field label="Longest call (seconds)" error={err(s + "max_call_duration_seconds")}>
               <input type="number" inputMode="numeric" {...register("settings.max_call_duration_seconds")} />
             </Field>
+            <Field
+              label="Pause above this abandonment rate (%)"
+              hint="Calls whose agent said nothing within 2 s of the answer, over 30 days; the federal limit is 3%"
+              error={err(s + "max_abandonment_rate_pct")}
+            >
+              <input type="number" step="any" inputMode="decimal" {...register("settings.max_abandonment_rate_pct")} />
+            </Field>
           </div>
           <label className="check">
             <input type="checkbox" {...register("settings.record_calls")} /> Record calls

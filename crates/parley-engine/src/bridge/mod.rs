@@ -8,6 +8,7 @@ pub mod audio;
 pub mod early;
 mod hold;
 pub mod live;
+mod quality;
 mod relay;
 mod session;
 pub mod socket;

@@ -2,6 +2,7 @@
 //! agent says along the way (transcripts, corrections, pings, interruptions, tools).
 use super::audio::Transcoding;
 use super::hold::Held;
+use super::quality::Quality;
 use super::session::close_if_too_big;
 use super::socket::{MediaSocket, Outgoing, Received, Text};
 use crate::events::LiveEvent;
@@ -77,10 +78,17 @@ pub(super) struct Relay {
     turns: Option<mpsc::Sender<Turn>>,
     /// Client tools running for the agent, each yielding its call id and result.
     tools: tokio::task::JoinSet<(String, ToolResult)>,
+    /// What the call's figures come to so far (stored when it ends).
+    pub(super) quality: Box<Quality>,
 }
 
 impl Relay {
-    pub(super) fn new(engine: Engine, call: &Call, stream_sid: String, held: Held) -> Relay {
+    pub(super) fn new(
+        engine: Engine,
+        call: &Call,
+        stream_sid: String,
+        (held, quality): (Held, Box<Quality>),
+    ) -> Relay {
         Relay {
             engine,
             call_id: call.id,
@@ -96,6 +104,7 @@ impl Relay {
             started: Instant::now(),
             turns: None,
             tools: tokio::task::JoinSet::new(),
+            quality,
         }
     }
 
@@ -179,11 +188,15 @@ impl Relay {
 
     /// Handles one Twilio message; returns an ending when the stream is over.
     async fn on_twilio_message(&mut self, text: &str, agent: &mut AgentSocket) -> Option<Ending> {
+        let arrived = Instant::now();
         match parse_inbound(text) {
-            Ok(Inbound::Media(frame)) if self.format_known => {
-                self.send_caller_audio(&frame.payload, agent).await
-            }
             Ok(Inbound::Media(frame)) => {
+                self.quality.caller_frame(arrived, frame.timestamp_ms());
+                if self.format_known {
+                    return self
+                        .send_caller_audio(&frame.payload, Some(arrived), agent)
+                        .await;
+                }
                 self.held.push(&frame.payload);
                 None
             }
@@ -196,10 +209,12 @@ impl Relay {
         }
     }
 
-    /// Sends one frame of caller audio to the agent, in the format it asked for.
+    /// Sends one frame of caller audio to the agent, in the format it asked for; `arrived`
+    /// when it is relayed as it came (not from the hold).
     async fn send_caller_audio(
         &mut self,
         payload: &str,
+        arrived: Option<Instant>,
         agent: &mut AgentSocket,
     ) -> Option<Ending> {
         self.out.clear();
@@ -217,6 +232,7 @@ impl Relay {
         if let Err(e) = agent.send(AgentMessage::Text(self.agent_text())).await {
             return Some(Ending::AgentLost(e.to_string()));
         }
+        self.quality.relayed_to_agent(arrived);
         None
     }
 
@@ -234,7 +250,7 @@ impl Relay {
             );
         }
         while let Some(payload) = frames.next_payload() {
-            if let Some(ending) = self.send_caller_audio(payload, agent).await {
+            if let Some(ending) = self.send_caller_audio(payload, None, agent).await {
                 return Some(ending);
             }
         }
@@ -248,8 +264,10 @@ impl Relay {
         twilio: &mut impl MediaSocket,
         agent: &mut AgentSocket,
     ) -> Option<Ending> {
+        let arrived = Instant::now();
         let message = match parse_server(text) {
             Ok(Server::Audio(frame)) => {
+                self.quality.agent_frame();
                 if let (Some(id), Some(cut)) = (frame.event_id, self.interrupted_up_to) {
                     if id <= cut {
                         return None;
@@ -276,6 +294,7 @@ impl Relay {
                 {
                     return Some(Ending::TwilioEnded);
                 }
+                self.quality.relayed_to_caller(arrived);
                 return None;
             }
             Ok(Server::Other(message)) => message,
@@ -293,6 +312,7 @@ impl Relay {
                 }
             }
             ServerMessage::Interruption { interruption_event } => {
+                self.quality.interruption();
                 self.interrupted_up_to = Some(interruption_event.event_id);
                 self.out.clear();
                 write_clear(&mut self.out, &self.stream_sid);
@@ -336,6 +356,7 @@ impl Relay {
             ServerMessage::UserTranscript {
                 user_transcription_event: e,
             } => {
+                self.quality.caller_turn_ended();
                 self.turn(TurnRole::User, e.user_transcript, e.event_id, None)
                     .await;
             }

@@ -1,6 +1,7 @@
 //! One bridged call: authenticate the Twilio stream, open the agent conversation, relay
 //! until either side ends, then end the other side and record why.
 use super::hold::Held;
+use super::quality::Quality;
 use super::relay::{AgentSocket, Ending, Relay};
 use super::socket::{close_code, CloseFrame, MediaSocket, Outgoing, Received, SocketError};
 use super::{SOCKET_READ_BUFFER, SOCKET_WRITE_BUFFER};
@@ -103,7 +104,7 @@ impl Engine {
         // Setup and teardown futures are boxed: held inline, the largest of them would
         // size this task for the whole call (memory per call is a target).
         let authenticated = Box::pin(self.authenticate_stream(&mut twilio, unauthenticated)).await;
-        let (mut start, call) = match authenticated {
+        let (mut start, call, mut quality) = match authenticated {
             Ok(found) => found,
             Err(e) => {
                 tracing::warn!(error = %e, "media stream refused");
@@ -126,14 +127,16 @@ impl Engine {
         let mut held = Held::default();
         let connected = tokio::select! {
             agent = Box::pin(self.connect_agent(&call)) => agent,
-            () = wait_until_gone(&mut twilio, &mut held) => {
+            () = wait_until_gone(&mut twilio, &mut held, &mut quality) => {
                 tracing::info!(call_id, "call ended while the agent was connecting");
-                let _ = Box::pin(self.store.set_termination(call_id, TerminationSource::Callee, Some("hung up before the agent joined"))).await;
+                let why = (TerminationSource::Callee, Some("hung up before the agent joined"));
+                self.record_bridge_end(call_id, Some(why), &quality).await;
                 drain_twilio(&mut twilio).await;
                 return Some(call_id);
             }
             _ = &mut going_away => {
-                let _ = Box::pin(self.store.set_termination(call_id, TerminationSource::System, Some(SHUTDOWN_REASON))).await;
+                let why = (TerminationSource::System, Some(SHUTDOWN_REASON));
+                self.record_bridge_end(call_id, Some(why), &quality).await;
                 close_twilio(&mut twilio, CloseFrame::SHUTTING_DOWN).await;
                 return Some(call_id);
             }
@@ -144,12 +147,23 @@ impl Engine {
                 tracing::warn!(call_id, %reason, "agent unreachable");
                 let reason = format!("agent unreachable: {reason}");
                 let why = (TerminationSource::System, Some(reason.as_str()));
-                Box::pin(self.end_call(&mut twilio, (call_id, &start), why, AGENT_FAILED)).await;
+                let ended = self.end_call(
+                    &mut twilio,
+                    (call_id, &start),
+                    why,
+                    (AGENT_FAILED, &quality),
+                );
+                Box::pin(ended).await;
                 return Some(call_id);
             }
         };
 
-        let mut relay = Relay::new(self.clone(), &call, start.stream_sid.clone(), held);
+        let mut relay = Relay::new(
+            self.clone(),
+            &call,
+            start.stream_sid.clone(),
+            (held, quality),
+        );
         let (ending, agent) = Box::pin(relay.run(&mut twilio, agent, &mut going_away)).await;
         tracing::info!(call_id, ending = ?ending, "media stream ended");
         // The agent side first: its close is answered (or sent) and the handshake seen
@@ -162,31 +176,35 @@ impl Engine {
             };
             Box::pin(close_agent(agent, frame)).await;
         }
+        let quality = &relay.quality;
         match ending {
             Ending::AgentEnded => {
                 let why = (TerminationSource::Agent, None);
-                let ended =
-                    self.end_call(&mut twilio, (call_id, &start), why, CloseFrame::CALL_ENDED);
+                let close = (CloseFrame::CALL_ENDED, &**quality);
+                let ended = self.end_call(&mut twilio, (call_id, &start), why, close);
                 Box::pin(ended).await;
             }
             Ending::AgentLost(reason) => {
                 let reason = format!("agent connection lost: {reason}");
                 let why = (TerminationSource::System, Some(reason.as_str()));
-                Box::pin(self.end_call(&mut twilio, (call_id, &start), why, AGENT_FAILED)).await;
+                let close = (AGENT_FAILED, &**quality);
+                Box::pin(self.end_call(&mut twilio, (call_id, &start), why, close)).await;
             }
             Ending::NodeShutdown => {
                 // Twilio ends the call when the stream closes (nothing follows it in the
                 // TwiML); the status callback completes the record.
-                self.record_termination(call_id, TerminationSource::System, Some(SHUTDOWN_REASON))
-                    .await;
+                let why = (TerminationSource::System, Some(SHUTDOWN_REASON));
+                self.record_bridge_end(call_id, Some(why), quality).await;
                 close_twilio(&mut twilio, CloseFrame::SHUTTING_DOWN).await;
             }
             Ending::TwilioEnded => {
                 // Why Twilio ended the stream (hang-up, time limit, redirect) is for its
                 // status callback to say. Twilio sends its close frame right after `stop`;
                 // reading it answers it (the library echoes its code) and lets the socket
-                // close cleanly, where dropping it unread resets it.
+                // close cleanly, where dropping it unread resets it. The figures are
+                // stored after: nothing else is written, and Twilio need not wait for it.
                 drain_twilio(&mut twilio).await;
+                self.record_bridge_end(call_id, None, quality).await;
             }
         }
         Some(call_id)
@@ -197,7 +215,7 @@ impl Engine {
         &self,
         twilio: &mut impl MediaSocket,
         unauthenticated: OwnedSemaphorePermit,
-    ) -> Result<(StartInfo, Call), SetupError> {
+    ) -> Result<(StartInfo, Call, Box<Quality>), SetupError> {
         let _unauthenticated = unauthenticated;
         let deadline = self.settings.http.media_start_timeout();
         let start = tokio::time::timeout(deadline, async {
@@ -209,7 +227,9 @@ impl Engine {
                 };
                 let Received::Text(text) = msg else { continue };
                 match InboundMessage::parse(&text) {
-                    Ok(InboundMessage::Start { start, .. }) => return Ok(start),
+                    Ok(InboundMessage::Start { start, .. }) => {
+                        return Ok((start, Quality::answered()))
+                    }
                     Ok(InboundMessage::Stop { .. }) => return Err(SetupError::NoStart("stopped")),
                     _ => continue,
                 }
@@ -218,6 +238,7 @@ impl Engine {
         })
         .await
         .map_err(|_| SetupError::NoStart("no start message in time"))??;
+        let (start, quality) = start;
         let params = &start.custom_parameters;
         let call_id: i64 = params
             .get("call_id")
@@ -232,7 +253,7 @@ impl Engine {
             return Err(SetupError::Unauthenticated);
         }
         let call = self.store.get_call(call_id).await?;
-        Ok((start, call))
+        Ok((start, call, quality))
     }
 
     /// Opens the agent conversation, on the connection opened when the TwiML was fetched
@@ -323,31 +344,20 @@ impl Engine {
         Ok(data)
     }
 
-    /// Ends the call from Parley's side: records why, closes the stream with `frame`,
-    /// then hangs up through Twilio. The stream goes first so Twilio hears the code,
-    /// rather than ending the stream itself for the hang-up. Failures are logged: the
-    /// call may already be over.
+    /// Ends the call from Parley's side: records why (with the call's figures), closes
+    /// the stream with `frame`, then hangs up through Twilio. The stream goes first so
+    /// Twilio hears the code, rather than ending the stream itself for the hang-up.
+    /// Failures are logged: the call may already be over.
     async fn end_call(
         &self,
         twilio: &mut impl MediaSocket,
         (call_id, start): (i64, &StartInfo),
-        (source, reason): (TerminationSource, Option<&str>),
-        frame: CloseFrame,
+        why: (TerminationSource, Option<&str>),
+        (frame, quality): (CloseFrame, &Quality),
     ) {
-        self.record_termination(call_id, source, reason).await;
+        self.record_bridge_end(call_id, Some(why), quality).await;
         close_twilio(twilio, frame).await;
         self.hang_up_stream(call_id, start).await;
-    }
-
-    async fn record_termination(
-        &self,
-        call_id: i64,
-        source: TerminationSource,
-        reason: Option<&str>,
-    ) {
-        if let Err(e) = self.store.set_termination(call_id, source, reason).await {
-            tracing::warn!(call_id, error = %e, "recording the termination failed");
-        }
     }
 
     async fn hang_up_stream(&self, call_id: i64, start: &StartInfo) {
@@ -412,12 +422,15 @@ pub(super) async fn close_agent(mut agent: AgentSocket, frame: Option<CloseFrame
 
 /// Reads the Twilio socket until it closes or says `stop` (used while the agent
 /// connects), holding the caller's audio for the agent.
-async fn wait_until_gone(twilio: &mut impl MediaSocket, held: &mut Held) {
+async fn wait_until_gone(twilio: &mut impl MediaSocket, held: &mut Held, quality: &mut Quality) {
     loop {
         match twilio.recv().await {
             Some(Ok(Received::Close)) | None => return,
             Some(Ok(Received::Text(text))) => match parse_inbound(&text) {
-                Ok(Inbound::Media(frame)) => held.push(&frame.payload),
+                Ok(Inbound::Media(frame)) => {
+                    quality.caller_frame(std::time::Instant::now(), frame.timestamp_ms());
+                    held.push(&frame.payload);
+                }
                 Ok(Inbound::Other(InboundMessage::Stop { .. })) => return,
                 _ => {}
             },

@@ -2,6 +2,7 @@
 use super::{Cell, Dataset, ExportError, PAGE_ROWS, PAGE_ROWS_WITH_TRANSCRIPT};
 use parley_domain::call::TranscriptTurn;
 use parley_domain::consent::{current_type, ConsentRecord, ConsentSource};
+use parley_domain::quality::CallQuality;
 use parley_store::{AnalysisKeys, CallExportRow, ContactExportRow, Store};
 use serde_json::Value;
 
@@ -25,6 +26,16 @@ pub const CALL_COLUMNS: &[&str] = &[
     "termination_reason",
     "call_successful",
     "summary",
+    // What the bridge measured (see `parley_domain::quality::CallQuality`).
+    "first_audio_ms",
+    "abandoned",
+    "frames_from_caller",
+    "frames_to_caller",
+    "caller_gaps",
+    "interruptions",
+    "response_ms_mean",
+    "added_latency_p50_us",
+    "added_latency_p99_us",
 ];
 
 /// The fixed columns of a contacts export; one column per custom field follows, named
@@ -103,6 +114,26 @@ fn json_cell(v: Option<&Value>) -> Cell {
         Some(Value::Bool(b)) => Cell::Text(b.to_string()),
         Some(other) => Cell::text(other.to_string()),
     }
+}
+
+/// The quality columns: empty for a call that was never bridged.
+fn quality_cells(cells: &mut Vec<Cell>, q: Option<&CallQuality>) {
+    let Some(q) = q else {
+        cells.extend((0..9).map(|_| Cell::Empty));
+        return;
+    };
+    cells.extend([
+        Cell::opt_int(q.first_audio_ms),
+        Cell::Text(q.abandoned.to_string()),
+        Cell::int(q.frames_from_caller),
+        Cell::int(q.frames_to_caller),
+        Cell::int(q.caller_gaps),
+        Cell::int(q.interruptions),
+        q.response_ms_mean
+            .map_or(Cell::Empty, |ms| Cell::Number((ms * 10.0).round() / 10.0)),
+        Cell::opt_int(q.added_latency_p50_us),
+        Cell::opt_int(q.added_latency_p99_us),
+    ]);
 }
 
 fn transcript_text(turns: &[TranscriptTurn]) -> String {
@@ -193,8 +224,9 @@ impl Rows {
                     .store
                     .export_calls_page(filter, self.before_id, limit)
                     .await?;
+                let ids: Vec<i64> = page.iter().map(|r| r.call.id).collect();
+                let mut qualities = self.store.qualities_of(&ids).await?;
                 let mut transcripts = if *transcript {
-                    let ids: Vec<i64> = page.iter().map(|r| r.call.id).collect();
                     self.store.transcripts_of(&ids).await?
                 } else {
                     Default::default()
@@ -204,7 +236,8 @@ impl Rows {
                     .into_iter()
                     .map(|r| {
                         let turns = transcript.then(|| transcripts.remove(&r.call.id));
-                        self.call_cells(r, turns)
+                        let quality = qualities.remove(&r.call.id);
+                        self.call_cells(r, quality, turns)
                     })
                     .collect::<Vec<_>>();
                 (rows, last, limit)
@@ -236,6 +269,7 @@ impl Rows {
     fn call_cells(
         &self,
         r: CallExportRow,
+        quality: Option<CallQuality>,
         turns: Option<Option<Vec<TranscriptTurn>>>,
     ) -> Vec<Cell> {
         let c = r.call;
@@ -260,6 +294,7 @@ impl Rows {
             json_cell(field("call_successful")),
             Cell::opt_text(c.summary),
         ];
+        quality_cells(&mut cells, quality.as_ref());
         let results = field("data_collection_results");
         for k in &self.analysis.data_collection {
             cells.push(json_cell(

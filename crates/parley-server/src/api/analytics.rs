@@ -199,6 +199,9 @@ pub struct CampaignPerformance {
     pub name: String,
     pub state: CampaignState,
     pub totals: Totals,
+    /// Over the last 30 days whatever the range (the abandonment rule's window): the
+    /// abandonment rate and the calls with a slow first audio or a slow relay.
+    pub quality: parley_domain::quality::CampaignQuality,
 }
 
 /// Every campaign, newest first, with its calls in the range.
@@ -356,10 +359,13 @@ pub async fn campaigns(
 ) -> ApiResult<Json<CampaignsPerformance>> {
     let range = range(&state, q.from.as_deref(), q.to.as_deref(), None).await?;
     let rate = cost_per_minute(&state);
-    let items = state
-        .store
-        .campaign_call_counts(&range)
-        .await?
+    let since = super::campaigns::quality_window_start();
+    let (counts, quality) = tokio::try_join!(
+        state.store.campaign_call_counts(&range),
+        state.store.all_campaign_quality_counts(since),
+    )?;
+    let quality: std::collections::HashMap<i64, _> = quality.into_iter().collect();
+    let items = counts
         .into_iter()
         .map(|c| {
             let campaign_state = CampaignState::parse(&c.state).ok_or_else(|| {
@@ -373,6 +379,11 @@ pub async fn campaigns(
                 name: c.name,
                 state: campaign_state,
                 totals: Totals::new(&c.counts, rate),
+                quality: quality
+                    .get(&c.campaign_id)
+                    .copied()
+                    .unwrap_or_default()
+                    .campaign_quality(),
             })
         })
         .collect::<ApiResult<_>>()?;

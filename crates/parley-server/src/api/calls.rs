@@ -61,6 +61,9 @@ pub struct CallDetail {
     /// The analysis' data-collection values and evaluation verdicts as typed fields (the
     /// raw analysis stays in `analysis`).
     pub results: Vec<CallResult>,
+    /// What the bridge measured, once the bridged call is over; null for a call that was
+    /// never bridged (or is still live).
+    pub quality: Option<parley_domain::quality::CallQuality>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -296,12 +299,13 @@ pub async fn recording(
 
 async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
     let id = call.id;
-    let (events, transcript, recordings, tool_calls, results) = tokio::try_join!(
+    let (events, transcript, recordings, tool_calls, results, quality) = tokio::try_join!(
         state.store.call_events(id),
         state.store.transcript(id),
         state.store.recordings(id),
         state.store.tool_calls(id),
         state.store.call_results(id),
+        state.store.call_quality(id),
     )?;
     let recording = recordings
         .iter()
@@ -322,6 +326,7 @@ async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
         recordings,
         tool_calls,
         results,
+        quality,
     })
 }
 

@@ -11,6 +11,7 @@ use parley_domain::activity::CampaignActivity;
 use parley_domain::campaign::{
     Campaign, CampaignAction, CampaignContact, CampaignSettings, CampaignState, ProgressState,
 };
+use parley_domain::quality::CampaignQuality;
 use parley_engine::events::LiveEvent;
 use parley_store::{CampaignUpdate, ContactSelector, NewCampaign};
 use serde::{Deserialize, Serialize};
@@ -183,16 +184,42 @@ pub async fn list(
     ))
 }
 
+/// A campaign with its call quality over the last 30 days.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignDetail {
+    #[serde(flatten)]
+    pub campaign: Campaign,
+    /// Its bridged calls answered in the last 30 days: the abandonment rate (47 CFR
+    /// 64.1200(a)(7); the campaign pauses itself over `settings.max_abandonment_rate_pct`)
+    /// and the calls with a slow first audio or a slow relay.
+    pub quality: CampaignQuality,
+}
+
+/// The start of the rolling abandonment window, epoch ms.
+pub(crate) fn quality_window_start() -> i64 {
+    use parley_domain::quality::ABANDONMENT_WINDOW_DAYS;
+    parley_domain::time::now_millis() - ABANDONMENT_WINDOW_DAYS * 86_400_000
+}
+
 #[utoipa::path(get, path = "/api/v1/campaigns/{id}", tag = "campaigns", params(("id" = i64, Path)),
-    responses((status = 200, body = Campaign), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn get(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<Campaign>> {
-    Ok(Json(
-        state
-            .store
-            .get_campaign(id)
-            .await
-            .or_not_found("campaign")?,
-    ))
+    responses((status = 200, body = CampaignDetail), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<CampaignDetail>> {
+    let campaign = state
+        .store
+        .get_campaign(id)
+        .await
+        .or_not_found("campaign")?;
+    let counts = state
+        .store
+        .campaign_quality_counts(id, quality_window_start())
+        .await?;
+    Ok(Json(CampaignDetail {
+        campaign,
+        quality: counts.campaign_quality(),
+    }))
 }
 
 /// Changes a campaign that is draft, scheduled or paused.

@@ -25,6 +25,7 @@ mod import_bounds;
 mod metrics;
 mod pickup;
 mod privacy;
+mod quality;
 mod request_ids;
 mod results;
 mod sheet_writes;

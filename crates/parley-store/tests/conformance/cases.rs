@@ -17,6 +17,7 @@ pub use super::dnc_cases::*;
 pub use super::export_cases::*;
 pub use super::frequency_cases::*;
 pub use super::import_cases::*;
+pub use super::quality_cases::*;
 pub use super::result_cases::*;
 pub use super::retention_cases::*;
 pub use super::sheet_write_cases::*;

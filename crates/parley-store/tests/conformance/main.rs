@@ -13,6 +13,7 @@ mod dnc_cases;
 mod export_cases;
 mod frequency_cases;
 mod import_cases;
+mod quality_cases;
 mod result_cases;
 mod retention_cases;
 mod sheet_write_cases;
@@ -70,6 +71,8 @@ macro_rules! conformance {
 }
 
 conformance!(
+    call_quality_is_stored_once_and_counted_per_campaign,
+    the_abandoned_call_that_tips_the_rate_pauses_the_campaign_in_its_transaction,
     transcripts_then_call_records_past_retention_are_deleted_in_batches,
     users_sessions_and_api_keys,
     the_last_enabled_admin_stays,
