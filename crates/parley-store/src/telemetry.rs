@@ -15,6 +15,10 @@ pub struct WorkInFlight {
     pub deliveries_pending: i64,
     /// Webhook deliveries that failed and wait for a retry.
     pub deliveries_retrying: i64,
+    /// Sheet write-back rows waiting for their first write.
+    pub sheet_writes_pending: i64,
+    /// Sheet write-back rows that failed and wait for a retry.
+    pub sheet_writes_retrying: i64,
 }
 
 /// One connection pool as it is now.
@@ -41,17 +45,23 @@ impl Db {
         )
         .fetch_all(c)
         .await)?;
-        let count = |state: &str| {
-            queued
-                .iter()
-                .find(|(s, _)| s == state)
-                .map_or(0, |(_, n)| *n)
+        // So does the one on due sheet writes.
+        let writes: Vec<(String, i64)> = on_conn!(self, c => sqlx::query_as(
+            "SELECT state, COUNT(*) FROM sheet_writes \
+              WHERE state IN ('pending', 'retrying') GROUP BY state",
+        )
+        .fetch_all(c)
+        .await)?;
+        let count = |rows: &[(String, i64)], state: &str| {
+            rows.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n)
         };
         Ok(WorkInFlight {
             campaign_calls,
             single_calls,
-            deliveries_pending: count("pending"),
-            deliveries_retrying: count("failed"),
+            deliveries_pending: count(&queued, "pending"),
+            deliveries_retrying: count(&queued, "failed"),
+            sheet_writes_pending: count(&writes, "pending"),
+            sheet_writes_retrying: count(&writes, "retrying"),
         })
     }
 }

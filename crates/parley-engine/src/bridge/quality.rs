@@ -29,6 +29,7 @@ use parley_domain::quality::{
 };
 use parley_store::StoreError;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -172,7 +173,8 @@ impl Engine {
         let ended = self.end_bridged_call(call_id, termination, quality.answered_at_ms, |live| {
             quality.figures(live)
         });
-        if let Err(e) = Box::pin(ended).await {
+        let span = tracing::info_span!("bridge_end", call_id, node = %self.node);
+        if let Err(e) = Box::pin(ended.instrument(span)).await {
             tracing::warn!(call_id, error = %e, "recording the end of the bridge failed");
         }
     }
@@ -215,7 +217,27 @@ impl Engine {
                 }
             }
         }
-        self.commit(tx, after).await
+        self.commit(tx, after).await?;
+        if recorded {
+            count_bridge_metrics(&figures);
+        }
+        Ok(())
+    }
+}
+
+/// A call's share of the bridge metrics, counted once, when its figures are committed (so
+/// the frame counters move as calls end, not frame by frame: no cost on the audio path).
+fn count_bridge_metrics(figures: &CallQuality) {
+    let frames = |n: i64| u64::try_from(n).unwrap_or(0);
+    metrics::counter!("parley_bridge_frames_total", "direction" => "to_agent")
+        .increment(frames(figures.frames_to_agent));
+    metrics::counter!("parley_bridge_frames_total", "direction" => "to_caller")
+        .increment(frames(figures.frames_to_caller));
+    if let Some(ms) = figures.first_audio_ms {
+        metrics::histogram!("parley_agent_first_audio_seconds").record(ms as f64 / 1e3);
+    }
+    if let Some(us) = figures.added_latency_p99_us {
+        metrics::histogram!("parley_bridge_added_latency_seconds").record(us as f64 / 1e6);
     }
 }
 

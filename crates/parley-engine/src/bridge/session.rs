@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as AgentMessage;
+use tracing::Instrument;
 
 /// Twilio sends `connected` then `start`; a stream that sends more before its `start`
 /// is not Twilio. (How long it may take is `http.media_start_timeout_secs`.)
@@ -125,8 +126,10 @@ impl Engine {
         // agent session may outlive its call.
         // Caller audio that comes meanwhile is held for the agent (see `hold`).
         let mut held = Held::default();
+        let setup_started = std::time::Instant::now();
+        let setup = tracing::info_span!("agent_setup", call_id, campaign_id = call.campaign_id, node = %self.node);
         let connected = tokio::select! {
-            agent = Box::pin(self.connect_agent(&call)) => agent,
+            agent = Box::pin(self.connect_agent(&call).instrument(setup)) => agent,
             () = wait_until_gone(&mut twilio, &mut held, &mut quality) => {
                 tracing::info!(call_id, "call ended while the agent was connecting");
                 let why = (TerminationSource::Callee, Some("hung up before the agent joined"));
@@ -142,7 +145,11 @@ impl Engine {
             }
         };
         let agent = match connected {
-            Ok(agent) => agent,
+            Ok(agent) => {
+                metrics::histogram!("parley_bridge_agent_setup_seconds")
+                    .record(setup_started.elapsed().as_secs_f64());
+                agent
+            }
             Err(reason) => {
                 tracing::warn!(call_id, %reason, "agent unreachable");
                 let reason = format!("agent unreachable: {reason}");

@@ -89,7 +89,7 @@ pub(super) const METRICS: &[Metric] = &[
     gauge("parley_bridges_live", "Calls bridged on this node now."),
     counter(
         "parley_bridge_frames_total",
-        "Audio frames relayed by the bridge, by direction (to_agent, to_caller).",
+        "Audio frames relayed by the bridge, by direction (to_agent, to_caller), counted as each call ends.",
     ),
     counter(
         "parley_bridge_frames_dropped_total",
@@ -118,6 +118,10 @@ pub(super) const METRICS: &[Metric] = &[
     gauge(
         "parley_webhook_deliveries_queued",
         "Webhook deliveries waiting, by state (pending, retrying), for the whole account.",
+    ),
+    gauge(
+        "parley_sheet_writes_queued",
+        "Google Sheets write-back rows waiting, by state (pending, retrying), for the whole account.",
     ),
     gauge(
         "parley_db_pool_connections",

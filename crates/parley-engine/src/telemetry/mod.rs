@@ -122,6 +122,10 @@ impl Engine {
             .set(work.deliveries_pending as f64);
         gauge!("parley_webhook_deliveries_queued", "state" => "retrying")
             .set(work.deliveries_retrying as f64);
+        gauge!("parley_sheet_writes_queued", "state" => "pending")
+            .set(work.sheet_writes_pending as f64);
+        gauge!("parley_sheet_writes_queued", "state" => "retrying")
+            .set(work.sheet_writes_retrying as f64);
     }
 }
 
