@@ -242,6 +242,11 @@ async function main() {
       if (turns < 2) throw new Error(`expected a conversation, got ${turns} turns`);
       await page.locator(".turn-agent").first().waitFor();
       await page.locator(".turn-user").first().waitFor();
+      // The bridge's figures for this call: the agent answered in time, audio flowed.
+      const quality = await page.getByTestId("call-quality").innerText();
+      if (!/after the answer/.test(quality) || /abandoned|never/.test(quality))
+        throw new Error(`unexpected call quality: ${quality}`);
+      if (!/[1-9][\d,]* from the contact/.test(quality)) throw new Error(`no caller frames counted: ${quality}`);
       callUrl = page.url();
     });
 

@@ -148,7 +148,25 @@ mod tests {
     fn the_grafana_board_shows_every_documented_metric_and_nothing_else() {
         let board: serde_json::Value = serde_json::from_str(BOARD).unwrap();
         let mut used = BTreeSet::new();
+        let mut ids = BTreeSet::new();
+        for key in ["title", "uid", "schemaVersion", "panels", "__inputs"] {
+            assert!(!board[key].is_null(), "the board lacks {key}");
+        }
         for panel in board["panels"].as_array().unwrap() {
+            // What Grafana needs to place and draw each panel.
+            assert!(
+                ids.insert(panel["id"].as_u64().unwrap()),
+                "duplicate panel id"
+            );
+            let kind = panel["type"].as_str().unwrap();
+            assert!(["row", "timeseries"].contains(&kind), "{kind}");
+            let grid = &panel["gridPos"];
+            let (x, w) = (grid["x"].as_u64().unwrap(), grid["w"].as_u64().unwrap());
+            assert!(x + w <= 24 && grid["h"].as_u64().unwrap() > 0, "{grid}");
+            if kind == "timeseries" {
+                assert_eq!(panel["datasource"]["uid"], "${DS_PROMETHEUS}");
+                assert!(!panel["targets"].as_array().unwrap().is_empty());
+            }
             for target in panel["targets"].as_array().into_iter().flatten() {
                 let expr = target["expr"].as_str().unwrap();
                 for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {

@@ -48,13 +48,16 @@ fn families(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// The value of the one series whose line starts with `series`.
-fn value(text: &str, series: &str) -> f64 {
+/// The value of the one series whose line starts with `name`, if it is there.
+fn series(text: &str, name: &str) -> Option<f64> {
     text.lines()
-        .find(|l| l.starts_with(series))
+        .find(|l| l.starts_with(name))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no series {series} in:\n{text}"))
+}
+
+fn value(text: &str, name: &str) -> f64 {
+    series(text, name).unwrap_or_else(|| panic!("no series {name} in:\n{text}"))
 }
 
 async fn scrape(app: &TestApp) -> String {
@@ -77,6 +80,9 @@ async fn a_scrape_after_a_campaign_shows_every_documented_metric_and_no_phone_nu
     let (status, body) = read(subscribe.send().await.unwrap()).await;
     assert_eq!(status, 201, "{body}");
     let id = campaign_with(&app, &[PHONE], 1).await;
+    let before = scrape(&app).await;
+    let placed = r#"parley_calls_placed_total{kind="campaign"}"#;
+    let placed_before = series(&before, placed).unwrap_or(0.0);
     let (status, _) = app
         .call(Method::POST, &format!("/api/v1/campaigns/{id}/start"), None)
         .await;
@@ -105,7 +111,10 @@ async fn a_scrape_after_a_campaign_shows_every_documented_metric_and_no_phone_nu
         "exported but not documented: {undocumented:?}"
     );
     // Other tests share the process's recorder: at least this campaign's work shows.
-    assert!(value(&text, "parley_calls_placed_total{kind=\"campaign\"}") >= 1.0);
+    assert!(
+        value(&text, placed) >= placed_before + 1.0,
+        "the counter moved with the call"
+    );
     assert!(value(&text, "parley_dialer_claims_total") >= 1.0);
     assert!(value(&text, "parley_bridge_frames_total{direction=\"to_caller\"}") >= 1.0);
     assert!(value(&text, "parley_agent_first_audio_seconds_count") >= 1.0);

@@ -248,6 +248,8 @@ async fn campaign(store: &Store) -> i64 {
                 interested,
             ],
         },
+        // The contacts these tests write back for carry no consent records.
+        required_consent: parley_domain::consent::ConsentType::None,
         ..Default::default()
     };
     store
@@ -527,12 +529,12 @@ async fn a_sandbox_campaign_imported_from_the_fake_sheet_writes_its_results_back
         .await;
     assert_eq!(status, 201, "{campaign}");
     let id = campaign["id"].as_i64().unwrap();
-    // Rows 2 and 4 of the sandbox sheet: the callee who converses, the one who does not answer.
+    // Rows 2 to 4 of the sandbox sheet, with their consent columns (G to I).
     let (status, report) = app
         .call(
             Method::POST,
             "/api/v1/contacts/import/sheets",
-            Some(json!({"spreadsheet": SANDBOX_SPREADSHEET_ID, "range": "Sheet1!A1:F4", "campaign_id": id})),
+            Some(json!({"spreadsheet": SANDBOX_SPREADSHEET_ID, "range": "Sheet1!A1:I4", "campaign_id": id})),
         )
         .await;
     assert_eq!(status, 200, "{report}");
