@@ -97,12 +97,13 @@ async function startServer() {
 // Sandbox callees (README "Sandbox calls"): numbers outside the persona list converse and
 // say goodbye; +15550100002 is a voicemail.
 function csv() {
-  const rows = ["phone,first_name,last_name,company,tags"];
+  // With the written consent a new campaign requires by default.
+  const rows = ["phone,first_name,last_name,company,tags,consent_type,consent_at"];
   for (let i = 0; i < 14; i++) {
     const n = i === 3 ? "+15550100002" : `+1555010${String(100 + i).padStart(4, "0")}`;
-    rows.push(`${n},Person${i},Test,Acme,e2e`);
+    rows.push(`${n},Person${i},Test,Acme,e2e,express_written,2026-01-15`);
   }
-  rows.push("not-a-phone,Bad,Row,Acme,e2e");
+  rows.push("not-a-phone,Bad,Row,Acme,e2e,express_written,2026-01-15");
   return rows.join("\n") + "\n";
 }
 
@@ -185,8 +186,8 @@ async function main() {
       await page.getByLabel("Name").fill("E2E campaign");
       await page.getByLabel("Calls at once").fill("2");
       await page.getByLabel("Calls per second").fill("2");
-      await page.getByLabel("From").fill("00:00");
-      await page.getByLabel("Until").fill("23:59");
+      await page.getByLabel("From", { exact: true }).fill("00:00");
+      await page.getByLabel("Until", { exact: true }).fill("23:59");
       for (const day of ["Sat", "Sun"]) await page.getByLabel(day, { exact: true }).check();
       await page.getByLabel("Allow calls outside").check();
       // One attempt per contact, so every contact finishes in this run.
