@@ -54,8 +54,8 @@ pub struct SheetWriter {
 impl SheetWriter {
     pub fn new(engine: Engine) -> SheetWriter {
         SheetWriter {
+            node: engine.node.clone(),
             engine,
-            node: format!("node-{}", &crate::secrets::random_token()[..12]),
             clock: Arc::new(chrono::Utc::now),
         }
     }
