@@ -314,6 +314,9 @@ pub struct CampaignSettings {
     /// agent's first audio over 2 s after the answer), once it has 20 such calls
     /// (47 CFR 64.1200(a)(7) allows 3%). 0-100.
     pub max_abandonment_rate_pct: f64,
+    /// What the first message must say, and how calls into all-party-consent
+    /// jurisdictions are recorded.
+    pub disclosures: crate::disclosure::Disclosures,
 }
 
 impl Default for CampaignSettings {
@@ -337,6 +340,7 @@ impl Default for CampaignSettings {
             required_consent: crate::consent::CAMPAIGN_DEFAULT,
             sheet_write_back: Default::default(),
             max_abandonment_rate_pct: crate::quality::DEFAULT_MAX_ABANDONMENT_PCT,
+            disclosures: Default::default(),
         }
     }
 }
@@ -431,6 +435,7 @@ impl CampaignSettings {
             }
         }
         self.sheet_write_back.validate(&mut e);
+        self.disclosures.validate(&mut e);
         e.into_result()
     }
 }

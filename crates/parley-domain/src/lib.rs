@@ -12,6 +12,7 @@ pub mod campaign;
 pub mod capacity;
 pub mod consent;
 pub mod contact;
+pub mod disclosure;
 pub mod import;
 pub mod jurisdiction;
 mod names;

@@ -172,6 +172,7 @@ impl From<StoreError> for ApiError {
                 ApiError::new(ErrorCode::Conflict, e.to_string())
                     .with_details(serde_json::json!({ "current_state": state }))
             }
+            StoreError::Invalid(errors) => ApiError::validation(errors),
             other => ApiError::internal(other),
         }
     }

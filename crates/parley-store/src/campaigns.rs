@@ -93,6 +93,14 @@ impl TryFrom<CampaignRow> for Campaign {
     }
 }
 
+/// What a campaign must satisfy before it may dial (or wait to), beyond its settings'
+/// own validity.
+fn check_dialable(s: &CampaignSettings) -> Result<()> {
+    s.disclosures
+        .check_start(s.first_message.as_deref(), s.record_calls)
+        .map_err(StoreError::Invalid)
+}
+
 fn settings_json(s: &CampaignSettings) -> Result<String> {
     serde_json::to_string(s).map_err(|e| StoreError::Corrupt(format!("settings: {e}")))
 }
@@ -170,7 +178,12 @@ impl Store {
         }
         let name = update.name.clone().unwrap_or(current.name);
         let description = update.description.clone().unwrap_or(current.description);
-        let settings = settings_json(update.settings.as_ref().unwrap_or(&current.settings))?;
+        let new_settings = update.settings.as_ref().unwrap_or(&current.settings);
+        // A scheduled campaign starts dialling with no further start to check it.
+        if current.state == CampaignState::Scheduled {
+            check_dialable(new_settings)?;
+        }
+        let settings = settings_json(new_settings)?;
         let mut tx = self.begin().await?;
         tx.point("update_campaign")?;
         // The state check repeats in SQL so a concurrent start cannot slip in between.
@@ -276,6 +289,10 @@ impl Tx {
         }
         let starts_later = current.settings.start_date.is_some_and(|d| d > today);
         let next = current.state.apply(action, starts_later)?;
+        let dials_next = matches!(next, CampaignState::Running | CampaignState::Scheduled);
+        if dials_next {
+            check_dialable(&current.settings)?;
+        }
         self.point("transition_campaign")?;
         let now = now_millis();
         let started = (next == CampaignState::Running).then_some(now);
@@ -290,7 +307,8 @@ impl Tx {
         let sql = format!(
             "UPDATE campaigns SET state = $2, state_reason = $3, updated_at = $4, \
              started_at = COALESCE(started_at, $5), finished_at = COALESCE(finished_at, $6) \
-             WHERE id = $1 AND state = $7{has_contacts} RETURNING {CAMPAIGN_COLUMNS}"
+             WHERE id = $1 AND state = $7 AND updated_at = $8{has_contacts} \
+             RETURNING {CAMPAIGN_COLUMNS}"
         );
         let row: Option<CampaignRow> = on_conn!(self, c => sqlx::query_as(&sql)
             .bind(id)
@@ -300,6 +318,9 @@ impl Tx {
             .bind(started)
             .bind(finished)
             .bind(current.state.as_str())
+            // The row as read: the settings checked above are the settings that start (an
+            // edit since the read moves `updated_at`, and makes this a conflict instead).
+            .bind(current.updated_at.timestamp_millis())
             .fetch_optional(c)
             .await)?;
         let Some(row) = row else {

@@ -15,6 +15,10 @@ pub enum StoreError {
         state: CampaignState,
         message: &'static str,
     },
+    /// The stored settings do not allow this change (e.g. starting a campaign whose first
+    /// message lacks its required disclosures); each error names the setting to change.
+    #[error("{0}")]
+    Invalid(parley_domain::FieldErrors),
     #[error("database URL must start with sqlite: or postgres:")]
     UnsupportedUrl,
     /// Stored data that no longer parses (e.g. settings JSON written by a newer version).

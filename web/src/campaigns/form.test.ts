@@ -28,6 +28,13 @@ const settings: Settings = {
   first_message: null,
   prompt: null,
   required_consent: "express_written",
+  disclosures: {
+    required: true,
+    identification: "Acme Dental",
+    ai_voice: "an AI assistant",
+    all_party_recording: "notice_first",
+    recording_notice: "This call is recorded.",
+  },
   sheet_write_back: {
     enabled: true,
     columns: [

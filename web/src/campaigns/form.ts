@@ -120,6 +120,13 @@ export const campaignSchema = z
       first_message: z.string(),
       prompt: z.string(),
       required_consent: z.enum(["express_written", "express", "existing_business_relationship", "none"]),
+      disclosures: z.object({
+        required: z.boolean(),
+        identification: z.string().max(500, "At most 500 characters"),
+        ai_voice: z.string().max(500, "At most 500 characters"),
+        all_party_recording: z.enum(["do_not_record", "notice_first"]),
+        recording_notice: z.string().max(500, "At most 500 characters"),
+      }),
       sheet_write_back: z.object({
         enabled: z.boolean(),
         columns: z.string().refine(
@@ -149,6 +156,16 @@ export const campaignSchema = z
         path: ["settings", "end_date"],
         message: "Must not be before the start date",
       });
+    }
+    const d = v.settings.disclosures;
+    for (const field of ["identification", "ai_voice"] as const) {
+      if (d.required && !d[field].trim()) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["settings", "disclosures", field],
+          message: "Required when the first message must carry the disclosures",
+        });
+      }
     }
     const am = v.settings.answering_machine;
     if (am.policy === "leave_voicemail" && !am.voicemail_message.trim()) {
@@ -204,6 +221,13 @@ export function toForm(c: { name: string; description?: string | null; settings:
       first_message: s.first_message ?? "",
       prompt: s.prompt ?? "",
       required_consent: s.required_consent,
+      disclosures: {
+        required: s.disclosures?.required ?? false,
+        identification: s.disclosures?.identification ?? "",
+        ai_voice: s.disclosures?.ai_voice ?? "",
+        all_party_recording: s.disclosures?.all_party_recording ?? "do_not_record",
+        recording_notice: s.disclosures?.recording_notice ?? "",
+      },
       sheet_write_back: {
         enabled: s.sheet_write_back?.enabled ?? false,
         columns: (s.sheet_write_back?.columns ?? []).map(columnLine).join("\n"),
@@ -235,6 +259,13 @@ export function toRequest(v: Parsed): { name: string; description: string | null
       ),
       first_message: blankToNull(s.first_message),
       prompt: blankToNull(s.prompt),
+      disclosures: {
+        required: s.disclosures.required,
+        identification: blankToNull(s.disclosures.identification),
+        ai_voice: blankToNull(s.disclosures.ai_voice),
+        all_party_recording: s.disclosures.all_party_recording,
+        recording_notice: blankToNull(s.disclosures.recording_notice),
+      },
       sheet_write_back: {
         enabled: s.sheet_write_back.enabled,
         columns: rows(s.sheet_write_back.columns).map(columnOf),

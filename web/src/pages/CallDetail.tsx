@@ -123,7 +123,13 @@ export default function CallDetailPage() {
             </div>
           </>
         ) : (
-          <p className="muted">{ended ? "No recording for this call." : "The recording appears after the call."}</p>
+          <p className="muted">
+            {c.recording_withheld_by
+              ? `Not recorded: every party must consent to a recording where this contact is (${c.recording_withheld_by}).`
+              : ended
+                ? "No recording for this call."
+                : "The recording appears after the call."}
+          </p>
         )}
       </div>
     </section>

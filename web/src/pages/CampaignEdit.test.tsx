@@ -34,6 +34,13 @@ const settings = {
   sheet_write_back: { enabled: false, columns: [] },
   prompt: null,
   required_consent: "express_written",
+  disclosures: {
+    required: false,
+    identification: null,
+    ai_voice: null,
+    all_party_recording: "do_not_record",
+    recording_notice: null,
+  },
 };
 Object.assign(settings.retry, { short_call_seconds: 10, max_attempts_per_day: 2 });
 

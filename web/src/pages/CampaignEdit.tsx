@@ -197,6 +197,47 @@ function CampaignFormView({ id, initial }: { id: number | null; initial: Campaig
         </fieldset>
 
         <fieldset>
+          <legend>Disclosures</legend>
+          <label className="check">
+            <input type="checkbox" {...register("settings.disclosures.required")} /> The first message must say
+            who is calling and that the voice is automated (checked when the campaign starts)
+          </label>
+          <div className="row-fields">
+            <Field
+              label="Who is calling"
+              error={err(s + "disclosures.identification")}
+              hint="As the first message must say it, e.g. Acme Dental"
+            >
+              <input {...register("settings.disclosures.identification")} />
+            </Field>
+            <Field
+              label="Automated-voice words"
+              error={err(s + "disclosures.ai_voice")}
+              hint="e.g. an AI assistant"
+            >
+              <input {...register("settings.disclosures.ai_voice")} />
+            </Field>
+          </div>
+          <Field
+            label="Recorded calls where every party must consent"
+            error={err(s + "disclosures.all_party_recording")}
+            hint="States such as Florida and Maryland need every party's consent to a recording"
+          >
+            <select {...register("settings.disclosures.all_party_recording")}>
+              <option value="do_not_record">Do not record those calls</option>
+              <option value="notice_first">Record them after the agent says the notice below</option>
+            </select>
+          </Field>
+          <Field
+            label="Recording notice"
+            error={err(s + "disclosures.recording_notice")}
+            hint="Said before the first message, e.g. This call is recorded."
+          >
+            <input {...register("settings.disclosures.recording_notice")} />
+          </Field>
+        </fieldset>
+
+        <fieldset>
           <legend>Google Sheets write-back</legend>
           <label className="check">
             <input type="checkbox" {...register("settings.sheet_write_back.enabled")} /> Write each call&apos;s

@@ -24,6 +24,10 @@ pub struct CallOptions {
     /// Twilio's `TimeLimit` for the call; reaching it means the call timed out.
     #[serde(default)]
     pub max_duration_seconds: Option<u32>,
+    /// The rule that kept this call from being recorded (every party must consent where
+    /// the callee is), e.g. `Fla. Stat. 934.03`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_withheld_by: Option<String>,
 }
 
 fn default_short_call() -> u32 {

@@ -5,6 +5,8 @@ use crate::events::LiveEvent;
 use crate::Engine;
 use parley_domain::call::{Call, CallOutcome, CallStatus, TerminationSource};
 use parley_domain::campaign::{AnsweringMachine, MachinePolicy};
+use parley_domain::disclosure::Disclosures;
+use parley_domain::jurisdiction::{jurisdiction_of_phone, RuleBook};
 use parley_domain::Phone;
 use parley_store::{NewCall, StatusChange};
 use parley_twilio::rest::{
@@ -65,6 +67,13 @@ impl Engine {
             .clone()
             .or_else(|| self.telephony.default_agent_id.clone())
             .ok_or(PlaceError::NoAgent)?;
+        // A call on its own has no campaign to choose a recording notice: where every
+        // party must consent (by the number's state), it is not recorded.
+        let recording = Disclosures::default().call_recording(
+            req.record,
+            req.options.first_message.as_deref(),
+            RuleBook::shipped().all_party_recording_consent(&jurisdiction_of_phone(&to)),
+        );
         // The call and its audit row are one change; the carrier is asked after it.
         let mut tx = self.store.begin().await.map_err(CallError::from)?;
         let call = tx
@@ -79,6 +88,7 @@ impl Engine {
                 overrides: serde_json::to_value(CallOptions {
                     max_duration_seconds: (req.max_duration_seconds > 0)
                         .then_some(req.max_duration_seconds),
+                    recording_withheld_by: recording.withheld_by,
                     ..req.options.clone()
                 })
                 .unwrap_or_default(),
@@ -97,7 +107,7 @@ impl Engine {
         tx.commit().await.map_err(CallError::from)?;
         let options = DialOptions {
             answering_machine: req.options.answering_machine.clone(),
-            record: req.record,
+            record: recording.record,
             max_duration_seconds: req.max_duration_seconds,
         };
         Ok(self.dial(call, &options).await?)

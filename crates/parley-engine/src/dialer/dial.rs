@@ -8,7 +8,7 @@ use parley_domain::activity::{OUTSIDE_WINDOW_REASON, STATE_HOURS_REASON};
 use parley_domain::call::{Call, CallStatus};
 use parley_domain::campaign::{Campaign, CampaignSettings};
 use parley_domain::contact::{Contact, CustomFields};
-use parley_domain::jurisdiction::contact_jurisdiction;
+use parley_domain::jurisdiction::{contact_jurisdiction, RuleBook};
 use parley_domain::timezones::contact_zone;
 use parley_domain::window::CallingRules;
 use parley_domain::Phone;
@@ -58,8 +58,8 @@ impl Dialer {
         let zone = contact_zone(claim.timezone.as_deref(), &phone);
         let fields: CustomFields = serde_json::from_str(&claim.custom_fields).unwrap_or_default();
         // The strictest of the campaign's window, the federal rule and the contact's state.
-        let rules =
-            CallingRules::for_contact(&campaign.settings, &contact_jurisdiction(&fields, &phone));
+        let place = contact_jurisdiction(&fields, &phone);
+        let rules = CallingRules::for_contact(&campaign.settings, &place);
         let now = self.now();
         if !rules.is_callable(zone, now) {
             let reason = match rules.blocking_state_law(zone, now) {
@@ -112,8 +112,14 @@ impl Dialer {
                 .unwrap_or_default(),
             ids => ids[(contact_id as usize) % ids.len()].to_string(),
         };
+        let recording = s.disclosures.call_recording(
+            s.record_calls,
+            s.first_message.as_deref(),
+            RuleBook::shipped().all_party_recording_consent(&place),
+        );
         let options = CallOptions {
-            first_message: s.first_message.clone(),
+            first_message: recording.first_message,
+            recording_withheld_by: recording.withheld_by,
             prompt: s.prompt.clone(),
             answering_machine: s.answering_machine.clone(),
             short_call_seconds: s.retry.short_call_seconds,
@@ -148,7 +154,7 @@ impl Dialer {
         };
         let dial = DialOptions {
             answering_machine: s.answering_machine.clone(),
-            record: s.record_calls,
+            record: recording.record,
             max_duration_seconds: s.max_call_duration_seconds,
         };
         self.engine.dial_attempt(call, &phone, &dial).await

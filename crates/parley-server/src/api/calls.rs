@@ -55,6 +55,10 @@ pub struct CallDetail {
     pub transcript: Vec<TranscriptTurn>,
     /// The playable recording, once it has been fetched from the carrier.
     pub recording: Option<RecordingLink>,
+    /// Why the call was not recorded although its campaign records: the rule that needs
+    /// every party's consent where the callee is (e.g. `Fla. Stat. 934.03`), with the
+    /// campaign's `disclosures.all_party_recording` set to `do_not_record`.
+    pub recording_withheld_by: Option<String>,
     pub recordings: Vec<Recording>,
     /// The agent's tool calls, oldest first.
     pub tool_calls: Vec<ToolCallRecord>,
@@ -211,6 +215,7 @@ pub async fn place(
             answering_machine: machine,
             short_call_seconds: CampaignSettings::default().retry.short_call_seconds,
             max_duration_seconds: None, // set from `max_duration_seconds` below
+            recording_withheld_by: None, // decided where the call is placed
         },
         record: body.record.unwrap_or(true),
         max_duration_seconds: duration,
@@ -299,14 +304,16 @@ pub async fn recording(
 
 async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
     let id = call.id;
-    let (events, transcript, recordings, tool_calls, results, quality) = tokio::try_join!(
+    let (events, transcript, recordings, tool_calls, results, quality, (_, overrides)) = tokio::try_join!(
         state.store.call_events(id),
         state.store.transcript(id),
         state.store.recordings(id),
         state.store.tool_calls(id),
         state.store.call_results(id),
         state.store.call_quality(id),
+        state.store.call_agent_inputs(id),
     )?;
+    let options: CallOptions = serde_json::from_value(overrides).unwrap_or_default();
     let recording = recordings
         .iter()
         .rev()
@@ -323,6 +330,7 @@ async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
         events,
         transcript,
         recording,
+        recording_withheld_by: options.recording_withheld_by,
         recordings,
         tool_calls,
         results,

@@ -34,15 +34,26 @@ pub async fn campaign_with(app: &TestApp, phones: &[&str], max_concurrent: u32) 
     for (i, p) in phones.iter().enumerate() {
         csv.push_str(&format!("{p},Person{i},dialer\n"));
     }
+    let id = create_campaign(app, "dialer", settings(max_concurrent)).await;
+    import_csv(app, id, csv).await;
+    id
+}
+
+/// Creates a campaign with these settings; returns its id.
+pub async fn create_campaign(app: &TestApp, name: &str, settings: Value) -> i64 {
     let (status, campaign) = app
         .call(
             Method::POST,
             "/api/v1/campaigns",
-            Some(json!({"name": "dialer", "settings": settings(max_concurrent)})),
+            Some(json!({"name": name, "settings": settings})),
         )
         .await;
     assert_eq!(status, 201, "{campaign}");
-    let id = campaign["id"].as_i64().unwrap();
+    campaign["id"].as_i64().unwrap()
+}
+
+/// Imports a CSV's contacts into campaign `id`.
+pub async fn import_csv(app: &TestApp, id: i64, csv: String) {
     let form = reqwest::multipart::Form::new().part(
         "file",
         reqwest::multipart::Part::text(csv).file_name("c.csv"),
@@ -58,7 +69,6 @@ pub async fn campaign_with(app: &TestApp, phones: &[&str], max_concurrent: u32) 
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    id
 }
 
 pub async fn wait_until_completed(app: &TestApp, id: i64) {

@@ -14,6 +14,7 @@ mod connections;
 mod consent;
 mod contacts;
 mod dashboard;
+mod disclosures;
 mod dnc_calls;
 mod doctor;
 mod egress;
