@@ -64,6 +64,10 @@ pub enum LiveEvent {
     ContactOptedOut {
         call_id: i64,
     },
+    /// A webhook delivery's attempt was recorded (delivered, to be retried, or dead).
+    WebhookDeliveryChanged {
+        delivery_id: i64,
+    },
     /// The media stream and the agent session are both gone (whatever ended them).
     StreamEnded {
         call_id: i64,
@@ -76,7 +80,8 @@ impl LiveEvent {
         match self {
             LiveEvent::CampaignChanged { .. }
             | LiveEvent::ProgressChanged { .. }
-            | LiveEvent::SheetWritesChanged { .. } => None,
+            | LiveEvent::SheetWritesChanged { .. }
+            | LiveEvent::WebhookDeliveryChanged { .. } => None,
             LiveEvent::ContactOptedOut { call_id } => Some(*call_id),
             LiveEvent::CallStarted { call_id, .. }
             | LiveEvent::CallUpdated { call_id, .. }

@@ -23,6 +23,8 @@ export function keysFor(m: LiveMessage): QueryKey[] | "all" {
       return [["campaigns"], ["campaign", m.campaign_id], ["campaign-contacts", m.campaign_id]];
     case "sheet_writes_changed":
       return [["sheet-writes", m.campaign_id]];
+    case "webhook_delivery_changed":
+      return [["webhook-deliveries"]];
     case "metrics":
       // Every 5 s while calls happen: today's numbers moved (the message counts the UTC
       // day; the overview shows the person's own day, so it refetches).

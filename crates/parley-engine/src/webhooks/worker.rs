@@ -188,6 +188,9 @@ impl WebhookWorker {
             .store
             .finish_delivery_attempt(d, &self.node, &record, verdict)
             .await?;
+        // The deliveries page (and a test) sees the attempt at once.
+        self.engine
+            .publish(LiveEvent::WebhookDeliveryChanged { delivery_id: d.id });
         Ok(())
     }
 }

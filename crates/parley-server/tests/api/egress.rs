@@ -2,7 +2,7 @@
 //! subscription is made (422 on `url`), and a name that resolves inside the network at
 //! delivery time is refused when the worker connects, logged as a refusal by policy
 //! whether or not anything listens there.
-use crate::harness::{error_code, read, Db, TestApp};
+use crate::harness::{error_code, next_webhook_attempt, read, Db, TestApp};
 use parley_domain::webhook::EventType;
 use parley_store::NewSubscription;
 use reqwest::Method;
@@ -171,6 +171,8 @@ async fn delivery_to_a_rebinding_name_is_refused_at_connect_time(db: Db) {
             .unwrap();
         hooks.push(sub.id);
     }
+    // The worker announces every attempt it records.
+    let mut attempts = app.engine.events.subscribe();
     let id = app.campaign_with_contact("rebind").await;
     let (status, body) = app
         .call(Method::POST, &format!("/api/v1/campaigns/{id}/start"), None)
@@ -194,8 +196,7 @@ async fn delivery_to_a_rebinding_name_is_refused_at_connect_time(db: Db) {
                 {
                     return d.clone();
                 }
-                // Polling the API: the attempt is recorded by the worker in the database.
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                next_webhook_attempt(&mut attempts).await;
             }
         })
         .await

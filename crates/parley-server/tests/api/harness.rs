@@ -275,3 +275,18 @@ pub fn error_code(body: &Value) -> &str {
         .as_str()
         .unwrap_or_else(|| panic!("no error code in {body}"))
 }
+
+/// Waits for the webhook worker's next recorded attempt (any delivery's).
+pub async fn next_webhook_attempt(
+    events: &mut tokio::sync::broadcast::Receiver<parley_engine::events::LiveEvent>,
+) {
+    loop {
+        match events.recv().await {
+            Ok(parley_engine::events::LiveEvent::WebhookDeliveryChanged { .. }) => return,
+            // Missed events may have held one: look again.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => panic!("the engine stopped"),
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! delivered, signed, to a receiving server.
 use crate::calls_e2e::sandbox;
 use crate::campaign_dialer::{campaign_with, wait_until_completed};
-use crate::harness::{error_code, read, TestApp};
+use crate::harness::{error_code, next_webhook_attempt, read, TestApp};
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use parley_engine::webhooks::signature;
@@ -221,6 +221,8 @@ async fn a_campaign_sends_signed_call_and_campaign_events_that_can_be_replayed()
     assert_eq!(status, 201);
     let hook_id = hook["id"].as_i64().unwrap();
     let secret = hook["secret"].as_str().unwrap().to_string();
+    // The worker announces every attempt it records.
+    let mut attempts = app.engine.events.subscribe();
 
     // One conversation; one busy line, tried twice.
     let id = campaign_with(&app, &["+15550100001", "+15550100004"], 2).await;
@@ -317,7 +319,7 @@ async fn a_campaign_sends_signed_call_and_campaign_events_that_can_be_replayed()
             if items.len() == got.len() && items.iter().all(|d| d["state"] == "delivered") {
                 return page;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            next_webhook_attempt(&mut attempts).await;
         }
     })
     .await
