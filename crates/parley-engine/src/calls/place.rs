@@ -5,6 +5,7 @@ use crate::events::LiveEvent;
 use crate::Engine;
 use parley_domain::call::{Call, CallOutcome, CallStatus, TerminationSource};
 use parley_domain::campaign::{AnsweringMachine, MachinePolicy};
+use parley_domain::memory::shown_variables;
 use parley_domain::Phone;
 use parley_store::{NewCall, StatusChange};
 use parley_twilio::rest::{
@@ -76,6 +77,7 @@ impl Engine {
                 from: from.clone(),
                 agent_id: Some(agent_id),
                 dynamic_variables: Value::Object(req.dynamic_variables.clone()),
+                agent_variables: Some(Value::Object(shown_variables(&req.dynamic_variables, &[]))),
                 overrides: serde_json::to_value(CallOptions {
                     max_duration_seconds: (req.max_duration_seconds > 0)
                         .then_some(req.max_duration_seconds),
