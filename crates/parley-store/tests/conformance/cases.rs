@@ -16,6 +16,7 @@ pub use super::dialing_cases::*;
 pub use super::dnc_cases::*;
 pub use super::export_cases::*;
 pub use super::frequency_cases::*;
+pub use super::history_cases::*;
 pub use super::import_cases::*;
 pub use super::quality_cases::*;
 pub use super::result_cases::*;
