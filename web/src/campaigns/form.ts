@@ -23,6 +23,18 @@ export const MACHINE_POLICIES = [
   ["off", "No detection"],
 ] as const;
 
+/// What a call can remember of earlier ones, as the agent's dynamic variables.
+export const MEMORY_VARIABLES = [
+  ["previous_call_summary", "Summary of the previous conversation"],
+  ["previous_outcome", "Its outcome"],
+  ["previous_call_at", "When it was (spoken, in the contact's time)"],
+  ["attempt_number", "Attempt number"],
+  ["callback_reason", "Why the contact asked to be called back"],
+  ["previous_results", "Data collected so far (previous_<item>)"],
+] as const;
+type MemoryVariable = (typeof MEMORY_VARIABLES)[number][0];
+const MEMORY_NAMES = MEMORY_VARIABLES.map(([v]) => v) as [MemoryVariable, ...MemoryVariable[]];
+
 export const CONSENT_TYPES = [
   ["express_written", "Prior express written consent (marketing)"],
   ["express", "Prior express consent"],
@@ -120,6 +132,12 @@ export const campaignSchema = z
       first_message: z.string(),
       prompt: z.string(),
       required_consent: z.enum(["express_written", "express", "existing_business_relationship", "none"]),
+      remember_previous_calls: z.object({
+        enabled: z.boolean(),
+        // A group of checkboxes: none checked reads as `false`.
+        variables: z.preprocess((v) => (Array.isArray(v) ? v : v ? [v] : []), z.array(z.enum(MEMORY_NAMES))),
+      }),
+      hidden_variables: z.string(),
       sheet_write_back: z.object({
         enabled: z.boolean(),
         columns: z.string().refine(
@@ -204,6 +222,11 @@ export function toForm(c: { name: string; description?: string | null; settings:
       first_message: s.first_message ?? "",
       prompt: s.prompt ?? "",
       required_consent: s.required_consent,
+      remember_previous_calls: {
+        enabled: s.remember_previous_calls?.enabled ?? false,
+        variables: (s.remember_previous_calls?.variables ?? []) as MemoryVariable[],
+      },
+      hidden_variables: (s.hidden_variables ?? []).join("\n"),
       sheet_write_back: {
         enabled: s.sheet_write_back?.enabled ?? false,
         columns: (s.sheet_write_back?.columns ?? []).map(columnLine).join("\n"),
@@ -235,6 +258,7 @@ export function toRequest(v: Parsed): { name: string; description: string | null
       ),
       first_message: blankToNull(s.first_message),
       prompt: blankToNull(s.prompt),
+      hidden_variables: lines(s.hidden_variables),
       sheet_write_back: {
         enabled: s.sheet_write_back.enabled,
         columns: rows(s.sheet_write_back.columns).map(columnOf),
