@@ -14,7 +14,8 @@ mod webhooks;
 
 use api::{
     account, admin as admin_api, analytics, audit, calls, campaigns, consent, contacts, dnc,
-    events, exports, history, imports, results, sheet_writes, spreadsheets, status, webhooks as hooks,
+    events, exports, history, imports, results, sheet_writes, spreadsheets, status,
+    webhooks as hooks,
 };
 use auth::routes::{self as auth_routes, SignInLimiter};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};

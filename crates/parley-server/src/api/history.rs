@@ -84,9 +84,7 @@ pub async fn history(
 fn linked(call: ContactCall) -> HistoryCall {
     let id = call.id;
     HistoryCall {
-        transcript_url: call
-            .has_transcript
-            .then(|| format!("/api/v1/calls/{id}")),
+        transcript_url: call.has_transcript.then(|| format!("/api/v1/calls/{id}")),
         recording_url: call
             .has_recording
             .then(|| format!("/api/v1/calls/{id}/recording")),

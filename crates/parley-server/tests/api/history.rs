@@ -100,8 +100,14 @@ async fn a_second_call_to_a_contact_carries_what_the_first_learned_and_the_histo
     let (_, first_call) = app
         .call(Method::GET, &format!("/api/v1/calls/{first}"), None)
         .await;
-    let summary = first_call["summary"].as_str().expect("a summary").to_owned();
-    assert_eq!(first_call["dynamic_variables"], json!({"customer_name": "Ann"}));
+    let summary = first_call["summary"]
+        .as_str()
+        .expect("a summary")
+        .to_owned();
+    assert_eq!(
+        first_call["dynamic_variables"],
+        json!({"customer_name": "Ann"})
+    );
 
     // The second, in a campaign that remembers and hides the name from call records.
     let remember = json!({
@@ -185,7 +191,10 @@ async fn a_second_call_to_a_contact_carries_what_the_first_learned_and_the_histo
             None,
         )
         .await;
-    let cursor = page["next_cursor"].as_str().expect("another page").to_owned();
+    let cursor = page["next_cursor"]
+        .as_str()
+        .expect("another page")
+        .to_owned();
     let (_, rest) = app
         .call(
             Method::GET,
