@@ -173,15 +173,7 @@ impl Store {
             ..page
         };
         let mut db = self.reader().await?;
-        let (exists,): (bool,) = on_conn!(db, c => sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM contacts WHERE id = $1)",
-        )
-        .bind(contact_id)
-        .fetch_one(c)
-        .await)?;
-        if !exists {
-            return Err(StoreError::NotFound);
-        }
+        db.require_contact(contact_id).await?;
         let rows: Vec<HistoryRow> = on_conn!(db, c => sqlx::query_as(
             "SELECT c.id, c.campaign_id, k.name, c.attempt, c.status, c.outcome, c.answered_by, \
              c.duration_seconds, c.summary, c.created_at, c.ended_at, \

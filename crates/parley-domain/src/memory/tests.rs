@@ -14,6 +14,14 @@ fn all() -> RememberPreviousCalls {
     }
 }
 
+fn result(name: &str, value_type: ValueType, value: &str) -> RememberedResult {
+    RememberedResult {
+        name: name.into(),
+        value_type,
+        value: value.into(),
+    }
+}
+
 fn facts() -> Remembered {
     Remembered {
         previous: Some(PreviousCall {
@@ -24,93 +32,102 @@ fn facts() -> Remembered {
         }),
         callback_reason: Some("callee busy".into()),
         results: vec![
-            RememberedResult {
-                name: "plan".into(),
-                value_type: ValueType::String,
-                value: "premium".into(),
-            },
-            RememberedResult {
-                name: "seats".into(),
-                value_type: ValueType::Number,
-                value: "12".into(),
-            },
-            RememberedResult {
-                name: "interested".into(),
-                value_type: ValueType::Boolean,
-                value: "true".into(),
-            },
-            RememberedResult {
-                name: "tools".into(),
-                value_type: ValueType::Json,
-                value: "[\"a\"]".into(),
-            },
-            RememberedResult {
-                name: "outcome".into(),
-                value_type: ValueType::String,
-                value: "a result named like a fixed variable".into(),
-            },
+            result("plan", ValueType::String, "premium"),
+            result("seats", ValueType::Number, "12"),
+            result("interested", ValueType::Boolean, "true"),
+            result("tools", ValueType::Json, "[\"a\"]"),
+            result(
+                "outcome",
+                ValueType::String,
+                "a result named like a fixed variable",
+            ),
         ],
+    }
+}
+
+/// Each UTC time reads as given in its zone.
+fn reads(cases: &[(DateTime<Utc>, Tz, &str)]) {
+    for (at, zone, spoken) in cases {
+        assert_eq!(spoken_time(*at, *zone), *spoken, "{at} in {zone}");
     }
 }
 
 #[test]
 fn a_time_reads_as_spoken_in_the_contacts_zone() {
-    assert_eq!(
-        spoken_time(utc(2026, 12, 1, 20, 5), New_York),
-        "Tuesday, December 1 at 3:05 PM"
-    );
-    assert_eq!(
-        spoken_time(utc(2026, 12, 1, 20, 5), Berlin),
-        "Tuesday, December 1 at 9:05 PM"
-    );
+    reads(&[
+        (
+            utc(2026, 12, 1, 20, 5),
+            New_York,
+            "Tuesday, December 1 at 3:05 PM",
+        ),
+        (
+            utc(2026, 12, 1, 20, 5),
+            Berlin,
+            "Tuesday, December 1 at 9:05 PM",
+        ),
+    ]);
 }
 
 #[test]
 fn the_same_utc_time_reads_an_hour_earlier_after_new_york_falls_back() {
     // Daylight saving time ends on Sunday, November 1, 2026 at 2:00 AM in New York.
-    assert_eq!(
-        spoken_time(utc(2026, 10, 31, 19, 5), New_York),
-        "Saturday, October 31 at 3:05 PM"
-    );
-    assert_eq!(
-        spoken_time(utc(2026, 11, 2, 19, 5), New_York),
-        "Monday, November 2 at 2:05 PM"
-    );
+    reads(&[
+        (
+            utc(2026, 10, 31, 19, 5),
+            New_York,
+            "Saturday, October 31 at 3:05 PM",
+        ),
+        (
+            utc(2026, 11, 2, 19, 5),
+            New_York,
+            "Monday, November 2 at 2:05 PM",
+        ),
+    ]);
 }
 
 #[test]
 fn the_hour_of_the_fall_back_reads_twice_and_the_spring_gap_is_skipped() {
-    // 1:30 AM happens twice on November 1, 2026: EDT (05:30 UTC), then EST (06:30 UTC).
-    assert_eq!(
-        spoken_time(utc(2026, 11, 1, 5, 30), New_York),
-        "Sunday, November 1 at 1:30 AM"
-    );
-    assert_eq!(
-        spoken_time(utc(2026, 11, 1, 6, 30), New_York),
-        "Sunday, November 1 at 1:30 AM"
-    );
-    // On March 8, 2026 clocks jump from 2:00 to 3:00 AM: 07:30 UTC is 3:30 AM EDT.
-    assert_eq!(
-        spoken_time(utc(2026, 3, 8, 6, 30), New_York),
-        "Sunday, March 8 at 1:30 AM"
-    );
-    assert_eq!(
-        spoken_time(utc(2026, 3, 8, 7, 30), New_York),
-        "Sunday, March 8 at 3:30 AM"
-    );
+    reads(&[
+        // 1:30 AM happens twice on November 1, 2026: EDT (05:30 UTC), then EST (06:30 UTC).
+        (
+            utc(2026, 11, 1, 5, 30),
+            New_York,
+            "Sunday, November 1 at 1:30 AM",
+        ),
+        (
+            utc(2026, 11, 1, 6, 30),
+            New_York,
+            "Sunday, November 1 at 1:30 AM",
+        ),
+        // On March 8, 2026 clocks jump from 2:00 to 3:00 AM: 07:30 UTC is 3:30 AM EDT.
+        (
+            utc(2026, 3, 8, 6, 30),
+            New_York,
+            "Sunday, March 8 at 1:30 AM",
+        ),
+        (
+            utc(2026, 3, 8, 7, 30),
+            New_York,
+            "Sunday, March 8 at 3:30 AM",
+        ),
+    ]);
 }
 
 #[test]
 fn berlin_changes_its_clocks_on_another_day_than_new_york() {
     // Europe falls back on October 25, 2026, a week before New York.
-    assert_eq!(
-        spoken_time(utc(2026, 10, 26, 14, 0), Berlin),
-        "Monday, October 26 at 3:00 PM"
-    );
-    assert_eq!(
-        spoken_time(utc(2026, 10, 26, 14, 0), New_York),
-        "Monday, October 26 at 10:00 AM"
-    );
+    reads(&[
+        (
+            utc(2026, 10, 26, 14, 0),
+            Berlin,
+            "Monday, October 26 at 3:00 PM",
+        ),
+        (
+            utc(2026, 10, 26, 14, 0),
+            New_York,
+            "Monday, October 26 at 10:00 AM",
+        ),
+    ]);
 }
 
 #[test]

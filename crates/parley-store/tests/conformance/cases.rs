@@ -59,6 +59,26 @@ pub async fn campaign(store: &Store, name: &str) -> i64 {
         .id
 }
 
+/// What one claim by node `n1` of up to `limit` contacts takes from the campaign at `now`.
+pub async fn claim(
+    store: &Store,
+    campaign_id: i64,
+    now: i64,
+    limit: i64,
+) -> Vec<parley_store::ClaimedContact> {
+    store
+        .claim_due_contacts(
+            campaign_id,
+            "n1",
+            now,
+            now + 60_000,
+            limit,
+            parley_store::ClaimLimits::campaign(100),
+        )
+        .await
+        .unwrap()
+}
+
 /// A new campaign with `contacts` enrolled, started.
 pub async fn running_campaign(store: &Store, name: &str, contacts: &[i64]) -> i64 {
     let id = campaign(store, name).await;

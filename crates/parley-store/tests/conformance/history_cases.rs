@@ -5,29 +5,18 @@ use parley_domain::call_result::{CallResult, ResultKind, ValueType};
 use parley_domain::history::CALLBACK_EVENT;
 use parley_domain::tool::ToolVia;
 use parley_store::{
-    ClaimLimits, MemoryRead, NewToolCall, PageRequest, PostCall, Settle, Store, StoreError,
-    CALLBACK_PRIORITY,
+    MemoryRead, NewToolCall, PageRequest, PostCall, Settle, Store, StoreError, CALLBACK_PRIORITY,
 };
 use serde_json::json;
 
-use super::cases::{contact, running_campaign};
+use super::cases::{claim, contact, running_campaign};
 use super::dialing_cases::attempt_call;
 
 /// Claims the contact in the campaign and writes its next attempt, with `variables` as
 /// the record's copy.
 async fn attempt(store: &Store, campaign_id: i64, variables: serde_json::Value) -> (i64, i64) {
     let now = parley_domain::time::now_millis();
-    let claims = store
-        .claim_due_contacts(
-            campaign_id,
-            "n1",
-            now,
-            now + 60_000,
-            1,
-            ClaimLimits::campaign(100),
-        )
-        .await
-        .unwrap();
+    let claims = claim(store, campaign_id, now, 1).await;
     let claim = claims.into_iter().next().expect("the contact is due");
     let call = parley_store::NewCall {
         agent_variables: Some(variables),
@@ -78,6 +67,30 @@ async fn converse(store: &Store, call_id: i64, summary: &str, plan: &str) {
         .unwrap();
 }
 
+/// The callee asks for a callback on `call` (`data` is the event's), and the attempt
+/// settles as one: the contact is due again at once, as a callback.
+async fn callback_asked(
+    store: &Store,
+    campaign_id: i64,
+    contact_id: i64,
+    call: i64,
+    data: serde_json::Value,
+) {
+    let dedupe = format!("callback:{call}");
+    store
+        .add_call_event(call, CALLBACK_EVENT, Some(&dedupe), &data)
+        .await
+        .unwrap();
+    let settle = Settle::RetryAt {
+        at: 0,
+        priority: CALLBACK_PRIORITY,
+    };
+    store
+        .settle_attempt(campaign_id, contact_id, call, "conversation", &settle)
+        .await
+        .unwrap();
+}
+
 async fn log_tool(store: &Store, call_id: i64, tool: &str, result: serde_json::Value) {
     store
         .add_tool_call(&NewToolCall {
@@ -103,11 +116,6 @@ pub async fn a_contacts_history_pages_its_calls_with_callbacks_opt_outs_and_tool
     let campaign = running_campaign(&store, "history", &[ann.id]).await;
     let (first, _) = attempt(&store, campaign, json!({"first_name": "Ann"})).await;
     converse(&store, first, "Busy; call back tomorrow.", "basic").await;
-    let data = json!({"requested": "tomorrow 15:00", "reason": "callee busy", "at_ms": 1_800_000_000_000_i64});
-    store
-        .add_call_event(first, CALLBACK_EVENT, Some("callback:1"), &data)
-        .await
-        .unwrap();
     log_tool(&store, first, "get_current_time", json!("3 PM")).await;
     log_tool(
         &store,
@@ -116,19 +124,8 @@ pub async fn a_contacts_history_pages_its_calls_with_callbacks_opt_outs_and_tool
         json!("Callback scheduled."),
     )
     .await;
-    store
-        .settle_attempt(
-            campaign,
-            ann.id,
-            first,
-            "conversation",
-            &Settle::RetryAt {
-                at: 0,
-                priority: CALLBACK_PRIORITY,
-            },
-        )
-        .await
-        .unwrap();
+    let data = json!({"requested": "tomorrow 15:00", "reason": "callee busy", "at_ms": 1_800_000_000_000_i64});
+    callback_asked(&store, campaign, ann.id, first, data).await;
     let (second, _) = attempt(&store, campaign, json!({})).await;
     log_tool(&store, second, "opt_out", json!("Done.")).await;
 
@@ -237,23 +234,7 @@ pub async fn the_next_dial_reads_the_latest_conversation_results_and_callback_re
     let (first, _) = attempt(&store, campaign, json!({})).await;
     converse(&store, first, "Wants the premium plan.", "premium").await;
     let data = json!({"requested": "tomorrow", "reason": "driving", "at_ms": 0});
-    store
-        .add_call_event(first, CALLBACK_EVENT, Some("callback:0"), &data)
-        .await
-        .unwrap();
-    store
-        .settle_attempt(
-            campaign,
-            ann.id,
-            first,
-            "conversation",
-            &Settle::RetryAt {
-                at: 0,
-                priority: CALLBACK_PRIORITY,
-            },
-        )
-        .await
-        .unwrap();
+    callback_asked(&store, campaign, ann.id, first, data).await;
     // A later call that reached no one is not the previous conversation.
     let (unanswered, priority) = attempt(&store, campaign, json!({})).await;
     assert_eq!(priority, CALLBACK_PRIORITY, "the retry was the callback");
