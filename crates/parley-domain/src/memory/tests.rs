@@ -3,6 +3,9 @@ use chrono::TimeZone;
 use chrono_tz::America::New_York;
 use chrono_tz::Europe::Berlin;
 
+const NY: Tz = New_York;
+const BERLIN: Tz = Berlin;
+
 fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
 }
@@ -45,6 +48,10 @@ fn facts() -> Remembered {
     }
 }
 
+fn at(rfc3339: &str) -> DateTime<Utc> {
+    rfc3339.parse().unwrap()
+}
+
 /// Each UTC time reads as given in its zone.
 fn reads(cases: &[(DateTime<Utc>, Tz, &str)]) {
     for (at, zone, spoken) in cases {
@@ -56,13 +63,13 @@ fn reads(cases: &[(DateTime<Utc>, Tz, &str)]) {
 fn a_time_reads_as_spoken_in_the_contacts_zone() {
     reads(&[
         (
-            utc(2026, 12, 1, 20, 5),
-            New_York,
+            at("2026-12-01T20:05:00Z"),
+            NY,
             "Tuesday, December 1 at 3:05 PM",
         ),
         (
-            utc(2026, 12, 1, 20, 5),
-            Berlin,
+            at("2026-12-01T20:05:00Z"),
+            BERLIN,
             "Tuesday, December 1 at 9:05 PM",
         ),
     ]);
@@ -73,13 +80,13 @@ fn the_same_utc_time_reads_an_hour_earlier_after_new_york_falls_back() {
     // Daylight saving time ends on Sunday, November 1, 2026 at 2:00 AM in New York.
     reads(&[
         (
-            utc(2026, 10, 31, 19, 5),
-            New_York,
+            at("2026-10-31T19:05:00Z"),
+            NY,
             "Saturday, October 31 at 3:05 PM",
         ),
         (
-            utc(2026, 11, 2, 19, 5),
-            New_York,
+            at("2026-11-02T19:05:00Z"),
+            NY,
             "Monday, November 2 at 2:05 PM",
         ),
     ]);
@@ -90,26 +97,18 @@ fn the_hour_of_the_fall_back_reads_twice_and_the_spring_gap_is_skipped() {
     reads(&[
         // 1:30 AM happens twice on November 1, 2026: EDT (05:30 UTC), then EST (06:30 UTC).
         (
-            utc(2026, 11, 1, 5, 30),
-            New_York,
+            at("2026-11-01T05:30:00Z"),
+            NY,
             "Sunday, November 1 at 1:30 AM",
         ),
         (
-            utc(2026, 11, 1, 6, 30),
-            New_York,
+            at("2026-11-01T06:30:00Z"),
+            NY,
             "Sunday, November 1 at 1:30 AM",
         ),
         // On March 8, 2026 clocks jump from 2:00 to 3:00 AM: 07:30 UTC is 3:30 AM EDT.
-        (
-            utc(2026, 3, 8, 6, 30),
-            New_York,
-            "Sunday, March 8 at 1:30 AM",
-        ),
-        (
-            utc(2026, 3, 8, 7, 30),
-            New_York,
-            "Sunday, March 8 at 3:30 AM",
-        ),
+        (at("2026-03-08T06:30:00Z"), NY, "Sunday, March 8 at 1:30 AM"),
+        (at("2026-03-08T07:30:00Z"), NY, "Sunday, March 8 at 3:30 AM"),
     ]);
 }
 
@@ -118,13 +117,13 @@ fn berlin_changes_its_clocks_on_another_day_than_new_york() {
     // Europe falls back on October 25, 2026, a week before New York.
     reads(&[
         (
-            utc(2026, 10, 26, 14, 0),
-            Berlin,
+            at("2026-10-26T14:00:00Z"),
+            BERLIN,
             "Monday, October 26 at 3:00 PM",
         ),
         (
-            utc(2026, 10, 26, 14, 0),
-            New_York,
+            at("2026-10-26T14:00:00Z"),
+            NY,
             "Monday, October 26 at 10:00 AM",
         ),
     ]);

@@ -12,6 +12,12 @@ use serde_json::json;
 use super::cases::{claim, contact, running_campaign};
 use super::dialing_cases::attempt_call;
 
+/// Read what earlier calls learned, for a call that is no callback.
+const REMEMBER: MemoryRead = MemoryRead {
+    remember: true,
+    callback_in: None,
+};
+
 /// Claims the contact in the campaign and writes its next attempt, with `variables` as
 /// the record's copy.
 async fn attempt(store: &Store, campaign_id: i64, variables: serde_json::Value) -> (i64, i64) {
@@ -217,16 +223,7 @@ pub async fn the_next_dial_reads_the_latest_conversation_results_and_callback_re
         .unwrap();
     assert_eq!(none, None, "nothing is read unless asked for");
     let campaign = running_campaign(&store, "memory", &[ann.id]).await;
-    let (_, remembered) = store
-        .contact_for_dial(
-            ann.id,
-            MemoryRead {
-                remember: true,
-                callback_in: None,
-            },
-        )
-        .await
-        .unwrap();
+    let (_, remembered) = store.contact_for_dial(ann.id, REMEMBER).await.unwrap();
     let remembered = remembered.unwrap();
     assert_eq!(remembered.previous, None, "no earlier call");
     assert!(remembered.results.is_empty());
@@ -243,16 +240,7 @@ pub async fn the_next_dial_reads_the_latest_conversation_results_and_callback_re
         .await
         .unwrap();
 
-    let (contact, remembered) = store
-        .contact_for_dial(
-            ann.id,
-            MemoryRead {
-                remember: true,
-                callback_in: None,
-            },
-        )
-        .await
-        .unwrap();
+    let (contact, remembered) = store.contact_for_dial(ann.id, REMEMBER).await.unwrap();
     assert_eq!(contact.id, ann.id);
     let remembered = remembered.unwrap();
     let previous = remembered.previous.expect("the conversation is remembered");
