@@ -273,6 +273,16 @@ async function main() {
       await shot("call-detail");
     });
 
+    await step("open the contact's page from the call", async () => {
+      await page.getByTestId("call-contact").click();
+      const calls = page.getByTestId("contact-calls");
+      await calls.waitFor();
+      const callId = callUrl.split("/").pop();
+      await calls.getByRole("link", { name: `Call #${callId}`, exact: true }).waitFor();
+      await calls.getByTestId("contact-call-summary").first().waitFor();
+      await shot("contact-detail");
+    });
+
     await step("pause and stop the campaign", async () => {
       await page.getByRole("link", { name: "Campaigns", exact: true }).click();
       await page.getByRole("link", { name: "E2E campaign" }).click();

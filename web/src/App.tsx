@@ -15,6 +15,7 @@ const CampaignEditPage = lazy(() => import("./pages/CampaignEdit"));
 const CallsPage = lazy(() => import("./pages/Calls"));
 const CallDetailPage = lazy(() => import("./pages/CallDetail"));
 const ContactsPage = lazy(() => import("./pages/Contacts"));
+const ContactDetailPage = lazy(() => import("./pages/ContactDetail"));
 const AnalyticsPage = lazy(() => import("./pages/Analytics"));
 const SettingsPage = lazy(() => import("./pages/Settings"));
 const AuditPage = lazy(() => import("./pages/Audit"));
@@ -45,6 +46,7 @@ export function App() {
             <Route path="/calls" element={<CallsPage />} />
             <Route path="/calls/:id" element={<CallDetailPage />} />
             <Route path="/contacts" element={<ContactsPage />} />
+            <Route path="/contacts/:id" element={<ContactDetailPage />} />
             <Route path="/analytics" element={<AnalyticsPage />} />
             <Route path="/settings" element={<SettingsPage />} />
             <Route path="/audit" element={<AuditPage />} />

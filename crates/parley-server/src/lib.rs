@@ -14,7 +14,8 @@ mod webhooks;
 
 use api::{
     account, admin as admin_api, analytics, audit, calls, campaigns, consent, contacts, dnc,
-    events, exports, imports, results, sheet_writes, spreadsheets, status, webhooks as hooks,
+    events, exports, history, imports, results, sheet_writes, spreadsheets, status,
+    webhooks as hooks,
 };
 use auth::routes::{self as auth_routes, SignInLimiter};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -105,6 +106,7 @@ pub fn router(state: AppState) -> Router {
             "/contacts/{id}/consent",
             get(consent::history).post(consent::record),
         )
+        .route("/contacts/{id}/history", get(history::history))
         .route("/tags", get(contacts::tags))
         .route("/imports/{id}", get(imports::get))
         .route("/imports/{id}/errors", get(imports::errors))

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers, and the browsable docs page.
 use crate::api::{
     account, admin, analytics, audit, calls, campaigns, consent, contacts, dnc, events, exports,
-    imports, results, sheet_writes, spreadsheets, status, webhooks, List,
+    history, imports, results, sheet_writes, spreadsheets, status, webhooks, List,
 };
 use crate::auth::routes as auth;
 use axum::Json;
@@ -19,7 +19,7 @@ use responses::ErrorResponses;
     paths(
         auth::sign_in, auth::sign_out, auth::me, crate::auth::password::change_password, status::status,
         contacts::create, contacts::list, contacts::get, contacts::update, contacts::delete,
-        contacts::tags, consent::history, consent::record, consent::export_history, imports::import_csv, spreadsheets::import_sheets, imports::get, imports::errors,
+        contacts::tags, consent::history, consent::record, consent::export_history, history::history, imports::import_csv, spreadsheets::import_sheets, imports::get, imports::errors,
         campaigns::defaults, campaigns::create, campaigns::list, campaigns::get, campaigns::update, campaigns::delete,
         campaigns::start, campaigns::pause, campaigns::resume, campaigns::stop,
         campaigns::add_contacts, campaigns::remove_contacts, campaigns::contacts,

@@ -13,6 +13,9 @@ use parley_domain::time::now_millis;
 use parley_domain::webhook::EventType;
 use parley_domain::Phone;
 
+/// The claim priority of a requested callback (retries are 1, first attempts 2).
+pub const CALLBACK_PRIORITY: i64 = 0;
+
 /// What becomes of a contact once an attempt is over.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Settle {
@@ -58,8 +61,8 @@ impl Tx {
         let now = now_millis();
         let insert = format!(
             "INSERT INTO calls (campaign_id, contact_id, attempt, to_number, from_number, agent_id, \
-             status, dynamic_variables, overrides, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9) RETURNING {CALL_COLUMNS}"
+             status, dynamic_variables, overrides, created_at, updated_at, agent_variables) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9, $10) RETURNING {CALL_COLUMNS}"
         );
         let row: Option<CallRow> = on_conn!(self, c => {
             // Touching the claim first takes its row lock (PostgreSQL) and proves it is
@@ -88,6 +91,7 @@ impl Tx {
                     .bind(call.dynamic_variables.to_string())
                     .bind(call.overrides.to_string())
                     .bind(now)
+                    .bind(call.agent_variables.as_ref().map(|v| v.to_string()))
                     .fetch_one(&mut *c)
                     .await?;
                 sqlx::query(

@@ -18,6 +18,9 @@ pub struct NewCall {
     pub from: String,
     pub agent_id: Option<String>,
     pub dynamic_variables: serde_json::Value,
+    /// The variables as the call's record shows them (see
+    /// `parley_domain::memory::shown_variables`); `None` keeps none.
+    pub agent_variables: Option<serde_json::Value>,
     pub overrides: serde_json::Value,
 }
 
@@ -296,8 +299,8 @@ impl Tx {
         self.point("create_call")?;
         let sql = format!(
             "INSERT INTO calls (campaign_id, contact_id, attempt, to_number, from_number, agent_id, \
-             status, dynamic_variables, overrides, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9) RETURNING {CALL_COLUMNS}"
+             status, dynamic_variables, overrides, created_at, updated_at, agent_variables) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9, $10) RETURNING {CALL_COLUMNS}"
         );
         let row: CallRow = on_conn!(self, c => sqlx::query_as(&sql)
             .bind(new.campaign_id)
@@ -309,6 +312,7 @@ impl Tx {
             .bind(new.dynamic_variables.to_string())
             .bind(new.overrides.to_string())
             .bind(now_millis())
+            .bind(new.agent_variables.as_ref().map(|v| v.to_string()))
             .fetch_one(c)
             .await)?;
         row.try_into()

@@ -241,15 +241,7 @@ impl Db {
         contact_id: i64,
         page: PageRequest,
     ) -> Result<Page<ConsentRecord>> {
-        let (exists,): (bool,) = on_conn!(self, c => sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM contacts WHERE id = $1)",
-        )
-        .bind(contact_id)
-        .fetch_one(c)
-        .await)?;
-        if !exists {
-            return Err(StoreError::NotFound);
-        }
+        self.require_contact(contact_id).await?;
         let sql = format!(
             "SELECT {CONSENT_COLUMNS} FROM consent_records r WHERE r.contact_id = $1 AND r.id < $2 \
              ORDER BY r.id DESC LIMIT $3"

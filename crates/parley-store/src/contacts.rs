@@ -248,6 +248,17 @@ impl Db {
 }
 
 impl Db {
+    /// `NotFound` unless the contact exists.
+    pub(crate) async fn require_contact(&mut self, id: i64) -> Result<()> {
+        let (exists,): (bool,) = on_conn!(self, c => sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM contacts WHERE id = $1)",
+        )
+        .bind(id)
+        .fetch_one(c)
+        .await)?;
+        exists.then_some(()).ok_or(StoreError::NotFound)
+    }
+
     pub async fn get_contact(&mut self, id: i64) -> Result<Contact> {
         let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts c WHERE c.id = $1");
         let row: ContactRow =

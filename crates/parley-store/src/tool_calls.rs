@@ -16,7 +16,7 @@ pub struct NewToolCall<'a> {
     pub duration_ms: i64,
 }
 
-type Row = (
+pub(crate) type ToolCallRow = (
     i64,
     Option<i64>,
     String,
@@ -27,6 +27,9 @@ type Row = (
     i64,
     i64,
 );
+
+pub(crate) const COLUMNS: &str =
+    "id, call_id, tool, via, parameters, result, is_error, duration_ms, created_at";
 
 impl Tx {
     pub async fn add_tool_call(&mut self, call: &NewToolCall<'_>) -> Result<i64> {
@@ -57,10 +60,8 @@ own_tx! {
 impl Store {
     /// The tool calls made during one call, oldest first.
     pub async fn tool_calls(&self, call_id: i64) -> Result<Vec<ToolCallRecord>> {
-        let rows: Vec<Row> = on_reader!(self, pool => sqlx::query_as(
-            "SELECT id, call_id, tool, via, parameters, result, is_error, duration_ms, created_at \
-             FROM tool_calls WHERE call_id = $1 ORDER BY id",
-        )
+        let sql = format!("SELECT {COLUMNS} FROM tool_calls WHERE call_id = $1 ORDER BY id");
+        let rows: Vec<ToolCallRow> = on_reader!(self, pool => sqlx::query_as(&sql)
         .bind(call_id)
         .fetch_all(pool)
         .await)?;
@@ -68,7 +69,7 @@ impl Store {
     }
 }
 
-fn record(row: Row) -> Result<ToolCallRecord> {
+pub(crate) fn record(row: ToolCallRow) -> Result<ToolCallRecord> {
     let (id, call_id, tool, via, parameters, result, is_error, duration_ms, created_at) = row;
     let corrupt = |what: &str| StoreError::Corrupt(format!("tool call {id}: {what}"));
     let json = |text: &str| serde_json::from_str(text).map_err(|e| corrupt(&e.to_string()));

@@ -35,6 +35,8 @@ const settings: Settings = {
     all_party_recording: "notice_first",
     recording_notice: "This call is recorded.",
   },
+  remember_previous_calls: { enabled: true, variables: ["previous_call_summary", "attempt_number"] },
+  hidden_variables: ["account_number"],
   sheet_write_back: {
     enabled: true,
     columns: [
@@ -49,6 +51,14 @@ describe("campaign form", () => {
     const form = toForm({ name: "Spring", description: null, settings });
     const back = toRequest(campaignSchema.parse(form));
     expect(back).toEqual({ name: "Spring", description: null, settings });
+  });
+
+  it("reads a memory with no variable checked as one that sends them all", () => {
+    const form = toForm({ name: "Spring", settings });
+    // What the browser gives for a group of checkboxes with none checked.
+    (form.settings.remember_previous_calls as { variables: unknown }).variables = false;
+    const back = toRequest(campaignSchema.parse(form));
+    expect(back.settings.remember_previous_calls).toEqual({ enabled: true, variables: [] });
   });
 
   it("explains each invalid field in words, at the API's field path", () => {

@@ -23,6 +23,18 @@ export const MACHINE_POLICIES = [
   ["off", "No detection"],
 ] as const;
 
+/// What a call can remember of earlier ones, as the agent's dynamic variables.
+export const MEMORY_VARIABLES = [
+  ["previous_call_summary", "Summary of the previous conversation"],
+  ["previous_outcome", "Its outcome"],
+  ["previous_call_at", "When it was (spoken, in the contact's time)"],
+  ["attempt_number", "Attempt number"],
+  ["callback_reason", "Why the contact asked to be called back"],
+  ["previous_results", "Data collected so far (previous_<item>)"],
+] as const;
+type MemoryVariable = (typeof MEMORY_VARIABLES)[number][0];
+const MEMORY_NAMES = MEMORY_VARIABLES.map(([v]) => v) as [MemoryVariable, ...MemoryVariable[]];
+
 export const CONSENT_TYPES = [
   ["express_written", "Prior express written consent (marketing)"],
   ["express", "Prior express consent"],
@@ -127,6 +139,12 @@ export const campaignSchema = z
         all_party_recording: z.enum(["do_not_record", "notice_first"]),
         recording_notice: z.string().max(500, "At most 500 characters"),
       }),
+      remember_previous_calls: z.object({
+        enabled: z.boolean(),
+        // A group of checkboxes: none checked reads as `false`.
+        variables: z.preprocess((v) => (Array.isArray(v) ? v : v ? [v] : []), z.array(z.enum(MEMORY_NAMES))),
+      }),
+      hidden_variables: z.string(),
       sheet_write_back: z.object({
         enabled: z.boolean(),
         columns: z.string().refine(
@@ -228,6 +246,11 @@ export function toForm(c: { name: string; description?: string | null; settings:
         all_party_recording: s.disclosures?.all_party_recording ?? "do_not_record",
         recording_notice: s.disclosures?.recording_notice ?? "",
       },
+      remember_previous_calls: {
+        enabled: s.remember_previous_calls?.enabled ?? false,
+        variables: (s.remember_previous_calls?.variables ?? []) as MemoryVariable[],
+      },
+      hidden_variables: (s.hidden_variables ?? []).join("\n"),
       sheet_write_back: {
         enabled: s.sheet_write_back?.enabled ?? false,
         columns: (s.sheet_write_back?.columns ?? []).map(columnLine).join("\n"),
@@ -266,6 +289,7 @@ export function toRequest(v: Parsed): { name: string; description: string | null
         all_party_recording: s.disclosures.all_party_recording,
         recording_notice: blankToNull(s.disclosures.recording_notice),
       },
+      hidden_variables: lines(s.hidden_variables),
       sheet_write_back: {
         enabled: s.sheet_write_back.enabled,
         columns: rows(s.sheet_write_back.columns).map(columnOf),

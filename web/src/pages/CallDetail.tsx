@@ -46,7 +46,15 @@ export default function CallDetailPage() {
       </div>
       <dl className="facts">
         <dt>To</dt>
-        <dd>{c.to}</dd>
+        <dd>
+          {c.contact_id ? (
+            <Link to={`/contacts/${c.contact_id}`} data-testid="call-contact">
+              {c.to}
+            </Link>
+          ) : (
+            c.to
+          )}
+        </dd>
         <dt>From</dt>
         <dd>{c.from}</dd>
         <dt>Campaign</dt>
@@ -106,6 +114,7 @@ export default function CallDetailPage() {
         {c.summary ? <p data-testid="call-summary">{c.summary}</p> : <p className="muted">{ended ? "No summary yet." : "Available after the call."}</p>}
         <Analysis analysis={c.analysis} />
       </div>
+      <AgentVariables variables={c.dynamic_variables} />
       <CallQualityCard quality={c.quality} ended={ended} />
       <div className="card">
         <h2>Recording</h2>
@@ -133,6 +142,33 @@ export default function CallDetailPage() {
         )}
       </div>
     </section>
+  );
+}
+
+/// What the agent was told when the call started: its dynamic variables as placed
+/// (secrets and the campaign's hidden variables are not kept).
+function AgentVariables({ variables }: { variables?: Record<string, unknown> | null }) {
+  const entries = Object.entries(variables ?? {});
+  return (
+    <div className="card">
+      <h2>What the agent knew</h2>
+      {variables == null ? (
+        <p className="muted">Not recorded for this call.</p>
+      ) : entries.length === 0 ? (
+        <p className="muted">No dynamic variables were sent.</p>
+      ) : (
+        <dl className="facts" data-testid="agent-variables">
+          {entries.map(([k, v]) => (
+            <div key={k} className="fact">
+              <dt>
+                <code>{k}</code>
+              </dt>
+              <dd>{String(v)}</dd>
+            </div>
+          ))}
+        </dl>
+      )}
+    </div>
   );
 }
 

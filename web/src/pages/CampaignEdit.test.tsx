@@ -32,6 +32,8 @@ const settings = {
   dynamic_variables: {},
   first_message: null,
   sheet_write_back: { enabled: false, columns: [] },
+  remember_previous_calls: { enabled: false, variables: [] },
+  hidden_variables: [],
   prompt: null,
   required_consent: "express_written",
   disclosures: {

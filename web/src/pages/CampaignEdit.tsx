@@ -8,6 +8,7 @@ import { applyServerErrors } from "../api/forms";
 import {
   campaignSchema,
   CONSENT_TYPES,
+  MEMORY_VARIABLES,
   DAYS,
   MACHINE_POLICIES,
   RETRY_KINDS,
@@ -234,6 +235,28 @@ function CampaignFormView({ id, initial }: { id: number | null; initial: Campaig
             hint="Said before the first message, e.g. This call is recorded."
           >
             <input {...register("settings.disclosures.recording_notice")} />
+          </Field>
+        </fieldset>
+
+        <fieldset>
+          <legend>Calls that remember</legend>
+          <label className="check">
+            <input type="checkbox" {...register("settings.remember_previous_calls.enabled")} /> Tell the agent what
+            earlier calls to the contact learned
+          </label>
+          <div className="days" role="group" aria-label="Variables to send (none checked sends all)">
+            {MEMORY_VARIABLES.map(([v, label]) => (
+              <label key={v} className="check" title={v}>
+                <input type="checkbox" value={v} {...register("settings.remember_previous_calls.variables")} /> {label}
+              </label>
+            ))}
+          </div>
+          <Field
+            label="Variables left out of call records"
+            error={err(s + "hidden_variables")}
+            hint="One per line. They are still sent to the agent; variables named secret__… are always left out."
+          >
+            <textarea rows={2} {...register("settings.hidden_variables")} />
           </Field>
         </fieldset>
 

@@ -1,5 +1,6 @@
 import { useRef, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Link } from "react-router-dom";
 import type { ColumnDef } from "@tanstack/react-table";
 import { api, describeError, must, type Schema } from "../api/client";
 import { fmtInt } from "../api/format";
@@ -248,7 +249,11 @@ function ContactList({ editable }: { editable: boolean }) {
   const columns: ColumnDef<Contact, unknown>[] = [
     {
       header: "Name",
-      cell: ({ row }) => [row.original.first_name, row.original.last_name].filter(Boolean).join(" ") || "—",
+      cell: ({ row }) => (
+        <Link to={`/contacts/${row.original.id}`}>
+          {[row.original.first_name, row.original.last_name].filter(Boolean).join(" ") || row.original.phone}
+        </Link>
+      ),
     },
     { header: "Phone", accessorKey: "phone" },
     { header: "Company", cell: ({ row }) => row.original.company ?? "—" },

@@ -7,6 +7,7 @@ use parley_domain::call::{Call, CallOutcome, CallStatus, TerminationSource};
 use parley_domain::campaign::{AnsweringMachine, MachinePolicy};
 use parley_domain::disclosure::Disclosures;
 use parley_domain::jurisdiction::{jurisdiction_of_phone, RuleBook};
+use parley_domain::memory::shown_variables;
 use parley_domain::Phone;
 use parley_store::{NewCall, StatusChange};
 use parley_twilio::rest::{
@@ -85,6 +86,7 @@ impl Engine {
                 from: from.clone(),
                 agent_id: Some(agent_id),
                 dynamic_variables: Value::Object(req.dynamic_variables.clone()),
+                agent_variables: Some(Value::Object(shown_variables(&req.dynamic_variables, &[]))),
                 overrides: serde_json::to_value(CallOptions {
                     max_duration_seconds: (req.max_duration_seconds > 0)
                         .then_some(req.max_duration_seconds),

@@ -9,10 +9,13 @@ use parley_domain::call::{Call, CallStatus};
 use parley_domain::campaign::{Campaign, CampaignSettings};
 use parley_domain::contact::{Contact, CustomFields};
 use parley_domain::jurisdiction::{contact_jurisdiction, RuleBook};
+use parley_domain::memory::shown_variables;
 use parley_domain::timezones::contact_zone;
 use parley_domain::window::CallingRules;
 use parley_domain::Phone;
-use parley_store::{AttemptRefused, ClaimedContact, NewCall, Settle, StatusChange};
+use parley_store::{
+    AttemptRefused, ClaimedContact, MemoryRead, NewCall, Settle, StatusChange, CALLBACK_PRIORITY,
+};
 use serde_json::{Map, Value};
 
 /// The agent's dynamic variables from the campaign's mapping (variable -> contact field;
@@ -101,8 +104,13 @@ impl Dialer {
                 .await?;
             return Ok(());
         }
-        let contact = store.get_contact(contact_id).await?;
         let s = &campaign.settings;
+        // What earlier calls learned comes in the same read as the contact.
+        let read = MemoryRead {
+            remember: s.remember_previous_calls.enabled,
+            callback_in: (claim.priority == CALLBACK_PRIORITY).then_some(campaign_id),
+        };
+        let (contact, remembered) = store.contact_for_dial(contact_id, read).await?;
         let from = match s.caller_ids.as_slice() {
             [] => self
                 .engine
@@ -125,17 +133,29 @@ impl Dialer {
             short_call_seconds: s.retry.short_call_seconds,
             max_duration_seconds: Some(s.max_call_duration_seconds),
         };
+        let attempt = claim.attempts + 1;
+        let mut variables = dynamic_variables(s, &contact);
+        if let Some(facts) = &remembered {
+            // A variable the campaign maps to a contact field keeps that field.
+            for (name, value) in s.remember_previous_calls.variables(facts, attempt, zone) {
+                variables.entry(name).or_insert(value);
+            }
+        }
         let call = NewCall {
             campaign_id: Some(campaign_id),
             contact_id: Some(contact_id),
-            attempt: claim.attempts + 1,
+            attempt,
             to: phone.to_string(),
             from,
             agent_id: s
                 .agent_id
                 .clone()
                 .or_else(|| self.engine.telephony.default_agent_id.clone()),
-            dynamic_variables: Value::Object(dynamic_variables(s, &contact)),
+            dynamic_variables: Value::Object(variables.clone()),
+            agent_variables: Some(Value::Object(shown_variables(
+                &variables,
+                &s.hidden_variables,
+            ))),
             overrides: serde_json::to_value(&options).unwrap_or_default(),
         };
         let local_day = now.with_timezone(&zone).date_naive().to_string();

@@ -13,7 +13,7 @@ use parley_twilio::rest::{classify, ErrorClass};
 
 /// Call events that carry a requested callback time (written by the `schedule_callback`
 /// tool).
-pub const CALLBACK_EVENT: &str = "callback_requested";
+pub const CALLBACK_EVENT: &str = parley_domain::history::CALLBACK_EVENT;
 
 fn carrier_class(call: &Call) -> Option<ErrorClass> {
     let code: u32 = call.error_code.as_deref()?.parse().ok()?;
@@ -72,7 +72,10 @@ impl Engine {
             _ if outcome == CallOutcome::OptedOut => Settle::Cancelled {
                 reason: "opted out".into(),
             },
-            (Some(at), _) => Settle::RetryAt { at, priority: 0 },
+            (Some(at), _) => Settle::RetryAt {
+                at,
+                priority: parley_store::CALLBACK_PRIORITY,
+            },
             (_, Some(ErrorClass::Permanent)) => Settle::Failed {
                 reason: call
                     .error_message

@@ -68,6 +68,12 @@ pub struct CallDetail {
     /// What the bridge measured, once the bridged call is over; null for a call that was
     /// never bridged (or is still live).
     pub quality: Option<parley_domain::quality::CallQuality>,
+    /// The dynamic variables the agent was given (contact fields, what earlier calls
+    /// learned), as placed: secrets (`secret__...`) and the campaign's
+    /// `hidden_variables` left out, texts over 500 characters cut. Parley adds `call_id`
+    /// when the conversation starts. Null for calls placed before Parley kept them.
+    #[schema(value_type = Option<Object>)]
+    pub dynamic_variables: Option<Value>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -304,15 +310,17 @@ pub async fn recording(
 
 async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
     let id = call.id;
-    let (events, transcript, recordings, tool_calls, results, quality, (_, overrides)) = tokio::try_join!(
-        state.store.call_events(id),
-        state.store.transcript(id),
-        state.store.recordings(id),
-        state.store.tool_calls(id),
-        state.store.call_results(id),
-        state.store.call_quality(id),
-        state.store.call_agent_inputs(id),
-    )?;
+    let (events, transcript, recordings, tool_calls, results, quality, (_, overrides), variables) =
+        tokio::try_join!(
+            state.store.call_events(id),
+            state.store.transcript(id),
+            state.store.recordings(id),
+            state.store.tool_calls(id),
+            state.store.call_results(id),
+            state.store.call_quality(id),
+            state.store.call_agent_inputs(id),
+            state.store.call_agent_variables(id),
+        )?;
     let options: CallOptions = serde_json::from_value(overrides).unwrap_or_default();
     let recording = recordings
         .iter()
@@ -335,6 +343,7 @@ async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
         tool_calls,
         results,
         quality,
+        dynamic_variables: variables,
     })
 }
 

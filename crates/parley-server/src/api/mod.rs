@@ -11,6 +11,7 @@ pub mod contacts;
 pub mod dnc;
 pub mod events;
 pub mod exports;
+pub mod history;
 pub mod imports;
 pub mod results;
 pub mod sheet_writes;

@@ -21,6 +21,7 @@ mod egress;
 mod events;
 mod exports;
 mod harness;
+mod history;
 mod import;
 mod import_bounds;
 mod metrics;

@@ -36,6 +36,7 @@ pub async fn call_in(app: &TestApp, phone: &str, email: Option<&str>, status: Ca
             from: "+15005550006".into(),
             agent_id: None,
             dynamic_variables: json!({}),
+            agent_variables: None,
             overrides: json!({}),
         })
         .await

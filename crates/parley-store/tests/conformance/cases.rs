@@ -16,6 +16,7 @@ pub use super::dialing_cases::*;
 pub use super::dnc_cases::*;
 pub use super::export_cases::*;
 pub use super::frequency_cases::*;
+pub use super::history_cases::*;
 pub use super::import_cases::*;
 pub use super::quality_cases::*;
 pub use super::result_cases::*;
@@ -56,6 +57,26 @@ pub async fn campaign(store: &Store, name: &str) -> i64 {
         .await
         .unwrap()
         .id
+}
+
+/// What one claim by node `n1` of up to `limit` contacts takes from the campaign at `now`.
+pub async fn claim(
+    store: &Store,
+    campaign_id: i64,
+    now: i64,
+    limit: i64,
+) -> Vec<parley_store::ClaimedContact> {
+    store
+        .claim_due_contacts(
+            campaign_id,
+            "n1",
+            now,
+            now + 60_000,
+            limit,
+            parley_store::ClaimLimits::campaign(100),
+        )
+        .await
+        .unwrap()
 }
 
 /// A new campaign with `contacts` enrolled, started.

@@ -6,8 +6,7 @@ use parley_domain::consent::{
     ConsentKind, ConsentSource, ConsentSourceKind, ConsentType, NewConsent,
 };
 use parley_store::{
-    ClaimLimits, ContactSelector, ImportRow, NewCampaign, PageRequest, Store, INVALID_CONSENT,
-    OPT_OUT_SOURCE,
+    ContactSelector, ImportRow, NewCampaign, PageRequest, Store, INVALID_CONSENT, OPT_OUT_SOURCE,
 };
 
 use super::cases::{contact, phone};
@@ -51,17 +50,7 @@ async fn started_campaign(store: &Store, name: &str, contacts: Vec<i64>) -> i64 
 
 /// The contacts one claim of up to ten takes from the campaign at `now`.
 async fn claimed(store: &Store, campaign_id: i64, now: i64) -> Vec<i64> {
-    let claims = store
-        .claim_due_contacts(
-            campaign_id,
-            "n1",
-            now,
-            now + 60_000,
-            10,
-            ClaimLimits::campaign(10),
-        )
-        .await
-        .unwrap();
+    let claims = super::cases::claim(store, campaign_id, now, 10).await;
     claims.iter().map(|c| c.contact_id).collect()
 }
 

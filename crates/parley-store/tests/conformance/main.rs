@@ -12,6 +12,7 @@ mod dialing_cases;
 mod dnc_cases;
 mod export_cases;
 mod frequency_cases;
+mod history_cases;
 mod import_cases;
 mod quality_cases;
 mod result_cases;
@@ -116,4 +117,6 @@ conformance!(
     imported_consent_is_recorded_once_and_a_bad_one_keeps_the_contact,
     a_settled_call_queues_one_sheet_write_in_its_transaction,
     newer_values_replace_waiting_sheet_writes_and_leases_finish_their_version,
+    a_contacts_history_pages_its_calls_with_callbacks_opt_outs_and_tool_actions,
+    the_next_dial_reads_the_latest_conversation_results_and_callback_reason_with_the_contact,
 );
