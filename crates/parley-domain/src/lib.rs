@@ -9,6 +9,7 @@ pub mod call;
 pub mod call_result;
 pub mod callback;
 pub mod campaign;
+pub mod compliance;
 pub mod capacity;
 pub mod consent;
 pub mod contact;

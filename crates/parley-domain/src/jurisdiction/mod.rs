@@ -57,6 +57,13 @@ pub fn jurisdiction_of_phone(phone: &Phone) -> Jurisdiction {
     Jurisdiction { state }
 }
 
+/// The jurisdiction of a US area code (`305`: Florida); none for codes of no state.
+pub fn jurisdiction_of_area_code(area_code: u16) -> Jurisdiction {
+    Jurisdiction {
+        state: us_area_codes::state(area_code),
+    }
+}
+
 /// The jurisdiction of a contact: its `state` field (any case of the key) when it names a
 /// US state, else its number's.
 pub fn contact_jurisdiction(custom_fields: &CustomFields, phone: &Phone) -> Jurisdiction {
