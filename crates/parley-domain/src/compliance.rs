@@ -49,21 +49,26 @@ pub const DNC_BEFORE_DIALLING_RULE: &str =
     "a do-not-call list, found by the check just before dialling";
 
 /// The rule a closed window is down to, for the evidence: the state law (by citation)
-/// when only it blocks, the federal rule when it does, else the campaign's own window.
+/// when only it blocks, else the federal hours when they are closed too (the law before
+/// the campaign's own choice), else the campaign's own window.
 pub fn window_rule(rules: &CallingRules, zone: Tz, now: DateTime<Utc>) -> (BlockReason, String) {
     if let Some(law) = rules.blocking_state_law(zone, now) {
         return (BlockReason::StateHours, cite(law));
     }
-    let campaign_only = CallingRules {
-        law: Vec::new(),
-        ..rules.clone()
-    };
-    let federal = rules.law.iter().find(|l| l.code == FEDERAL);
-    match federal {
-        Some(law) if campaign_only.is_callable(zone, now) && !rules.allow_outside_legal_hours => {
-            (BlockReason::CallingWindow, cite(law))
-        }
-        _ => (BlockReason::CallingWindow, CAMPAIGN_WINDOW_RULE.to_string()),
+    let local = now.with_timezone(&zone);
+    let (date, time) = (local.date_naive(), local.time());
+    let federal_closed = rules
+        .law
+        .iter()
+        .filter(|l| l.code == FEDERAL)
+        .filter(|l| !(rules.allow_outside_legal_hours && l.lifted_by_permission))
+        .find(|l| {
+            !l.hours_on(date)
+                .is_some_and(|(start, end)| start <= time && time < end)
+        });
+    match federal_closed {
+        Some(law) => (BlockReason::CallingWindow, cite(law)),
+        None => (BlockReason::CallingWindow, CAMPAIGN_WINDOW_RULE.to_string()),
     }
 }
 
@@ -250,6 +255,9 @@ mod tests {
         let (reason, rule) = window_rule(&nyr, ny, later);
         assert_eq!(reason, BlockReason::CallingWindow);
         assert!(rule.starts_with("47 CFR 64.1200(c)(1)"), "{rule}");
+        // Closed by the campaign and the law alike: the law is named.
+        let (_, rule) = window_rule(&CallingRules::for_contact(&wide, &Jurisdiction::default()), chrono_tz::Europe::London, at);
+        assert!(rule.starts_with("47 CFR 64.1200(c)(1)"), "01:30 in London: {rule}");
         // A narrow campaign window closes before any law does.
         let narrow = CallingRules::for_contact(&settings("09:00", "17:00"), &Jurisdiction::state("NY"));
         let (reason, rule) = window_rule(&narrow, ny, at);

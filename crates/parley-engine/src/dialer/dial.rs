@@ -131,6 +131,8 @@ impl Dialer {
                     .await?;
             }
             tx.commit().await?;
+            self.engine
+                .publish(LiveEvent::ProgressChanged { campaign_id });
             return Ok(());
         }
         let contact = store.get_contact(contact_id).await?;
