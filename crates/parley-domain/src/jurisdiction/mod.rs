@@ -9,6 +9,7 @@
 mod book;
 mod caps;
 pub mod states;
+pub mod table;
 mod us_area_codes;
 
 pub use book::{
