@@ -256,12 +256,23 @@ mod tests {
         assert_eq!(reason, BlockReason::CallingWindow);
         assert!(rule.starts_with("47 CFR 64.1200(c)(1)"), "{rule}");
         // Closed by the campaign and the law alike: the law is named.
-        let (_, rule) = window_rule(&CallingRules::for_contact(&wide, &Jurisdiction::default()), chrono_tz::Europe::London, at);
-        assert!(rule.starts_with("47 CFR 64.1200(c)(1)"), "01:30 in London: {rule}");
+        let (_, rule) = window_rule(
+            &CallingRules::for_contact(&wide, &Jurisdiction::default()),
+            chrono_tz::Europe::London,
+            at,
+        );
+        assert!(
+            rule.starts_with("47 CFR 64.1200(c)(1)"),
+            "01:30 in London: {rule}"
+        );
         // A narrow campaign window closes before any law does.
-        let narrow = CallingRules::for_contact(&settings("09:00", "17:00"), &Jurisdiction::state("NY"));
+        let narrow =
+            CallingRules::for_contact(&settings("09:00", "17:00"), &Jurisdiction::state("NY"));
         let (reason, rule) = window_rule(&narrow, ny, at);
-        assert_eq!((reason, rule.as_str()), (BlockReason::CallingWindow, CAMPAIGN_WINDOW_RULE));
+        assert_eq!(
+            (reason, rule.as_str()),
+            (BlockReason::CallingWindow, CAMPAIGN_WINDOW_RULE)
+        );
     }
 
     #[test]
@@ -276,6 +287,9 @@ mod tests {
         assert_eq!(jurisdiction_label(&Jurisdiction::default()).0, None);
         let cited = rules_cited(&Jurisdiction::state("FL"));
         assert_eq!(cited[0], "47 CFR 64.1200(c)(1)");
-        assert!(cited.contains(&"Fla. Stat. 501.616(6)(b)".to_string()), "{cited:?}");
+        assert!(
+            cited.contains(&"Fla. Stat. 501.616(6)(b)".to_string()),
+            "{cited:?}"
+        );
     }
 }

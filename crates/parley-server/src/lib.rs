@@ -13,8 +13,8 @@ mod request_id;
 mod webhooks;
 
 use api::{
-    account, admin as admin_api, analytics, audit, calls, campaigns, compliance, consent, contacts, dnc,
-    events, exports, imports, results, sheet_writes, spreadsheets, status, webhooks as hooks,
+    account, admin as admin_api, analytics, audit, calls, campaigns, compliance, consent, contacts,
+    dnc, events, exports, imports, results, sheet_writes, spreadsheets, status, webhooks as hooks,
 };
 use auth::routes::{self as auth_routes, SignInLimiter};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers, and the browsable docs page.
 use crate::api::{
-    account, admin, analytics, audit, calls, campaigns, compliance, consent, contacts, dnc, events, exports,
-    imports, results, sheet_writes, spreadsheets, status, webhooks, List,
+    account, admin, analytics, audit, calls, campaigns, compliance, consent, contacts, dnc, events,
+    exports, imports, results, sheet_writes, spreadsheets, status, webhooks, List,
 };
 use crate::auth::routes as auth;
 use axum::Json;

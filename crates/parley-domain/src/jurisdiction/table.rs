@@ -4,7 +4,8 @@ use super::{Cited, HoursLaw, RuleBook};
 use chrono::{NaiveTime, Weekday};
 
 /// Where the table sits in the README.
-pub const TABLE_BEGIN: &str = "<!-- rules-table:begin (generated from rules.toml; see jurisdiction/table.rs) -->";
+pub const TABLE_BEGIN: &str =
+    "<!-- rules-table:begin (generated from rules.toml; see jurisdiction/table.rs) -->";
 pub const TABLE_END: &str = "<!-- rules-table:end -->";
 
 /// One row per rule: jurisdiction, rule, citation, source, date checked.
@@ -132,7 +133,10 @@ mod tests {
     fn hours_read_as_a_sentence() {
         let book = RuleBook::shipped();
         let fl = book.get("US-FL").unwrap().hours.as_ref().unwrap();
-        assert_eq!(hours_text(fl), "calls only 08:00-20:00 local time, every day");
+        assert_eq!(
+            hours_text(fl),
+            "calls only 08:00-20:00 local time, every day"
+        );
         let us = book.get("US").unwrap().hours.as_ref().unwrap();
         assert!(hours_text(us).contains("08:00-21:00 local time, every day (not for calls"));
         assert_eq!(host("https://flsenate.gov/Session/Bill"), "flsenate.gov");

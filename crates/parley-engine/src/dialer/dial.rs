@@ -7,17 +7,15 @@ use crate::Engine;
 use parley_domain::activity::{OUTSIDE_WINDOW_REASON, STATE_HOURS_REASON};
 use parley_domain::call::{Call, CallStatus};
 use parley_domain::campaign::{Campaign, CampaignSettings};
-use parley_domain::contact::{Contact, CustomFields};
 use parley_domain::compliance::{
     window_rule, BlockReason, CAMPAIGN_DNC_RULE, DNC_BEFORE_DIALLING_RULE, GLOBAL_DNC_RULE,
 };
+use parley_domain::contact::{Contact, CustomFields};
 use parley_domain::jurisdiction::{contact_jurisdiction, jurisdiction_of_phone};
 use parley_domain::timezones::contact_zone;
 use parley_domain::window::CallingRules;
 use parley_domain::Phone;
-use parley_store::{
-    AttemptRefused, ClaimedContact, NewBlockedDial, NewCall, Settle, StatusChange,
-};
+use parley_store::{AttemptRefused, ClaimedContact, NewBlockedDial, NewCall, Settle, StatusChange};
 use serde_json::{Map, Value};
 
 /// The agent's dynamic variables from the campaign's mapping (variable -> contact field;
@@ -83,7 +81,9 @@ impl Dialer {
                 BlockReason::StateHours => STATE_HOURS_REASON,
                 _ => OUTSIDE_WINDOW_REASON,
             };
-            let opening = rules.next_opening(zone, now).map(|at| at.timestamp_millis());
+            let opening = rules
+                .next_opening(zone, now)
+                .map(|at| at.timestamp_millis());
             // Waits for its own window without holding up anyone else; the hold and its
             // evidence are one transaction.
             let mut tx = store.begin().await?;

@@ -54,15 +54,13 @@ impl Row {
 
 /// The report's figures, one row each.
 pub(super) fn summary_rows(r: &ComplianceReport) -> Vec<Vec<Cell>> {
-    let mut rows = vec![
-        Row {
-            version: Some(r.rules_version.clone()),
-            at: Some(r.from),
-            value: Some(time(r.to)),
-            ..Row::default()
-        }
-        .cells("report"),
-    ];
+    let mut rows = vec![Row {
+        version: Some(r.rules_version.clone()),
+        at: Some(r.from),
+        value: Some(time(r.to)),
+        ..Row::default()
+    }
+    .cells("report")];
     for v in &r.rules_versions_recorded {
         rows.push(
             Row {
@@ -108,7 +106,11 @@ pub(super) fn summary_rows(r: &ComplianceReport) -> Vec<Vec<Cell>> {
     for t in &c.by_type {
         rows.push(
             Row {
-                reason: Some(t.consent_type.map_or("none in force", |t| t.as_str()).into()),
+                reason: Some(
+                    t.consent_type
+                        .map_or("none in force", |t| t.as_str())
+                        .into(),
+                ),
                 count: Some(t.contacts),
                 ..Row::default()
             }
@@ -118,7 +120,10 @@ pub(super) fn summary_rows(r: &ComplianceReport) -> Vec<Vec<Cell>> {
     let a = &r.abandonment;
     rows.push(
         Row {
-            rule: Some(format!("47 CFR 64.1200(a)(7), rolling {} days", a.window_days)),
+            rule: Some(format!(
+                "47 CFR 64.1200(a)(7), rolling {} days",
+                a.window_days
+            )),
             count: Some(a.abandoned),
             value: a.abandonment_rate.map(Cell::Number),
             ..Row::default()

@@ -67,7 +67,13 @@ async fn tick_until(app: &TestApp, dialer: &Dialer, id: i64, calls: usize, block
         panic!(
             "not {calls} calls and {blocked} held dials: {:?} {} {}",
             dialled(app, id).await,
-            app.call(Method::GET, &format!("/api/v1/campaigns/{id}/contacts"), None).await.1,
+            app.call(
+                Method::GET,
+                &format!("/api/v1/campaigns/{id}/contacts"),
+                None
+            )
+            .await
+            .1,
             report(app, id).await
         );
     }
@@ -109,7 +115,13 @@ async fn each_contact_is_dialled_only_when_its_rules_allow_and_every_held_dial_i
     .await;
     let id = campaign["id"].as_i64().unwrap();
     let mut contact_ids = Vec::new();
-    for phone in [MIAMI, NEW_YORK, NEW_YORK_LISTED, NEW_YORK_UNCONSENTED, LONDON] {
+    for phone in [
+        MIAMI,
+        NEW_YORK,
+        NEW_YORK_LISTED,
+        NEW_YORK_UNCONSENTED,
+        LONDON,
+    ] {
         let c = post(&app, "/api/v1/contacts", json!({"phone": phone})).await;
         let cid = c["id"].as_i64().unwrap();
         if phone != NEW_YORK_UNCONSENTED {
@@ -137,7 +149,9 @@ async fn each_contact_is_dialled_only_when_its_rules_allow_and_every_held_dial_i
     post(&app, &format!("/api/v1/campaigns/{id}/start"), json!({})).await;
 
     // Monday 2026-06-15, 20:30 EDT in Miami and New York, 01:30 in London.
-    let clock = Arc::new(AtomicI64::new(utc("2026-06-16T00:30:00Z").timestamp_millis()));
+    let clock = Arc::new(AtomicI64::new(
+        utc("2026-06-16T00:30:00Z").timestamp_millis(),
+    ));
     let read = clock.clone();
     let dialer = Dialer::new(app.engine.clone()).with_clock(Arc::new(move || {
         DateTime::<Utc>::from_timestamp_millis(read.load(Ordering::SeqCst)).unwrap()
@@ -149,11 +163,17 @@ async fn each_contact_is_dialled_only_when_its_rules_allow_and_every_held_dial_i
         "at 20:30 Eastern only New York may be called: Florida stops at 20:00, and it is 01:30 in London"
     );
     // Ticks later that evening hold no one again and keep no second copy.
-    clock.store(utc("2026-06-16T00:45:00Z").timestamp_millis(), Ordering::SeqCst);
+    clock.store(
+        utc("2026-06-16T00:45:00Z").timestamp_millis(),
+        Ordering::SeqCst,
+    );
     tick_until(&app, &dialer, id, 1, 4).await;
 
     // 08:00 EDT, 13:00 in London: both open.
-    clock.store(utc("2026-06-16T12:00:00Z").timestamp_millis(), Ordering::SeqCst);
+    clock.store(
+        utc("2026-06-16T12:00:00Z").timestamp_millis(),
+        Ordering::SeqCst,
+    );
     tick_until(&app, &dialer, id, 3, 4).await;
     let mut later = dialled(&app, id).await.split_off(1);
     later.sort();
@@ -200,7 +220,10 @@ async fn each_contact_is_dialled_only_when_its_rules_allow_and_every_held_dial_i
         .find(|b| b["reason"] == "calling_window")
         .unwrap();
     assert!(
-        london["rule"].as_str().unwrap().starts_with("47 CFR 64.1200(c)(1)"),
+        london["rule"]
+            .as_str()
+            .unwrap()
+            .starts_with("47 CFR 64.1200(c)(1)"),
         "{london}"
     );
     let places: Vec<(Value, i64)> = r["calls_by_jurisdiction"]
@@ -235,7 +258,10 @@ async fn each_contact_is_dialled_only_when_its_rules_allow_and_every_held_dial_i
         lines.next(),
         Some("section,jurisdiction,reason,rule,rules_version,at,contact_id,phone,count,value")
     );
-    let held: Vec<&str> = csv.lines().filter(|l| l.starts_with("blocked_dial,")).collect();
+    let held: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.starts_with("blocked_dial,"))
+        .collect();
     assert_eq!(held.len(), 4, "{csv}");
     let version = r["rules_version"].as_str().unwrap();
     assert!(
@@ -246,7 +272,8 @@ async fn each_contact_is_dialled_only_when_its_rules_allow_and_every_held_dial_i
         "{csv}"
     );
     assert!(
-        csv.lines().any(|l| l == "blocked,US-FL,state_hours,,,,,,1,1"),
+        csv.lines()
+            .any(|l| l == "blocked,US-FL,state_hours,,,,,,1,1"),
         "the figures come first: {csv}"
     );
 
@@ -258,7 +285,10 @@ async fn each_contact_is_dialled_only_when_its_rules_allow_and_every_held_dial_i
             None,
         )
         .await;
-    assert_eq!((status, crate::harness::error_code(&body)), (400, "bad_request"));
+    assert_eq!(
+        (status, crate::harness::error_code(&body)),
+        (400, "bad_request")
+    );
     let (status, _) = app
         .call(Method::GET, "/api/v1/campaigns/999999/compliance", None)
         .await;

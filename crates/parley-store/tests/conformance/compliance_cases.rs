@@ -29,7 +29,12 @@ fn range(campaign_id: i64, required: ConsentType, from: i64, to: i64) -> ReportR
     }
 }
 
-fn blocked<'a>(campaign_id: i64, contact_id: i64, reason: BlockReason, at: i64) -> NewBlockedDial<'a> {
+fn blocked<'a>(
+    campaign_id: i64,
+    contact_id: i64,
+    reason: BlockReason,
+    at: i64,
+) -> NewBlockedDial<'a> {
     NewBlockedDial {
         campaign_id,
         contact_id,
@@ -51,7 +56,10 @@ pub async fn a_blocked_dial_is_kept_once_per_episode_and_again_after_an_attempt(
     let id = running_campaign(&store, "evening", &[fl]).await;
     let now = parley_domain::time::now_millis();
     let b = blocked(id, fl, BlockReason::StateHours, now);
-    assert!(store.record_blocked_dial(&b).await.unwrap(), "the first hold");
+    assert!(
+        store.record_blocked_dial(&b).await.unwrap(),
+        "the first hold"
+    );
     // Every later tick that finds it held again for the same reason is the same episode.
     for tick in 1..4 {
         let again = blocked(id, fl, BlockReason::StateHours, now + tick * 250);
@@ -116,7 +124,10 @@ pub async fn a_blocked_dial_is_kept_once_per_episode_and_again_after_an_attempt(
         .collect();
     assert_eq!(
         counts,
-        [(BlockReason::FrequencyCap, 1, 1), (BlockReason::StateHours, 3, 1)]
+        [
+            (BlockReason::FrequencyCap, 1, 1),
+            (BlockReason::StateHours, 3, 1)
+        ]
     );
     assert_eq!(report.recent_blocked.len(), 4);
     assert_eq!(
@@ -132,11 +143,17 @@ pub async fn a_blocked_dial_is_kept_once_per_episode_and_again_after_an_attempt(
 
     // Past retention: deleted in batches.
     assert_eq!(
-        store.delete_blocked_dials_before(now + 2500, 1).await.unwrap(),
+        store
+            .delete_blocked_dials_before(now + 2500, 1)
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(
-        store.delete_blocked_dials_before(now + 2500, 10).await.unwrap(),
+        store
+            .delete_blocked_dials_before(now + 2500, 10)
+            .await
+            .unwrap(),
         1
     );
     let left = store
@@ -180,7 +197,10 @@ pub async fn consent_and_frequency_cap_holds_are_kept_by_the_claim_that_holds_th
         .unwrap();
     let now = parley_domain::time::now_millis();
     assert!(claim(&store, strict, now).await.is_empty());
-    assert!(claim(&store, strict, now + 1).await.is_empty(), "still held");
+    assert!(
+        claim(&store, strict, now + 1).await.is_empty(),
+        "still held"
+    );
     let held = store
         .blocked_dials_page(strict, (now, now + DAY), None, 10)
         .await
@@ -198,7 +218,10 @@ pub async fn consent_and_frequency_cap_holds_are_kept_by_the_claim_that_holds_th
         ],
         "one each, whatever the ticks"
     );
-    assert_eq!(held[0].rule, "the campaign requires express_written consent");
+    assert_eq!(
+        held[0].rule,
+        "the campaign requires express_written consent"
+    );
     assert_eq!(held[0].held_until, None);
 
     // Florida: three calls in 24 hours, then the claim holds the number back.
@@ -217,7 +240,9 @@ pub async fn consent_and_frequency_cap_holds_are_kept_by_the_claim_that_holds_th
         capped[0].rule,
         "Fla. Stat. 501.616(6)(b) (Florida: 3 calls in 24 hours)"
     );
-    assert!(capped[0].held_until.is_some_and(|t| t.timestamp_millis() > now));
+    assert!(capped[0]
+        .held_until
+        .is_some_and(|t| t.timestamp_millis() > now));
 }
 
 pub async fn the_report_counts_calls_by_jurisdiction_consent_and_opt_outs(store: Store) {
@@ -263,7 +288,12 @@ pub async fn the_report_counts_calls_by_jurisdiction_consent_and_opt_outs(store:
         .await
         .unwrap();
     let mut calls = Vec::new();
-    for (to, contact_id) in [(MIAMI, fl), (MIAMI, fl), ("+13055550161", moved), (LONDON, uk)] {
+    for (to, contact_id) in [
+        (MIAMI, fl),
+        (MIAMI, fl),
+        ("+13055550161", moved),
+        (LONDON, uk),
+    ] {
         let mut call = attempt_call(to);
         call.campaign_id = Some(id);
         call.contact_id = Some(contact_id);
@@ -271,9 +301,14 @@ pub async fn the_report_counts_calls_by_jurisdiction_consent_and_opt_outs(store:
     }
     // Flo opts out on her second call.
     let mut tx = store.begin().await.unwrap();
-    tx.add_call_event(calls[1], OPT_OUT_EVENT_KIND, Some(OPT_OUT_EVENT_KIND), &serde_json::json!({}))
-        .await
-        .unwrap();
+    tx.add_call_event(
+        calls[1],
+        OPT_OUT_EVENT_KIND,
+        Some(OPT_OUT_EVENT_KIND),
+        &serde_json::json!({}),
+    )
+    .await
+    .unwrap();
     tx.add_dnc(&phone(MIAMI), None, Some("stop"), OPT_OUT_SOURCE)
         .await
         .unwrap();
@@ -298,7 +333,9 @@ pub async fn the_report_counts_calls_by_jurisdiction_consent_and_opt_outs(store:
         ]
     );
     let florida = &report.calls_by_jurisdiction[1];
-    assert!(florida.rules.contains(&"Fla. Stat. 501.616(6)(a)".to_string()));
+    assert!(florida
+        .rules
+        .contains(&"Fla. Stat. 501.616(6)(a)".to_string()));
     assert_eq!(report.rules_version, RuleBook::shipped().version);
 
     // Flo's consent was revoked by her opt-out: no one has written consent now.
@@ -308,7 +345,10 @@ pub async fn the_report_counts_calls_by_jurisdiction_consent_and_opt_outs(store:
 
     assert_eq!(report.opt_outs.count, 1);
     let o = &report.opt_outs.items[0];
-    assert_eq!((o.call_id, o.contact_id, o.phone.as_str()), (calls[1], Some(fl), MIAMI));
+    assert_eq!(
+        (o.call_id, o.contact_id, o.phone.as_str()),
+        (calls[1], Some(fl), MIAMI)
+    );
     let lag = o.lag_ms.expect("on the do-not-call list");
     assert!((0..60_000).contains(&lag), "took effect at once: {lag} ms");
     assert_eq!(report.opt_outs.max_lag_ms, Some(lag));

@@ -4,8 +4,8 @@
 mod analytics;
 mod call_cases;
 mod campaign_cases;
-mod compliance_cases;
 mod cases;
+mod compliance_cases;
 mod consent_cases;
 mod contact_cases;
 mod credential_cases;
