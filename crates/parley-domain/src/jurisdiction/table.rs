@@ -76,7 +76,9 @@ fn hours_text(law: &HoursLaw) -> String {
         Weekday::Sat,
         Weekday::Sun,
     ];
-    let mut spans: Vec<(Option<(NaiveTime, NaiveTime)>, Vec<Weekday>)> = Vec::new();
+    // (the hours, the days that have them)
+    type Span = (Option<(NaiveTime, NaiveTime)>, Vec<Weekday>);
+    let mut spans: Vec<Span> = Vec::new();
     for (day, hours) in DAYS.iter().zip(law.days.iter()) {
         match spans.iter_mut().find(|(h, _)| h == hours) {
             Some((_, days)) => days.push(*day),
