@@ -25,18 +25,7 @@ const MAX_RANGE_MS: i64 = 366 * 86_400_000;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ComplianceQuery {
-    /// Start of the range (RFC 3339, inclusive); 30 days before `to` when absent.
-    #[param(format = DateTime)]
-    pub from: Option<String>,
-    /// End of the range (RFC 3339, exclusive); now when absent.
-    #[param(format = DateTime)]
-    pub to: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ComplianceExportQuery {
-    /// `csv` (default) or `xlsx`.
+    /// The export's file: `csv` (default) or `xlsx` (the report itself is JSON).
     pub format: Option<Format>,
     /// Start of the range (RFC 3339, inclusive); 30 days before `to` when absent.
     #[param(format = DateTime)]
@@ -100,7 +89,7 @@ pub async fn report(
 /// (`blocked_dial`, newest first) with who, when, which rule and the rules version.
 #[utoipa::path(get, path = "/api/v1/campaigns/{id}/compliance/export", tag = "campaigns",
     operation_id = "export_compliance",
-    params(("id" = i64, Path), ComplianceExportQuery),
+    params(("id" = i64, Path), ComplianceQuery),
     responses((status = 200, description = "the file, as an attachment",
                 content(("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
               (status = 400, description = "an unknown format or a malformed range", body = crate::error::ErrorBody),
@@ -110,7 +99,7 @@ pub async fn export_report(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<i64>,
-    Query(q): Query<ComplianceExportQuery>,
+    Query(q): Query<ComplianceQuery>,
 ) -> ApiResult<Response> {
     let range = range(&state, id, q.from.as_deref(), q.to.as_deref()).await?;
     let format = q.format.unwrap_or(Format::Csv);

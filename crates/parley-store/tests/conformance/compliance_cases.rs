@@ -1,16 +1,13 @@
 //! Blocked dials kept as evidence (once per episode, with the hold) and the compliance
 //! report read from them and from the campaign's calls, contacts and opt-outs.
-use parley_domain::campaign::{CampaignAction, CampaignSettings};
 use parley_domain::compliance::BlockReason;
 use parley_domain::consent::ConsentType;
 use parley_domain::contact::{ContactFields, NewContact};
 use parley_domain::jurisdiction::RuleBook;
-use parley_store::{
-    ContactSelector, NewBlockedDial, NewCampaign, ReportRange, Store, OPT_OUT_EVENT_KIND,
-    OPT_OUT_SOURCE,
-};
+use parley_store::{NewBlockedDial, ReportRange, Store, OPT_OUT_EVENT_KIND, OPT_OUT_SOURCE};
 
-use super::cases::{contact, phone, running_campaign};
+use super::cases::{phone, running_campaign};
+use super::consent_cases::{grant, new_contact, started_campaign};
 use super::dialing_cases::attempt_call;
 use super::frequency_cases::claim;
 
@@ -48,11 +45,7 @@ fn blocked<'a>(
 }
 
 pub async fn a_blocked_dial_is_kept_once_per_episode_and_again_after_an_attempt(store: Store) {
-    let fl = store
-        .create_contact(&contact(MIAMI, "Flo", &[]))
-        .await
-        .unwrap()
-        .id;
+    let fl = new_contact(&store, MIAMI).await;
     let id = running_campaign(&store, "evening", &[fl]).await;
     let now = parley_domain::time::now_millis();
     let b = blocked(id, fl, BlockReason::StateHours, now);
@@ -164,37 +157,10 @@ pub async fn a_blocked_dial_is_kept_once_per_episode_and_again_after_an_attempt(
 }
 
 pub async fn consent_and_frequency_cap_holds_are_kept_by_the_claim_that_holds_them(store: Store) {
-    let fl = store
-        .create_contact(&contact(MIAMI, "Flo", &[]))
-        .await
-        .unwrap()
-        .id;
-    let ny = store
-        .create_contact(&contact(NEW_YORK, "Nye", &[]))
-        .await
-        .unwrap()
-        .id;
+    let fl = new_contact(&store, MIAMI).await;
+    let ny = new_contact(&store, NEW_YORK).await;
     // Written consent required (the default), which neither has.
-    let strict = store
-        .create_campaign(
-            &NewCampaign {
-                name: "marketing".into(),
-                description: None,
-                settings: CampaignSettings::default(),
-            },
-            "test",
-        )
-        .await
-        .unwrap()
-        .id;
-    store
-        .add_campaign_contacts(strict, &ContactSelector::Ids(vec![fl, ny]))
-        .await
-        .unwrap();
-    store
-        .transition_campaign(strict, CampaignAction::Start, "test", None)
-        .await
-        .unwrap();
+    let strict = started_campaign(&store, "marketing", vec![fl, ny]).await;
     let now = parley_domain::time::now_millis();
     assert!(claim(&store, strict, now).await.is_empty());
     assert!(
@@ -246,11 +212,7 @@ pub async fn consent_and_frequency_cap_holds_are_kept_by_the_claim_that_holds_th
 }
 
 pub async fn the_report_counts_calls_by_jurisdiction_consent_and_opt_outs(store: Store) {
-    let fl = store
-        .create_contact(&contact(MIAMI, "Flo", &[]))
-        .await
-        .unwrap()
-        .id;
+    let fl = new_contact(&store, MIAMI).await;
     // A Miami number whose address says New York: the address wins.
     let moved = store
         .create_contact(&NewContact {
@@ -263,28 +225,10 @@ pub async fn the_report_counts_calls_by_jurisdiction_consent_and_opt_outs(store:
         .await
         .unwrap()
         .id;
-    let uk = store
-        .create_contact(&contact(LONDON, "Lon", &[]))
-        .await
-        .unwrap()
-        .id;
+    let uk = new_contact(&store, LONDON).await;
     let id = running_campaign(&store, "mixed", &[fl, moved, uk]).await;
     store
-        .append_consent(
-            fl,
-            &parley_domain::consent::NewConsent {
-                kind: parley_domain::consent::ConsentKind::Grant,
-                consent_type: Some(ConsentType::ExpressWritten),
-                source: parley_domain::consent::ConsentSource::new(
-                    parley_domain::consent::ConsentSourceKind::Form,
-                    "https://example.com/signup",
-                ),
-                captured_at: None,
-                text: None,
-                url: None,
-            },
-            "test",
-        )
+        .append_consent(fl, &grant(ConsentType::ExpressWritten, 1), "test")
         .await
         .unwrap();
     let mut calls = Vec::new();
