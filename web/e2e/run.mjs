@@ -219,6 +219,17 @@ async function main() {
       await shot("campaign-detail");
     });
 
+    await step("read the campaign's compliance report and export it", async () => {
+      const card = page.getByTestId("compliance");
+      await card.getByTestId("compliance-rules-version").getByText(/Rules version \S+/).waitFor();
+      const href = await card.getByRole("link", { name: "Export the compliance report as CSV" }).getAttribute("href");
+      const download = await page.request.get(new URL(href, page.url()).toString());
+      const csv = await download.text();
+      if (!download.ok() || !csv.startsWith("section,jurisdiction,reason,rule,rules_version"))
+        throw new Error(`compliance export failed: ${download.status()} ${csv.slice(0, 200)}`);
+      if (!/^report,/m.test(csv)) throw new Error(`no report row: ${csv.slice(0, 200)}`);
+    });
+
     let callUrl;
     await step("open a call and read the transcript", async () => {
       await page.getByRole("link", { name: "Calls", exact: true }).click();

@@ -10,6 +10,7 @@ pub mod call_result;
 pub mod callback;
 pub mod campaign;
 pub mod capacity;
+pub mod compliance;
 pub mod consent;
 pub mod contact;
 pub mod disclosure;

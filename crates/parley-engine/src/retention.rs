@@ -62,6 +62,11 @@ impl Engine {
             }
             Err(e) => tracing::warn!(error = %e, "deleting old call data failed"),
         }
+        match self.purge_blocked_dials().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(blocked_dials = n, "deleted blocked dials past retention"),
+            Err(e) => tracing::warn!(error = %e, "deleting old blocked dials failed"),
+        }
         match self.purge_webhook_events().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(events = n, "deleted webhook events past retention"),
@@ -83,6 +88,16 @@ impl Engine {
             deleted.1 = drain(|| self.store.delete_calls_before(before, PURGE_BATCH)).await?;
         }
         Ok(deleted)
+    }
+
+    /// Deletes blocked dials older than `calls.blocked_dial_retention_days` (0: kept).
+    pub async fn purge_blocked_dials(&self) -> Result<u64, parley_store::StoreError> {
+        let days = i64::from(self.settings.calls.blocked_dial_retention_days);
+        if days == 0 {
+            return Ok(0);
+        }
+        let before = now_millis() - days * DAY_MS;
+        drain(|| self.store.delete_blocked_dials_before(before, PURGE_BATCH)).await
     }
 
     /// Deletes finished webhook events older than `webhooks.retention_days`.

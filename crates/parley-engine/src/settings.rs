@@ -134,6 +134,9 @@ pub struct CallSettings {
     /// Calls that ended longer ago than this are deleted with everything about them;
     /// 0 keeps them. At least `recording_retention_days`, so the files go first.
     pub record_retention_days: u32,
+    /// Blocked dials (the compliance evidence of every dial held back) older than this are
+    /// deleted; 0 keeps them.
+    pub blocked_dial_retention_days: u32,
     /// When Twilio fetches a call's TwiML, Parley opens its agent connection right away
     /// (with a signed URL fetched when the call was placed), so that the media stream finds
     /// it ready; this long, at most, it waits for that stream before it is closed. 0
@@ -309,6 +312,7 @@ impl Default for CallSettings {
             recording_retention_days: 90,
             transcript_retention_days: 0,
             record_retention_days: 0,
+            blocked_dial_retention_days: 1461,
             agent_early_connect_secs: 15,
         }
     }

@@ -538,6 +538,10 @@ impl World {
         );
         let dnc: Vec<(String, String)> =
             rows!(self.db, "SELECT phone, source FROM dnc_entries ORDER BY id");
+        let blocked: Vec<(i64, String, String)> = rows!(
+            self.db,
+            "SELECT contact_id, reason, rule FROM blocked_dials ORDER BY contact_id, reason"
+        );
         let results: Vec<(String, String, Option<String>)> = rows!(
             self.db,
             "SELECT kind, name, value FROM call_results ORDER BY call_id, kind, name"
@@ -562,6 +566,7 @@ impl World {
             format!("recordings {recordings:?}"),
             format!("transcript {turns:?}"),
             format!("dnc {dnc:?}"),
+            format!("blocked dials {blocked:?}"),
             format!("results {results:?}"),
             format!("tools answered {tools:?}"),
             format!("audit {audit:?}"),
@@ -697,7 +702,7 @@ every_event_is_one_transaction! {
     an_attempt_is_written_with_its_progress_at_once =>
         Event::DialStart, ["start_attempt"];
     a_number_blocked_before_dialling_is_cancelled_and_settled_at_once =>
-        Event::DialBlocked, ["advance_call_status", "settle_attempt"];
+        Event::DialBlocked, ["advance_call_status", "settle_attempt", "record_blocked_dial"];
     a_transcript_turn_is_stored_once =>
         Event::TranscriptTurn, ["add_transcript_turn"];
     the_end_of_a_bridged_call_is_recorded_whole =>

@@ -13,8 +13,8 @@ mod request_id;
 mod webhooks;
 
 use api::{
-    account, admin as admin_api, analytics, audit, calls, campaigns, consent, contacts, dnc,
-    events, exports, history, imports, results, sheet_writes, spreadsheets, status,
+    account, admin as admin_api, analytics, audit, calls, campaigns, compliance, consent, contacts,
+    dnc, events, exports, history, imports, results, sheet_writes, spreadsheets, status,
     webhooks as hooks,
 };
 use auth::routes::{self as auth_routes, SignInLimiter};
@@ -129,6 +129,11 @@ pub fn router(state: AppState) -> Router {
             get(campaigns::contacts).post(campaigns::add_contacts),
         )
         .route("/campaigns/{id}/activity", get(campaigns::activity))
+        .route("/campaigns/{id}/compliance", get(compliance::report))
+        .route(
+            "/campaigns/{id}/compliance/export",
+            get(compliance::export_report),
+        )
         .route("/campaigns/{id}/results", get(results::campaign_results))
         .route("/campaigns/{id}/sheet-writes", get(sheet_writes::status))
         .route(

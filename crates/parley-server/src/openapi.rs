@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers, and the browsable docs page.
 use crate::api::{
-    account, admin, analytics, audit, calls, campaigns, consent, contacts, dnc, events, exports,
-    history, imports, results, sheet_writes, spreadsheets, status, webhooks, List,
+    account, admin, analytics, audit, calls, campaigns, compliance, consent, contacts, dnc, events,
+    exports, history, imports, results, sheet_writes, spreadsheets, status, webhooks, List,
 };
 use crate::auth::routes as auth;
 use axum::Json;
@@ -23,7 +23,7 @@ use responses::ErrorResponses;
         campaigns::defaults, campaigns::create, campaigns::list, campaigns::get, campaigns::update, campaigns::delete,
         campaigns::start, campaigns::pause, campaigns::resume, campaigns::stop,
         campaigns::add_contacts, campaigns::remove_contacts, campaigns::contacts,
-        campaigns::activity, account::agents, account::phone_numbers, account::doctor,
+        campaigns::activity, compliance::report, compliance::export_report, account::agents, account::phone_numbers, account::doctor,
         results::campaign_results, sheet_writes::status, sheet_writes::retry,
         calls::list, calls::get, calls::place, calls::hang_up, calls::recording,
         exports::calls, exports::contacts,

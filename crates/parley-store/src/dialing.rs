@@ -191,6 +191,9 @@ impl Tx {
                 .collect()
         };
         self.hold_for_consent(campaign_id, now, &held).await?;
+        let held: Vec<i64> = held.iter().map(|(id, _, _)| *id).collect();
+        self.record_consent_holds(campaign_id, &held, required, now)
+            .await?;
         let contacts = self.claimed_details(campaign_id, &claimed).await?;
         let pending = claimed.iter().filter(|(_, s)| s == "pending").count() as i64;
         let scheduled = claimed.len() as i64 - pending;

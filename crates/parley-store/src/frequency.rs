@@ -6,10 +6,12 @@
 //! The caps come from the rules file ([`RuleBook::shipped`]); the count and the claim are
 //! one transaction, serialized across nodes on one advisory lock (PostgreSQL; SQLite has a
 //! single writer), so two nodes never both take a number's last call.
+use crate::blocked_dials::NewBlockedDial;
 use crate::dialing::ClaimedContact;
 use crate::tx::{on_conn, Conn};
 use crate::{Result, Tx};
 use parley_domain::activity::FREQUENCY_CAP_REASON;
+use parley_domain::compliance::BlockReason;
 use parley_domain::contact::CustomFields;
 use parley_domain::jurisdiction::{contact_jurisdiction, next_eligible, FrequencyCap, RuleBook};
 use parley_domain::time::{from_millis, to_millis};
@@ -34,15 +36,17 @@ impl Tx {
         let Some(longest) = book.longest_cap() else {
             return Ok(claimed);
         };
-        let capped: Vec<(usize, Vec<FrequencyCap>)> = claimed
+        // (index, its caps, its jurisdiction's code)
+        let capped: Vec<(usize, Vec<FrequencyCap>, Option<String>)> = claimed
             .iter()
             .enumerate()
             .filter_map(|(i, c)| {
                 let phone = Phone::from_e164(&c.phone).ok()?;
                 let fields: CustomFields =
                     serde_json::from_str(&c.custom_fields).unwrap_or_default();
-                let caps = book.caps_for(&contact_jurisdiction(&fields, &phone));
-                (!caps.is_empty()).then_some((i, caps))
+                let place = contact_jurisdiction(&fields, &phone);
+                let caps = book.caps_for(&place);
+                (!caps.is_empty()).then(|| (i, caps, place.state_code()))
             })
             .collect();
         if capped.is_empty() {
@@ -59,12 +63,15 @@ impl Tx {
         let mut history: HashMap<String, Vec<chrono::DateTime<chrono::Utc>>> = HashMap::new();
         let phones: Vec<&str> = capped
             .iter()
-            .map(|(i, _)| claimed[*i].phone.as_str())
+            .map(|(i, _, _)| claimed[*i].phone.as_str())
             .collect();
         for (to, at) in self.recent_calls_to(&phones, since).await? {
             history.entry(to).or_default().push(from_millis(at));
         }
-        let contacts: Vec<i64> = capped.iter().map(|(i, _)| claimed[*i].contact_id).collect();
+        let contacts: Vec<i64> = capped
+            .iter()
+            .map(|(i, _, _)| claimed[*i].contact_id)
+            .collect();
         for (contact_id,) in self.claims_elsewhere(campaign_id, &contacts).await? {
             // Claimed by another campaign and about to be dialled: it counts as a call now.
             if let Some(c) = claimed.iter().find(|c| c.contact_id == contact_id) {
@@ -75,18 +82,40 @@ impl Tx {
             }
         }
         let mut held = Vec::new();
-        for (i, caps) in &capped {
-            let c = &claimed[*i];
+        for (i, caps, place) in capped {
+            let c = &claimed[i];
             let calls = history.get(&c.phone).map_or(&[][..], Vec::as_slice);
-            if let Some((at, _)) = next_eligible(caps, calls, from_millis(now)) {
-                self.release_claim(
-                    campaign_id,
-                    c.contact_id,
-                    owner,
-                    Some(to_millis(at)),
-                    Some(FREQUENCY_CAP_REASON),
-                )
-                .await?;
+            if let Some((at, cap)) = next_eligible(&caps, calls, from_millis(now)) {
+                let released = self
+                    .release_claim(
+                        campaign_id,
+                        c.contact_id,
+                        owner,
+                        Some(to_millis(at)),
+                        Some(FREQUENCY_CAP_REASON),
+                    )
+                    .await?;
+                if released {
+                    // The evidence, in the transaction that holds it back.
+                    let rule = format!(
+                        "{} ({}: {} calls in {} hours)",
+                        cap.cited.citation,
+                        cap.name,
+                        cap.calls,
+                        cap.within.num_hours()
+                    );
+                    self.record_blocked_dial(&NewBlockedDial {
+                        campaign_id,
+                        contact_id: c.contact_id,
+                        phone: &c.phone,
+                        jurisdiction: place,
+                        reason: BlockReason::FrequencyCap,
+                        rule: &rule,
+                        blocked_at: now,
+                        held_until: Some(to_millis(at)),
+                    })
+                    .await?;
+                }
                 held.push(c.contact_id);
             }
         }

@@ -6,6 +6,7 @@ import { api, describeError, must, type Schema } from "../api/client";
 import { fmtDuration, fmtInt, fmtPct, fmtTime, fmtTimeIn, humanize } from "../api/format";
 import { label, WAIT_REASON } from "../api/labels";
 import { canOperate, useMe } from "../auth";
+import { Compliance } from "../campaigns/Compliance";
 import { CampaignResults } from "../campaigns/Results";
 import { SheetWrites } from "../campaigns/SheetWrites";
 import { ExportLinks } from "../components/ExportLinks";
@@ -115,6 +116,7 @@ export default function CampaignDetailPage() {
       <CampaignQualityCard quality={"quality" in c ? c.quality : undefined} limitPct={c.settings.max_abandonment_rate_pct} />
       <CampaignResults campaignId={id} version={p.attempts + p.completed + p.failed} />
       <SheetWrites campaignId={id} canRetry={canOperate(me)} />
+      <Compliance campaignId={id} />
       <div className="card">
         <h2>Export</h2>
         <p className="muted">

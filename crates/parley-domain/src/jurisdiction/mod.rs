@@ -9,6 +9,7 @@
 mod book;
 mod caps;
 pub mod states;
+pub mod table;
 mod us_area_codes;
 
 pub use book::{
@@ -55,6 +56,13 @@ pub fn jurisdiction_of_phone(phone: &Phone) -> Jurisdiction {
         .and_then(|code| code.parse().ok())
         .and_then(us_area_codes::state);
     Jurisdiction { state }
+}
+
+/// The jurisdiction of a US area code (`305`: Florida); none for codes of no state.
+pub fn jurisdiction_of_area_code(area_code: u16) -> Jurisdiction {
+    Jurisdiction {
+        state: us_area_codes::state(area_code),
+    }
 }
 
 /// The jurisdiction of a contact: its `state` field (any case of the key) when it names a

@@ -7,14 +7,18 @@ use crate::Engine;
 use parley_domain::activity::{OUTSIDE_WINDOW_REASON, STATE_HOURS_REASON};
 use parley_domain::call::{Call, CallStatus};
 use parley_domain::campaign::{Campaign, CampaignSettings};
+use parley_domain::compliance::{
+    window_rule, BlockReason, CAMPAIGN_DNC_RULE, DNC_BEFORE_DIALLING_RULE, GLOBAL_DNC_RULE,
+};
 use parley_domain::contact::{Contact, CustomFields};
-use parley_domain::jurisdiction::{contact_jurisdiction, RuleBook};
+use parley_domain::jurisdiction::{contact_jurisdiction, jurisdiction_of_phone, RuleBook};
 use parley_domain::memory::shown_variables;
 use parley_domain::timezones::contact_zone;
 use parley_domain::window::CallingRules;
 use parley_domain::Phone;
 use parley_store::{
-    AttemptRefused, ClaimedContact, MemoryRead, NewCall, Settle, StatusChange, CALLBACK_PRIORITY,
+    AttemptRefused, ClaimedContact, MemoryRead, NewBlockedDial, NewCall, Settle, StatusChange,
+    CALLBACK_PRIORITY,
 };
 use serde_json::{Map, Value};
 
@@ -60,48 +64,79 @@ impl Dialer {
         };
         let zone = contact_zone(claim.timezone.as_deref(), &phone);
         let fields: CustomFields = serde_json::from_str(&claim.custom_fields).unwrap_or_default();
-        // The strictest of the campaign's window, the federal rule and the contact's state.
         let place = contact_jurisdiction(&fields, &phone);
+        // The strictest of the campaign's window, the federal rule and the contact's state.
         let rules = CallingRules::for_contact(&campaign.settings, &place);
         let now = self.now();
+        // What is kept as evidence when the contact is held back (with the hold).
+        let evidence = |reason, rule: &'static str, held_until: Option<i64>| NewBlockedDial {
+            campaign_id,
+            contact_id,
+            phone: claim.phone.as_str(),
+            jurisdiction: place.state_code(),
+            reason,
+            rule,
+            blocked_at: now.timestamp_millis(),
+            held_until,
+        };
         if !rules.is_callable(zone, now) {
-            let reason = match rules.blocking_state_law(zone, now) {
-                Some(_) => STATE_HOURS_REASON,
-                None => OUTSIDE_WINDOW_REASON,
+            let (reason, rule) = window_rule(&rules, zone, now);
+            let wait = match reason {
+                BlockReason::StateHours => STATE_HOURS_REASON,
+                _ => OUTSIDE_WINDOW_REASON,
             };
-            // Waits for its own window without holding up anyone else.
-            match rules.next_opening(zone, now) {
+            let opening = rules
+                .next_opening(zone, now)
+                .map(|at| at.timestamp_millis());
+            // Waits for its own window without holding up anyone else; the hold and its
+            // evidence are one transaction.
+            let mut tx = store.begin().await?;
+            let held = match opening {
                 Some(at) => {
-                    store
-                        .release_claim(
-                            campaign_id,
-                            contact_id,
-                            &self.node,
-                            Some(at.timestamp_millis()),
-                            Some(reason),
-                        )
-                        .await?;
+                    tx.release_claim(campaign_id, contact_id, &self.node, Some(at), Some(wait))
+                        .await?
                 }
                 None => {
-                    store
-                        .cancel_claim(
-                            campaign_id,
-                            contact_id,
-                            &self.node,
-                            "no calling window is left in the campaign's dates",
-                        )
-                        .await?;
+                    tx.cancel_claim(
+                        campaign_id,
+                        contact_id,
+                        &self.node,
+                        "no calling window is left in the campaign's dates",
+                    )
+                    .await?
                 }
+            };
+            if held {
+                let b = NewBlockedDial {
+                    rule: &rule,
+                    ..evidence(reason, "", opening)
+                };
+                tx.record_blocked_dial(&b).await?;
             }
+            tx.commit().await?;
             // The campaign page shows who waits, for what, until when.
             self.engine
                 .publish(LiveEvent::ProgressChanged { campaign_id });
             return Ok(());
         }
-        if store.check_dnc(&phone, Some(campaign_id)).await?.blocked() {
-            store
+        let dnc = store.check_dnc(&phone, Some(campaign_id)).await?;
+        if dnc.blocked() {
+            let rule = if dnc.global {
+                GLOBAL_DNC_RULE
+            } else {
+                CAMPAIGN_DNC_RULE
+            };
+            let mut tx = store.begin().await?;
+            if tx
                 .cancel_claim(campaign_id, contact_id, &self.node, "on a do-not-call list")
-                .await?;
+                .await?
+            {
+                tx.record_blocked_dial(&evidence(BlockReason::DoNotCall, rule, None))
+                    .await?;
+            }
+            tx.commit().await?;
+            self.engine
+                .publish(LiveEvent::ProgressChanged { campaign_id });
             return Ok(());
         }
         let s = &campaign.settings;
@@ -218,6 +253,22 @@ impl Engine {
                 .await?;
             let mut after = AfterCommit::default();
             if settled {
+                // Kept as evidence with the cancellation.
+                let place = match store.get_contact(contact_id).await {
+                    Ok(c) => contact_jurisdiction(&c.custom_fields, phone),
+                    Err(_) => jurisdiction_of_phone(phone),
+                };
+                tx.record_blocked_dial(&NewBlockedDial {
+                    campaign_id,
+                    contact_id,
+                    phone: phone.as_str(),
+                    jurisdiction: place.state_code(),
+                    reason: BlockReason::DoNotCall,
+                    rule: DNC_BEFORE_DIALLING_RULE,
+                    blocked_at: parley_domain::time::now_millis(),
+                    held_until: None,
+                })
+                .await?;
                 after.publish(LiveEvent::ProgressChanged { campaign_id });
             }
             self.commit(tx, after).await?;

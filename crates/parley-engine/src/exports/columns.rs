@@ -1,4 +1,5 @@
 //! The columns of each export and the rows, page by page from the database.
+use super::compliance::{self, COMPLIANCE_COLUMNS};
 use super::{Cell, Dataset, ExportError, PAGE_ROWS, PAGE_ROWS_WITH_TRANSCRIPT};
 use parley_domain::call::TranscriptTurn;
 use parley_domain::consent::{current_type, ConsentRecord, ConsentSource};
@@ -94,6 +95,8 @@ pub struct Rows {
     custom_fields: Vec<String>,
     /// The last id returned; the next page starts below it.
     before_id: Option<i64>,
+    /// Rows computed when the export opened, returned before any page (a report's figures).
+    opening: Vec<Vec<Cell>>,
     done: bool,
     _slot: super::ExportSlot,
 }
@@ -154,6 +157,7 @@ impl Rows {
         let mut header: Vec<String>;
         let mut analysis = AnalysisKeys::default();
         let mut custom_fields = Vec::new();
+        let mut opening = Vec::new();
         match &dataset {
             Dataset::Calls { filter, transcript } => {
                 analysis = store.call_analysis_keys(filter).await?;
@@ -177,6 +181,11 @@ impl Rows {
             Dataset::Consent { .. } => {
                 header = CONSENT_COLUMNS.iter().map(|c| c.to_string()).collect();
             }
+            Dataset::Compliance { range } => {
+                header = COMPLIANCE_COLUMNS.iter().map(|c| c.to_string()).collect();
+                let report = store.compliance_report(*range).await?;
+                opening = compliance::summary_rows(&report);
+            }
             Dataset::Contacts { filter } => {
                 custom_fields = store.contact_custom_field_keys(filter).await?;
                 header = CONTACT_COLUMNS.iter().map(|c| c.to_string()).collect();
@@ -199,6 +208,7 @@ impl Rows {
             analysis,
             custom_fields,
             before_id: None,
+            opening,
             done: false,
             _slot: slot,
         })
@@ -210,6 +220,9 @@ impl Rows {
 
     /// The next page of rows, or `None` when every row has been returned.
     pub async fn next_page(&mut self) -> Result<Option<Vec<Vec<Cell>>>, ExportError> {
+        if !self.opening.is_empty() {
+            return Ok(Some(std::mem::take(&mut self.opening)));
+        }
         if self.done {
             return Ok(None);
         }
@@ -258,6 +271,20 @@ impl Rows {
                     .await?;
                 let last = page.last().map(|(r, _)| r.id);
                 let rows = page.into_iter().map(consent_cells).collect();
+                (rows, last, PAGE_ROWS)
+            }
+            Dataset::Compliance { range } => {
+                let page = self
+                    .store
+                    .blocked_dials_page(
+                        range.campaign_id,
+                        (range.from, range.to),
+                        self.before_id,
+                        i64::from(PAGE_ROWS),
+                    )
+                    .await?;
+                let last = page.last().map(|b| b.id);
+                let rows = page.into_iter().map(compliance::blocked_row).collect();
                 (rows, last, PAGE_ROWS)
             }
         };

@@ -6,14 +6,16 @@
 //! Every text cell a spreadsheet would run as a formula is neutralised ([`neutralise`]),
 //! in both formats; real numbers (ids, durations, attempts) stay numbers.
 mod columns;
+mod compliance;
 mod csv;
 mod xlsx;
 
 pub use columns::{Rows, CALL_COLUMNS, CONSENT_COLUMNS, CONTACT_COLUMNS};
+pub use compliance::COMPLIANCE_COLUMNS;
 pub use csv::{csv_stream, header_bytes, page_bytes};
 pub use xlsx::{write_xlsx, XlsxFile, XLSX_MAX_ROWS};
 
-use parley_store::{CallFilter, ContactFilter, Store, StoreError};
+use parley_store::{CallFilter, ContactFilter, ReportRange, Store, StoreError};
 use serde_json::json;
 
 /// Rows read from the database per page.
@@ -70,6 +72,10 @@ pub enum Dataset {
     Consent {
         contact_id: Option<i64>,
     },
+    /// A campaign's compliance report over a range: its figures, then every blocked dial.
+    Compliance {
+        range: ReportRange,
+    },
 }
 
 impl Dataset {
@@ -79,6 +85,7 @@ impl Dataset {
             Dataset::Calls { .. } => "calls",
             Dataset::Contacts { .. } => "contacts",
             Dataset::Consent { .. } => "consent",
+            Dataset::Compliance { .. } => "compliance",
         }
     }
 }
@@ -109,6 +116,12 @@ fn describe(dataset: &Dataset, format: Format) -> serde_json::Value {
         Dataset::Consent { contact_id } => json!({
             "format": format,
             "contact_id": contact_id,
+        }),
+        Dataset::Compliance { range } => json!({
+            "format": format,
+            "campaign_id": range.campaign_id,
+            "from": parley_domain::time::from_millis(range.from),
+            "to": parley_domain::time::from_millis(range.to),
         }),
     }
 }

@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod audit;
 pub mod calls;
 pub mod campaigns;
+pub mod compliance;
 pub mod consent;
 pub mod contacts;
 pub mod dnc;

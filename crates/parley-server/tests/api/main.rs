@@ -10,6 +10,7 @@ mod calls_failures;
 mod campaign_activity;
 mod campaign_dialer;
 mod campaigns;
+mod compliance;
 mod connections;
 mod consent;
 mod contacts;

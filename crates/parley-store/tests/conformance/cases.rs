@@ -9,6 +9,7 @@ use parley_store::{ContactSelector, NewCall, NewCampaign, Store};
 
 pub use super::call_cases::*;
 pub use super::campaign_cases::*;
+pub use super::compliance_cases::*;
 pub use super::consent_cases::*;
 pub use super::contact_cases::*;
 pub use super::credential_cases::*;

@@ -11,7 +11,7 @@ use parley_store::{
 
 use super::cases::{contact, phone};
 
-fn grant(t: ConsentType, days_ago: i64) -> NewConsent {
+pub(crate) fn grant(t: ConsentType, days_ago: i64) -> NewConsent {
     NewConsent {
         kind: ConsentKind::Grant,
         consent_type: Some(t),
@@ -24,7 +24,7 @@ fn grant(t: ConsentType, days_ago: i64) -> NewConsent {
 
 /// A campaign with the default settings (written consent required), `contacts`
 /// enrolled, started.
-async fn started_campaign(store: &Store, name: &str, contacts: Vec<i64>) -> i64 {
+pub(crate) async fn started_campaign(store: &Store, name: &str, contacts: Vec<i64>) -> i64 {
     let id = store
         .create_campaign(
             &NewCampaign {
@@ -54,7 +54,7 @@ async fn claimed(store: &Store, campaign_id: i64, now: i64) -> Vec<i64> {
     claims.iter().map(|c| c.contact_id).collect()
 }
 
-async fn new_contact(store: &Store, p: &str) -> i64 {
+pub(crate) async fn new_contact(store: &Store, p: &str) -> i64 {
     store
         .create_contact(&contact(p, "C", &[]))
         .await

@@ -5,6 +5,7 @@ mod analytics;
 mod call_cases;
 mod campaign_cases;
 mod cases;
+mod compliance_cases;
 mod consent_cases;
 mod contact_cases;
 mod credential_cases;
@@ -72,6 +73,9 @@ macro_rules! conformance {
 }
 
 conformance!(
+    a_blocked_dial_is_kept_once_per_episode_and_again_after_an_attempt,
+    consent_and_frequency_cap_holds_are_kept_by_the_claim_that_holds_them,
+    the_report_counts_calls_by_jurisdiction_consent_and_opt_outs,
     call_quality_is_stored_once_and_counted_per_campaign,
     the_abandoned_call_that_tips_the_rate_pauses_the_campaign_in_its_transaction,
     transcripts_then_call_records_past_retention_are_deleted_in_batches,
