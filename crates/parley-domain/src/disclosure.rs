@@ -310,6 +310,19 @@ mod tests {
     }
 
     #[test]
+    fn maryland_calls_are_withheld_from_recording_by_its_own_statute() {
+        let maryland = RuleBook::shipped()
+            .all_party_recording_consent(&Jurisdiction::state("MD"))
+            .expect("Maryland requires every party's consent");
+        let plan = Disclosures::default().call_recording(true, None, Some(maryland));
+        assert!(!plan.record);
+        assert_eq!(
+            plan.withheld_by.as_deref(),
+            Some("Md. Code, Cts. & Jud. Proc. 10-402(c)(3)")
+        );
+    }
+
+    #[test]
     fn federal_law_alone_lets_a_call_be_recorded_by_one_party() {
         let rule = RuleBook::shipped().all_party_recording_consent(&Jurisdiction::state("NY"));
         assert!(rule.is_none());

@@ -66,6 +66,29 @@ mod tests {
     }
 
     #[test]
+    fn maryland_and_oklahoma_numbers_also_take_three_calls_in_24_hours() {
+        for (code, citation) in [
+            ("US-MD", "Md. Code, Com. Law 14-4501 et seq."),
+            ("US-OK", "Okla. Stat. tit. 15, 775C.1 et seq."),
+        ] {
+            let caps = RuleBook::shipped().get(code).unwrap().caps.clone();
+            let now = utc("2026-11-01T18:00:00Z");
+            // Across the night the clocks fell back: the period is 24 real hours.
+            let calls = [
+                utc("2026-10-31T20:00:00Z"),
+                utc("2026-11-01T09:00:00Z"),
+                utc("2026-11-01T14:00:00Z"),
+            ];
+            assert_eq!(next_eligible(&caps, &calls[1..], now), None, "{code}: two");
+            let (at, cap) = next_eligible(&caps, &calls, now).expect("a fourth waits");
+            assert_eq!(at, utc("2026-11-01T20:00:00Z"), "{code}");
+            assert_eq!(cap.cited.citation, citation);
+            assert_eq!(next_eligible(&caps, &calls, at), None, "{code}: at the edge");
+            assert!(next_eligible(&caps, &calls, at - TimeDelta::milliseconds(1)).is_some());
+        }
+    }
+
+    #[test]
     fn with_several_caps_the_one_that_binds_longest_decides() {
         let mut caps = florida();
         let mut weekly = caps[0].clone();

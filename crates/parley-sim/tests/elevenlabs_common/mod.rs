@@ -19,7 +19,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-pub const WAIT: Duration = Duration::from_secs(10);
+/// Generous: the simulator speaks in real time, and a loaded 2-core machine runs it slowly.
+pub const WAIT: Duration = Duration::from_secs(30);
 pub const AGENT: &str = "agent_sandbox";
 
 pub async fn start(config: ElevenLabsSimConfig) -> RunningElevenLabsSim {
