@@ -26,6 +26,7 @@ mod exports;
 mod faults;
 mod frequency;
 mod imports;
+mod imports_pg;
 mod notify;
 mod outbox;
 mod pagination;
