@@ -34,20 +34,19 @@ CREATE TRIGGER contact_tags_check_update AFTER UPDATE ON contact_tags
     REFERENCING NEW TABLE AS linked
     FOR EACH STATEMENT EXECUTE FUNCTION contact_tags_check();
 
-CREATE FUNCTION contacts_unlink_tags() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Deleted contacts or tags (the transition table `gone`) lose their links.
+CREATE FUNCTION contact_tags_unlink() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM contact_tags ct USING gone WHERE ct.contact_id = gone.id;
+    IF TG_TABLE_NAME = 'contacts' THEN
+        DELETE FROM contact_tags ct USING gone WHERE ct.contact_id = gone.id;
+    ELSE
+        DELETE FROM contact_tags ct USING gone WHERE ct.tag_id = gone.id;
+    END IF;
     RETURN NULL;
 END $$;
 CREATE TRIGGER contacts_unlink_tags AFTER DELETE ON contacts
     REFERENCING OLD TABLE AS gone
-    FOR EACH STATEMENT EXECUTE FUNCTION contacts_unlink_tags();
-
-CREATE FUNCTION tags_unlink_contacts() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM contact_tags ct USING gone WHERE ct.tag_id = gone.id;
-    RETURN NULL;
-END $$;
+    FOR EACH STATEMENT EXECUTE FUNCTION contact_tags_unlink();
 CREATE TRIGGER tags_unlink_contacts AFTER DELETE ON tags
     REFERENCING OLD TABLE AS gone
-    FOR EACH STATEMENT EXECUTE FUNCTION tags_unlink_contacts();
+    FOR EACH STATEMENT EXECUTE FUNCTION contact_tags_unlink();

@@ -62,6 +62,13 @@ async fn tagged(store: &Store, tag: &str) -> usize {
     }
 }
 
+/// An import's counters once finished: rows, created, updated, duplicates, rejected.
+async fn finished(store: &Store, id: i64) -> [i64; 5] {
+    let r = store.finish_import(id, None).await.unwrap();
+    assert_eq!(r.state, "completed");
+    [r.rows_total, r.created, r.updated, r.duplicates, r.rejected]
+}
+
 async fn history_len(store: &Store, id: i64) -> usize {
     store
         .consent_history(id, PageRequest::first(50))
@@ -158,17 +165,7 @@ pub async fn import_batches_merge_at_every_edge_alike(store: Store) {
         .unwrap();
     assert_eq!((three.created, three.updated, three.duplicates), (0, 0, 0));
 
-    let done = store.finish_import(import.id, None).await.unwrap();
-    assert_eq!(
-        (
-            done.rows_total,
-            done.created,
-            done.updated,
-            done.duplicates,
-            done.rejected
-        ),
-        (311, 302, 1, 4, 4)
-    );
+    assert_eq!(finished(&store, import.id).await, [311, 302, 1, 4, 4]);
     let errors = store.import_errors(import.id, 0, 100).await.unwrap();
     let report: Vec<(i64, &str, &str)> = errors
         .iter()
