@@ -16,8 +16,6 @@ pub use csv_bounds::BoundedCsv;
 pub use limits::LimitExceeded;
 pub use xlsx::{read_xlsx, read_xlsx_blocking, XlsxRefused};
 
-/// Rows written per transaction.
-pub const BATCH_ROWS: usize = 500;
 /// Why an import dropped before it finished failed.
 const INTERRUPTED: &str = "the import was interrupted before it finished (the client went away)";
 
@@ -107,6 +105,33 @@ pub struct RowWriter<'a> {
     rejected: Vec<ImportError>,
     /// The Google Sheet the rows are read from, remembered by each contact.
     origin: Option<SheetOrigin>,
+    /// Rows per batch (per transaction): the store's.
+    batch_rows: usize,
+    /// The batch being written while the next one is read (at most one: the rows held
+    /// stay two batches).
+    writing: Option<Writing>,
+}
+
+/// A batch written by a task of its own, so that reading the next batch overlaps the
+/// database's work on this one. Batches still commit one after the other, in order (a
+/// later one may merge into contacts an earlier one wrote). Dropped unfinished (the
+/// import was cancelled), it stops the write, whose transaction then rolls back.
+struct Writing(tokio::task::JoinHandle<Result<(), StoreError>>);
+
+impl Writing {
+    async fn done(mut self) -> Result<(), StoreError> {
+        match (&mut self.0).await {
+            Ok(written) => written,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => unreachable!("a batch write is only cancelled by its drop: {e}"),
+        }
+    }
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl<'a> RowWriter<'a> {
@@ -116,14 +141,17 @@ impl<'a> RowWriter<'a> {
         columns: ColumnMap,
         region: Region,
     ) -> Self {
+        let batch_rows = store.import_batch_rows();
         RowWriter {
             store,
             import,
             columns,
             region,
-            rows: Vec::with_capacity(BATCH_ROWS),
+            rows: Vec::with_capacity(batch_rows),
             rejected: Vec::new(),
             origin: None,
+            batch_rows,
+            writing: None,
         }
     }
 
@@ -161,23 +189,39 @@ impl<'a> RowWriter<'a> {
         });
     }
 
-    /// Writes the rows taken so far once they make a batch.
+    /// Writes the rows taken so far once they make a batch: waits for the batch before
+    /// to be written, then starts writing this one and returns.
     pub async fn flush_if_full(&mut self) -> Result<(), StoreError> {
-        if self.rows.len() + self.rejected.len() >= BATCH_ROWS {
-            let rows = std::mem::replace(&mut self.rows, Vec::with_capacity(BATCH_ROWS));
+        if self.rows.len() + self.rejected.len() >= self.batch_rows {
+            if let Some(before) = self.writing.take() {
+                before.done().await?;
+            }
+            let rows = std::mem::replace(&mut self.rows, Vec::with_capacity(self.batch_rows));
             let rejected = std::mem::take(&mut self.rejected);
-            self.store
-                .import_batch_from(self.import, rows, rejected, self.origin.as_ref())
-                .await?;
+            let (store, import, origin) =
+                (self.store.clone(), self.import.clone(), self.origin.clone());
+            self.writing = Some(Writing(tokio::spawn(async move {
+                store
+                    .import_batch_from(&import, rows, rejected, origin.as_ref())
+                    .await
+                    .map(drop)
+            })));
         }
         Ok(())
     }
 
-    /// Writes what is left.
-    pub async fn finish(self) -> Result<(), StoreError> {
+    /// Writes what is left, after the batch being written.
+    pub async fn finish(mut self) -> Result<(), StoreError> {
+        if let Some(before) = self.writing.take() {
+            before.done().await?;
+        }
         if !self.rows.is_empty() || !self.rejected.is_empty() {
+            let (rows, rejected) = (
+                std::mem::take(&mut self.rows),
+                std::mem::take(&mut self.rejected),
+            );
             self.store
-                .import_batch_from(self.import, self.rows, self.rejected, self.origin.as_ref())
+                .import_batch_from(self.import, rows, rejected, self.origin.as_ref())
                 .await?;
         }
         Ok(())
@@ -202,9 +246,31 @@ impl<'a> RowWriter<'a> {
 
     /// Writes every record `csv` holds after its header. A record that cannot be read is
     /// a rejected row, unless `fatal` says the whole read must stop (the input broke). A
-    /// field longer than `max_field_kb` stops it too.
+    /// field longer than `max_field_kb` stops it too. When the read stops, the batches
+    /// before are written all the same (the batch being written completes).
     pub async fn write_csv<R, E>(
         mut self,
+        csv: &mut csv_async::AsyncReader<R>,
+        max_field_kb: u64,
+        fatal: impl Fn(&csv_async::Error) -> Option<E>,
+    ) -> Result<(), E>
+    where
+        R: tokio::io::AsyncRead + Unpin + Send,
+        E: From<StoreError> + From<LimitExceeded>,
+    {
+        match self.read_csv(csv, max_field_kb, fatal).await {
+            Ok(()) => Ok(self.finish().await?),
+            Err(stop) => {
+                if let Some(writing) = self.writing.take() {
+                    writing.done().await?;
+                }
+                Err(stop)
+            }
+        }
+    }
+
+    async fn read_csv<R, E>(
+        &mut self,
         csv: &mut csv_async::AsyncReader<R>,
         max_field_kb: u64,
         fatal: impl Fn(&csv_async::Error) -> Option<E>,
@@ -242,7 +308,7 @@ impl<'a> RowWriter<'a> {
             }
             self.flush_if_full().await?;
         }
-        Ok(self.finish().await?)
+        Ok(())
     }
 }
 

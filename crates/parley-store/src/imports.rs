@@ -70,8 +70,8 @@ pub struct ImportTotals {
 }
 
 #[derive(sqlx::FromRow)]
-struct ExistingRow {
-    phone: String,
+pub(crate) struct ExistingRow {
+    pub phone: String,
     first_name: Option<String>,
     last_name: Option<String>,
     email: Option<String>,
@@ -83,12 +83,12 @@ struct ExistingRow {
 }
 
 /// One contact as it will be written, after merging.
-struct Merged {
-    line: i64,
-    phone: String,
-    fields: ContactFields,
+pub(crate) struct Merged {
+    pub line: i64,
+    pub phone: String,
+    pub fields: ContactFields,
     /// The consents its rows gave, in line order.
-    consents: Vec<NewConsent>,
+    pub consents: Vec<NewConsent>,
 }
 
 const IMPORT_COLUMNS: &str = "id, source, filename, state, campaign_id, rows_total, created, \
@@ -181,6 +181,16 @@ impl Store {
         Ok(done)
     }
 
+    /// Rows an import writes per transaction. SQLite's batch binds every value of its
+    /// rows (500 rows stay far below its bind limit); PostgreSQL's goes in by COPY, where a
+    /// larger batch saves round trips and commits (a 5,000-row batch holds a few MB).
+    pub fn import_batch_rows(&self) -> usize {
+        match self.backend() {
+            crate::Backend::Sqlite => 500,
+            crate::Backend::Postgres => 5_000,
+        }
+    }
+
     /// Writes one batch of an import in a single transaction: merges `rows` into contacts
     /// (by phone), tags them, adds them to the import's campaign, records `rejected` rows
     /// and duplicates as errors, and advances the import's counters.
@@ -206,118 +216,22 @@ impl Store {
         let rejected_rows = rejected.len() as i64;
         let mut errors = rejected;
         let rows_in_batch = (rows.len() + errors.len()) as i64;
-
-        // Merge duplicates inside the batch first: one statement may not touch a row twice.
-        let mut merged: Vec<Merged> = Vec::with_capacity(rows.len());
-        let mut by_phone: HashMap<String, usize> = HashMap::with_capacity(rows.len());
-        for row in rows {
-            let phone = row.contact.phone.to_string();
-            let consent = match row.consent {
-                Ok(consent) => consent,
-                Err(why) => {
-                    errors.push(ImportError {
-                        line: row.line,
-                        reason: INVALID_CONSENT.into(),
-                        message: format!("{why}; the contact was imported without consent"),
-                    });
-                    None
-                }
-            };
-            if let Some(&i) = by_phone.get(&phone) {
-                let first = &mut merged[i];
-                errors.push(duplicate_error(row.line, first.line));
-                first.fields.merge_from(row.contact.fields);
-                first.consents.extend(consent);
-                outcome.duplicates += 1;
-            } else {
-                by_phone.insert(phone.clone(), merged.len());
-                merged.push(Merged {
-                    line: row.line,
-                    phone,
-                    fields: row.contact.fields,
-                    consents: consent.into_iter().collect(),
-                });
-            }
-        }
+        let merged = merge_batch(rows, &mut outcome, &mut errors);
 
         let now = now_millis();
         let mut tx = self.begin().await?;
         tx.point("import_batch")?;
-        let mut existing: HashMap<String, ExistingRow> = HashMap::new();
-        if !merged.is_empty() {
-            let found: Vec<ExistingRow> = on_conn!(tx, c => {
-                let mut qb = QueryBuilder::new(
-                    "SELECT phone, first_name, last_name, email, company, timezone, custom_fields, \
-                     import_id, import_line FROM contacts WHERE phone IN (",
-                );
-                let mut sep = qb.separated(", ");
-                for m in &merged {
-                    sep.push_bind(m.phone.clone());
-                }
-                sep.push_unseparated(")");
-                qb.build_query_as().fetch_all(&mut *c).await
-            })?;
-            existing.extend(found.into_iter().map(|r| (r.phone.clone(), r)));
-        }
-
-        // (phone, fields, import_line to keep)
-        let mut writes: Vec<(&Merged, ContactFields, i64)> = Vec::with_capacity(merged.len());
-        for m in &merged {
-            match existing.remove(&m.phone) {
-                None => {
-                    outcome.created += 1;
-                    writes.push((m, m.fields.clone(), m.line));
-                }
-                Some(old) => {
-                    let first_line = old.import_line.unwrap_or(m.line);
-                    let same_import = old.import_id == Some(import.id);
-                    let mut fields = old.into_fields()?;
-                    fields.merge_from(m.fields.clone());
-                    if same_import {
-                        errors.push(duplicate_error(m.line, first_line));
-                        outcome.duplicates += 1;
-                        writes.push((m, fields, first_line));
-                    } else {
-                        outcome.updated += 1;
-                        writes.push((m, fields, m.line));
-                    }
-                }
+        let (writes, ids) = {
+            let mut found = Found {
+                import_id: import.id,
+                outcome: &mut outcome,
+                errors: &mut errors,
+            };
+            match tx.pg() {
+                Some(c) => crate::imports_pg::write_contacts(c, &merged, now, &mut found).await?,
+                None => tx.write_contacts(&merged, now, &mut found).await?,
             }
-        }
-
-        let mut ids: HashMap<String, i64> = HashMap::with_capacity(writes.len());
-        if !writes.is_empty() {
-            let rows: Vec<(i64, String)> = on_conn!(tx, c => {
-                let mut qb = QueryBuilder::new(
-                    "INSERT INTO contacts (phone, first_name, last_name, email, company, timezone, \
-                     custom_fields, search_text, import_id, import_line, created_at, updated_at) ",
-                );
-                qb.push_values(&writes, |mut b, (m, f, line)| {
-                    b.push_bind(m.phone.clone())
-                        .push_bind(f.first_name.clone())
-                        .push_bind(f.last_name.clone())
-                        .push_bind(f.email.clone())
-                        .push_bind(f.company.clone())
-                        .push_bind(f.timezone.clone())
-                        .push_bind(custom_fields_json(f))
-                        .push_bind(search_text(&m.phone, f))
-                        .push_bind(import.id)
-                        .push_bind(*line)
-                        .push_bind(now)
-                        .push_bind(now);
-                });
-                qb.push(
-                    " ON CONFLICT (phone) DO UPDATE SET first_name = excluded.first_name, \
-                     last_name = excluded.last_name, email = excluded.email, \
-                     company = excluded.company, timezone = excluded.timezone, \
-                     custom_fields = excluded.custom_fields, search_text = excluded.search_text, \
-                     import_id = excluded.import_id, import_line = excluded.import_line, \
-                     updated_at = excluded.updated_at RETURNING id, phone",
-                );
-                qb.build_query_as().fetch_all(&mut *c).await
-            })?;
-            ids.extend(rows.into_iter().map(|(id, phone)| (phone, id)));
-        }
+        };
         if let (Some(origin), false) = (origin, ids.is_empty()) {
             // The line each contact keeps for this import is its row in the sheet.
             on_conn!(tx, c => {
@@ -339,26 +253,7 @@ impl Store {
             })?;
         }
 
-        let mut tag_names: Vec<String> = writes
-            .iter()
-            .flat_map(|(m, _, _)| m.fields.tags.iter().cloned())
-            .collect();
-        tag_names.sort();
-        tag_names.dedup();
-        let tag_ids = tx.ensure_tags(&tag_names).await?;
-        let pairs: Vec<(i64, i64)> = writes
-            .iter()
-            .flat_map(|(m, _, _)| {
-                let tag_ids = &tag_ids;
-                let contact = ids.get(&m.phone).copied();
-                m.fields
-                    .tags
-                    .iter()
-                    .filter_map(move |t| Some((contact?, *tag_ids.get(t)?)))
-            })
-            .collect();
-        tx.link_tags(&pairs).await?;
-
+        tx.tag_written(&writes, &ids).await?;
         tx.import_consents(import.id, &writes, &ids).await?;
 
         if let (Some(campaign_id), false) = (import.campaign_id, ids.is_empty()) {
@@ -405,28 +300,253 @@ impl Store {
     }
 }
 
+/// Merges the rows of a batch that share a phone (one statement may not touch a row
+/// twice), in line order: each later row is a duplicate of the first.
+fn merge_batch(
+    rows: Vec<ImportRow>,
+    outcome: &mut ImportBatchOutcome,
+    errors: &mut Vec<ImportError>,
+) -> Vec<Merged> {
+    let mut merged: Vec<Merged> = Vec::with_capacity(rows.len());
+    let mut by_phone: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let phone = row.contact.phone.to_string();
+        let consent = match row.consent {
+            Ok(consent) => consent,
+            Err(why) => {
+                errors.push(ImportError {
+                    line: row.line,
+                    reason: INVALID_CONSENT.into(),
+                    message: format!("{why}; the contact was imported without consent"),
+                });
+                None
+            }
+        };
+        if let Some(&i) = by_phone.get(&phone) {
+            let first = &mut merged[i];
+            errors.push(duplicate_error(row.line, first.line));
+            first.fields.merge_from(row.contact.fields);
+            first.consents.extend(consent);
+            outcome.duplicates += 1;
+        } else {
+            by_phone.insert(phone.clone(), merged.len());
+            merged.push(Merged {
+                line: row.line,
+                phone,
+                fields: row.contact.fields,
+                consents: consent.into_iter().collect(),
+            });
+        }
+    }
+    merged
+}
+
+/// What a batch learns about its contacts as it writes them: how many are new, updated
+/// or duplicates of earlier rows, and the report lines of the duplicates.
+pub(crate) struct Found<'a> {
+    pub import_id: i64,
+    pub outcome: &'a mut ImportBatchOutcome,
+    pub errors: &'a mut Vec<ImportError>,
+}
+
+impl Found<'_> {
+    /// A contact none of whose rows existed before.
+    pub fn created<'m>(&mut self, m: &'m Merged) -> Write<'m> {
+        self.outcome.created += 1;
+        Write {
+            m,
+            fields: None,
+            line: m.line,
+        }
+    }
+
+    /// A contact that existed: merged into what it holds, a duplicate when an earlier
+    /// batch of this import wrote it, else updated.
+    pub fn existing<'m>(&mut self, m: &'m Merged, old: ExistingRow) -> Result<Write<'m>> {
+        let first_line = old.import_line.unwrap_or(m.line);
+        let same_import = old.import_id == Some(self.import_id);
+        let mut fields = old.into_fields()?;
+        fields.merge_from(m.fields.clone());
+        let line = if same_import {
+            self.errors.push(duplicate_error(m.line, first_line));
+            self.outcome.duplicates += 1;
+            first_line
+        } else {
+            self.outcome.updated += 1;
+            m.line
+        };
+        Ok(Write {
+            m,
+            fields: Some(fields),
+            line,
+        })
+    }
+}
+
+/// One contact as its batch writes it.
+pub(crate) struct Write<'m> {
+    pub m: &'m Merged,
+    /// Its fields merged into those it had, when it existed (else `m.fields`).
+    pub fields: Option<ContactFields>,
+    /// The line it keeps for this import (the first that wrote it).
+    pub line: i64,
+}
+
+impl Write<'_> {
+    pub fn fields(&self) -> &ContactFields {
+        self.fields.as_ref().unwrap_or(&self.m.fields)
+    }
+
+    /// Whether the batch created it (an existing contact's fields were merged).
+    pub fn is_new(&self) -> bool {
+        self.fields.is_none()
+    }
+}
+
 impl crate::Tx {
+    /// Looks up the contacts of a batch, merges into those that exist and writes them
+    /// all in one upsert of bound values (SQLite; PostgreSQL copies them, see
+    /// `imports_pg`). Returns the writes and each phone's contact id.
+    async fn write_contacts<'m>(
+        &mut self,
+        merged: &'m [Merged],
+        now: i64,
+        found: &mut Found<'_>,
+    ) -> Result<(Vec<Write<'m>>, HashMap<String, i64>)> {
+        let mut existing: HashMap<String, ExistingRow> = HashMap::new();
+        if !merged.is_empty() {
+            let rows: Vec<ExistingRow> = on_conn!(self, c => {
+                let mut qb = QueryBuilder::new(
+                    "SELECT phone, first_name, last_name, email, company, timezone, custom_fields, \
+                     import_id, import_line FROM contacts WHERE phone IN (",
+                );
+                let mut sep = qb.separated(", ");
+                for m in merged {
+                    sep.push_bind(m.phone.clone());
+                }
+                sep.push_unseparated(")");
+                qb.build_query_as().fetch_all(&mut *c).await
+            })?;
+            existing.extend(rows.into_iter().map(|r| (r.phone.clone(), r)));
+        }
+        let mut writes: Vec<Write<'m>> = Vec::with_capacity(merged.len());
+        for m in merged {
+            writes.push(match existing.remove(&m.phone) {
+                None => found.created(m),
+                Some(old) => found.existing(m, old)?,
+            });
+        }
+
+        let mut ids: HashMap<String, i64> = HashMap::with_capacity(writes.len());
+        if !writes.is_empty() {
+            let import_id = found.import_id;
+            let rows: Vec<(i64, String)> = on_conn!(self, c => {
+                let mut qb = QueryBuilder::new(
+                    "INSERT INTO contacts (phone, first_name, last_name, email, company, timezone, \
+                     custom_fields, search_text, import_id, import_line, created_at, updated_at) ",
+                );
+                qb.push_values(&writes, |mut b, w| {
+                    let f = w.fields();
+                    b.push_bind(w.m.phone.clone())
+                        .push_bind(f.first_name.clone())
+                        .push_bind(f.last_name.clone())
+                        .push_bind(f.email.clone())
+                        .push_bind(f.company.clone())
+                        .push_bind(f.timezone.clone())
+                        .push_bind(custom_fields_json(f))
+                        .push_bind(search_text(&w.m.phone, f))
+                        .push_bind(import_id)
+                        .push_bind(w.line)
+                        .push_bind(now)
+                        .push_bind(now);
+                });
+                qb.push(
+                    " ON CONFLICT (phone) DO UPDATE SET first_name = excluded.first_name, \
+                     last_name = excluded.last_name, email = excluded.email, \
+                     company = excluded.company, timezone = excluded.timezone, \
+                     custom_fields = excluded.custom_fields, search_text = excluded.search_text, \
+                     import_id = excluded.import_id, import_line = excluded.import_line, \
+                     updated_at = excluded.updated_at RETURNING id, phone",
+                );
+                qb.build_query_as().fetch_all(&mut *c).await
+            })?;
+            ids.extend(rows.into_iter().map(|(id, phone)| (phone, id)));
+        }
+        Ok((writes, ids))
+    }
+
+    /// Links the written contacts to their rows' tags (the tags they had stay). On
+    /// PostgreSQL the links of contacts this batch created are copied in: none can exist.
+    async fn tag_written(
+        &mut self,
+        writes: &[Write<'_>],
+        ids: &HashMap<String, i64>,
+    ) -> Result<()> {
+        let mut tag_names: Vec<String> = writes
+            .iter()
+            .flat_map(|w| w.m.fields.tags.iter().cloned())
+            .collect();
+        tag_names.sort();
+        tag_names.dedup();
+        let tag_ids = self.ensure_tags(&tag_names).await?;
+        let (mut fresh, mut others) = (Vec::new(), Vec::new());
+        for w in writes {
+            let Some(&contact) = ids.get(&w.m.phone) else {
+                continue;
+            };
+            let pairs = if w.is_new() { &mut fresh } else { &mut others };
+            let start = pairs.len();
+            for tag in &w.m.fields.tags {
+                if let Some(&tag) = tag_ids.get(tag) {
+                    // A row's tags are distinct; a pair made twice would break the copy.
+                    if !pairs[start..].contains(&(contact, tag)) {
+                        pairs.push((contact, tag));
+                    }
+                }
+            }
+        }
+        if self.pg().is_none() {
+            fresh.extend(others);
+            return self.link_tags(&fresh).await;
+        }
+        if fresh.is_empty() && others.is_empty() {
+            return Ok(());
+        }
+        self.point("link_tags")?;
+        if let Some(c) = self.pg() {
+            crate::imports_pg::insert_links(c, &others).await?;
+            crate::imports_pg::copy_links(c, &fresh).await?;
+        }
+        Ok(())
+    }
+
     /// Appends the consents of an import batch's rows to their contacts' histories,
     /// skipping one that repeats the contact's consent in force (the same file imported
-    /// again adds nothing).
+    /// again adds nothing; a contact the batch created has none).
     async fn import_consents(
         &mut self,
         import_id: i64,
-        writes: &[(&Merged, ContactFields, i64)],
+        writes: &[Write<'_>],
         ids: &HashMap<String, i64>,
     ) -> Result<()> {
-        let given: Vec<(i64, &NewConsent)> = writes
+        let given: Vec<(i64, bool, &NewConsent)> = writes
             .iter()
-            .filter_map(|(m, _, _)| Some((*ids.get(&m.phone)?, &m.consents)))
-            .flat_map(|(id, consents)| consents.iter().map(move |c| (id, c)))
+            .filter_map(|w| Some((*ids.get(&w.m.phone)?, w.is_new(), &w.m.consents)))
+            .flat_map(|(id, new, consents)| consents.iter().map(move |c| (id, new, c)))
             .collect();
         if given.is_empty() {
             return Ok(());
         }
-        let contacts: Vec<i64> = given.iter().map(|(id, _)| *id).collect();
+        let mut contacts: Vec<i64> = given
+            .iter()
+            .filter(|(_, new, _)| !new)
+            .map(|(id, _, _)| *id)
+            .collect();
+        contacts.dedup();
         let current = self.current_consents(&contacts).await?;
         let new: Vec<(i64, &NewConsent)> = given
             .into_iter()
+            .map(|(id, _, c)| (id, c))
             .filter(|(id, c)| {
                 !current.get(id).is_some_and(|cur| {
                     cur.consent_type == c.consent_type

@@ -18,6 +18,7 @@ pub use super::dnc_cases::*;
 pub use super::export_cases::*;
 pub use super::frequency_cases::*;
 pub use super::history_cases::*;
+pub use super::import_bulk_cases::*;
 pub use super::import_cases::*;
 pub use super::quality_cases::*;
 pub use super::result_cases::*;

@@ -14,6 +14,7 @@ mod dnc_cases;
 mod export_cases;
 mod frequency_cases;
 mod history_cases;
+mod import_bulk_cases;
 mod import_cases;
 mod quality_cases;
 mod result_cases;
@@ -86,6 +87,8 @@ conformance!(
     contacts_filters_and_pagination,
     import_batches_merge_duplicates_and_count,
     import_rows_keep_their_text_and_report_alike,
+    import_batches_merge_at_every_edge_alike,
+    a_file_imported_again_updates_its_contacts,
     campaign_state_machine_and_audit,
     campaign_enrolment_keeps_counters_exact,
     dnc_lists_are_idempotent_and_scoped,
