@@ -310,7 +310,10 @@ async fn prepare(
     if let Some(user) = created {
         tracing::info!(user_id = user.id, "created the bootstrap admin");
     }
-    parley_engine::telemetry::install();
+    // Without metrics no recorder is installed: every count is then a no-op.
+    if settings.metrics.enabled {
+        parley_engine::telemetry::install();
+    }
     let engine = Engine::connected(Arc::new(settings), store, telephony).await;
     engine.spawn_background();
     let state = AppState::new(engine);

@@ -78,6 +78,7 @@ fn bench_bridge(args: BenchBridgeArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| "127.0.0.1:0".parse().expect("a valid address")),
         bridge_pid: args.bridge_pid,
         pin: args.pin,
+        no_metrics: args.no_metrics,
         parley_exe: std::env::current_exe().context("cannot find this program to run it")?,
     };
     let what = options.target.as_deref().unwrap_or("parley serve");

@@ -403,6 +403,9 @@ pub struct BenchBridgeArgs {
     /// Pin the load generator to core 1 and, without --target, Parley to core 0 (taskset).
     #[arg(long)]
     pub pin: bool,
+    /// Start Parley with metrics off (no recorder), to measure what the instrumentation costs.
+    #[arg(long, conflicts_with = "target")]
+    pub no_metrics: bool,
     /// Print one JSON object on stdout instead of a table.
     #[arg(long)]
     pub json: bool,

@@ -64,6 +64,9 @@ pub struct BridgeOptions {
     pub bridge_pid: Option<u32>,
     /// Pin the bridge (when started here) to core 0 and the load generator to core 1.
     pub pin: bool,
+    /// Start Parley with `metrics.enabled = false` (no recorder: what the instrumentation
+    /// costs is the difference to a run with it).
+    pub no_metrics: bool,
     /// The `parley` binary, started as `parley serve` when there is no target.
     pub parley_exe: PathBuf,
 }
@@ -218,6 +221,7 @@ pub fn run(options: &BridgeOptions) -> Result<BridgeResult, BenchError> {
                 agent_addr,
                 options.calls,
                 core,
+                !options.no_metrics,
             ))?;
             let url = parley.media_url.clone();
             (Bridge::Parley(Box::new(parley)), url, streams)

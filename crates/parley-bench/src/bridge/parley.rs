@@ -29,12 +29,13 @@ impl ParleyBridge {
     /// Prepares `calls` calls and starts `parley serve` (`exe`), using the simulated
     /// agent at `agent` for ElevenLabs and, so it is not in sandbox mode, for Twilio's
     /// REST API too (which a call ended by Twilio, as here, never uses). With `core`, the
-    /// server is pinned to that CPU core.
+    /// server is pinned to that CPU core; without `metrics`, it records none.
     pub async fn start(
         exe: &Path,
         agent: SocketAddr,
         calls: usize,
         core: Option<usize>,
+        metrics: bool,
     ) -> Result<(ParleyBridge, Vec<StreamAuth>), BenchError> {
         let dir = tempfile::Builder::new()
             .prefix("parley-bench-bridge-")
@@ -67,6 +68,7 @@ impl ParleyBridge {
             .current_dir(dir.path())
             .env("PARLEY_LISTEN", listen.to_string())
             .env("PARLEY_METRICS__LISTEN", "127.0.0.1:0")
+            .env("PARLEY_METRICS__ENABLED", metrics.to_string())
             .env("PARLEY_DATA_DIR", dir.path())
             .env("PARLEY_LOG__LEVEL", "warn")
             .env(
