@@ -83,7 +83,11 @@ mod tests {
             let (at, cap) = next_eligible(&caps, &calls, now).expect("a fourth waits");
             assert_eq!(at, utc("2026-11-01T20:00:00Z"), "{code}");
             assert_eq!(cap.cited.citation, citation);
-            assert_eq!(next_eligible(&caps, &calls, at), None, "{code}: at the edge");
+            assert_eq!(
+                next_eligible(&caps, &calls, at),
+                None,
+                "{code}: at the edge"
+            );
             assert!(next_eligible(&caps, &calls, at - TimeDelta::milliseconds(1)).is_some());
         }
     }
