@@ -14,19 +14,12 @@ const CAMPAIGN_TIMEOUT: Duration = Duration::from_secs(120);
 /// call contacts without consent (consent is tested in `consent`).
 fn settings(max_concurrent: u32) -> Value {
     let retry = |max: u32| json!({"max_attempts": max, "delay_minutes": 0});
-    json!({
-        "caller_ids": ["+15005550006"],
+    any_hour_settings(json!({
         "max_concurrent_calls": max_concurrent,
-        "calls_per_second": 10,
-        "calling_window": {"start": "00:00", "end": "23:59",
-                           "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
-        "allow_outside_legal_hours": true,
-        "required_consent": "none",
         "retry": {"no_answer": retry(2), "busy": retry(2), "failed": retry(2), "voicemail": retry(1),
                   "short_call": retry(1), "short_call_seconds": 1, "unsuccessful": retry(1),
                   "max_attempts_per_day": 5},
-        "dynamic_variables": {"customer_name": "first_name"}
-    })
+    }))
 }
 
 pub async fn campaign_with(app: &TestApp, phones: &[&str], max_concurrent: u32) -> i64 {
@@ -37,6 +30,24 @@ pub async fn campaign_with(app: &TestApp, phones: &[&str], max_concurrent: u32) 
     let id = create_campaign(app, "dialer", settings(max_concurrent)).await;
     import_csv(app, id, csv).await;
     id
+}
+
+/// Settings that call at any hour of any day (the law's hours aside: Florida's still
+/// bind), without consent, one call each at once, with `extra` on top.
+pub fn any_hour_settings(extra: Value) -> Value {
+    let mut settings = json!({
+        "caller_ids": ["+15005550006"],
+        "calls_per_second": 10,
+        "calling_window": {"start": "00:00", "end": "23:59",
+                           "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
+        "allow_outside_legal_hours": true,
+        "required_consent": "none",
+        "dynamic_variables": {"customer_name": "first_name"}
+    });
+    for (k, v) in extra.as_object().expect("an object of settings") {
+        settings[k] = v.clone();
+    }
+    settings
 }
 
 /// Creates a campaign with these settings; returns its id.

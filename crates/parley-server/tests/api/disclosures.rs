@@ -1,7 +1,7 @@
 //! A campaign's disclosures: the first message must identify the caller and say the voice
 //! is automated before the campaign may start, and calls into all-party-consent states are
 //! recorded only after a notice (or not at all).
-use crate::campaign_dialer::{create_campaign, import_csv};
+use crate::campaign_dialer::{any_hour_settings, create_campaign, import_csv};
 use crate::harness::{error_code, Db, TestApp};
 use parley_engine::dialer::Dialer;
 use parley_engine::events::LiveEvent;
@@ -114,18 +114,11 @@ async fn a_scheduled_campaign_cannot_be_edited_out_of_its_disclosures() {
 /// Runs a recorded sandbox campaign calling one Florida and one New York contact (by
 /// their `state` column) to completion; returns the two calls, Florida's first.
 async fn run_recorded_campaign(app: &TestApp, disclosures: Value) -> (Value, Value) {
-    let settings = json!({
-        "caller_ids": ["+15005550006"],
-        "calls_per_second": 10,
-        "calling_window": {"start": "00:00", "end": "23:59",
-                           "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
-        "allow_outside_legal_hours": true,
-        "required_consent": "none",
+    let settings = any_hour_settings(json!({
         "record_calls": true,
         "first_message": FIRST,
-        "dynamic_variables": {"customer_name": "first_name"},
         "disclosures": disclosures,
-    });
+    }));
     let id = create_campaign(app, "recorded", settings).await;
     // Magic sandbox numbers that converse; their states come from the `state` column
     // (the area code 555 is no state's).

@@ -2,7 +2,7 @@
 //! the first learned, the call record shows what was sent, and the contact's history
 //! lists both calls.
 use crate::calls_e2e::sandbox;
-use crate::campaign_dialer::wait_until_completed;
+use crate::campaign_dialer::{any_hour_settings, create_campaign, wait_until_completed};
 use crate::harness::TestApp;
 use parley_elevenlabs::ws::DynamicValue;
 use parley_engine::events::LiveEvent;
@@ -15,27 +15,7 @@ const ANALYSIS_TIMEOUT: Duration = Duration::from_secs(90);
 /// A campaign calling at any hour without consent, with `extra` settings, the contact
 /// enrolled and the campaign started.
 async fn run_campaign(app: &TestApp, name: &str, contact_id: i64, extra: Value) -> i64 {
-    let mut settings = json!({
-        "caller_ids": ["+15005550006"],
-        "calls_per_second": 10,
-        "calling_window": {"start": "00:00", "end": "23:59",
-                           "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
-        "allow_outside_legal_hours": true,
-        "required_consent": "none",
-        "dynamic_variables": {"customer_name": "first_name"}
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        settings[k] = v.clone();
-    }
-    let (status, campaign) = app
-        .call(
-            Method::POST,
-            "/api/v1/campaigns",
-            Some(json!({"name": name, "settings": settings})),
-        )
-        .await;
-    assert_eq!(status, 201, "{campaign}");
-    let id = campaign["id"].as_i64().unwrap();
+    let id = create_campaign(app, name, any_hour_settings(extra)).await;
     let (status, body) = app
         .call(
             Method::POST,
