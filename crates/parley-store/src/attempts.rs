@@ -61,8 +61,10 @@ impl Tx {
         let now = now_millis();
         let insert = format!(
             "INSERT INTO calls (campaign_id, contact_id, attempt, to_number, from_number, agent_id, \
-             status, dynamic_variables, overrides, created_at, updated_at, agent_variables) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9, $10) RETURNING {CALL_COLUMNS}"
+             status, dynamic_variables, overrides, created_at, updated_at, agent_variables, \
+             jurisdiction) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9, $10, $11) \
+             RETURNING {CALL_COLUMNS}"
         );
         let row: Option<CallRow> = on_conn!(self, c => {
             // Touching the claim first takes its row lock (PostgreSQL) and proves it is
@@ -92,6 +94,7 @@ impl Tx {
                     .bind(call.overrides.to_string())
                     .bind(now)
                     .bind(call.agent_variables.as_ref().map(|v| v.to_string()))
+                    .bind(&call.jurisdiction)
                     .fetch_one(&mut *c)
                     .await?;
                 sqlx::query(

@@ -22,6 +22,9 @@ pub struct NewCall {
     /// `parley_domain::memory::shown_variables`); `None` keeps none.
     pub agent_variables: Option<serde_json::Value>,
     pub overrides: serde_json::Value,
+    /// Where the callee is, as judged when the call is placed (`US-FL`; empty for no US
+    /// state): kept as the compliance report's evidence.
+    pub jurisdiction: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -299,8 +302,10 @@ impl Tx {
         self.point("create_call")?;
         let sql = format!(
             "INSERT INTO calls (campaign_id, contact_id, attempt, to_number, from_number, agent_id, \
-             status, dynamic_variables, overrides, created_at, updated_at, agent_variables) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9, $10) RETURNING {CALL_COLUMNS}"
+             status, dynamic_variables, overrides, created_at, updated_at, agent_variables, \
+             jurisdiction) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9, $10, $11) \
+             RETURNING {CALL_COLUMNS}"
         );
         let row: CallRow = on_conn!(self, c => sqlx::query_as(&sql)
             .bind(new.campaign_id)
@@ -313,6 +318,7 @@ impl Tx {
             .bind(new.overrides.to_string())
             .bind(now_millis())
             .bind(new.agent_variables.as_ref().map(|v| v.to_string()))
+            .bind(&new.jurisdiction)
             .fetch_one(c)
             .await)?;
         row.try_into()

@@ -70,8 +70,10 @@ impl Store {
         Ok(rows.into_iter().map(|(v,)| v).collect())
     }
 
-    /// Calls created in the range, grouped by the number's country-and-area prefix and
-    /// the contact's `state` field (as stored now), then mapped to jurisdictions.
+    /// Calls created in the range, grouped by where the dialler judged the callee to be
+    /// when it placed the call (`calls.jurisdiction`); calls from before that was kept
+    /// are grouped by the number's country-and-area prefix and the contact's `state`
+    /// field as stored now.
     async fn calls_by_jurisdiction(&self, r: &ReportRange) -> Result<Vec<JurisdictionCalls>> {
         // The contact's `state` field in the spellings imports produce; any other is read
         // by its number, as the dialer reads it when the field names no state.
@@ -86,12 +88,13 @@ impl Store {
             }
         };
         let sql = format!(
-            "SELECT SUBSTR(k.to_number, 1, 5) AS prefix, UPPER(TRIM(CAST({state} AS TEXT))) AS st, \
-             COUNT(*) FROM calls k LEFT JOIN contacts c ON c.id = k.contact_id \
+            "SELECT k.jurisdiction, SUBSTR(k.to_number, 1, 5) AS prefix, \
+             UPPER(TRIM(CAST({state} AS TEXT))) AS st, COUNT(*) \
+             FROM calls k LEFT JOIN contacts c ON c.id = k.contact_id \
              WHERE k.campaign_id = $1 AND k.created_at >= $2 AND k.created_at < $3 \
-             GROUP BY prefix, st ORDER BY prefix, st LIMIT $4"
+             GROUP BY k.jurisdiction, prefix, st ORDER BY k.jurisdiction, prefix, st LIMIT $4"
         );
-        let rows: Vec<(String, Option<String>, i64)> = on_reader!(self, pool => sqlx::query_as(&sql)
+        let rows: Vec<(Option<String>, String, Option<String>, i64)> = on_reader!(self, pool => sqlx::query_as(&sql)
             .bind(r.campaign_id)
             .bind(r.from)
             .bind(r.to)
@@ -99,12 +102,17 @@ impl Store {
             .fetch_all(pool)
             .await)?;
         let mut by_place: BTreeMap<Option<String>, (String, i64, Vec<String>)> = BTreeMap::new();
-        for (prefix, state, calls) in rows {
-            let place = state
-                .as_deref()
-                .and_then(states::parse)
-                .map(Jurisdiction::state)
-                .unwrap_or_else(|| prefix_jurisdiction(&prefix));
+        for (judged, prefix, state, calls) in rows {
+            let place = match judged {
+                Some(code) => Jurisdiction {
+                    state: code.strip_prefix("US-").and_then(states::parse),
+                },
+                None => state
+                    .as_deref()
+                    .and_then(states::parse)
+                    .map(Jurisdiction::state)
+                    .unwrap_or_else(|| prefix_jurisdiction(&prefix)),
+            };
             let (code, name) = jurisdiction_label(&place);
             by_place
                 .entry(code)

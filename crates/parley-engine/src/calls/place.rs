@@ -70,10 +70,11 @@ impl Engine {
             .ok_or(PlaceError::NoAgent)?;
         // A call on its own has no campaign to choose a recording notice: where every
         // party must consent (by the number's state), it is not recorded.
+        let place = jurisdiction_of_phone(&to);
         let recording = Disclosures::default().call_recording(
             req.record,
             req.options.first_message.as_deref(),
-            RuleBook::shipped().all_party_recording_consent(&jurisdiction_of_phone(&to)),
+            RuleBook::shipped().all_party_recording_consent(&place),
         );
         // The call and its audit row are one change; the carrier is asked after it.
         let mut tx = self.store.begin().await.map_err(CallError::from)?;
@@ -94,6 +95,7 @@ impl Engine {
                     ..req.options.clone()
                 })
                 .unwrap_or_default(),
+                jurisdiction: Some(place.state_code().unwrap_or_default()),
             })
             .await
             .map_err(CallError::from)?;

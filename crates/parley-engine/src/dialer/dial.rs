@@ -192,6 +192,7 @@ impl Dialer {
                 &s.hidden_variables,
             ))),
             overrides: serde_json::to_value(&options).unwrap_or_default(),
+            jurisdiction: Some(place.state_code().unwrap_or_default()),
         };
         let local_day = now.with_timezone(&zone).date_naive().to_string();
         let call = match store

@@ -36,8 +36,8 @@ pub async fn call_in(app: &TestApp, phone: &str, email: Option<&str>, status: Ca
             from: "+15005550006".into(),
             agent_id: None,
             dynamic_variables: json!({}),
-            agent_variables: None,
             overrides: json!({}),
+            ..Default::default()
         })
         .await
         .unwrap();

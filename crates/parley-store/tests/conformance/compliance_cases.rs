@@ -307,3 +307,42 @@ pub async fn the_report_counts_calls_by_jurisdiction_consent_and_opt_outs(store:
     assert_eq!(report.opt_outs.items[0].calls_after, 1);
     assert_eq!(report.consent.satisfying, 3, "none required: everyone");
 }
+
+pub async fn a_call_counts_where_it_was_judged_to_be_when_it_was_placed(store: Store) {
+    // A Miami number whose address said nothing when it was called from Florida, and
+    // which has since been given a New York address.
+    let contact = store
+        .create_contact(&NewContact {
+            phone: phone(MIAMI),
+            fields: ContactFields {
+                custom_fields: [("state".to_string(), "NY".to_string())].into(),
+                ..Default::default()
+            },
+        })
+        .await
+        .unwrap()
+        .id;
+    let id = running_campaign(&store, "moved", &[contact]).await;
+    for judged in [Some("US-FL"), Some(""), None] {
+        let mut call = attempt_call(MIAMI);
+        call.campaign_id = Some(id);
+        call.contact_id = Some(contact);
+        call.jurisdiction = judged.map(str::to_owned);
+        store.create_call(&call).await.unwrap();
+    }
+    let now = parley_domain::time::now_millis();
+    let report = store
+        .compliance_report(range(id, ConsentType::None, now - DAY, now + DAY))
+        .await
+        .unwrap();
+    let by_place: Vec<(Option<&str>, i64)> = report
+        .calls_by_jurisdiction
+        .iter()
+        .map(|j| (j.jurisdiction.as_deref(), j.calls))
+        .collect();
+    // As placed: Florida, and no state; a call from before calls kept it: its contact now.
+    assert_eq!(
+        by_place,
+        [(None, 1), (Some("US-FL"), 1), (Some("US-NY"), 1)]
+    );
+}

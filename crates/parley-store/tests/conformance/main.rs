@@ -77,6 +77,7 @@ conformance!(
     a_blocked_dial_is_kept_once_per_episode_and_again_after_an_attempt,
     consent_and_frequency_cap_holds_are_kept_by_the_claim_that_holds_them,
     the_report_counts_calls_by_jurisdiction_consent_and_opt_outs,
+    a_call_counts_where_it_was_judged_to_be_when_it_was_placed,
     call_quality_is_stored_once_and_counted_per_campaign,
     the_abandoned_call_that_tips_the_rate_pauses_the_campaign_in_its_transaction,
     transcripts_then_call_records_past_retention_are_deleted_in_batches,
