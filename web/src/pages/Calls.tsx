@@ -14,28 +14,33 @@ import { Empty, ErrorMessage, Loading } from "../components/States";
 
 type Call = Schema<"Call">;
 
-const columns: ColumnDef<Call, unknown>[] = [
-  {
-    header: "Call",
-    cell: ({ row }) => <Link to={`/calls/${row.original.id}`}>#{row.original.id}</Link>,
-  },
-  { header: "To", accessorKey: "to" },
-  { header: "Status", cell: ({ row }) => label(CALL_STATUS, row.original.status) },
-  { header: "Outcome", cell: ({ row }) => label(CALL_OUTCOME, row.original.outcome) },
-  { header: "Answered by", cell: ({ row }) => humanize(row.original.answered_by) },
-  { header: "Duration", cell: ({ row }) => fmtDuration(row.original.duration_seconds) },
-  { header: "Agent cost", cell: ({ row }) => fmtCredits(row.original.cost) },
-  {
-    header: "Campaign",
-    cell: ({ row }) =>
-      row.original.campaign_id ? (
-        <Link to={`/campaigns/${row.original.campaign_id}`}>#{row.original.campaign_id}</Link>
-      ) : (
-        "—"
-      ),
-  },
-  { header: "Started", cell: ({ row }) => fmtTime(row.original.created_at) },
-];
+// The columns, with campaigns shown by name once the campaign list has loaded.
+function callColumns(campaignNames: Map<number, string>): ColumnDef<Call, unknown>[] {
+  return [
+    {
+      header: "Call",
+      cell: ({ row }) => <Link to={`/calls/${row.original.id}`}>#{row.original.id}</Link>,
+    },
+    { header: "Number", accessorKey: "to" },
+    { header: "Status", cell: ({ row }) => label(CALL_STATUS, row.original.status) },
+    { header: "Outcome", cell: ({ row }) => label(CALL_OUTCOME, row.original.outcome) },
+    { header: "Answered by", cell: ({ row }) => humanize(row.original.answered_by) },
+    { header: "Duration", cell: ({ row }) => fmtDuration(row.original.duration_seconds) },
+    { header: "Agent cost", cell: ({ row }) => fmtCredits(row.original.cost) },
+    {
+      header: "Campaign",
+      cell: ({ row }) =>
+        row.original.campaign_id ? (
+          <Link to={`/campaigns/${row.original.campaign_id}`}>
+            {campaignNames.get(row.original.campaign_id) ?? `#${row.original.campaign_id}`}
+          </Link>
+        ) : (
+          "—"
+        ),
+    },
+    { header: "Started", cell: ({ row }) => fmtTime(row.original.created_at) },
+  ];
+}
 
 export default function CallsPage() {
   const [params, setParams] = useSearchParams();
@@ -64,6 +69,10 @@ export default function CallsPage() {
     queryKey: ["campaigns"],
     queryFn: () => must(api.GET("/api/v1/campaigns", { params: { query: { limit: 200 } } })),
   });
+  const columns = useMemo(
+    () => callColumns(new Map((campaigns.data?.items ?? []).map((c) => [c.id, c.name]))),
+    [campaigns.data],
+  );
 
   const set = (key: string, value: string) => {
     const next = new URLSearchParams(params);
@@ -118,11 +127,11 @@ export default function CallsPage() {
           </select>
         </label>
         <label>
-          From
+          Placed from
           <input type="datetime-local" value={params.get("from") ?? ""} onChange={(e) => set("from", e.target.value)} />
         </label>
         <label>
-          To
+          Placed before
           <input type="datetime-local" value={params.get("to") ?? ""} onChange={(e) => set("to", e.target.value)} />
         </label>
       </form>
