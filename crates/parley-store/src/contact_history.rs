@@ -26,6 +26,13 @@ const CONVERSATION_OUTCOMES: &str = "'success', 'unsuccessful', 'conversation', 
 const RESULT_ROWS_READ: i64 = 200;
 
 /// What the next dial needs to know besides the contact.
+/// See [`Store::call_shown_inputs`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShownInputs {
+    pub variables: Option<serde_json::Value>,
+    pub overrides: serde_json::Value,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MemoryRead {
     /// Read what earlier calls learned at all.
@@ -143,21 +150,25 @@ impl Store {
         Ok((contact, remembered))
     }
 
-    /// The dynamic variables the call's record shows (`None` for a call placed before
-    /// they were kept).
-    pub async fn call_agent_variables(&self, call_id: i64) -> Result<Option<serde_json::Value>> {
-        let text: Option<Option<String>> = on_reader!(self, pool => sqlx::query_scalar(
-            "SELECT agent_variables FROM calls WHERE id = $1",
+    /// What a call's record shows of how it was placed, in one read: the dynamic
+    /// variables as kept for the record (`None` for a call placed before they were) and
+    /// the options it was placed with.
+    pub async fn call_shown_inputs(&self, call_id: i64) -> Result<ShownInputs> {
+        let row: Option<(Option<String>, String)> = on_reader!(self, pool => sqlx::query_as(
+            "SELECT agent_variables, overrides FROM calls WHERE id = $1",
         )
         .bind(call_id)
         .fetch_optional(pool)
         .await)?;
-        text.found()?
-            .map(|t| {
-                serde_json::from_str(&t)
-                    .map_err(|e| StoreError::Corrupt(format!("call {call_id} variables: {e}")))
-            })
-            .transpose()
+        let (variables, overrides) = row.found()?;
+        let parse = |what: &str, t: &str| {
+            serde_json::from_str(t)
+                .map_err(|e| StoreError::Corrupt(format!("call {call_id} {what}: {e}")))
+        };
+        Ok(ShownInputs {
+            variables: variables.map(|t| parse("variables", &t)).transpose()?,
+            overrides: parse("overrides", &overrides)?,
+        })
     }
 
     /// A page of the calls to a contact, newest first, each with its callbacks, opt-out

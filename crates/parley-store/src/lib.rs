@@ -53,7 +53,7 @@ pub use calls::{CallFilter, NewCall};
 pub use campaigns::{CampaignUpdate, ContactSelector, NewCampaign};
 pub use capacity::{AccountLoad, ClaimLimits};
 pub use compliance::{ReportRange, OPT_OUT_EVENT_KIND};
-pub use contact_history::{MemoryRead, MAX_HISTORY_PAGE};
+pub use contact_history::{MemoryRead, ShownInputs, MAX_HISTORY_PAGE};
 pub use contacts::{ContactFilter, ContactUpdate};
 pub use dialing::ClaimedContact;
 pub use dnc::{DncCheck, DncEntry, OPT_OUT_SOURCE};

@@ -310,18 +310,16 @@ pub async fn recording(
 
 async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
     let id = call.id;
-    let (events, transcript, recordings, tool_calls, results, quality, (_, overrides), variables) =
-        tokio::try_join!(
-            state.store.call_events(id),
-            state.store.transcript(id),
-            state.store.recordings(id),
-            state.store.tool_calls(id),
-            state.store.call_results(id),
-            state.store.call_quality(id),
-            state.store.call_agent_inputs(id),
-            state.store.call_agent_variables(id),
-        )?;
-    let options: CallOptions = serde_json::from_value(overrides).unwrap_or_default();
+    let (events, transcript, recordings, tool_calls, results, quality, shown) = tokio::try_join!(
+        state.store.call_events(id),
+        state.store.transcript(id),
+        state.store.recordings(id),
+        state.store.tool_calls(id),
+        state.store.call_results(id),
+        state.store.call_quality(id),
+        state.store.call_shown_inputs(id),
+    )?;
+    let options: CallOptions = serde_json::from_value(shown.overrides).unwrap_or_default();
     let recording = recordings
         .iter()
         .rev()
@@ -343,7 +341,7 @@ async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
         tool_calls,
         results,
         quality,
-        dynamic_variables: variables,
+        dynamic_variables: shown.variables,
     })
 }
 

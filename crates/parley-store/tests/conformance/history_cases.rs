@@ -184,11 +184,11 @@ pub async fn a_contacts_history_pages_its_calls_with_callbacks_opt_outs_and_tool
 
     // Each call keeps the copy of its variables the record shows.
     assert_eq!(
-        store.call_agent_variables(first).await.unwrap(),
+        store.call_shown_inputs(first).await.unwrap().variables,
         Some(json!({"first_name": "Ann"}))
     );
     assert!(matches!(
-        store.call_agent_variables(i64::MAX).await,
+        store.call_shown_inputs(i64::MAX).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
