@@ -175,6 +175,8 @@ pub struct Call {
     pub answered_by: Option<String>,
     pub termination_source: Option<TerminationSource>,
     pub outcome: Option<CallOutcome>,
+    /// The outcome in a person's words (see the README's glossary).
+    pub outcome_label: Option<&'static str>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub duration_seconds: Option<i64>,

@@ -526,6 +526,10 @@ pub struct CampaignContact {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub state: ProgressState,
+    /// Where the contact stands, read from its state, last outcome and reason.
+    pub standing: crate::vocabulary::ContactStanding,
+    /// The standing in a person's words (see the README's glossary).
+    pub standing_label: &'static str,
     pub attempts: i64,
     pub last_outcome: Option<String>,
     pub last_call_id: Option<crate::Id>,

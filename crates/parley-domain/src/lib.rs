@@ -26,6 +26,7 @@ pub mod time;
 pub mod timezones;
 pub mod tool;
 pub mod validation;
+pub mod vocabulary;
 pub mod webhook;
 pub mod window;
 pub mod write_back;

@@ -8,7 +8,9 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+mod labels;
 mod responses;
+use labels::Labels;
 use responses::ErrorResponses;
 
 #[derive(OpenApi)]
@@ -49,7 +51,7 @@ use responses::ErrorResponses;
         List<webhooks::Webhook>,
         List<webhooks::Delivery>,
     )),
-    modifiers(&Security, &UniqueOperationIds, &ErrorResponses),
+    modifiers(&Security, &UniqueOperationIds, &ErrorResponses, &Labels),
     security(("api_key" = []), ("session" = [])),
     tags(
         (name = "contacts", description = "People to call, their tags, CSV import"),
@@ -194,6 +196,22 @@ mod tests {
         }
         let description = doc["info"]["description"].as_str().unwrap();
         assert!(description.contains("**422**"), "{description}");
+    }
+
+    /// Each worded enum carries its words, one per value of the schema.
+    #[test]
+    fn enums_carry_the_domain_words() {
+        let doc: serde_json::Value = serde_json::from_str(&super::pretty_json()).unwrap();
+        for (name, values) in parley_domain::vocabulary::labels() {
+            let schema = &doc["components"]["schemas"][name];
+            let wire: Vec<_> = schema["enum"].as_array().expect(name).iter().collect();
+            assert_eq!(wire.len(), values.len(), "{name}");
+            for (value, label) in values {
+                assert_eq!(schema["x-labels"][&value], label, "{name} {value}");
+            }
+        }
+        let standing = &doc["components"]["schemas"]["ContactStanding"]["x-labels"];
+        assert_eq!(standing["voicemail"], "Not reached: voicemail");
     }
 
     #[test]

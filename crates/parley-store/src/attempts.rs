@@ -10,6 +10,7 @@ use crate::{Db, Result, StoreError, Tx};
 use parley_domain::call::{Call, CallOutcome};
 use parley_domain::campaign::{CampaignState, ProgressState};
 use parley_domain::time::now_millis;
+use parley_domain::vocabulary::{ContactStanding, Worded};
 use parley_domain::webhook::EventType;
 use parley_domain::Phone;
 
@@ -175,10 +176,14 @@ impl Tx {
         let mut data = self.call_data(call_id).await?;
         // The settled outcome wins over the call row's (a call cancelled undialled has
         // none there).
+        let parsed = CallOutcome::parse(outcome);
         data["outcome"] = outcome.into();
-        data["status"] = CallOutcome::parse(outcome)
-            .map(parley_domain::webhook::call_status)
-            .into();
+        data["outcome_label"] = parsed.map(Worded::label).into();
+        data["status"] = parsed.map(parley_domain::webhook::call_status).into();
+        // Where the contact now stands, in the glossary's words.
+        let standing = ContactStanding::of(to, Some(outcome), reason);
+        data["contact_standing"] = standing.wire().into();
+        data["contact_standing_label"] = standing.label().into();
         self.outbox(EventType::CallCompleted, data).await?;
         Ok(true)
     }

@@ -7,6 +7,7 @@ use parley_domain::call::{
     TurnRole,
 };
 use parley_domain::time::{from_millis, now_millis};
+use parley_domain::vocabulary::Worded;
 use sqlx::QueryBuilder;
 
 #[derive(Debug, Clone, Default)]
@@ -150,6 +151,7 @@ impl TryFrom<CallRow> for Call {
             answered_by: r.answered_by,
             termination_source,
             outcome,
+            outcome_label: outcome.map(Worded::label),
             error_code: r.error_code,
             error_message: r.error_message,
             duration_seconds: r.duration_seconds,

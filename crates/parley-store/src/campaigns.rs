@@ -9,6 +9,7 @@ use parley_domain::campaign::{
 };
 use parley_domain::time::{from_millis, now_millis};
 use parley_domain::timezones::contact_zone;
+use parley_domain::vocabulary::{ContactStanding, Worded};
 use parley_domain::webhook::EventType;
 use parley_domain::Phone;
 
@@ -427,14 +428,18 @@ impl Store {
                 let timezone = Phone::from_e164(&r.phone)
                     .map(|p| contact_zone(r.timezone.as_deref(), &p).name().to_string())
                     .ok();
+                let state = ProgressState::parse(&r.state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("progress state {}", r.state)))?;
+                let standing =
+                    ContactStanding::of(state, r.last_outcome.as_deref(), r.reason.as_deref());
                 Ok(CampaignContact {
                     contact_id: r.contact_id,
                     phone: r.phone,
                     first_name: r.first_name,
                     last_name: r.last_name,
-                    state: ProgressState::parse(&r.state).ok_or_else(|| {
-                        StoreError::Corrupt(format!("progress state {}", r.state))
-                    })?,
+                    state,
+                    standing,
+                    standing_label: standing.label(),
                     attempts: r.attempts,
                     last_outcome: r.last_outcome,
                     last_call_id: r.last_call_id,

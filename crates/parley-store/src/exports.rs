@@ -5,8 +5,10 @@ use crate::calls::{push_call_filter, CallRow, CALL_COLUMNS};
 use crate::contacts::{push_contact_filter, ContactRow, CONTACT_COLUMNS};
 use crate::{on_reader, Backend, CallFilter, ContactFilter, Result, Store};
 use parley_domain::call::{Call, TranscriptTurn, TurnRole};
+use parley_domain::campaign::ProgressState;
 use parley_domain::contact::Contact;
 use parley_domain::time::from_millis;
+use parley_domain::vocabulary::ContactStanding;
 use sqlx::QueryBuilder;
 use std::collections::HashMap;
 
@@ -29,6 +31,9 @@ pub struct CallExportRow {
 pub struct ContactExportRow {
     pub contact: Contact,
     pub last_outcome: Option<String>,
+    /// Where it stands (in the latest campaign it changed in, when the filter names none);
+    /// absent when it is in no campaign.
+    pub standing: Option<ContactStanding>,
     pub attempts: i64,
     pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -56,6 +61,8 @@ struct ContactExportSqlRow {
     attempts: i64,
     next_attempt_at: Option<i64>,
     last_outcome: Option<String>,
+    state: Option<String>,
+    reason: Option<String>,
 }
 
 fn full_name(first: Option<String>, last: Option<String>) -> Option<String> {
@@ -204,7 +211,11 @@ impl Store {
                  AS next_attempt_at, \
                  (SELECT cc.last_outcome FROM campaign_contacts cc \
                  WHERE cc.contact_id = c.id AND cc.last_outcome IS NOT NULL{one} \
-                 ORDER BY cc.updated_at DESC LIMIT 1) AS last_outcome"
+                 ORDER BY cc.updated_at DESC LIMIT 1) AS last_outcome, \
+                 (SELECT cc.state FROM campaign_contacts cc WHERE cc.contact_id = c.id{one} \
+                 ORDER BY cc.updated_at DESC, cc.campaign_id DESC LIMIT 1) AS state, \
+                 (SELECT cc.reason FROM campaign_contacts cc WHERE cc.contact_id = c.id{one} \
+                 ORDER BY cc.updated_at DESC, cc.campaign_id DESC LIMIT 1) AS reason"
             ));
             qb.push(" FROM contacts c WHERE c.id < ")
                 .push_bind(before_id.unwrap_or(i64::MAX));
@@ -215,7 +226,11 @@ impl Store {
         let mut progress = Vec::with_capacity(rows.len());
         let mut contacts = Vec::with_capacity(rows.len());
         for r in rows {
-            progress.push((r.attempts, r.next_attempt_at, r.last_outcome));
+            let standing =
+                r.state.as_deref().and_then(ProgressState::parse).map(|s| {
+                    ContactStanding::of(s, r.last_outcome.as_deref(), r.reason.as_deref())
+                });
+            progress.push((r.attempts, r.next_attempt_at, r.last_outcome, standing));
             contacts.push(r.contact);
         }
         let contacts = self.reader().await?.rows_to_contacts(contacts).await?;
@@ -223,9 +238,10 @@ impl Store {
             .into_iter()
             .zip(progress)
             .map(
-                |(contact, (attempts, next_attempt_at, last_outcome))| ContactExportRow {
+                |(contact, (attempts, next_attempt_at, last_outcome, standing))| ContactExportRow {
                     contact,
                     last_outcome,
+                    standing,
                     attempts,
                     next_attempt_at: next_attempt_at.map(from_millis),
                 },

@@ -4,6 +4,7 @@ use crate::tx::{execute, on_conn};
 use crate::webhooks::wants;
 use crate::{Db, Result, Tx};
 use parley_domain::time::now_millis;
+use parley_domain::vocabulary::Worded;
 use parley_domain::webhook::EventType;
 
 impl Tx {
@@ -74,8 +75,8 @@ impl Tx {
 
 impl Db {
     /// The facts about a call that every `call.*` event carries: `{call_id, campaign_id,
-    /// campaign_name, contact_id, phone, outcome, status, duration_seconds, summary}`. The
-    /// dashboard link is added when the event is sent.
+    /// campaign_name, contact_id, phone, outcome, outcome_label, status, duration_seconds,
+    /// summary}`. The dashboard link is added when the event is sent.
     pub async fn call_data(&mut self, call_id: i64) -> Result<serde_json::Value> {
         type Row = (
             i64,
@@ -93,10 +94,10 @@ impl Db {
         let row: Row = on_conn!(self, c => sqlx::query_as(sql).bind(call_id).fetch_one(c).await)?;
         let (call_id, campaign_id, campaign_name, contact_id, phone, outcome, duration, summary) =
             row;
-        let status = outcome
+        let parsed = outcome
             .as_deref()
-            .and_then(parley_domain::call::CallOutcome::parse)
-            .map(parley_domain::webhook::call_status);
+            .and_then(parley_domain::call::CallOutcome::parse);
+        let status = parsed.map(parley_domain::webhook::call_status);
         Ok(serde_json::json!({
             "call_id": call_id,
             "campaign_id": campaign_id,
@@ -104,6 +105,7 @@ impl Db {
             "contact_id": contact_id,
             "phone": phone,
             "outcome": outcome,
+            "outcome_label": parsed.map(Worded::label),
             "status": status,
             "duration_seconds": duration,
             "summary": summary,

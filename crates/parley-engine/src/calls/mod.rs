@@ -153,7 +153,11 @@ impl Engine {
                 tx.set_outcome(call_id, outcome).await?;
             }
         }
-        Ok(Call { outcome, ..call })
+        Ok(Call {
+            outcome,
+            outcome_label: outcome.map(parley_domain::vocabulary::Worded::label),
+            ..call
+        })
     }
 
     pub(crate) fn publish(&self, event: LiveEvent) {

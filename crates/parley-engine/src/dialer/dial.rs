@@ -14,6 +14,7 @@ use parley_domain::contact::{Contact, CustomFields};
 use parley_domain::jurisdiction::{contact_jurisdiction, jurisdiction_of_phone, RuleBook};
 use parley_domain::memory::shown_variables;
 use parley_domain::timezones::contact_zone;
+use parley_domain::vocabulary::DO_NOT_CALL_REASON;
 use parley_domain::window::CallingRules;
 use parley_domain::Phone;
 use parley_store::{
@@ -128,7 +129,7 @@ impl Dialer {
             };
             let mut tx = store.begin().await?;
             if tx
-                .cancel_claim(campaign_id, contact_id, &self.node, "on a do-not-call list")
+                .cancel_claim(campaign_id, contact_id, &self.node, DO_NOT_CALL_REASON)
                 .await?
             {
                 tx.record_blocked_dial(&evidence(BlockReason::DoNotCall, rule, None))
@@ -248,7 +249,7 @@ impl Engine {
                     call.id,
                     "canceled",
                     &Settle::Cancelled {
-                        reason: "on a do-not-call list".into(),
+                        reason: DO_NOT_CALL_REASON.into(),
                     },
                 )
                 .await?;

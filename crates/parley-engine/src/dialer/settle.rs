@@ -7,6 +7,7 @@ use crate::Engine;
 use parley_domain::call::{Call, CallOutcome};
 use parley_domain::campaign::CampaignState;
 use parley_domain::retry::{next_step, NextStep};
+use parley_domain::vocabulary::OPTED_OUT_REASON;
 use parley_domain::window::CallingRules;
 use parley_store::{Settle, StoreError, Tx};
 use parley_twilio::rest::{classify, ErrorClass};
@@ -70,7 +71,7 @@ impl Engine {
             .and_then(|e| e.data.get("at_ms").and_then(|v| v.as_i64()));
         let settle = match (callback, carrier_class(&call)) {
             _ if outcome == CallOutcome::OptedOut => Settle::Cancelled {
-                reason: "opted out".into(),
+                reason: OPTED_OUT_REASON.into(),
             },
             (Some(at), _) => Settle::RetryAt {
                 at,

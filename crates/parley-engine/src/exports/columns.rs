@@ -4,6 +4,7 @@ use super::{Cell, Dataset, ExportError, PAGE_ROWS, PAGE_ROWS_WITH_TRANSCRIPT};
 use parley_domain::call::TranscriptTurn;
 use parley_domain::consent::{current_type, ConsentRecord, ConsentSource};
 use parley_domain::quality::CallQuality;
+use parley_domain::vocabulary::Worded;
 use parley_store::{AnalysisKeys, CallExportRow, ContactExportRow, Store};
 use serde_json::Value;
 
@@ -22,6 +23,8 @@ pub const CALL_COLUMNS: &[&str] = &[
     "status",
     "answered_by",
     "outcome",
+    // The outcome in the glossary's words.
+    "outcome_label",
     "duration_seconds",
     "ended_by",
     "termination_reason",
@@ -52,6 +55,8 @@ pub const CONTACT_COLUMNS: &[&str] = &[
     "tags",
     "do_not_call",
     "last_outcome",
+    // Where the contact stands, in the glossary's words.
+    "standing",
     "attempts",
     "next_attempt_at",
     "created_at",
@@ -315,6 +320,7 @@ impl Rows {
             Cell::Text(c.status.as_str().into()),
             Cell::opt_text(c.answered_by),
             Cell::opt_text(c.outcome.map(|o| o.as_str())),
+            Cell::opt_text(c.outcome_label),
             Cell::opt_int(c.duration_seconds),
             Cell::opt_text(c.termination_source.map(|t| t.as_str())),
             json_cell(field("termination_reason")),
@@ -353,6 +359,7 @@ impl Rows {
             Cell::text(c.tags.join(", ")),
             Cell::Text(c.do_not_call.to_string()),
             Cell::opt_text(r.last_outcome),
+            Cell::opt_text(r.standing.map(|s| s.label())),
             Cell::int(r.attempts),
             time(r.next_attempt_at),
             time(Some(c.created_at)),

@@ -6,6 +6,7 @@ use crate::calls::AfterCommit;
 use crate::events::LiveEvent;
 use crate::Engine;
 use futures::future::BoxFuture;
+use parley_domain::vocabulary::OPTED_OUT_REASON;
 use parley_domain::Phone;
 use serde_json::{json, Value};
 
@@ -40,7 +41,9 @@ impl Engine {
         let phone = Phone::from_e164(&call.to)?;
         tx.add_dnc(&phone, None, Some(reason), parley_store::OPT_OUT_SOURCE)
             .await?;
-        let cancelled = tx.cancel_waiting_for_phone(&phone, "opted out").await?;
+        let cancelled = tx
+            .cancel_waiting_for_phone(&phone, OPTED_OUT_REASON)
+            .await?;
         tx.add_call_event(
             call_id,
             OPT_OUT_EVENT,

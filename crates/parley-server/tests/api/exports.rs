@@ -89,7 +89,7 @@ async fn seed_calls(app: &TestApp) -> i64 {
     campaign.id
 }
 
-async fn download(app: &TestApp, path: &str) -> (reqwest::header::HeaderMap, Vec<u8>) {
+pub async fn download(app: &TestApp, path: &str) -> (reqwest::header::HeaderMap, Vec<u8>) {
     let response = app
         .req(Method::GET, path, &app.viewer_key)
         .send()
@@ -101,7 +101,7 @@ async fn download(app: &TestApp, path: &str) -> (reqwest::header::HeaderMap, Vec
 }
 
 /// Rows as header -> cell text maps.
-fn csv_rows(body: &[u8]) -> (Vec<String>, Vec<HashMap<String, String>>) {
+pub fn csv_rows(body: &[u8]) -> (Vec<String>, Vec<HashMap<String, String>>) {
     let mut reader = csv::Reader::from_reader(body);
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
     let rows = reader

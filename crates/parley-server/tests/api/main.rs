@@ -36,4 +36,5 @@ mod spreadsheets;
 mod suite_log;
 mod tools;
 mod tools_email;
+mod vocabulary;
 mod webhooks;

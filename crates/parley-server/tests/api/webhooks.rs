@@ -273,6 +273,12 @@ async fn a_campaign_sends_signed_call_and_campaign_events_that_can_be_replayed()
     assert_eq!(data["campaign_name"], "dialer");
     assert_eq!(data["status"], "held");
     assert_eq!(data["outcome"], "success");
+    // Added fields in the glossary's words; the wire values above stay as they were.
+    assert_eq!(data["outcome_label"], "Successful");
+    assert_eq!(
+        (&data["contact_standing"], &data["contact_standing_label"]),
+        (&json!("reached"), &json!("Reached"))
+    );
     assert!(data["duration_seconds"].as_i64().is_some(), "{data}");
     assert!(
         data["summary"].as_str().is_some_and(|s| !s.is_empty()),
@@ -286,6 +292,13 @@ async fn a_campaign_sends_signed_call_and_campaign_events_that_can_be_replayed()
         .collect();
     assert_eq!(busy.len(), 2, "one event per attempt");
     assert!(busy.iter().all(|b| b["data"]["status"] == "busy"));
+    // The first try leaves the contact scheduled for the second; the second gives up.
+    let mut standings: Vec<&str> = busy
+        .iter()
+        .map(|b| b["data"]["contact_standing_label"].as_str().unwrap())
+        .collect();
+    standings.sort();
+    assert_eq!(standings, ["Not reached: busy", "Scheduled"]);
     let analyzed = got
         .iter()
         .map(Received::json)
