@@ -210,7 +210,7 @@ async function main() {
 
     await step("watch calls complete live", async () => {
       // No reload: the page updates from the live events (or its polling fallback).
-      const completed = page.getByTestId("campaign-progress").getByTestId("stat-Completed");
+      const completed = page.getByTestId("campaign-progress").getByTestId("stat-Done");
       await page.waitForFunction(
         (el) => Number(el.textContent.replace(/\D/g, "")) >= 2,
         await completed.elementHandle(),

@@ -4,7 +4,7 @@ import { Link, useParams } from "react-router-dom";
 import { analytics } from "../api/analytics";
 import { api, describeError, must, type Schema } from "../api/client";
 import { fmtDuration, fmtInt, fmtPct, fmtTime, fmtTimeIn, humanize } from "../api/format";
-import { label, WAIT_REASON } from "../api/labels";
+import { CALL_OUTCOME, CALL_STATUS, CONTACT_STANDING, label, PROGRESS_STATE, WAIT_REASON } from "../api/labels";
 import { canOperate, useMe } from "../auth";
 import { Compliance } from "../campaigns/Compliance";
 import { CampaignResults } from "../campaigns/Results";
@@ -103,12 +103,13 @@ export default function CampaignDetailPage() {
         <ProgressBar value={done} max={p.total} label="Campaign progress" />
         <div className="stats" data-testid="campaign-progress">
           <Stat label="Contacts" value={fmtInt(p.total)} />
-          <Stat label="Waiting" value={fmtInt(p.pending)} />
-          <Stat label="Scheduled" value={fmtInt(p.scheduled)} />
-          <Stat label="On a call" value={fmtInt(p.in_progress)} />
-          <Stat label="Completed" value={fmtInt(p.completed)} />
-          <Stat label="Failed" value={fmtInt(p.failed)} />
-          <Stat label="Cancelled" value={fmtInt(p.cancelled)} />
+          {/* Contacts by state, in words distinct from the call outcomes below. */}
+          <Stat label={PROGRESS_STATE.pending} value={fmtInt(p.pending)} />
+          <Stat label={PROGRESS_STATE.scheduled} value={fmtInt(p.scheduled)} />
+          <Stat label={PROGRESS_STATE.in_progress} value={fmtInt(p.in_progress)} />
+          <Stat label={PROGRESS_STATE.completed} value={fmtInt(p.completed)} />
+          <Stat label={PROGRESS_STATE.failed} value={fmtInt(p.failed)} />
+          <Stat label={PROGRESS_STATE.cancelled} value={fmtInt(p.cancelled)} />
           <Stat label="Attempts" value={fmtInt(p.attempts)} />
         </div>
       </div>
@@ -189,11 +190,11 @@ function Outcomes({ campaign }: { campaign: Schema<"Campaign"> }) {
           <Stat label="Answered" value={fmtInt(summary.data.totals.answered)} hint={fmtPct(summary.data.totals.answer_rate)} />
           <Stat label="Humans" value={fmtInt(summary.data.totals.human)} />
           <Stat label="Machines" value={fmtInt(summary.data.totals.machine)} />
-          <Stat label="Successful" value={fmtInt(summary.data.totals.successful)} hint={fmtPct(summary.data.totals.success_rate)} />
-          <Stat label="No answer" value={fmtInt(summary.data.totals.no_answer)} />
-          <Stat label="Busy" value={fmtInt(summary.data.totals.busy)} />
-          <Stat label="Voicemail" value={fmtInt(summary.data.totals.voicemail)} />
-          <Stat label="Failed" value={fmtInt(summary.data.totals.failed)} />
+          <Stat label={CALL_OUTCOME.success} value={fmtInt(summary.data.totals.successful)} hint={fmtPct(summary.data.totals.success_rate)} />
+          <Stat label={CALL_OUTCOME.no_answer} value={fmtInt(summary.data.totals.no_answer)} />
+          <Stat label={CALL_OUTCOME.busy} value={fmtInt(summary.data.totals.busy)} />
+          <Stat label={CALL_OUTCOME.voicemail} value={fmtInt(summary.data.totals.voicemail)} />
+          <Stat label={CALL_OUTCOME.failed} value={fmtInt(summary.data.totals.failed)} />
           <Stat label="Average duration" value={fmtDuration(summary.data.totals.average_duration_seconds)} />
         </div>
       )}
@@ -287,7 +288,7 @@ function CampaignContacts({ campaignId }: { campaignId: number }) {
             <thead>
               <tr>
                 <th scope="col">Contact</th>
-                <th scope="col">State</th>
+                <th scope="col">Standing</th>
                 <th scope="col">Attempts</th>
                 <th scope="col">Last outcome</th>
                 <th scope="col">Next attempt</th>
@@ -333,9 +334,9 @@ function ContactRow({
           </button>
           <div className="muted small">{cc.phone}</div>
         </td>
-        <td>{humanize(cc.state)}</td>
+        <td>{label(CONTACT_STANDING, cc.standing)}</td>
         <td>{cc.attempts}</td>
-        <td>{humanize(cc.last_outcome)}</td>
+        <td>{label(CALL_OUTCOME, cc.last_outcome as Schema<"CallOutcome"> | null)}</td>
         <td>
           {cc.waiting_for && cc.waiting_for !== "due" ? (
             <>
@@ -378,7 +379,7 @@ function AttemptHistory({ campaignId, contactId }: { campaignId: number; contact
       {calls.data.items.map((call) => (
         <li key={call.id}>
           <Link to={`/calls/${call.id}`}>Attempt {call.attempt}</Link> · {fmtTime(call.created_at)} ·{" "}
-          {humanize(call.status)} · {humanize(call.outcome)} · {fmtDuration(call.duration_seconds)}
+          {label(CALL_STATUS, call.status)} · {label(CALL_OUTCOME, call.outcome)} · {fmtDuration(call.duration_seconds)}
         </li>
       ))}
     </ol>
