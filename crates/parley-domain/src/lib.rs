@@ -21,6 +21,8 @@ pub mod memory;
 mod names;
 pub mod phone;
 pub mod quality;
+#[cfg(test)]
+mod readme;
 pub mod retry;
 pub mod time;
 pub mod timezones;

@@ -93,16 +93,9 @@ fn the_wire_values_are_the_serde_names() {
 
 #[test]
 fn the_readme_holds_the_glossary() {
-    let readme = include_str!("../../../../README.md");
     let glossary = glossary_markdown();
-    let (_, rest) = readme
-        .split_once(GLOSSARY_BEGIN)
-        .expect("the README marks where the glossary begins");
-    let (shown, _) = rest
-        .split_once(GLOSSARY_END)
-        .expect("the README marks where the glossary ends");
     assert_eq!(
-        shown.trim(),
+        crate::readme::section(GLOSSARY_BEGIN, GLOSSARY_END),
         glossary.trim(),
         "the README's glossary is stale: paste this between the markers:\n{glossary}"
     );

@@ -120,6 +120,7 @@ pub async fn exports_page_contacts_with_progress_and_custom_field_keys(store: St
     assert_eq!(page[0].contact.id, bob.id);
     assert_eq!(page[0].contact.tags, ["vip"]);
     assert_eq!((page[0].attempts, page[0].last_outcome.clone()), (0, None));
+    assert_eq!(page[0].standing, None, "in no campaign, it stands nowhere");
     let everyone = store.export_contacts_page(&all, None, 10).await.unwrap();
     assert_eq!(everyone.len(), 2);
 }
