@@ -69,7 +69,7 @@ pub enum ContactStanding {
 
 words!(ContactStanding {
     Ready => "Ready", "Waiting for its turn: it is called as soon as its calling hours and the pacing allow.";
-    Scheduled => "Scheduled", "Waiting for a set time: a retry, a callback the callee asked for, or its calling hours (Next attempt says which).";
+    Scheduled => "Scheduled", "Held back until later: a retry, a callback the callee asked for, its calling hours, a frequency cap or missing consent (what it waits for says which).";
     BeingCalled => "Being called", "Being dialled or on a call right now.";
     Reached => "Reached", "A conversation was held, whatever the agent's verdict; nothing more to try.";
     NoAnswer => "Not reached: no answer", "Its calls rang out unanswered, and no tries are left.";
@@ -120,7 +120,7 @@ impl ContactStanding {
 
 words!(ProgressState {
     Pending => "Ready", "Waiting for its turn: called as soon as its calling hours and the pacing allow.";
-    Scheduled => "Scheduled", "Waiting for a set time: a retry, a callback, or its calling hours.";
+    Scheduled => "Scheduled", "Held back until later: a retry, a callback, its calling hours, a frequency cap or missing consent.";
     InProgress => "Being called", "Being dialled or on a call right now.";
     Completed => "Done", "Finished: reached, or ended by an outcome that needs no more tries.";
     Failed => "Gave up", "Not reached, and no tries are left (or the number was refused).";
