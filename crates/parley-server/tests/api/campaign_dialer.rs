@@ -228,6 +228,13 @@ async fn a_campaign_dials_retries_and_completes_with_every_outcome_accounted_for
         );
     }
     assert!(calls.iter().all(|c| c["to"] != blocked));
+    let callee = |c: &Value| phones.iter().position(|p| c["to"] == *p).unwrap();
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["contact_name"] == format!("Person{}", callee(c))),
+        "each call is listed with its contact's name"
+    );
     let (_, dnc) = app
         .call(Method::GET, "/api/v1/dnc/check?phone=%2B15550100007", None)
         .await;
