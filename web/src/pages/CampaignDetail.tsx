@@ -283,7 +283,7 @@ function CampaignContacts({ campaignId }: { campaignId: number }) {
         </Empty>
       ) : (
         <div className="table-wrap">
-          <table className="table">
+          <table className="table cards">
             <thead>
               <tr>
                 <th scope="col">Contact</th>
@@ -327,16 +327,16 @@ function ContactRow({
   return (
     <>
       <tr>
-        <td>
+        <td data-label="Contact">
           <button type="button" className="link" aria-expanded={open} onClick={toggle}>
             {name}
           </button>
           <div className="muted small">{cc.phone}</div>
         </td>
-        <td>{humanize(cc.state)}</td>
-        <td>{cc.attempts}</td>
-        <td>{humanize(cc.last_outcome)}</td>
-        <td>
+        <td data-label="State">{humanize(cc.state)}</td>
+        <td data-label="Attempts">{cc.attempts}</td>
+        <td data-label="Last outcome">{humanize(cc.last_outcome)}</td>
+        <td data-label="Next attempt">
           {cc.waiting_for && cc.waiting_for !== "due" ? (
             <>
               {label(WAIT_REASON, cc.waiting_for)}
