@@ -47,13 +47,15 @@ fn generate(rows: usize) -> (String, Expected) {
 }
 
 async fn upload(app: &TestApp, csv: String, query: &str) -> (u16, Value) {
-    let form = Form::new().part(
-        "file",
-        Part::text(csv)
-            .file_name("contacts.csv")
-            .mime_str("text/csv")
-            .unwrap(),
-    );
+    let part = Part::text(csv)
+        .file_name("contacts.csv")
+        .mime_str("text/csv")
+        .unwrap();
+    upload_part(app, part, query).await
+}
+
+async fn upload_part(app: &TestApp, file: Part, query: &str) -> (u16, Value) {
+    let form = Form::new().part("file", file);
     let resp = app
         .req(
             Method::POST,
@@ -200,15 +202,8 @@ async fn a_file_that_is_not_a_table_is_named_and_nothing_is_imported() {
             "old Excel (.xls)",
         ),
     ] {
-        let form = Form::new().part("file", Part::bytes(bytes.to_vec()).file_name(name));
-        let (status, body) = crate::harness::read(
-            app.req(Method::POST, "/api/v1/contacts/import", &app.operator_key)
-                .multipart(form)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let part = Part::bytes(bytes.to_vec()).file_name(name);
+        let (status, body) = upload_part(&app, part, "").await;
         assert_eq!(
             (status, error_code(&body)),
             (422, "validation_failed"),
