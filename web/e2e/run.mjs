@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { outsideItsWindow } from "./outside.mjs";
 import { everyPageAtBothSizes } from "./pages.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -377,6 +378,10 @@ async function main() {
       await page.getByRole("button", { name: "http://127.0.0.1:9/parley-events" }).waitFor();
       await shot("settings");
     });
+
+    await step("on a phone: agent and number from the account's lists; started outside its window, the campaign says why and when", () =>
+      outsideItsWindow(page, shot),
+    );
 
     await step("every page at 1280 and 390 px, light and dark, fits the screen", async () => {
       const pages = [
