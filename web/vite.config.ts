@@ -27,6 +27,7 @@ export default defineConfig({
     environment: "jsdom",
     setupFiles: ["src/test/setup.ts"],
     include: ["src/**/*.test.{ts,tsx}"],
-    css: false,
+    // Stylesheets are not applied in tests; styles.css is read as text (its contrast test).
+    css: { include: [/styles\.css/] },
   },
 });

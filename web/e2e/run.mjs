@@ -1,7 +1,8 @@
 // End-to-end test of the dashboard in headless Chromium against a real `parley serve` in
 // sandbox mode: sign in -> import a CSV -> create a campaign -> start it -> watch calls
 // complete live -> open a call -> read the transcript -> play the recording -> pause and
-// stop the campaign. Saves a screenshot of each main page to e2e/screenshots/.
+// stop the campaign. Saves screenshots of every page, at desktop and phone sizes in light
+// and dark, to e2e/screenshots/.
 //
 //   node e2e/run.mjs            (PARLEY_BIN defaults to ../target/debug/parley)
 //
@@ -14,6 +15,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { outsideItsWindow } from "./outside.mjs";
+import { everyPageAtBothSizes } from "./pages.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = resolve(process.env.PARLEY_BIN ?? join(here, "../../target/debug/parley"));
@@ -294,9 +297,12 @@ async function main() {
       await shot("contact-detail");
     });
 
+    let campaignUrl, contactUrl;
     await step("pause and stop the campaign", async () => {
+      contactUrl = page.url();
       await page.getByRole("link", { name: "Campaigns", exact: true }).click();
       await page.getByRole("link", { name: "E2E campaign" }).click();
+      campaignUrl = page.url();
       const state = page.getByTestId("campaign-state");
       if ((await state.textContent()) === "Running") {
         await page.getByRole("button", { name: "Pause" }).click();
@@ -371,12 +377,29 @@ async function main() {
       await page.getByTestId("webhook-secret").waitFor();
       await page.getByRole("button", { name: "http://127.0.0.1:9/parley-events" }).waitFor();
       await shot("settings");
-      // The same call on a phone screen, in dark mode.
-      await page.setViewportSize({ width: 390, height: 844 });
-      await page.emulateMedia({ colorScheme: "dark" });
-      await page.goto(callUrl);
-      await page.getByTestId("transcript").waitFor();
-      await shot("call-detail-phone-dark");
+    });
+
+    await step("on a phone: agent and number from the account's lists; started outside its window, the campaign says why and when", () =>
+      outsideItsWindow(page, shot),
+    );
+
+    await step("every page at 1280 and 390 px, light and dark, fits the screen", async () => {
+      const pages = [
+        ["overview", "/"],
+        ["campaigns", "/campaigns"],
+        ["campaign", campaignUrl],
+        ["campaign-edit", `${campaignUrl}/edit`],
+        ["campaign-new", "/campaigns/new"],
+        ["calls", "/calls"],
+        ["call", callUrl],
+        ["contacts", "/contacts"],
+        ["contact", contactUrl],
+        ["analytics", "/analytics"],
+        ["audit", "/audit"],
+        ["settings", "/settings"],
+      ];
+      const problems = await everyPageAtBothSizes(page, server.url, shots, pages);
+      if (problems.length) throw new Error(problems.join("\n"));
     });
 
     if (consoleErrors.length) throw new Error(`page errors: ${consoleErrors.join("\n")}`);

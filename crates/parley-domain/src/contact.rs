@@ -49,6 +49,72 @@ impl ContactFields {
     }
 }
 
+/// A value a duplicate row gave that its contact kept its own over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptValue {
+    /// `first_name`, `email`, ... or a custom field's name.
+    pub field: String,
+    pub kept: String,
+    pub ignored: String,
+}
+
+impl ContactFields {
+    /// Merges a later row with the same phone into the contact an earlier row of the same
+    /// import wrote: the earlier values stay (a duplicate never renames a contact), blanks
+    /// are filled, custom fields added, tags unioned. Returns the values it did not take.
+    pub fn fill_from(&mut self, other: ContactFields) -> Vec<KeptValue> {
+        let mut kept = Vec::new();
+        let mut fill = |field: &str, dst: &mut Option<String>, src: Option<String>| match (
+            dst.as_deref(),
+            src,
+        ) {
+            (None, src) => *dst = src,
+            (Some(old), Some(new)) if old != new => kept.push(KeptValue {
+                field: field.into(),
+                kept: old.into(),
+                ignored: new,
+            }),
+            _ => {}
+        };
+        fill("first_name", &mut self.first_name, other.first_name);
+        fill("last_name", &mut self.last_name, other.last_name);
+        fill("email", &mut self.email, other.email);
+        fill("company", &mut self.company, other.company);
+        fill("timezone", &mut self.timezone, other.timezone);
+        for (name, value) in other.custom_fields {
+            let mut slot = self.custom_fields.get(&name).cloned();
+            fill(&name, &mut slot, Some(value));
+            if let Some(v) = slot {
+                self.custom_fields.insert(name, v);
+            }
+        }
+        for t in other.tags {
+            if !self.tags.contains(&t) {
+                self.tags.push(t);
+            }
+        }
+        kept
+    }
+
+    /// Clears the optional fields [`validate_fields`] refuses and says which and why: an
+    /// import keeps a contact whose phone is good and reports what it left out.
+    pub fn drop_invalid(&mut self) -> FieldErrors {
+        let mut errors = FieldErrors::new();
+        validate_fields(self, &mut errors);
+        for e in &errors.0 {
+            match e.field.as_str() {
+                "email" => self.email = None,
+                "timezone" => self.timezone = None,
+                "first_name" => self.first_name = None,
+                "last_name" => self.last_name = None,
+                "company" => self.company = None,
+                other => unreachable!("validate_fields checks no field `{other}`"),
+            }
+        }
+        errors
+    }
+}
+
 /// Trims text and turns blank into `None`.
 pub fn clean(value: Option<&str>) -> Option<String> {
     value
@@ -74,16 +140,18 @@ pub fn normalize_tag(raw: &str) -> Result<String, String> {
     Ok(tag)
 }
 
-/// Tags as written in a CSV cell: separated by `,`, `;` or `|`.
-pub fn split_tags(cell: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
+/// Tags as written in a CSV cell, separated by `,`, `;` or `|`, normalised: the good
+/// tags, and why each bad one is not one.
+pub fn split_tags(cell: &str) -> (Vec<String>, Vec<String>) {
+    let (mut out, mut refused) = (Vec::new(), Vec::new());
     for part in cell.split([',', ';', '|']).filter(|p| !p.trim().is_empty()) {
-        let t = normalize_tag(part)?;
-        if !out.contains(&t) {
-            out.push(t);
+        match normalize_tag(part) {
+            Ok(t) if !out.contains(&t) => out.push(t),
+            Ok(_) => {}
+            Err(why) => refused.push(why),
         }
     }
-    Ok(out)
+    (out, refused)
 }
 
 /// A deliberately loose check: something@something.something, no spaces.
@@ -179,9 +247,58 @@ mod tests {
 
     #[test]
     fn tags_are_normalised_and_split() {
-        assert_eq!(split_tags(" VIP, q4 ;vip|").unwrap(), vec!["vip", "q4"]);
-        assert!(split_tags("ok,<script>").is_err());
+        assert_eq!(split_tags(" VIP, q4 ;vip|").0, vec!["vip", "q4"]);
+        let (tags, refused) = split_tags("ok,<script>");
+        assert_eq!((tags, refused.len()), (vec!["ok".to_string()], 1));
         assert!(normalize_tag("").is_err());
+    }
+
+    #[test]
+    fn a_duplicate_row_fills_blanks_but_never_renames() {
+        let mut first = ContactFields {
+            first_name: Some("Ann".into()),
+            custom_fields: [("plan".to_string(), "gold".to_string())].into(),
+            tags: vec!["a".into()],
+            ..Default::default()
+        };
+        let kept = first.fill_from(ContactFields {
+            first_name: Some("Anna".into()),
+            last_name: Some("Lee".into()),
+            custom_fields: [
+                ("plan".to_string(), "silver".to_string()),
+                ("seats".to_string(), "4".to_string()),
+            ]
+            .into(),
+            tags: vec!["b".into(), "a".into()],
+            ..Default::default()
+        });
+        assert_eq!(first.first_name.as_deref(), Some("Ann"));
+        assert_eq!(first.last_name.as_deref(), Some("Lee"));
+        assert_eq!(first.custom_fields["plan"], "gold");
+        assert_eq!(first.custom_fields["seats"], "4");
+        assert_eq!(first.tags, vec!["a", "b"]);
+        let said: Vec<_> = kept
+            .iter()
+            .map(|k| (k.field.as_str(), k.kept.as_str(), k.ignored.as_str()))
+            .collect();
+        assert_eq!(
+            said,
+            vec![("first_name", "Ann", "Anna"), ("plan", "gold", "silver")]
+        );
+    }
+
+    #[test]
+    fn invalid_optional_fields_are_dropped_and_named() {
+        let mut f = ContactFields {
+            first_name: Some("Ann".into()),
+            email: Some("nope".into()),
+            timezone: Some("Mars/Base".into()),
+            ..Default::default()
+        };
+        let dropped: Vec<_> = f.drop_invalid().0.into_iter().map(|e| e.field).collect();
+        assert_eq!(dropped, vec!["email", "timezone"]);
+        assert_eq!((f.email, f.timezone), (None, None));
+        assert_eq!(f.first_name.as_deref(), Some("Ann"));
     }
 
     #[test]

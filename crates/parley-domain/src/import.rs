@@ -1,9 +1,8 @@
 //! Mapping a table of contacts (CSV today; spreadsheets later) onto contact fields.
 //! Works on plain cells so every file format shares the same rules and error reasons.
 use crate::consent::ConsentCells;
-use crate::contact::{clean, split_tags, validate_fields, ContactFields, NewContact};
+use crate::contact::{clean, split_tags, ContactFields, NewContact};
 use crate::phone::{Phone, PhoneError, Region};
-use crate::FieldErrors;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Column {
@@ -30,6 +29,17 @@ enum Column {
 pub struct ColumnMap {
     columns: Vec<Column>,
     custom_names: Vec<String>,
+}
+
+/// A row read as a contact.
+#[derive(Debug, Clone)]
+pub struct ReadRow {
+    pub contact: NewContact,
+    /// Its consent cells, still text: a bad consent does not stop the contact.
+    pub consent: ConsentCells,
+    /// Why optional cells were left out (a bad email, time zone or tag): the contact is
+    /// imported without them and the row reported.
+    pub left_out: Vec<String>,
 }
 
 /// Why a row was not imported; `reason` is a stable code for programs.
@@ -116,16 +126,16 @@ impl ColumnMap {
         cells: impl IntoIterator<Item = &'a str>,
         region: Region,
     ) -> Result<NewContact, RowError> {
-        self.row(cells, region).map(|(contact, _)| contact)
+        self.row(cells, region).map(|row| row.contact)
     }
 
-    /// Turns one row of cells into a contact and its consent cells (still text: a bad
-    /// consent does not stop the contact), or says why it cannot be a contact.
+    /// Turns one row of cells into a contact, its consent cells and what it left out, or
+    /// says why it cannot be a contact: only a missing or bad phone stops a row.
     pub fn row<'a>(
         &self,
         cells: impl IntoIterator<Item = &'a str>,
         region: Region,
-    ) -> Result<(NewContact, ConsentCells), RowError> {
+    ) -> Result<ReadRow, RowError> {
         let mut phone_cell = None;
         let mut fields = ContactFields::default();
         let mut tags_cell = None;
@@ -169,21 +179,22 @@ impl ColumnMap {
                 })
             }
         };
+        let mut left_out: Vec<String> = fields
+            .drop_invalid()
+            .0
+            .into_iter()
+            .map(|e| format!("{}: {}; left out", e.field, e.message))
+            .collect();
         if let Some(cell) = tags_cell {
-            fields.tags = split_tags(cell).map_err(|m| RowError {
-                reason: "invalid_field",
-                message: m,
-            })?;
+            let (tags, refused) = split_tags(cell);
+            fields.tags = tags;
+            left_out.extend(refused.into_iter().map(|why| format!("{why}; left out")));
         }
-        let mut errors = FieldErrors::new();
-        validate_fields(&fields, &mut errors);
-        if !errors.is_empty() {
-            return Err(RowError {
-                reason: "invalid_field",
-                message: errors.to_string(),
-            });
-        }
-        Ok((NewContact { phone, fields }, consent))
+        Ok(ReadRow {
+            contact: NewContact { phone, fields },
+            consent,
+            left_out,
+        })
     }
 }
 
@@ -229,7 +240,11 @@ mod tests {
             "consent_url",
             "consent_source",
         ]);
-        let (c, consent) = m
+        let ReadRow {
+            contact: c,
+            consent,
+            ..
+        } = m
             .row(
                 [
                     "4155552671",
@@ -277,12 +292,29 @@ mod tests {
             m.contact(["hello", "", ""], r).unwrap_err().reason,
             "invalid_phone"
         );
-        let e = m.contact(["4155552671", "nope", ""], r).unwrap_err();
-        assert_eq!(e.reason, "invalid_field");
-        assert!(e.message.contains("email"));
-        let e = m.contact(["4155552671", "", "Mars/Base"], r).unwrap_err();
-        assert!(e.message.contains("timezone"));
         // Short rows are fine: missing cells are empty.
         assert!(m.contact(["4155552671"], r).is_ok());
+    }
+
+    #[test]
+    fn a_bad_optional_cell_is_left_out_and_the_row_kept() {
+        let m = map(&["phone", "email", "timezone", "tags"]);
+        let row = m
+            .row(
+                ["4155552671", "nope", "Mars/Base", "vip,<b>"],
+                Region::default(),
+            )
+            .unwrap();
+        assert_eq!(row.contact.fields.email, None);
+        assert_eq!(row.contact.fields.timezone, None);
+        assert_eq!(row.contact.fields.tags, vec!["vip"]);
+        assert_eq!(
+            row.left_out,
+            vec![
+                "email: `nope` is not an email address; left out",
+                "timezone: `Mars/Base` is not an IANA time zone (e.g. America/New_York); left out",
+                "tag `<b>` has characters other than letters, digits, - _ . :; left out",
+            ]
+        );
     }
 }

@@ -166,14 +166,16 @@ impl<'a> RowWriter<'a> {
     /// cells that cannot be read are reported and the contact imported without them.
     pub fn push<'c>(&mut self, line: i64, cells: impl IntoIterator<Item = &'c str>) {
         match self.columns.row(cells, self.region) {
-            Ok((contact, cells)) => {
-                let consent = cells
+            Ok(row) => {
+                let consent = row
+                    .consent
                     .grant(consent_source(self.import, line), chrono::Utc::now())
                     .map_err(|e| e.to_string());
                 self.rows.push(ImportRow {
                     line,
-                    contact,
+                    contact: row.contact,
                     consent,
+                    left_out: row.left_out,
                 })
             }
             Err(e) => self.reject(line, e.reason, e.message),
@@ -328,9 +330,75 @@ pub fn is_xlsx(head: &[u8]) -> bool {
     head.starts_with(b"PK\x03\x04")
 }
 
+/// What a file that is neither CSV nor XLSX is, told by its first bytes, so that the person
+/// who uploaded it reads "a PDF document" rather than a CSV parser's complaint about it.
+pub fn foreign_format(head: &[u8]) -> Option<&'static str> {
+    if is_xlsx(head) {
+        return None;
+    }
+    const SIGNATURES: &[(&[u8], &str)] = &[
+        (b"%PDF", "a PDF document"),
+        (b"\x89PNG", "a PNG image"),
+        (b"\xFF\xD8\xFF", "a JPEG image"),
+        (b"GIF8", "a GIF image"),
+        (
+            b"\xD0\xCF\x11\xE0",
+            "an old Excel (.xls) or Word (.doc) file",
+        ),
+        (b"\x1F\x8B", "a gzip archive"),
+        (b"Rar!", "a RAR archive"),
+        (b"7z\xBC\xAF", "a 7-Zip archive"),
+        (b"{\\rtf", "an RTF document"),
+        (b"\xFF\xFE", "UTF-16 text"),
+        (b"\xFE\xFF", "UTF-16 text"),
+    ];
+    if let Some((_, kind)) = SIGNATURES.iter().find(|(sig, _)| head.starts_with(sig)) {
+        return Some(kind);
+    }
+    let text = String::from_utf8_lossy(&head[..head.len().min(64)]).to_ascii_lowercase();
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    if ["<!doctype", "<html", "<?xml"]
+        .iter()
+        .any(|t| text.starts_with(t))
+    {
+        return Some("an HTML or XML page");
+    }
+    // No text file has NUL bytes; a CSV saved as UTF-16 without its mark does.
+    head[..head.len().min(1024)]
+        .contains(&0)
+        .then_some("a binary file, not text")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_that_are_not_tables_are_named() {
+        assert_eq!(foreign_format(b"%PDF-1.7\n..."), Some("a PDF document"));
+        assert_eq!(foreign_format(b"\x89PNG\r\n\x1a\n"), Some("a PNG image"));
+        assert_eq!(
+            foreign_format(b"\xD0\xCF\x11\xE0\xA1\xB1"),
+            Some("an old Excel (.xls) or Word (.doc) file")
+        );
+        assert_eq!(foreign_format(b"\xFF\xFEp\0h\0"), Some("UTF-16 text"));
+        assert_eq!(
+            foreign_format(b"  <!DOCTYPE html><html>"),
+            Some("an HTML or XML page")
+        );
+        assert_eq!(
+            foreign_format(b"p\0h\0o\0"),
+            Some("a binary file, not text")
+        );
+        assert_eq!(foreign_format(b"\xEF\xBB\xBFphone,name\n"), None);
+        assert_eq!(foreign_format("phone,name\n+1415,Zoë\n".as_bytes()), None);
+        assert_eq!(foreign_format(b""), None);
+        assert_eq!(
+            foreign_format(b"PK\x03\x04\x14\0\0\0\x08\0"),
+            None,
+            "a workbook"
+        );
+    }
 
     #[test]
     fn xlsx_is_told_by_its_zip_signature() {

@@ -45,7 +45,7 @@ use responses::ErrorResponses;
         List<parley_domain::campaign::Campaign>,
         List<parley_domain::campaign::CampaignContact>,
         List<audit::AuditRecord>,
-        List<parley_domain::call::Call>,
+        List<calls::CallRow>,
         List<dnc::DncEntry>,
         events::LiveMessage,
         List<webhooks::Webhook>,

@@ -456,6 +456,28 @@ impl Store {
         })
     }
 
+    /// The names (first and last) of the contacts among `ids` that have one, for lists
+    /// that show calls by whom they were to.
+    pub async fn contact_names(&self, ids: &[i64]) -> Result<HashMap<i64, String>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<(i64, Option<String>, Option<String>)> = on_reader!(self, pool => {
+            let mut qb =
+                QueryBuilder::new("SELECT id, first_name, last_name FROM contacts WHERE id IN (");
+            let mut sep = qb.separated(", ");
+            for id in ids {
+                sep.push_bind(*id);
+            }
+            sep.push_unseparated(")");
+            qb.build_query_as().fetch_all(pool).await
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, first, last)| Some((id, full_name(first, last)?)))
+            .collect())
+    }
+
     /// All tag names with how many contacts carry each.
     pub async fn list_tags(&self) -> Result<Vec<(String, i64)>> {
         let rows: Vec<(String, i64)> = on_reader!(self, pool => sqlx::query_as(
@@ -466,4 +488,10 @@ impl Store {
         .await)?;
         Ok(rows)
     }
+}
+
+/// A contact's first and last name as one, or none when it has neither.
+pub(crate) fn full_name(first: Option<String>, last: Option<String>) -> Option<String> {
+    let name = [first, last].into_iter().flatten().collect::<Vec<_>>();
+    (!name.is_empty()).then(|| name.join(" "))
 }

@@ -2,7 +2,7 @@
 //! with what a spreadsheet shows beside them, and the JSON keys that become columns.
 //! Nothing here holds more than one page; a whole export is many small queries.
 use crate::calls::{push_call_filter, CallRow, CALL_COLUMNS};
-use crate::contacts::{push_contact_filter, ContactRow, CONTACT_COLUMNS};
+use crate::contacts::{full_name, push_contact_filter, ContactRow, CONTACT_COLUMNS};
 use crate::{on_reader, Backend, CallFilter, ContactFilter, Result, Store};
 use parley_domain::call::{Call, TranscriptTurn, TurnRole};
 use parley_domain::campaign::ProgressState;
@@ -63,11 +63,6 @@ struct ContactExportSqlRow {
     last_outcome: Option<String>,
     state: Option<String>,
     reason: Option<String>,
-}
-
-fn full_name(first: Option<String>, last: Option<String>) -> Option<String> {
-    let name = [first, last].into_iter().flatten().collect::<Vec<_>>();
-    (!name.is_empty()).then(|| name.join(" "))
 }
 
 /// SQL around a subquery `k` with one JSON object column `o` (NULL when not an object)

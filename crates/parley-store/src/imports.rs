@@ -9,7 +9,7 @@ use crate::error::OptionalExt;
 use crate::tx::{execute, on_conn};
 use crate::{on_reader, on_writer, Result, SheetOrigin, Store, StoreError};
 use parley_domain::consent::NewConsent;
-use parley_domain::contact::{ContactFields, CustomFields, NewContact};
+use parley_domain::contact::{ContactFields, CustomFields, KeptValue, NewContact};
 use parley_domain::time::now_millis;
 use serde::Serialize;
 use sqlx::QueryBuilder;
@@ -38,7 +38,7 @@ pub struct ImportRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ImportError {
     pub line: i64,
-    /// Stable code: `missing_phone`, `invalid_phone`, `invalid_field`, `duplicate`, ...
+    /// Stable code: `missing_phone`, `invalid_phone`, `duplicate`, `field_left_out`, ...
     pub reason: String,
     pub message: String,
 }
@@ -50,10 +50,15 @@ pub struct ImportRow {
     /// The consent its consent columns give (none when they are empty), or why they
     /// cannot be read: then the contact is imported without it and the row reported.
     pub consent: std::result::Result<Option<NewConsent>, String>,
+    /// Why cells of the row were left out (bad optional fields): the contact is imported
+    /// without them and the row reported.
+    pub left_out: Vec<String>,
 }
 
 /// The reason of a row imported without the consent its cells gave (not a rejection).
 pub const INVALID_CONSENT: &str = "invalid_consent";
+/// The reason of a row imported without some optional cells it had (not a rejection).
+pub const FIELD_LEFT_OUT: &str = "field_left_out";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportBatchOutcome {
@@ -311,6 +316,16 @@ fn merge_batch(
     let mut by_phone: HashMap<String, usize> = HashMap::with_capacity(rows.len());
     for row in rows {
         let phone = row.contact.phone.to_string();
+        if !row.left_out.is_empty() {
+            errors.push(ImportError {
+                line: row.line,
+                reason: FIELD_LEFT_OUT.into(),
+                message: format!(
+                    "{}; the contact was imported without them",
+                    row.left_out.join("; ")
+                ),
+            });
+        }
         let consent = match row.consent {
             Ok(consent) => consent,
             Err(why) => {
@@ -324,8 +339,8 @@ fn merge_batch(
         };
         if let Some(&i) = by_phone.get(&phone) {
             let first = &mut merged[i];
-            errors.push(duplicate_error(row.line, first.line));
-            first.fields.merge_from(row.contact.fields);
+            let kept = first.fields.fill_from(row.contact.fields);
+            errors.push(duplicate_error(row.line, first.line, &kept));
             first.consents.extend(consent);
             outcome.duplicates += 1;
         } else {
@@ -366,12 +381,14 @@ impl Found<'_> {
         let first_line = old.import_line.unwrap_or(m.line);
         let same_import = old.import_id == Some(self.import_id);
         let mut fields = old.into_fields()?;
-        fields.merge_from(m.fields.clone());
         let line = if same_import {
-            self.errors.push(duplicate_error(m.line, first_line));
+            let kept = fields.fill_from(m.fields.clone());
+            self.errors.push(duplicate_error(m.line, first_line, &kept));
             self.outcome.duplicates += 1;
             first_line
         } else {
+            // A new import of a contact updates it: its values win.
+            fields.merge_from(m.fields.clone());
             self.outcome.updated += 1;
             m.line
         };
@@ -577,11 +594,20 @@ fn one_per_line(mut errors: Vec<ImportError>) -> Vec<ImportError> {
     out
 }
 
-fn duplicate_error(line: i64, first_line: i64) -> ImportError {
+/// A row merged into the contact an earlier row of the import wrote, naming the values of
+/// its that the contact kept its own over.
+fn duplicate_error(line: i64, first_line: i64, kept: &[KeptValue]) -> ImportError {
+    let mut message = format!("same phone as line {first_line}; merged into that contact");
+    for k in kept {
+        message.push_str(&format!(
+            "; kept {} `{}`, not this row's `{}`",
+            k.field, k.kept, k.ignored
+        ));
+    }
     ImportError {
         line,
         reason: "duplicate".into(),
-        message: format!("same phone as line {first_line}; merged into that contact"),
+        message,
     }
 }
 

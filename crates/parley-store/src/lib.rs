@@ -62,7 +62,8 @@ pub use exports::{AnalysisKeys, CallExportRow, ContactExportRow, MAX_KEY_COLUMNS
 #[cfg(feature = "testing")]
 pub use faults::FaultPlan;
 pub use imports::{
-    ImportBatchOutcome, ImportError, ImportRecord, ImportRow, ImportTotals, INVALID_CONSENT,
+    ImportBatchOutcome, ImportError, ImportRecord, ImportRow, ImportTotals, FIELD_LEFT_OUT,
+    INVALID_CONSENT,
 };
 pub use notify::{EVENT_CHANNEL, MAX_PAYLOAD as MAX_EVENT_PAYLOAD};
 pub use pagination::{Page, PageRequest};

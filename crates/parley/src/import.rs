@@ -6,7 +6,8 @@ use anyhow::{bail, Context};
 use parley_domain::import::ColumnMap;
 use parley_domain::phone::Region;
 use parley_engine::import::{
-    check_campaign, is_xlsx, read_xlsx, BoundedCsv, LimitExceeded, RowWriter, Running, Table,
+    check_campaign, foreign_format, is_xlsx, read_xlsx, BoundedCsv, LimitExceeded, RowWriter,
+    Running, Table,
 };
 use parley_engine::settings::{ImportSettings, Settings};
 use parley_engine::sheets::{spreadsheet_id, Sheets, FIRST_SHEET};
@@ -81,8 +82,11 @@ async fn read(settings: &Settings, args: &ImportArgs) -> anyhow::Result<Source> 
     let mut file = tokio::fs::File::open(path)
         .await
         .with_context(|| format!("cannot open {}", path.display()))?;
-    let mut head = [0u8; 4];
+    let mut head = [0u8; 1024];
     let read = file.read(&mut head).await?;
+    if let Some(kind) = foreign_format(&head[..read]) {
+        bail!("{name} is {kind}, not a CSV or XLSX file");
+    }
     let named_xlsx = name.to_ascii_lowercase().ends_with(".xlsx");
     if named_xlsx || is_xlsx(&head[..read]) {
         // A workbook is read whole, so it is held to the upload bound as the API's is.

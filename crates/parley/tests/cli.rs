@@ -363,6 +363,27 @@ fn campaign_operations_list_stop_and_requeue() {
 }
 
 #[test]
+fn import_names_a_file_that_is_no_table_and_imports_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("leads.csv"),
+        b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n",
+    )
+    .unwrap();
+    let bad = parley(dir.path())
+        .args(["import", "leads.csv"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("leads.csv is a PDF document, not a CSV or XLSX file"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
 fn import_writes_a_csv_or_xlsx_file_with_its_row_report() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("leads.csv");

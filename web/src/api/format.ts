@@ -7,11 +7,14 @@ export function fmtPct(ratio: number | null | undefined): string {
   return ratio == null || Number.isNaN(ratio) ? "—" : `${(ratio * 100).toFixed(1)}%`;
 }
 
+/// A length of time as the recording player shows one, so a page never shows two formats:
+/// "0:16", "4:05", "1:02:03".
 export function fmtDuration(seconds: number | null | undefined): string {
-  if (seconds == null) return "—";
-  const s = Math.round(seconds);
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m ${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+  if (seconds == null || Number.isNaN(seconds)) return "—";
+  const total = Math.max(0, Math.round(seconds));
+  const [h, m, s] = [Math.floor(total / 3600), Math.floor(total / 60) % 60, total % 60];
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
 }
 
 export function fmtMoney(usd: number | null | undefined): string {

@@ -1,5 +1,6 @@
 // A plain, accessible table over @tanstack/react-table. Rows can link somewhere: the
-// whole row is clickable and its first cell holds a real link for keyboards.
+// whole row is clickable and its first cell holds a real link for keyboards. On a phone
+// its rows become cards, each cell labelled with its column (`data-label`).
 import { flexRender, getCoreRowModel, useReactTable, type ColumnDef } from "@tanstack/react-table";
 
 export function DataTable<T>({
@@ -16,7 +17,7 @@ export function DataTable<T>({
   const table = useReactTable({ data, columns, getCoreRowModel: getCoreRowModel() });
   return (
     <div className="table-wrap">
-      <table className="table">
+      <table className="table cards">
         <caption className="visually-hidden">{caption}</caption>
         <thead>
           {table.getHeaderGroups().map((hg) => (

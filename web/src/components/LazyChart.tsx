@@ -5,10 +5,10 @@ import { Loading } from "./States";
 
 const Chart = lazy(() => import("./charts"));
 
-export function HourlyChart({ points }: { points: HourPoint[] }) {
+export function HourlyChart({ points, step }: { points: HourPoint[]; step?: "hour" | "day" }) {
   return (
     <Suspense fallback={<Loading label="Drawing the chart" />}>
-      <Chart points={points} />
+      <Chart points={points} step={step} />
     </Suspense>
   );
 }

@@ -19,12 +19,12 @@ function hourLabel(h: string | number): string {
     : d.toLocaleString(undefined, { weekday: "short", hour: "2-digit", minute: "2-digit" });
 }
 
-/// Dialed, answered and successful calls per hour (a timeline or hours of the day).
-export function HourlyChart({ points }: { points: HourPoint[] }) {
+/// Dialed, answered and successful calls per hour or day (a timeline or hours of the day).
+export function HourlyChart({ points, step = "hour" }: { points: HourPoint[]; step?: "hour" | "day" }) {
   if (!points.some((p) => p.dialed > 0)) return <Empty title="No calls in this period" />;
-  const data = points.map((p) => ({ ...p, label: hourLabel(p.hour) }));
+  const data = points.map((p) => ({ ...p, label: p.label ?? hourLabel(p.hour) }));
   return (
-    <div className="chart" role="img" aria-label="Calls per hour: dialed, answered and successful">
+    <div className="chart" role="img" aria-label={`Calls per ${step}: dialed, answered and successful`}>
       <ResponsiveContainer width="100%" height={240}>
         <BarChart data={data} maxBarSize={36}>
           <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />

@@ -1,6 +1,6 @@
 import { useMemo, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
-import { analytics, browserTimeZone, type Range } from "../api/analytics";
+import { analytics, browserTimeZone, timelineBuckets, type Range } from "../api/analytics";
 import { api, must } from "../api/client";
 import { fmtDuration, fmtInt, fmtMoney, fmtPct, humanize } from "../api/format";
 import { HourlyChart } from "../components/LazyChart";
@@ -28,8 +28,8 @@ export default function AnalyticsPage() {
   const enabled = !invalid;
   const summary = useQuery({ queryKey: ["analytics", "summary", range], queryFn: () => analytics.summary(range), enabled });
   const volume = useQuery({
-    queryKey: ["analytics", "timeline", range],
-    queryFn: () => analytics.timeline(range),
+    queryKey: ["analytics", "timeline", "buckets", range],
+    queryFn: () => analytics.timeline(range).then((points) => timelineBuckets(points, range)),
     enabled,
   });
   const byHour = useQuery({
@@ -93,13 +93,13 @@ export default function AnalyticsPage() {
         </div>
       )}
       <div className="card">
-        <h2>Volume over time</h2>
+        <h2>Volume over time{volume.data && ` (per ${volume.data.step})`}</h2>
         {volume.isPending ? (
           enabled && <Loading />
         ) : volume.isError ? (
           <ErrorMessage error={volume.error} retry={() => volume.refetch()} />
         ) : (
-          <HourlyChart points={volume.data} />
+          <HourlyChart points={volume.data.points} step={volume.data.step} />
         )}
       </div>
       <div className="card">
@@ -122,7 +122,7 @@ export default function AnalyticsPage() {
           <Empty title="No campaign calls in this period" />
         ) : (
           <div className="table-wrap">
-            <table className="table">
+            <table className="table cards">
               <thead>
                 <tr>
                   <th scope="col">Campaign</th>
@@ -138,16 +138,16 @@ export default function AnalyticsPage() {
               <tbody>
                 {perCampaign.data.map((c) => (
                   <tr key={c.campaign_id}>
-                    <td>{c.name}</td>
-                    <td>{humanize(c.state)}</td>
-                    <td>{fmtInt(c.totals.dialed)}</td>
-                    <td>{fmtPct(c.totals.answer_rate)}</td>
-                    <td>
+                    <td data-label="Campaign">{c.name}</td>
+                    <td data-label="State">{humanize(c.state)}</td>
+                    <td data-label="Calls">{fmtInt(c.totals.dialed)}</td>
+                    <td data-label="Answer rate">{fmtPct(c.totals.answer_rate)}</td>
+                    <td data-label="Human vs machine">
                       {fmtInt(c.totals.human)} / {fmtInt(c.totals.machine)}
                     </td>
-                    <td>{fmtPct(c.totals.success_rate)}</td>
-                    <td>{fmtDuration(c.totals.average_duration_seconds)}</td>
-                    <td>{fmtMoney(c.totals.cost_usd)}</td>
+                    <td data-label="Success rate">{fmtPct(c.totals.success_rate)}</td>
+                    <td data-label="Avg duration">{fmtDuration(c.totals.average_duration_seconds)}</td>
+                    <td data-label="Cost">{fmtMoney(c.totals.cost_usd)}</td>
                   </tr>
                 ))}
               </tbody>

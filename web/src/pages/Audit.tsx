@@ -66,7 +66,7 @@ export default function AuditPage() {
           <Empty title="Nothing recorded">No change matches these filters.</Empty>
         ) : (
           <div className="table-wrap">
-            <table className="table" data-testid="audit-log">
+            <table className="table cards" data-testid="audit-log">
               <thead>
                 <tr>
                   <th scope="col">When</th>
@@ -79,14 +79,14 @@ export default function AuditPage() {
               <tbody>
                 {entries.data.items.map((e) => (
                   <tr key={e.id}>
-                    <td>{fmtTime(e.at)}</td>
-                    <td>{e.actor}</td>
-                    <td>{e.action}</td>
-                    <td>
+                    <td data-label="When">{fmtTime(e.at)}</td>
+                    <td data-label="Who">{e.actor}</td>
+                    <td data-label="What">{e.action}</td>
+                    <td data-label="Object">
                       {e.target_type}
                       {e.target_id ? ` #${e.target_id}` : ""}
                     </td>
-                    <td>
+                    <td data-label="Details">
                       <code className="small">{JSON.stringify(e.details)}</code>
                     </td>
                   </tr>

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { Link, useParams } from "react-router-dom";
 import { api, must, type Schema } from "../api/client";
@@ -6,6 +6,7 @@ import { fmtCredits, fmtDuration, fmtTime, humanize } from "../api/format";
 import { CALL_OUTCOME, CALL_STATUS, label } from "../api/labels";
 import { useLive, type LiveMessage } from "../api/live";
 import { usePollInterval } from "../components/LiveSync";
+import { Analysis } from "../calls/Analysis";
 import { CallQualityCard } from "../components/Quality";
 import { ErrorMessage, Loading } from "../components/States";
 
@@ -23,6 +24,7 @@ export default function CallDetailPage() {
       q.state.data && FINAL.includes(q.state.data.status) && q.state.data.summary != null ? false : poll,
   });
   const liveTurns = useLiveTranscript(id);
+  const following = useFollowNewest(liveTurns.length);
 
   if (call.isPending) return <Loading />;
   if (call.isError) return <ErrorMessage error={call.error} retry={() => call.refetch()} />;
@@ -49,7 +51,7 @@ export default function CallDetailPage() {
         <dd>
           {c.contact_id ? (
             <Link to={`/contacts/${c.contact_id}`} data-testid="call-contact">
-              {c.to}
+              {c.contact_name ? `${c.contact_name} (${c.to})` : c.to}
             </Link>
           ) : (
             c.to
@@ -58,7 +60,7 @@ export default function CallDetailPage() {
         <dt>From</dt>
         <dd>{c.from}</dd>
         <dt>Campaign</dt>
-        <dd>{c.campaign_id ? <Link to={`/campaigns/${c.campaign_id}`}>#{c.campaign_id}</Link> : "—"}</dd>
+        <dd>{c.campaign_id ? <CampaignLink id={c.campaign_id} /> : "—"}</dd>
         <dt>Attempt</dt>
         <dd>{c.attempt}</dd>
         <dt>Answered by</dt>
@@ -97,7 +99,12 @@ export default function CallDetailPage() {
           {turns.length === 0 ? (
             <p className="muted">{ended ? "Nothing was said on this call." : "Waiting for the first words…"}</p>
           ) : (
-            <ol className="transcript" data-testid="transcript" aria-live={ended ? "off" : "polite"}>
+            <ol
+              ref={following}
+              className={ended ? "transcript" : "transcript live"}
+              data-testid="transcript"
+              aria-live={ended ? "off" : "polite"}
+            >
               {turns.map((t, i) => (
                 <li key={i} className={`turn turn-${t.role}`}>
                   <span className="speaker">{t.role === "agent" ? "Agent" : "Contact"}</span>
@@ -145,6 +152,16 @@ export default function CallDetailPage() {
   );
 }
 
+/// A campaign by its name (its number until the name has loaded).
+function CampaignLink({ id }: { id: number }) {
+  const campaign = useQuery({
+    queryKey: ["campaign", id],
+    queryFn: () => must(api.GET("/api/v1/campaigns/{id}", { params: { path: { id } } })),
+    staleTime: 60_000,
+  });
+  return <Link to={`/campaigns/${id}`}>{campaign.data?.name ?? `Campaign ${id}`}</Link>;
+}
+
 /// What the agent was told when the call started: its dynamic variables as placed
 /// (secrets and the campaign's hidden variables are not kept).
 function AgentVariables({ variables }: { variables?: Record<string, unknown> | null }) {
@@ -188,47 +205,6 @@ function describeEvent(e: Schema<"CallEvent">): string {
   return detail ? `${name}: ${humanize(String(detail))}` : name;
 }
 
-/// The agent's post-call analysis: plain fields as they are, criteria and collected data
-/// by their result or value with the rationale beside it.
-function Analysis({ analysis }: { analysis: unknown }) {
-  if (!analysis || typeof analysis !== "object") return null;
-  const entries = Object.entries(analysis as Record<string, unknown>).filter(
-    ([k, v]) => v != null && k !== "transcript_summary",
-  );
-  if (!entries.length) return null;
-  return (
-    <dl className="facts" data-testid="call-analysis">
-      {entries.map(([k, v]) => (
-        <div key={k} className="fact">
-          <dt>{humanize(k)}</dt>
-          <dd>{renderValue(v)}</dd>
-        </div>
-      ))}
-    </dl>
-  );
-}
-
-function renderValue(v: unknown): React.ReactNode {
-  if (v == null || typeof v !== "object") return String(v ?? "—");
-  if (Array.isArray(v)) return v.length ? v.map((x) => (typeof x === "object" ? JSON.stringify(x) : String(x))).join(", ") : "none";
-  const items = Object.entries(v as Record<string, unknown>);
-  return (
-    <ul className="analysis-items">
-      {items.map(([name, item]) => {
-        const o = (item ?? {}) as Record<string, unknown>;
-        const shown = typeof item === "object" && item ? (o.result ?? o.value) : item;
-        return (
-          <li key={name}>
-            <strong>{humanize(name)}:</strong>{" "}
-            {Array.isArray(shown) ? (shown.length ? shown.join(", ") : "none") : String(shown ?? "—")}
-            {typeof o.rationale === "string" && <span className="muted small"> — {o.rationale}</span>}
-          </li>
-        );
-      })}
-    </ul>
-  );
-}
-
 /// The agent was cut off: its latest turn reading `original` (else its latest turn) now
 /// reads what the caller heard.
 export function correctTurn(turns: Turn[], role: string, original: string, text: string): Turn[] {
@@ -243,6 +219,27 @@ export function correctTurn(turns: Turn[], role: string, original: string, text:
   }
   if (at < 0) return [...turns, { role, text, time_in_call_secs: null }];
   return turns.map((turn, i) => (i === at ? { ...turn, text } : turn));
+}
+
+/// Keeps a scrolling list on its newest item as items arrive, unless the reader has
+/// scrolled up to read something older.
+function useFollowNewest(count: number) {
+  const ref = useRef<HTMLOListElement>(null);
+  const atEnd = useRef(true);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const onScroll = () => {
+      atEnd.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+    };
+    el.addEventListener("scroll", onScroll);
+    return () => el.removeEventListener("scroll", onScroll);
+  });
+  useEffect(() => {
+    const el = ref.current;
+    if (el && atEnd.current) el.scrollTop = el.scrollHeight;
+  }, [count]);
+  return ref;
 }
 
 /// Transcript turns of one call as they are spoken, from the live events.

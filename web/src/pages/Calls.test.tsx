@@ -7,6 +7,8 @@ import CallsPage from "./Calls";
 const call = {
   id: 7,
   campaign_id: 3,
+  contact_id: 11,
+  contact_name: "Ann Lee",
   attempt: 1,
   to: "+15550100001",
   from: "+15005550006",
@@ -22,7 +24,7 @@ const json = (body: unknown) => new Response(JSON.stringify(body), { headers: { 
 afterEach(() => vi.unstubAllGlobals());
 
 describe("calls page", () => {
-  it("names each call's campaign and tells the number column from the date filters", async () => {
+  it("names each call's contact and campaign and tells the number column from the date filters", async () => {
     vi.stubGlobal(
       "fetch",
       vi.fn(async (req: Request) =>
@@ -40,6 +42,8 @@ describe("calls page", () => {
     );
     const link = await screen.findByRole("link", { name: "Spring renewals" });
     expect(link).toHaveAttribute("href", "/campaigns/3");
+    expect(screen.getByRole("link", { name: "Ann Lee" })).toHaveAttribute("href", "/contacts/11");
+    expect(screen.getByRole("cell", { name: "0:42" })).toBeInTheDocument();
     expect(screen.getByRole("columnheader", { name: "Number" })).toBeInTheDocument();
     expect(screen.getByLabelText("Placed from")).toBeInTheDocument();
     expect(screen.getByLabelText("Placed before")).toBeInTheDocument();

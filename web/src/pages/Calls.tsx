@@ -12,14 +12,23 @@ import { Pager, useCursorPages } from "../components/Pager";
 import { ResultFilters } from "../components/ResultFilters";
 import { Empty, ErrorMessage, Loading } from "../components/States";
 
-type Call = Schema<"Call">;
+type Call = Schema<"CallRow">;
 
-// The columns, with campaigns shown by name once the campaign list has loaded.
+// The columns: contacts by name, campaigns by name once the campaign list has loaded.
 function callColumns(campaignNames: Map<number, string>): ColumnDef<Call, unknown>[] {
   return [
     {
       header: "Call",
       cell: ({ row }) => <Link to={`/calls/${row.original.id}`}>#{row.original.id}</Link>,
+    },
+    {
+      header: "Contact",
+      cell: ({ row }) =>
+        row.original.contact_id ? (
+          <Link to={`/contacts/${row.original.contact_id}`}>{row.original.contact_name ?? "No name"}</Link>
+        ) : (
+          "—"
+        ),
     },
     { header: "Number", accessorKey: "to" },
     { header: "Status", cell: ({ row }) => label(CALL_STATUS, row.original.status) },

@@ -284,7 +284,7 @@ function CampaignContacts({ campaignId }: { campaignId: number }) {
         </Empty>
       ) : (
         <div className="table-wrap">
-          <table className="table">
+          <table className="table cards">
             <thead>
               <tr>
                 <th scope="col">Contact</th>
@@ -328,16 +328,16 @@ function ContactRow({
   return (
     <>
       <tr>
-        <td>
+        <td data-label="Contact">
           <button type="button" className="link" aria-expanded={open} onClick={toggle}>
             {name}
           </button>
           <div className="muted small">{cc.phone}</div>
         </td>
-        <td>{label(CONTACT_STANDING, cc.standing)}</td>
-        <td>{cc.attempts}</td>
-        <td>{label(CALL_OUTCOME, cc.last_outcome as Schema<"CallOutcome"> | null)}</td>
-        <td>
+        <td data-label="Standing">{label(CONTACT_STANDING, cc.standing)}</td>
+        <td data-label="Attempts">{cc.attempts}</td>
+        <td data-label="Last outcome">{label(CALL_OUTCOME, cc.last_outcome as Schema<"CallOutcome"> | null)}</td>
+        <td data-label="Next attempt">
           {cc.waiting_for && cc.waiting_for !== "due" ? (
             <>
               {label(WAIT_REASON, cc.waiting_for)}

@@ -202,18 +202,20 @@ function ImportResult({ report }: { report: ImportReport }) {
       {i.error && <p className="form-error">{i.error}</p>}
       {errors.length > 0 && (
         <div className="table-wrap">
-          <table className="table" aria-label="Rows that were not imported">
+          <table className="table cards" aria-label="Rows with problems">
             <thead>
               <tr>
                 <th scope="col">Line</th>
-                <th scope="col">Problem</th>
+                <th scope="col">What happened</th>
+                <th scope="col">Why</th>
               </tr>
             </thead>
             <tbody>
               {errors.map((e) => (
                 <tr key={`${e.line}-${e.reason}`}>
-                  <td>{e.line}</td>
-                  <td>{e.message}</td>
+                  <td data-label="Line">{e.line}</td>
+                  <td data-label="What happened">{ROW_PROBLEM[e.reason] ?? "Not imported"}</td>
+                  <td data-label="Why">{e.message}</td>
                 </tr>
               ))}
             </tbody>
@@ -228,6 +230,16 @@ function ImportResult({ report }: { report: ImportReport }) {
     </div>
   );
 }
+
+/// What became of a reported row, by the report's reason code.
+const ROW_PROBLEM: Record<string, string> = {
+  missing_phone: "Not imported: no phone",
+  invalid_phone: "Not imported: not a phone number",
+  invalid_encoding: "Not imported: unreadable text",
+  duplicate: "Merged into an earlier row",
+  field_left_out: "Imported without some cells",
+  invalid_consent: "Imported without its consent",
+};
 
 function ContactList({ editable }: { editable: boolean }) {
   const [q, setQ] = useState("");

@@ -1,7 +1,7 @@
 import { useMemo } from "react";
 import { useQuery, type UseQueryResult } from "@tanstack/react-query";
 import { Link } from "react-router-dom";
-import { analytics, type HourPoint, type Summary } from "../api/analytics";
+import { analytics, timelineBuckets, type HourPoint, type Summary } from "../api/analytics";
 import { fmtDuration, fmtInt, fmtMoney, fmtPct, humanize, startOfToday } from "../api/format";
 import { usePollInterval } from "../components/LiveSync";
 import { ErrorMessage, Loading, Stat } from "../components/States";
@@ -18,7 +18,9 @@ export function OverviewPage() {
   });
   const timeline = useQuery({
     queryKey: ["analytics", "timeline", range],
-    queryFn: () => analytics.timeline(range),
+    // Every hour of today so far, hours without calls at zero.
+    queryFn: () =>
+      analytics.timeline(range).then((p) => timelineBuckets(p, { from: range.from, to: new Date().toISOString() }).points),
     refetchInterval: poll === false ? 60_000 : poll,
   });
 

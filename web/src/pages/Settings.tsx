@@ -161,7 +161,7 @@ function Users() {
         <ErrorMessage error={users.error} />
       ) : (
         <div className="table-wrap">
-          <table className="table">
+          <table className="table cards">
             <thead>
               <tr>
                 <th scope="col">Email</th>
@@ -173,8 +173,8 @@ function Users() {
             <tbody>
               {users.data.map((u) => (
                 <tr key={u.id}>
-                  <td>{u.email}</td>
-                  <td>
+                  <td data-label="Email">{u.email}</td>
+                  <td data-label="Role">
                     <select
                       aria-label={`Role of ${u.email}`}
                       value={u.role}
@@ -188,7 +188,7 @@ function Users() {
                       ))}
                     </select>
                   </td>
-                  <td>
+                  <td data-label="Access">
                     <label className="switch">
                       <input
                         type="checkbox"
@@ -201,7 +201,7 @@ function Users() {
                       <span>{u.disabled ? "Disabled" : "Active"}</span>
                     </label>
                   </td>
-                  <td>{fmtTime(u.created_at)}</td>
+                  <td data-label="Added">{fmtTime(u.created_at)}</td>
                 </tr>
               ))}
             </tbody>
@@ -307,7 +307,7 @@ function ApiKeys() {
         <Empty title="No API keys" />
       ) : (
         <div className="table-wrap">
-          <table className="table">
+          <table className="table cards">
             <thead>
               <tr>
                 <th scope="col">Name</th>
@@ -323,14 +323,14 @@ function ApiKeys() {
             <tbody>
               {keys.data.map((k) => (
                 <tr key={k.id}>
-                  <td>{k.name}</td>
-                  <td>
+                  <td data-label="Name">{k.name}</td>
+                  <td data-label="Starts with">
                     <code>{k.prefix}…</code>
                   </td>
-                  <td>{humanize(k.role)}</td>
-                  <td>{fmtTime(k.last_used_at)}</td>
-                  <td>{k.expires_at ? fmtTime(k.expires_at) : "Never"}</td>
-                  <td>
+                  <td data-label="Role">{humanize(k.role)}</td>
+                  <td data-label="Last used">{fmtTime(k.last_used_at)}</td>
+                  <td data-label="Expires">{k.expires_at ? fmtTime(k.expires_at) : "Never"}</td>
+                  <td data-label="Actions">
                     {k.revoked_at ? (
                       <span className="muted">Revoked {fmtTime(k.revoked_at)}</span>
                     ) : (

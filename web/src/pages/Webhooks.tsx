@@ -84,7 +84,7 @@ export function Webhooks() {
         <Empty title="No subscriptions" />
       ) : (
         <div className="table-wrap">
-          <table className="table">
+          <table className="table cards">
             <thead>
               <tr>
                 <th scope="col">Address</th>
@@ -166,14 +166,14 @@ function WebhookRow({
   return (
     <>
       <tr>
-        <td>
+        <td data-label="Address">
           <button type="button" className="link" aria-expanded={open} onClick={toggle}>
             {hook.url}
           </button>
           {hook.description && <div className="muted small">{hook.description}</div>}
         </td>
-        <td>{hook.event_types.map((t) => EVENT_TYPES[t] ?? t).join("; ")}</td>
-        <td>
+        <td data-label="Events">{hook.event_types.map((t) => EVENT_TYPES[t] ?? t).join("; ")}</td>
+        <td data-label="Sending">
           <label className="switch">
             <input
               type="checkbox"
@@ -185,7 +185,7 @@ function WebhookRow({
             <span>{hook.enabled ? "On" : "Off"}</span>
           </label>
         </td>
-        <td>
+        <td data-label="Actions">
           <button type="button" className="danger" onClick={remove}>
             Delete
           </button>
@@ -217,7 +217,7 @@ function Deliveries({ webhookId }: { webhookId: number }) {
   if (deliveries.isError) return <ErrorMessage error={deliveries.error} />;
   if (deliveries.data.items.length === 0) return <p className="muted">Nothing sent yet.</p>;
   return (
-    <table className="table" aria-label="Recent deliveries">
+    <table className="table cards" aria-label="Recent deliveries">
       <thead>
         <tr>
           <th scope="col">Event</th>
@@ -233,12 +233,12 @@ function Deliveries({ webhookId }: { webhookId: number }) {
       <tbody>
         {deliveries.data.items.map((d) => (
           <tr key={d.id}>
-            <td>{d.event_type}</td>
-            <td>{humanize(d.state)}</td>
-            <td>{d.attempts}</td>
-            <td>{d.last_status ?? d.last_error ?? "—"}</td>
-            <td>{fmtTime(d.created_at)}</td>
-            <td>
+            <td data-label="Event">{d.event_type}</td>
+            <td data-label="State">{humanize(d.state)}</td>
+            <td data-label="Attempts">{d.attempts}</td>
+            <td data-label="Last answer">{d.last_status ?? d.last_error ?? "—"}</td>
+            <td data-label="Created">{fmtTime(d.created_at)}</td>
+            <td data-label="Actions">
               {d.state !== "pending" && (
                 <button type="button" onClick={() => replay.mutate(d.id)} disabled={replay.isPending}>
                   Send again

@@ -60,6 +60,8 @@ pub struct CallDetail {
     /// campaign's `disclosures.all_party_recording` set to `do_not_record`.
     pub recording_withheld_by: Option<String>,
     pub recordings: Vec<Recording>,
+    /// The contact's first and last name, as in the calls list.
+    pub contact_name: Option<String>,
     /// The agent's tool calls, oldest first.
     pub tool_calls: Vec<ToolCallRecord>,
     /// The analysis' data-collection values and evaluation verdicts as typed fields (the
@@ -74,6 +76,16 @@ pub struct CallDetail {
     /// when the conversation starts. Null for calls placed before Parley kept them.
     #[schema(value_type = Option<Object>)]
     pub dynamic_variables: Option<Value>,
+}
+
+/// A call in a list, with whom it was to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallRow {
+    #[serde(flatten)]
+    pub call: Call,
+    /// The contact's first and last name; null when the call has no contact or the
+    /// contact no name.
+    pub contact_name: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -310,7 +322,8 @@ pub async fn recording(
 
 async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
     let id = call.id;
-    let (events, transcript, recordings, tool_calls, results, quality, shown) = tokio::try_join!(
+    let contact_ids: Vec<i64> = call.contact_id.into_iter().collect();
+    let (events, transcript, recordings, tool_calls, results, quality, shown, mut names) = tokio::try_join!(
         state.store.call_events(id),
         state.store.transcript(id),
         state.store.recordings(id),
@@ -318,7 +331,9 @@ async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
         state.store.call_results(id),
         state.store.call_quality(id),
         state.store.call_shown_inputs(id),
+        state.store.contact_names(&contact_ids),
     )?;
+    let contact_name = call.contact_id.and_then(|c| names.remove(&c));
     let options: CallOptions = serde_json::from_value(shown.overrides).unwrap_or_default();
     let recording = recordings
         .iter()
@@ -338,6 +353,7 @@ async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
         recording,
         recording_withheld_by: options.recording_withheld_by,
         recordings,
+        contact_name,
         tool_calls,
         results,
         quality,
@@ -370,12 +386,12 @@ pub(crate) fn call_filter(
 /// (see the parameter); repeated, every one must match.
 #[utoipa::path(get, path = "/api/v1/calls", tag = "calls",
     params(CallQuery, ("result" = Option<Vec<String>>, Query, explode, description = "A typed result field at a value: `NAME:VALUE` (`interested:yes`), or `data_collection.NAME:VALUE` / `evaluation.NAME:VALUE` for one kind. The name is what comes before the first `:`; the value (everything after it) must equal the stored text exactly (`true`, `42`, `success`). Repeat for AND, up to 10.")),
-    responses((status = 200, body = List<Call>)))]
+    responses((status = 200, body = List<CallRow>)))]
 pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<CallQuery>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<List<Call>>> {
+) -> ApiResult<Json<List<CallRow>>> {
     let page = PageParams {
         limit: q.limit,
         cursor: q.cursor,
@@ -389,7 +405,21 @@ pub async fn list(
         (q.from.as_deref(), q.to.as_deref()),
         raw.as_deref(),
     )?;
-    Ok(Json(state.store.list_calls(&filter, page).await?.into()))
+    let calls = state.store.list_calls(&filter, page).await?;
+    let contact_ids: Vec<i64> = calls.items.iter().filter_map(|c| c.contact_id).collect();
+    let names = state.store.contact_names(&contact_ids).await?;
+    let list: List<Call> = calls.into();
+    Ok(Json(List {
+        items: list
+            .items
+            .into_iter()
+            .map(|call| CallRow {
+                contact_name: call.contact_id.and_then(|c| names.get(&c).cloned()),
+                call,
+            })
+            .collect(),
+        next_cursor: list.next_cursor,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/calls/{id}", tag = "calls", params(("id" = i64, Path)),

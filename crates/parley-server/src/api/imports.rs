@@ -67,7 +67,9 @@ pub struct RowProblem {
     /// Line in the CSV file, or row number in the sheet; the header is line 1 (in a sheet,
     /// the first row read).
     pub line: i64,
-    /// `missing_phone`, `invalid_phone`, `invalid_field`, `invalid_encoding` or `duplicate`.
+    /// Rejected rows: `missing_phone`, `invalid_phone`, `invalid_encoding`. Rows imported
+    /// with a note: `duplicate` (merged into an earlier row's contact, whose values stay),
+    /// `field_left_out` (a bad email, time zone, name or tag left out), `invalid_consent`.
     pub reason: String,
     pub message: String,
 }
@@ -206,6 +208,15 @@ pub async fn import_csv(
         .await
         .map_err(|e| ApiError::bad_request(format!("unreadable upload: {e}")))?
         .unwrap_or_default();
+    if let Some(kind) = parley_engine::import::foreign_format(&first) {
+        return Err(ApiError::field(
+            "file",
+            format!(
+                "this file is {kind}, not a CSV or XLSX file: save the contacts as CSV \
+                 (comma-separated, UTF-8) or as an Excel workbook (.xlsx) and upload that"
+            ),
+        ));
+    }
     if declared_xlsx || parley_engine::import::is_xlsx(&first) {
         let mut file = first.to_vec();
         while let Some(chunk) = field.chunk().await.map_err(|e| {

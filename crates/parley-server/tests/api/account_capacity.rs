@@ -20,12 +20,7 @@ async fn two_campaigns_on_two_nodes_never_exceed_the_account_limit_and_both_prog
     };
     let a = TestApp::start_on(Db::Postgres, tune).await;
     let b_dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: b_dir.path().to_path_buf(),
-        database_url: Some(a.database_url.clone()),
-        ..Default::default()
-    };
+    let mut settings = crate::harness::node_settings(b_dir.path(), a.database_url.clone());
     tune(&mut settings);
     let b_store = parley_store::Store::open(&a.database_url).await.unwrap();
     let b = Node::start(settings, b_store.clone()).await;

@@ -228,6 +228,13 @@ async fn a_campaign_dials_retries_and_completes_with_every_outcome_accounted_for
         );
     }
     assert!(calls.iter().all(|c| c["to"] != blocked));
+    let callee = |c: &Value| phones.iter().position(|p| c["to"] == *p).unwrap();
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["contact_name"] == format!("Person{}", callee(c))),
+        "each call is listed with its contact's name"
+    );
     let (_, dnc) = app
         .call(Method::GET, "/api/v1/dnc/check?phone=%2B15550100007", None)
         .await;
@@ -336,12 +343,7 @@ async fn two_nodes_on_postgresql_share_a_campaign_without_double_dials() {
     let a = TestApp::start_on(crate::harness::Db::Postgres, fast).await;
     // A second node: its own process state, dialer and simulators; the same database.
     let b_dir = tempfile::tempdir().unwrap();
-    let mut settings = parley_engine::settings::Settings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: b_dir.path().to_path_buf(),
-        database_url: Some(a.database_url.clone()),
-        ..Default::default()
-    };
+    let mut settings = crate::harness::node_settings(b_dir.path(), a.database_url.clone());
     fast(&mut settings);
     let b_store = parley_store::Store::open(&a.database_url).await.unwrap();
     let b = crate::harness::Node::start(settings, b_store.clone()).await;

@@ -55,6 +55,26 @@ impl Node {
     }
 }
 
+/// A test node's settings: its data directory and database, free ports for HTTP and
+/// metrics (tests run several nodes at once), loopback allowed for webhook receivers.
+pub fn node_settings(data_dir: &std::path::Path, database_url: String) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.to_path_buf(),
+        database_url: Some(database_url),
+        // The tests' webhook receivers listen on loopback, which the egress policy
+        // refuses unless allowed by name.
+        egress: parley_engine::settings::EgressSettings {
+            allowed_hosts: vec!["127.0.0.1".into()],
+        },
+        metrics: parley_engine::settings::MetricsSettings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Default::default()
+        },
+        ..Settings::default()
+    }
+}
+
 pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
@@ -152,22 +172,7 @@ impl TestApp {
         };
         let store = Store::open(&url).await.unwrap();
         let database_url = url.clone();
-        let mut settings = Settings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_path_buf(),
-            database_url: Some(url),
-            // The tests' webhook receivers listen on loopback, which the egress policy
-            // refuses unless allowed by name.
-            egress: parley_engine::settings::EgressSettings {
-                allowed_hosts: vec!["127.0.0.1".into()],
-            },
-            // Each node its own free port: several run at once.
-            metrics: parley_engine::settings::MetricsSettings {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                ..Default::default()
-            },
-            ..Settings::default()
-        };
+        let mut settings = node_settings(dir.path(), url);
         tweak(&mut settings);
         accounts::create_user(&store, ADMIN_EMAIL, ADMIN_PASSWORD, Role::Admin, None)
             .await

@@ -47,13 +47,15 @@ fn generate(rows: usize) -> (String, Expected) {
 }
 
 async fn upload(app: &TestApp, csv: String, query: &str) -> (u16, Value) {
-    let form = Form::new().part(
-        "file",
-        Part::text(csv)
-            .file_name("contacts.csv")
-            .mime_str("text/csv")
-            .unwrap(),
-    );
+    let part = Part::text(csv)
+        .file_name("contacts.csv")
+        .mime_str("text/csv")
+        .unwrap();
+    upload_part(app, part, query).await
+}
+
+async fn upload_part(app: &TestApp, file: Part, query: &str) -> (u16, Value) {
+    let form = Form::new().part("file", file);
     let resp = app
         .req(
             Method::POST,
@@ -140,9 +142,81 @@ async fn ten_thousand_rows(db: Db) {
         .call(Method::GET, "/api/v1/contacts?q=%2B14151000058", None)
         .await;
     assert_eq!(
-        merged["items"][0]["first_name"], "Dup59",
-        "the duplicate row merged into the contact"
+        merged["items"][0]["first_name"], "First58",
+        "a duplicate row never renames the contact"
     );
+    assert_eq!(
+        merged["items"][0]["tags"],
+        serde_json::json!(["csv", "extra", "wave1"]),
+        "its tags are added"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_email_or_time_zone_is_left_out_and_the_contact_kept() {
+    let app = TestApp::start().await;
+    let csv = "phone,first_name,email,timezone,tags\n\
+               4155550001,Ann,not-an-email,Mars/Base,vip;<b>\n\
+               4155550002,Bob,bob@example.com,America/Chicago,\n"
+        .to_string();
+    let (status, report) = upload(&app, csv, "").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["import"]["created"], 2, "{report}");
+    assert_eq!(report["import"]["rejected"], 0, "{report}");
+    let problem = &report["errors"][0];
+    assert_eq!(problem["line"], 2);
+    assert_eq!(problem["reason"], "field_left_out");
+    let message = problem["message"].as_str().unwrap();
+    for said in ["`not-an-email` is not an email address", "Mars/Base", "<b>"] {
+        assert!(message.contains(said), "{message}");
+    }
+    let (_, ann) = app.call(Method::GET, "/api/v1/contacts?q=Ann", None).await;
+    let ann = &ann["items"][0];
+    assert_eq!(ann["first_name"], "Ann");
+    assert_eq!(
+        (ann["email"].clone(), ann["timezone"].clone()),
+        (Value::Null, Value::Null)
+    );
+    assert_eq!(ann["tags"], serde_json::json!(["vip"]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_table_is_named_and_nothing_is_imported() {
+    let app = TestApp::start().await;
+    for (bytes, name, said) in [
+        (
+            &b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj"[..],
+            "contacts.csv",
+            "a PDF document",
+        ),
+        (
+            &b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"[..],
+            "contacts.csv",
+            "a PNG image",
+        ),
+        (
+            &b"\xD0\xCF\x11\xE0\xA1\xB1\x1a\xE1"[..],
+            "contacts.xlsx",
+            "old Excel (.xls)",
+        ),
+    ] {
+        let part = Part::bytes(bytes.to_vec()).file_name(name);
+        let (status, body) = upload_part(&app, part, "").await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (422, "validation_failed"),
+            "{body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(said) && message.contains("not a CSV or XLSX file"),
+            "{message}"
+        );
+    }
+    let (status, _) = app.call(Method::GET, "/api/v1/imports/1", None).await;
+    assert_eq!(status, 404, "no import was started");
     app.stop().await;
 }
 

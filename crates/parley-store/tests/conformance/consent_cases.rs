@@ -298,11 +298,13 @@ pub async fn imported_consent_is_recorded_once_and_a_bad_one_keeps_the_contact(s
                 line: 2,
                 contact: contact("+14155550441", "Given", &[]),
                 consent: Ok(Some(given)),
+                left_out: vec![],
             },
             ImportRow {
                 line: 3,
                 contact: contact("+14155550442", "Bad", &[]),
                 consent: Err("`maybe` is not a consent type".into()),
+                left_out: vec![],
             },
         ]
     };

@@ -148,3 +148,26 @@ pub async fn contacts_filters_and_pagination(store: Store) {
         .unwrap();
     assert!(future.items.is_empty());
 }
+
+/// Lists of calls show whom they were to: first and last name as one, a contact with no
+/// name left out, ids that are no contact ignored.
+pub async fn contact_names_are_read_in_one_go(store: Store) {
+    let ann = store
+        .create_contact(&contact("+14155550200", "Ann", &[]))
+        .await
+        .unwrap();
+    let mut lee = contact("+14155550201", "Bo", &[]);
+    lee.fields.last_name = Some("Lee".into());
+    let lee = store.create_contact(&lee).await.unwrap();
+    let mut nameless = contact("+14155550202", "x", &[]);
+    nameless.fields.first_name = None;
+    let nameless = store.create_contact(&nameless).await.unwrap();
+    let names = store
+        .contact_names(&[ann.id, lee.id, nameless.id, 9_999])
+        .await
+        .unwrap();
+    assert_eq!(names.len(), 2);
+    assert_eq!(names[&ann.id], "Ann");
+    assert_eq!(names[&lee.id], "Bo Lee");
+    assert!(store.contact_names(&[]).await.unwrap().is_empty());
+}

@@ -25,6 +25,7 @@ fn row(line: i64, p: &str, first: &str, tags: &[&str]) -> ImportRow {
         line,
         contact: contact(p, first, tags),
         consent: Ok(None),
+        left_out: vec![],
     }
 }
 
@@ -179,22 +180,26 @@ pub async fn import_batches_merge_at_every_edge_alike(store: Store) {
                 5,
                 INVALID_CONSENT,
                 "`maybe` is not a consent type; the contact was imported without consent; \
-                 same phone as line 2; merged into that contact"
+                 same phone as line 2; merged into that contact; kept first_name `N1`, not \
+                 this row's `N1b`"
             ),
             (
                 6,
                 "duplicate",
-                "same phone as line 3; merged into that contact"
+                "same phone as line 3; merged into that contact; kept first_name `E3`, not \
+                 this row's `E6`"
             ),
             (
                 307,
                 "duplicate",
-                "same phone as line 2; merged into that contact"
+                "same phone as line 2; merged into that contact; kept first_name `N1`, not \
+                 this row's `N1c`"
             ),
             (
                 308,
                 "duplicate",
-                "same phone as line 3; merged into that contact"
+                "same phone as line 3; merged into that contact; kept first_name `E3`, not \
+                 this row's `E308`"
             ),
             (309, "missing_phone", "missing_phone here"),
             (311, "invalid_phone", "invalid_phone here"),
@@ -207,12 +212,20 @@ pub async fn import_batches_merge_at_every_edge_alike(store: Store) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(n1.first_name.as_deref(), Some("N1c"), "the last row wins");
+    assert_eq!(
+        n1.first_name.as_deref(),
+        Some("N1"),
+        "a duplicate row never renames the contact its first row wrote"
+    );
     assert_eq!(n1.email.as_deref(), Some("n1@example.com"));
     assert_eq!(n1.tags, vec!["a", "b", "c", "shared"]);
     assert_eq!(history_len(&store, n1.id).await, 2, "lines 2 and 307");
     let e = store.get_contact(existing.id).await.unwrap();
-    assert_eq!(e.first_name.as_deref(), Some("E308"));
+    assert_eq!(
+        e.first_name.as_deref(),
+        Some("E3"),
+        "updated by line 3 only"
+    );
     assert_eq!(e.email.as_deref(), Some("old@example.com"), "kept");
     assert_eq!(
         e.custom_fields,
@@ -291,7 +304,11 @@ pub async fn a_file_imported_again_updates_its_contacts(store: Store) {
     assert_eq!(errors.len(), 1);
     assert_eq!(
         (errors[0].line, errors[0].message.as_str()),
-        (702, "same phone as line 7; merged into that contact")
+        (
+            702,
+            "same phone as line 7; merged into that contact; kept first_name `B5`, not this \
+             row's `Twice`"
+        )
     );
     assert!(store
         .import_errors(first.id, 0, 10)
@@ -316,7 +333,11 @@ pub async fn a_file_imported_again_updates_its_contacts(store: Store) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(c5.first_name.as_deref(), Some("Twice"));
+    assert_eq!(
+        c5.first_name.as_deref(),
+        Some("B5"),
+        "updated by the new file's first row, not renamed by its duplicate"
+    );
     assert_eq!(c5.tags, vec!["first", "second", "twice"]);
     assert_eq!(tagged(&store, "second").await, 700);
     // Found by its new name.

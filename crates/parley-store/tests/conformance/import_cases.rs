@@ -17,6 +17,7 @@ pub async fn import_batches_merge_duplicates_and_count(store: Store) {
         line,
         contact: contact(p, name, tags),
         consent: Ok(None),
+        left_out: vec![],
     };
     let first = store
         .import_batch(
@@ -85,8 +86,15 @@ pub async fn import_batches_merge_duplicates_and_count(store: Store) {
         .unwrap();
     assert_eq!(
         a.first_name.as_deref(),
-        Some("A2"),
-        "later non-empty values win"
+        Some("A"),
+        "a duplicate fills blanks but never renames"
+    );
+    assert!(
+        errors[0]
+            .message
+            .contains("kept first_name `A`, not this row's `A2`"),
+        "{}",
+        errors[0].message
     );
     assert_eq!(a.tags, vec!["new", "other"]);
     let b = store
@@ -141,6 +149,7 @@ pub async fn import_rows_keep_their_text_and_report_alike(store: Store) {
         line: 2,
         contact: first,
         consent: Ok(None),
+        left_out: vec![],
     }];
     // Lines 3..=1202: 1,200 contacts, every tenth repeating the phone of the row before.
     let mut expected_dups = vec![];
@@ -159,6 +168,7 @@ pub async fn import_rows_keep_their_text_and_report_alike(store: Store) {
             line,
             contact: contact(&format!("+1415556{n:04}"), &format!("N{i}"), tags),
             consent: Ok(None),
+            left_out: vec![],
         });
     }
     let outcome = store.import_batch(&import, rows, vec![]).await.unwrap();
@@ -175,11 +185,13 @@ pub async fn import_rows_keep_their_text_and_report_alike(store: Store) {
                     line: 1203,
                     contact: contact("+14155550100", "Later", &["late"]),
                     consent: Ok(None),
+                    left_out: vec![],
                 },
                 ImportRow {
                     line: 1204,
                     contact: contact("+14155560000", "Again", &[]),
                     consent: Ok(None),
+                    left_out: vec![],
                 },
             ],
             vec![],
@@ -224,7 +236,7 @@ pub async fn import_rows_keep_their_text_and_report_alike(store: Store) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(odd_contact.first_name.as_deref(), Some("Later"));
+    assert_eq!(odd_contact.first_name.as_deref(), Some(odd), "not renamed");
     assert_eq!(odd_contact.last_name.as_deref(), Some("\\"));
     assert_eq!(
         odd_contact.custom_fields.get("note").map(String::as_str),
@@ -253,8 +265,8 @@ pub async fn import_rows_keep_their_text_and_report_alike(store: Store) {
         .unwrap();
     assert_eq!(
         merged.first_name.as_deref(),
-        Some("N9"),
-        "the later row wins"
+        Some("N8"),
+        "the first row's name stays"
     );
     assert_eq!(merged.tags, vec!["bulk", "even"], "tags of both rows");
     let even = store

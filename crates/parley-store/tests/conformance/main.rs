@@ -82,6 +82,7 @@ conformance!(
     the_abandoned_call_that_tips_the_rate_pauses_the_campaign_in_its_transaction,
     transcripts_then_call_records_past_retention_are_deleted_in_batches,
     users_sessions_and_api_keys,
+    contact_names_are_read_in_one_go,
     the_last_enabled_admin_stays,
     imports_left_running_are_failed_once_abandoned,
     contacts_crud_tags_and_conflicts,

@@ -37,11 +37,13 @@ async fn sheet_campaign(store: &Store) -> (i64, Vec<i64>, i64) {
             line: 3,
             contact: contact("+14155550301", "A", &[]),
             consent: Ok(None),
+            left_out: vec![],
         },
         ImportRow {
             line: 4,
             contact: contact("+14155550302", "B", &[]),
             consent: Ok(None),
+            left_out: vec![],
         },
     ];
     store
