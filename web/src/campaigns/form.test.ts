@@ -44,6 +44,11 @@ const settings: Settings = {
       { field: "data_collection", name: "interested", header: "Interested, really?" },
     ],
   },
+  variants: [
+    { name: "A", weight: 1, agent_id: null, first_message: "Hi, this is A", prompt: null },
+    { name: "B", weight: 3, agent_id: "agent_b", first_message: null, prompt: "Be brief." },
+  ],
+  contact_overrides: { language_field: "Language", voice_field: null, first_message_field: "Opening" },
 };
 
 describe("campaign form", () => {

@@ -6,6 +6,7 @@ import { fmtCredits, fmtDuration, fmtTime, humanize } from "../api/format";
 import { CALL_OUTCOME, CALL_STATUS, label } from "../api/labels";
 import { useLive, type LiveMessage } from "../api/live";
 import { usePollInterval } from "../components/LiveSync";
+import { AgentOverridesCard } from "../components/AgentOverrides";
 import { CallQualityCard } from "../components/Quality";
 import { ErrorMessage, Loading } from "../components/States";
 
@@ -115,6 +116,7 @@ export default function CallDetailPage() {
         <Analysis analysis={c.analysis} />
       </div>
       <AgentVariables variables={c.dynamic_variables} />
+      <AgentOverridesCard variant={c.variant} overrides={c.agent_overrides} />
       <CallQualityCard quality={c.quality} ended={ended} />
       <div className="card">
         <h2>Recording</h2>
