@@ -10,7 +10,7 @@ type Item = Schema<"VariantPerformance">;
 export function significanceLabel(item: Item, isControl: boolean): string {
   if (isControl) return "control";
   const t = item.success_vs_control;
-  if (!t) return "not enough conversations";
+  if (!t) return "nothing to test yet (too few conversations, or all alike)";
   const p = t.p_value < 0.001 ? "p < 0.001" : `p = ${t.p_value.toFixed(3)}`;
   if (!t.significant) return `no clear difference (${p})`;
   return `${t.z > 0 ? "better" : "worse"}, significant at 95% (${p})`;
