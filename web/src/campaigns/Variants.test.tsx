@@ -81,7 +81,9 @@ describe("campaign variants", () => {
 
   it("says when there is too little to compare, and when worse", () => {
     const item = split.items[1] as Schema<"VariantPerformance">;
-    expect(significanceLabel({ ...item, success_vs_control: null }, false)).toBe("nothing to test yet (too few conversations, or all alike)");
+    expect(significanceLabel({ ...item, success_vs_control: null }, false)).toBe(
+      "nothing to test yet (too few conversations, or all alike)",
+    );
     expect(significanceLabel({ ...item, success_vs_control: { z: -4, p_value: 0.00001, significant: true } }, false)).toBe(
       "worse, significant at 95% (p < 0.001)",
     );

@@ -1,7 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { campaignSchema, toForm, toRequest } from "./form";
 import { newVariant, overridesSchema, shares, variantsSchema } from "./variants";
-import type { Settings } from "./form";
 
 const variant = (name: string, weight: number | string = 1) => ({
   name,
@@ -39,56 +37,4 @@ describe("A/B variants in the form", () => {
     expect(r.success).toBe(false);
     expect(r.error!.issues.map((i) => i.path.join("."))).toEqual(["language_field", "first_message_field"]);
   });
-
-  it("sends empty texts as null and trims names and fields, so the campaign's own apply", () => {
-    const form = toForm({ name: "x", settings: baseSettings() });
-    form.settings.variants = [{ name: " A ", weight: 2, agent_id: " ", first_message: " Hi ", prompt: "" }];
-    form.settings.contact_overrides = { language_field: " lang ", voice_field: "", first_message_field: "" };
-    const sent = toRequest(campaignSchema.parse(form)).settings;
-    expect(sent.variants).toEqual([{ name: "A", weight: 2, agent_id: null, first_message: "Hi", prompt: null }]);
-    expect(sent.contact_overrides).toEqual({ language_field: "lang", voice_field: null, first_message_field: null });
-  });
 });
-
-function baseSettings(): Settings {
-  return {
-    agent_id: null,
-    caller_ids: [],
-    max_concurrent_calls: 5,
-    calls_per_second: 1,
-    calling_window: { start: "09:00", end: "20:00", days: ["mon"] },
-    allow_outside_legal_hours: false,
-    start_date: null,
-    end_date: null,
-    retry: {
-      no_answer: { max_attempts: 3, delay_minutes: 240 },
-      busy: { max_attempts: 3, delay_minutes: 30 },
-      failed: { max_attempts: 2, delay_minutes: 60 },
-      voicemail: { max_attempts: 2, delay_minutes: 1440 },
-      short_call: { max_attempts: 2, delay_minutes: 120 },
-      short_call_seconds: 10,
-      unsuccessful: { max_attempts: 1, delay_minutes: 1440 },
-      max_attempts_per_day: 2,
-    },
-    answering_machine: { policy: "hang_up", voicemail_message: null },
-    record_calls: true,
-    max_call_duration_seconds: 600,
-    max_abandonment_rate_pct: 3,
-    dynamic_variables: {},
-    first_message: null,
-    prompt: null,
-    required_consent: "none",
-    disclosures: {
-      required: false,
-      identification: null,
-      ai_voice: null,
-      all_party_recording: "do_not_record",
-      recording_notice: null,
-    },
-    remember_previous_calls: { enabled: false, variables: [] },
-    hidden_variables: [],
-    sheet_write_back: { enabled: false, columns: [] },
-    variants: [],
-    contact_overrides: { language_field: null, voice_field: null, first_message_field: null },
-  };
-}

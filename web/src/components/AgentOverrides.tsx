@@ -1,5 +1,29 @@
 import type { Schema } from "../api/client";
 
+/// One overridden value, if there is one.
+function Fact({
+  term,
+  value,
+  testId,
+  note,
+}: {
+  term: string;
+  value: string | null | undefined;
+  testId?: string;
+  note?: boolean;
+}) {
+  if (!value) return null;
+  return (
+    <>
+      <dt>{term}</dt>
+      <dd data-testid={testId}>
+        {value}
+        {note && <span className="muted small"> (from the contact)</span>}
+      </dd>
+    </>
+  );
+}
+
 const FROM_CONTACT: Record<string, string> = {
   language: "language",
   voice_id: "voice",
@@ -17,8 +41,7 @@ export function AgentOverridesCard({
 }) {
   const o = overrides;
   const none = !variant && !o?.first_message && !o?.prompt && !o?.language && !o?.voice_id;
-  const fromContact = (key: string) =>
-    o?.from_contact.includes(key) ? <span className="muted small"> (from the contact)</span> : null;
+  const fromContact = (key: string) => !!o?.from_contact.includes(key);
   return (
     <div className="card" data-testid="agent-overrides">
       <h2>Agent overrides</h2>
@@ -26,45 +49,16 @@ export function AgentOverridesCard({
         <p className="muted">This call used the agent's own settings.</p>
       ) : (
         <dl className="facts">
-          {variant && (
-            <>
-              <dt>A/B variant</dt>
-              <dd data-testid="call-variant">{variant}</dd>
-            </>
-          )}
-          {o?.first_message && (
-            <>
-              <dt>First message</dt>
-              <dd data-testid="override-first-message">
-                {o.first_message}
-                {fromContact("first_message")}
-              </dd>
-            </>
-          )}
-          {o?.language && (
-            <>
-              <dt>Language</dt>
-              <dd data-testid="override-language">
-                {o.language}
-                {fromContact("language")}
-              </dd>
-            </>
-          )}
-          {o?.voice_id && (
-            <>
-              <dt>Voice</dt>
-              <dd data-testid="override-voice">
-                {o.voice_id}
-                {fromContact("voice_id")}
-              </dd>
-            </>
-          )}
-          {o?.prompt && (
-            <>
-              <dt>Prompt</dt>
-              <dd>Replaced (see the campaign's settings)</dd>
-            </>
-          )}
+          <Fact term="A/B variant" testId="call-variant" value={variant} />
+          <Fact
+            term="First message"
+            testId="override-first-message"
+            value={o?.first_message}
+            note={fromContact("first_message")}
+          />
+          <Fact term="Language" testId="override-language" value={o?.language} note={fromContact("language")} />
+          <Fact term="Voice" testId="override-voice" value={o?.voice_id} note={fromContact("voice_id")} />
+          <Fact term="Prompt" value={o?.prompt ? "Replaced (see the campaign's settings)" : null} />
         </dl>
       )}
       {o && o.from_contact.length > 0 && (

@@ -67,7 +67,10 @@ pub async fn a_campaigns_calls_are_counted_per_variant(store: Store) {
         to: now + 3_600_000,
         campaign_id,
     };
-    let split = store.variant_call_counts(&range(Some(campaign))).await.unwrap();
+    let split = store
+        .variant_call_counts(&range(Some(campaign)))
+        .await
+        .unwrap();
     let names: Vec<&str> = split.iter().map(|v| v.variant.as_str()).collect();
     assert_eq!(names, ["A", "B"]);
     assert_eq!(
@@ -106,5 +109,9 @@ pub async fn a_campaigns_calls_are_counted_per_variant(store: Store) {
         campaign_id: Some(campaign),
     };
     assert!(store.variant_call_counts(&later).await.unwrap().is_empty());
-    assert!(store.variant_call_counts(&range(None)).await.unwrap().is_empty());
+    assert!(store
+        .variant_call_counts(&range(None))
+        .await
+        .unwrap()
+        .is_empty());
 }
