@@ -196,6 +196,28 @@ mod tests {
     }
 
     #[test]
+    fn each_variant_says_its_own_first_message_or_the_campaigns() {
+        let mut s = crate::campaign::CampaignSettings {
+            first_message: Some("campaign".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            first_messages(&s),
+            [("first_message".to_owned(), Some("campaign"))]
+        );
+        let mut own = variant("a", 1);
+        own.first_message = Some("mine".into());
+        s.variants = vec![variant("control", 1), own];
+        assert_eq!(
+            first_messages(&s),
+            [
+                ("first_message".to_owned(), Some("campaign")),
+                ("variants[1].first_message".to_owned(), Some("mine")),
+            ]
+        );
+    }
+
+    #[test]
     fn no_variants_assign_none() {
         assert_eq!(assign(&[], 1, 1), None);
     }

@@ -72,6 +72,16 @@ fn conversation(app: &TestApp, call: &Value) -> SimConversation {
         .expect("the agent's conversation")
 }
 
+/// The fields a 422 names.
+fn field_names(body: &Value) -> Vec<&str> {
+    body["error"]["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect()
+}
+
 fn first_message(c: &SimConversation) -> Option<String> {
     c.initiation
         .conversation_config_override
@@ -238,12 +248,7 @@ async fn bad_variants_and_override_mappings_are_refused_with_their_fields() {
         )
         .await;
     assert_eq!(status, 422, "{body}");
-    let mut fields: Vec<&str> = body["error"]["details"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
+    let mut fields = field_names(&body);
     fields.sort_unstable();
     assert_eq!(
         fields,
@@ -253,6 +258,37 @@ async fn bad_variants_and_override_mappings_are_refused_with_their_fields() {
             "settings.variants[0].weight",
             "settings.variants[1].name",
         ],
+        "{body}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_variant_whose_first_message_lacks_the_disclosures_keeps_the_campaign_from_starting() {
+    let app = sandbox().await;
+    let settings = any_hour_settings(json!({
+        "first_message": "Hi, this is Sam, an AI assistant calling for Acme Dental.",
+        "disclosures": {"required": true, "identification": "Acme Dental",
+                        "ai_voice": "an AI assistant"},
+        "variants": [
+            {"name": "control", "weight": 1},
+            {"name": "short", "weight": 1, "first_message": "Hi, it's Sam."},
+        ],
+    }));
+    let id = create_campaign(&app, "disclosed", settings).await;
+    import_csv(&app, id, "phone\n+15550199301\n".into()).await;
+    let (status, body) = app
+        .call(Method::POST, &format!("/api/v1/campaigns/{id}/start"), None)
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let fields = field_names(&body);
+    // Both disclosures are missing from the variant's message; the control says the
+    // campaign's, which has them.
+    assert!(!fields.is_empty(), "{body}");
+    assert!(
+        fields
+            .iter()
+            .all(|f| f.ends_with("variants[1].first_message")),
         "{body}"
     );
     app.stop().await;
