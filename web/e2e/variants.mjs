@@ -48,7 +48,7 @@ export async function abCampaignShowsResultsPerVariant({ page, step, shot, waitM
     await page.getByText("6 contacts added.").waitFor();
     await page.getByRole("button", { name: "Start" }).click();
     await page.getByTestId("campaign-state").getByText("Running").waitFor();
-    const completed = page.getByTestId("campaign-progress").getByTestId("stat-Completed");
+    const completed = page.getByTestId("campaign-progress").getByTestId("stat-Done");
     await page.waitForFunction((el) => Number(el.textContent.replace(/\D/g, "")) >= 6, await completed.elementHandle(), {
       timeout: waitMs,
     });
