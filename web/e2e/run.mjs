@@ -347,6 +347,8 @@ async function main() {
       await page.getByRole("alert").getByText(/no spreadsheet with this id/).waitFor();
     });
 
+    await (await import("./variants.mjs")).abCampaignShowsResultsPerVariant({ page, step, shot, waitMs: WAIT_MS });
+
     await step("screenshots of the other pages", async () => {
       await page.getByRole("link", { name: "Overview", exact: true }).click();
       await page.getByTestId("overview-stats").waitFor();

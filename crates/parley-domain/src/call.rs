@@ -189,6 +189,9 @@ pub struct Call {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub answered_at: Option<chrono::DateTime<chrono::Utc>>,
     pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The campaign's A/B variant the call was placed with (its name); absent when the
+    /// campaign has none.
+    pub variant: Option<String>,
 }
 
 /// Something that happened to a call (a status callback, an AMD verdict, ...).

@@ -322,6 +322,12 @@ pub struct CampaignSettings {
     /// What the first message must say, and how calls into all-party-consent
     /// jurisdictions are recorded.
     pub disclosures: crate::disclosure::Disclosures,
+    /// A/B variants: each contact gets one (by a stable hash, by weight), whose agent,
+    /// first message and prompt replace the campaign's. Empty: no test.
+    pub variants: Vec<crate::variants::Variant>,
+    /// Contact fields the language, voice and first message of each call are read from
+    /// (when set and usable), over the campaign's and its variant's.
+    pub contact_overrides: crate::overrides::ContactOverrides,
 }
 
 impl Default for CampaignSettings {
@@ -348,6 +354,8 @@ impl Default for CampaignSettings {
             sheet_write_back: Default::default(),
             max_abandonment_rate_pct: crate::quality::DEFAULT_MAX_ABANDONMENT_PCT,
             disclosures: Default::default(),
+            variants: Vec::new(),
+            contact_overrides: Default::default(),
         }
     }
 }
@@ -444,6 +452,8 @@ impl CampaignSettings {
         self.sheet_write_back.validate(&mut e);
         self.disclosures.validate(&mut e);
         crate::memory::validate_hidden(&self.hidden_variables, &mut e);
+        crate::variants::validate(&self.variants, &mut e);
+        self.contact_overrides.validate(&mut e);
         e.into_result()
     }
 }

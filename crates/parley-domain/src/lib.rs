@@ -19,15 +19,18 @@ pub mod import;
 pub mod jurisdiction;
 pub mod memory;
 mod names;
+pub mod overrides;
 pub mod phone;
 pub mod quality;
 #[cfg(test)]
 mod readme;
 pub mod retry;
+pub mod significance;
 pub mod time;
 pub mod timezones;
 pub mod tool;
 pub mod validation;
+pub mod variants;
 pub mod vocabulary;
 pub mod webhook;
 pub mod window;

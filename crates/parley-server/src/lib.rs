@@ -188,6 +188,7 @@ pub fn router(state: AppState) -> Router {
         .route("/analytics/timeline", get(analytics::timeline))
         .route("/analytics/hour-of-day", get(analytics::hour_of_day))
         .route("/analytics/campaigns", get(analytics::campaigns))
+        .route("/analytics/variants", get(api::variant_analytics::variants))
         .route("/events", get(events::events))
         .route("/openapi.json", get(openapi::document));
     // `layer` (not `route_layer`) so unknown /api/v1 paths also need credentials.

@@ -33,6 +33,7 @@ use responses::ErrorResponses;
         admin::list_users, admin::create_user, admin::update_user, admin::list_api_keys, admin::create_api_key,
         admin::revoke_api_key, audit::list,
         analytics::summary, analytics::timeline, analytics::hour_of_day, analytics::campaigns,
+        crate::api::variant_analytics::variants,
         events::events,
         webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete,
         webhooks::rotate_secret, webhooks::deliveries, webhooks::delivery, webhooks::replay,

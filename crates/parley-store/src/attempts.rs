@@ -63,8 +63,8 @@ impl Tx {
         let insert = format!(
             "INSERT INTO calls (campaign_id, contact_id, attempt, to_number, from_number, agent_id, \
              status, dynamic_variables, overrides, created_at, updated_at, agent_variables, \
-             jurisdiction) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9, $10, $11) \
+             jurisdiction, variant) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9, $10, $11, $12) \
              RETURNING {CALL_COLUMNS}"
         );
         let row: Option<CallRow> = on_conn!(self, c => {
@@ -96,6 +96,7 @@ impl Tx {
                     .bind(now)
                     .bind(call.agent_variables.as_ref().map(|v| v.to_string()))
                     .bind(&call.jurisdiction)
+                    .bind(&call.variant)
                     .fetch_one(&mut *c)
                     .await?;
                 sqlx::query(

@@ -26,6 +26,8 @@ pub struct NewCall {
     /// Where the callee is, as judged when the call is placed (`US-FL`; empty for no US
     /// state): kept as the compliance report's evidence.
     pub jurisdiction: Option<String>,
+    /// The campaign's A/B variant this call uses (its name), if the campaign has any.
+    pub variant: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -104,13 +106,14 @@ pub(crate) struct CallRow {
     updated_at: i64,
     answered_at: Option<i64>,
     ended_at: Option<i64>,
+    variant: Option<String>,
 }
 
 pub(crate) const CALL_COLUMNS: &str =
     "id, campaign_id, contact_id, attempt, to_number, from_number, \
      agent_id, status, twilio_call_sid, conversation_id, answered_by, termination_source, \
      outcome, error_code, error_message, duration_seconds, summary, analysis, cost, created_at, \
-     updated_at, answered_at, ended_at";
+     updated_at, answered_at, ended_at, variant";
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} `{value}`"))
@@ -162,6 +165,7 @@ impl TryFrom<CallRow> for Call {
             updated_at: from_millis(r.updated_at),
             answered_at: r.answered_at.map(from_millis),
             ended_at: r.ended_at.map(from_millis),
+            variant: r.variant,
         })
     }
 }
@@ -305,8 +309,8 @@ impl Tx {
         let sql = format!(
             "INSERT INTO calls (campaign_id, contact_id, attempt, to_number, from_number, agent_id, \
              status, dynamic_variables, overrides, created_at, updated_at, agent_variables, \
-             jurisdiction) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9, $10, $11) \
+             jurisdiction, variant) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9, $10, $11, $12) \
              RETURNING {CALL_COLUMNS}"
         );
         let row: CallRow = on_conn!(self, c => sqlx::query_as(&sql)
@@ -321,6 +325,7 @@ impl Tx {
             .bind(now_millis())
             .bind(new.agent_variables.as_ref().map(|v| v.to_string()))
             .bind(&new.jurisdiction)
+            .bind(&new.variant)
             .fetch_one(c)
             .await)?;
         row.try_into()

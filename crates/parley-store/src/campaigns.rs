@@ -97,9 +97,22 @@ impl TryFrom<CampaignRow> for Campaign {
 /// What a campaign must satisfy before it may dial (or wait to), beyond its settings'
 /// own validity.
 fn check_dialable(s: &CampaignSettings) -> Result<()> {
-    s.disclosures
-        .check_start(s.first_message.as_deref(), s.record_calls)
-        .map_err(StoreError::Invalid)
+    // With variants every call says one of theirs (or the campaign's, where a variant
+    // has none): each must carry the disclosures.
+    let mut errors = parley_domain::FieldErrors::new();
+    for (field, first) in parley_domain::variants::first_messages(s) {
+        if let Err(e) = s.disclosures.check_start(first, s.record_calls) {
+            for mut f in e.0 {
+                if f.field == "first_message" {
+                    f.field = field.clone();
+                }
+                if !errors.0.contains(&f) {
+                    errors.0.push(f);
+                }
+            }
+        }
+    }
+    errors.into_result().map_err(StoreError::Invalid)
 }
 
 fn settings_json(s: &CampaignSettings) -> Result<String> {

@@ -40,6 +40,7 @@ pub mod testing;
 mod tool_calls;
 mod tx;
 mod users;
+mod variant_stats;
 mod waiting;
 mod webhooks;
 
@@ -73,6 +74,7 @@ pub use telemetry::{PoolStats, WorkInFlight};
 pub use tool_calls::NewToolCall;
 pub use tx::{Db, Reader, Tx};
 pub use users::{ApiKey, Session, User};
+pub use variant_stats::VariantCounts;
 pub use waiting::{FirstWaiting, Waiting};
 pub use webhooks::{
     AttemptRecord, AttemptVerdict, ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryState,

@@ -44,6 +44,11 @@ const settings: Settings = {
       { field: "data_collection", name: "interested", header: "Interested, really?" },
     ],
   },
+  variants: [
+    { name: "A", weight: 1, agent_id: null, first_message: "Hi, this is A", prompt: null },
+    { name: "B", weight: 3, agent_id: "agent_b", first_message: null, prompt: "Be brief." },
+  ],
+  contact_overrides: { language_field: "Language", voice_field: null, first_message_field: "Opening" },
 };
 
 describe("campaign form", () => {
@@ -59,6 +64,15 @@ describe("campaign form", () => {
     (form.settings.remember_previous_calls as { variables: unknown }).variables = false;
     const back = toRequest(campaignSchema.parse(form));
     expect(back.settings.remember_previous_calls).toEqual({ enabled: true, variables: [] });
+  });
+
+  it("sends a variant's or mapping's empty texts as null, so the campaign's own apply", () => {
+    const form = toForm({ name: "x", settings });
+    form.settings.variants = [{ name: " A ", weight: 2, agent_id: " ", first_message: " Hi ", prompt: "" }];
+    form.settings.contact_overrides = { language_field: " lang ", voice_field: "", first_message_field: "" };
+    const sent = toRequest(campaignSchema.parse(form)).settings;
+    expect(sent.variants).toEqual([{ name: "A", weight: 2, agent_id: null, first_message: "Hi", prompt: null }]);
+    expect(sent.contact_overrides).toEqual({ language_field: "lang", voice_field: null, first_message_field: null });
   });
 
   it("explains each invalid field in words, at the API's field path", () => {

@@ -3,6 +3,14 @@
 // to the right input.
 import { z } from "zod";
 import type { Schema } from "../api/client";
+import {
+  overridesSchema,
+  overridesToForm,
+  overridesToRequest,
+  variantsSchema,
+  variantsToForm,
+  variantsToRequest,
+} from "./variants";
 
 export type Campaign = Schema<"Campaign">;
 export type Settings = Schema<"CampaignSettings">;
@@ -156,6 +164,8 @@ export const campaignSchema = z
           "One per line: status, outcome, last_call_at, summary, next_attempt_at or data_collection:item, then = Header if you like",
         ),
       }),
+      variants: variantsSchema,
+      contact_overrides: overridesSchema,
     }),
   })
   .superRefine((v, ctx) => {
@@ -255,6 +265,8 @@ export function toForm(c: { name: string; description?: string | null; settings:
         enabled: s.sheet_write_back?.enabled ?? false,
         columns: (s.sheet_write_back?.columns ?? []).map(columnLine).join("\n"),
       },
+      variants: variantsToForm(s.variants),
+      contact_overrides: overridesToForm(s.contact_overrides),
     },
   };
 }
@@ -294,6 +306,8 @@ export function toRequest(v: Parsed): { name: string; description: string | null
         enabled: s.sheet_write_back.enabled,
         columns: rows(s.sheet_write_back.columns).map(columnOf),
       },
+      variants: variantsToRequest(s.variants),
+      contact_overrides: overridesToRequest(s.contact_overrides),
     },
   };
 }

@@ -7,6 +7,7 @@ import { CALL_OUTCOME, CALL_STATUS, label } from "../api/labels";
 import { useLive, type LiveMessage } from "../api/live";
 import { usePollInterval } from "../components/LiveSync";
 import { Analysis } from "../calls/Analysis";
+import { AgentOverridesCard } from "../components/AgentOverrides";
 import { CallQualityCard } from "../components/Quality";
 import { ErrorMessage, Loading } from "../components/States";
 
@@ -122,6 +123,7 @@ export default function CallDetailPage() {
         <Analysis analysis={c.analysis} />
       </div>
       <AgentVariables variables={c.dynamic_variables} />
+      <AgentOverridesCard variant={c.variant} overrides={c.agent_overrides} />
       <CallQualityCard quality={c.quality} ended={ended} />
       <div className="card">
         <h2>Recording</h2>

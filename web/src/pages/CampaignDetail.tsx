@@ -8,6 +8,7 @@ import { CALL_OUTCOME, CALL_STATUS, CONTACT_STANDING, label, PROGRESS_STATE, WAI
 import { canOperate, useMe } from "../auth";
 import { Compliance } from "../campaigns/Compliance";
 import { CampaignResults } from "../campaigns/Results";
+import { CampaignVariants } from "../campaigns/Variants";
 import { SheetWrites } from "../campaigns/SheetWrites";
 import { ExportLinks } from "../components/ExportLinks";
 import { usePollInterval } from "../components/LiveSync";
@@ -114,6 +115,7 @@ export default function CampaignDetailPage() {
         </div>
       </div>
       <Outcomes campaign={c} />
+      <CampaignVariants campaign={c} />
       <CampaignQualityCard quality={"quality" in c ? c.quality : undefined} limitPct={c.settings.max_abandonment_rate_pct} />
       <CampaignResults campaignId={id} version={p.attempts + p.completed + p.failed} />
       <SheetWrites campaignId={id} canRetry={canOperate(me)} />

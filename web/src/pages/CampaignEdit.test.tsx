@@ -43,6 +43,8 @@ const settings = {
     all_party_recording: "do_not_record",
     recording_notice: null,
   },
+  variants: [],
+  contact_overrides: { language_field: null, voice_field: null, first_message_field: null },
 };
 Object.assign(settings.retry, { short_call_seconds: 10, max_attempts_per_day: 2 });
 

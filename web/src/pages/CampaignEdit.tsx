@@ -16,6 +16,7 @@ import {
   toRequest,
   type CampaignForm,
 } from "../campaigns/form";
+import { ContactOverridesFields, VariantsFields } from "../campaigns/VariantsFields";
 import { Field } from "../components/Field";
 import { ErrorMessage, Loading } from "../components/States";
 
@@ -49,6 +50,7 @@ function CampaignFormView({ id, initial }: { id: number | null; initial: Campaig
   const [problem, setProblem] = useState<string | null>(null);
   const {
     register,
+    control,
     handleSubmit,
     setError,
     watch,
@@ -154,6 +156,9 @@ function CampaignFormView({ id, initial }: { id: number | null; initial: Campaig
             <textarea rows={2} {...register("settings.dynamic_variables")} />
           </Field>
         </fieldset>
+
+        <VariantsFields control={control} register={register} watch={watch} err={err} />
+        <ContactOverridesFields register={register} err={err} />
 
         <fieldset>
           <legend>Pacing</legend>

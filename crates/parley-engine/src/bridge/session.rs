@@ -12,6 +12,7 @@ use futures::{SinkExt, StreamExt};
 use parley_domain::call::{Call, TerminationSource};
 use parley_elevenlabs::ws::{
     AgentOverride, ClientEvent, ConfigOverride, DynamicValue, InitiationClientData, PromptOverride,
+    TtsOverride,
 };
 use parley_twilio::media::{parse_inbound, Inbound, InboundMessage, StartInfo};
 use std::time::Duration;
@@ -335,7 +336,11 @@ impl Engine {
             CALL_ID_VARIABLE.to_owned(),
             DynamicValue::String(call_id.to_string()),
         );
-        if options.first_message.is_some() || options.prompt.is_some() {
+        if options.first_message.is_some()
+            || options.prompt.is_some()
+            || options.language.is_some()
+            || options.voice_id.is_some()
+        {
             data.conversation_config_override = Some(ConfigOverride {
                 agent: Some(AgentOverride {
                     first_message: options.first_message,
@@ -343,7 +348,12 @@ impl Engine {
                         prompt: Some(p),
                         llm: None,
                     }),
-                    language: None,
+                    language: options.language,
+                }),
+                // Only a voice the contact's field names; the agent's own otherwise.
+                tts: options.voice_id.map(|voice_id| TtsOverride {
+                    voice_id: Some(voice_id),
+                    ..Default::default()
                 }),
                 ..Default::default()
             });

@@ -28,6 +28,15 @@ pub struct CallOptions {
     /// the callee is), e.g. `Fla. Stat. 934.03`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording_withheld_by: Option<String>,
+    /// `conversation_config_override.agent.language` (from a contact field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// `conversation_config_override.tts.voice_id` (from a contact field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_id: Option<String>,
+    /// Which of `language`, `voice_id`, `first_message` came from the contact's fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from_contact: Vec<String>,
 }
 
 fn default_short_call() -> u32 {

@@ -96,6 +96,7 @@ impl Engine {
                 })
                 .unwrap_or_default(),
                 jurisdiction: Some(place.state_code().unwrap_or_default()),
+                variant: None,
             })
             .await
             .map_err(CallError::from)?;

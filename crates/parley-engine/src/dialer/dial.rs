@@ -13,6 +13,7 @@ use parley_domain::compliance::{
 use parley_domain::contact::{Contact, CustomFields};
 use parley_domain::jurisdiction::{contact_jurisdiction, jurisdiction_of_phone, RuleBook};
 use parley_domain::memory::shown_variables;
+use parley_domain::overrides::contact_field;
 use parley_domain::timezones::contact_zone;
 use parley_domain::vocabulary::DO_NOT_CALL_REASON;
 use parley_domain::window::CallingRules;
@@ -28,16 +29,7 @@ use serde_json::{Map, Value};
 pub fn dynamic_variables(settings: &CampaignSettings, contact: &Contact) -> Map<String, Value> {
     let mut vars = Map::new();
     for (variable, field) in &settings.dynamic_variables {
-        let value = match field.as_str() {
-            "first_name" => contact.first_name.clone(),
-            "last_name" => contact.last_name.clone(),
-            "email" => contact.email.clone(),
-            "company" => contact.company.clone(),
-            "timezone" => contact.timezone.clone(),
-            "phone" => Some(contact.phone.clone()),
-            other => contact.custom_fields.get(other).cloned(),
-        };
-        if let Some(v) = value {
+        if let Some(v) = contact_field(contact, field) {
             vars.insert(variable.clone(), Value::String(v));
         }
     }
@@ -156,18 +148,23 @@ impl Dialer {
                 .unwrap_or_default(),
             ids => ids[(contact_id as usize) % ids.len()].to_string(),
         };
+        // The contact's variant and overriding fields, over the campaign's own.
+        let choice = super::choice::agent_choice(s, campaign_id, &contact);
         let recording = s.disclosures.call_recording(
             s.record_calls,
-            s.first_message.as_deref(),
+            choice.first_message.as_deref(),
             RuleBook::shipped().all_party_recording_consent(&place),
         );
         let options = CallOptions {
             first_message: recording.first_message,
             recording_withheld_by: recording.withheld_by,
-            prompt: s.prompt.clone(),
+            prompt: choice.prompt,
             answering_machine: s.answering_machine.clone(),
             short_call_seconds: s.retry.short_call_seconds,
             max_duration_seconds: Some(s.max_call_duration_seconds),
+            language: choice.language,
+            voice_id: choice.voice_id,
+            from_contact: choice.from_contact,
         };
         let attempt = claim.attempts + 1;
         let mut variables = dynamic_variables(s, &contact);
@@ -183,9 +180,8 @@ impl Dialer {
             attempt,
             to: phone.to_string(),
             from,
-            agent_id: s
+            agent_id: choice
                 .agent_id
-                .clone()
                 .or_else(|| self.engine.telephony.default_agent_id.clone()),
             dynamic_variables: Value::Object(variables.clone()),
             agent_variables: Some(Value::Object(shown_variables(
@@ -194,6 +190,7 @@ impl Dialer {
             ))),
             overrides: serde_json::to_value(&options).unwrap_or_default(),
             jurisdiction: Some(place.state_code().unwrap_or_default()),
+            variant: choice.variant,
         };
         let local_day = now.with_timezone(&zone).date_naive().to_string();
         let call = match store

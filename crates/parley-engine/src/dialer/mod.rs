@@ -6,6 +6,7 @@
 //! campaign's and the account's buckets, claim that many due contacts, and dial each claim
 //! that is inside its calling window and on no do-not-call list. What follows a call is
 //! decided in [`settle`] when the call is over.
+mod choice;
 mod dial;
 pub mod settle;
 mod sweep;

@@ -17,6 +17,8 @@ pub const CALL_COLUMNS: &[&str] = &[
     "ended_at",
     "campaign_id",
     "campaign",
+    // The A/B variant the call used (empty without variants): rates split by it.
+    "variant",
     "contact_id",
     "contact_name",
     "contact_number",
@@ -314,6 +316,7 @@ impl Rows {
             time(c.ended_at),
             Cell::opt_int(c.campaign_id),
             Cell::opt_text(r.campaign_name),
+            Cell::opt_text(c.variant),
             Cell::opt_int(c.contact_id),
             Cell::opt_text(r.contact_name),
             Cell::text(c.to),

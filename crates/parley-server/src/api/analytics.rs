@@ -211,7 +211,7 @@ pub struct CampaignsPerformance {
 }
 
 /// Checks the query and resolves its defaults.
-async fn range(
+pub(crate) async fn range(
     state: &AppState,
     from: Option<&str>,
     to: Option<&str>,

@@ -76,6 +76,24 @@ pub struct CallDetail {
     /// when the conversation starts. Null for calls placed before Parley kept them.
     #[schema(value_type = Option<Object>)]
     pub dynamic_variables: Option<Value>,
+    /// The agent settings the call replaced for its conversation (its A/B variant is
+    /// `variant`).
+    pub agent_overrides: AgentOverrides,
+}
+
+/// What a call told its agent instead of the agent's own settings.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct AgentOverrides {
+    /// As said (with any recording notice before it); `{{variables}}` are filled in by
+    /// ElevenLabs.
+    pub first_message: Option<String>,
+    /// Whether the agent's prompt was replaced (the text is in the campaign's settings).
+    pub prompt: bool,
+    pub language: Option<String>,
+    pub voice_id: Option<String>,
+    /// Which of `language`, `voice_id`, `first_message` came from the contact's fields
+    /// (the campaign's `contact_overrides`).
+    pub from_contact: Vec<String>,
 }
 
 /// A call in a list, with whom it was to.
@@ -234,6 +252,7 @@ pub async fn place(
             short_call_seconds: CampaignSettings::default().retry.short_call_seconds,
             max_duration_seconds: None, // set from `max_duration_seconds` below
             recording_withheld_by: None, // decided where the call is placed
+            ..Default::default()
         },
         record: body.record.unwrap_or(true),
         max_duration_seconds: duration,
@@ -358,6 +377,13 @@ async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
         results,
         quality,
         dynamic_variables: shown.variables,
+        agent_overrides: AgentOverrides {
+            first_message: options.first_message,
+            prompt: options.prompt.is_some(),
+            language: options.language,
+            voice_id: options.voice_id,
+            from_contact: options.from_contact,
+        },
     })
 }
 

@@ -18,6 +18,7 @@ pub mod results;
 pub mod sheet_writes;
 pub mod spreadsheets;
 pub mod status;
+pub mod variant_analytics;
 pub mod webhooks;
 
 use crate::error::{ApiError, ApiResult};

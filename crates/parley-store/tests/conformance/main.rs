@@ -21,6 +21,7 @@ mod result_cases;
 mod retention_cases;
 mod sheet_write_cases;
 mod user_cases;
+mod variant_cases;
 mod webhook_cases;
 
 use parley_store::Store;
@@ -105,6 +106,7 @@ conformance!(
     waiting_contacts_say_what_they_wait_for,
     failed_contacts_can_be_requeued,
     analytics_count_each_call_once,
+    a_campaigns_calls_are_counted_per_variant,
     tool_calls_are_logged_per_call,
     webhook_outbox_fans_out_in_the_causing_transaction,
     webhook_deliveries_lease_retry_die_and_replay,
