@@ -189,6 +189,11 @@ pub struct Call {
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub answered_at: Option<chrono::DateTime<chrono::Utc>>,
     pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// A test call ("Call me" on a campaign): placed with the campaign's agent and
+    /// settings to a number the operator typed, and kept out of the campaign's results
+    /// (progress, analytics, results, exports by default, compliance report).
+    #[serde(rename = "test")]
+    pub is_test: bool,
 }
 
 /// Something that happened to a call (a status callback, an AMD verdict, ...).

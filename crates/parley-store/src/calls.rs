@@ -26,6 +26,8 @@ pub struct NewCall {
     /// Where the callee is, as judged when the call is placed (`US-FL`; empty for no US
     /// state): kept as the compliance report's evidence.
     pub jurisdiction: Option<String>,
+    /// A test call: kept out of the campaign's results (see `Call::is_test`).
+    pub is_test: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -38,6 +40,8 @@ pub struct CallFilter {
     pub created_to: Option<i64>,
     /// Every one must match (AND): calls with a typed result field at a value.
     pub results: Vec<parley_domain::call_result::ResultFilter>,
+    /// `Some(false)`: no test calls; `Some(true)`: only test calls; `None`: both.
+    pub test: Option<bool>,
 }
 
 /// Appends `filter`'s conditions (each starting with ` AND `) to a query on `calls`.
@@ -56,6 +60,9 @@ macro_rules! push_call_filter {
         }
         if let Some(o) = filter.outcome {
             $qb.push(" AND outcome = ").push_bind(o.as_str());
+        }
+        if let Some(t) = filter.test {
+            $qb.push(" AND is_test = ").push_bind(t);
         }
         if let Some(from) = filter.created_from {
             $qb.push(" AND created_at >= ").push_bind(from);
@@ -104,13 +111,14 @@ pub(crate) struct CallRow {
     updated_at: i64,
     answered_at: Option<i64>,
     ended_at: Option<i64>,
+    is_test: bool,
 }
 
 pub(crate) const CALL_COLUMNS: &str =
     "id, campaign_id, contact_id, attempt, to_number, from_number, \
      agent_id, status, twilio_call_sid, conversation_id, answered_by, termination_source, \
      outcome, error_code, error_message, duration_seconds, summary, analysis, cost, created_at, \
-     updated_at, answered_at, ended_at";
+     updated_at, answered_at, ended_at, is_test";
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} `{value}`"))
@@ -162,6 +170,7 @@ impl TryFrom<CallRow> for Call {
             updated_at: from_millis(r.updated_at),
             answered_at: r.answered_at.map(from_millis),
             ended_at: r.ended_at.map(from_millis),
+            is_test: r.is_test,
         })
     }
 }
@@ -305,8 +314,8 @@ impl Tx {
         let sql = format!(
             "INSERT INTO calls (campaign_id, contact_id, attempt, to_number, from_number, agent_id, \
              status, dynamic_variables, overrides, created_at, updated_at, agent_variables, \
-             jurisdiction) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9, $10, $11) \
+             jurisdiction, is_test) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9, $10, $11, $12) \
              RETURNING {CALL_COLUMNS}"
         );
         let row: CallRow = on_conn!(self, c => sqlx::query_as(&sql)
@@ -321,6 +330,7 @@ impl Tx {
             .bind(now_millis())
             .bind(new.agent_variables.as_ref().map(|v| v.to_string()))
             .bind(&new.jurisdiction)
+            .bind(new.is_test)
             .fetch_one(c)
             .await)?;
         row.try_into()

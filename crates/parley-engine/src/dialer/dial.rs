@@ -194,6 +194,7 @@ impl Dialer {
             ))),
             overrides: serde_json::to_value(&options).unwrap_or_default(),
             jurisdiction: Some(place.state_code().unwrap_or_default()),
+            is_test: false,
         };
         let local_day = now.with_timezone(&zone).date_naive().to_string();
         let call = match store

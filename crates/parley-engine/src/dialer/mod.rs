@@ -7,6 +7,7 @@
 //! that is inside its calling window and on no do-not-call list. What follows a call is
 //! decided in [`settle`] when the call is over.
 mod dial;
+pub(crate) use dial::dynamic_variables;
 pub mod settle;
 mod sweep;
 
