@@ -75,8 +75,9 @@ impl Engine {
             .clone()
             .or_else(|| self.telephony.default_agent_id.clone())
             .ok_or(PlaceError::NoAgent)?;
-        // A call on its own has no campaign to choose a recording notice: where every
-        // party must consent (by the number's state), it is not recorded.
+        // A call on its own has no campaign to choose a recording notice (a test call has
+        // its campaign's): where every party must consent (by the number's state), it is
+        // not recorded without one.
         let place = jurisdiction_of_phone(&to);
         let recording = req.disclosures.call_recording(
             req.record,
@@ -111,7 +112,7 @@ impl Engine {
             })
             .await
             .map_err(CallError::from)?;
-        let audited = match (req.test, req.campaign_id) {
+        let (action, target_type, target_id, details) = match (req.test, req.campaign_id) {
             (true, Some(campaign_id)) => (
                 "campaign.test_call",
                 "campaign",
@@ -125,7 +126,6 @@ impl Engine {
                 serde_json::json!({}),
             ),
         };
-        let (action, target_type, target_id, details) = audited;
         tx.audit(&req.actor, action, target_type, Some(&target_id), &details)
             .await
             .map_err(CallError::from)?;

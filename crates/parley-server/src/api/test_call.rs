@@ -38,7 +38,7 @@ pub struct TestCallRequest {
     /// Variables typed for the test (strings, numbers or booleans), over the contact's;
     /// up to 50.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
     pub variables: Map<String, Value>,
 }
 

@@ -53,7 +53,10 @@ pub async fn test_calls_stay_out_of_the_campaigns_counters_and_results(store: St
         .await
         .unwrap();
     assert!(test.is_test);
+    // No attempt counts it in the campaign's calls in progress: the account's load does.
+    assert_eq!(store.account_load().await.unwrap().single_calls, 1);
     completed(&store, test.id, 90).await;
+    assert_eq!(store.account_load().await.unwrap().single_calls, 0);
 
     let now = now_millis();
     for campaign_id in [Some(a), None] {
