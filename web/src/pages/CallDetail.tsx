@@ -1,15 +1,14 @@
-import { useCallback, useEffect, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { Link, useParams } from "react-router-dom";
 import { api, must, type Schema } from "../api/client";
 import { fmtCredits, fmtDuration, fmtTime, humanize } from "../api/format";
 import { CALL_OUTCOME, CALL_STATUS, label } from "../api/labels";
-import { useLive, type LiveMessage } from "../api/live";
 import { usePollInterval } from "../components/LiveSync";
 import { CallQualityCard } from "../components/Quality";
 import { ErrorMessage, Loading } from "../components/States";
+import { shownTurns, TestCallBadge, Transcript, useLiveTranscript } from "../components/Transcript";
 
-type Turn = { role: string; text: string; time_in_call_secs?: number | null };
+export { correctTurn } from "../components/Transcript";
 
 const FINAL: Schema<"CallStatus">[] = ["completed", "busy", "no-answer", "failed", "canceled"];
 
@@ -29,7 +28,7 @@ export default function CallDetailPage() {
   const c = call.data;
   const ended = FINAL.includes(c.status);
   // While the call runs, turns arrive live; once stored, the stored transcript is complete.
-  const turns: Turn[] = c.transcript.length >= liveTurns.length ? c.transcript : liveTurns;
+  const turns = shownTurns(c.transcript, liveTurns);
 
   return (
     <section aria-labelledby="call-title">
@@ -43,6 +42,7 @@ export default function CallDetailPage() {
             {label(CALL_OUTCOME, c.outcome)}
           </span>
         )}
+        {c.test && <TestCallBadge />}
       </div>
       <dl className="facts">
         <dt>To</dt>
@@ -94,19 +94,7 @@ export default function CallDetailPage() {
         </div>
         <div className="card">
           <h2>{ended ? "Transcript" : "Live transcript"}</h2>
-          {turns.length === 0 ? (
-            <p className="muted">{ended ? "Nothing was said on this call." : "Waiting for the first words…"}</p>
-          ) : (
-            <ol className="transcript" data-testid="transcript" aria-live={ended ? "off" : "polite"}>
-              {turns.map((t, i) => (
-                <li key={i} className={`turn turn-${t.role}`}>
-                  <span className="speaker">{t.role === "agent" ? "Agent" : "Contact"}</span>
-                  {t.time_in_call_secs != null && <span className="muted small"> {fmtDuration(t.time_in_call_secs)}</span>}
-                  <p>{t.text}</p>
-                </li>
-              ))}
-            </ol>
-          )}
+          <Transcript turns={turns} ended={ended} />
         </div>
       </div>
       <div className="card">
@@ -227,41 +215,4 @@ function renderValue(v: unknown): React.ReactNode {
       })}
     </ul>
   );
-}
-
-/// The agent was cut off: its latest turn reading `original` (else its latest turn) now
-/// reads what the caller heard.
-export function correctTurn(turns: Turn[], role: string, original: string, text: string): Turn[] {
-  let at = -1;
-  for (let i = turns.length - 1; i >= 0; i--) {
-    if (turns[i].role !== role) continue;
-    if (turns[i].text === original) {
-      at = i;
-      break;
-    }
-    if (at < 0) at = i;
-  }
-  if (at < 0) return [...turns, { role, text, time_in_call_secs: null }];
-  return turns.map((turn, i) => (i === at ? { ...turn, text } : turn));
-}
-
-/// Transcript turns of one call as they are spoken, from the live events.
-function useLiveTranscript(callId: number): Turn[] {
-  const [turns, setTurns] = useState<Turn[]>([]);
-  useEffect(() => setTurns([]), [callId]);
-  const onMessage = useCallback(
-    (m: LiveMessage) => {
-      if (m.type === "transcript" && m.call_id === callId) {
-        setTurns((t) => [
-          ...t,
-          { role: String(m.role), text: String(m.text), time_in_call_secs: m.time_in_call_secs as number },
-        ]);
-      } else if (m.type === "transcript_corrected" && m.call_id === callId) {
-        setTurns((t) => correctTurn(t, String(m.role), String(m.original_text), String(m.text)));
-      }
-    },
-    [callId],
-  );
-  useLive(onMessage);
-  return turns;
 }
