@@ -17,12 +17,17 @@ fn test_call_path(campaign: i64) -> String {
 
 /// A draft campaign with one contact (never called by these tests); returns both ids.
 async fn draft_with_contact(app: &TestApp) -> (i64, i64) {
+    draft_with(app, "phone,first_name\n+15550100002,Ada\n").await
+}
+
+/// A draft campaign with the contacts of `csv`; returns it and its first contact.
+async fn draft_with(app: &TestApp, csv: &str) -> (i64, i64) {
     let settings = any_hour_settings(json!({
         "first_message": "Hello {{customer_name}}, this is a test.",
         "prompt": "Keep it short.",
     }));
     let campaign = create_campaign(app, "Test calls", settings).await;
-    import_csv(app, campaign, "phone,first_name\n+15550100002,Ada\n".into()).await;
+    import_csv(app, campaign, csv.into()).await;
     let (_, contacts) = app
         .call(
             Method::GET,
@@ -102,6 +107,19 @@ async fn a_test_call_plays_live_completes_and_counts_in_none_of_the_campaigns_re
     assert_eq!(placed["contact_id"], contact);
     assert_eq!(placed["to"], MY_NUMBER);
     let id = placed["id"].as_i64().unwrap();
+    // A second click while the phone rings (the conversation lasts seconds) is refused.
+    let (status, again) = app
+        .call(
+            Method::POST,
+            &test_call_path(campaign),
+            Some(json!({ "to": MY_NUMBER })),
+        )
+        .await;
+    assert_eq!(status, 409, "{again}");
+    assert!(again["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("call {id}")));
 
     // The transcript arrives live, turn by turn, before the call is over.
     let first = wait_for(&mut events, id, |e| {
@@ -258,5 +276,62 @@ async fn viewers_cannot_place_test_calls_and_bad_input_is_named() {
         .await;
     assert_eq!(status, 404);
     assert_eq!(call_count(&app).await, 0);
+    app.stop().await;
+}
+
+/// Places a test call to `to` and waits for its analysis; returns the call.
+async fn tested(app: &TestApp, campaign: i64, to: &str) -> Value {
+    let mut events = app.engine.events.subscribe();
+    let (status, placed) = app
+        .call(
+            Method::POST,
+            &test_call_path(campaign),
+            Some(json!({ "to": to })),
+        )
+        .await;
+    assert_eq!(status, 201, "{placed}");
+    let id = placed["id"].as_i64().unwrap();
+    wait_for(&mut events, id, |e| {
+        matches!(e, LiveEvent::CallAnalyzed { .. })
+    })
+    .await;
+    get(app, &format!("/api/v1/calls/{id}")).await
+}
+
+#[tokio::test]
+async fn an_opt_out_or_a_callback_on_a_test_call_lists_no_number_and_moves_no_contact() {
+    let app = sandbox().await;
+    // The operator's numbers are also contacts of the campaign, waiting to be called.
+    let csv = "phone,first_name\n+15550100007,Opts\n+15550100006,Later\n";
+    let (campaign, _) = draft_with(&app, csv).await;
+
+    let opted = tested(&app, campaign, "+15550100007").await;
+    assert_eq!(opted["outcome"], "opted_out", "{opted}");
+    let kinds: Vec<&str> = opted["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"opt_out"), "{kinds:?}");
+    let dnc = get(&app, "/api/v1/dnc/check?phone=%2B15550100007").await;
+    assert_eq!(dnc["global"], false, "a rehearsed opt-out lists nothing");
+
+    let later = tested(&app, campaign, "+15550100006").await;
+    let asked = later["events"].as_array().unwrap().iter();
+    assert!(
+        asked.clone().any(|e| e["kind"] == "callback_requested"),
+        "{later}"
+    );
+
+    let contacts = get(&app, &format!("/api/v1/campaigns/{campaign}/contacts")).await;
+    for c in contacts["items"].as_array().unwrap() {
+        assert_eq!(c["state"], "pending", "{c}");
+        assert_eq!(c["attempts"], 0, "{c}");
+        assert_eq!(c["next_attempt_at"], Value::Null, "{c}");
+    }
+    let c = get(&app, &format!("/api/v1/campaigns/{campaign}")).await;
+    assert_eq!(c["state"], "draft");
+    assert_eq!(c["progress"]["pending"], 2, "{c}");
     app.stop().await;
 }
