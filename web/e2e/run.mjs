@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { outsideItsWindow } from "./outside.mjs";
 import { everyPageAtBothSizes } from "./pages.mjs";
+import { testCallStep } from "./testcall.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = resolve(process.env.PARLEY_BIN ?? join(here, "../../target/debug/parley"));
@@ -202,6 +203,8 @@ async function main() {
       await page.getByTestId("campaign-state").getByText("Draft").waitFor();
       await page.getByTestId("campaign-activity").getByText("Not started").waitFor();
     });
+
+    await step("a test call plays and its transcript appears live", () => testCallStep(page, { shot, waitMs: WAIT_MS }));
 
     await step("add the imported contacts and start", async () => {
       await page.getByLabel("Add every contact tagged").selectOption("e2e");

@@ -192,6 +192,11 @@ pub struct Call {
     /// The campaign's A/B variant the call was placed with (its name); absent when the
     /// campaign has none.
     pub variant: Option<String>,
+    /// A test call ("Call me" on a campaign): placed with the campaign's agent and
+    /// settings to a number the operator typed, and kept out of the campaign's results
+    /// (progress, analytics, results, exports by default, compliance report).
+    #[serde(rename = "test")]
+    pub is_test: bool,
 }
 
 /// Something that happened to a call (a status callback, an AMD verdict, ...).

@@ -14,7 +14,7 @@ mod webhooks;
 
 use api::{
     account, admin as admin_api, analytics, audit, calls, campaigns, compliance, consent, contacts,
-    dnc, events, exports, history, imports, results, sheet_writes, spreadsheets, status,
+    dnc, events, exports, history, imports, results, sheet_writes, spreadsheets, status, test_call,
     webhooks as hooks,
 };
 use auth::routes::{self as auth_routes, SignInLimiter};
@@ -124,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .route("/campaigns/{id}/pause", post(campaigns::pause))
         .route("/campaigns/{id}/resume", post(campaigns::resume))
         .route("/campaigns/{id}/stop", post(campaigns::stop))
+        .route("/campaigns/{id}/test-call", post(test_call::test_call))
         .route(
             "/campaigns/{id}/contacts",
             get(campaigns::contacts).post(campaigns::add_contacts),

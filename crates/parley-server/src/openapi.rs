@@ -1,7 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the handlers, and the browsable docs page.
 use crate::api::{
     account, admin, analytics, audit, calls, campaigns, compliance, consent, contacts, dnc, events,
-    exports, history, imports, results, sheet_writes, spreadsheets, status, webhooks, List,
+    exports, history, imports, results, sheet_writes, spreadsheets, status, test_call, webhooks,
+    List,
 };
 use crate::auth::routes as auth;
 use axum::Json;
@@ -23,7 +24,7 @@ use responses::ErrorResponses;
         contacts::create, contacts::list, contacts::get, contacts::update, contacts::delete,
         contacts::tags, consent::history, consent::record, consent::export_history, history::history, imports::import_csv, spreadsheets::import_sheets, imports::get, imports::errors,
         campaigns::defaults, campaigns::create, campaigns::list, campaigns::get, campaigns::update, campaigns::delete,
-        campaigns::start, campaigns::pause, campaigns::resume, campaigns::stop,
+        campaigns::start, campaigns::pause, campaigns::resume, campaigns::stop, test_call::test_call,
         campaigns::add_contacts, campaigns::remove_contacts, campaigns::contacts,
         campaigns::activity, compliance::report, compliance::export_report, account::agents, account::phone_numbers, account::doctor,
         results::campaign_results, sheet_writes::status, sheet_writes::retry,

@@ -424,7 +424,7 @@ impl Db {
     /// Outcomes of a campaign's most recent finished calls, newest first.
     pub async fn recent_outcomes(&mut self, campaign_id: i64, limit: i64) -> Result<Vec<String>> {
         let rows: Vec<(String,)> = on_conn!(self, c => sqlx::query_as(
-            "SELECT outcome FROM calls WHERE campaign_id = $1 AND outcome IS NOT NULL \
+            "SELECT outcome FROM calls WHERE campaign_id = $1 AND outcome IS NOT NULL AND NOT is_test \
              ORDER BY id DESC LIMIT $2",
         )
         .bind(campaign_id)

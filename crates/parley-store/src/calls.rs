@@ -28,6 +28,8 @@ pub struct NewCall {
     pub jurisdiction: Option<String>,
     /// The campaign's A/B variant this call uses (its name), if the campaign has any.
     pub variant: Option<String>,
+    /// A test call: kept out of the campaign's results (see `Call::is_test`).
+    pub is_test: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -40,6 +42,8 @@ pub struct CallFilter {
     pub created_to: Option<i64>,
     /// Every one must match (AND): calls with a typed result field at a value.
     pub results: Vec<parley_domain::call_result::ResultFilter>,
+    /// `Some(false)`: no test calls; `Some(true)`: only test calls; `None`: both.
+    pub test: Option<bool>,
 }
 
 /// Appends `filter`'s conditions (each starting with ` AND `) to a query on `calls`.
@@ -58,6 +62,9 @@ macro_rules! push_call_filter {
         }
         if let Some(o) = filter.outcome {
             $qb.push(" AND outcome = ").push_bind(o.as_str());
+        }
+        if let Some(t) = filter.test {
+            $qb.push(" AND is_test = ").push_bind(t);
         }
         if let Some(from) = filter.created_from {
             $qb.push(" AND created_at >= ").push_bind(from);
@@ -107,13 +114,14 @@ pub(crate) struct CallRow {
     answered_at: Option<i64>,
     ended_at: Option<i64>,
     variant: Option<String>,
+    is_test: bool,
 }
 
 pub(crate) const CALL_COLUMNS: &str =
     "id, campaign_id, contact_id, attempt, to_number, from_number, \
      agent_id, status, twilio_call_sid, conversation_id, answered_by, termination_source, \
      outcome, error_code, error_message, duration_seconds, summary, analysis, cost, created_at, \
-     updated_at, answered_at, ended_at, variant";
+     updated_at, answered_at, ended_at, variant, is_test";
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} `{value}`"))
@@ -166,6 +174,7 @@ impl TryFrom<CallRow> for Call {
             answered_at: r.answered_at.map(from_millis),
             ended_at: r.ended_at.map(from_millis),
             variant: r.variant,
+            is_test: r.is_test,
         })
     }
 }
@@ -309,8 +318,8 @@ impl Tx {
         let sql = format!(
             "INSERT INTO calls (campaign_id, contact_id, attempt, to_number, from_number, agent_id, \
              status, dynamic_variables, overrides, created_at, updated_at, agent_variables, \
-             jurisdiction, variant) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9, $10, $11, $12) \
+             jurisdiction, variant, is_test) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $9, $10, $11, $12, $13) \
              RETURNING {CALL_COLUMNS}"
         );
         let row: CallRow = on_conn!(self, c => sqlx::query_as(&sql)
@@ -326,6 +335,7 @@ impl Tx {
             .bind(new.agent_variables.as_ref().map(|v| v.to_string()))
             .bind(&new.jurisdiction)
             .bind(&new.variant)
+            .bind(new.is_test)
             .fetch_one(c)
             .await)?;
         row.try_into()

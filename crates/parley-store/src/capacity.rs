@@ -114,11 +114,12 @@ impl Db {
         Ok(n)
     }
 
-    /// Calls placed on their own (no campaign) that are not over, from the status index.
+    /// Calls placed on their own (no campaign, or a campaign's test call: no attempt
+    /// counts it in the campaign's `in_progress`) that are not over, from the status index.
     pub(crate) async fn single_calls_in_progress(&mut self) -> Result<i64> {
         let (n,): (i64,) = on_conn!(self, c => {
             let mut qb = QueryBuilder::new(
-                "SELECT COUNT(*) FROM calls WHERE campaign_id IS NULL AND status IN (",
+                "SELECT COUNT(*) FROM calls WHERE (campaign_id IS NULL OR is_test) AND status IN (",
             );
             let mut sep = qb.separated(", ");
             for s in CallStatus::ALL.iter().filter(|s| !s.is_final()) {

@@ -91,7 +91,7 @@ impl Store {
             "SELECT k.jurisdiction, SUBSTR(k.to_number, 1, 5) AS prefix, \
              UPPER(TRIM(CAST({state} AS TEXT))) AS st, COUNT(*) \
              FROM calls k LEFT JOIN contacts c ON c.id = k.contact_id \
-             WHERE k.campaign_id = $1 AND k.created_at >= $2 AND k.created_at < $3 \
+             WHERE k.campaign_id = $1 AND NOT k.is_test AND k.created_at >= $2 AND k.created_at < $3 \
              GROUP BY k.jurisdiction, prefix, st ORDER BY k.jurisdiction, prefix, st LIMIT $4"
         );
         let rows: Vec<(Option<String>, String, Option<String>, i64)> = on_reader!(self, pool => sqlx::query_as(&sql)
@@ -195,7 +195,8 @@ impl Store {
     async fn opt_outs(&self, r: &ReportRange) -> Result<OptOuts> {
         let from_calls = "FROM call_events e JOIN calls k ON k.id = e.call_id \
              LEFT JOIN dnc_entries d ON d.phone = k.to_number AND d.campaign_id IS NULL \
-             WHERE k.campaign_id = $1 AND e.kind = $4 AND e.created_at >= $2 AND e.created_at < $3";
+             WHERE k.campaign_id = $1 AND NOT k.is_test AND e.kind = $4 AND e.created_at >= $2 \
+             AND e.created_at < $3";
         let (count, max_lag): (i64, Option<i64>) = on_reader!(self, pool => sqlx::query_as(&format!(
             "SELECT COUNT(*), CAST(MAX(d.created_at - e.created_at) AS BIGINT) {from_calls}"
         ))

@@ -64,7 +64,7 @@ impl Db {
     pub async fn remembered(&mut self, contact_id: i64, read: MemoryRead) -> Result<Remembered> {
         let sql = format!(
             "SELECT id, outcome, summary, COALESCE(ended_at, created_at) FROM calls \
-             WHERE contact_id = $1 AND outcome IN ({CONVERSATION_OUTCOMES}) \
+             WHERE contact_id = $1 AND outcome IN ({CONVERSATION_OUTCOMES}) AND NOT is_test \
              ORDER BY id DESC LIMIT 1"
         );
         let previous: Option<(i64, Option<String>, Option<String>, i64)> =
@@ -96,7 +96,8 @@ impl Db {
         let rows: Vec<(String, String, String)> = on_conn!(self, c => sqlx::query_as(
             "SELECT r.name, r.value_type, r.value FROM calls c \
              JOIN call_results r ON r.call_id = c.id \
-             WHERE c.contact_id = $1 AND r.kind = 'data_collection' AND r.value IS NOT NULL \
+             WHERE c.contact_id = $1 AND NOT c.is_test AND r.kind = 'data_collection' \
+             AND r.value IS NOT NULL \
              ORDER BY c.id DESC, r.name LIMIT $2",
         )
         .bind(contact_id)

@@ -76,7 +76,8 @@ impl Tx {
 impl Db {
     /// The facts about a call that every `call.*` event carries: `{call_id, campaign_id,
     /// campaign_name, contact_id, phone, outcome, outcome_label, status, duration_seconds,
-    /// summary}`. The dashboard link is added when the event is sent.
+    /// summary, test}` (`test`: a test call, see `Call::is_test`). The dashboard link is
+    /// added when the event is sent.
     pub async fn call_data(&mut self, call_id: i64) -> Result<serde_json::Value> {
         type Row = (
             i64,
@@ -87,13 +88,23 @@ impl Db {
             Option<String>,
             Option<i64>,
             Option<String>,
+            bool,
         );
         let sql = "SELECT c.id, c.campaign_id, cp.name, c.contact_id, c.to_number, c.outcome, \
-             c.duration_seconds, c.summary FROM calls c \
+             c.duration_seconds, c.summary, c.is_test FROM calls c \
              LEFT JOIN campaigns cp ON cp.id = c.campaign_id WHERE c.id = $1";
         let row: Row = on_conn!(self, c => sqlx::query_as(sql).bind(call_id).fetch_one(c).await)?;
-        let (call_id, campaign_id, campaign_name, contact_id, phone, outcome, duration, summary) =
-            row;
+        let (
+            call_id,
+            campaign_id,
+            campaign_name,
+            contact_id,
+            phone,
+            outcome,
+            duration,
+            summary,
+            test,
+        ) = row;
         let parsed = outcome
             .as_deref()
             .and_then(parley_domain::call::CallOutcome::parse);
@@ -109,6 +120,7 @@ impl Db {
             "status": status,
             "duration_seconds": duration,
             "summary": summary,
+            "test": test,
         }))
     }
 }

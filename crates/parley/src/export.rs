@@ -21,6 +21,8 @@ pub async fn run(settings: Settings, command: ExportCommand) -> anyhow::Result<(
                     created_from: a.from,
                     created_to: a.to,
                     results: a.results,
+                    // Test calls are no campaign's results (the API's `include_test`).
+                    test: Some(false),
                 },
                 transcript: a.transcript,
             },

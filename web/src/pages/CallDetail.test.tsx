@@ -4,20 +4,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter, Route, Routes } from "react-router-dom";
 import CallDetailPage from "./CallDetail";
 import { live } from "../api/live";
-
-class FakeSocket {
-  static last: FakeSocket | null = null;
-  onopen: (() => void) | null = null;
-  onmessage: ((e: { data: string }) => void) | null = null;
-  onclose: (() => void) | null = null;
-  constructor() {
-    FakeSocket.last = this;
-  }
-  close() {}
-  say(m: unknown) {
-    act(() => this.onmessage?.({ data: JSON.stringify(m) }));
-  }
-}
+import { FakeSocket } from "../test/fakeSocket";
 
 const call = {
   id: 7,

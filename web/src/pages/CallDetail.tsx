@@ -1,17 +1,16 @@
-import { useCallback, useEffect, useRef, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { Link, useParams } from "react-router-dom";
 import { api, must, type Schema } from "../api/client";
 import { fmtCredits, fmtDuration, fmtTime, humanize } from "../api/format";
 import { CALL_OUTCOME, CALL_STATUS, label } from "../api/labels";
-import { useLive, type LiveMessage } from "../api/live";
 import { usePollInterval } from "../components/LiveSync";
 import { Analysis } from "../calls/Analysis";
 import { AgentOverridesCard } from "../components/AgentOverrides";
 import { CallQualityCard } from "../components/Quality";
 import { ErrorMessage, Loading } from "../components/States";
+import { shownTurns, TestCallBadge, Transcript, useLiveTranscript } from "../components/Transcript";
 
-type Turn = { role: string; text: string; time_in_call_secs?: number | null };
+export { correctTurn } from "../components/Transcript";
 
 const FINAL: Schema<"CallStatus">[] = ["completed", "busy", "no-answer", "failed", "canceled"];
 
@@ -25,14 +24,13 @@ export default function CallDetailPage() {
       q.state.data && FINAL.includes(q.state.data.status) && q.state.data.summary != null ? false : poll,
   });
   const liveTurns = useLiveTranscript(id);
-  const following = useFollowNewest(liveTurns.length);
 
   if (call.isPending) return <Loading />;
   if (call.isError) return <ErrorMessage error={call.error} retry={() => call.refetch()} />;
   const c = call.data;
   const ended = FINAL.includes(c.status);
   // While the call runs, turns arrive live; once stored, the stored transcript is complete.
-  const turns: Turn[] = c.transcript.length >= liveTurns.length ? c.transcript : liveTurns;
+  const turns = shownTurns(c.transcript, liveTurns);
 
   return (
     <section aria-labelledby="call-title">
@@ -46,6 +44,7 @@ export default function CallDetailPage() {
             {label(CALL_OUTCOME, c.outcome)}
           </span>
         )}
+        {c.test && <TestCallBadge />}
       </div>
       <dl className="facts">
         <dt>To</dt>
@@ -97,24 +96,7 @@ export default function CallDetailPage() {
         </div>
         <div className="card">
           <h2>{ended ? "Transcript" : "Live transcript"}</h2>
-          {turns.length === 0 ? (
-            <p className="muted">{ended ? "Nothing was said on this call." : "Waiting for the first words…"}</p>
-          ) : (
-            <ol
-              ref={following}
-              className={ended ? "transcript" : "transcript live"}
-              data-testid="transcript"
-              aria-live={ended ? "off" : "polite"}
-            >
-              {turns.map((t, i) => (
-                <li key={i} className={`turn turn-${t.role}`}>
-                  <span className="speaker">{t.role === "agent" ? "Agent" : "Contact"}</span>
-                  {t.time_in_call_secs != null && <span className="muted small"> {fmtDuration(t.time_in_call_secs)}</span>}
-                  <p>{t.text}</p>
-                </li>
-              ))}
-            </ol>
-          )}
+          <Transcript turns={turns} ended={ended} />
         </div>
       </div>
       <div className="card">
@@ -205,62 +187,4 @@ function describeEvent(e: Schema<"CallEvent">): string {
     d.CallStatus ?? d.AnsweredBy ?? d.RecordingStatus ?? d.tool_name ?? d.name ?? d.status ?? d.outcome ?? d.reason;
   const name = EVENT_NAMES[e.kind] ?? humanize(e.kind);
   return detail ? `${name}: ${humanize(String(detail))}` : name;
-}
-
-/// The agent was cut off: its latest turn reading `original` (else its latest turn) now
-/// reads what the caller heard.
-export function correctTurn(turns: Turn[], role: string, original: string, text: string): Turn[] {
-  let at = -1;
-  for (let i = turns.length - 1; i >= 0; i--) {
-    if (turns[i].role !== role) continue;
-    if (turns[i].text === original) {
-      at = i;
-      break;
-    }
-    if (at < 0) at = i;
-  }
-  if (at < 0) return [...turns, { role, text, time_in_call_secs: null }];
-  return turns.map((turn, i) => (i === at ? { ...turn, text } : turn));
-}
-
-/// Keeps a scrolling list on its newest item as items arrive, unless the reader has
-/// scrolled up to read something older.
-function useFollowNewest(count: number) {
-  const ref = useRef<HTMLOListElement>(null);
-  const atEnd = useRef(true);
-  useEffect(() => {
-    const el = ref.current;
-    if (!el) return;
-    const onScroll = () => {
-      atEnd.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
-    };
-    el.addEventListener("scroll", onScroll);
-    return () => el.removeEventListener("scroll", onScroll);
-  });
-  useEffect(() => {
-    const el = ref.current;
-    if (el && atEnd.current) el.scrollTop = el.scrollHeight;
-  }, [count]);
-  return ref;
-}
-
-/// Transcript turns of one call as they are spoken, from the live events.
-function useLiveTranscript(callId: number): Turn[] {
-  const [turns, setTurns] = useState<Turn[]>([]);
-  useEffect(() => setTurns([]), [callId]);
-  const onMessage = useCallback(
-    (m: LiveMessage) => {
-      if (m.type === "transcript" && m.call_id === callId) {
-        setTurns((t) => [
-          ...t,
-          { role: String(m.role), text: String(m.text), time_in_call_secs: m.time_in_call_secs as number },
-        ]);
-      } else if (m.type === "transcript_corrected" && m.call_id === callId) {
-        setTurns((t) => correctTurn(t, String(m.role), String(m.original_text), String(m.text)));
-      }
-    },
-    [callId],
-  );
-  useLive(onMessage);
-  return turns;
 }

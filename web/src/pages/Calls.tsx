@@ -11,6 +11,7 @@ import { usePollInterval } from "../components/LiveSync";
 import { Pager, useCursorPages } from "../components/Pager";
 import { ResultFilters } from "../components/ResultFilters";
 import { Empty, ErrorMessage, Loading } from "../components/States";
+import { TestCallBadge } from "../components/Transcript";
 
 type Call = Schema<"CallRow">;
 
@@ -19,7 +20,11 @@ function callColumns(campaignNames: Map<number, string>): ColumnDef<Call, unknow
   return [
     {
       header: "Call",
-      cell: ({ row }) => <Link to={`/calls/${row.original.id}`}>#{row.original.id}</Link>,
+      cell: ({ row }) => (
+        <>
+          <Link to={`/calls/${row.original.id}`}>#{row.original.id}</Link> {row.original.test && <TestCallBadge />}
+        </>
+      ),
     },
     {
       header: "Contact",

@@ -10,6 +10,7 @@ import { Compliance } from "../campaigns/Compliance";
 import { CampaignResults } from "../campaigns/Results";
 import { CampaignVariants } from "../campaigns/Variants";
 import { SheetWrites } from "../campaigns/SheetWrites";
+import { TestCall } from "../campaigns/TestCall";
 import { ExportLinks } from "../components/ExportLinks";
 import { usePollInterval } from "../components/LiveSync";
 import { Empty, ErrorMessage, Loading, ProgressBar, Stat } from "../components/States";
@@ -120,6 +121,7 @@ export default function CampaignDetailPage() {
       <CampaignResults campaignId={id} version={p.attempts + p.completed + p.failed} />
       <SheetWrites campaignId={id} canRetry={canOperate(me)} />
       <Compliance campaignId={id} />
+      {canOperate(me) && <TestCall campaignId={id} variableNames={Object.keys(c.settings.dynamic_variables ?? {})} />}
       <div className="card">
         <h2>Export</h2>
         <p className="muted">

@@ -4,6 +4,7 @@ pub mod callbacks;
 pub mod place;
 pub mod post_call;
 pub mod recordings;
+pub mod test_call;
 
 use crate::events::LiveEvent;
 use crate::Engine;

@@ -31,6 +31,13 @@ pub struct PlaceCall {
     pub max_duration_seconds: u32,
     /// Who asked for it, for the audit log.
     pub actor: String,
+    /// A test call of `campaign_id` ("Call me"): kept out of the campaign's results and
+    /// audited as `campaign.test_call` on the campaign.
+    pub test: bool,
+    /// The recording rules (a campaign's; a call on its own has the defaults).
+    pub disclosures: Disclosures,
+    /// Variables the call's record does not show (a campaign's `hidden_variables`).
+    pub hidden_variables: Vec<String>,
 }
 
 /// How Twilio is asked to handle a call.
@@ -68,10 +75,11 @@ impl Engine {
             .clone()
             .or_else(|| self.telephony.default_agent_id.clone())
             .ok_or(PlaceError::NoAgent)?;
-        // A call on its own has no campaign to choose a recording notice: where every
-        // party must consent (by the number's state), it is not recorded.
+        // A call on its own has no campaign to choose a recording notice (a test call has
+        // its campaign's): where every party must consent (by the number's state), it is
+        // not recorded without one.
         let place = jurisdiction_of_phone(&to);
-        let recording = Disclosures::default().call_recording(
+        let recording = req.disclosures.call_recording(
             req.record,
             req.options.first_message.as_deref(),
             RuleBook::shipped().all_party_recording_consent(&place),
@@ -87,28 +95,41 @@ impl Engine {
                 from: from.clone(),
                 agent_id: Some(agent_id),
                 dynamic_variables: Value::Object(req.dynamic_variables.clone()),
-                agent_variables: Some(Value::Object(shown_variables(&req.dynamic_variables, &[]))),
+                agent_variables: Some(Value::Object(shown_variables(
+                    &req.dynamic_variables,
+                    &req.hidden_variables,
+                ))),
                 overrides: serde_json::to_value(CallOptions {
                     max_duration_seconds: (req.max_duration_seconds > 0)
                         .then_some(req.max_duration_seconds),
                     recording_withheld_by: recording.withheld_by,
+                    first_message: recording.first_message,
                     ..req.options.clone()
                 })
                 .unwrap_or_default(),
                 jurisdiction: Some(place.state_code().unwrap_or_default()),
                 variant: None,
+                is_test: req.test,
             })
             .await
             .map_err(CallError::from)?;
-        tx.audit(
-            &req.actor,
-            "call.placed",
-            "call",
-            Some(&call.id.to_string()),
-            &serde_json::json!({}),
-        )
-        .await
-        .map_err(CallError::from)?;
+        let (action, target_type, target_id, details) = match (req.test, req.campaign_id) {
+            (true, Some(campaign_id)) => (
+                "campaign.test_call",
+                "campaign",
+                campaign_id.to_string(),
+                serde_json::json!({ "call_id": call.id, "to": to.masked().to_string() }),
+            ),
+            _ => (
+                "call.placed",
+                "call",
+                call.id.to_string(),
+                serde_json::json!({}),
+            ),
+        };
+        tx.audit(&req.actor, action, target_type, Some(&target_id), &details)
+            .await
+            .map_err(CallError::from)?;
         tx.commit().await.map_err(CallError::from)?;
         let options = DialOptions {
             answering_machine: req.options.answering_machine.clone(),
@@ -143,7 +164,7 @@ impl Engine {
             // The carrier may have placed the call anyway (timeout, 5xx): a campaign
             // attempt stays `queued` and is reconciled against the carrier's call list
             // before anything dials this contact again.
-            Err(e) if e.is_retryable() && call.campaign_id.is_some() => {
+            Err(e) if e.is_retryable() && call.campaign_id.is_some() && !call.is_test => {
                 tracing::warn!(call_id = call.id, error = %e, "carrier did not answer; will reconcile");
                 Ok(call)
             }

@@ -191,6 +191,7 @@ impl Dialer {
             overrides: serde_json::to_value(&options).unwrap_or_default(),
             jurisdiction: Some(place.state_code().unwrap_or_default()),
             variant: choice.variant,
+            is_test: false,
         };
         let local_day = now.with_timezone(&zone).date_naive().to_string();
         let call = match store

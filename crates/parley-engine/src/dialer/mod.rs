@@ -8,6 +8,8 @@
 //! decided in [`settle`] when the call is over.
 mod choice;
 mod dial;
+pub(crate) use choice::agent_choice;
+pub(crate) use dial::dynamic_variables;
 pub mod settle;
 mod sweep;
 

@@ -55,8 +55,12 @@ impl Engine {
         let Some(outcome) = call.outcome else {
             return Ok(());
         };
-        let (Some(campaign_id), Some(contact_id)) = (call.campaign_id, call.contact_id) else {
-            // A call placed on its own: nothing to settle, but CRMs hear of it all the same.
+        let (Some(campaign_id), Some(contact_id), false) =
+            (call.campaign_id, call.contact_id, call.is_test)
+        else {
+            // A call placed on its own, or a test call (no attempt of its contact's, so no
+            // retry, callback or give-up): nothing to settle, but CRMs hear of it all the
+            // same.
             if tx.announce_call_completed(call_id).await? {
                 after.count_outcome(outcome);
             }

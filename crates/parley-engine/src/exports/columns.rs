@@ -42,6 +42,8 @@ pub const CALL_COLUMNS: &[&str] = &[
     "response_ms_mean",
     "added_latency_p50_us",
     "added_latency_p99_us",
+    // `true` for a test call (only exported when asked for: `include_test`).
+    "test",
 ];
 
 /// The fixed columns of a contacts export; one column per custom field follows, named
@@ -331,6 +333,7 @@ impl Rows {
             Cell::opt_text(c.summary),
         ];
         quality_cells(&mut cells, quality.as_ref());
+        cells.push(Cell::Text(c.is_test.to_string()));
         let results = field("data_collection_results");
         for k in &self.analysis.data_collection {
             cells.push(json_cell(

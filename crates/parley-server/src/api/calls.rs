@@ -34,6 +34,8 @@ pub struct CallQuery {
     pub contact_id: Option<i64>,
     pub status: Option<CallStatus>,
     pub outcome: Option<CallOutcome>,
+    /// `true`: only test calls; `false`: none; absent: every call.
+    pub test: Option<bool>,
     /// Created at or after this RFC 3339 time.
     #[param(format = DateTime)]
     pub from: Option<String>,
@@ -257,18 +259,24 @@ pub async fn place(
         record: body.record.unwrap_or(true),
         max_duration_seconds: duration,
         actor: principal.actor.clone(),
+        ..PlaceCall::default()
     };
     let call = state
         .engine
         .place_call(request)
         .await
-        .map_err(|e| match e {
-            PlaceError::NoCallerId => ApiError::field("from", e.to_string()),
-            PlaceError::NoAgent => ApiError::field("agent_id", e.to_string()),
-            PlaceError::NoNumber => ApiError::field("to", e.to_string()),
-            PlaceError::Call(inner) => ApiError::internal(inner),
-        })?;
+        .map_err(place_error)?;
     Ok((StatusCode::CREATED, Json(detail(&state, call).await?)))
+}
+
+/// A placing failure as the API reports it: what is missing, named as its field.
+pub(crate) fn place_error(e: PlaceError) -> ApiError {
+    match e {
+        PlaceError::NoCallerId => ApiError::field("from", e.to_string()),
+        PlaceError::NoAgent => ApiError::field("agent_id", e.to_string()),
+        PlaceError::NoNumber => ApiError::field("to", e.to_string()),
+        PlaceError::Call(inner) => ApiError::internal(inner),
+    }
 }
 
 /// Hangs up a call in progress.
@@ -339,7 +347,7 @@ pub async fn recording(
     Ok(response.into_response())
 }
 
-async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
+pub(crate) async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
     let id = call.id;
     let contact_ids: Vec<i64> = call.contact_id.into_iter().collect();
     let (events, transcript, recordings, tool_calls, results, quality, shown, mut names) = tokio::try_join!(
@@ -394,6 +402,7 @@ pub(crate) fn call_filter(
     contact_id: Option<i64>,
     status: Option<CallStatus>,
     outcome: Option<CallOutcome>,
+    test: Option<bool>,
     (from, to): (Option<&str>, Option<&str>),
     raw_query: Option<&str>,
 ) -> ApiResult<CallFilter> {
@@ -405,6 +414,7 @@ pub(crate) fn call_filter(
         created_from: parse_time("from", from)?,
         created_to: parse_time("to", to)?,
         results: result_filters(raw_query)?,
+        test,
     })
 }
 
@@ -428,6 +438,7 @@ pub async fn list(
         q.contact_id,
         q.status,
         q.outcome,
+        q.test,
         (q.from.as_deref(), q.to.as_deref()),
         raw.as_deref(),
     )?;

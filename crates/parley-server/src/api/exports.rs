@@ -31,6 +31,9 @@ pub struct CallExportQuery {
     pub contact_id: Option<i64>,
     pub status: Option<CallStatus>,
     pub outcome: Option<CallOutcome>,
+    /// Also export test calls ("Call me" on a campaign; their `test` column is `true`).
+    /// Default false: they are no campaign's results.
+    pub include_test: Option<bool>,
     /// Created at or after this RFC 3339 time.
     #[param(format = DateTime)]
     pub from: Option<String>,
@@ -80,6 +83,7 @@ pub async fn calls(
         q.contact_id,
         q.status,
         q.outcome,
+        (!q.include_test.unwrap_or(false)).then_some(false),
         (q.from.as_deref(), q.to.as_deref()),
         raw.as_deref(),
     )?;

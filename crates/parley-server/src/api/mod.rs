@@ -18,6 +18,7 @@ pub mod results;
 pub mod sheet_writes;
 pub mod spreadsheets;
 pub mod status;
+pub mod test_call;
 pub mod variant_analytics;
 pub mod webhooks;
 

@@ -34,6 +34,7 @@ mod results;
 mod sheet_writes;
 mod spreadsheets;
 mod suite_log;
+mod test_calls;
 mod tools;
 mod tools_email;
 mod variants;

@@ -20,6 +20,7 @@ mod quality_cases;
 mod result_cases;
 mod retention_cases;
 mod sheet_write_cases;
+mod test_call_cases;
 mod user_cases;
 mod variant_cases;
 mod webhook_cases;
@@ -130,4 +131,5 @@ conformance!(
     newer_values_replace_waiting_sheet_writes_and_leases_finish_their_version,
     a_contacts_history_pages_its_calls_with_callbacks_opt_outs_and_tool_actions,
     the_next_dial_reads_the_latest_conversation_results_and_callback_reason_with_the_contact,
+    test_calls_stay_out_of_the_campaigns_counters_and_results,
 );

@@ -1,0 +1,27 @@
+-- Test calls ("Call me" on a campaign): placed with the campaign's agent and settings to
+-- a number the operator types, kept with the campaign (so its calls list shows them) but
+-- out of everything that counts the campaign's results. The analytics counters skip
+-- them: a call's contribution is empty when it is a test (it stays one for good, so the
+-- triggers' subtract-old/add-new arithmetic still balances).
+ALTER TABLE calls ADD COLUMN is_test BOOLEAN NOT NULL DEFAULT FALSE;
+
+DROP VIEW call_contributions;
+CREATE VIEW call_contributions AS
+SELECT c.id AS call_id,
+    CASE WHEN e.every = 1 THEN 0 ELSE c.campaign_id END AS scope,
+    c.created_at / 3600000 * 3600000 AS hour,
+    1 AS dialed,
+    c.answered_at IS NOT NULL OR c.status = 'completed' AS answered,
+    c.answered_by IS 'human' AS human,
+    c.answered_by IS NOT NULL AND (c.answered_by LIKE 'machine%' OR c.answered_by = 'fax') AS machine,
+    c.outcome IS NOT NULL AND c.outcome IN ('success', 'unsuccessful', 'conversation', 'opted_out') AS conversations,
+    c.outcome IS 'success' AS successful,
+    c.outcome IS 'failed' AS failed,
+    c.outcome IS 'no_answer' AS no_answer,
+    c.outcome IS 'busy' AS busy,
+    c.outcome IS 'voicemail' AS voicemail,
+    COALESCE(c.duration_seconds, 0) AS duration_seconds,
+    (COALESCE(c.duration_seconds, 0) + 59) / 60 AS billed_minutes
+FROM calls c
+JOIN (SELECT 1 AS every UNION ALL SELECT 0) e ON e.every = 1 OR c.campaign_id IS NOT NULL
+WHERE NOT c.is_test;
