@@ -322,6 +322,8 @@ pub struct CampaignSettings {
     /// What the first message must say, and how calls into all-party-consent
     /// jurisdictions are recorded.
     pub disclosures: crate::disclosure::Disclosures,
+    /// Where `transfer_to_human` rings, the whisper, and the fallback (warm transfer).
+    pub transfer: crate::transfer::TransferSettings,
 }
 
 impl Default for CampaignSettings {
@@ -348,6 +350,7 @@ impl Default for CampaignSettings {
             sheet_write_back: Default::default(),
             max_abandonment_rate_pct: crate::quality::DEFAULT_MAX_ABANDONMENT_PCT,
             disclosures: Default::default(),
+            transfer: Default::default(),
         }
     }
 }
@@ -443,6 +446,7 @@ impl CampaignSettings {
         }
         self.sheet_write_back.validate(&mut e);
         self.disclosures.validate(&mut e);
+        self.transfer.validate(&mut e);
         crate::memory::validate_hidden(&self.hidden_variables, &mut e);
         e.into_result()
     }

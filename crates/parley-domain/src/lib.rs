@@ -27,6 +27,7 @@ pub mod retry;
 pub mod time;
 pub mod timezones;
 pub mod tool;
+pub mod transfer;
 pub mod validation;
 pub mod vocabulary;
 pub mod webhook;

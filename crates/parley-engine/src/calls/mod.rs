@@ -4,6 +4,7 @@ pub mod callbacks;
 pub mod place;
 pub mod post_call;
 pub mod recordings;
+pub mod transfer;
 
 use crate::events::LiveEvent;
 use crate::Engine;

@@ -74,6 +74,9 @@ pub struct CallDetail {
     /// when the conversation starts. Null for calls placed before Parley kept them.
     #[schema(value_type = Option<Object>)]
     pub dynamic_variables: Option<Value>,
+    /// The warm transfer, when the agent transferred the call: targets tried, outcome,
+    /// whisper.
+    pub transfer: Option<parley_domain::transfer::CallTransfer>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -319,6 +322,10 @@ async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
         state.store.call_quality(id),
         state.store.call_shown_inputs(id),
     )?;
+    let transfer = match state.store.call_transfer_state(id).await? {
+        Some(at) => parley_engine::calls::transfer::call_transfer(at, &events),
+        None => None,
+    };
     let options: CallOptions = serde_json::from_value(shown.overrides).unwrap_or_default();
     let recording = recordings
         .iter()
@@ -342,6 +349,7 @@ async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail> {
         results,
         quality,
         dynamic_variables: shown.variables,
+        transfer,
     })
 }
 
