@@ -10,6 +10,7 @@ use crate::calls::transfer::TransferPlan;
 use crate::Engine;
 use futures::future::BoxFuture;
 use parley_domain::call::{Call, TerminationSource};
+use parley_domain::contact::Contact;
 use parley_domain::transfer::{render, TransferOutcome, TransferSettings, DEFAULT_WHISPER};
 use parley_domain::MaskedPhone;
 use parley_twilio::rest::{CallInstructions, CallUpdate};
@@ -79,7 +80,14 @@ impl Engine {
             .call_shown_inputs(call.id)
             .await
             .map_err(|e| e.to_string())?;
-        let mut values = whisper_values(shown.variables.as_ref());
+        let contact = match call.contact_id {
+            Some(id) => {
+                let mut db = self.store.reader().await.map_err(|e| e.to_string())?;
+                Some(db.get_contact(id).await.map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
+        let mut values = whisper_values(shown.variables.as_ref(), contact.as_ref());
         values.insert("reason".into(), reason.to_string());
         values.insert(
             "campaign".into(),
@@ -128,9 +136,9 @@ impl Engine {
     }
 }
 
-/// The call's shown dynamic variables as whisper values, with `contact_name` made from
-/// the contact's names.
-fn whisper_values(variables: Option<&Value>) -> BTreeMap<String, String> {
+/// The call's shown dynamic variables as whisper values, the contact's own fields under
+/// their names where no variable has that name, and `contact_name` made from the names.
+fn whisper_values(variables: Option<&Value>, contact: Option<&Contact>) -> BTreeMap<String, String> {
     let mut values: BTreeMap<String, String> = variables
         .and_then(Value::as_object)
         .into_iter()
@@ -145,6 +153,17 @@ fn whisper_values(variables: Option<&Value>) -> BTreeMap<String, String> {
             Some((k.clone(), text))
         })
         .collect();
+    if let Some(c) = contact {
+        for (field, value) in [
+            ("first_name", &c.first_name),
+            ("last_name", &c.last_name),
+            ("company", &c.company),
+        ] {
+            if let Some(v) = value {
+                values.entry(field.to_string()).or_insert_with(|| v.clone());
+            }
+        }
+    }
     let name = ["first_name", "last_name"]
         .iter()
         .filter_map(|k| values.get(*k).filter(|v| !v.trim().is_empty()).cloned())

@@ -36,5 +36,6 @@ mod spreadsheets;
 mod suite_log;
 mod tools;
 mod tools_email;
+mod transfer;
 mod vocabulary;
 mod webhooks;
