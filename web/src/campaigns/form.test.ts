@@ -44,6 +44,12 @@ const settings: Settings = {
       { field: "data_collection", name: "interested", header: "Interested, really?" },
     ],
   },
+  transfer: {
+    targets: ["+15550109901", "+15550109902"],
+    whisper: "Call from {{contact_name}}: {{reason}}",
+    ring_seconds: 15,
+    fallback: { voicemail_message: "Sorry, no one is free.", schedule_callback_in_minutes: 60 },
+  },
 };
 
 describe("campaign form", () => {

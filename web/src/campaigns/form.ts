@@ -3,6 +3,7 @@
 // to the right input.
 import { z } from "zod";
 import type { Schema } from "../api/client";
+import { transferSchema, transferToForm, transferToRequest } from "./transfer";
 
 export type Campaign = Schema<"Campaign">;
 export type Settings = Schema<"CampaignSettings">;
@@ -156,6 +157,7 @@ export const campaignSchema = z
           "One per line: status, outcome, last_call_at, summary, next_attempt_at or data_collection:item, then = Header if you like",
         ),
       }),
+      transfer: transferSchema,
     }),
   })
   .superRefine((v, ctx) => {
@@ -255,6 +257,7 @@ export function toForm(c: { name: string; description?: string | null; settings:
         enabled: s.sheet_write_back?.enabled ?? false,
         columns: (s.sheet_write_back?.columns ?? []).map(columnLine).join("\n"),
       },
+      transfer: transferToForm(s.transfer),
     },
   };
 }
@@ -294,6 +297,7 @@ export function toRequest(v: Parsed): { name: string; description: string | null
         enabled: s.sheet_write_back.enabled,
         columns: rows(s.sheet_write_back.columns).map(columnOf),
       },
+      transfer: transferToRequest(s.transfer),
     },
   };
 }

@@ -16,6 +16,7 @@ import {
   toRequest,
   type CampaignForm,
 } from "../campaigns/form";
+import { TransferFields } from "../campaigns/TransferFields";
 import { Field } from "../components/Field";
 import { ErrorMessage, Loading } from "../components/States";
 
@@ -327,6 +328,8 @@ function CampaignFormView({ id, initial }: { id: number | null; initial: Campaig
             </Field>
           )}
         </fieldset>
+
+        <TransferFields register={register} err={err} />
 
         <fieldset>
           <legend>Retries</legend>
