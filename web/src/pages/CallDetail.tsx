@@ -8,6 +8,7 @@ import { useLive, type LiveMessage } from "../api/live";
 import { usePollInterval } from "../components/LiveSync";
 import { CallQualityCard } from "../components/Quality";
 import { ErrorMessage, Loading } from "../components/States";
+import { CallTransferCard } from "../components/Transfer";
 
 type Turn = { role: string; text: string; time_in_call_secs?: number | null };
 
@@ -114,6 +115,7 @@ export default function CallDetailPage() {
         {c.summary ? <p data-testid="call-summary">{c.summary}</p> : <p className="muted">{ended ? "No summary yet." : "Available after the call."}</p>}
         <Analysis analysis={c.analysis} />
       </div>
+      <CallTransferCard transfer={c.transfer} />
       <AgentVariables variables={c.dynamic_variables} />
       <CallQualityCard quality={c.quality} ended={ended} />
       <div className="card">
