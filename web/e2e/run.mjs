@@ -310,6 +310,8 @@ async function main() {
       await page.getByTestId("campaign-activity").getByText("Finished (stopped)").waitFor();
     });
 
+    await (await import("./transfer.mjs")).warmTransfer({ page, step, shot, waitMs: WAIT_MS });
+
     await step("read the audit log", async () => {
       await page.getByRole("link", { name: "Audit log", exact: true }).click();
       await page.getByLabel("What").fill("campaign.state_changed");

@@ -63,10 +63,7 @@ impl Default for TransferSettings {
 impl TransferSettings {
     pub fn validate(&self, e: &mut FieldErrors) {
         if self.targets.len() > MAX_TARGETS {
-            e.add(
-                "transfer.targets",
-                format!("at most {MAX_TARGETS} numbers"),
-            );
+            e.add("transfer.targets", format!("at most {MAX_TARGETS} numbers"));
         }
         for (i, target) in self.targets.iter().enumerate() {
             if crate::Phone::from_e164(target).is_err() {
@@ -93,9 +90,10 @@ impl TransferSettings {
         ] {
             match text {
                 Some(t) if t.trim().is_empty() => e.add(field, "must not be blank"),
-                Some(t) if t.chars().count() > MAX_TEXT_CHARS => {
-                    e.add(field, format!("must be at most {MAX_TEXT_CHARS} characters"))
-                }
+                Some(t) if t.chars().count() > MAX_TEXT_CHARS => e.add(
+                    field,
+                    format!("must be at most {MAX_TEXT_CHARS} characters"),
+                ),
                 Some(t) if !placeholders_closed(t) => {
                     e.add(field, "has a `{{` without a closing `}}`")
                 }
@@ -247,12 +245,18 @@ mod tests {
             ("first_name".to_string(), "Ada".to_string()),
         ]);
         assert_eq!(
-            render("Call from {{ first_name }} ({{company}}): {{reason}}.", &values),
+            render(
+                "Call from {{ first_name }} ({{company}}): {{reason}}.",
+                &values
+            ),
             "Call from Ada (): wants a person."
         );
         assert_eq!(render("open {{reason", &values), "open {{reason");
         let long = "x".repeat(900);
         let values = BTreeMap::from([("reason".to_string(), long)]);
-        assert_eq!(render("{{reason}}", &values).chars().count(), MAX_TEXT_CHARS);
+        assert_eq!(
+            render("{{reason}}", &values).chars().count(),
+            MAX_TEXT_CHARS
+        );
     }
 }

@@ -36,7 +36,11 @@ async fn an_answered_dial_whispers_then_reports_completed() {
     let whisper = recv(&mut parley.twiml_requests, "whisper request").await;
     assert!(whisper.signed, "the whisper request is signed");
     assert_eq!(whisper.get("ParentCallSid"), Some(call.sid.as_str()));
-    assert_ne!(whisper.get("CallSid"), Some(call.sid.as_str()), "the child leg's own");
+    assert_ne!(
+        whisper.get("CallSid"),
+        Some(call.sid.as_str()),
+        "the child leg's own"
+    );
     assert_eq!(whisper.get("Direction"), Some("outbound-dial"));
     assert_eq!(whisper.get("To"), Some("+15550109901"));
     assert_eq!(whisper.get("From"), Some(FROM));
@@ -45,7 +49,9 @@ async fn an_answered_dial_whispers_then_reports_completed() {
     assert_eq!(action.get("CallSid"), Some(call.sid.as_str()));
     assert_eq!(action.get("DialCallStatus"), Some("completed"));
     assert_eq!(action.get("DialCallSid"), whisper.get("CallSid"));
-    assert!(action.get("DialCallDuration").is_some_and(|d| d.parse::<u32>().unwrap() >= 1));
+    assert!(action
+        .get("DialCallDuration")
+        .is_some_and(|d| d.parse::<u32>().unwrap() >= 1));
     final_status(&mut parley, &call.sid).await;
     let done = sim.sim.call(&call.sid).unwrap();
     assert_eq!(done.dialed, ["+15550109901"]);
@@ -95,7 +101,11 @@ async fn malformed_dials_are_application_errors() {
         let call = client.create_call(&create).await.unwrap();
         final_status(&mut parley, &call.sid).await;
         let done = sim.sim.call(&call.sid).unwrap();
-        assert_eq!(done.end_reason, Some(EndReason::ApplicationError), "{twiml}");
+        assert_eq!(
+            done.end_reason,
+            Some(EndReason::ApplicationError),
+            "{twiml}"
+        );
         assert!(done.dialed.is_empty(), "{twiml}: nothing was rung");
     }
 }

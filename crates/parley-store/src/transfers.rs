@@ -69,7 +69,10 @@ impl Db {
 }
 
 impl Store {
-    pub async fn call_transfer_state(&self, call_id: i64) -> Result<Option<(TransferOutcome, i64)>> {
+    pub async fn call_transfer_state(
+        &self,
+        call_id: i64,
+    ) -> Result<Option<(TransferOutcome, i64)>> {
         self.reader().await?.call_transfer_state(call_id).await
     }
 

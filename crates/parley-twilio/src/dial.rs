@@ -69,7 +69,8 @@ fn present<'a, P: FormParams + ?Sized>(params: &'a P, name: &str) -> Option<&'a 
 
 impl DialAction {
     pub fn from_params<P: FormParams + ?Sized>(params: &P) -> Result<Self, CallbackError> {
-        let required = |name: &'static str| present(params, name).ok_or(CallbackError::Missing(name));
+        let required =
+            |name: &'static str| present(params, name).ok_or(CallbackError::Missing(name));
         let status = required("DialCallStatus")?;
         let dial_call_status =
             DialCallStatus::parse(status).ok_or_else(|| CallbackError::Invalid {
@@ -133,7 +134,10 @@ mod tests {
         bad[2].1 = "ringing".into();
         assert!(matches!(
             DialAction::from_params(&bad),
-            Err(CallbackError::Invalid { field: "DialCallStatus", .. })
+            Err(CallbackError::Invalid {
+                field: "DialCallStatus",
+                ..
+            })
         ));
         assert!(matches!(
             DialAction::from_params(&params[..2]),

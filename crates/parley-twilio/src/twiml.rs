@@ -26,7 +26,9 @@ pub enum TwimlError {
     ParameterTooLong { name: String },
     #[error("a response may contain only one bidirectional <Connect><Stream>")]
     MultipleConnectStreams,
-    #[error("<Dial timeout> must be between {MIN_DIAL_TIMEOUT} and {MAX_DIAL_TIMEOUT} seconds, got {0}")]
+    #[error(
+        "<Dial timeout> must be between {MIN_DIAL_TIMEOUT} and {MAX_DIAL_TIMEOUT} seconds, got {0}"
+    )]
     DialTimeout(u32),
 }
 

@@ -92,7 +92,12 @@ fn fallback_twiml(plan: &TransferPlan, callee_left: bool) -> String {
 impl Engine {
     /// `<Dial>` of target `index`: rings it for `ring_seconds`, whispers to whoever
     /// answers, and reports the end to the action URL.
-    pub(crate) fn transfer_dial_twiml(&self, call: &Call, plan: &TransferPlan, index: usize) -> String {
+    pub(crate) fn transfer_dial_twiml(
+        &self,
+        call: &Call,
+        plan: &TransferPlan,
+        index: usize,
+    ) -> String {
         let t = &self.telephony;
         let id = call.id;
         Response::new()
@@ -127,7 +132,9 @@ impl Engine {
             .and_then(|e| serde_json::from_value::<TransferPlan>(e.data.clone()).ok())
             .ok_or_else(|| CallbackError::Malformed("the call was not transferred".into()))?;
         if index >= plan.targets.len() {
-            return Err(CallbackError::Malformed(format!("no transfer target {index}")));
+            return Err(CallbackError::Malformed(format!(
+                "no transfer target {index}"
+            )));
         }
         Ok((call, plan))
     }
@@ -155,7 +162,10 @@ impl Engine {
         });
         let key = format!("transfer:whisper:{index}");
         let mut after = AfterCommit::default();
-        if tx.add_call_event(call_id, WHISPER_EVENT, Some(&key), &data).await? {
+        if tx
+            .add_call_event(call_id, WHISPER_EVENT, Some(&key), &data)
+            .await?
+        {
             after.publish(updated(&call));
             self.commit(tx, after).await?;
             tracing::info!(call_id, target = index, "transfer answered: whisper sent");
@@ -175,7 +185,9 @@ impl Engine {
             DialAction::from_params(form).map_err(|e| CallbackError::Malformed(e.to_string()))?;
         let status = action.dial_call_status;
         let mut tx = self.store.begin().await?;
-        let (call, plan) = self.transfer_call(&mut tx, call_id, &action.call_sid, index).await?;
+        let (call, plan) = self
+            .transfer_call(&mut tx, call_id, &action.call_sid, index)
+            .await?;
         let events = tx.call_events(call_id).await?;
         let all_failed = status == DialCallStatus::Failed
             && events
@@ -195,7 +207,10 @@ impl Engine {
             "duration_seconds": action.dial_call_duration_secs,
         });
         let key = format!("transfer:dial:{index}");
-        if !tx.add_call_event(call_id, DIAL_EVENT, Some(&key), &data).await? {
+        if !tx
+            .add_call_event(call_id, DIAL_EVENT, Some(&key), &data)
+            .await?
+        {
             return Ok(twiml); // applied before: the same answer, nothing changed
         }
         let current = tx.call_transfer_state(call_id).await?;
@@ -223,7 +238,13 @@ impl Engine {
             }
         }
         self.commit(tx, after).await?;
-        tracing::info!(call_id, target = index, status = status.as_str(), ?next, "transfer ring ended");
+        tracing::info!(
+            call_id,
+            target = index,
+            status = status.as_str(),
+            ?next,
+            "transfer ring ended"
+        );
         Ok(twiml)
     }
 
@@ -298,7 +319,8 @@ pub fn call_transfer(
     let of = |e: &CallEvent| e.data["target"].as_i64();
     let mut attempts: Vec<TransferAttempt> = Vec::new();
     for event in events {
-        let Some(index) = of(event).filter(|_| event.kind == WHISPER_EVENT || event.kind == DIAL_EVENT)
+        let Some(index) =
+            of(event).filter(|_| event.kind == WHISPER_EVENT || event.kind == DIAL_EVENT)
         else {
             continue;
         };
@@ -307,7 +329,11 @@ pub fn call_transfer(
             None => {
                 attempts.push(TransferAttempt {
                     index,
-                    number: plan.targets.get(index as usize).cloned().unwrap_or_default(),
+                    number: plan
+                        .targets
+                        .get(index as usize)
+                        .cloned()
+                        .unwrap_or_default(),
                     whisper_heard: false,
                     dial_status: None,
                 });
@@ -325,7 +351,11 @@ pub fn call_transfer(
     if outcome == TransferOutcome::InProgress && !attempts.iter().any(|a| a.index == target) {
         attempts.push(TransferAttempt {
             index: target,
-            number: plan.targets.get(target as usize).cloned().unwrap_or_default(),
+            number: plan
+                .targets
+                .get(target as usize)
+                .cloned()
+                .unwrap_or_default(),
             whisper_heard: false,
             dial_status: None,
         });
@@ -369,28 +399,47 @@ mod tests {
     #[test]
     fn each_ring_end_leads_to_the_next_target_or_the_fallback() {
         let two = plan(2, Some("Sorry"));
-        assert_eq!(next_step(&two, 0, DialCallStatus::NoAnswer, false), Next::Ring(1));
-        assert_eq!(next_step(&two, 0, DialCallStatus::Busy, false), Next::Ring(1));
-        assert_eq!(next_step(&two, 0, DialCallStatus::Completed, false), Next::Connected);
+        assert_eq!(
+            next_step(&two, 0, DialCallStatus::NoAnswer, false),
+            Next::Ring(1)
+        );
+        assert_eq!(
+            next_step(&two, 0, DialCallStatus::Busy, false),
+            Next::Ring(1)
+        );
+        assert_eq!(
+            next_step(&two, 0, DialCallStatus::Completed, false),
+            Next::Connected
+        );
         assert_eq!(
             next_step(&two, 1, DialCallStatus::NoAnswer, false),
-            Next::Fallback { outcome: TransferOutcome::NoAnswer, callee_left: false }
+            Next::Fallback {
+                outcome: TransferOutcome::NoAnswer,
+                callee_left: false
+            }
         );
         assert_eq!(
             next_step(&two, 1, DialCallStatus::Failed, true),
-            Next::Fallback { outcome: TransferOutcome::Failed, callee_left: false }
+            Next::Fallback {
+                outcome: TransferOutcome::Failed,
+                callee_left: false
+            }
         );
         assert_eq!(
             next_step(&two, 0, DialCallStatus::Canceled, false),
-            Next::Fallback { outcome: TransferOutcome::NoAnswer, callee_left: true }
+            Next::Fallback {
+                outcome: TransferOutcome::NoAnswer,
+                callee_left: true
+            }
         );
     }
 
     #[test]
     fn the_fallback_says_its_message_only_to_a_callee_still_there() {
         let p = plan(1, Some("No one is free & we'll call back."));
-        assert!(fallback_twiml(&p, false)
-            .ends_with("<Say>No one is free &amp; we&apos;ll call back.</Say><Hangup/></Response>"));
+        assert!(fallback_twiml(&p, false).ends_with(
+            "<Say>No one is free &amp; we&apos;ll call back.</Say><Hangup/></Response>"
+        ));
         assert!(fallback_twiml(&p, true).ends_with("<Response><Hangup/></Response>"));
         assert!(fallback_twiml(&plan(1, None), false).ends_with("<Response><Hangup/></Response>"));
     }

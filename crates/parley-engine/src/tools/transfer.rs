@@ -62,7 +62,12 @@ impl Engine {
     /// campaign names no target).
     async fn transfer_plan(&self, call: &Call, reason: &str) -> Result<TransferPlan, String> {
         let campaign = match call.campaign_id {
-            Some(id) => Some(self.store.get_campaign(id).await.map_err(|e| e.to_string())?),
+            Some(id) => Some(
+                self.store
+                    .get_campaign(id)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
             None => None,
         };
         let settings = campaign
@@ -138,7 +143,10 @@ impl Engine {
 
 /// The call's shown dynamic variables as whisper values, the contact's own fields under
 /// their names where no variable has that name, and `contact_name` made from the names.
-fn whisper_values(variables: Option<&Value>, contact: Option<&Contact>) -> BTreeMap<String, String> {
+fn whisper_values(
+    variables: Option<&Value>,
+    contact: Option<&Contact>,
+) -> BTreeMap<String, String> {
     let mut values: BTreeMap<String, String> = variables
         .and_then(Value::as_object)
         .into_iter()
@@ -169,7 +177,11 @@ fn whisper_values(variables: Option<&Value>, contact: Option<&Contact>) -> BTree
         .filter_map(|k| values.get(*k).filter(|v| !v.trim().is_empty()).cloned())
         .collect::<Vec<_>>()
         .join(" ");
-    let name = if name.is_empty() { "a contact".to_string() } else { name };
+    let name = if name.is_empty() {
+        "a contact".to_string()
+    } else {
+        name
+    };
     values.insert("contact_name".into(), name);
     values
 }

@@ -1,10 +1,10 @@
 //! Twilio's requests: the TwiML fetch, status / AMD / recording callbacks, and the media
 //! stream WebSocket.
+use crate::error::extract::Query;
 use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
-use crate::error::extract::Query;
 use axum::extract::{FromRequest, OriginalUri, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -172,7 +172,10 @@ pub async fn transfer_whisper(
     VerifiedForm(form): VerifiedForm,
 ) -> Result<Response, ApiError> {
     tracing::Span::current().record("call_id", call_id);
-    let whisper = state.engine.on_transfer_whisper(call_id, q.target, &form).await;
+    let whisper = state
+        .engine
+        .on_transfer_whisper(call_id, q.target, &form)
+        .await;
     Ok(xml(whisper.map_err(callback_error)?))
 }
 
@@ -184,6 +187,9 @@ pub async fn transfer_dial(
     VerifiedForm(form): VerifiedForm,
 ) -> Result<Response, ApiError> {
     tracing::Span::current().record("call_id", call_id);
-    let next = state.engine.on_transfer_dial(call_id, q.target, &form).await;
+    let next = state
+        .engine
+        .on_transfer_dial(call_id, q.target, &form)
+        .await;
     Ok(xml(next.map_err(callback_error)?))
 }

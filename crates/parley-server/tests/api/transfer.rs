@@ -60,7 +60,11 @@ async fn transferred_call(app: &TestApp, transfer: Value) -> Value {
 
 fn sim_call(app: &TestApp, call: &Value) -> parley_sim::twilio::SimCall {
     let sid = call["twilio_call_sid"].as_str().expect("a call sid");
-    app.sandbox().twilio.sim.call(sid).expect("twilio knows the call")
+    app.sandbox()
+        .twilio
+        .sim
+        .call(sid)
+        .expect("twilio knows the call")
 }
 
 fn events_of<'a>(call: &'a Value, kind: &str) -> Vec<&'a Value> {
@@ -91,8 +95,16 @@ async fn a_warm_transfer_reaches_the_first_person_with_the_whisper() {
         json!([{"index": 0, "number": ANSWERS, "whisper_heard": true, "dial_status": "completed"}])
     );
     let twilio = sim_call(&app, &call);
-    assert_eq!(twilio.dialed, vec![ANSWERS.to_string()], "only the first rang");
-    assert_eq!(twilio.whispers, vec![whisper.to_string()], "the person heard it");
+    assert_eq!(
+        twilio.dialed,
+        vec![ANSWERS.to_string()],
+        "only the first rang"
+    );
+    assert_eq!(
+        twilio.whispers,
+        vec![whisper.to_string()],
+        "the person heard it"
+    );
     assert_eq!(twilio.dial_results, vec!["completed".to_string()]);
     assert_eq!(call["termination_source"], "agent");
 
@@ -126,7 +138,11 @@ async fn an_unanswered_target_passes_the_call_to_the_next() {
     assert_eq!(statuses, ["no-answer", "busy", "completed"]);
     let twilio = sim_call(&app, &call);
     assert_eq!(twilio.dialed, [NO_ANSWER, BUSY, ANSWERS]);
-    assert_eq!(twilio.whispers.len(), 1, "only the one who answered heard it");
+    assert_eq!(
+        twilio.whispers.len(),
+        1,
+        "only the one who answered heard it"
+    );
     assert!(
         twilio.whispers[0].contains("Ada Lovelace"),
         "the default whisper names the contact: {:?}",
@@ -167,10 +183,17 @@ async fn when_no_one_answers_the_callee_hears_the_fallback_and_gets_a_callback()
 }
 
 /// Posts a Twilio-signed (or wrongly signed) form to `path`.
-async fn post_signed(app: &TestApp, path: &str, form: &[(&str, &str)], token: &str) -> (u16, String) {
+async fn post_signed(
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+    token: &str,
+) -> (u16, String) {
     let url = app.engine.telephony.public_url(path);
-    let params: Vec<(String, String)> =
-        form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let params: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let resp = reqwest::Client::new()
         .post(app.url(path))
         .header(SIGNATURE_HEADER, sign(token, &url, &params))
@@ -210,17 +233,17 @@ async fn transfer_webhooks_refuse_bad_signatures_and_ignore_duplicates() {
     let (status, twiml) = post_signed(&app, &dial, &answered, &token).await;
     assert_eq!(status, 200, "{twiml}");
     assert!(twiml.ends_with("<Response><Hangup/></Response>"), "{twiml}");
-    let redelivered_no_answer = [
-        answered[0],
-        answered[1],
-        ("DialCallStatus", "no-answer"),
-    ];
+    let redelivered_no_answer = [answered[0], answered[1], ("DialCallStatus", "no-answer")];
     let (status, _) = post_signed(&app, &dial, &redelivered_no_answer, &token).await;
     assert_eq!(status, 200);
     let (status, said) = post_signed(
         &app,
         &whisper,
-        &[("CallSid", "CA2"), ("ParentCallSid", sid), ("AccountSid", "AC0")],
+        &[
+            ("CallSid", "CA2"),
+            ("ParentCallSid", sid),
+            ("AccountSid", "AC0"),
+        ],
         &token,
     )
     .await;
@@ -235,10 +258,19 @@ async fn transfer_webhooks_refuse_bad_signatures_and_ignore_duplicates() {
     assert_eq!(after["transfer"]["outcome"], "connected");
 
     // Another call's SID, and a target the transfer does not have, are refused.
-    let other = [answered[0], ("CallSid", "CA99999999999999999999999999999999"), answered[2]];
+    let other = [
+        answered[0],
+        ("CallSid", "CA99999999999999999999999999999999"),
+        answered[2],
+    ];
     assert_eq!(post_signed(&app, &dial, &other, &token).await.0, 403);
-    let (status, _) =
-        post_signed(&app, &format!("/twilio/dial/{id}?target=3"), &answered, &token).await;
+    let (status, _) = post_signed(
+        &app,
+        &format!("/twilio/dial/{id}?target=3"),
+        &answered,
+        &token,
+    )
+    .await;
     assert_eq!(status, 400);
     app.stop().await;
 }

@@ -314,7 +314,9 @@ fn dial(element: &Element) -> Result<DialSpec, TwimlParseError> {
         });
     }
     if numbers.len() > MAX_DIAL_NUMBERS {
-        return Err(invalid(format!("<Dial> has more than {MAX_DIAL_NUMBERS} <Number>s")));
+        return Err(invalid(format!(
+            "<Dial> has more than {MAX_DIAL_NUMBERS} <Number>s"
+        )));
     }
     if let Some(bad) = numbers.iter().find(|n| !dialable(&n.number)) {
         let digits = bad.number.chars().filter(char::is_ascii_digit).count();

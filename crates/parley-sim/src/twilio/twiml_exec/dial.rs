@@ -55,7 +55,8 @@ impl LiveCall {
         {
             let mut store = self.ctx.shared.store.lock().expect("store lock");
             store.update(&self.ctx.facts.sid, |call| {
-                call.dialed.extend(spec.numbers.iter().map(|n| n.number.clone()))
+                call.dialed
+                    .extend(spec.numbers.iter().map(|n| n.number.clone()))
             });
         }
         let answering = spec.numbers.iter().find(|n| line(&n.number).is_ok());
@@ -191,7 +192,10 @@ impl LiveCall {
         if status.connected() {
             let talked = self.tick.saturating_sub(leg.talk_started);
             let secs = (talked as f64 * 0.02 * self.ctx.shared.config.speed_factor()).ceil();
-            params.push(("DialCallDuration".into(), (secs.max(1.0) as u32).to_string()));
+            params.push((
+                "DialCallDuration".into(),
+                (secs.max(1.0) as u32).to_string(),
+            ));
         }
         let hook = Webhook {
             url: url.clone(),
