@@ -310,8 +310,6 @@ async function main() {
       await page.getByTestId("campaign-activity").getByText("Finished (stopped)").waitFor();
     });
 
-    await (await import("./transfer.mjs")).warmTransfer({ page, step, shot, waitMs: WAIT_MS });
-
     await step("read the audit log", async () => {
       await page.getByRole("link", { name: "Audit log", exact: true }).click();
       await page.getByLabel("What").fill("campaign.state_changed");
@@ -342,6 +340,8 @@ async function main() {
       await page.getByRole("button", { name: "Import", exact: true }).click();
       await page.getByRole("alert").getByText(/no spreadsheet with this id/).waitFor();
     });
+
+    await (await import("./transfer.mjs")).warmTransfer({ page, step, shot, waitMs: WAIT_MS });
 
     await step("screenshots of the other pages", async () => {
       await page.getByRole("link", { name: "Overview", exact: true }).click();

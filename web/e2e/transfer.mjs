@@ -17,9 +17,11 @@ export async function warmTransfer({ page, step, shot, waitMs }) {
       file,
       `phone,first_name,last_name,tags,consent_type,consent_at\n${WANTS_A_HUMAN},Ada,Lovelace,transfer,express_written,2026-01-15\n`,
     );
+    await page.getByLabel("A file", { exact: true }).check();
     await page.getByLabel("CSV or XLSX file").setInputFiles(file);
     await page.getByRole("button", { name: "Import", exact: true }).click();
-    await page.getByTestId("import-result").getByText("1 new contact").waitFor();
+    // The sandbox's sheet may have brought this contact in already.
+    await page.getByTestId("import-result").getByText(/1 new contact|1 updated/).waitFor();
 
     await page.getByRole("link", { name: "Campaigns", exact: true }).click();
     await page.getByRole("link", { name: "New campaign" }).click();
@@ -28,6 +30,7 @@ export async function warmTransfer({ page, step, shot, waitMs }) {
     await page.getByLabel("Until", { exact: true }).fill("23:59");
     for (const day of ["Sat", "Sun"]) await page.getByLabel(day, { exact: true }).check();
     await page.getByLabel("Allow calls outside").check();
+    await page.getByLabel("Consent a contact must have").selectOption("none");
     // The sim's +15550100003 never answers; any unlisted number does.
     await page.getByLabel("Transfer numbers").fill("+15550100003\n+15550109901");
     await page.getByLabel("Whisper").fill("Call from {{contact_name}}: {{reason}}");
@@ -42,18 +45,9 @@ export async function warmTransfer({ page, step, shot, waitMs }) {
     await page.getByText("1 contacts added.").waitFor();
     await page.getByRole("button", { name: "Start" }).click();
 
-    // The campaign's one call, once it is placed.
-    const callId = await (
-      await page.waitForFunction(
-        async (id) => {
-          const r = await fetch(`/api/v1/calls?campaign_id=${id}`);
-          return r.ok ? ((await r.json()).items?.[0]?.id ?? false) : false;
-        },
-        campaignId,
-        { polling: 250, timeout: waitMs },
-      )
-    ).jsonValue();
-    await page.goto(new URL(`/calls/${callId}`, page.url()).toString());
+    // The campaign's one call, listed (live) once it is placed.
+    await page.goto(new URL(`/calls?campaign_id=${campaignId}`, page.url()).toString());
+    await page.locator("tbody tr").first().getByRole("link").first().click({ timeout: waitMs });
     const card = page.getByTestId("call-transfer");
     // The page follows the call live: the outcome lands without a reload.
     await card.getByTestId("transfer-outcome").getByText("Connected (number 2)").waitFor({ timeout: waitMs });
