@@ -24,6 +24,7 @@ pub use super::quality_cases::*;
 pub use super::result_cases::*;
 pub use super::retention_cases::*;
 pub use super::sheet_write_cases::*;
+pub use super::transfer_cases::*;
 pub use super::user_cases::*;
 pub use super::webhook_cases::*;
 

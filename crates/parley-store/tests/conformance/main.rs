@@ -20,6 +20,7 @@ mod quality_cases;
 mod result_cases;
 mod retention_cases;
 mod sheet_write_cases;
+mod transfer_cases;
 mod user_cases;
 mod webhook_cases;
 
@@ -108,6 +109,7 @@ conformance!(
     webhook_outbox_fans_out_in_the_causing_transaction,
     webhook_deliveries_lease_retry_die_and_replay,
     finished_webhook_events_are_purged_after_retention,
+    transfers_are_kept_per_call_and_counted_per_campaign,
     past_calls_are_counted_like_live_ones,
     disabling_a_user_revokes_their_keys_and_sessions,
     a_new_password_ends_the_other_sessions,
