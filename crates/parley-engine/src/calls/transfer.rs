@@ -248,6 +248,21 @@ impl Engine {
         Ok(twiml)
     }
 
+    /// A transfer still ringing when the call ended (the callee hung up, or the call was
+    /// hung up) settles as not answered, inside the final status callback's transaction.
+    pub(crate) async fn settle_unfinished_transfer(
+        &self,
+        tx: &mut Tx,
+        call: &Call,
+    ) -> Result<(), CallbackError> {
+        if let Some((TransferOutcome::InProgress, target)) = tx.call_transfer_state(call.id).await?
+        {
+            self.finish_transfer(tx, call, TransferOutcome::NoAnswer, target as usize, None)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Settles the transfer: its outcome on the call, and `call.transferred`.
     async fn finish_transfer(
         &self,

@@ -16,9 +16,12 @@ const ANSWERS: &str = "+15550109901";
 const NO_ANSWER: &str = "+15550100003";
 const BUSY: &str = "+15550100004";
 
-/// Runs a one-contact campaign whose `transfer` settings are `transfer`, waits for its
-/// call to end; returns the call's record.
-async fn transferred_call(app: &TestApp, transfer: Value) -> Value {
+/// Starts a one-contact campaign whose `transfer` settings are `transfer`; returns its
+/// call's id once placed, and the live events from before it started.
+async fn start_transfer_campaign(
+    app: &TestApp,
+    transfer: Value,
+) -> (i64, tokio::sync::broadcast::Receiver<LiveEvent>) {
     let settings = any_hour_settings(json!({ "transfer": transfer }));
     let id = create_campaign(app, "transfers", settings).await;
     import_csv(
@@ -47,6 +50,13 @@ async fn transferred_call(app: &TestApp, transfer: Value) -> Value {
     })
     .await
     .expect("the campaign places its call");
+    (call_id, events)
+}
+
+/// Runs a one-contact campaign whose `transfer` settings are `transfer`, waits for its
+/// call to end; returns the call's record.
+async fn transferred_call(app: &TestApp, transfer: Value) -> Value {
+    let (call_id, mut events) = start_transfer_campaign(app, transfer).await;
     wait_for(&mut events, call_id, |e| {
         matches!(e, LiveEvent::CallEnded { .. })
     })
@@ -179,6 +189,43 @@ async fn when_no_one_answers_the_callee_hears_the_fallback_and_gets_a_callback()
         .await;
     assert_eq!(summary["transfers"]["attempted"], 1);
     assert_eq!(summary["transfers"]["connected"], 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_that_ends_while_a_target_rings_settles_its_transfer_as_unanswered() {
+    let app = sandbox().await;
+    let (id, mut events) =
+        start_transfer_campaign(&app, json!({"targets": [NO_ANSWER], "ring_seconds": 120})).await;
+    // The agent's conversation ends with the transfer; the target then rings for long.
+    wait_for(&mut events, id, |e| {
+        matches!(e, LiveEvent::CallAnalyzed { .. })
+    })
+    .await;
+    let (_, ringing) = app
+        .call(Method::GET, &format!("/api/v1/calls/{id}"), None)
+        .await;
+    assert_eq!(ringing["transfer"]["outcome"], "in_progress", "{ringing}");
+    assert_eq!(
+        ringing["transfer"]["attempts"][0]["dial_status"],
+        Value::Null
+    );
+    let (status, body) = app
+        .call(Method::POST, &format!("/api/v1/calls/{id}/hangup"), None)
+        .await;
+    assert!(status < 300, "{status} {body}");
+    wait_for(&mut events, id, |e| {
+        matches!(e, LiveEvent::CallEnded { .. })
+    })
+    .await;
+    let (_, call) = app
+        .call(Method::GET, &format!("/api/v1/calls/{id}"), None)
+        .await;
+    assert_eq!(call["transfer"]["outcome"], "no_answer", "{call}");
+    assert!(
+        sim_call(&app, &call).dial_results.is_empty(),
+        "the ring never ended by itself"
+    );
     app.stop().await;
 }
 
