@@ -351,6 +351,7 @@ async function main() {
     });
 
     await (await import("./variants.mjs")).abCampaignShowsResultsPerVariant({ page, step, shot, waitMs: WAIT_MS });
+    await (await import("./transfer.mjs")).warmTransfer({ page, step, shot, waitMs: WAIT_MS });
 
     await step("screenshots of the other pages", async () => {
       await page.getByRole("link", { name: "Overview", exact: true }).click();

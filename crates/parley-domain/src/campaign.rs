@@ -328,6 +328,8 @@ pub struct CampaignSettings {
     /// Contact fields the language, voice and first message of each call are read from
     /// (when set and usable), over the campaign's and its variant's.
     pub contact_overrides: crate::overrides::ContactOverrides,
+    /// Where `transfer_to_human` rings, the whisper, and the fallback (warm transfer).
+    pub transfer: crate::transfer::TransferSettings,
 }
 
 impl Default for CampaignSettings {
@@ -356,6 +358,7 @@ impl Default for CampaignSettings {
             disclosures: Default::default(),
             variants: Vec::new(),
             contact_overrides: Default::default(),
+            transfer: Default::default(),
         }
     }
 }
@@ -451,6 +454,7 @@ impl CampaignSettings {
         }
         self.sheet_write_back.validate(&mut e);
         self.disclosures.validate(&mut e);
+        self.transfer.validate(&mut e);
         crate::memory::validate_hidden(&self.hidden_variables, &mut e);
         crate::variants::validate(&self.variants, &mut e);
         self.contact_overrides.validate(&mut e);

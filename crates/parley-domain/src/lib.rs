@@ -29,6 +29,7 @@ pub mod significance;
 pub mod time;
 pub mod timezones;
 pub mod tool;
+pub mod transfer;
 pub mod validation;
 pub mod variants;
 pub mod vocabulary;

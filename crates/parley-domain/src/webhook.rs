@@ -15,6 +15,9 @@ pub enum EventType {
     CampaignStateChanged,
     #[serde(rename = "contact.opted_out")]
     ContactOptedOut,
+    /// A warm transfer ended: connected to a person, or fell back.
+    #[serde(rename = "call.transferred")]
+    CallTransferred,
 }
 
 crate::named_enum!(EventType {
@@ -22,6 +25,7 @@ crate::named_enum!(EventType {
     CallAnalyzed => "call.analyzed",
     CampaignStateChanged => "campaign.state_changed",
     ContactOptedOut => "contact.opted_out",
+    CallTransferred => "call.transferred",
 });
 
 /// The coarse status a CRM files a call under, from its outcome: any conversation

@@ -215,6 +215,14 @@ pub fn router(state: AppState) -> Router {
             post(webhooks::twilio::recording),
         )
         .route("/twilio/media", get(webhooks::twilio::media))
+        .route(
+            "/twilio/whisper/{call_id}",
+            post(webhooks::twilio::transfer_whisper),
+        )
+        .route(
+            "/twilio/dial/{call_id}",
+            post(webhooks::twilio::transfer_dial),
+        )
         .route("/elevenlabs/webhook", post(webhooks::elevenlabs::post_call))
         .route("/tools/{name}", post(webhooks::tools::call))
         .route("/metrics", get(metrics::on_main_listener))

@@ -38,6 +38,7 @@ mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tool_calls;
+mod transfers;
 mod tx;
 mod users;
 mod variant_stats;
@@ -72,6 +73,7 @@ pub use rate::Bucket;
 pub use sheet_writes::{ClaimedSheetWrite, SheetOrigin, SheetWriteCounts, SheetWriteVerdict};
 pub use telemetry::{PoolStats, WorkInFlight};
 pub use tool_calls::NewToolCall;
+pub use transfers::TransferCounts;
 pub use tx::{Db, Reader, Tx};
 pub use users::{ApiKey, Session, User};
 pub use variant_stats::VariantCounts;

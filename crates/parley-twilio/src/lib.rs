@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod callbacks;
+pub mod dial;
 mod json;
 pub mod media;
 pub mod rest;

@@ -26,7 +26,15 @@ pub enum TwimlError {
     ParameterTooLong { name: String },
     #[error("a response may contain only one bidirectional <Connect><Stream>")]
     MultipleConnectStreams,
+    #[error(
+        "<Dial timeout> must be between {MIN_DIAL_TIMEOUT} and {MAX_DIAL_TIMEOUT} seconds, got {0}"
+    )]
+    DialTimeout(u32),
 }
+
+/// `<Dial timeout>` bounds Twilio accepts.
+pub const MIN_DIAL_TIMEOUT: u32 = 5;
+pub const MAX_DIAL_TIMEOUT: u32 = 600;
 
 /// Which tracks a unidirectional `<Start><Stream>` forks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +173,9 @@ pub struct Dial {
     timeout_secs: Option<u32>,
     time_limit_secs: Option<u32>,
     action: Option<String>,
+    /// `<Number url>`: TwiML played to the called party once they answer, before the
+    /// two parties are connected (a whisper).
+    number_url: Option<String>,
 }
 
 impl Dial {
@@ -175,7 +186,14 @@ impl Dial {
             timeout_secs: None,
             time_limit_secs: None,
             action: None,
+            number_url: None,
         }
+    }
+
+    /// TwiML (fetched with POST) the called party hears before being connected.
+    pub fn whisper_url(mut self, url: impl Into<String>) -> Self {
+        self.number_url = Some(url.into());
+        self
     }
 
     pub fn caller_id(mut self, caller_id: impl Into<String>) -> Self {
@@ -295,6 +313,12 @@ impl Response {
                     stream.validate()?;
                 }
                 Verb::Start(stream) => stream.validate()?,
+                Verb::Dial(Dial {
+                    timeout_secs: Some(secs),
+                    ..
+                }) if !(MIN_DIAL_TIMEOUT..=MAX_DIAL_TIMEOUT).contains(secs) => {
+                    return Err(TwimlError::DialTimeout(*secs));
+                }
                 _ => {}
             }
         }
@@ -366,7 +390,9 @@ fn write_verb(verb: &Verb, out: &mut String) {
                 attr(out, "timeLimit", Some(&limit.to_string()));
             }
             attr(out, "action", dial.action.as_deref());
-            out.push_str("><Number>");
+            out.push_str("><Number");
+            attr(out, "url", dial.number_url.as_deref());
+            out.push('>');
             escape_into(&dial.number, out);
             out.push_str("</Number></Dial>");
         }
@@ -484,6 +510,26 @@ mod tests {
             "<Dial callerId=\"+15017122661\" timeout=\"20\" timeLimit=\"600\" \
              action=\"https://app.example.com/dial-done\"><Number>+15558675310</Number></Dial></Response>"
         ));
+    }
+
+    #[test]
+    fn dial_with_a_whisper_and_its_bounds() {
+        let doc = Response::new().dial(
+            Dial::number("+15550109999")
+                .timeout_secs(20)
+                .action("https://app.example.com/twilio/dial/7?target=0")
+                .whisper_url("https://app.example.com/twilio/whisper/7?target=0&x=1"),
+        );
+        assert_eq!(doc.validate(), Ok(()));
+        assert!(doc.to_xml().ends_with(
+            "<Dial timeout=\"20\" action=\"https://app.example.com/twilio/dial/7?target=0\">\
+             <Number url=\"https://app.example.com/twilio/whisper/7?target=0&amp;x=1\">+15550109999</Number>\
+             </Dial></Response>"
+        ));
+        for secs in [4, 601] {
+            let doc = Response::new().dial(Dial::number("+15550109999").timeout_secs(secs));
+            assert_eq!(doc.validate(), Err(TwimlError::DialTimeout(secs)));
+        }
     }
 
     #[test]

@@ -49,6 +49,12 @@ const settings: Settings = {
     { name: "B", weight: 3, agent_id: "agent_b", first_message: null, prompt: "Be brief." },
   ],
   contact_overrides: { language_field: "Language", voice_field: null, first_message_field: "Opening" },
+  transfer: {
+    targets: ["+15550109901", "+15550109902"],
+    whisper: "Call from {{contact_name}}: {{reason}}",
+    ring_seconds: 15,
+    fallback: { voicemail_message: "Sorry, no one is free.", schedule_callback_in_minutes: 60 },
+  },
 };
 
 describe("campaign form", () => {

@@ -11,6 +11,7 @@ import {
   variantsToForm,
   variantsToRequest,
 } from "./variants";
+import { transferSchema, transferToForm, transferToRequest } from "./transfer";
 
 export type Campaign = Schema<"Campaign">;
 export type Settings = Schema<"CampaignSettings">;
@@ -166,6 +167,7 @@ export const campaignSchema = z
       }),
       variants: variantsSchema,
       contact_overrides: overridesSchema,
+      transfer: transferSchema,
     }),
   })
   .superRefine((v, ctx) => {
@@ -267,6 +269,7 @@ export function toForm(c: { name: string; description?: string | null; settings:
       },
       variants: variantsToForm(s.variants),
       contact_overrides: overridesToForm(s.contact_overrides),
+      transfer: transferToForm(s.transfer),
     },
   };
 }
@@ -308,6 +311,7 @@ export function toRequest(v: Parsed): { name: string; description: string | null
       },
       variants: variantsToRequest(s.variants),
       contact_overrides: overridesToRequest(s.contact_overrides),
+      transfer: transferToRequest(s.transfer),
     },
   };
 }

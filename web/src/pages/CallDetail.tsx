@@ -9,6 +9,7 @@ import { AgentOverridesCard } from "../components/AgentOverrides";
 import { CallQualityCard } from "../components/Quality";
 import { ErrorMessage, Loading } from "../components/States";
 import { shownTurns, TestCallBadge, Transcript, useLiveTranscript } from "../components/Transcript";
+import { CallTransferCard } from "../components/Transfer";
 
 export { correctTurn } from "../components/Transcript";
 
@@ -104,6 +105,7 @@ export default function CallDetailPage() {
         {c.summary ? <p data-testid="call-summary">{c.summary}</p> : <p className="muted">{ended ? "No summary yet." : "Available after the call."}</p>}
         <Analysis analysis={c.analysis} />
       </div>
+      <CallTransferCard transfer={c.transfer} />
       <AgentVariables variables={c.dynamic_variables} />
       <AgentOverridesCard variant={c.variant} overrides={c.agent_overrides} />
       <CallQualityCard quality={c.quality} ended={ended} />

@@ -32,6 +32,7 @@ const settings = {
   dynamic_variables: {},
   first_message: null,
   sheet_write_back: { enabled: false, columns: [] },
+  transfer: { targets: [], whisper: null, ring_seconds: 20, fallback: { voicemail_message: null, schedule_callback_in_minutes: null } },
   remember_previous_calls: { enabled: false, variables: [] },
   hidden_variables: [],
   prompt: null,

@@ -17,6 +17,7 @@ import {
   type CampaignForm,
 } from "../campaigns/form";
 import { ContactOverridesFields, VariantsFields } from "../campaigns/VariantsFields";
+import { TransferFields } from "../campaigns/TransferFields";
 import { Field } from "../components/Field";
 import { ErrorMessage, Loading } from "../components/States";
 
@@ -332,6 +333,8 @@ function CampaignFormView({ id, initial }: { id: number | null; initial: Campaig
             </Field>
           )}
         </fieldset>
+
+        <TransferFields register={register} err={err} />
 
         <fieldset>
           <legend>Retries</legend>

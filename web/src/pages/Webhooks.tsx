@@ -16,6 +16,7 @@ const EVENT_TYPES = {
   "call.analyzed": "A call's analysis is ready",
   "campaign.state_changed": "A campaign started, paused or finished",
   "contact.opted_out": "A contact asked not to be called",
+  "call.transferred": "A transfer to a person connected, or fell back",
 } satisfies Record<Schema<"EventType">, string>;
 
 const schema = z.object({

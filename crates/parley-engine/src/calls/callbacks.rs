@@ -150,6 +150,7 @@ impl Engine {
         };
         tx.set_termination(call_id, source, None).await?;
         let call = self.settle_outcome(&mut tx, call_id).await?;
+        self.settle_unfinished_transfer(&mut tx, &call).await?;
         after.publish(LiveEvent::CallEnded {
             call_id,
             status: call.status,

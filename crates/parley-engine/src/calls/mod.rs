@@ -5,6 +5,7 @@ pub mod place;
 pub mod post_call;
 pub mod recordings;
 pub mod test_call;
+pub mod transfer;
 
 use crate::events::LiveEvent;
 use crate::Engine;

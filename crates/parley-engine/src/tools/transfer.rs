@@ -1,28 +1,31 @@
-//! `transfer_to_human`: redirects the live call to `<Dial>` the configured number. The
-//! redirect ends the media stream (and with it the agent's conversation); the transfer is
-//! recorded as a call event and as what ended the agent's part of the call.
+//! `transfer_to_human`: redirects the live call to `<Dial>` the campaign's first transfer
+//! target (or the configured number), with a whisper for the person who answers; the
+//! rest of the transfer (more targets, the fallback) is driven by Twilio's requests in
+//! [`crate::calls::transfer`]. The redirect ends the media stream (and with it the
+//! agent's conversation); the transfer is recorded as a call event and as what ended the
+//! agent's part of the call.
 use super::params::optional_str;
 use super::{Tool, ToolContext, ToolResult};
+use crate::calls::transfer::TransferPlan;
 use crate::Engine;
 use futures::future::BoxFuture;
-use parley_domain::call::TerminationSource;
+use parley_domain::call::{Call, TerminationSource};
+use parley_domain::contact::Contact;
+use parley_domain::transfer::{render, TransferOutcome, TransferSettings, DEFAULT_WHISPER};
 use parley_domain::MaskedPhone;
 use parley_twilio::rest::{CallInstructions, CallUpdate};
-use parley_twilio::twiml::{Dial, Response};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
-/// Call event recording a transfer to a person.
-pub const TRANSFER_EVENT: &str = "transferred";
+pub use crate::calls::transfer::TRANSFER_EVENT;
+
+const NO_ONE: &str = "No one is available to take the call right now; offer a call back instead.";
 
 pub struct TransferToHuman(pub(crate) std::sync::Weak<crate::Shared>);
 
 impl Engine {
-    /// Redirects `call_id` to the configured transfer number.
+    /// Redirects `call_id` to its first transfer target.
     pub async fn transfer_to_human(&self, call_id: i64, reason: &str) -> Result<(), String> {
-        let number =
-            self.settings.tools.transfer.number.as_deref().ok_or(
-                "No one is available to take the call right now; offer a call back instead.",
-            )?;
         let call = self
             .store
             .get_call(call_id)
@@ -30,35 +33,90 @@ impl Engine {
             .map_err(|e| e.to_string())?;
         let sid = call
             .twilio_call_sid
-            .as_deref()
+            .clone()
             .ok_or("this call is not connected, so it cannot be transferred")?;
-        let twiml = Response::new()
-            .dial(Dial::number(number).caller_id(call.from.clone()))
-            .to_xml();
+        let plan = self.transfer_plan(&call, reason).await?;
+        let twiml = self.transfer_dial_twiml(&call, &plan, 0);
         // Recorded first, in one change: the redirect ends the stream, and the bridge must
         // not count that as the callee hanging up.
-        self.record_transfer(call_id, number, reason)
+        self.record_transfer(call_id, &plan)
             .await
             .map_err(|e| e.to_string())?;
-        self.telephony
+        let redirected = self
+            .telephony
             .twilio
-            .update_call(sid, &CallUpdate::Redirect(CallInstructions::Twiml(twiml)))
-            .await
-            .map_err(|e| {
-                tracing::warn!(call_id, error = %e, "transfer redirect failed");
-                "The transfer did not go through; offer a call back instead.".to_string()
-            })?;
-        tracing::info!(call_id, to = %MaskedPhone(number), "call transferred to a person");
+            .update_call(&sid, &CallUpdate::Redirect(CallInstructions::Twiml(twiml)))
+            .await;
+        if let Err(e) = redirected {
+            tracing::warn!(call_id, error = %e, "transfer redirect failed");
+            if let Err(e) = self.mark_transfer_failed(call_id).await {
+                tracing::warn!(call_id, error = %e, "failed transfer not recorded");
+            }
+            return Err("The transfer did not go through; offer a call back instead.".into());
+        }
+        tracing::info!(call_id, to = %MaskedPhone(&plan.targets[0]), targets = plan.targets.len(), "call transferred to a person");
         Ok(())
     }
-}
 
-impl Engine {
+    /// The campaign's targets, whisper and fallback (the configured number when the
+    /// campaign names no target).
+    async fn transfer_plan(&self, call: &Call, reason: &str) -> Result<TransferPlan, String> {
+        let campaign = match call.campaign_id {
+            Some(id) => Some(
+                self.store
+                    .get_campaign(id)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => None,
+        };
+        let settings = campaign
+            .as_ref()
+            .map(|c| c.settings.transfer.clone())
+            .unwrap_or_default();
+        let targets = if settings.targets.is_empty() {
+            let number = self.settings.tools.transfer.number.clone().ok_or(NO_ONE)?;
+            vec![number]
+        } else {
+            settings.targets.clone()
+        };
+        let shown = self
+            .store
+            .call_shown_inputs(call.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let contact = match call.contact_id {
+            Some(id) => {
+                let mut db = self.store.reader().await.map_err(|e| e.to_string())?;
+                Some(db.get_contact(id).await.map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
+        let mut values = whisper_values(shown.variables.as_ref(), contact.as_ref());
+        values.insert("reason".into(), reason.to_string());
+        values.insert(
+            "campaign".into(),
+            campaign.map(|c| c.name).unwrap_or_default(),
+        );
+        let TransferSettings {
+            whisper,
+            ring_seconds,
+            fallback,
+            ..
+        } = settings;
+        Ok(TransferPlan {
+            targets,
+            whisper: render(whisper.as_deref().unwrap_or(DEFAULT_WHISPER), &values),
+            reason: reason.to_string(),
+            ring_seconds,
+            fallback,
+        })
+    }
+
     async fn record_transfer(
         &self,
         call_id: i64,
-        number: &str,
-        reason: &str,
+        plan: &TransferPlan,
     ) -> Result<(), parley_store::StoreError> {
         let mut tx = self.store.begin().await?;
         tx.set_termination(
@@ -67,15 +125,65 @@ impl Engine {
             Some("transferred to a person"),
         )
         .await?;
-        tx.add_call_event(
-            call_id,
-            TRANSFER_EVENT,
-            Some(TRANSFER_EVENT),
-            &json!({ "to": number, "reason": reason }),
-        )
-        .await?;
+        let mut data = serde_json::to_value(plan).unwrap_or_default();
+        data["to"] = json!(plan.targets[0]);
+        tx.add_call_event(call_id, TRANSFER_EVENT, Some(TRANSFER_EVENT), &data)
+            .await?;
+        tx.set_transfer(call_id, TransferOutcome::InProgress, 0)
+            .await?;
         tx.commit().await
     }
+
+    async fn mark_transfer_failed(&self, call_id: i64) -> Result<(), parley_store::StoreError> {
+        let mut tx = self.store.begin().await?;
+        tx.set_transfer(call_id, TransferOutcome::Failed, 0).await?;
+        tx.commit().await
+    }
+}
+
+/// The call's shown dynamic variables as whisper values, the contact's own fields under
+/// their names where no variable has that name, and `contact_name` made from the names.
+fn whisper_values(
+    variables: Option<&Value>,
+    contact: Option<&Contact>,
+) -> BTreeMap<String, String> {
+    let mut values: BTreeMap<String, String> = variables
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => return None,
+            };
+            Some((k.clone(), text))
+        })
+        .collect();
+    if let Some(c) = contact {
+        for (field, value) in [
+            ("first_name", &c.first_name),
+            ("last_name", &c.last_name),
+            ("company", &c.company),
+        ] {
+            if let Some(v) = value {
+                values.entry(field.to_string()).or_insert_with(|| v.clone());
+            }
+        }
+    }
+    let name = ["first_name", "last_name"]
+        .iter()
+        .filter_map(|k| values.get(*k).filter(|v| !v.trim().is_empty()).cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let name = if name.is_empty() {
+        "a contact".to_string()
+    } else {
+        name
+    };
+    values.insert("contact_name".into(), name);
+    values
 }
 
 impl Tool for TransferToHuman {

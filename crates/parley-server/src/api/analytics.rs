@@ -159,6 +159,19 @@ pub struct Summary {
     pub totals: Totals,
     /// `dialed`, `answered`, `human`, `conversation`, `successful`, in this order.
     pub funnel: Vec<FunnelStep>,
+    /// Warm transfers of the calls in the range.
+    pub transfers: Transfers,
+}
+
+/// Warm transfers (`transfer_to_human`) of a set of calls.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Transfers {
+    /// Calls the agent transferred to a person.
+    pub attempted: i64,
+    /// Of those, calls a person answered (heard the whisper) and was connected to.
+    pub connected: i64,
+    /// `connected / attempted`; null without transfers.
+    pub connect_rate: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -266,10 +279,11 @@ pub async fn summary(
     Query(q): Query<RangeQuery>,
 ) -> ApiResult<Json<Summary>> {
     let range = range(&state, q.from.as_deref(), q.to.as_deref(), q.campaign_id).await?;
-    let (counts, calls_in_progress, load) = tokio::try_join!(
+    let (counts, calls_in_progress, load, transfers) = tokio::try_join!(
         state.store.call_counts(&range),
         state.store.calls_in_progress(range.campaign_id),
         state.store.account_load(),
+        state.store.transfer_counts(&range),
     )?;
     let capacity = parley_domain::activity::AccountCapacity {
         in_use: load.total(),
@@ -292,6 +306,11 @@ pub async fn summary(
         capacity,
         totals: Totals::new(&counts, cost_per_minute(&state)),
         funnel,
+        transfers: Transfers {
+            attempted: transfers.attempted,
+            connected: transfers.connected,
+            connect_rate: ratio(transfers.connected, transfers.attempted),
+        },
     }))
 }
 

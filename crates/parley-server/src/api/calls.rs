@@ -81,6 +81,9 @@ pub struct CallDetail {
     /// The agent settings the call replaced for its conversation (its A/B variant is
     /// `variant`).
     pub agent_overrides: AgentOverrides,
+    /// The warm transfer, when the agent transferred the call: targets tried, outcome,
+    /// whisper.
+    pub transfer: Option<parley_domain::transfer::CallTransfer>,
 }
 
 /// What a call told its agent instead of the agent's own settings.
@@ -361,6 +364,10 @@ pub(crate) async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail
         state.store.contact_names(&contact_ids),
     )?;
     let contact_name = call.contact_id.and_then(|c| names.remove(&c));
+    let transfer = match state.store.call_transfer_state(id).await? {
+        Some(at) => parley_engine::calls::transfer::call_transfer(at, &events),
+        None => None,
+    };
     let options: CallOptions = serde_json::from_value(shown.overrides).unwrap_or_default();
     let recording = recordings
         .iter()
@@ -392,6 +399,7 @@ pub(crate) async fn detail(state: &AppState, call: Call) -> ApiResult<CallDetail
             voice_id: options.voice_id,
             from_contact: options.from_contact,
         },
+        transfer,
     })
 }
 

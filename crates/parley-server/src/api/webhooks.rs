@@ -68,7 +68,8 @@ impl From<parley_store::Subscription> for WebhookWithSecret {
 pub struct CreateWebhook {
     /// An http:// or https:// URL.
     pub url: String,
-    /// `call.completed`, `call.analyzed`, `campaign.state_changed`, `contact.opted_out`.
+    /// `call.completed`, `call.analyzed`, `campaign.state_changed`, `contact.opted_out`,
+    /// `call.transferred`.
     pub event_types: Vec<String>,
     pub description: Option<String>,
     /// Default true.

@@ -1,5 +1,6 @@
 //! Twilio's requests: the TwiML fetch, status / AMD / recording callbacks, and the media
 //! stream WebSocket.
+use crate::error::extract::Query;
 use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
 use axum::body::Bytes;
@@ -151,4 +152,44 @@ pub async fn media(
             let socket = super::media_socket::AxumMediaSocket(socket);
             engine.run_media_stream(socket, unauthenticated).await
         })
+}
+
+/// Which transfer target a whisper or dial-action request is about (`?target=N`).
+#[derive(Debug, serde::Deserialize)]
+pub struct TransferTarget {
+    pub target: usize,
+}
+
+fn xml(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/xml")], body).into_response()
+}
+
+/// The whisper a transfer target hears once they answer (`<Number url>`).
+pub async fn transfer_whisper(
+    State(state): State<AppState>,
+    Path(call_id): Path<i64>,
+    Query(q): Query<TransferTarget>,
+    VerifiedForm(form): VerifiedForm,
+) -> Result<Response, ApiError> {
+    tracing::Span::current().record("call_id", call_id);
+    let whisper = state
+        .engine
+        .on_transfer_whisper(call_id, q.target, &form)
+        .await;
+    Ok(xml(whisper.map_err(callback_error)?))
+}
+
+/// How a transfer target's ring ended (`<Dial action>`), answered with what follows.
+pub async fn transfer_dial(
+    State(state): State<AppState>,
+    Path(call_id): Path<i64>,
+    Query(q): Query<TransferTarget>,
+    VerifiedForm(form): VerifiedForm,
+) -> Result<Response, ApiError> {
+    tracing::Span::current().record("call_id", call_id);
+    let next = state
+        .engine
+        .on_transfer_dial(call_id, q.target, &form)
+        .await;
+    Ok(xml(next.map_err(callback_error)?))
 }

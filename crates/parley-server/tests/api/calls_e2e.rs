@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::sync::broadcast::Receiver;
 
-const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub async fn sandbox() -> TestApp {
     TestApp::start_on(Db::Sqlite, |s| {

@@ -37,6 +37,7 @@ mod suite_log;
 mod test_calls;
 mod tools;
 mod tools_email;
+mod transfer;
 mod variants;
 mod vocabulary;
 mod webhooks;

@@ -267,6 +267,8 @@ async fn create_call(
         end_reason: None,
         callee_lines_spoken: 0,
         dialed: Vec::new(),
+        whispers: Vec::new(),
+        dial_results: Vec::new(),
     };
     let facts = CallFacts {
         sid: sid.clone(),

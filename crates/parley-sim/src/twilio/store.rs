@@ -78,6 +78,11 @@ pub struct SimCall {
     pub callee_lines_spoken: u32,
     /// Numbers `<Dial>`ed on this call, in order (e.g. after a redirect to a person).
     pub dialed: Vec<String>,
+    /// What each answered `<Dial><Number url>` whispered to the called party (the
+    /// `<Say>` texts of the fetched TwiML, joined), in order.
+    pub whispers: Vec<String>,
+    /// The `DialCallStatus` each `<Dial>` ended with, in order.
+    pub dial_results: Vec<String>,
 }
 
 /// Where new TwiML comes from.

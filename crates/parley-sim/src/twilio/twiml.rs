@@ -21,6 +21,36 @@ pub(crate) enum TwimlParseError {
     NotResponse(String),
     #[error("twiml document is empty (12100)")]
     Empty,
+    /// A verb Twilio cannot execute as written (its 13xxx errors, e.g. 13223 for a
+    /// number it cannot dial); the call ends with an application error.
+    #[error("invalid twiml: {0}")]
+    Invalid(String),
+}
+
+/// `<Dial timeout>` when none is given, and the bounds Twilio accepts.
+const DEFAULT_DIAL_TIMEOUT: u32 = 30;
+const DIAL_TIMEOUTS: std::ops::RangeInclusive<u32> = 5..=600;
+/// `<Dial>` rings at most ten `<Number>`s at once.
+const MAX_DIAL_NUMBERS: usize = 10;
+
+/// A `<Dial>` of phone numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DialSpec {
+    /// Rung at the same time; the first to answer is connected.
+    pub numbers: Vec<NumberSpec>,
+    pub timeout_secs: u32,
+    pub action: Option<String>,
+    pub method_get: bool,
+    pub caller_id: Option<String>,
+}
+
+/// A `<Number>` (or the bare number text of `<Dial>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NumberSpec {
+    pub number: String,
+    /// TwiML run for the called party once they answer, before the parties are bridged.
+    pub url: Option<String>,
+    pub method_get: bool,
 }
 
 /// A `<Stream>` noun.
@@ -55,10 +85,7 @@ pub(crate) enum Verb {
     Hangup,
     /// `<Reject>`: only meaningful on inbound calls; ends an outbound one like `<Hangup>`.
     Reject,
-    Dial {
-        number: String,
-        timeout_secs: Option<u32>,
-    },
+    Dial(DialSpec),
     Redirect {
         url: String,
         method_get: bool,
@@ -97,7 +124,10 @@ pub(crate) fn parse(document: &str) -> Result<Vec<Verb>, TwimlParseError> {
     if root.name != "Response" {
         return Err(TwimlParseError::NotResponse(root.name));
     }
-    Ok(root.children.iter().filter_map(verb).collect())
+    root.children
+        .iter()
+        .filter_map(|e| verb(e).transpose())
+        .collect()
 }
 
 fn parse_tree(document: &str) -> Result<Element, TwimlParseError> {
@@ -199,7 +229,7 @@ fn stream(parent: &Element) -> Option<StreamSpec> {
     })
 }
 
-fn verb(element: &Element) -> Option<Verb> {
+fn verb(element: &Element) -> Result<Option<Verb>, TwimlParseError> {
     let verb = match element.name.as_str() {
         "Connect" => Verb::Connect {
             stream: stream(element),
@@ -219,18 +249,7 @@ fn verb(element: &Element) -> Option<Verb> {
         },
         "Hangup" => Verb::Hangup,
         "Reject" => Verb::Reject,
-        "Dial" => {
-            // `<Dial>+1555...</Dial>` or `<Dial><Number>+1555...</Number></Dial>`.
-            let number = element
-                .children
-                .iter()
-                .find(|c| c.name == "Number")
-                .map_or(element.text.trim(), |n| n.text.trim());
-            Verb::Dial {
-                number: number.to_owned(),
-                timeout_secs: element.attr_u32("timeout"),
-            }
-        }
+        "Dial" => Verb::Dial(dial(element)?),
         "Redirect" => Verb::Redirect {
             url: element.text.trim().to_owned(),
             method_get: element
@@ -242,10 +261,89 @@ fn verb(element: &Element) -> Option<Verb> {
                 element = other,
                 "twilio sim: skipping unsupported twiml verb"
             );
-            return None;
+            return Ok(None);
         }
     };
-    Some(verb)
+    Ok(Some(verb))
+}
+
+fn invalid(message: impl Into<String>) -> TwimlParseError {
+    TwimlParseError::Invalid(message.into())
+}
+
+/// `method`: absent is POST; anything but GET or POST is refused.
+fn method_get(element: &Element) -> Result<bool, TwimlParseError> {
+    match element.attr("method") {
+        None => Ok(false),
+        Some(m) if m.eq_ignore_ascii_case("GET") => Ok(true),
+        Some(m) if m.eq_ignore_ascii_case("POST") => Ok(false),
+        Some(m) => Err(invalid(format!("<{}> method {m:?}", element.name))),
+    }
+}
+
+/// A dialable number: E.164, or the digits (7-15) with the punctuation Twilio tolerates
+/// in unformatted US numbers, e.g. `(415) 555-1212`.
+fn dialable(number: &str) -> bool {
+    let rest = number.strip_prefix('+').unwrap_or(number);
+    let digits = rest.chars().filter(char::is_ascii_digit).count();
+    rest.chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.'))
+        && (7..=15).contains(&digits)
+}
+
+/// `<Dial>+1555...</Dial>` or `<Dial><Number url="...">+1555...</Number></Dial>`, checked
+/// as Twilio checks it.
+fn dial(element: &Element) -> Result<DialSpec, TwimlParseError> {
+    let mut numbers: Vec<NumberSpec> = Vec::new();
+    for child in &element.children {
+        match child.name.as_str() {
+            "Number" => numbers.push(NumberSpec {
+                number: child.text.trim().to_owned(),
+                url: child.attr("url").map(str::to_owned),
+                method_get: method_get(child)?,
+            }),
+            // Conference, Queue, Sip, Client...: not simulated.
+            other => return Err(invalid(format!("<Dial><{other}> is not simulated"))),
+        }
+    }
+    if numbers.is_empty() {
+        numbers.push(NumberSpec {
+            number: element.text.trim().to_owned(),
+            url: None,
+            method_get: false,
+        });
+    }
+    if numbers.len() > MAX_DIAL_NUMBERS {
+        return Err(invalid(format!(
+            "<Dial> has more than {MAX_DIAL_NUMBERS} <Number>s"
+        )));
+    }
+    if let Some(bad) = numbers.iter().find(|n| !dialable(&n.number)) {
+        let digits = bad.number.chars().filter(char::is_ascii_digit).count();
+        return Err(invalid(format!(
+            "<Dial> number with {digits} digits is not dialable (13223)"
+        )));
+    }
+    let timeout_secs = match element.attr("timeout") {
+        None => DEFAULT_DIAL_TIMEOUT,
+        Some(t) => t
+            .trim()
+            .parse()
+            .ok()
+            .filter(|t| DIAL_TIMEOUTS.contains(t))
+            .ok_or_else(|| invalid(format!("<Dial timeout> {t:?}")))?,
+    };
+    let caller_id = element.attr("callerId").map(str::to_owned);
+    if caller_id.as_deref().is_some_and(|c| !dialable(c)) {
+        return Err(invalid("<Dial callerId> is not a phone number (13214)"));
+    }
+    Ok(DialSpec {
+        numbers,
+        timeout_secs,
+        action: element.attr("action").map(str::to_owned),
+        method_get: method_get(element)?,
+        caller_id,
+    })
 }
 
 #[cfg(test)]
@@ -286,10 +384,17 @@ mod tests {
                     action: None,
                 },
                 Verb::Pause { secs: 2 },
-                Verb::Dial {
-                    number: "+15550001111".into(),
-                    timeout_secs: Some(20)
-                },
+                Verb::Dial(DialSpec {
+                    numbers: vec![NumberSpec {
+                        number: "+15550001111".into(),
+                        url: None,
+                        method_get: false
+                    }],
+                    timeout_secs: 20,
+                    action: None,
+                    method_get: false,
+                    caller_id: None,
+                }),
                 Verb::Hangup,
             ]
         );
@@ -341,5 +446,53 @@ mod tests {
         assert_eq!(parse(""), Err(TwimlParseError::Empty));
         let huge = format!("<Response><Say>{}</Say></Response>", "a".repeat(70_000));
         assert_eq!(parse(&huge), Err(TwimlParseError::TooLarge));
+        for bad in [
+            "<Response><Dial></Dial></Response>",
+            "<Response><Dial>call me</Dial></Response>",
+            "<Response><Dial timeout=\"2\">+15550109999</Dial></Response>",
+            "<Response><Dial timeout=\"soon\">+15550109999</Dial></Response>",
+            "<Response><Dial method=\"PUT\" action=\"/a\">+15550109999</Dial></Response>",
+            "<Response><Dial><Number method=\"DELETE\" url=\"/w\">+15550109999</Number></Dial></Response>",
+            "<Response><Dial callerId=\"me\">+15550109999</Dial></Response>",
+            "<Response><Dial><Conference>room</Conference></Dial></Response>",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(TwimlParseError::Invalid(_))),
+                "{bad} must be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn dial_with_a_whisper_url_and_an_action() {
+        let xml = Response::new()
+            .dial(
+                Dial::number("+15550109999")
+                    .caller_id("+15005550006")
+                    .timeout_secs(15)
+                    .action("https://app.example/twilio/dial/1?target=0")
+                    .whisper_url("https://app.example/twilio/whisper/1?target=0"),
+            )
+            .to_xml();
+        let verbs = parse(&xml).unwrap();
+        let Verb::Dial(spec) = &verbs[0] else {
+            panic!("{verbs:?}")
+        };
+        assert_eq!(spec.timeout_secs, 15);
+        assert_eq!(spec.caller_id.as_deref(), Some("+15005550006"));
+        assert_eq!(
+            spec.action.as_deref(),
+            Some("https://app.example/twilio/dial/1?target=0")
+        );
+        assert_eq!(
+            spec.numbers,
+            vec![NumberSpec {
+                number: "+15550109999".into(),
+                url: Some("https://app.example/twilio/whisper/1?target=0".into()),
+                method_get: false,
+            }]
+        );
+        let bare = parse("<Response><Dial>(415) 555-1212</Dial></Response>").unwrap();
+        assert!(matches!(&bare[0], Verb::Dial(d) if d.timeout_secs == 30 && d.action.is_none()));
     }
 }

@@ -25,6 +25,8 @@ use super::twiml::{self, StreamSpec, TwimlParseError, Verb};
 use crate::personas::Pickup;
 use crate::voice::{self, FRAME_SAMPLES};
 
+mod dial;
+
 const FRAME: Duration = Duration::from_millis(20);
 /// Scripted times at speed 1, in ms.
 const HUMAN_AMD_MS: u64 = 1_800;
@@ -33,8 +35,6 @@ const AMD_SPEECH_END_MS: u64 = 1_200;
 const AMD_AFTER_BEEP_MS: u64 = 100;
 /// `<Play>` of a URL is not fetched: it plays this much silence per loop.
 const PLAY_MS: u64 = 1_000;
-/// `<Dial>` is not bridged to a second leg: the dialled party "talks" this long.
-const DIAL_MS: u64 = 5_000;
 
 #[derive(Debug, thiserror::Error)]
 enum FetchError {
@@ -60,8 +60,10 @@ enum Wait {
     Stream { action: Option<String> },
     /// `<Say>` audio playing out.
     Drain,
-    /// `<Pause>`, `<Play>`, `<Dial>` until this tick.
+    /// `<Pause>`, `<Play>` until this tick.
     Until(u64),
+    /// A `<Dial>`ed leg ringing or bridged.
+    Dial(Box<dial::DialLeg>),
 }
 
 struct AmdPlan {
@@ -272,6 +274,9 @@ impl LiveCall {
         if let Some(reason) = self.check_amd().await {
             return Some(reason);
         }
+        if matches!(self.wait, Wait::Dial(_)) {
+            return self.on_dial_tick().await;
+        }
         let verb_done = match self.wait {
             Wait::Drain => self.playback.is_empty(),
             Wait::Until(tick) => self.tick >= tick,
@@ -475,19 +480,22 @@ impl LiveCall {
             }
         }
         match result {
-            Ok((verbs, url)) => {
-                self.verbs = verbs;
-                self.next_verb = 0;
-                if url.is_some() {
-                    self.document_url = url;
-                }
-                self.advance().await
-            }
+            Ok((verbs, url)) => self.run_document(verbs, url).await,
             Err(error) => {
                 tracing::warn!(%error, twiml = describe(source), "twilio sim: application error");
                 Some(EndReason::ApplicationError)
             }
         }
+    }
+
+    /// Replaces the program with `verbs` (from `url`, when fetched) and runs it.
+    async fn run_document(&mut self, verbs: Vec<Verb>, url: Option<String>) -> Option<EndReason> {
+        self.verbs = verbs;
+        self.next_verb = 0;
+        if url.is_some() {
+            self.document_url = url;
+        }
+        self.advance().await
     }
 
     async fn fetch(
@@ -511,8 +519,18 @@ impl LiveCall {
                 call.twiml_requested.get_or_insert_with(Utc::now);
             });
         }
+        Ok((self.request_twiml(&hook, &params).await?, Some(url.clone())))
+    }
+
+    /// Requests TwiML from `hook` (signed) and parses it, refusing what Twilio refuses.
+    async fn request_twiml(
+        &self,
+        hook: &Webhook,
+        params: &[(String, String)],
+    ) -> Result<Vec<Verb>, FetchError> {
+        let shared = &self.ctx.shared;
         let http = (&shared.http, shared.config.network_delay);
-        let response = callbacks::request(http, &shared.config.auth_token, &hook, &params).await?;
+        let response = callbacks::request(http, &shared.config.auth_token, hook, params).await?;
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));
         }
@@ -529,8 +547,7 @@ impl LiveCall {
         if body.len() > twiml::MAX_DOCUMENT_BYTES {
             return Err(TwimlParseError::TooLarge.into());
         }
-        let text = String::from_utf8_lossy(&body);
-        Ok((twiml::parse(&text)?, Some(url.clone())))
+        Ok(twiml::parse(&String::from_utf8_lossy(&body))?)
     }
 
     fn resolve(&self, target: &str) -> Result<String, FetchError> {
@@ -596,14 +613,8 @@ impl LiveCall {
                     self.wait = Wait::Until(self.tick + self.ticks(u64::from(secs) * 1000));
                     return None;
                 }
-                Verb::Dial { number, .. } => {
-                    // Not the number itself: the suite's logs hold no phone number whole.
-                    let digits = number.chars().filter(char::is_ascii_digit).count();
-                    tracing::debug!(digits, "twilio sim: <Dial> simulated as a fixed-length leg");
-                    let mut store = self.ctx.shared.store.lock().expect("store lock");
-                    store.update(&self.ctx.facts.sid, |call| call.dialed.push(number.clone()));
-                    drop(store);
-                    self.wait = Wait::Until(self.tick + self.ticks(DIAL_MS));
+                Verb::Dial(spec) => {
+                    self.start_dial(spec);
                     return None;
                 }
                 Verb::Hangup | Verb::Reject => return Some(EndReason::TwimlHangUp),

@@ -25,6 +25,7 @@ pub use super::result_cases::*;
 pub use super::retention_cases::*;
 pub use super::sheet_write_cases::*;
 pub use super::test_call_cases::*;
+pub use super::transfer_cases::*;
 pub use super::user_cases::*;
 pub use super::variant_cases::*;
 pub use super::webhook_cases::*;

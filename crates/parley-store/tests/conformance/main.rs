@@ -21,6 +21,7 @@ mod result_cases;
 mod retention_cases;
 mod sheet_write_cases;
 mod test_call_cases;
+mod transfer_cases;
 mod user_cases;
 mod variant_cases;
 mod webhook_cases;
@@ -112,6 +113,7 @@ conformance!(
     webhook_outbox_fans_out_in_the_causing_transaction,
     webhook_deliveries_lease_retry_die_and_replay,
     finished_webhook_events_are_purged_after_retention,
+    transfers_are_kept_per_call_and_counted_per_campaign,
     past_calls_are_counted_like_live_ones,
     disabling_a_user_revokes_their_keys_and_sessions,
     a_new_password_ends_the_other_sessions,

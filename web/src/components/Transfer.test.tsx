@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { render, screen } from "@testing-library/react";
+import { CallTransferCard } from "./Transfer";
+
+describe("call transfer card", () => {
+  it("shows the targets tried, the outcome and the whisper", () => {
+    render(
+      <CallTransferCard
+        transfer={{
+          outcome: "connected",
+          target_index: 1,
+          targets: ["+15550100003", "+15550109901", "+15550109902"],
+          reason: "callee asked for a person",
+          whisper: "Call from Ada Lovelace",
+          attempts: [
+            { index: 0, number: "+15550100003", whisper_heard: false, dial_status: "no-answer" },
+            { index: 1, number: "+15550109901", whisper_heard: true, dial_status: "completed" },
+          ],
+        }}
+      />,
+    );
+    expect(screen.getByTestId("transfer-outcome")).toHaveTextContent("Connected (number 2)");
+    expect(screen.getByTestId("transfer-whisper")).toHaveTextContent("Call from Ada Lovelace");
+    const tried = screen.getByTestId("transfer-attempts").querySelectorAll("li");
+    expect([...tried].map((li) => li.textContent)).toEqual([
+      "+15550100003: No answer",
+      "+15550109901: Completed · heard the whisper",
+    ]);
+    expect(screen.getByText("Not rung: +15550109902")).toBeInTheDocument();
+  });
+
+  it("shows nothing for a call that was not transferred", () => {
+    const { container } = render(<CallTransferCard transfer={null} />);
+    expect(container).toBeEmptyDOMElement();
+  });
+});
