@@ -30,6 +30,12 @@ pub enum DirectoryError {
 pub enum AccountMismatch {
     #[error("agent {0:?} is not an agent of the ElevenLabs account")]
     UnknownAgent(String),
+    #[error("variant {name:?}'s agent {agent:?} is not an agent of the ElevenLabs account")]
+    UnknownVariantAgent {
+        index: usize,
+        name: String,
+        agent: String,
+    },
     #[error("caller ID {0} is neither a number of the Twilio account nor one of its verified caller IDs")]
     UnknownCallerId(String),
     #[error("caller ID {0} cannot place voice calls")]
@@ -38,11 +44,14 @@ pub enum AccountMismatch {
 
 impl AccountMismatch {
     /// The campaign setting at fault.
-    pub fn field(&self) -> &'static str {
+    pub fn field(&self) -> String {
         match self {
-            AccountMismatch::UnknownAgent(_) => "agent_id",
+            AccountMismatch::UnknownAgent(_) => "agent_id".into(),
+            AccountMismatch::UnknownVariantAgent { index, .. } => {
+                format!("variants[{index}].agent_id")
+            }
             AccountMismatch::UnknownCallerId(_) | AccountMismatch::NotVoiceCapable(_) => {
-                "caller_ids"
+                "caller_ids".into()
             }
         }
     }
@@ -134,14 +143,31 @@ impl Directory {
             .agent_id
             .clone()
             .or_else(|| telephony.default_agent_id.clone());
-        if let Some(agent) = agent {
+        // The campaign's agent, then each A/B variant's own.
+        let variant_agents = settings
+            .variants
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| Some((i, v, v.agent_id.clone()?)));
+        if agent.is_some() || settings.variants.iter().any(|v| v.agent_id.is_some()) {
             match self.agents(telephony).await {
                 Ok(agents) => {
-                    if !agents.iter().any(|a| a.agent_id == agent) {
+                    let listed = |id: &str| agents.iter().any(|a| a.agent_id == id);
+                    if let Some(agent) = agent.filter(|a| !listed(a)) {
                         return Err(AccountMismatch::UnknownAgent(agent));
                     }
+                    if let Some((index, v, agent)) = variant_agents
+                        .into_iter()
+                        .find(|(_, _, agent)| !listed(agent))
+                    {
+                        return Err(AccountMismatch::UnknownVariantAgent {
+                            index,
+                            name: v.name.clone(),
+                            agent,
+                        });
+                    }
                 }
-                Err(e) => tracing::warn!(error = %e, "agent not checked before start"),
+                Err(e) => tracing::warn!(error = %e, "agents not checked before start"),
             }
         }
         let callers: Vec<String> = if settings.caller_ids.is_empty() {

@@ -298,8 +298,9 @@ async fn transition(
     Ok(Json(campaign))
 }
 
-/// A campaign starts or resumes only with an agent and caller IDs its accounts have (422
-/// naming the setting otherwise); every call would fail at the service if it did.
+/// A campaign starts or resumes only with agents (its own and its A/B variants') and
+/// caller IDs its accounts have (422 naming the setting otherwise); every call would fail
+/// at the service if it did.
 async fn check_account(state: &AppState, id: i64) -> ApiResult<()> {
     let campaign = state
         .store
@@ -312,7 +313,7 @@ async fn check_account(state: &AppState, id: i64) -> ApiResult<()> {
         .directory
         .check_campaign(telephony, &campaign.settings)
         .await
-        .map_err(|m| ApiError::field(m.field(), m.to_string()))
+        .map_err(|m| ApiError::field(&m.field(), m.to_string()))
 }
 
 /// The state-change body is optional: an empty body or `null` means no reason. One that

@@ -67,6 +67,14 @@ async fn a_campaign_with_an_agent_or_caller_id_the_account_lacks_does_not_start(
             "caller_ids",
             "+15550100002",
         ),
+        (
+            json!({"variants": [
+                {"name": "a", "weight": 1, "agent_id": "sandbox-agent-b"},
+                {"name": "b", "weight": 1, "agent_id": "agent_not_in_account"},
+            ]}),
+            "variants[1].agent_id",
+            "+15550100004",
+        ),
     ];
     for (settings, field, phone) in cases {
         let id = draft_with(&app, settings, phone).await;

@@ -97,7 +97,7 @@ async fn a_campaign_with_two_variants_calls_with_each_and_analytics_split_by_the
         "first_message": "Hello from the campaign",
         "variants": [
             {"name": "control", "weight": 1, "first_message": "Hi {{customer_name}}, this is A"},
-            {"name": "challenger", "weight": 1, "agent_id": "agent_b",
+            {"name": "challenger", "weight": 1, "agent_id": "sandbox-agent-b",
              "first_message": "Hi {{customer_name}}, this is B"},
         ],
     }));
@@ -119,7 +119,7 @@ async fn a_campaign_with_two_variants_calls_with_each_and_analytics_split_by_the
         let sent = conversation(&app, call);
         let (letter, agent) = match variant {
             "control" => ("A", "sandbox-agent"),
-            "challenger" => ("B", "agent_b"),
+            "challenger" => ("B", "sandbox-agent-b"),
             other => panic!("unknown variant {other}"),
         };
         assert_eq!(

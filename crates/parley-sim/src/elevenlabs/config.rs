@@ -60,6 +60,11 @@ impl SimAgent {
     pub fn sandbox() -> Self {
         Self::new("sandbox-agent", "Sandbox agent")
     }
+
+    /// The sandbox account's second agent (`sandbox-agent-b`), for A/B variants.
+    pub fn sandbox_second() -> Self {
+        Self::new("sandbox-agent-b", "Sandbox agent B")
+    }
 }
 
 /// Where the agent's server tools live: `POST {base_url}/{name}` with
@@ -85,7 +90,7 @@ impl Default for ElevenLabsSimConfig {
             ping_interval: DEFAULT_PING_INTERVAL,
             metadata_delay: Duration::ZERO,
             server_tools: None,
-            agents: vec![SimAgent::sandbox()],
+            agents: vec![SimAgent::sandbox(), SimAgent::sandbox_second()],
             network_delay: NetworkDelay::default(),
         }
     }
