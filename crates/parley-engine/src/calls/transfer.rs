@@ -112,14 +112,15 @@ impl Engine {
     }
 
     /// The call a transfer webhook names, checked against its `CallSid` (never adopted:
-    /// a transfer only runs on a call that has one), and the call's transfer plan.
+    /// a transfer only runs on a call that has one), the call's transfer plan, and its
+    /// events (read once, for the plan and the rings so far).
     async fn transfer_call(
         &self,
         tx: &mut Tx,
         call_id: i64,
         call_sid: &str,
         index: usize,
-    ) -> Result<(Call, TransferPlan), CallbackError> {
+    ) -> Result<(Call, TransferPlan, Vec<CallEvent>), CallbackError> {
         let call = tx.get_call(call_id).await?;
         if call.twilio_call_sid.as_deref() != Some(call_sid) {
             return Err(CallbackError::WrongCall);
@@ -136,7 +137,7 @@ impl Engine {
                 "no transfer target {index}"
             )));
         }
-        Ok((call, plan))
+        Ok((call, plan, events))
     }
 
     /// The whisper request of target `index`: records that the person answered and
@@ -153,7 +154,7 @@ impl Engine {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| CallbackError::Malformed("missing ParentCallSid".into()))?;
         let mut tx = self.store.begin().await?;
-        let (call, plan) = self.transfer_call(&mut tx, call_id, parent, index).await?;
+        let (call, plan, _) = self.transfer_call(&mut tx, call_id, parent, index).await?;
         let data = json!({
             "target": index,
             "number": plan.targets[index],
@@ -185,10 +186,9 @@ impl Engine {
             DialAction::from_params(form).map_err(|e| CallbackError::Malformed(e.to_string()))?;
         let status = action.dial_call_status;
         let mut tx = self.store.begin().await?;
-        let (call, plan) = self
+        let (call, plan, events) = self
             .transfer_call(&mut tx, call_id, &action.call_sid, index)
             .await?;
-        let events = tx.call_events(call_id).await?;
         let all_failed = status == DialCallStatus::Failed
             && events
                 .iter()
@@ -264,7 +264,7 @@ impl Engine {
     }
 
     /// Settles the transfer: its outcome on the call, and `call.transferred`.
-    async fn finish_transfer(
+    pub(crate) async fn finish_transfer(
         &self,
         tx: &mut Tx,
         call: &Call,

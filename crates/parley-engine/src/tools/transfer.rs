@@ -49,7 +49,7 @@ impl Engine {
             .await;
         if let Err(e) = redirected {
             tracing::warn!(call_id, error = %e, "transfer redirect failed");
-            if let Err(e) = self.mark_transfer_failed(call_id).await {
+            if let Err(e) = self.mark_transfer_failed(&call).await {
                 tracing::warn!(call_id, error = %e, "failed transfer not recorded");
             }
             return Err("The transfer did not go through; offer a call back instead.".into());
@@ -134,10 +134,14 @@ impl Engine {
         tx.commit().await
     }
 
-    async fn mark_transfer_failed(&self, call_id: i64) -> Result<(), parley_store::StoreError> {
-        let mut tx = self.store.begin().await?;
-        tx.set_transfer(call_id, TransferOutcome::Failed, 0).await?;
-        tx.commit().await
+    /// The redirect was refused: the transfer settles as failed like any other (its
+    /// outcome and `call.transferred`, in one transaction).
+    async fn mark_transfer_failed(&self, call: &Call) -> Result<(), String> {
+        let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
+        self.finish_transfer(&mut tx, call, TransferOutcome::Failed, 0, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())
     }
 }
 
