@@ -337,7 +337,8 @@ impl Tx {
             .bind(&new.variant)
             .bind(new.is_test)
             .fetch_one(c)
-            .await)?;
+            .await)
+        .map_err(|e| StoreError::unique(e, "a test call to this number is in progress"))?;
         row.try_into()
     }
 }

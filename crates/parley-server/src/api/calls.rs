@@ -278,6 +278,10 @@ pub(crate) fn place_error(e: PlaceError) -> ApiError {
         PlaceError::NoCallerId => ApiError::field("from", e.to_string()),
         PlaceError::NoAgent => ApiError::field("agent_id", e.to_string()),
         PlaceError::NoNumber => ApiError::field("to", e.to_string()),
+        // The database's guard: one live test call per campaign and number.
+        PlaceError::Call(CallError::Store(StoreError::Conflict(m))) => {
+            ApiError::new(ErrorCode::Conflict, m)
+        }
         PlaceError::Call(inner) => ApiError::internal(inner),
     }
 }

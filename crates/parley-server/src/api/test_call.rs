@@ -112,7 +112,9 @@ pub async fn test_call(
             "this number is on a do-not-call list",
         ));
     }
-    // A second click while the phone rings is the same test, not another call.
+    // A second click while the phone rings is the same test, not another call: said here
+    // with the call's id; two requests that race are held by the database's guard
+    // (migration 0023), answered 409 all the same.
     let recent = CallFilter {
         campaign_id: Some(id),
         test: Some(true),

@@ -134,4 +134,5 @@ conformance!(
     a_contacts_history_pages_its_calls_with_callbacks_opt_outs_and_tool_actions,
     the_next_dial_reads_the_latest_conversation_results_and_callback_reason_with_the_contact,
     test_calls_stay_out_of_the_campaigns_counters_and_results,
+    a_second_live_test_call_to_the_same_number_is_refused,
 );

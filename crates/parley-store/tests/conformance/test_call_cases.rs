@@ -108,3 +108,30 @@ pub async fn test_calls_stay_out_of_the_campaigns_counters_and_results(store: St
     };
     assert_eq!(store.call_counts(&range).await.unwrap().dialed, 0);
 }
+
+/// One live test call per campaign and number, held by the database: a second while the
+/// first rings is a conflict (also when two requests race); once the first is over, or
+/// for another number or campaign, a test may be placed.
+pub async fn a_second_live_test_call_to_the_same_number_is_refused(store: Store) {
+    let (a, b) = (campaign(&store, "A").await, campaign(&store, "B").await);
+    let test = |campaign_id: i64, to: &str| NewCall {
+        campaign_id: Some(campaign_id),
+        attempt: 1,
+        to: to.into(),
+        from: "+15005550006".into(),
+        dynamic_variables: json!({}),
+        overrides: json!({}),
+        is_test: true,
+        ..Default::default()
+    };
+    let first = store.create_call(&test(a, "+15550100010")).await.unwrap();
+    let again = store.create_call(&test(a, "+15550100010")).await;
+    assert!(
+        matches!(again, Err(parley_store::StoreError::Conflict(_))),
+        "{again:?}"
+    );
+    store.create_call(&test(a, "+15550100011")).await.unwrap();
+    store.create_call(&test(b, "+15550100010")).await.unwrap();
+    completed(&store, first.id, 5).await;
+    store.create_call(&test(a, "+15550100010")).await.unwrap();
+}
