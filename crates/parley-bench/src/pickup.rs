@@ -53,9 +53,8 @@ pub struct PickupOptions {
     pub delays_ms: Vec<u64>,
     /// Twilio's one-way delay; `None`: the same as the agent's at each step.
     pub twilio_delay_ms: Option<u64>,
-    /// Parley only: open the agent connection when the TwiML is fetched (`false`: when
-    /// the stream starts, as before).
-    pub early_connect: bool,
+    /// Parley only: when its agent conversation starts.
+    pub agent_start: AgentStart,
     /// Another bridge's TwiML URL; `None` measures Parley.
     pub target: Option<String>,
     /// Where the simulators listen (fixed ports for a target to be pointed at).
@@ -63,10 +62,35 @@ pub struct PickupOptions {
     pub twilio_listen: SocketAddr,
 }
 
+/// When Parley starts the agent's conversation (for comparing the ways it can).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentStart {
+    /// The socket opened at the TwiML fetch; the initiation sent at the stream's signed
+    /// handshake (the default).
+    AtHandshake,
+    /// The socket opened at the TwiML fetch; the initiation sent on `start`
+    /// (`calls.agent_starts_at_handshake = false`).
+    OnStart,
+    /// The socket opened on `start` (`calls.agent_early_connect_secs = 0`).
+    ConnectOnStart,
+}
+
+impl AgentStart {
+    /// The `target` the results carry.
+    fn label(self) -> &'static str {
+        match self {
+            AgentStart::AtHandshake => "parley",
+            AgentStart::OnStart => "parley (initiation on start)",
+            AgentStart::ConnectOnStart => "parley (connect on start)",
+        }
+    }
+}
+
 /// The result at one delay.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PickupResult {
-    /// `parley`, `parley (connect on start)` or the target URL.
+    /// `parley`, `parley (initiation on start)`, `parley (connect on start)` or the
+    /// target URL.
     pub target: String,
     pub one_way_ms: u64,
     pub twilio_one_way_ms: u64,
@@ -192,8 +216,7 @@ async fn run_at(
     let agent_first_audio = Quantiles::of(agent_times).p50;
     let target = match &options.target {
         Some(url) => url.clone(),
-        None if options.early_connect => "parley".to_owned(),
-        None => "parley (connect on start)".to_owned(),
+        None => options.agent_start.label().to_owned(),
     };
     Ok(summarise(
         target,
@@ -256,11 +279,11 @@ async fn measure_parley(
     twilio: &RunningTwilioSim,
     agent: &RunningElevenLabsSim,
 ) -> Result<Vec<Heard>, BenchError> {
-    let early_secs = if options.early_connect {
-        parley_engine::settings::CallSettings::default().agent_early_connect_secs
-    } else {
-        0
+    let early_secs = match options.agent_start {
+        AgentStart::ConnectOnStart => 0,
+        _ => parley_engine::settings::CallSettings::default().agent_early_connect_secs,
     };
+    let at_handshake = options.agent_start == AgentStart::AtHandshake;
     let url = |base: &str| {
         url::Url::parse(&format!("{base}/")).map_err(|e| BenchError::Wrong(e.to_string()))
     };
@@ -275,6 +298,7 @@ async fn measure_parley(
         s.elevenlabs.agent_id = Some(AGENT_ID.to_owned());
         s.dialer.enabled = false;
         s.calls.agent_early_connect_secs = early_secs;
+        s.calls.agent_starts_at_handshake = at_handshake;
     })
     .await?;
     let measured = place_through_parley(&server, options.calls, twilio).await;

@@ -142,6 +142,12 @@ pub struct CallSettings {
     /// it ready; this long, at most, it waits for that stream before it is closed. 0
     /// connects only when the stream starts.
     pub agent_early_connect_secs: u32,
+    /// With early connect on, the stream URL names its call, and a stream whose handshake
+    /// carries a valid Twilio signature has the agent's initiation data sent at once: the
+    /// greeting comes back while Twilio's `start` is on its way. `false` sends it on
+    /// `start` over the socket waiting since the TwiML fetch (and keeps the stream URL
+    /// `/twilio/media`, for nodes of earlier versions during a rolling upgrade).
+    pub agent_starts_at_handshake: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -314,6 +320,7 @@ impl Default for CallSettings {
             record_retention_days: 0,
             blocked_dial_retention_days: 1461,
             agent_early_connect_secs: 15,
+            agent_starts_at_handshake: true,
         }
     }
 }

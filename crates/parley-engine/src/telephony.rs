@@ -163,6 +163,12 @@ impl Telephony {
         }
     }
 
+    /// The media-stream URL naming its call (`/twilio/media/{call_id}`), so the stream's
+    /// handshake says which call it is for before its `start` does.
+    pub fn call_media_url(&self, call_id: i64) -> String {
+        format!("{}/{call_id}", self.media_url())
+    }
+
     pub fn twilio_token(&self) -> &str {
         self.twilio_auth_token.expose_secret()
     }

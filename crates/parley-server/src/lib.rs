@@ -216,6 +216,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/twilio/media", get(webhooks::twilio::media))
         .route(
+            "/twilio/media/{call_id}",
+            get(webhooks::twilio::media_for_call),
+        )
+        .route(
             "/twilio/whisper/{call_id}",
             post(webhooks::twilio::transfer_whisper),
         )

@@ -13,7 +13,7 @@ use parley_bench::bridge::{self, BridgeOptions, BridgeResult};
 use parley_bench::dialer::{self, DialerOptions};
 use parley_bench::export::{self, ExportOptions, ExportResult};
 use parley_bench::import::{self, ImportOptions};
-use parley_bench::pickup::{self, PickupOptions};
+use parley_bench::pickup::{self, AgentStart, PickupOptions};
 use parley_bench::report::{Report, Row};
 use parley_bench::server::{BoxError, BoxFuture, Launched, Node};
 use parley_bench::Db;
@@ -113,14 +113,20 @@ fn print_bridge(result: &BridgeResult) {
 }
 
 async fn bench_pickup(args: BenchPickupArgs) -> anyhow::Result<()> {
-    let args_connect_on_start = args.connect_on_start;
+    let agent_start = if args.connect_on_start {
+        AgentStart::ConnectOnStart
+    } else if args.initiation_on_start {
+        AgentStart::OnStart
+    } else {
+        AgentStart::AtHandshake
+    };
     let any_port = || "127.0.0.1:0".parse().expect("a valid address");
     let options = PickupOptions {
         launch,
         calls: usize::try_from(args.calls).context("--calls")?,
         delays_ms: args.delays,
         twilio_delay_ms: args.twilio_delay,
-        early_connect: !args.connect_on_start,
+        agent_start,
         target: args.target,
         agent_listen: args.agent_listen.unwrap_or_else(any_port),
         twilio_listen: args.twilio_listen.unwrap_or_else(any_port),
@@ -146,8 +152,10 @@ async fn bench_pickup(args: BenchPickupArgs) -> anyhow::Result<()> {
             if let Some(twilio) = options.twilio_delay_ms {
                 child_args.extend(["--twilio-delay".to_owned(), twilio.to_string()]);
             }
-            if args_connect_on_start {
-                child_args.push("--connect-on-start".to_owned());
+            match agent_start {
+                AgentStart::AtHandshake => {}
+                AgentStart::OnStart => child_args.push("--initiation-on-start".to_owned()),
+                AgentStart::ConnectOnStart => child_args.push("--connect-on-start".to_owned()),
             }
             let exe =
                 std::env::current_exe().context("cannot find this program to run it again")?;

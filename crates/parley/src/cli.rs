@@ -321,6 +321,11 @@ pub struct BenchPickupArgs {
     /// fetched (calls.agent_early_connect_secs = 0): the behaviour before early connect.
     #[arg(long, conflicts_with = "target")]
     pub connect_on_start: bool,
+    /// Parley opens the agent's socket when the TwiML is fetched but starts the
+    /// conversation on `start`, not at the stream's handshake
+    /// (calls.agent_starts_at_handshake = false).
+    #[arg(long, conflicts_with_all = ["target", "connect_on_start"])]
+    pub initiation_on_start: bool,
     /// Measure this bridge's TwiML URL (http://HOST:PORT/PATH) instead of Parley; it must
     /// reach the simulated agent at --agent-listen.
     #[arg(long, value_name = "URL", requires = "agent_listen")]

@@ -19,7 +19,7 @@ use parley_twilio::media::{parse_inbound, write_clear, write_media, Inbound, Inb
 use std::time::Instant;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::Message as AgentMessage;
+use tokio_tungstenite::tungstenite::{Message as AgentMessage, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub(super) type AgentSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -126,13 +126,19 @@ impl Relay {
     }
 
     /// Relays until one side ends; returns why, and the agent socket if still open.
+    /// `said`: what the agent sent before the stream took its socket, taken first.
     pub(super) async fn run(
         &mut self,
         twilio: &mut impl MediaSocket,
-        mut agent: AgentSocket,
+        (mut agent, said): (AgentSocket, Vec<Utf8Bytes>),
         going_away: &mut oneshot::Receiver<()>,
     ) -> (Ending, Option<AgentSocket>) {
+        // What the agent said before the relay began goes first (see `early`).
+        let mut said = self.take_said(said, twilio, &mut agent).await;
         let ending = loop {
+            if let Some(ending) = said.take() {
+                break ending;
+            }
             // Biased: a fixed order saves a random draw per wake-up; at 50 frames a
             // second per side, neither socket can keep the other waiting.
             tokio::select! {
@@ -184,6 +190,21 @@ impl Relay {
             _ => Some(agent),
         };
         (ending, agent)
+    }
+
+    /// Handles what the agent said before the relay began, in order.
+    async fn take_said(
+        &mut self,
+        said: Vec<Utf8Bytes>,
+        twilio: &mut impl MediaSocket,
+        agent: &mut AgentSocket,
+    ) -> Option<Ending> {
+        for text in said {
+            if let Some(ending) = self.on_agent_message(text.as_str(), twilio, agent).await {
+                return Some(ending);
+            }
+        }
+        None
     }
 
     /// Handles one Twilio message; returns an ending when the stream is over.

@@ -1,5 +1,6 @@
 //! One bridged call: authenticate the Twilio stream, open the agent conversation, relay
 //! until either side ends, then end the other side and record why.
+use super::early::Initiation;
 use super::hold::Held;
 use super::quality::Quality;
 use super::relay::{AgentSocket, Ending, Relay};
@@ -18,7 +19,7 @@ use parley_twilio::media::{parse_inbound, Inbound, InboundMessage, StartInfo};
 use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message as AgentMessage;
+use tokio_tungstenite::tungstenite::{Message as AgentMessage, Utf8Bytes};
 use tracing::Instrument;
 
 /// Twilio sends `connected` then `start`; a stream that sends more before its `start`
@@ -79,15 +80,18 @@ impl Engine {
     /// Serves one Twilio media stream until the call ends, then announces that it ended.
     /// `unauthenticated` is the stream's place among those not yet authenticated: it is
     /// given up as soon as the `start` message has been checked.
+    /// `primed`: the call whose conversation this stream's signed handshake started (see
+    /// `early`), to be closed if the stream does not authenticate as that call.
     pub async fn run_media_stream(
         &self,
         twilio: impl MediaSocket,
         unauthenticated: OwnedSemaphorePermit,
+        primed: Option<i64>,
     ) {
         // Boxed, here and around the relay: a future awaited inline is laid out again in
         // every enclosing one (the server's upgrade task included), which doubled the memory
         // each call holds for its whole length.
-        if let Some(call_id) = Box::pin(self.bridge(twilio, unauthenticated)).await {
+        if let Some(call_id) = Box::pin(self.bridge(twilio, unauthenticated, primed)).await {
             self.publish(LiveEvent::StreamEnded { call_id });
         }
     }
@@ -98,6 +102,7 @@ impl Engine {
         &self,
         mut twilio: impl MediaSocket,
         unauthenticated: OwnedSemaphorePermit,
+        primed: Option<i64>,
     ) -> Option<i64> {
         let Some((_registration, mut going_away)) = self.bridges.register() else {
             close_twilio(&mut twilio, CloseFrame::SHUTTING_DOWN).await;
@@ -106,9 +111,17 @@ impl Engine {
         // Setup and teardown futures are boxed: held inline, the largest of them would
         // size this task for the whole call (memory per call is a target).
         let authenticated = Box::pin(self.authenticate_stream(&mut twilio, unauthenticated)).await;
+        let authenticated = match (authenticated, primed) {
+            (Ok(found), Some(named)) if found.1.id != named => Err(SetupError::Unauthenticated),
+            (authenticated, _) => authenticated,
+        };
         let (mut start, call, mut quality) = match authenticated {
             Ok(found) => found,
             Err(e) => {
+                if let Some(named) = primed {
+                    // The conversation its handshake started has no stream to hear it.
+                    self.bridges.early.release(named);
+                }
                 tracing::warn!(error = %e, "media stream refused");
                 match e.close_frame() {
                     Some(frame) => close_twilio(&mut twilio, frame).await,
@@ -166,13 +179,15 @@ impl Engine {
             }
         };
 
+        let (agent, said) = agent;
         let mut relay = Relay::new(
             self.clone(),
             &call,
             start.stream_sid.clone(),
             (held, quality),
         );
-        let (ending, agent) = Box::pin(relay.run(&mut twilio, agent, &mut going_away)).await;
+        let relayed = relay.run(&mut twilio, (agent, said), &mut going_away);
+        let (ending, agent) = Box::pin(relayed).await;
         tracing::info!(call_id, ending = ?ending, "media stream ended");
         // The agent side first: its close is answered (or sent) and the handshake seen
         // through, so neither side records an abnormal 1006.
@@ -265,24 +280,33 @@ impl Engine {
     }
 
     /// Opens the agent conversation, on the connection opened when the TwiML was fetched
-    /// if there is one (see `early`), else on a new one, and sends the initiation data.
-    async fn connect_agent(&self, call: &Call) -> Result<AgentSocket, AgentConnectError> {
-        let (mut agent, prepared) = match self.bridges.early.claim(call.id).await {
+    /// if there is one (see `early`), else on a new one, and sends the initiation data
+    /// unless the stream's handshake had it sent. Returns the socket with what the agent
+    /// has said on it already, for the relay to take first.
+    async fn connect_agent(
+        &self,
+        call: &Call,
+    ) -> Result<(AgentSocket, Vec<Utf8Bytes>), AgentConnectError> {
+        let (mut agent, initiation) = match self.bridges.early.claim(call.id).await {
             Some(ready) => (ready.socket, ready.initiation),
             None => {
                 let agent_id = self.agent_of(call).ok_or(AgentConnectError::NoAgent)?;
-                (self.open_agent_socket(&agent_id, None).await?, None)
+                let socket = self.open_agent_socket(&agent_id, None).await?;
+                (socket, Initiation::Unread)
             }
         };
-        let initiation = match prepared {
-            Some(json) => json,
-            None => ClientEvent::initiation(self.initiation_data(call.id).await?).to_json(),
+        let initiation = match initiation {
+            Initiation::Sent(said) => return Ok((agent, said)),
+            Initiation::Prepared(json) => json,
+            Initiation::Unread => {
+                ClientEvent::initiation(self.initiation_data(call.id).await?).to_json()
+            }
         };
         agent
             .send(AgentMessage::text(initiation))
             .await
             .map_err(AgentConnectError::Initiation)?;
-        Ok(agent)
+        Ok((agent, Vec::new()))
     }
 
     /// Opens an agent WebSocket with `signed_url`, or a fresh one when `None`.

@@ -246,7 +246,12 @@ impl Engine {
         self.store
             .set_stream_token(call_id, &crate::secrets::sha256_hex(&token))
             .await?;
-        let stream = Stream::new(self.telephony.media_url())
+        let url = if self.agent_starts_at_handshake() {
+            self.telephony.call_media_url(call_id)
+        } else {
+            self.telephony.media_url()
+        };
+        let stream = Stream::new(url)
             .parameter("call_id", call_id.to_string())
             .parameter("token", token);
         self.connect_agent_early(&call);

@@ -1,6 +1,6 @@
 //! Twilio's requests: the TwiML fetch, status / AMD / recording callbacks, and the media
 //! stream WebSocket.
-use crate::error::extract::Query;
+use crate::error::extract::{self, Query};
 use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
 use axum::body::Bytes;
@@ -113,22 +113,51 @@ pub async fn recording(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The media stream. The stream authenticates itself with the one-time token in its
-/// `start` message; a handshake signature, when Twilio sends one, must also be valid.
-/// Streams not yet authenticated are capped (`http.media_max_unauthenticated`): beyond
-/// it the handshake gets 503, while streams already bridging go on.
+/// The media stream, at `/twilio/media` (TwiML from before the URL named its call, or
+/// with `calls.agent_starts_at_handshake` off). See [`media_for_call`].
 pub async fn media(
     State(state): State<AppState>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    extract::WebSocketUpgrade(upgrade): extract::WebSocketUpgrade,
 ) -> Response {
-    if let Some(sig) = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()) {
-        let url = state.engine.telephony.media_url();
-        if !signature::validate_websocket(state.engine.telephony.twilio_token(), &url, sig) {
-            tracing::warn!("media stream with a bad handshake signature refused");
-            return ApiError::new(ErrorCode::Forbidden, "invalid Twilio signature").into_response();
+    upgrade_media(state, &headers, upgrade, None)
+}
+
+/// The media stream of one call (`/twilio/media/{call_id}`). The stream authenticates
+/// itself with the one-time token in its `start` message; a handshake signature, when
+/// Twilio sends one, must also be valid. A valid one, over this URL, proves the stream is
+/// Twilio's for this call before `start` says so: its agent conversation starts at once.
+/// Streams not yet authenticated are capped (`http.media_max_unauthenticated`): beyond
+/// it the handshake gets 503, while streams already bridging go on.
+pub async fn media_for_call(
+    State(state): State<AppState>,
+    extract::Path(call_id): extract::Path<i64>,
+    headers: HeaderMap,
+    extract::WebSocketUpgrade(upgrade): extract::WebSocketUpgrade,
+) -> Response {
+    upgrade_media(state, &headers, upgrade, Some(call_id))
+}
+
+fn upgrade_media(
+    state: AppState,
+    headers: &HeaderMap,
+    upgrade: WebSocketUpgrade,
+    named: Option<i64>,
+) -> Response {
+    let telephony = &state.engine.telephony;
+    let signed = match headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()) {
+        None => false,
+        Some(sig) => {
+            let url =
+                named.map_or_else(|| telephony.media_url(), |id| telephony.call_media_url(id));
+            if !signature::validate_websocket(telephony.twilio_token(), &url, sig) {
+                tracing::warn!("media stream with a bad handshake signature refused");
+                return ApiError::new(ErrorCode::Forbidden, "invalid Twilio signature")
+                    .into_response();
+            }
+            true
         }
-    }
+    };
     let Ok(unauthenticated) = state.media_unauthenticated.clone().try_acquire_owned() else {
         if state.media_refusals.ready() {
             tracing::warn!(
@@ -142,6 +171,9 @@ pub async fn media(
         )
         .into_response();
     };
+    // Before the handshake is answered: the greeting is on its way while Twilio sends
+    // `start`.
+    let primed = named.filter(|&id| signed && state.engine.on_signed_stream_handshake(id));
     let engine = state.engine.clone();
     upgrade
         .read_buffer_size(SOCKET_READ_BUFFER)
@@ -150,7 +182,9 @@ pub async fn media(
         .max_frame_size(MEDIA_MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
             let socket = super::media_socket::AxumMediaSocket(socket);
-            engine.run_media_stream(socket, unauthenticated).await
+            engine
+                .run_media_stream(socket, unauthenticated, primed)
+                .await
         })
 }
 

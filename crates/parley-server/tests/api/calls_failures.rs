@@ -346,14 +346,24 @@ async fn one_off_calls_check_their_input_and_the_do_not_call_list() {
 
 /// Fetches TwiML as Twilio would and returns the one-time stream token in it.
 pub async fn stream_token(app: &crate::harness::TestApp, call_id: i64) -> String {
+    let xml = twiml(app, call_id).await;
+    let marker = r#"name="token" value=""#;
+    let start = xml
+        .find(marker)
+        .unwrap_or_else(|| panic!("no token in {xml}"))
+        + marker.len();
+    xml[start..start + xml[start..].find('"').unwrap()].to_string()
+}
+
+/// Fetches a call's TwiML as Twilio would.
+pub async fn twiml(app: &crate::harness::TestApp, call_id: i64) -> String {
     let path = format!("/twilio/twiml/{call_id}");
     let params: Vec<(String, String)> = vec![(
         "CallSid".into(),
         "CA0123456789abcdef0123456789abcdea".into(),
     )];
     let sig = parley_twilio::signature::sign(TWILIO_AUTH_TOKEN, &app.url(&path), &params);
-    let xml = app
-        .http
+    app.http
         .post(app.url(&path))
         .header("x-twilio-signature", sig)
         .form(&params)
@@ -362,13 +372,7 @@ pub async fn stream_token(app: &crate::harness::TestApp, call_id: i64) -> String
         .unwrap()
         .text()
         .await
-        .unwrap();
-    let marker = r#"name="token" value=""#;
-    let start = xml
-        .find(marker)
-        .unwrap_or_else(|| panic!("no token in {xml}"))
-        + marker.len();
-    xml[start..start + xml[start..].find('"').unwrap()].to_string()
+        .unwrap()
 }
 
 /// Opens a media stream as Twilio does and sends `connected` and `start`.

@@ -4,23 +4,73 @@
 //! answering machine, nothing at all). Checked against what the agent simulator recorded
 //! of every socket opened to it.
 use crate::calls_e2e::{place, wait_for};
-use crate::calls_failures::{status_callback, stored_call, stream_token, twilio_post};
+use crate::calls_failures::{
+    open_stream, status_callback, stored_call, stream_token, twilio_post, twiml,
+};
 use crate::harness::{Db, TestApp};
+use futures::SinkExt;
 use parley_engine::events::LiveEvent;
 use parley_engine::telephony::sandbox_credentials::{TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN};
-use parley_sim::elevenlabs::UnstartedEnd;
+use parley_sim::elevenlabs::{SimConversation, UnstartedEnd};
 use serde_json::json;
 use std::time::Duration;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(30);
 
+type Stream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 async fn app_with(early_connect_secs: u32) -> TestApp {
+    app_starting_at_handshake(early_connect_secs, true).await
+}
+
+async fn app_starting_at_handshake(early_connect_secs: u32, at_handshake: bool) -> TestApp {
     TestApp::start_on(Db::Sqlite, |s| {
         s.sandbox.speed = 5.0;
         s.calls.post_call_wait_secs = 30;
         s.calls.agent_early_connect_secs = early_connect_secs;
+        s.calls.agent_starts_at_handshake = at_handshake;
     })
     .await
+}
+
+/// Opens the media stream of `call_id` at its own URL, signed as Twilio signs the
+/// handshake when `signed`, and sends nothing.
+async fn open_call_stream(app: &TestApp, call_id: i64, signed: bool) -> Stream {
+    let url = app.engine.telephony.call_media_url(call_id);
+    let mut request = url.as_str().into_client_request().unwrap();
+    if signed {
+        let signature = parley_twilio::signature::sign::<&str, &str>(TWILIO_AUTH_TOKEN, &url, &[]);
+        request
+            .headers_mut()
+            .insert("x-twilio-signature", signature.parse().unwrap());
+    }
+    let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    ws
+}
+
+/// Sends `connected` and `start`, with the call's id and one-time token, as Twilio does.
+async fn send_start(ws: &mut Stream, call_id: i64, token: &str) {
+    let connected = json!({"event": "connected", "protocol": "Call", "version": "1.0.0"});
+    let start = json!({"event": "start", "sequenceNumber": "1", "streamSid": "MZ0123456789abcdef0123456789abcdef",
+        "start": {"accountSid": TWILIO_ACCOUNT_SID, "streamSid": "MZ0123456789abcdef0123456789abcdef",
+                  "callSid": "CA0123456789abcdef0123456789abcdea", "tracks": ["inbound"],
+                  "customParameters": {"call_id": call_id.to_string(), "token": token},
+                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}});
+    for message in [connected, start] {
+        ws.send(Message::text(message.to_string())).await.unwrap();
+    }
+}
+
+/// The first conversation the agent simulator started.
+async fn first_conversation(app: &TestApp) -> SimConversation {
+    let agent = &app.sandbox().elevenlabs.sim;
+    agent
+        .wait_for(WAIT, |conversations| conversations.first().cloned())
+        .await
+        .expect("the agent's conversation started")
 }
 
 /// The one socket opened to the agent, once it has closed without starting a
@@ -75,6 +125,115 @@ async fn the_media_stream_takes_the_agent_socket_opened_when_the_twiml_was_fetch
     let early = &app.engine.bridges.early;
     assert_eq!(early.claimed(), 1, "the stream found its agent socket");
     assert_eq!(early.waiting(), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_signed_stream_handshake_starts_the_agent_before_twilio_says_start() {
+    let app = app_with(15).await;
+    bridged_call(&app).await;
+    let early = &app.engine.bridges.early;
+    assert_eq!(early.primed(), 1, "the handshake started the conversation");
+    assert_eq!(early.claimed(), 1);
+    // What the agent said before `start` reached the callee, and the call went on.
+    let calls = app.sandbox().twilio.sim.calls();
+    assert_eq!(calls.len(), 1);
+    assert!(calls[0].first_app_audio.is_some(), "{:?}", calls[0]);
+    assert!(calls[0].callee_lines_spoken > 0, "{:?}", calls[0]);
+    let conversation = first_conversation(&app).await;
+    assert!(
+        conversation.transcript.len() >= 2,
+        "the conversation went on past the greeting: {:?}",
+        conversation.transcript
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_starting_at_the_handshake_off_the_stream_url_names_no_call() {
+    let app = app_starting_at_handshake(15, false).await;
+    let call_id = stored_call(&app, "CA0123456789abcdef0123456789abcdea").await;
+    let xml = twiml(&app, call_id).await;
+    let url = format!("url=\"{}\"", app.engine.telephony.media_url());
+    assert!(xml.contains(&url), "{xml}");
+    let token = stream_token(&app, call_id).await;
+    let _ws = open_stream(&app, call_id, &token).await;
+    first_conversation(&app).await;
+    assert_eq!(app.engine.bridges.early.primed(), 0);
+    assert_eq!(
+        app.engine.bridges.early.claimed(),
+        1,
+        "it waited for `start`"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unsigned_stream_handshake_leaves_the_agent_to_start_with_the_stream() {
+    let app = app_with(15).await;
+    let call_id = stored_call(&app, "CA0123456789abcdef0123456789abcdea").await;
+    let token = stream_token(&app, call_id).await;
+    let mut ws = open_call_stream(&app, call_id, false).await;
+    send_start(&mut ws, call_id, &token).await;
+    first_conversation(&app).await;
+    let early = &app.engine.bridges.early;
+    assert_eq!(
+        early.primed(),
+        0,
+        "only Twilio's signature may start it early"
+    );
+    assert_eq!(early.claimed(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_conversation_started_at_the_handshake_ends_when_the_stream_never_starts() {
+    let app = app_with(15).await;
+    let call_id = stored_call(&app, "CA0123456789abcdef0123456789abcdea").await;
+    stream_token(&app, call_id).await;
+    let ws = open_call_stream(&app, call_id, true).await;
+    let started = first_conversation(&app).await;
+    assert_eq!(app.engine.bridges.early.primed(), 1);
+    drop(ws); // the stream goes before its `start`
+    let agent = &app.sandbox().elevenlabs.sim;
+    let ended = agent
+        .wait_for(WAIT, |conversations| {
+            let c = conversations.first()?;
+            (!c.socket_open).then(|| c.clone())
+        })
+        .await
+        .expect("the conversation's socket was closed");
+    assert_eq!(ended.conversation_id, started.conversation_id);
+    assert_eq!(ended.client_close_code, Some(1000), "{ended:?}");
+    assert_eq!(app.engine.bridges.early.waiting(), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_handshake_for_another_call_than_its_start_names_is_refused() {
+    let app = app_with(15).await;
+    let first = stored_call(&app, "CA0123456789abcdef0123456789abcdea").await;
+    stream_token(&app, first).await;
+    let other = stored_call(&app, "CA0123456789abcdef0123456789abce06").await;
+    let token = stream_token(&app, other).await;
+    let mut ws = open_call_stream(&app, first, true).await;
+    send_start(&mut ws, other, &token).await;
+    let close = loop {
+        match tokio::time::timeout(WAIT, futures::StreamExt::next(&mut ws)).await {
+            Ok(Some(Ok(Message::Close(frame)))) => break frame,
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no close frame: {other:?}"),
+        }
+    };
+    assert_eq!(close.map(|f| u16::from(f.code)), Some(1008));
+    // The conversation the handshake started is closed with it.
+    let agent = &app.sandbox().elevenlabs.sim;
+    let closed = agent
+        .wait_for(WAIT, |conversations| {
+            conversations.iter().all(|c| !c.socket_open).then_some(())
+        })
+        .await;
+    assert!(closed.is_some(), "{:?}", agent.conversations());
     app.stop().await;
 }
 
