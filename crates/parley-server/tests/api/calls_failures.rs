@@ -384,13 +384,7 @@ pub async fn open_stream(
     use futures::SinkExt;
     let url = app.url("/twilio/media").replacen("http", "ws", 1);
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let connected = json!({"event": "connected", "protocol": "Call", "version": "1.0.0"});
-    let start = json!({"event": "start", "sequenceNumber": "1", "streamSid": "MZ0123456789abcdef0123456789abcdef",
-        "start": {"accountSid": "AC00000000000000000000000000000000", "streamSid": "MZ0123456789abcdef0123456789abcdef",
-                  "callSid": "CA0123456789abcdef0123456789abcdea", "tracks": ["inbound"],
-                  "customParameters": {"call_id": call_id.to_string(), "token": token},
-                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}});
-    for msg in [connected, start] {
+    for msg in start_messages(call_id, token) {
         ws.send(tokio_tungstenite::tungstenite::Message::text(
             msg.to_string(),
         ))
@@ -398,6 +392,17 @@ pub async fn open_stream(
         .unwrap();
     }
     ws
+}
+
+/// `connected` and `start`, with the call's id and one-time token, as Twilio sends them.
+pub fn start_messages(call_id: i64, token: &str) -> [serde_json::Value; 2] {
+    let connected = json!({"event": "connected", "protocol": "Call", "version": "1.0.0"});
+    let start = json!({"event": "start", "sequenceNumber": "1", "streamSid": "MZ0123456789abcdef0123456789abcdef",
+        "start": {"accountSid": "AC00000000000000000000000000000000", "streamSid": "MZ0123456789abcdef0123456789abcdef",
+                  "callSid": "CA0123456789abcdef0123456789abcdea", "tracks": ["inbound"],
+                  "customParameters": {"call_id": call_id.to_string(), "token": token},
+                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}});
+    [connected, start]
 }
 
 #[tokio::test]

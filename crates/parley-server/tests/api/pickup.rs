@@ -5,7 +5,7 @@
 //! of every socket opened to it.
 use crate::calls_e2e::{place, wait_for};
 use crate::calls_failures::{
-    open_stream, status_callback, stored_call, stream_token, twilio_post, twiml,
+    open_stream, start_messages, status_callback, stored_call, stream_token, twilio_post, twiml,
 };
 use crate::harness::{Db, TestApp};
 use futures::SinkExt;
@@ -51,15 +51,9 @@ async fn open_call_stream(app: &TestApp, call_id: i64, signed: bool) -> Stream {
     ws
 }
 
-/// Sends `connected` and `start`, with the call's id and one-time token, as Twilio does.
+/// Sends `connected` and `start`, as Twilio does.
 async fn send_start(ws: &mut Stream, call_id: i64, token: &str) {
-    let connected = json!({"event": "connected", "protocol": "Call", "version": "1.0.0"});
-    let start = json!({"event": "start", "sequenceNumber": "1", "streamSid": "MZ0123456789abcdef0123456789abcdef",
-        "start": {"accountSid": TWILIO_ACCOUNT_SID, "streamSid": "MZ0123456789abcdef0123456789abcdef",
-                  "callSid": "CA0123456789abcdef0123456789abcdea", "tracks": ["inbound"],
-                  "customParameters": {"call_id": call_id.to_string(), "token": token},
-                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}});
-    for message in [connected, start] {
+    for message in start_messages(call_id, token) {
         ws.send(Message::text(message.to_string())).await.unwrap();
     }
 }
