@@ -167,6 +167,38 @@ crate::named_enum!(TransferOutcome {
     Failed => "failed",
 });
 
+impl TransferOutcome {
+    /// Whether the transfer is over: every outcome but `InProgress` is final.
+    pub fn is_settled(self) -> bool {
+        self != TransferOutcome::InProgress
+    }
+
+    /// Whether a call's transfer at `self` may become `next`. Only a transfer whose
+    /// targets ring moves on (to the next target, or to how it ended); a settled one
+    /// never changes, so a late, repeated or out-of-order Twilio request cannot rewrite
+    /// it. The store turns this into its update's `WHERE`.
+    pub fn may_become(self, next: TransferOutcome) -> bool {
+        use TransferOutcome::*;
+        // Spelled out, so that a new outcome needs a decision here to compile.
+        match (self, next) {
+            (InProgress, InProgress | Connected | NoAnswer | Failed) => true,
+            (Connected | NoAnswer | Failed, _) => false,
+        }
+    }
+
+    /// Whether a call never transferred may start its transfer at `self`: a transfer
+    /// starts by ringing, so it cannot be settled before it began.
+    pub fn may_start(self) -> bool {
+        self == TransferOutcome::InProgress
+    }
+}
+
+/// Whether a transfer standing at target `from` may move to target `to`: targets ring in
+/// order, so a ring the transfer has moved past cannot move it back or settle it.
+pub fn target_may_move(from: i64, to: i64) -> bool {
+    to >= from
+}
+
 /// One target rung during a transfer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TransferAttempt {
@@ -236,6 +268,22 @@ mod tests {
             ..TransferSettings::default()
         };
         assert_eq!(errors(&many), ["transfer.targets"]);
+    }
+
+    #[test]
+    fn a_settled_transfer_never_changes_and_a_ringing_one_only_moves_forward() {
+        use TransferOutcome::*;
+        assert!(InProgress.may_become(InProgress), "the next target rings");
+        for &settled in &[Connected, NoAnswer, Failed] {
+            assert!(InProgress.may_become(settled));
+            for &next in TransferOutcome::ALL {
+                assert!(!settled.may_become(next), "{settled} -> {next}");
+            }
+            assert!(!settled.may_start(), "{settled} before any ring");
+        }
+        assert!(InProgress.may_start());
+        assert!(target_may_move(0, 1) && target_may_move(1, 1));
+        assert!(!target_may_move(2, 1), "a ring moved past");
     }
 
     #[test]

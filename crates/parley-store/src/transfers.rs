@@ -3,10 +3,11 @@
 //! are call events.
 use crate::analytics::StatsRange;
 use crate::error::StoreError;
-use crate::tx::{execute, on_conn};
+use crate::tx::on_conn;
 use crate::{on_reader, Db, Result, Store, Tx};
 use parley_domain::time::now_millis;
 use parley_domain::transfer::TransferOutcome;
+use sqlx::QueryBuilder;
 
 /// Transfers of the calls created in a range.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -18,29 +19,55 @@ pub struct TransferCounts {
 }
 
 impl Tx {
-    /// Sets a call's transfer outcome and current target.
+    /// Moves a call's transfer to `outcome` at target `target` if the domain's rule allows
+    /// it ([`TransferOutcome::may_become`] and [`target_may_move`]; a call never
+    /// transferred may only start ringing). The rule is the update's `WHERE`, so a late,
+    /// repeated or out-of-order Twilio request, even one racing another on a second node,
+    /// cannot rewrite a settled transfer. Returns whether it moved; `NotFound` when there
+    /// is no such call.
+    ///
+    /// [`target_may_move`]: parley_domain::transfer::target_may_move
     pub async fn set_transfer(
         &mut self,
         call_id: i64,
         outcome: TransferOutcome,
         target: i64,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         self.point("set_transfer")?;
-        let changed = execute!(
-            self,
-            sqlx::query(
-                "UPDATE calls SET transfer_outcome = $2, transfer_target = $3, updated_at = $4 \
-                 WHERE id = $1"
-            )
-            .bind(call_id)
-            .bind(outcome.as_str())
-            .bind(target)
-            .bind(now_millis())
-        )?;
+        let from: Vec<&'static str> = TransferOutcome::ALL
+            .iter()
+            .filter(|o| o.may_become(outcome))
+            .map(|o| o.as_str())
+            .collect();
+        let changed = on_conn!(self, c => {
+            let mut qb = QueryBuilder::new("UPDATE calls SET transfer_outcome = ");
+            qb.push_bind(outcome.as_str())
+                .push(", transfer_target = ")
+                .push_bind(target)
+                .push(", updated_at = ")
+                .push_bind(now_millis())
+                .push(" WHERE id = ")
+                .push_bind(call_id)
+                .push(" AND (");
+            if outcome.may_start() {
+                qb.push("transfer_outcome IS NULL OR ");
+            }
+            // `target_may_move(from, to)`: `to >= from`.
+            qb.push("(COALESCE(transfer_target, 0) <= ")
+                .push_bind(target)
+                .push(" AND transfer_outcome IN (");
+            let mut sep = qb.separated(", ");
+            // Never empty: `InProgress` may become anything.
+            for o in &from {
+                sep.push_bind(*o);
+            }
+            sep.push_unseparated(")))");
+            qb.build().execute(c).await.map(|r| r.rows_affected())
+        })?;
         if changed == 0 {
-            return Err(StoreError::NotFound);
+            self.get_call(call_id).await?; // `NotFound` when there is no such call
         }
-        Ok(())
+        Ok(changed == 1)
     }
 }
 

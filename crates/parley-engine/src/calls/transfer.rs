@@ -224,6 +224,7 @@ impl Engine {
         after.publish(updated(&call));
         match next {
             Next::Ring(i) => {
+                // Refused only if another request settled it meanwhile; then it stands.
                 tx.set_transfer(call_id, TransferOutcome::InProgress, i as i64)
                     .await?;
             }
@@ -233,8 +234,17 @@ impl Engine {
             }
             Next::Fallback { outcome, .. } => {
                 let callback = self.fallback_callback(&mut tx, &call, &plan).await?;
-                self.finish_transfer(&mut tx, &call, outcome, index, callback)
-                    .await?;
+                let at = callback.map(|(at, _)| at);
+                // The callback is only this settlement's: none for a transfer settled
+                // meanwhile.
+                if self
+                    .finish_transfer(&mut tx, &call, outcome, index, at)
+                    .await?
+                {
+                    if let Some((at, minutes)) = callback {
+                        record_fallback_callback(&mut tx, &call, at, minutes).await?;
+                    }
+                }
             }
         }
         self.commit(tx, after).await?;
@@ -263,7 +273,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Settles the transfer: its outcome on the call, and `call.transferred`.
+    /// Settles the transfer: its outcome on the call, and `call.transferred`. A transfer
+    /// settled before (by a request that raced this one) stays as it is, and nothing is
+    /// sent again; returns whether this settled it.
     pub(crate) async fn finish_transfer(
         &self,
         tx: &mut Tx,
@@ -271,8 +283,11 @@ impl Engine {
         outcome: TransferOutcome,
         index: usize,
         callback_at: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<(), CallbackError> {
-        tx.set_transfer(call.id, outcome, index as i64).await?;
+    ) -> Result<bool, CallbackError> {
+        if !tx.set_transfer(call.id, outcome, index as i64).await? {
+            tracing::debug!(call_id = call.id, "transfer settled before");
+            return Ok(false);
+        }
         let mut data = tx.call_data(call.id).await?;
         data["transfer"] = json!({
             "outcome": outcome.as_str(),
@@ -281,17 +296,17 @@ impl Engine {
         });
         tx.outbox(EventType::CallTransferred, data).await?;
         metrics::counter!("parley_transfers_total", "outcome" => outcome.as_str()).increment(1);
-        Ok(())
+        Ok(true)
     }
 
-    /// The fallback's callback for a campaign contact: the campaign's delay from now,
-    /// moved into its calling hours, recorded as the callback the settlement reads.
+    /// The fallback's callback for a campaign contact: the campaign's delay from now
+    /// (returned with it), moved into its calling hours.
     async fn fallback_callback(
         &self,
         tx: &mut Tx,
         call: &Call,
         plan: &TransferPlan,
-    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, CallbackError> {
+    ) -> Result<Option<(chrono::DateTime<chrono::Utc>, u32)>, CallbackError> {
         let (Some(minutes), Some(campaign_id)) =
             (plan.fallback.schedule_callback_in_minutes, call.campaign_id)
         else {
@@ -304,20 +319,30 @@ impl Engine {
         else {
             return Ok(None);
         };
-        tx.add_call_event(
-            call.id,
-            CALLBACK_EVENT,
-            Some("callback:transfer"),
-            &json!({
-                "requested": format!("in {minutes} minutes"),
-                "reason": "no one answered the transfer",
-                "at_ms": at.timestamp_millis(),
-                "at": at.to_rfc3339(),
-            }),
-        )
-        .await?;
-        Ok(Some(at))
+        Ok(Some((at, minutes)))
     }
+}
+
+/// Records the fallback's callback as the callback the call's settlement reads.
+async fn record_fallback_callback(
+    tx: &mut Tx,
+    call: &Call,
+    at: chrono::DateTime<chrono::Utc>,
+    minutes: u32,
+) -> Result<(), CallbackError> {
+    tx.add_call_event(
+        call.id,
+        CALLBACK_EVENT,
+        Some("callback:transfer"),
+        &json!({
+            "requested": format!("in {minutes} minutes"),
+            "reason": "no one answered the transfer",
+            "at_ms": at.timestamp_millis(),
+            "at": at.to_rfc3339(),
+        }),
+    )
+    .await?;
+    Ok(())
 }
 
 /// A call's transfer as its page shows it, from its state and its events; `None` when

@@ -4,10 +4,12 @@ use parley_domain::time::now_millis;
 use parley_domain::transfer::TransferOutcome;
 use parley_store::{StatsRange, Store, StoreError, TransferCounts};
 
-async fn set(store: &Store, call: i64, outcome: TransferOutcome, target: i64) {
+/// Moves `call`'s transfer; returns whether the store let it.
+async fn set(store: &Store, call: i64, outcome: TransferOutcome, target: i64) -> bool {
     let mut tx = store.begin().await.unwrap();
-    tx.set_transfer(call, outcome, target).await.unwrap();
+    let moved = tx.set_transfer(call, outcome, target).await.unwrap();
     tx.commit().await.unwrap();
+    moved
 }
 
 pub async fn transfers_are_kept_per_call_and_counted_per_campaign(store: Store) {
@@ -19,15 +21,17 @@ pub async fn transfers_are_kept_per_call_and_counted_per_campaign(store: Store) 
     let untouched = new_call(&store, Some(a)).await;
 
     assert_eq!(store.call_transfer_state(untouched).await.unwrap(), None);
-    set(&store, connected, TransferOutcome::InProgress, 0).await;
-    set(&store, connected, TransferOutcome::InProgress, 1).await;
-    set(&store, connected, TransferOutcome::Connected, 1).await;
+    assert!(set(&store, connected, TransferOutcome::InProgress, 0).await);
+    assert!(set(&store, connected, TransferOutcome::InProgress, 1).await);
+    assert!(set(&store, connected, TransferOutcome::Connected, 1).await);
     assert_eq!(
         store.call_transfer_state(connected).await.unwrap(),
         Some((TransferOutcome::Connected, 1))
     );
-    set(&store, unanswered, TransferOutcome::NoAnswer, 2).await;
-    set(&store, elsewhere, TransferOutcome::Connected, 0).await;
+    assert!(set(&store, unanswered, TransferOutcome::InProgress, 2).await);
+    assert!(set(&store, unanswered, TransferOutcome::NoAnswer, 2).await);
+    assert!(set(&store, elsewhere, TransferOutcome::InProgress, 0).await);
+    assert!(set(&store, elsewhere, TransferOutcome::Connected, 0).await);
 
     // A transfer for a call that does not exist changes nothing and says so.
     let mut tx = store.begin().await.unwrap();
@@ -67,4 +71,39 @@ pub async fn transfers_are_kept_per_call_and_counted_per_campaign(store: Store) 
         campaign_id: None,
     };
     assert_eq!(store.transfer_counts(&before).await.unwrap(), counts(0, 0));
+}
+
+/// The domain's rule as the update's guard: a settled transfer never changes, a ringing
+/// one only moves forward, and a transfer starts by ringing.
+pub async fn a_settled_transfer_is_never_rewritten_by_a_late_request(store: Store) {
+    use TransferOutcome::*;
+    let a = campaign(&store, "A").await;
+    let call = new_call(&store, Some(a)).await;
+    let state = || async { store.call_transfer_state(call).await.unwrap() };
+
+    assert!(
+        !set(&store, call, Connected, 0).await,
+        "settled before it rang"
+    );
+    assert_eq!(state().await, None);
+    assert!(set(&store, call, InProgress, 0).await);
+    assert!(
+        set(&store, call, InProgress, 1).await,
+        "the next target rings"
+    );
+    assert!(!set(&store, call, InProgress, 0).await, "a ring moved past");
+    assert!(
+        !set(&store, call, NoAnswer, 0).await,
+        "settled by a ring moved past"
+    );
+    assert_eq!(state().await, Some((InProgress, 1)));
+    assert!(set(&store, call, NoAnswer, 1).await);
+    // Late, repeated or out of order: nothing moves a settled transfer.
+    for (outcome, target) in [(Connected, 1), (Failed, 2), (InProgress, 2), (NoAnswer, 1)] {
+        assert!(
+            !set(&store, call, outcome, target).await,
+            "{outcome} at {target}"
+        );
+    }
+    assert_eq!(state().await, Some((NoAnswer, 1)));
 }
