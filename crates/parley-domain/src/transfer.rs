@@ -186,12 +186,26 @@ impl TransferOutcome {
         }
     }
 
+    /// What the call's termination reason says once its transfer settled so (the agent's
+    /// part ended with [`TRANSFERRED_REASON`] when it began).
+    pub fn termination_reason(self) -> &'static str {
+        match self {
+            TransferOutcome::InProgress | TransferOutcome::Connected => TRANSFERRED_REASON,
+            TransferOutcome::NoAnswer => "transferred to a person; no one answered",
+            TransferOutcome::Failed => "the transfer to a person failed",
+        }
+    }
+
     /// Whether a call never transferred may start its transfer at `self`: a transfer
     /// starts by ringing, so it cannot be settled before it began.
     pub fn may_start(self) -> bool {
         self == TransferOutcome::InProgress
     }
 }
+
+/// The termination reason the agent's transfer gives a call: its conversation ends
+/// when the transfer starts.
+pub const TRANSFERRED_REASON: &str = "transferred to a person";
 
 /// Whether a transfer standing at target `from` may move to target `to`: targets ring in
 /// order, so a ring the transfer has moved past cannot move it back or settle it.

@@ -3,10 +3,11 @@
 //! are call events.
 use crate::analytics::StatsRange;
 use crate::error::StoreError;
-use crate::tx::on_conn;
+use crate::tx::{execute, on_conn};
 use crate::{on_reader, Db, Result, Store, Tx};
+use parley_domain::call::{CallStatus, TerminationSource};
 use parley_domain::time::now_millis;
-use parley_domain::transfer::TransferOutcome;
+use parley_domain::transfer::{TransferOutcome, TRANSFERRED_REASON};
 use sqlx::QueryBuilder;
 
 /// Transfers of the calls created in a range.
@@ -67,6 +68,50 @@ impl Tx {
         if changed == 0 {
             self.get_call(call_id).await?; // `NotFound` when there is no such call
         }
+        Ok(changed == 1)
+    }
+
+    /// Says in a call's termination how its transfer ended, while the agent's
+    /// [`TRANSFERRED_REASON`] stands as what ended it (nothing else claimed the ending
+    /// first). With `agent_goes_on` (the transfer never left the agent's conversation, as
+    /// when Twilio refused the redirect) a call still up drops that claim instead, so
+    /// whatever ends it later records its own cause; one that ended meanwhile says
+    /// `reason`. Returns whether the termination changed.
+    pub async fn restate_transfer_termination(
+        &mut self,
+        call_id: i64,
+        reason: &str,
+        agent_goes_on: bool,
+    ) -> Result<bool> {
+        self.point("restate_transfer_termination")?;
+        let set = if agent_goes_on {
+            // Static names from the domain, not input.
+            let ended = CallStatus::ALL
+                .iter()
+                .filter(|s| s.is_final())
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "termination_source = CASE WHEN status IN ({ended}) THEN termination_source END, \
+                 error_message = CASE WHEN status IN ({ended}) THEN $3 END"
+            )
+        } else {
+            "error_message = $3".to_string()
+        };
+        let sql = format!(
+            "UPDATE calls SET {set}, updated_at = $4 WHERE id = $1 \
+             AND termination_source = $5 AND error_message = $2"
+        );
+        let changed = execute!(
+            self,
+            sqlx::query(&sql)
+                .bind(call_id)
+                .bind(TRANSFERRED_REASON)
+                .bind(reason)
+                .bind(now_millis())
+                .bind(TerminationSource::Agent.as_str())
+        )?;
         Ok(changed == 1)
     }
 }

@@ -12,7 +12,9 @@ use crate::events::LiveEvent;
 use crate::Engine;
 use parley_domain::call::{Call, CallEvent};
 use parley_domain::callback::schedule_callback;
-use parley_domain::transfer::{CallTransfer, TransferAttempt, TransferFallback, TransferOutcome};
+use parley_domain::transfer::{
+    CallTransfer, TransferAttempt, TransferFallback, TransferOutcome, TRANSFERRED_REASON,
+};
 use parley_domain::webhook::EventType;
 use parley_domain::window::CallingRules;
 use parley_store::Tx;
@@ -229,8 +231,15 @@ impl Engine {
                     .await?;
             }
             Next::Connected => {
-                self.finish_transfer(&mut tx, &call, TransferOutcome::Connected, index, None)
-                    .await?;
+                self.finish_transfer(
+                    &mut tx,
+                    &call,
+                    TransferOutcome::Connected,
+                    index,
+                    None,
+                    false,
+                )
+                .await?;
             }
             Next::Fallback { outcome, .. } => {
                 let callback = self.fallback_callback(&mut tx, &call, &plan).await?;
@@ -238,7 +247,7 @@ impl Engine {
                 // The callback is only this settlement's: none for a transfer settled
                 // meanwhile.
                 if self
-                    .finish_transfer(&mut tx, &call, outcome, index, at)
+                    .finish_transfer(&mut tx, &call, outcome, index, at, false)
                     .await?
                 {
                     if let Some((at, minutes)) = callback {
@@ -267,15 +276,19 @@ impl Engine {
     ) -> Result<(), CallbackError> {
         if let Some((TransferOutcome::InProgress, target)) = tx.call_transfer_state(call.id).await?
         {
-            self.finish_transfer(tx, call, TransferOutcome::NoAnswer, target as usize, None)
+            let target = target as usize;
+            self.finish_transfer(tx, call, TransferOutcome::NoAnswer, target, None, false)
                 .await?;
         }
         Ok(())
     }
 
-    /// Settles the transfer: its outcome on the call, and `call.transferred`. A transfer
-    /// settled before (by a request that raced this one) stays as it is, and nothing is
-    /// sent again; returns whether this settled it.
+    /// Settles the transfer: its outcome on the call, what the call's termination says
+    /// of it, and `call.transferred`. `agent_goes_on`: the transfer never left the
+    /// agent's conversation (Twilio refused the redirect), so the agent's claim to have
+    /// ended the call is withdrawn. A transfer settled before (by a request that raced
+    /// this one) stays as it is, and nothing is sent again; returns whether this settled
+    /// it.
     pub(crate) async fn finish_transfer(
         &self,
         tx: &mut Tx,
@@ -283,10 +296,16 @@ impl Engine {
         outcome: TransferOutcome,
         index: usize,
         callback_at: Option<chrono::DateTime<chrono::Utc>>,
+        agent_goes_on: bool,
     ) -> Result<bool, CallbackError> {
         if !tx.set_transfer(call.id, outcome, index as i64).await? {
             tracing::debug!(call_id = call.id, "transfer settled before");
             return Ok(false);
+        }
+        let reason = outcome.termination_reason();
+        if agent_goes_on || reason != TRANSFERRED_REASON {
+            tx.restate_transfer_termination(call.id, reason, agent_goes_on)
+                .await?;
         }
         let mut data = tx.call_data(call.id).await?;
         data["transfer"] = json!({

@@ -11,7 +11,9 @@ use crate::Engine;
 use futures::future::BoxFuture;
 use parley_domain::call::{Call, TerminationSource};
 use parley_domain::contact::Contact;
-use parley_domain::transfer::{render, TransferOutcome, TransferSettings, DEFAULT_WHISPER};
+use parley_domain::transfer::{
+    render, TransferOutcome, TransferSettings, DEFAULT_WHISPER, TRANSFERRED_REASON,
+};
 use parley_domain::MaskedPhone;
 use parley_twilio::rest::{CallInstructions, CallUpdate};
 use serde_json::{json, Value};
@@ -132,12 +134,8 @@ impl Engine {
         {
             return Ok(false);
         }
-        tx.set_termination(
-            call_id,
-            TerminationSource::Agent,
-            Some("transferred to a person"),
-        )
-        .await?;
+        tx.set_termination(call_id, TerminationSource::Agent, Some(TRANSFERRED_REASON))
+            .await?;
         let mut data = serde_json::to_value(plan).unwrap_or_default();
         data["to"] = json!(plan.targets[0]);
         tx.add_call_event(call_id, TRANSFER_EVENT, Some(TRANSFER_EVENT), &data)
@@ -147,10 +145,11 @@ impl Engine {
     }
 
     /// The redirect was refused: the transfer settles as failed like any other (its
-    /// outcome and `call.transferred`, in one transaction).
+    /// outcome and `call.transferred`, in one transaction), and as the agent's
+    /// conversation goes on, the call is no longer marked as ended by the transfer.
     async fn mark_transfer_failed(&self, call: &Call) -> Result<(), String> {
         let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
-        self.finish_transfer(&mut tx, call, TransferOutcome::Failed, 0, None)
+        self.finish_transfer(&mut tx, call, TransferOutcome::Failed, 0, None, true)
             .await
             .map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())
