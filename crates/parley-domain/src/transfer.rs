@@ -154,8 +154,12 @@ pub enum TransferOutcome {
     InProgress,
     /// A target answered, heard the whisper and was connected.
     Connected,
-    /// No target answered (no answer, busy, or the callee left while it rang).
+    /// No target answered (they rang out, or some were busy, or the callee left while
+    /// one rang).
     NoAnswer,
+    /// Every target rung was busy (Twilio's `DialCallStatus` `busy`): the people are on
+    /// other calls, rather than away.
+    Busy,
     /// Every target failed to ring (carrier failure), or the transfer could not start.
     Failed,
 }
@@ -164,6 +168,7 @@ crate::named_enum!(TransferOutcome {
     InProgress => "in_progress",
     Connected => "connected",
     NoAnswer => "no_answer",
+    Busy => "busy",
     Failed => "failed",
 });
 
@@ -181,8 +186,8 @@ impl TransferOutcome {
         use TransferOutcome::*;
         // Spelled out, so that a new outcome needs a decision here to compile.
         match (self, next) {
-            (InProgress, InProgress | Connected | NoAnswer | Failed) => true,
-            (Connected | NoAnswer | Failed, _) => false,
+            (InProgress, InProgress | Connected | NoAnswer | Busy | Failed) => true,
+            (Connected | NoAnswer | Busy | Failed, _) => false,
         }
     }
 
@@ -192,6 +197,7 @@ impl TransferOutcome {
         match self {
             TransferOutcome::InProgress | TransferOutcome::Connected => TRANSFERRED_REASON,
             TransferOutcome::NoAnswer => "transferred to a person; no one answered",
+            TransferOutcome::Busy => "transferred to a person; every line was busy",
             TransferOutcome::Failed => "the transfer to a person failed",
         }
     }
@@ -288,7 +294,7 @@ mod tests {
     fn a_settled_transfer_never_changes_and_a_ringing_one_only_moves_forward() {
         use TransferOutcome::*;
         assert!(InProgress.may_become(InProgress), "the next target rings");
-        for &settled in &[Connected, NoAnswer, Failed] {
+        for &settled in &[Connected, NoAnswer, Busy, Failed] {
             assert!(InProgress.may_become(settled));
             for &next in TransferOutcome::ALL {
                 assert!(!settled.may_become(next), "{settled} -> {next}");

@@ -1,6 +1,8 @@
 //! A call's warm transfer (migration 0022): its outcome and the target it stands at,
 //! and the transfer counts analytics shows. The targets, whisper and rings themselves
-//! are call events.
+//! are call events. `transfer_outcome` is plain text without a CHECK, the domain's
+//! [`TransferOutcome`] names being the only values written, so an outcome added there
+//! (`busy`) needs no migration.
 use crate::analytics::StatsRange;
 use crate::error::StoreError;
 use crate::tx::{execute, on_conn};

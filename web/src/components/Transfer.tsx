@@ -7,6 +7,7 @@ const OUTCOMES: Record<CallTransfer["outcome"], string> = {
   in_progress: "Ringing",
   connected: "Connected",
   no_answer: "No one answered",
+  busy: "Every line busy",
   failed: "Failed",
 };
 

@@ -56,7 +56,10 @@ enum Next {
     },
 }
 
-fn next_step(plan: &TransferPlan, index: usize, status: DialCallStatus, all_failed: bool) -> Next {
+/// What follows target `index`'s ring ending with `status`; `all_alike`: every ring
+/// before it ended with the same status (a transfer whose every target was busy, or
+/// failed, says so; a mix is not answered).
+fn next_step(plan: &TransferPlan, index: usize, status: DialCallStatus, all_alike: bool) -> Next {
     match status {
         s if s.connected() => Next::Connected,
         DialCallStatus::Canceled => Next::Fallback {
@@ -65,10 +68,10 @@ fn next_step(plan: &TransferPlan, index: usize, status: DialCallStatus, all_fail
         },
         _ if index + 1 < plan.targets.len() => Next::Ring(index + 1),
         _ => Next::Fallback {
-            outcome: if all_failed {
-                TransferOutcome::Failed
-            } else {
-                TransferOutcome::NoAnswer
+            outcome: match status {
+                DialCallStatus::Failed if all_alike => TransferOutcome::Failed,
+                DialCallStatus::Busy if all_alike => TransferOutcome::Busy,
+                _ => TransferOutcome::NoAnswer,
             },
             callee_left: false,
         },
@@ -191,12 +194,11 @@ impl Engine {
         let (call, plan, events) = self
             .transfer_call(&mut tx, call_id, &action.call_sid, index)
             .await?;
-        let all_failed = status == DialCallStatus::Failed
-            && events
-                .iter()
-                .filter(|e| e.kind == DIAL_EVENT)
-                .all(|e| e.data["status"] == DialCallStatus::Failed.as_str());
-        let next = next_step(&plan, index, status, all_failed);
+        let all_alike = events
+            .iter()
+            .filter(|e| e.kind == DIAL_EVENT)
+            .all(|e| e.data["status"] == status.as_str());
+        let next = next_step(&plan, index, status, all_alike);
         let twiml = match next {
             Next::Ring(i) => self.transfer_dial_twiml(&call, &plan, i),
             Next::Connected => hangup(),
@@ -457,40 +459,35 @@ mod tests {
 
     #[test]
     fn each_ring_end_leads_to_the_next_target_or_the_fallback() {
+        use DialCallStatus as D;
+        use TransferOutcome as O;
         let two = plan(2, Some("Sorry"));
-        assert_eq!(
-            next_step(&two, 0, DialCallStatus::NoAnswer, false),
-            Next::Ring(1)
-        );
-        assert_eq!(
-            next_step(&two, 0, DialCallStatus::Busy, false),
-            Next::Ring(1)
-        );
-        assert_eq!(
-            next_step(&two, 0, DialCallStatus::Completed, false),
-            Next::Connected
-        );
-        assert_eq!(
-            next_step(&two, 1, DialCallStatus::NoAnswer, false),
-            Next::Fallback {
-                outcome: TransferOutcome::NoAnswer,
-                callee_left: false
-            }
-        );
-        assert_eq!(
-            next_step(&two, 1, DialCallStatus::Failed, true),
-            Next::Fallback {
-                outcome: TransferOutcome::Failed,
-                callee_left: false
-            }
-        );
-        assert_eq!(
-            next_step(&two, 0, DialCallStatus::Canceled, false),
-            Next::Fallback {
-                outcome: TransferOutcome::NoAnswer,
-                callee_left: true
-            }
-        );
+        let fallback = |outcome| Next::Fallback {
+            outcome,
+            callee_left: false,
+        };
+        let left = Next::Fallback {
+            outcome: O::NoAnswer,
+            callee_left: true,
+        };
+        // (target, how its ring ended, every ring before ended alike, what follows)
+        for (index, status, all_alike, next) in [
+            (0, D::NoAnswer, false, Next::Ring(1)),
+            (0, D::Busy, false, Next::Ring(1)),
+            (0, D::Completed, false, Next::Connected),
+            (1, D::NoAnswer, false, fallback(O::NoAnswer)),
+            (1, D::Failed, true, fallback(O::Failed)),
+            (1, D::Busy, true, fallback(O::Busy)),
+            // One rang out, the other was busy.
+            (1, D::Busy, false, fallback(O::NoAnswer)),
+            (0, D::Canceled, false, left),
+        ] {
+            assert_eq!(
+                next_step(&two, index, status, all_alike),
+                next,
+                "{status:?} at {index}"
+            );
+        }
     }
 
     #[test]

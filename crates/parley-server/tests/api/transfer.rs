@@ -199,6 +199,19 @@ async fn when_no_one_answers_the_callee_hears_the_fallback_and_gets_a_callback()
 }
 
 #[tokio::test]
+async fn a_transfer_whose_every_number_is_busy_says_so() {
+    let app = sandbox().await;
+    let call = transferred_call(&app, json!({"targets": [BUSY], "ring_seconds": 5})).await;
+    assert_eq!(call["transfer"]["outcome"], "busy", "{call}");
+    assert_eq!(call["transfer"]["attempts"][0]["dial_status"], "busy");
+    assert_eq!(
+        call["error_message"],
+        "transferred to a person; every line was busy"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_call_that_ends_while_a_target_rings_settles_its_transfer_as_unanswered() {
     let app = sandbox().await;
     let (id, mut events) =
