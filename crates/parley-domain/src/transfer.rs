@@ -236,6 +236,9 @@ pub struct TransferAttempt {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct CallTransfer {
     pub outcome: TransferOutcome,
+    /// The outcome in a person's words (see the README's glossary).
+    #[schema(example = "Connected")]
+    pub outcome_label: &'static str,
     /// The target that connected, or the last one tried.
     pub target_index: Option<i64>,
     pub targets: Vec<String>,

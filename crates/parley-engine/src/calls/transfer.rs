@@ -15,6 +15,7 @@ use parley_domain::callback::schedule_callback;
 use parley_domain::transfer::{
     CallTransfer, TransferAttempt, TransferFallback, TransferOutcome, TRANSFERRED_REASON,
 };
+use parley_domain::vocabulary::Worded;
 use parley_domain::webhook::EventType;
 use parley_domain::window::CallingRules;
 use parley_store::Tx;
@@ -312,6 +313,7 @@ impl Engine {
         let mut data = tx.call_data(call.id).await?;
         data["transfer"] = json!({
             "outcome": outcome.as_str(),
+            "outcome_label": outcome.label(),
             "target_index": index,
             "callback_at": callback_at.map(|at| at.to_rfc3339()),
         });
@@ -424,6 +426,7 @@ pub fn call_transfer(
     attempts.sort_by_key(|a| a.index);
     Some(CallTransfer {
         outcome,
+        outcome_label: outcome.label(),
         target_index: Some(target),
         targets: plan.targets,
         reason: plan.reason,

@@ -203,6 +203,7 @@ async fn a_transfer_whose_every_number_is_busy_says_so() {
     let app = sandbox().await;
     let call = transferred_call(&app, json!({"targets": [BUSY], "ring_seconds": 5})).await;
     assert_eq!(call["transfer"]["outcome"], "busy", "{call}");
+    assert_eq!(call["transfer"]["outcome_label"], "Every line busy");
     assert_eq!(call["transfer"]["attempts"][0]["dial_status"], "busy");
     assert_eq!(
         call["error_message"],
