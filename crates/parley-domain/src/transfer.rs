@@ -154,8 +154,12 @@ pub enum TransferOutcome {
     InProgress,
     /// A target answered, heard the whisper and was connected.
     Connected,
-    /// No target answered (no answer, busy, or the callee left while it rang).
+    /// No target answered (they rang out, or some were busy, or the callee left while
+    /// one rang).
     NoAnswer,
+    /// Every target rung was busy (Twilio's `DialCallStatus` `busy`): the people are on
+    /// other calls, rather than away.
+    Busy,
     /// Every target failed to ring (carrier failure), or the transfer could not start.
     Failed,
 }
@@ -164,8 +168,56 @@ crate::named_enum!(TransferOutcome {
     InProgress => "in_progress",
     Connected => "connected",
     NoAnswer => "no_answer",
+    Busy => "busy",
     Failed => "failed",
 });
+
+impl TransferOutcome {
+    /// Whether the transfer is over: every outcome but `InProgress` is final.
+    pub fn is_settled(self) -> bool {
+        self != TransferOutcome::InProgress
+    }
+
+    /// Whether a call's transfer at `self` may become `next`. Only a transfer whose
+    /// targets ring moves on (to the next target, or to how it ended); a settled one
+    /// never changes, so a late, repeated or out-of-order Twilio request cannot rewrite
+    /// it. The store turns this into its update's `WHERE`.
+    pub fn may_become(self, next: TransferOutcome) -> bool {
+        use TransferOutcome::*;
+        // Spelled out, so that a new outcome needs a decision here to compile.
+        match (self, next) {
+            (InProgress, InProgress | Connected | NoAnswer | Busy | Failed) => true,
+            (Connected | NoAnswer | Busy | Failed, _) => false,
+        }
+    }
+
+    /// What the call's termination reason says once its transfer settled so (the agent's
+    /// part ended with [`TRANSFERRED_REASON`] when it began).
+    pub fn termination_reason(self) -> &'static str {
+        match self {
+            TransferOutcome::InProgress | TransferOutcome::Connected => TRANSFERRED_REASON,
+            TransferOutcome::NoAnswer => "transferred to a person; no one answered",
+            TransferOutcome::Busy => "transferred to a person; every line was busy",
+            TransferOutcome::Failed => "the transfer to a person failed",
+        }
+    }
+
+    /// Whether a call never transferred may start its transfer at `self`: a transfer
+    /// starts by ringing, so it cannot be settled before it began.
+    pub fn may_start(self) -> bool {
+        self == TransferOutcome::InProgress
+    }
+}
+
+/// The termination reason the agent's transfer gives a call: its conversation ends
+/// when the transfer starts.
+pub const TRANSFERRED_REASON: &str = "transferred to a person";
+
+/// Whether a transfer standing at target `from` may move to target `to`: targets ring in
+/// order, so a ring the transfer has moved past cannot move it back or settle it.
+pub fn target_may_move(from: i64, to: i64) -> bool {
+    to >= from
+}
 
 /// One target rung during a transfer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -184,6 +236,9 @@ pub struct TransferAttempt {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct CallTransfer {
     pub outcome: TransferOutcome,
+    /// The outcome in a person's words (see the README's glossary).
+    #[schema(example = "Connected")]
+    pub outcome_label: &'static str,
     /// The target that connected, or the last one tried.
     pub target_index: Option<i64>,
     pub targets: Vec<String>,
@@ -236,6 +291,22 @@ mod tests {
             ..TransferSettings::default()
         };
         assert_eq!(errors(&many), ["transfer.targets"]);
+    }
+
+    #[test]
+    fn a_settled_transfer_never_changes_and_a_ringing_one_only_moves_forward() {
+        use TransferOutcome::*;
+        assert!(InProgress.may_become(InProgress), "the next target rings");
+        for &settled in &[Connected, NoAnswer, Busy, Failed] {
+            assert!(InProgress.may_become(settled));
+            for &next in TransferOutcome::ALL {
+                assert!(!settled.may_become(next), "{settled} -> {next}");
+            }
+            assert!(!settled.may_start(), "{settled} before any ring");
+        }
+        assert!(InProgress.may_start());
+        assert!(target_may_move(0, 1) && target_may_move(1, 1));
+        assert!(!target_may_move(2, 1), "a ring moved past");
     }
 
     #[test]

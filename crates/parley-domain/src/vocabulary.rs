@@ -1,10 +1,11 @@
-//! The words a person reads for contact states and call outcomes: the one source of them
-//! for the API's labels (and the OpenAPI document's `x-labels`), exports, webhooks, the
+//! The words a person reads for contact states, call and transfer outcomes: the one
+//! source of them for the API's labels (and the OpenAPI document's `x-labels`), exports, webhooks, the
 //! dashboard (checked against the OpenAPI document) and the README's glossary (checked
 //! against [`glossary_markdown`]). Wire values never change; only these words may.
 use crate::activity::WaitReason;
 use crate::call::{CallOutcome, CallStatus};
 use crate::campaign::ProgressState;
+use crate::transfer::TransferOutcome;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -162,6 +163,14 @@ words!(WaitReason {
     Callback => "Callback requested", "A callback the callee asked for, at the time they gave.";
 });
 
+words!(TransferOutcome {
+    InProgress => "Ringing", "Its numbers are being rung, one after the other.";
+    Connected => "Connected", "A person answered, heard the whisper and was connected to the callee.";
+    NoAnswer => "No one answered", "No number answered (they rang out, some were busy, or the callee hung up while one rang); the callee heard the fallback.";
+    Busy => "Every line busy", "Every number rung was busy; the callee heard the fallback.";
+    Failed => "Failed", "Every number failed to ring, or the carrier refused the redirect (then the agent talked on).";
+});
+
 /// Every worded enum under its OpenAPI schema name, each value as `(wire, label)`.
 pub fn labels() -> Vec<(&'static str, Vec<(String, &'static str)>)> {
     fn of<T: Worded>() -> Vec<(String, &'static str)> {
@@ -173,6 +182,7 @@ pub fn labels() -> Vec<(&'static str, Vec<(String, &'static str)>)> {
         ("CallOutcome", of::<CallOutcome>()),
         ("CallStatus", of::<CallStatus>()),
         ("WaitReason", of::<WaitReason>()),
+        ("TransferOutcome", of::<TransferOutcome>()),
     ]
 }
 
@@ -181,8 +191,8 @@ pub const GLOSSARY_BEGIN: &str =
     "<!-- glossary:begin (generated from the domain's words; see parley-domain/src/vocabulary.rs) -->";
 pub const GLOSSARY_END: &str = "<!-- glossary:end -->";
 
-/// The README's glossary: contact standings, progress states and call outcomes, each a
-/// table of the word, the API value and what it means.
+/// The README's glossary: contact standings, progress states, call outcomes and transfer
+/// outcomes, each a table of the word, the API value and what it means.
 pub fn glossary_markdown() -> String {
     fn table<T: Worded>(out: &mut String, title: &str, intro: &str) {
         out.push_str(&format!(
@@ -215,6 +225,11 @@ pub fn glossary_markdown() -> String {
         &mut out,
         "Call outcomes.",
         "How one call ended (`outcome`, with its words in `outcome_label`).",
+    );
+    table::<TransferOutcome>(
+        &mut out,
+        "Transfer outcomes.",
+        "How a warm transfer to a person went (`transfer.outcome` on a call and in `call.transferred`, with its words in `outcome_label`).",
     );
     out.truncate(out.trim_end().len());
     out.push('\n');

@@ -19,6 +19,23 @@ pub use xlsx::{read_xlsx, read_xlsx_blocking, XlsxRefused};
 /// Why an import dropped before it finished failed.
 const INTERRUPTED: &str = "the import was interrupted before it finished (the client went away)";
 
+/// Bumped whenever an import record changes (a batch written, the import ended, also
+/// when its drop records it as interrupted), so that whoever waits for an import (a test,
+/// a progress display) re-reads it on a change rather than polling. Process-wide: a
+/// waiter re-reads its own import on each bump.
+static CHANGED: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::channel(0).0);
+
+/// Changes to import records from now on (see [`CHANGED`]): mark the value seen, read
+/// the import, then await `changed()`.
+pub fn changes() -> tokio::sync::watch::Receiver<u64> {
+    CHANGED.subscribe()
+}
+
+fn changed() {
+    CHANGED.send_modify(|n| *n = n.wrapping_add(1));
+}
+
 /// An import being written. Dropped without [`Running::finish`] (the request was
 /// cancelled because its client went away), it is recorded as failed rather than left
 /// `running` for ever.
@@ -47,7 +64,9 @@ impl Running {
     /// Records the end: completed, or failed with `failure`.
     pub async fn finish(mut self, failure: Option<&str>) -> Result<ImportRecord, StoreError> {
         self.finished = true;
-        self.store.finish_import(self.record.id, failure).await
+        let ended = self.store.finish_import(self.record.id, failure).await;
+        changed();
+        ended
     }
 }
 
@@ -62,6 +81,7 @@ impl Drop for Running {
                 if let Err(e) = store.finish_import(id, Some(INTERRUPTED)).await {
                     tracing::warn!(import_id = id, error = %e, "recording an interrupted import failed");
                 }
+                changed();
             });
         }
     }
@@ -203,10 +223,12 @@ impl<'a> RowWriter<'a> {
             let (store, import, origin) =
                 (self.store.clone(), self.import.clone(), self.origin.clone());
             self.writing = Some(Writing(tokio::spawn(async move {
-                store
+                let written = store
                     .import_batch_from(&import, rows, rejected, origin.as_ref())
                     .await
-                    .map(drop)
+                    .map(drop);
+                changed();
+                written
             })));
         }
         Ok(())
@@ -222,9 +244,12 @@ impl<'a> RowWriter<'a> {
                 std::mem::take(&mut self.rows),
                 std::mem::take(&mut self.rejected),
             );
-            self.store
+            let written = self
+                .store
                 .import_batch_from(self.import, rows, rejected, self.origin.as_ref())
-                .await?;
+                .await;
+            changed();
+            written?;
         }
         Ok(())
     }

@@ -1,12 +1,16 @@
 //! A call's warm transfer (migration 0022): its outcome and the target it stands at,
 //! and the transfer counts analytics shows. The targets, whisper and rings themselves
-//! are call events.
+//! are call events. `transfer_outcome` is plain text without a CHECK, the domain's
+//! [`TransferOutcome`] names being the only values written, so an outcome added there
+//! (`busy`) needs no migration.
 use crate::analytics::StatsRange;
 use crate::error::StoreError;
 use crate::tx::{execute, on_conn};
 use crate::{on_reader, Db, Result, Store, Tx};
+use parley_domain::call::{CallStatus, TerminationSource};
 use parley_domain::time::now_millis;
-use parley_domain::transfer::TransferOutcome;
+use parley_domain::transfer::{TransferOutcome, TRANSFERRED_REASON};
+use sqlx::QueryBuilder;
 
 /// Transfers of the calls created in a range.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -18,29 +22,99 @@ pub struct TransferCounts {
 }
 
 impl Tx {
-    /// Sets a call's transfer outcome and current target.
+    /// Moves a call's transfer to `outcome` at target `target` if the domain's rule allows
+    /// it ([`TransferOutcome::may_become`] and [`target_may_move`]; a call never
+    /// transferred may only start ringing). The rule is the update's `WHERE`, so a late,
+    /// repeated or out-of-order Twilio request, even one racing another on a second node,
+    /// cannot rewrite a settled transfer. Returns whether it moved; `NotFound` when there
+    /// is no such call.
+    ///
+    /// [`target_may_move`]: parley_domain::transfer::target_may_move
     pub async fn set_transfer(
         &mut self,
         call_id: i64,
         outcome: TransferOutcome,
         target: i64,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         self.point("set_transfer")?;
+        let from: Vec<&'static str> = TransferOutcome::ALL
+            .iter()
+            .filter(|o| o.may_become(outcome))
+            .map(|o| o.as_str())
+            .collect();
+        let changed = on_conn!(self, c => {
+            let mut qb = QueryBuilder::new("UPDATE calls SET transfer_outcome = ");
+            qb.push_bind(outcome.as_str())
+                .push(", transfer_target = ")
+                .push_bind(target)
+                .push(", updated_at = ")
+                .push_bind(now_millis())
+                .push(" WHERE id = ")
+                .push_bind(call_id)
+                .push(" AND (");
+            if outcome.may_start() {
+                qb.push("transfer_outcome IS NULL OR ");
+            }
+            // `target_may_move(from, to)`: `to >= from`.
+            qb.push("(COALESCE(transfer_target, 0) <= ")
+                .push_bind(target)
+                .push(" AND transfer_outcome IN (");
+            let mut sep = qb.separated(", ");
+            // Never empty: `InProgress` may become anything.
+            for o in &from {
+                sep.push_bind(*o);
+            }
+            sep.push_unseparated(")))");
+            qb.build().execute(c).await.map(|r| r.rows_affected())
+        })?;
+        if changed == 0 {
+            self.get_call(call_id).await?; // `NotFound` when there is no such call
+        }
+        Ok(changed == 1)
+    }
+
+    /// Says in a call's termination how its transfer ended, while the agent's
+    /// [`TRANSFERRED_REASON`] stands as what ended it (nothing else claimed the ending
+    /// first). With `agent_goes_on` (the transfer never left the agent's conversation, as
+    /// when Twilio refused the redirect) a call still up drops that claim instead, so
+    /// whatever ends it later records its own cause; one that ended meanwhile says
+    /// `reason`. Returns whether the termination changed.
+    pub async fn restate_transfer_termination(
+        &mut self,
+        call_id: i64,
+        reason: &str,
+        agent_goes_on: bool,
+    ) -> Result<bool> {
+        self.point("restate_transfer_termination")?;
+        let set = if agent_goes_on {
+            // Static names from the domain, not input.
+            let ended = CallStatus::ALL
+                .iter()
+                .filter(|s| s.is_final())
+                .map(|s| format!("'{}'", s.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "termination_source = CASE WHEN status IN ({ended}) THEN termination_source END, \
+                 error_message = CASE WHEN status IN ({ended}) THEN $3 END"
+            )
+        } else {
+            "error_message = $3".to_string()
+        };
+        let sql = format!(
+            "UPDATE calls SET {set}, updated_at = $4 WHERE id = $1 \
+             AND termination_source = $5 AND error_message = $2"
+        );
         let changed = execute!(
             self,
-            sqlx::query(
-                "UPDATE calls SET transfer_outcome = $2, transfer_target = $3, updated_at = $4 \
-                 WHERE id = $1"
-            )
-            .bind(call_id)
-            .bind(outcome.as_str())
-            .bind(target)
-            .bind(now_millis())
+            sqlx::query(&sql)
+                .bind(call_id)
+                .bind(TRANSFERRED_REASON)
+                .bind(reason)
+                .bind(now_millis())
+                .bind(TerminationSource::Agent.as_str())
         )?;
-        if changed == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        Ok(changed == 1)
     }
 }
 

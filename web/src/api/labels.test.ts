@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import openapi from "../../openapi.json";
-import { CALL_OUTCOME, CALL_STATUS, CONTACT_STANDING, PROGRESS_STATE, WAIT_REASON } from "./labels";
+import { CALL_OUTCOME, CALL_STATUS, CONTACT_STANDING, PROGRESS_STATE, TRANSFER_OUTCOME, WAIT_REASON } from "./labels";
 
 // The server writes the domain's words into each enum schema as `x-labels`.
 const schemas = openapi.components.schemas as Record<string, { enum?: string[]; "x-labels"?: Record<string, string> }>;
@@ -12,6 +12,7 @@ describe("the dashboard's words", () => {
     ["ProgressState", PROGRESS_STATE],
     ["ContactStanding", CONTACT_STANDING],
     ["WaitReason", WAIT_REASON],
+    ["TransferOutcome", TRANSFER_OUTCOME],
   ] as const)("for %s are the domain's", (name, table) => {
     const words = schemas[name]["x-labels"];
     expect(words, `${name} has no x-labels in openapi.json`).toBeDefined();

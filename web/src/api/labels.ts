@@ -65,6 +65,15 @@ export const WAIT_REASON = {
   callback: "Callback requested",
 } satisfies Record<Schema<"WaitReason">, string>;
 
+/// How a call's warm transfer to a person went.
+export const TRANSFER_OUTCOME = {
+  in_progress: "Ringing",
+  connected: "Connected",
+  no_answer: "No one answered",
+  busy: "Every line busy",
+  failed: "Failed",
+} satisfies Record<Schema<"TransferOutcome">, string>;
+
 export function label<T extends string>(table: Record<T, string>, value: T | null | undefined): string {
   return value == null ? "—" : (table[value] ?? value);
 }

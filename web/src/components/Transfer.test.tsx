@@ -8,6 +8,7 @@ describe("call transfer card", () => {
       <CallTransferCard
         transfer={{
           outcome: "connected",
+          outcome_label: "Connected",
           target_index: 1,
           targets: ["+15550100003", "+15550109901", "+15550109902"],
           reason: "callee asked for a person",
@@ -27,6 +28,14 @@ describe("call transfer card", () => {
       "+15550109901: Completed · heard the whisper",
     ]);
     expect(screen.getByText("Not rung: +15550109902")).toBeInTheDocument();
+  });
+
+  it("says in the domain's words that every line was busy", () => {
+    const busy = { index: 0, number: "+15550100004", whisper_heard: false, dial_status: "busy" };
+    const transfer = { outcome: "busy", outcome_label: "Every line busy", target_index: 0 } as const;
+    const rest = { targets: [busy.number], reason: "asked", whisper: "Call from Ada", attempts: [busy] };
+    render(<CallTransferCard transfer={{ ...transfer, ...rest }} />);
+    expect(screen.getByTestId("transfer-outcome")).toHaveTextContent(/^Every line busy$/);
   });
 
   it("shows nothing for a call that was not transferred", () => {

@@ -1,14 +1,8 @@
 import type { Schema } from "../api/client";
 import { humanize } from "../api/format";
+import { label, TRANSFER_OUTCOME } from "../api/labels";
 
 type CallTransfer = Schema<"CallTransfer">;
-
-const OUTCOMES: Record<CallTransfer["outcome"], string> = {
-  in_progress: "Ringing",
-  connected: "Connected",
-  no_answer: "No one answered",
-  failed: "Failed",
-};
 
 /// A call's warm transfer: the outcome, the whisper the person heard, and each number
 /// rung in order with how its ring ended.
@@ -21,7 +15,7 @@ export function CallTransferCard({ transfer }: { transfer?: CallTransfer | null 
         <div className="fact">
           <dt>Outcome</dt>
           <dd data-testid="transfer-outcome">
-            {OUTCOMES[transfer.outcome]}
+            {label(TRANSFER_OUTCOME, transfer.outcome)}
             {transfer.outcome === "connected" && transfer.target_index != null && ` (number ${transfer.target_index + 1})`}
           </dd>
         </div>

@@ -172,20 +172,10 @@ impl Engine {
     }
 
     pub(crate) fn publish(&self, event: LiveEvent) {
-        match &event {
-            LiveEvent::CallStarted { campaign_id, .. } => {
-                let kind = if campaign_id.is_some() {
-                    "campaign"
-                } else {
-                    "single"
-                };
-                metrics::counter!("parley_calls_placed_total", "kind" => kind).increment(1);
-            }
-            LiveEvent::CallEnded { status, .. } => {
-                metrics::counter!("parley_calls_ended_total", "status" => status.as_str())
-                    .increment(1);
-            }
-            _ => {}
+        // `parley_calls_placed_total` is counted where a call is dialled, which knows
+        // whether it is a test call.
+        if let LiveEvent::CallEnded { status, .. } = &event {
+            metrics::counter!("parley_calls_ended_total", "status" => status.as_str()).increment(1);
         }
         self.events.publish(event);
     }

@@ -143,6 +143,8 @@ impl Engine {
     /// here: the call is stored as failed with the carrier's code and message.
     pub async fn dial(&self, call: Call, options: &DialOptions) -> Result<Call, CallError> {
         tracing::info!(call_id = call.id, to = %parley_domain::MaskedPhone(&call.to), "placing call");
+        let kind = placed_kind(call.is_test, call.campaign_id);
+        metrics::counter!("parley_calls_placed_total", "kind" => kind).increment(1);
         self.publish(LiveEvent::CallStarted {
             call_id: call.id,
             campaign_id: call.campaign_id,
@@ -256,5 +258,26 @@ impl Engine {
             .parameter("token", token);
         self.connect_agent_early(&call);
         Ok(Response::new().connect(stream).to_xml())
+    }
+}
+
+/// The `kind` of a placed call in `parley_calls_placed_total`: a test call (from a
+/// campaign's page) is `test`, not `campaign`, so the campaign figures count only the
+/// campaign's own dials.
+fn placed_kind(is_test: bool, campaign_id: Option<i64>) -> &'static str {
+    match (is_test, campaign_id) {
+        (true, _) => "test",
+        (false, Some(_)) => "campaign",
+        (false, None) => "single",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn test_calls_are_counted_apart_from_the_campaigns_calls() {
+        assert_eq!(super::placed_kind(true, Some(7)), "test");
+        assert_eq!(super::placed_kind(false, Some(7)), "campaign");
+        assert_eq!(super::placed_kind(false, None), "single");
     }
 }

@@ -12,7 +12,10 @@ use crate::events::LiveEvent;
 use crate::Engine;
 use parley_domain::call::{Call, CallEvent};
 use parley_domain::callback::schedule_callback;
-use parley_domain::transfer::{CallTransfer, TransferAttempt, TransferFallback, TransferOutcome};
+use parley_domain::transfer::{
+    CallTransfer, TransferAttempt, TransferFallback, TransferOutcome, TRANSFERRED_REASON,
+};
+use parley_domain::vocabulary::Worded;
 use parley_domain::webhook::EventType;
 use parley_domain::window::CallingRules;
 use parley_store::Tx;
@@ -54,7 +57,10 @@ enum Next {
     },
 }
 
-fn next_step(plan: &TransferPlan, index: usize, status: DialCallStatus, all_failed: bool) -> Next {
+/// What follows target `index`'s ring ending with `status`; `all_alike`: every ring
+/// before it ended with the same status (a transfer whose every target was busy, or
+/// failed, says so; a mix is not answered).
+fn next_step(plan: &TransferPlan, index: usize, status: DialCallStatus, all_alike: bool) -> Next {
     match status {
         s if s.connected() => Next::Connected,
         DialCallStatus::Canceled => Next::Fallback {
@@ -63,10 +69,10 @@ fn next_step(plan: &TransferPlan, index: usize, status: DialCallStatus, all_fail
         },
         _ if index + 1 < plan.targets.len() => Next::Ring(index + 1),
         _ => Next::Fallback {
-            outcome: if all_failed {
-                TransferOutcome::Failed
-            } else {
-                TransferOutcome::NoAnswer
+            outcome: match status {
+                DialCallStatus::Failed if all_alike => TransferOutcome::Failed,
+                DialCallStatus::Busy if all_alike => TransferOutcome::Busy,
+                _ => TransferOutcome::NoAnswer,
             },
             callee_left: false,
         },
@@ -189,12 +195,11 @@ impl Engine {
         let (call, plan, events) = self
             .transfer_call(&mut tx, call_id, &action.call_sid, index)
             .await?;
-        let all_failed = status == DialCallStatus::Failed
-            && events
-                .iter()
-                .filter(|e| e.kind == DIAL_EVENT)
-                .all(|e| e.data["status"] == DialCallStatus::Failed.as_str());
-        let next = next_step(&plan, index, status, all_failed);
+        let all_alike = events
+            .iter()
+            .filter(|e| e.kind == DIAL_EVENT)
+            .all(|e| e.data["status"] == status.as_str());
+        let next = next_step(&plan, index, status, all_alike);
         let twiml = match next {
             Next::Ring(i) => self.transfer_dial_twiml(&call, &plan, i),
             Next::Connected => hangup(),
@@ -224,17 +229,34 @@ impl Engine {
         after.publish(updated(&call));
         match next {
             Next::Ring(i) => {
+                // Refused only if another request settled it meanwhile; then it stands.
                 tx.set_transfer(call_id, TransferOutcome::InProgress, i as i64)
                     .await?;
             }
             Next::Connected => {
-                self.finish_transfer(&mut tx, &call, TransferOutcome::Connected, index, None)
-                    .await?;
+                self.finish_transfer(
+                    &mut tx,
+                    &call,
+                    TransferOutcome::Connected,
+                    index,
+                    None,
+                    false,
+                )
+                .await?;
             }
             Next::Fallback { outcome, .. } => {
                 let callback = self.fallback_callback(&mut tx, &call, &plan).await?;
-                self.finish_transfer(&mut tx, &call, outcome, index, callback)
-                    .await?;
+                let at = callback.map(|(at, _)| at);
+                // The callback is only this settlement's: none for a transfer settled
+                // meanwhile.
+                if self
+                    .finish_transfer(&mut tx, &call, outcome, index, at, false)
+                    .await?
+                {
+                    if let Some((at, minutes)) = callback {
+                        record_fallback_callback(&mut tx, &call, at, minutes).await?;
+                    }
+                }
             }
         }
         self.commit(tx, after).await?;
@@ -257,13 +279,19 @@ impl Engine {
     ) -> Result<(), CallbackError> {
         if let Some((TransferOutcome::InProgress, target)) = tx.call_transfer_state(call.id).await?
         {
-            self.finish_transfer(tx, call, TransferOutcome::NoAnswer, target as usize, None)
+            let target = target as usize;
+            self.finish_transfer(tx, call, TransferOutcome::NoAnswer, target, None, false)
                 .await?;
         }
         Ok(())
     }
 
-    /// Settles the transfer: its outcome on the call, and `call.transferred`.
+    /// Settles the transfer: its outcome on the call, what the call's termination says
+    /// of it, and `call.transferred`. `agent_goes_on`: the transfer never left the
+    /// agent's conversation (Twilio refused the redirect), so the agent's claim to have
+    /// ended the call is withdrawn. A transfer settled before (by a request that raced
+    /// this one) stays as it is, and nothing is sent again; returns whether this settled
+    /// it.
     pub(crate) async fn finish_transfer(
         &self,
         tx: &mut Tx,
@@ -271,27 +299,37 @@ impl Engine {
         outcome: TransferOutcome,
         index: usize,
         callback_at: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<(), CallbackError> {
-        tx.set_transfer(call.id, outcome, index as i64).await?;
+        agent_goes_on: bool,
+    ) -> Result<bool, CallbackError> {
+        if !tx.set_transfer(call.id, outcome, index as i64).await? {
+            tracing::debug!(call_id = call.id, "transfer settled before");
+            return Ok(false);
+        }
+        let reason = outcome.termination_reason();
+        if agent_goes_on || reason != TRANSFERRED_REASON {
+            tx.restate_transfer_termination(call.id, reason, agent_goes_on)
+                .await?;
+        }
         let mut data = tx.call_data(call.id).await?;
         data["transfer"] = json!({
             "outcome": outcome.as_str(),
+            "outcome_label": outcome.label(),
             "target_index": index,
             "callback_at": callback_at.map(|at| at.to_rfc3339()),
         });
         tx.outbox(EventType::CallTransferred, data).await?;
         metrics::counter!("parley_transfers_total", "outcome" => outcome.as_str()).increment(1);
-        Ok(())
+        Ok(true)
     }
 
-    /// The fallback's callback for a campaign contact: the campaign's delay from now,
-    /// moved into its calling hours, recorded as the callback the settlement reads.
+    /// The fallback's callback for a campaign contact: the campaign's delay from now
+    /// (returned with it), moved into its calling hours.
     async fn fallback_callback(
         &self,
         tx: &mut Tx,
         call: &Call,
         plan: &TransferPlan,
-    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, CallbackError> {
+    ) -> Result<Option<(chrono::DateTime<chrono::Utc>, u32)>, CallbackError> {
         let (Some(minutes), Some(campaign_id)) =
             (plan.fallback.schedule_callback_in_minutes, call.campaign_id)
         else {
@@ -304,20 +342,30 @@ impl Engine {
         else {
             return Ok(None);
         };
-        tx.add_call_event(
-            call.id,
-            CALLBACK_EVENT,
-            Some("callback:transfer"),
-            &json!({
-                "requested": format!("in {minutes} minutes"),
-                "reason": "no one answered the transfer",
-                "at_ms": at.timestamp_millis(),
-                "at": at.to_rfc3339(),
-            }),
-        )
-        .await?;
-        Ok(Some(at))
+        Ok(Some((at, minutes)))
     }
+}
+
+/// Records the fallback's callback as the callback the call's settlement reads.
+async fn record_fallback_callback(
+    tx: &mut Tx,
+    call: &Call,
+    at: chrono::DateTime<chrono::Utc>,
+    minutes: u32,
+) -> Result<(), CallbackError> {
+    tx.add_call_event(
+        call.id,
+        CALLBACK_EVENT,
+        Some("callback:transfer"),
+        &json!({
+            "requested": format!("in {minutes} minutes"),
+            "reason": "no one answered the transfer",
+            "at_ms": at.timestamp_millis(),
+            "at": at.to_rfc3339(),
+        }),
+    )
+    .await?;
+    Ok(())
 }
 
 /// A call's transfer as its page shows it, from its state and its events; `None` when
@@ -378,6 +426,7 @@ pub fn call_transfer(
     attempts.sort_by_key(|a| a.index);
     Some(CallTransfer {
         outcome,
+        outcome_label: outcome.label(),
         target_index: Some(target),
         targets: plan.targets,
         reason: plan.reason,
@@ -413,40 +462,35 @@ mod tests {
 
     #[test]
     fn each_ring_end_leads_to_the_next_target_or_the_fallback() {
+        use DialCallStatus as D;
+        use TransferOutcome as O;
         let two = plan(2, Some("Sorry"));
-        assert_eq!(
-            next_step(&two, 0, DialCallStatus::NoAnswer, false),
-            Next::Ring(1)
-        );
-        assert_eq!(
-            next_step(&two, 0, DialCallStatus::Busy, false),
-            Next::Ring(1)
-        );
-        assert_eq!(
-            next_step(&two, 0, DialCallStatus::Completed, false),
-            Next::Connected
-        );
-        assert_eq!(
-            next_step(&two, 1, DialCallStatus::NoAnswer, false),
-            Next::Fallback {
-                outcome: TransferOutcome::NoAnswer,
-                callee_left: false
-            }
-        );
-        assert_eq!(
-            next_step(&two, 1, DialCallStatus::Failed, true),
-            Next::Fallback {
-                outcome: TransferOutcome::Failed,
-                callee_left: false
-            }
-        );
-        assert_eq!(
-            next_step(&two, 0, DialCallStatus::Canceled, false),
-            Next::Fallback {
-                outcome: TransferOutcome::NoAnswer,
-                callee_left: true
-            }
-        );
+        let fallback = |outcome| Next::Fallback {
+            outcome,
+            callee_left: false,
+        };
+        let left = Next::Fallback {
+            outcome: O::NoAnswer,
+            callee_left: true,
+        };
+        // (target, how its ring ended, every ring before ended alike, what follows)
+        for (index, status, all_alike, next) in [
+            (0, D::NoAnswer, false, Next::Ring(1)),
+            (0, D::Busy, false, Next::Ring(1)),
+            (0, D::Completed, false, Next::Connected),
+            (1, D::NoAnswer, false, fallback(O::NoAnswer)),
+            (1, D::Failed, true, fallback(O::Failed)),
+            (1, D::Busy, true, fallback(O::Busy)),
+            // One rang out, the other was busy.
+            (1, D::Busy, false, fallback(O::NoAnswer)),
+            (0, D::Canceled, false, left),
+        ] {
+            assert_eq!(
+                next_step(&two, index, status, all_alike),
+                next,
+                "{status:?} at {index}"
+            );
+        }
     }
 
     #[test]

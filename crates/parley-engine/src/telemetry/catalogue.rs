@@ -52,7 +52,7 @@ pub(super) const METRICS: &[Metric] = &[
     ),
     counter(
         "parley_calls_placed_total",
-        "Calls placed with Twilio by this node, by kind (campaign or single).",
+        "Calls placed with Twilio by this node, by kind (campaign, test: a campaign's test call, or single).",
     ),
     counter(
         "parley_calls_ended_total",

@@ -11,7 +11,9 @@ use crate::Engine;
 use futures::future::BoxFuture;
 use parley_domain::call::{Call, TerminationSource};
 use parley_domain::contact::Contact;
-use parley_domain::transfer::{render, TransferOutcome, TransferSettings, DEFAULT_WHISPER};
+use parley_domain::transfer::{
+    render, TransferOutcome, TransferSettings, DEFAULT_WHISPER, TRANSFERRED_REASON,
+};
 use parley_domain::MaskedPhone;
 use parley_twilio::rest::{CallInstructions, CallUpdate};
 use serde_json::{json, Value};
@@ -19,6 +21,7 @@ use std::collections::BTreeMap;
 
 pub use crate::calls::transfer::TRANSFER_EVENT;
 
+const ONCE: &str = "This call was transferred once already; offer a call back instead.";
 const NO_ONE: &str = "No one is available to take the call right now; offer a call back instead.";
 
 pub struct TransferToHuman(pub(crate) std::sync::Weak<crate::Shared>);
@@ -39,9 +42,13 @@ impl Engine {
         let twiml = self.transfer_dial_twiml(&call, &plan, 0);
         // Recorded first, in one change: the redirect ends the stream, and the bridge must
         // not count that as the callee hanging up.
-        self.record_transfer(call_id, &plan)
+        let recorded = self
+            .record_transfer(call_id, &plan)
             .await
             .map_err(|e| e.to_string())?;
+        if !recorded {
+            return Err(ONCE.into());
+        }
         let redirected = self
             .telephony
             .twilio
@@ -113,32 +120,36 @@ impl Engine {
         })
     }
 
+    /// Records the transfer's start; `false` (nothing written) when the call was
+    /// transferred before: its transfer has settled and is never started again.
     async fn record_transfer(
         &self,
         call_id: i64,
         plan: &TransferPlan,
-    ) -> Result<(), parley_store::StoreError> {
+    ) -> Result<bool, parley_store::StoreError> {
         let mut tx = self.store.begin().await?;
-        tx.set_termination(
-            call_id,
-            TerminationSource::Agent,
-            Some("transferred to a person"),
-        )
-        .await?;
+        if !tx
+            .set_transfer(call_id, TransferOutcome::InProgress, 0)
+            .await?
+        {
+            return Ok(false);
+        }
+        tx.set_termination(call_id, TerminationSource::Agent, Some(TRANSFERRED_REASON))
+            .await?;
         let mut data = serde_json::to_value(plan).unwrap_or_default();
         data["to"] = json!(plan.targets[0]);
         tx.add_call_event(call_id, TRANSFER_EVENT, Some(TRANSFER_EVENT), &data)
             .await?;
-        tx.set_transfer(call_id, TransferOutcome::InProgress, 0)
-            .await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The redirect was refused: the transfer settles as failed like any other (its
-    /// outcome and `call.transferred`, in one transaction).
+    /// outcome and `call.transferred`, in one transaction), and as the agent's
+    /// conversation goes on, the call is no longer marked as ended by the transfer.
     async fn mark_transfer_failed(&self, call: &Call) -> Result<(), String> {
         let mut tx = self.store.begin().await.map_err(|e| e.to_string())?;
-        self.finish_transfer(&mut tx, call, TransferOutcome::Failed, 0, None)
+        self.finish_transfer(&mut tx, call, TransferOutcome::Failed, 0, None, true)
             .await
             .map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())

@@ -303,17 +303,24 @@ async fn import_into_a_campaign_enrols_the_contacts() {
     app.stop().await;
 }
 
-/// The import as soon as `until` holds for it (or as it is after 10 s).
+/// The import as soon as `until` holds for it (or as it is after 10 s): read again on
+/// each change to an import record, never on a timer.
 async fn import_when(app: &TestApp, id: i64, until: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut changes = parley_engine::import::changes();
     loop {
+        // Seen before the read: a change made after it wakes the wait below.
+        changes.borrow_and_update();
         let (_, import) = app
             .call(Method::GET, &format!("/api/v1/imports/{id}"), None)
             .await;
-        if until(&import) || tokio::time::Instant::now() > deadline {
+        if until(&import) {
             return import;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(Ok(())) => continue,
+            _ => return import,
+        }
     }
 }
 

@@ -49,7 +49,7 @@ fn families(text: &str) -> BTreeSet<String> {
 }
 
 /// The value of the one series whose line starts with `name`, if it is there.
-fn series(text: &str, name: &str) -> Option<f64> {
+pub fn series(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(name))
         .and_then(|l| l.rsplit(' ').next())
@@ -60,7 +60,7 @@ fn value(text: &str, name: &str) -> f64 {
     series(text, name).unwrap_or_else(|| panic!("no series {name} in:\n{text}"))
 }
 
-async fn scrape(app: &TestApp) -> String {
+pub async fn scrape(app: &TestApp) -> String {
     let resp = reqwest::get(app.metrics_url()).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.headers()["content-type"]

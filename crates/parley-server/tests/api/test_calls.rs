@@ -4,6 +4,7 @@
 use crate::calls_e2e::{sandbox, user_lines, wait_for};
 use crate::campaign_dialer::{any_hour_settings, create_campaign, import_csv};
 use crate::harness::TestApp;
+use crate::metrics::{scrape, series};
 use parley_engine::events::LiveEvent;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -93,6 +94,8 @@ async fn a_test_call_plays_live_completes_and_counts_in_none_of_the_campaigns_re
     let app = sandbox().await;
     let (campaign, contact) = draft_with_contact(&app).await;
     let mut events = app.engine.events.subscribe();
+    let tested = r#"parley_calls_placed_total{kind="test"}"#;
+    let tested_before = series(&scrape(&app).await, tested).unwrap_or(0.0);
     let (status, placed) = app
         .call(
             Method::POST,
@@ -107,6 +110,10 @@ async fn a_test_call_plays_live_completes_and_counts_in_none_of_the_campaigns_re
     assert_eq!(placed["contact_id"], contact);
     assert_eq!(placed["to"], MY_NUMBER);
     let id = placed["id"].as_i64().unwrap();
+    // Counted as a test call, not one of the campaign's (other tests share the recorder:
+    // at least this call shows).
+    let tested_after = series(&scrape(&app).await, tested).unwrap_or(0.0);
+    assert!(tested_after >= tested_before + 1.0, "{tested_after}");
     // A second click while the phone rings (the conversation lasts seconds) is refused.
     let (status, again) = app
         .call(

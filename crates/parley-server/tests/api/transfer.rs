@@ -4,6 +4,7 @@
 use crate::calls_e2e::{sandbox, wait_for, CALL_TIMEOUT};
 use crate::campaign_dialer::{any_hour_settings, create_campaign, import_csv};
 use crate::harness::TestApp;
+use parley_domain::call::CallStatus;
 use parley_engine::events::LiveEvent;
 use parley_twilio::signature::{sign, SIGNATURE_HEADER};
 use reqwest::Method;
@@ -117,6 +118,7 @@ async fn a_warm_transfer_reaches_the_first_person_with_the_whisper() {
     );
     assert_eq!(twilio.dial_results, vec!["completed".to_string()]);
     assert_eq!(call["termination_source"], "agent");
+    assert_eq!(call["error_message"], "transferred to a person");
 
     let (_, summary) = app
         .call(Method::GET, "/api/v1/analytics/summary", None)
@@ -173,6 +175,10 @@ async fn when_no_one_answers_the_callee_hears_the_fallback_and_gets_a_callback()
     .await;
     assert_eq!(call["transfer"]["outcome"], "no_answer", "{call}");
     assert_eq!(call["transfer"]["target_index"], 1);
+    assert_eq!(
+        call["error_message"], "transferred to a person; no one answered",
+        "the call ended after the fallback"
+    );
     let twilio = sim_call(&app, &call);
     assert_eq!(twilio.dial_results, ["no-answer", "busy"]);
     assert!(twilio.whispers.is_empty());
@@ -189,6 +195,20 @@ async fn when_no_one_answers_the_callee_hears_the_fallback_and_gets_a_callback()
         .await;
     assert_eq!(summary["transfers"]["attempted"], 1);
     assert_eq!(summary["transfers"]["connected"], 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_transfer_whose_every_number_is_busy_says_so() {
+    let app = sandbox().await;
+    let call = transferred_call(&app, json!({"targets": [BUSY], "ring_seconds": 5})).await;
+    assert_eq!(call["transfer"]["outcome"], "busy", "{call}");
+    assert_eq!(call["transfer"]["outcome_label"], "Every line busy");
+    assert_eq!(call["transfer"]["attempts"][0]["dial_status"], "busy");
+    assert_eq!(
+        call["error_message"],
+        "transferred to a person; every line was busy"
+    );
     app.stop().await;
 }
 
@@ -350,5 +370,48 @@ async fn transfer_settings_are_validated() {
             "settings.transfer.fallback.schedule_callback_in_minutes"
         ]
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_redirect_leaves_the_call_to_the_agent_and_says_so() {
+    let app = sandbox().await;
+    let id = crate::tools_email::call_in(&app, "+15550107043", None, CallStatus::InProgress).await;
+    // A call Twilio does not know: it refuses the redirect (404).
+    let mut tx = app.engine.store.begin().await.unwrap();
+    tx.set_call_sid(id, "CA00000000000000000000000000000bad")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let refused = app
+        .engine
+        .transfer_to_human(id, "asked for a manager")
+        .await;
+    assert_eq!(
+        refused,
+        Err("The transfer did not go through; offer a call back instead.".to_string())
+    );
+    let (_, call) = app
+        .call(Method::GET, &format!("/api/v1/calls/{id}"), None)
+        .await;
+    assert_eq!(call["transfer"]["outcome"], "failed", "{call}");
+    // The agent's conversation goes on: the transfer did not end the call.
+    assert_eq!(call["termination_source"], Value::Null, "{call}");
+    assert_eq!(call["error_message"], Value::Null, "{call}");
+
+    // A settled transfer does not start again (the agent was told to offer a callback).
+    let again = app.engine.transfer_to_human(id, "asked again").await;
+    assert!(
+        again
+            .as_ref()
+            .is_err_and(|e| e.contains("transferred once already")),
+        "{again:?}"
+    );
+    let (_, after) = app
+        .call(Method::GET, &format!("/api/v1/calls/{id}"), None)
+        .await;
+    assert_eq!(after["transfer"], call["transfer"]);
+    assert_eq!(after["termination_source"], Value::Null);
     app.stop().await;
 }

@@ -114,6 +114,8 @@ conformance!(
     webhook_deliveries_lease_retry_die_and_replay,
     finished_webhook_events_are_purged_after_retention,
     transfers_are_kept_per_call_and_counted_per_campaign,
+    a_settled_transfer_is_never_rewritten_by_a_late_request,
+    a_transfer_termination_says_how_the_transfer_went,
     past_calls_are_counted_like_live_ones,
     disabling_a_user_revokes_their_keys_and_sessions,
     a_new_password_ends_the_other_sessions,
