@@ -172,6 +172,8 @@ impl Engine {
             start.stream_sid.clone(),
             (held, quality),
         );
+        // The call row (numbers, ids, analysis...) is not needed while the call lasts.
+        drop(call);
         let (ending, agent) = Box::pin(relay.run(&mut twilio, agent, &mut going_away)).await;
         tracing::info!(call_id, ending = ?ending, "media stream ended");
         // The agent side first: its close is answered (or sent) and the handshake seen
@@ -305,7 +307,7 @@ impl Engine {
         .await
         .map_err(|_| AgentConnectError::ConnectTimeout)?
         .map_err(AgentConnectError::Connect)?;
-        Ok(agent)
+        Ok(Box::new(agent))
     }
 
     /// Dynamic variables and overrides stored with the call when it was placed.
@@ -426,7 +428,8 @@ pub(super) async fn close_agent(mut agent: AgentSocket, frame: Option<CloseFrame
                     code: CloseCode::from(frame.code),
                     reason: frame.reason.into(),
                 };
-                agent.close(Some(frame)).await
+                // The stream's own close (with a frame), not `SinkExt::close` on the box.
+                (*agent).close(Some(frame)).await
             }
             None => agent.flush().await,
         };
