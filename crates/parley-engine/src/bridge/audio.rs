@@ -68,10 +68,13 @@ impl Direction {
 }
 
 /// How audio crosses the bridge in each direction: `None` means pass-through.
+///
+/// Each direction is boxed: its resampler and scratch buffers take over 200 bytes, which
+/// every pass-through call (the usual case) would otherwise carry in its relay for nothing.
 #[derive(Default)]
 pub struct Transcoding {
-    pub to_agent: Option<Direction>,
-    pub from_agent: Option<Direction>,
+    pub to_agent: Option<Box<Direction>>,
+    pub from_agent: Option<Box<Direction>>,
 }
 
 impl Transcoding {
@@ -79,15 +82,18 @@ impl Transcoding {
         user_input: &AudioFormat,
         agent_output: &AudioFormat,
     ) -> Result<Self, TranscodeError> {
-        let direction =
-            |format: &AudioFormat, to_agent: bool| -> Result<Option<Direction>, TranscodeError> {
-                match format {
-                    AudioFormat::Ulaw8000 => Ok(None),
-                    AudioFormat::Pcm(rate) if to_agent => Direction::new(8000, *rate).map(Some),
-                    AudioFormat::Pcm(rate) => Direction::new(*rate, 8000).map(Some),
-                    AudioFormat::Other(name) => Err(TranscodeError::Unsupported(name.clone())),
+        let direction = |format: &AudioFormat,
+                         to_agent: bool|
+         -> Result<Option<Box<Direction>>, TranscodeError> {
+            match format {
+                AudioFormat::Ulaw8000 => Ok(None),
+                AudioFormat::Pcm(rate) if to_agent => {
+                    Direction::new(8000, *rate).map(|d| Some(Box::new(d)))
                 }
-            };
+                AudioFormat::Pcm(rate) => Direction::new(*rate, 8000).map(|d| Some(Box::new(d))),
+                AudioFormat::Other(name) => Err(TranscodeError::Unsupported(name.clone())),
+            }
+        };
         Ok(Transcoding {
             to_agent: direction(user_input, true)?,
             from_agent: direction(agent_output, false)?,

@@ -22,7 +22,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::{Message as AgentMessage, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-pub(super) type AgentSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// Boxed: a call's futures and the early-connection map move the socket from place to
+/// place, and every future that holds it by value (connecting, the relay, closing) would
+/// otherwise lay out its 300-odd bytes again for the whole call.
+pub(super) type AgentSocket = Box<WebSocketStream<MaybeTlsStream<TcpStream>>>;
 
 /// Room for one relayed 20 ms frame's JSON (~350 bytes); larger messages grow it.
 const OUT_CAPACITY: usize = 512;

@@ -186,6 +186,8 @@ impl Engine {
             start.stream_sid.clone(),
             (held, quality),
         );
+        // The call row (numbers, ids, analysis...) is not needed while the call lasts.
+        drop(call);
         let relayed = relay.run(&mut twilio, (agent, said), &mut going_away);
         let (ending, agent) = Box::pin(relayed).await;
         tracing::info!(call_id, ending = ?ending, "media stream ended");
@@ -329,7 +331,7 @@ impl Engine {
         .await
         .map_err(|_| AgentConnectError::ConnectTimeout)?
         .map_err(AgentConnectError::Connect)?;
-        Ok(agent)
+        Ok(Box::new(agent))
     }
 
     /// Dynamic variables and overrides stored with the call when it was placed.
@@ -450,7 +452,8 @@ pub(super) async fn close_agent(mut agent: AgentSocket, frame: Option<CloseFrame
                     code: CloseCode::from(frame.code),
                     reason: frame.reason.into(),
                 };
-                agent.close(Some(frame)).await
+                // The stream's own close (with a frame), not `SinkExt::close` on the box.
+                (*agent).close(Some(frame)).await
             }
             None => agent.flush().await,
         };

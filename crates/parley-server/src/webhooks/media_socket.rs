@@ -3,7 +3,10 @@
 use axum::extract::ws::{self, Message, Utf8Bytes, WebSocket};
 use parley_engine::bridge::socket::{MediaSocket, Outgoing, Received, SocketError};
 
-pub struct AxumMediaSocket(pub WebSocket);
+/// The socket is boxed: it is handed from axum's upgrade task to the bridge by value, and
+/// each future it passes through (the upgrade callback, the stream, the bridge) would
+/// otherwise keep its own copy of its ~370 bytes for the whole call.
+pub struct AxumMediaSocket(pub Box<WebSocket>);
 
 impl MediaSocket for AxumMediaSocket {
     type Text = Utf8Bytes;

@@ -180,11 +180,14 @@ fn upgrade_media(
         .write_buffer_size(SOCKET_WRITE_BUFFER)
         .max_message_size(MEDIA_MAX_MESSAGE)
         .max_frame_size(MEDIA_MAX_MESSAGE)
-        .on_upgrade(move |socket| async move {
-            let socket = super::media_socket::AxumMediaSocket(socket);
-            engine
-                .run_media_stream(socket, unauthenticated, primed)
-                .await
+        .on_upgrade(move |socket| {
+            // Boxed before the callback's future captures it (see `AxumMediaSocket`).
+            let socket = super::media_socket::AxumMediaSocket(Box::new(socket));
+            async move {
+                engine
+                    .run_media_stream(socket, unauthenticated, primed)
+                    .await
+            }
         })
 }
 
