@@ -1,18 +1,10 @@
 //! Batches of one import written at the same time (PostgreSQL writes two at once, each on
 //! its own connection): the outcome must be that of writing them one after the other, in
 //! file order, and a batch after one that failed must not commit.
-use parley_store::{BatchTurn, BatchTurns, ImportRow, Store, StoreError};
+use parley_store::{BatchTurn, BatchTurns, Store, StoreError};
 
 use super::cases::{campaign, contact, phone};
-
-fn row(line: i64, p: &str, first: &str, tags: &[&str]) -> ImportRow {
-    ImportRow {
-        line,
-        contact: contact(p, first, tags),
-        consent: Ok(None),
-        left_out: vec![],
-    }
-}
+use super::import_bulk_cases::row;
 
 /// A contact's id, name and tags by phone.
 async fn stored(store: &Store, p: &str) -> (i64, Option<String>, Vec<String>) {
