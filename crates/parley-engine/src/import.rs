@@ -7,7 +7,10 @@ use parley_domain::campaign::CampaignState;
 use parley_domain::consent::{ConsentSource, ConsentSourceKind};
 use parley_domain::import::ColumnMap;
 use parley_domain::phone::Region;
-use parley_store::{ImportError, ImportRecord, ImportRow, SheetOrigin, Store, StoreError};
+use parley_store::{
+    BatchTurns, ImportError, ImportRecord, ImportRow, SheetOrigin, Store, StoreError,
+};
+use std::collections::VecDeque;
 
 mod csv_bounds;
 mod limits;
@@ -127,15 +130,18 @@ pub struct RowWriter<'a> {
     origin: Option<SheetOrigin>,
     /// Rows per batch (per transaction): the store's.
     batch_rows: usize,
-    /// The batch being written while the next one is read (at most one: the rows held
-    /// stay two batches).
-    writing: Option<Writing>,
+    /// The batches being written while the next one is read, oldest first: at most the
+    /// store's batches in flight, so the rows held stay that many batches and one.
+    writing: VecDeque<Writing>,
+    in_flight: usize,
+    turns: BatchTurns,
 }
 
 /// A batch written by a task of its own, so that reading the next batch overlaps the
-/// database's work on this one. Batches still commit one after the other, in order (a
-/// later one may merge into contacts an earlier one wrote). Dropped unfinished (the
-/// import was cancelled), it stops the write, whose transaction then rolls back.
+/// database's work on this one (and, on PostgreSQL, on the batch before). Batches still
+/// commit one after the other, in order (a later one may merge into contacts an earlier
+/// one wrote; their turns see to it). Dropped unfinished (the import was cancelled), it
+/// stops the write, whose transaction then rolls back.
 struct Writing(tokio::task::JoinHandle<Result<(), StoreError>>);
 
 impl Writing {
@@ -171,7 +177,9 @@ impl<'a> RowWriter<'a> {
             rejected: Vec::new(),
             origin: None,
             batch_rows,
-            writing: None,
+            writing: VecDeque::new(),
+            in_flight: store.import_batches_in_flight().max(1),
+            turns: BatchTurns::new(),
         }
     }
 
@@ -211,20 +219,24 @@ impl<'a> RowWriter<'a> {
         });
     }
 
-    /// Writes the rows taken so far once they make a batch: waits for the batch before
-    /// to be written, then starts writing this one and returns.
+    /// Writes the rows taken so far once they make a batch: waits until fewer than the
+    /// store's batches in flight are being written, then starts writing this one and
+    /// returns.
     pub async fn flush_if_full(&mut self) -> Result<(), StoreError> {
         if self.rows.len() + self.rejected.len() >= self.batch_rows {
-            if let Some(before) = self.writing.take() {
-                before.done().await?;
+            if self.writing.len() >= self.in_flight {
+                if let Some(oldest) = self.writing.pop_front() {
+                    oldest.done().await?;
+                }
             }
             let rows = std::mem::replace(&mut self.rows, Vec::with_capacity(self.batch_rows));
             let rejected = std::mem::take(&mut self.rejected);
             let (store, import, origin) =
                 (self.store.clone(), self.import.clone(), self.origin.clone());
-            self.writing = Some(Writing(tokio::spawn(async move {
+            let turn = self.turns.next_turn();
+            self.writing.push_back(Writing(tokio::spawn(async move {
                 let written = store
-                    .import_batch_from(&import, rows, rejected, origin.as_ref())
+                    .import_batch_from(&import, rows, rejected, origin.as_ref(), turn)
                     .await
                     .map(drop);
                 changed();
@@ -234,19 +246,26 @@ impl<'a> RowWriter<'a> {
         Ok(())
     }
 
-    /// Writes what is left, after the batch being written.
-    pub async fn finish(mut self) -> Result<(), StoreError> {
-        if let Some(before) = self.writing.take() {
-            before.done().await?;
+    /// Waits for the batches being written, in order; the first that failed says why.
+    async fn written(&mut self) -> Result<(), StoreError> {
+        while let Some(oldest) = self.writing.pop_front() {
+            oldest.done().await?;
         }
+        Ok(())
+    }
+
+    /// Writes what is left, after the batches being written.
+    pub async fn finish(mut self) -> Result<(), StoreError> {
+        self.written().await?;
         if !self.rows.is_empty() || !self.rejected.is_empty() {
             let (rows, rejected) = (
                 std::mem::take(&mut self.rows),
                 std::mem::take(&mut self.rejected),
             );
+            let turn = self.turns.next_turn();
             let written = self
                 .store
-                .import_batch_from(self.import, rows, rejected, self.origin.as_ref())
+                .import_batch_from(self.import, rows, rejected, self.origin.as_ref(), turn)
                 .await;
             changed();
             written?;
@@ -274,7 +293,7 @@ impl<'a> RowWriter<'a> {
     /// Writes every record `csv` holds after its header. A record that cannot be read is
     /// a rejected row, unless `fatal` says the whole read must stop (the input broke). A
     /// field longer than `max_field_kb` stops it too. When the read stops, the batches
-    /// before are written all the same (the batch being written completes).
+    /// before are written all the same (the batches being written complete).
     pub async fn write_csv<R, E>(
         mut self,
         csv: &mut csv_async::AsyncReader<R>,
@@ -288,9 +307,7 @@ impl<'a> RowWriter<'a> {
         match self.read_csv(csv, max_field_kb, fatal).await {
             Ok(()) => Ok(self.finish().await?),
             Err(stop) => {
-                if let Some(writing) = self.writing.take() {
-                    writing.done().await?;
-                }
+                self.written().await?;
                 Err(stop)
             }
         }

@@ -31,6 +31,10 @@ pub enum StoreError {
     /// A failure injected at a write point by a test (see `faults`); never in production.
     #[error("injected failure at write point `{0}`")]
     Injected(&'static str),
+    /// A batch of an import written at the same time as the one before it did not
+    /// commit, because that one failed (its own error says why).
+    #[error("an earlier batch of this import failed, so this one was not written")]
+    EarlierBatchFailed,
 }
 
 impl StoreError {

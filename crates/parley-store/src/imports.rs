@@ -6,10 +6,12 @@
 //! phone is recognised from the database.
 use crate::contacts::{custom_fields_json, search_text};
 use crate::error::OptionalExt;
+use crate::import_merge::{merge_batch, one_per_line, ExistingRow, Found, Merged, Write};
+use crate::import_turns::BatchTurn;
 use crate::tx::{execute, on_conn};
 use crate::{on_reader, on_writer, Result, SheetOrigin, Store, StoreError};
 use parley_domain::consent::NewConsent;
-use parley_domain::contact::{ContactFields, CustomFields, KeptValue, NewContact};
+use parley_domain::contact::NewContact;
 use parley_domain::time::now_millis;
 use serde::Serialize;
 use sqlx::QueryBuilder;
@@ -72,28 +74,6 @@ pub struct ImportBatchOutcome {
 pub struct ImportTotals {
     pub rows: i64,
     pub rejected: i64,
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct ExistingRow {
-    pub phone: String,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    email: Option<String>,
-    company: Option<String>,
-    timezone: Option<String>,
-    custom_fields: String,
-    import_id: Option<i64>,
-    import_line: Option<i64>,
-}
-
-/// One contact as it will be written, after merging.
-pub(crate) struct Merged {
-    pub line: i64,
-    pub phone: String,
-    pub fields: ContactFields,
-    /// The consents its rows gave, in line order.
-    pub consents: Vec<NewConsent>,
 }
 
 const IMPORT_COLUMNS: &str = "id, source, filename, state, campaign_id, rows_total, created, \
@@ -196,6 +176,16 @@ impl Store {
         }
     }
 
+    /// Batches of one import worth writing at the same time (see [`BatchTurns`]). SQLite
+    /// has one writer, so one; on PostgreSQL a batch's copy and merge overlap the tag
+    /// links and commit of the batch before, on a second connection.
+    pub fn import_batches_in_flight(&self) -> usize {
+        match self.backend() {
+            crate::Backend::Sqlite => 1,
+            crate::Backend::Postgres => 2,
+        }
+    }
+
     /// Writes one batch of an import in a single transaction: merges `rows` into contacts
     /// (by phone), tags them, adds them to the import's campaign, records `rejected` rows
     /// and duplicates as errors, and advances the import's counters.
@@ -205,17 +195,20 @@ impl Store {
         rows: Vec<ImportRow>,
         rejected: Vec<ImportError>,
     ) -> Result<ImportBatchOutcome> {
-        self.import_batch_from(import, rows, rejected, None).await
+        self.import_batch_from(import, rows, rejected, None, BatchTurn::alone())
+            .await
     }
 
-    /// [`Store::import_batch`] of rows read from a Google Sheet: each contact written also
-    /// remembers the sheet and the row its line is, for writing results back.
+    /// [`Store::import_batch`] in its `turn` among batches of the import written at the
+    /// same time; rows read from a Google Sheet name its `origin`: each contact written
+    /// also remembers the sheet and the row its line is, for writing results back.
     pub async fn import_batch_from(
         &self,
         import: &ImportRecord,
         rows: Vec<ImportRow>,
         rejected: Vec<ImportError>,
         origin: Option<&SheetOrigin>,
+        mut turn: BatchTurn,
     ) -> Result<ImportBatchOutcome> {
         let mut outcome = ImportBatchOutcome::default();
         let rejected_rows = rejected.len() as i64;
@@ -223,6 +216,9 @@ impl Store {
         let rows_in_batch = (rows.len() + errors.len()) as i64;
         let merged = merge_batch(rows, &mut outcome, &mut errors);
 
+        // Before taking a connection: a batch waiting holds none that the batch before
+        // may need (SQLite's one writer, or the last of a busy pool).
+        turn.may_write().await?;
         let now = now_millis();
         let mut tx = self.begin().await?;
         tx.point("import_batch")?;
@@ -237,34 +233,14 @@ impl Store {
                 None => tx.write_contacts(&merged, now, &mut found).await?,
             }
         };
+        let tag_ids = tx.ensure_tags(&tag_names(&merged)).await?;
+        turn.written();
+
         if let (Some(origin), false) = (origin, ids.is_empty()) {
-            // The line each contact keeps for this import is its row in the sheet.
-            on_conn!(tx, c => {
-                let mut qb = QueryBuilder::new("UPDATE contacts SET sheet_spreadsheet_id = ");
-                qb.push_bind(&origin.spreadsheet_id)
-                    .push(", sheet_name = ")
-                    .push_bind(&origin.sheet_name)
-                    .push(", sheet_header_row = ")
-                    .push_bind(origin.header_row)
-                    .push(", sheet_row = import_line WHERE import_id = ")
-                    .push_bind(import.id)
-                    .push(" AND id IN (");
-                let mut sep = qb.separated(", ");
-                for id in ids.values() {
-                    sep.push_bind(*id);
-                }
-                sep.push_unseparated(")");
-                qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
-            })?;
+            tx.remember_sheet(import.id, origin, &ids).await?;
         }
-
-        tx.tag_written(&writes, &ids).await?;
+        tx.tag_written(&writes, &ids, &tag_ids).await?;
         tx.import_consents(import.id, &writes, &ids).await?;
-
-        if let (Some(campaign_id), false) = (import.campaign_id, ids.is_empty()) {
-            let contact_ids: Vec<i64> = ids.values().copied().collect();
-            tx.enroll_contacts(campaign_id, &contact_ids, now).await?;
-        }
 
         // One report line per row: a row both merged and imported without its consent
         // says both.
@@ -285,6 +261,12 @@ impl Store {
             })?;
         }
 
+        // The campaign's counters and the import's are every batch's rows.
+        turn.may_commit().await?;
+        if let (Some(campaign_id), false) = (import.campaign_id, ids.is_empty()) {
+            let contact_ids: Vec<i64> = ids.values().copied().collect();
+            tx.enroll_contacts(campaign_id, &contact_ids, now).await?;
+        }
         let rejected = rejected_rows;
         execute!(
             tx,
@@ -301,123 +283,20 @@ impl Store {
             .bind(rejected)
         )?;
         tx.commit().await?;
+        turn.committed();
         Ok(outcome)
     }
 }
 
-/// Merges the rows of a batch that share a phone (one statement may not touch a row
-/// twice), in line order: each later row is a duplicate of the first.
-fn merge_batch(
-    rows: Vec<ImportRow>,
-    outcome: &mut ImportBatchOutcome,
-    errors: &mut Vec<ImportError>,
-) -> Vec<Merged> {
-    let mut merged: Vec<Merged> = Vec::with_capacity(rows.len());
-    let mut by_phone: HashMap<String, usize> = HashMap::with_capacity(rows.len());
-    for row in rows {
-        let phone = row.contact.phone.to_string();
-        if !row.left_out.is_empty() {
-            errors.push(ImportError {
-                line: row.line,
-                reason: FIELD_LEFT_OUT.into(),
-                message: format!(
-                    "{}; the contact was imported without them",
-                    row.left_out.join("; ")
-                ),
-            });
-        }
-        let consent = match row.consent {
-            Ok(consent) => consent,
-            Err(why) => {
-                errors.push(ImportError {
-                    line: row.line,
-                    reason: INVALID_CONSENT.into(),
-                    message: format!("{why}; the contact was imported without consent"),
-                });
-                None
-            }
-        };
-        if let Some(&i) = by_phone.get(&phone) {
-            let first = &mut merged[i];
-            let kept = first.fields.fill_from(row.contact.fields);
-            errors.push(duplicate_error(row.line, first.line, &kept));
-            first.consents.extend(consent);
-            outcome.duplicates += 1;
-        } else {
-            by_phone.insert(phone.clone(), merged.len());
-            merged.push(Merged {
-                line: row.line,
-                phone,
-                fields: row.contact.fields,
-                consents: consent.into_iter().collect(),
-            });
-        }
-    }
-    merged
-}
-
-/// What a batch learns about its contacts as it writes them: how many are new, updated
-/// or duplicates of earlier rows, and the report lines of the duplicates.
-pub(crate) struct Found<'a> {
-    pub import_id: i64,
-    pub outcome: &'a mut ImportBatchOutcome,
-    pub errors: &'a mut Vec<ImportError>,
-}
-
-impl Found<'_> {
-    /// A contact none of whose rows existed before.
-    pub fn created<'m>(&mut self, m: &'m Merged) -> Write<'m> {
-        self.outcome.created += 1;
-        Write {
-            m,
-            fields: None,
-            line: m.line,
-        }
-    }
-
-    /// A contact that existed: merged into what it holds, a duplicate when an earlier
-    /// batch of this import wrote it, else updated.
-    pub fn existing<'m>(&mut self, m: &'m Merged, old: ExistingRow) -> Result<Write<'m>> {
-        let first_line = old.import_line.unwrap_or(m.line);
-        let same_import = old.import_id == Some(self.import_id);
-        let mut fields = old.into_fields()?;
-        let line = if same_import {
-            let kept = fields.fill_from(m.fields.clone());
-            self.errors.push(duplicate_error(m.line, first_line, &kept));
-            self.outcome.duplicates += 1;
-            first_line
-        } else {
-            // A new import of a contact updates it: its values win.
-            fields.merge_from(m.fields.clone());
-            self.outcome.updated += 1;
-            m.line
-        };
-        Ok(Write {
-            m,
-            fields: Some(fields),
-            line,
-        })
-    }
-}
-
-/// One contact as its batch writes it.
-pub(crate) struct Write<'m> {
-    pub m: &'m Merged,
-    /// Its fields merged into those it had, when it existed (else `m.fields`).
-    pub fields: Option<ContactFields>,
-    /// The line it keeps for this import (the first that wrote it).
-    pub line: i64,
-}
-
-impl Write<'_> {
-    pub fn fields(&self) -> &ContactFields {
-        self.fields.as_ref().unwrap_or(&self.m.fields)
-    }
-
-    /// Whether the batch created it (an existing contact's fields were merged).
-    pub fn is_new(&self) -> bool {
-        self.fields.is_none()
-    }
+/// The tags a batch's rows name, each once.
+fn tag_names(merged: &[Merged]) -> Vec<String> {
+    let mut names: Vec<String> = merged
+        .iter()
+        .flat_map(|m| m.fields.tags.iter().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 impl crate::Tx {
@@ -492,20 +371,43 @@ impl crate::Tx {
         Ok((writes, ids))
     }
 
-    /// Links the written contacts to their rows' tags (the tags they had stay). On
-    /// PostgreSQL the links of contacts this batch created are copied in: none can exist.
+    /// Keeps the sheet and the row each contact written came from (the line it keeps for
+    /// this import is its row in the sheet).
+    async fn remember_sheet(
+        &mut self,
+        import_id: i64,
+        origin: &SheetOrigin,
+        ids: &HashMap<String, i64>,
+    ) -> Result<()> {
+        on_conn!(self, c => {
+            let mut qb = QueryBuilder::new("UPDATE contacts SET sheet_spreadsheet_id = ");
+            qb.push_bind(&origin.spreadsheet_id)
+                .push(", sheet_name = ")
+                .push_bind(&origin.sheet_name)
+                .push(", sheet_header_row = ")
+                .push_bind(origin.header_row)
+                .push(", sheet_row = import_line WHERE import_id = ")
+                .push_bind(import_id)
+                .push(" AND id IN (");
+            let mut sep = qb.separated(", ");
+            for id in ids.values() {
+                sep.push_bind(*id);
+            }
+            sep.push_unseparated(")");
+            qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Links the written contacts to their rows' tags (`tag_ids`: name -> id; the tags
+    /// they had stay). On PostgreSQL the links of contacts this batch created are copied
+    /// in: none can exist.
     async fn tag_written(
         &mut self,
         writes: &[Write<'_>],
         ids: &HashMap<String, i64>,
+        tag_ids: &HashMap<String, i64>,
     ) -> Result<()> {
-        let mut tag_names: Vec<String> = writes
-            .iter()
-            .flat_map(|w| w.m.fields.tags.iter().cloned())
-            .collect();
-        tag_names.sort();
-        tag_names.dedup();
-        let tag_ids = self.ensure_tags(&tag_names).await?;
         let (mut fresh, mut others) = (Vec::new(), Vec::new());
         for w in writes {
             let Some(&contact) = ids.get(&w.m.phone) else {
@@ -576,54 +478,5 @@ impl crate::Tx {
         self.append_consents(&new, &format!("import {import_id}"))
             .await?;
         Ok(())
-    }
-}
-
-/// Joins errors of the same line into one (the first reason, every message).
-fn one_per_line(mut errors: Vec<ImportError>) -> Vec<ImportError> {
-    errors.sort_by_key(|e| e.line);
-    let mut out: Vec<ImportError> = Vec::with_capacity(errors.len());
-    for e in errors {
-        match out.last_mut() {
-            Some(last) if last.line == e.line => {
-                last.message = format!("{}; {}", last.message, e.message);
-            }
-            _ => out.push(e),
-        }
-    }
-    out
-}
-
-/// A row merged into the contact an earlier row of the import wrote, naming the values of
-/// its that the contact kept its own over.
-fn duplicate_error(line: i64, first_line: i64, kept: &[KeptValue]) -> ImportError {
-    let mut message = format!("same phone as line {first_line}; merged into that contact");
-    for k in kept {
-        message.push_str(&format!(
-            "; kept {} `{}`, not this row's `{}`",
-            k.field, k.kept, k.ignored
-        ));
-    }
-    ImportError {
-        line,
-        reason: "duplicate".into(),
-        message,
-    }
-}
-
-impl ExistingRow {
-    fn into_fields(self) -> Result<ContactFields> {
-        let custom_fields: CustomFields = serde_json::from_str(&self.custom_fields)
-            .map_err(|e| StoreError::Corrupt(format!("custom fields of {}: {e}", self.phone)))?;
-        Ok(ContactFields {
-            first_name: self.first_name,
-            last_name: self.last_name,
-            email: self.email,
-            company: self.company,
-            timezone: self.timezone,
-            custom_fields,
-            // Existing tags stay linked; only new ones are added.
-            tags: Vec::new(),
-        })
     }
 }

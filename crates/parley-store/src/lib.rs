@@ -25,6 +25,8 @@ mod error;
 mod exports;
 mod faults;
 mod frequency;
+mod import_merge;
+mod import_turns;
 mod imports;
 mod imports_pg;
 mod notify;
@@ -63,6 +65,7 @@ pub use error::StoreError;
 pub use exports::{AnalysisKeys, CallExportRow, ContactExportRow, MAX_KEY_COLUMNS};
 #[cfg(feature = "testing")]
 pub use faults::FaultPlan;
+pub use import_turns::{BatchTurn, BatchTurns};
 pub use imports::{
     ImportBatchOutcome, ImportError, ImportRecord, ImportRow, ImportTotals, FIELD_LEFT_OUT,
     INVALID_CONSENT,

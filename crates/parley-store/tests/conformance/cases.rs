@@ -20,6 +20,7 @@ pub use super::frequency_cases::*;
 pub use super::history_cases::*;
 pub use super::import_bulk_cases::*;
 pub use super::import_cases::*;
+pub use super::import_turn_cases::*;
 pub use super::quality_cases::*;
 pub use super::result_cases::*;
 pub use super::retention_cases::*;

@@ -20,7 +20,7 @@ fn grant(detail: &str, days_ago: i64) -> NewConsent {
     }
 }
 
-fn row(line: i64, p: &str, first: &str, tags: &[&str]) -> ImportRow {
+pub fn row(line: i64, p: &str, first: &str, tags: &[&str]) -> ImportRow {
     ImportRow {
         line,
         contact: contact(p, first, tags),

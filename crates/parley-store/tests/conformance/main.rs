@@ -16,6 +16,7 @@ mod frequency_cases;
 mod history_cases;
 mod import_bulk_cases;
 mod import_cases;
+mod import_turn_cases;
 mod quality_cases;
 mod result_cases;
 mod retention_cases;
@@ -93,6 +94,8 @@ conformance!(
     import_batches_merge_duplicates_and_count,
     import_rows_keep_their_text_and_report_alike,
     import_batches_merge_at_every_edge_alike,
+    import_batches_written_at_once_end_as_written_in_order,
+    a_batch_after_a_failed_one_commits_nothing,
     a_file_imported_again_updates_its_contacts,
     campaign_state_machine_and_audit,
     campaign_enrolment_keeps_counters_exact,

@@ -5,7 +5,9 @@ use super::dialing_cases::attempt_call;
 use super::frequency_cases::claim;
 use parley_domain::call_result::{CallResult, ResultKind};
 use parley_domain::write_back::{SheetWriteBack, WriteBackColumn, WriteBackField};
-use parley_store::{ImportRow, Settle, SheetOrigin, SheetWriteCounts, SheetWriteVerdict, Store};
+use parley_store::{
+    BatchTurn, ImportRow, Settle, SheetOrigin, SheetWriteCounts, SheetWriteVerdict, Store,
+};
 
 fn write_back() -> SheetWriteBack {
     let mut interested = WriteBackColumn::of(WriteBackField::DataCollection);
@@ -47,7 +49,7 @@ async fn sheet_campaign(store: &Store) -> (i64, Vec<i64>, i64) {
         },
     ];
     store
-        .import_batch_from(&import, rows, vec![], Some(&origin))
+        .import_batch_from(&import, rows, vec![], Some(&origin), BatchTurn::alone())
         .await
         .unwrap();
     let mut from_sheet = Vec::new();
