@@ -321,17 +321,7 @@ impl Engine {
             Some(url) => url,
             None => self.signed_url(agent_id).await?,
         };
-        let config = WebSocketConfig::default()
-            .read_buffer_size(SOCKET_READ_BUFFER)
-            .write_buffer_size(SOCKET_WRITE_BUFFER);
-        let (agent, _) = tokio::time::timeout(
-            AGENT_CONNECT_TIMEOUT,
-            tokio_tungstenite::connect_async_with_config(signed.as_str(), Some(config), true),
-        )
-        .await
-        .map_err(|_| AgentConnectError::ConnectTimeout)?
-        .map_err(AgentConnectError::Connect)?;
-        Ok(Box::new(agent))
+        connect_to_agent(&signed).await
     }
 
     /// Dynamic variables and overrides stored with the call when it was placed.
@@ -408,6 +398,22 @@ impl Engine {
             tracing::warn!(call_id, error = %e, "hang-up failed");
         }
     }
+}
+
+/// Opens the agent WebSocket at a signed URL: `wss://` (TLS, as ElevenLabs serves it) or
+/// `ws://` (the simulator).
+async fn connect_to_agent(url: &str) -> Result<AgentSocket, AgentConnectError> {
+    let config = WebSocketConfig::default()
+        .read_buffer_size(SOCKET_READ_BUFFER)
+        .write_buffer_size(SOCKET_WRITE_BUFFER);
+    let (agent, _) = tokio::time::timeout(
+        AGENT_CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async_with_config(url, Some(config), true),
+    )
+    .await
+    .map_err(|_| AgentConnectError::ConnectTimeout)?
+    .map_err(AgentConnectError::Connect)?;
+    Ok(Box::new(agent))
 }
 
 /// Why a call was cut short by its node going away.
@@ -493,5 +499,35 @@ pub(super) async fn close_if_too_big(twilio: &mut impl MediaSocket, e: &SocketEr
             reason: "message too big",
         })));
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connect_to_agent;
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+
+    /// ElevenLabs' signed URLs are `wss://`: a build without TLS for the agent socket
+    /// would fail every real call before a byte is sent.
+    #[tokio::test]
+    async fn an_agent_url_with_wss_is_opened_over_tls() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("wss://127.0.0.1:{port}/v1/convai/conversation?agent_id=a");
+        let client = tokio::spawn(async move { connect_to_agent(&url).await.map(drop) });
+        let accepted = tokio::time::timeout(Duration::from_secs(10), listener.accept()).await;
+        let (mut peer, _) = accepted
+            .unwrap_or_else(|_| panic!("no connection was made: {:?}", client.is_finished()))
+            .unwrap();
+        let mut record = [0u8; 3];
+        peer.read_exact(&mut record).await.unwrap();
+        assert_eq!(
+            record[0], 0x16,
+            "a TLS handshake record (the ClientHello) comes first"
+        );
+        assert_eq!(record[1], 3, "TLS record version 3.x");
+        drop(peer);
+        assert!(client.await.unwrap().is_err(), "the handshake went nowhere");
     }
 }
