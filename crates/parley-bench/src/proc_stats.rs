@@ -3,11 +3,12 @@
 //! VmHWM ("high water mark") is the kernel's own record of peak resident memory, so a
 //! process's peak needs no sampling; [`PeakSampler`] exists for the cases VmHWM cannot
 //! answer, such as the peak during one phase of a longer-lived process.
+use std::cell::Cell;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// /proc reports CPU times in USER_HZ ticks, which Linux fixes at 100 for user space on
 /// every architecture (it is not the kernel's internal HZ).
@@ -37,13 +38,18 @@ pub struct Memory {
     pub rss: u64,
     /// The highest it has been since the process started (VmHWM).
     pub peak_rss: u64,
+    /// The anonymous part of `rss` (RssAnon: heap, stacks), without the pages of the
+    /// executable and libraries, which are shared, clean, and read in once however many
+    /// calls run.
+    pub anon: u64,
 }
 
 /// Resident memory of `pid` from /proc/<pid>/status.
 pub fn memory(pid: Pid) -> io::Result<Memory> {
     let status = std::fs::read_to_string(pid.dir().join("status"))?;
-    parse_status(&status)
-        .ok_or_else(|| io::Error::other("no VmRSS/VmHWM in /proc/<pid>/status (not Linux?)"))
+    parse_status(&status).ok_or_else(|| {
+        io::Error::other("no VmRSS/VmHWM/RssAnon in /proc/<pid>/status (not Linux?)")
+    })
 }
 
 /// User plus system CPU time `pid` has used, from /proc/<pid>/stat.
@@ -61,6 +67,7 @@ fn parse_status(status: &str) -> Option<Memory> {
     Some(Memory {
         rss: kib("VmRSS:")?,
         peak_rss: kib("VmHWM:")?,
+        anon: kib("RssAnon:")?,
     })
 }
 
@@ -115,6 +122,46 @@ impl PeakSampler {
     }
 }
 
+/// The highest anonymous memory (RssAnon) of a process seen by [`AnonPeak::observe`],
+/// for code that cannot run a sampling task (the bridge's load generator is one
+/// synchronous loop). RssAnon has no high-water mark of its own.
+pub struct AnonPeak {
+    pid: Pid,
+    every: Duration,
+    peak: Cell<u64>,
+    last: Cell<Option<Instant>>,
+}
+
+impl AnonPeak {
+    pub fn new(pid: Pid, every: Duration) -> AnonPeak {
+        AnonPeak {
+            pid,
+            every,
+            peak: Cell::new(0),
+            last: Cell::new(None),
+        }
+    }
+
+    /// Reads the process's memory if `every` has passed since the last read.
+    pub fn observe(&self) {
+        let now = Instant::now();
+        if self.last.get().is_some_and(|t| now - t < self.every) {
+            return;
+        }
+        self.last.set(Some(now));
+        if let Ok(m) = memory(self.pid) {
+            self.peak.set(self.peak.get().max(m.anon));
+        }
+    }
+
+    /// The highest seen, in bytes, after one last read.
+    pub fn peak(&self) -> u64 {
+        self.last.set(None);
+        self.observe();
+        self.peak.get()
+    }
+}
+
 /// Bytes as mebibytes, for reports.
 pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
@@ -126,12 +173,14 @@ mod tests {
 
     #[test]
     fn status_lines_are_read_in_bytes() {
-        let status = "Name:\tparley\nVmPeak:\t  900 kB\nVmHWM:\t    2048 kB\nVmRSS:\t    1024 kB\n";
+        let status = "Name:\tparley\nVmPeak:\t  900 kB\nVmHWM:\t    2048 kB\nVmRSS:\t    1024 kB\n\
+                      RssAnon:\t     256 kB\nRssFile:\t     768 kB\n";
         assert_eq!(
             parse_status(status),
             Some(Memory {
                 rss: 1024 * 1024,
-                peak_rss: 2048 * 1024
+                peak_rss: 2048 * 1024,
+                anon: 256 * 1024,
             })
         );
         assert_eq!(parse_status("Name:\tx\n"), None);
@@ -147,7 +196,14 @@ mod tests {
     #[test]
     fn this_process_has_memory_and_cpu() {
         let m = memory(Pid::This).unwrap();
-        assert!(m.rss > 0 && m.peak_rss >= m.rss, "{m:?}");
+        assert!(m.rss > 0 && m.peak_rss >= m.rss && m.anon <= m.rss, "{m:?}");
         cpu_time(Pid::This).unwrap();
+        let anon = AnonPeak::new(Pid::This, Duration::from_secs(3600));
+        anon.observe();
+        assert!(
+            anon.peak() >= m.anon / 2,
+            "{m:?}: a peak of {}",
+            anon.peak()
+        );
     }
 }

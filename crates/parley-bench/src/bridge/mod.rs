@@ -24,7 +24,7 @@ mod stats;
 mod twilio_side;
 mod ws;
 
-use crate::proc_stats::{self, Pid};
+use crate::proc_stats::{self, AnonPeak, Pid};
 use crate::report::{figure, Row};
 use crate::BenchError;
 use event_loop::EventLoop;
@@ -48,6 +48,9 @@ const MAX_MESSAGE: usize = 16 * 1024;
 /// How long echoes in flight may take to arrive after the last frame.
 const DRAIN: Duration = Duration::from_secs(2);
 const STOP_WAIT: Duration = Duration::from_secs(10);
+/// How often the bridge's anonymous memory is read while calls run (a read costs the
+/// load generator some tens of microseconds).
+const ANON_SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone)]
 pub struct BridgeOptions {
@@ -104,7 +107,13 @@ pub struct BridgeResult {
     pub bridge_rss_mb: Option<f64>,
     /// The bridge's resident memory before the first call.
     pub bridge_idle_rss_mb: Option<f64>,
-    /// (peak - idle) / established calls.
+    /// The bridge's highest anonymous memory (RssAnon: heap and stacks) while calls ran.
+    pub bridge_anon_mb: Option<f64>,
+    /// Its anonymous memory before the first call.
+    pub bridge_idle_anon_mb: Option<f64>,
+    /// (anon - idle anon) / established calls: what each call holds. Not from RSS, which
+    /// also counts the executable's pages, read in once (some of them while the first
+    /// calls run) however many calls there are.
     pub bridge_kib_per_call: Option<f64>,
     /// This process (both simulated sides) over the streaming window, % of one core.
     pub loadgen_cpu_pct: f64,
@@ -318,16 +327,24 @@ fn measure(
 ) -> Result<BridgeResult, BenchError> {
     let target = target_of(target_url)?;
     let pid = bridge.pid();
-    let idle_rss = pid
+    let idle = pid
         .map(|pid| proc_stats::memory(Pid::Other(pid)))
-        .transpose()?
-        .map(|m| m.rss);
+        .transpose()?;
+    let anon = pid.map(|pid| AnonPeak::new(Pid::Other(pid), ANON_SAMPLE_EVERY));
+    let observe = || {
+        if let Some(anon) = &anon {
+            anon.observe();
+        }
+    };
 
     // Ramp: calls start evenly spread over `ramp` seconds.
     let ramp = Duration::from_secs_f64(options.ramp);
     let mut calls = EventLoop::new(listener, target, streams, ramp, Clock::new())?;
     calls.begin_ramp();
-    calls.run_until(Instant::now() + ramp + SETUP_GRACE, EventLoop::all_settled)?;
+    calls.run_until(Instant::now() + ramp + SETUP_GRACE, |l| {
+        observe();
+        l.all_settled()
+    })?;
     if calls.stats.established == 0 {
         return Err(BenchError::Wrong(format!(
             "no call through {target_url} was established (no agent audio reached the Twilio side)"
@@ -338,8 +355,12 @@ fn measure(
     let before = Sample::take(pid)?;
     calls.start_streaming();
     let window = Duration::from_secs_f64(options.seconds);
-    calls.run_until(Instant::now() + window, |_| false)?;
+    calls.run_until(Instant::now() + window, |_| {
+        observe();
+        false
+    })?;
     calls.stop_streaming();
+    let peak_anon = anon.as_ref().map(AnonPeak::peak);
     let after = Sample::take(pid)?;
 
     calls.run_until(Instant::now() + DRAIN, |l| {
@@ -357,9 +378,9 @@ fn measure(
     let wall = after.at - before.at;
     let stats = &mut calls.stats;
     stats.setup.sort_unstable();
-    let kib_per_call = match (peak_rss, idle_rss) {
+    let kib_per_call = match (peak_anon, idle) {
         (Some(peak), Some(idle)) => {
-            Some(peak.saturating_sub(idle) as f64 / 1024.0 / stats.established as f64)
+            Some(peak.saturating_sub(idle.anon) as f64 / 1024.0 / stats.established as f64)
         }
         _ => None,
     };
@@ -397,7 +418,9 @@ fn measure(
             _ => None,
         },
         bridge_rss_mb: peak_rss.map(proc_stats::mib),
-        bridge_idle_rss_mb: idle_rss.map(proc_stats::mib),
+        bridge_idle_rss_mb: idle.map(|m| proc_stats::mib(m.rss)),
+        bridge_anon_mb: peak_anon.map(proc_stats::mib),
+        bridge_idle_anon_mb: idle.map(|m| proc_stats::mib(m.anon)),
         bridge_kib_per_call: kib_per_call,
         loadgen_cpu_pct: cpu_pct(after.own_cpu.saturating_sub(before.own_cpu), wall),
         loadgen_lag_ms: Lag {
