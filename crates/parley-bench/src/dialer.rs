@@ -13,6 +13,7 @@ use crate::report::{figure, Row};
 use crate::server::{BenchServer, Launch};
 use crate::{BenchError, Db};
 use parley_domain::campaign::MAX_CALLS_PER_SECOND;
+use parley_engine::background::Background;
 use parley_engine::dialer::Dialer;
 use parley_sim::personas::persona_for;
 use parley_sim::twilio::{TwilioSim, TwilioSimConfig};
@@ -32,6 +33,8 @@ const BUSY_NUMBER: &str = "+15550100004";
 /// Scripted simulator durations (a second of ringing before busy) become a millisecond.
 const SIM_SPEED: f64 = 1000.0;
 const PROGRESS_POLL: Duration = Duration::from_millis(100);
+/// How long the dialer may take to end its tick once the window is over.
+const DIALER_STOP_GRACE: Duration = Duration::from_secs(10);
 const SIM_ACCOUNT_SID: &str = "AC0000000000000000000000000000be00";
 const SIM_AUTH_TOKEN: &str = "bench-auth-token";
 
@@ -175,11 +178,11 @@ async fn dispatch(
     let claim_times = Arc::new(Mutex::new(Vec::<Duration>::new()));
     let recorder = claim_times.clone();
     let started = Instant::now();
-    let dialer = Dialer::new(server.engine().clone())
-        .observe_claims(Arc::new(move |took| {
-            recorder.lock().expect("claim times").push(took);
-        }))
-        .spawn();
+    let dialer = Dialer::new(server.engine().clone()).observe_claims(Arc::new(move |took| {
+        recorder.lock().expect("claim times").push(took);
+    }));
+    let mut background = Background::new();
+    background.spawn("dialer", |stopping| dialer.run(stopping));
     let window = Duration::from_secs_f64(options.seconds);
     let (mut dispatched, mut last_change) = (0u64, started);
     while dispatched < options.contacts && started.elapsed() < window {
@@ -190,7 +193,8 @@ async fn dispatch(
             (dispatched, last_change) = (now, Instant::now());
         }
     }
-    dialer.abort();
+    // Its tick ends first, so no claim is cut short.
+    background.stop(DIALER_STOP_GRACE).await;
     let seconds = (last_change - started).as_secs_f64();
     if dispatched == 0 {
         return Err(BenchError::Wrong("the dialer placed no call".into()));

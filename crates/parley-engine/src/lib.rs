@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod background;
 pub mod bridge;
 pub mod calls;
 pub mod credentials;
@@ -27,6 +28,7 @@ pub mod telephony;
 pub mod tools;
 pub mod webhooks;
 
+use background::Background;
 use events::EventBus;
 use parley_store::Store;
 use settings::Settings;
@@ -107,13 +109,23 @@ impl Engine {
     /// Starts the background work: looking for post-call analyses that did not arrive,
     /// deleting recordings and webhook events past their retention, delivering webhooks,
     /// writing results back to Google Sheets, dialling.
-    pub fn spawn_background(&self) {
-        calls::post_call::spawn_fallback_fetcher(self.clone());
-        retention::spawn(self.clone());
-        webhooks::WebhookWorker::new(self.clone()).spawn();
-        sheet_writes::SheetWriter::new(self.clone()).spawn();
+    /// They stop with [`Background::stop`].
+    pub fn spawn_background(&self) -> Background {
+        let mut background = Background::new();
+        let engine = self.clone();
+        background.spawn("post-call fallback", |stopping| {
+            calls::post_call::run_fallback_fetcher(engine, stopping)
+        });
+        let engine = self.clone();
+        background.spawn("retention", |stopping| retention::run(engine, stopping));
+        let worker = webhooks::WebhookWorker::new(self.clone());
+        background.spawn("webhook worker", |stopping| worker.run(stopping));
+        let writer = sheet_writes::SheetWriter::new(self.clone());
+        background.spawn("sheet writer", |stopping| writer.run(stopping));
         if self.settings.dialer.enabled {
-            dialer::Dialer::new(self.clone()).spawn();
+            let dialer = dialer::Dialer::new(self.clone());
+            background.spawn("dialer", |stopping| dialer.run(stopping));
         }
+        background
     }
 }

@@ -1,6 +1,7 @@
 //! Deleting what is past its retention, once an hour: call recordings, and webhook
 //! events whose deliveries all finished, with their delivery logs. The same pass closes
 //! imports whose process stopped part-way.
+use crate::background::Stopping;
 use crate::Engine;
 use parley_domain::time::now_millis;
 use std::time::{Duration, SystemTime};
@@ -13,14 +14,17 @@ const DAY_MS: i64 = 86_400_000;
 /// largest file allowed takes minutes.
 const ABANDONED_IMPORT_MS: i64 = 6 * 3_600_000;
 
-pub fn spawn(engine: Engine) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(EVERY);
-        loop {
+/// Applies retention every [`EVERY`] until the node stops (see [`crate::background`]).
+pub async fn run(engine: Engine, mut stopping: Stopping) {
+    let mut tick = tokio::time::interval(EVERY);
+    while stopping
+        .before_next(async {
             tick.tick().await;
-            engine.apply_retention().await;
-        }
-    });
+        })
+        .await
+    {
+        engine.apply_retention().await;
+    }
 }
 
 impl Engine {

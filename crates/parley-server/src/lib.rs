@@ -25,6 +25,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use error::ApiError;
+use parley_engine::background::{Background, Stopping};
 use parley_engine::settings::Settings;
 use parley_engine::telephony::Telephony;
 use parley_engine::Engine;
@@ -310,7 +311,7 @@ async fn prepare(
     settings: Settings,
     store: Store,
     telephony: Telephony,
-) -> Result<AppState, ServerError> {
+) -> Result<(AppState, Background), ServerError> {
     use secrecy::ExposeSecret;
     let created = parley_engine::accounts::bootstrap_admin(
         &store,
@@ -329,26 +330,33 @@ async fn prepare(
         parley_engine::telemetry::install();
     }
     let engine = Engine::connected(Arc::new(settings), store, telephony).await;
-    engine.spawn_background();
+    let mut background = engine.spawn_background();
     let state = AppState::new(engine);
-    spawn_housekeeping(state.store.clone());
-    Ok(state)
+    let store = state.store.clone();
+    background.spawn("housekeeping", |stopping| housekeeping(store, stopping));
+    Ok((state, background))
 }
 
-fn spawn_housekeeping(store: Store) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
+async fn housekeeping(store: Store, mut stopping: Stopping) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    while stopping
+        .before_next(async {
             tick.tick().await;
-            if let Err(e) = store.purge_expired_sessions().await {
-                tracing::warn!(error = %e, "purging expired sessions failed");
-            }
+        })
+        .await
+    {
+        if let Err(e) = store.purge_expired_sessions().await {
+            tracing::warn!(error = %e, "purging expired sessions failed");
         }
-    });
+    }
 }
 
 /// How long live calls get to close their sockets when the server stops.
 const BRIDGE_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long background loops get to end the pass they are in when the server stops
+/// (a webhook delivery cut short, its own timeout being 10 s by default, is sent again
+/// once its lease runs out).
+const BACKGROUND_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Binds the metrics listener, when there is to be one.
 async fn bind_metrics(settings: &Settings) -> Result<Option<TcpListener>, ServerError> {
@@ -363,7 +371,7 @@ async fn bind_metrics(settings: &Settings) -> Result<Option<TcpListener>, Server
 }
 
 async fn serve(
-    state: AppState,
+    (state, background): (AppState, Background),
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -382,6 +390,12 @@ async fn serve(
             }
         });
     }
+    // Background work stops first, while the server still answers: a call the dialer
+    // placed in its last tick still gets its TwiML, and no dial starts after the stop.
+    let shutdown = async move {
+        shutdown.await;
+        background.stop(BACKGROUND_STOP_GRACE).await;
+    };
     connections::serve(listener, router(state), limits, shutdown).await?;
     let _ = stop_metrics.send(());
     // Upgraded sockets outlive their HTTP connections: the calls still bridged are
@@ -400,12 +414,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let metrics_listener = bind_metrics(&settings).await?;
-    let state = prepare(settings, store, telephony).await?;
+    let prepared = prepare(settings, store, telephony).await?;
     if let Some(metrics) = &metrics_listener {
         tracing::info!(addr = %metrics.local_addr()?, "serving metrics");
     }
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    serve(state, listener, metrics_listener, shutdown).await
+    serve(prepared, listener, metrics_listener, shutdown).await
 }
 
 /// Starts the server on `listener` in the background (bind `127.0.0.1:0` for a free port).
@@ -421,10 +435,10 @@ pub async fn spawn(
         Some(l) => Some(l.local_addr()?),
         None => None,
     };
-    let state = prepare(settings, store, telephony).await?;
-    let engine = state.engine.clone();
+    let prepared = prepare(settings, store, telephony).await?;
+    let engine = prepared.0.engine.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(serve(state, listener, metrics_listener, async {
+    let task = tokio::spawn(serve(prepared, listener, metrics_listener, async {
         let _ = rx.await;
     }));
     Ok(RunningServer {

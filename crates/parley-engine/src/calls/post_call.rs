@@ -1,6 +1,7 @@
 //! The agent's account of a finished conversation: the signed post-call webhook, or, when
 //! none arrives in time, the conversation fetched from the ElevenLabs API.
 use super::{AfterCommit, CallError};
+use crate::background::Stopping;
 use crate::events::LiveEvent;
 use crate::Engine;
 use parley_domain::call::TurnRole;
@@ -187,21 +188,24 @@ impl Engine {
     }
 }
 
-pub fn spawn_fallback_fetcher(engine: Engine) {
-    tokio::spawn(async move {
-        let every =
-            Duration::from_secs((engine.settings.calls.post_call_wait_secs / 4).clamp(1, 30));
-        let mut tick = tokio::time::interval(every);
-        loop {
+/// Fetches the analyses and recordings whose callbacks did not arrive, until the node
+/// stops (see [`crate::background`]).
+pub async fn run_fallback_fetcher(engine: Engine, mut stopping: Stopping) {
+    let every = Duration::from_secs((engine.settings.calls.post_call_wait_secs / 4).clamp(1, 30));
+    let mut tick = tokio::time::interval(every);
+    while stopping
+        .before_next(async {
             tick.tick().await;
-            if let Err(e) = engine.fetch_missing_analyses().await {
-                tracing::warn!(error = %e, "post-call fallback failed");
-            }
-            // A download normally ends within seconds of its callback; give it a minute.
-            let before = parley_domain::time::now_millis() - 60_000;
-            if let Err(e) = engine.fetch_missing_recordings(before).await {
-                tracing::warn!(error = %e, "fetching missing recordings failed");
-            }
+        })
+        .await
+    {
+        if let Err(e) = engine.fetch_missing_analyses().await {
+            tracing::warn!(error = %e, "post-call fallback failed");
         }
-    });
+        // A download normally ends within seconds of its callback; give it a minute.
+        let before = parley_domain::time::now_millis() - 60_000;
+        if let Err(e) = engine.fetch_missing_recordings(before).await {
+            tracing::warn!(error = %e, "fetching missing recordings failed");
+        }
+    }
 }

@@ -13,6 +13,7 @@ pub(crate) use dial::dynamic_variables;
 pub mod settle;
 mod sweep;
 
+use crate::background::Stopping;
 use crate::events::LiveEvent;
 use crate::Engine;
 use parley_domain::campaign::{Campaign, CampaignState};
@@ -79,18 +80,22 @@ impl Dialer {
         self
     }
 
-    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            tracing::info!(node = %self.node, "dialer started");
-            loop {
-                // Jittered, so that nodes do not tick in lockstep and share the work.
-                let jitter = rand::random::<f64>() + 0.5;
-                tokio::time::sleep(TICK.mul_f64(jitter)).await;
-                if let Err(e) = self.tick().await {
-                    tracing::warn!(error = %e, "dialer tick failed");
-                }
+    /// Ticks until the node stops (see [`crate::background`]).
+    pub async fn run(self, mut stopping: Stopping) {
+        tracing::info!(node = %self.node, "dialer started");
+        loop {
+            // Jittered, so that nodes do not tick in lockstep and share the work.
+            let jitter = rand::random::<f64>() + 0.5;
+            if !stopping
+                .before_next(tokio::time::sleep(TICK.mul_f64(jitter)))
+                .await
+            {
+                break;
             }
-        })
+            if let Err(e) = self.tick().await {
+                tracing::warn!(error = %e, "dialer tick failed");
+            }
+        }
     }
 
     /// One pass over every running campaign.

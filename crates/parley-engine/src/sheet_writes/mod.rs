@@ -7,6 +7,7 @@
 //! every node, under Google's default quota of 60 write requests per minute per user per
 //! project (and as many reads; https://developers.google.com/sheets/api/limits), and a
 //! 429 or 5xx is retried with exponential backoff.
+use crate::background::Stopping;
 use crate::dialer::Clock;
 use crate::events::LiveEvent;
 use crate::sheets::{SheetsClient, WriteError};
@@ -70,22 +71,23 @@ impl SheetWriter {
         to_millis((self.clock)())
     }
 
-    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            tracing::info!(node = %self.node, "sheet writer started");
-            let poll = Duration::from_millis(self.engine.settings.google.sheets_write_poll_ms);
-            let mut events = self.engine.events.subscribe();
-            loop {
-                if let Err(e) = self.write_due().await {
-                    tracing::warn!(error = %e, "sheet write-back pass failed");
-                }
-                // A settlement that queues a write publishes its progress: look again then.
-                crate::events::wake_or_poll(&mut events, poll, |e| {
-                    matches!(e, LiveEvent::ProgressChanged { .. })
-                })
-                .await;
+    /// Writes due rows until the node stops (see [`crate::background`]).
+    pub async fn run(self, mut stopping: Stopping) {
+        tracing::info!(node = %self.node, "sheet writer started");
+        let poll = Duration::from_millis(self.engine.settings.google.sheets_write_poll_ms);
+        let mut events = self.engine.events.subscribe();
+        loop {
+            if let Err(e) = self.write_due().await {
+                tracing::warn!(error = %e, "sheet write-back pass failed");
             }
-        })
+            // A settlement that queues a write publishes its progress: look again then.
+            let next = crate::events::wake_or_poll(&mut events, poll, |e| {
+                matches!(e, LiveEvent::ProgressChanged { .. })
+            });
+            if !stopping.before_next(next).await {
+                break;
+            }
+        }
     }
 
     /// Writes due rows, a spreadsheet at a time, while the pace allows. Returns how many

@@ -2,6 +2,7 @@
 //! in the database, so no two nodes send the same attempt, and a node that dies
 //! mid-send leaves a lease that runs out: the delivery is sent again (at least once).
 use super::signature;
+use crate::background::Stopping;
 use crate::egress::{self, EgressPolicy, EgressRefused, GuardedResolver, SystemLookup};
 use crate::events::LiveEvent;
 use crate::Engine;
@@ -52,20 +53,22 @@ impl WebhookWorker {
         }
     }
 
-    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            tracing::info!(node = %self.node, "webhook worker started");
-            let poll = Duration::from_millis(self.engine.settings.webhooks.poll_interval_ms);
-            let mut events = self.engine.events.subscribe();
-            loop {
-                if let Err(e) = self.send_due().await {
-                    tracing::warn!(error = %e, "webhook delivery pass failed");
-                }
-                // Changes that write events also publish live events: look again at
-                // once rather than at the next poll.
-                crate::events::wake_or_poll(&mut events, poll, wakes).await;
+    /// Sends due deliveries until the node stops (see [`crate::background`]).
+    pub async fn run(self, mut stopping: Stopping) {
+        tracing::info!(node = %self.node, "webhook worker started");
+        let poll = Duration::from_millis(self.engine.settings.webhooks.poll_interval_ms);
+        let mut events = self.engine.events.subscribe();
+        loop {
+            if let Err(e) = self.send_due().await {
+                tracing::warn!(error = %e, "webhook delivery pass failed");
             }
-        })
+            // Changes that write events also publish live events: look again at once
+            // rather than at the next poll.
+            let next = crate::events::wake_or_poll(&mut events, poll, wakes);
+            if !stopping.before_next(next).await {
+                break;
+            }
+        }
     }
 
     /// Sends every delivery due now, a batch at a time. Returns how many were attempted.
