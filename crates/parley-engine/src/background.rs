@@ -32,6 +32,14 @@ impl Stopping {
         };
         !stopped && !*self.0.borrow()
     }
+
+    /// [`Stopping::before_next`] for a loop that runs at every tick of `interval`.
+    pub async fn before_tick(&mut self, interval: &mut tokio::time::Interval) -> bool {
+        self.before_next(async {
+            interval.tick().await;
+        })
+        .await
+    }
 }
 
 impl Default for Background {
@@ -72,11 +80,6 @@ impl Background {
                 task.abort();
             }
         }
-    }
-
-    /// Whether every loop has ended.
-    pub fn is_finished(&self) -> bool {
-        self.tasks.iter().all(|(_, task)| task.is_finished())
     }
 }
 

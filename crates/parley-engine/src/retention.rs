@@ -17,12 +17,7 @@ const ABANDONED_IMPORT_MS: i64 = 6 * 3_600_000;
 /// Applies retention every [`EVERY`] until the node stops (see [`crate::background`]).
 pub async fn run(engine: Engine, mut stopping: Stopping) {
     let mut tick = tokio::time::interval(EVERY);
-    while stopping
-        .before_next(async {
-            tick.tick().await;
-        })
-        .await
-    {
+    while stopping.before_tick(&mut tick).await {
         engine.apply_retention().await;
     }
 }

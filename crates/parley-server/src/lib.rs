@@ -339,12 +339,7 @@ async fn prepare(
 
 async fn housekeeping(store: Store, mut stopping: Stopping) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    while stopping
-        .before_next(async {
-            tick.tick().await;
-        })
-        .await
-    {
+    while stopping.before_tick(&mut tick).await {
         if let Err(e) = store.purge_expired_sessions().await {
             tracing::warn!(error = %e, "purging expired sessions failed");
         }

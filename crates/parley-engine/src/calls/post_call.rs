@@ -193,12 +193,7 @@ impl Engine {
 pub async fn run_fallback_fetcher(engine: Engine, mut stopping: Stopping) {
     let every = Duration::from_secs((engine.settings.calls.post_call_wait_secs / 4).clamp(1, 30));
     let mut tick = tokio::time::interval(every);
-    while stopping
-        .before_next(async {
-            tick.tick().await;
-        })
-        .await
-    {
+    while stopping.before_tick(&mut tick).await {
         if let Err(e) = engine.fetch_missing_analyses().await {
             tracing::warn!(error = %e, "post-call fallback failed");
         }
