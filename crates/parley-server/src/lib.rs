@@ -303,6 +303,12 @@ impl RunningServer {
     }
 }
 
+/// A node ready to serve: its state and the background loops that stop with it.
+struct Prepared {
+    state: AppState,
+    background: Background,
+}
+
 /// Prepares everything behind the listener: the bootstrap admin, the engine and its
 /// background work. `settings.public_base_url` must already name this server (callbacks
 /// are built on it), and `telephony` be what it talks to: the caller binds the listener
@@ -311,7 +317,7 @@ async fn prepare(
     settings: Settings,
     store: Store,
     telephony: Telephony,
-) -> Result<(AppState, Background), ServerError> {
+) -> Result<Prepared, ServerError> {
     use secrecy::ExposeSecret;
     let created = parley_engine::accounts::bootstrap_admin(
         &store,
@@ -334,7 +340,7 @@ async fn prepare(
     let state = AppState::new(engine);
     let store = state.store.clone();
     background.spawn("housekeeping", |stopping| housekeeping(store, stopping));
-    Ok((state, background))
+    Ok(Prepared { state, background })
 }
 
 async fn housekeeping(store: Store, mut stopping: Stopping) {
@@ -366,7 +372,7 @@ async fn bind_metrics(settings: &Settings) -> Result<Option<TcpListener>, Server
 }
 
 async fn serve(
-    (state, background): (AppState, Background),
+    Prepared { state, background }: Prepared,
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -431,7 +437,7 @@ pub async fn spawn(
         None => None,
     };
     let prepared = prepare(settings, store, telephony).await?;
-    let engine = prepared.0.engine.clone();
+    let engine = prepared.state.engine.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(serve(prepared, listener, metrics_listener, async {
         let _ = rx.await;
