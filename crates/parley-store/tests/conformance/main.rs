@@ -17,6 +17,7 @@ mod history_cases;
 mod import_bulk_cases;
 mod import_cases;
 mod import_turn_cases;
+mod postgres_only;
 mod quality_cases;
 mod result_cases;
 mod retention_cases;
