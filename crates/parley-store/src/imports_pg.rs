@@ -115,8 +115,8 @@ pub(crate) async fn write_contacts<'m>(
         .filter(|m| !existing.contains_key(&m.phone))
         .collect();
     let mut ids = match copy_new(c, &new, import_id, now).await? {
-        Some(ids) => ids,
-        None => {
+        Copied::In(ids) => ids,
+        Copied::Raced => {
             let (ids, locked) = insert_staged(c, merged, import_id, now).await?;
             existing = locked;
             ids
@@ -149,17 +149,24 @@ async fn lock_existing(
     Ok(rows.into_iter().map(|r| (r.phone.clone(), r)).collect())
 }
 
-/// Copies the batch's new contacts into `contacts` under ids reserved for them. None
-/// when another transaction inserted one of their phones since they were looked up:
-/// the copy is then undone, and nothing else of the batch with it.
+/// What became of a batch's copy of its new contacts.
+enum Copied {
+    /// Every one was copied in; each phone's new contact id.
+    In(HashMap<String, i64>),
+    /// Another transaction inserted one of their phones since they were looked up: the
+    /// copy was undone, and nothing else of the batch with it.
+    Raced,
+}
+
+/// Copies the batch's new contacts into `contacts` under ids reserved for them.
 async fn copy_new(
     c: &mut PgConnection,
     new: &[&Merged],
     import_id: i64,
     now: i64,
-) -> Result<Option<HashMap<String, i64>>> {
+) -> Result<Copied> {
     if new.is_empty() {
-        return Ok(Some(HashMap::new()));
+        return Ok(Copied::In(HashMap::new()));
     }
     let mut reserved: Vec<i64> = sqlx::query_scalar(RESERVE_IDS)
         .bind(new.len() as i64)
@@ -176,13 +183,13 @@ async fn copy_new(
         Ok(_) => {
             (&mut *c).execute("RELEASE SAVEPOINT import_copy").await?;
             let phones = new.iter().map(|m| m.phone.clone());
-            Ok(Some(phones.zip(reserved).collect()))
+            Ok(Copied::In(phones.zip(reserved).collect()))
         }
         Err(StoreError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
             (&mut *c)
                 .execute("ROLLBACK TO SAVEPOINT import_copy")
                 .await?;
-            Ok(None)
+            Ok(Copied::Raced)
         }
         Err(e) => Err(e),
     }
