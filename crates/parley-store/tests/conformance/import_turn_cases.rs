@@ -7,7 +7,7 @@ use super::cases::{campaign, contact, phone};
 use super::import_bulk_cases::row;
 
 /// A contact's id, name and tags by phone.
-async fn stored(store: &Store, p: &str) -> (i64, Option<String>, Vec<String>) {
+pub async fn stored(store: &Store, p: &str) -> (i64, Option<String>, Vec<String>) {
     let c = store.contact_by_phone(&phone(p)).await.unwrap().unwrap();
     (c.id, c.first_name, c.tags)
 }

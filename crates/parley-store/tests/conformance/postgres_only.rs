@@ -9,8 +9,9 @@ use parley_store::testing::TestDatabase;
 use parley_store::Store;
 use std::time::Duration;
 
-use super::cases::{contact, phone};
+use super::cases::contact;
 use super::import_bulk_cases::row;
+use super::import_turn_cases::stored;
 
 /// Waits until a session of the test's database waits for a row or transaction lock.
 async fn until_a_session_waits_on_a_lock(watch: &sqlx::PgPool) {
@@ -73,30 +74,13 @@ async fn a_phone_inserted_by_another_writer_while_a_batch_copies_is_merged_into_
         (outcome.created, outcome.updated, outcome.duplicates),
         (2, 1, 0)
     );
-    let raced = store
-        .contact_by_phone(&phone("+14155550901"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(raced.first_name.as_deref(), Some("B"));
-    assert_eq!(raced.tags, vec!["wave"]);
-    let (first, last) = (
-        store
-            .contact_by_phone(&phone("+14155550900"))
-            .await
-            .unwrap()
-            .unwrap(),
-        store
-            .contact_by_phone(&phone("+14155550902"))
-            .await
-            .unwrap()
-            .unwrap(),
-    );
-    assert!(first.id < last.id, "ids follow the file");
-    assert_eq!(
-        (first.tags, last.tags),
-        (vec!["wave".to_owned()], vec!["wave".to_owned()])
-    );
+    let wave = vec!["wave".to_owned()];
+    let (_, name, tags) = stored(&store, "+14155550901").await;
+    assert_eq!((name.as_deref(), &tags), (Some("B"), &wave));
+    let (first, _, first_tags) = stored(&store, "+14155550900").await;
+    let (last, _, last_tags) = stored(&store, "+14155550902").await;
+    assert!(first < last, "ids follow the file");
+    assert_eq!((first_tags, last_tags), (wave.clone(), wave));
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts")
         .fetch_one(&other)
         .await
