@@ -14,6 +14,7 @@
 //! `PARLEY_CRASH_CONTACTS=2000 PARLEY_CRASH_KILLS=20 cargo test --workspace --test crash`.
 mod common;
 
+use common::live::Live;
 use common::{free_port, Proc};
 use parley_twilio::rest::{CallFilter, TwilioClient};
 use rand::Rng;
@@ -25,6 +26,8 @@ use std::time::{Duration, Instant};
 const SID: &str = "AC00000000000000000000000000000000";
 const TOKEN: &str = "sandbox-auth-token";
 const CHAOS_SEED: &str = "1202";
+/// How long the campaign may take to complete after the last restart.
+const COMPLETION_WAIT: Duration = Duration::from_secs(900);
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -110,19 +113,6 @@ impl Node {
 
     fn create_api_key(&self) -> String {
         common::create_api_key(self.command(), "crash", "operator")
-    }
-}
-
-/// Polls `ready` until it holds: the campaign's progress lives in another process,
-/// which has no push channel for it that survives a restart.
-fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ready() {
-        assert!(
-            Instant::now() < deadline,
-            "condition not reached within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -267,9 +257,18 @@ fn run_campaign(contacts: usize, kills: usize) -> Outcome {
         let _ = server.0.wait();
         server = node.start();
     }
-    wait_until(Duration::from_secs(900), || {
-        node.get(&key, &format!("/campaigns/{id}"))["state"] == "completed"
-    });
+    // The node is up for good now: its live events say when the campaign completes.
+    let events = tokio::runtime::Runtime::new().unwrap();
+    let url = format!("ws://127.0.0.1:{parley_port}/api/v1/events?campaign_id={id}");
+    let live = events.block_on(Live::connect(&url, &key));
+    if node.get(&key, &format!("/campaigns/{id}"))["state"] != "completed" {
+        let completed = live.until("the campaign completes", COMPLETION_WAIT, |e| {
+            e.iter()
+                .any(|e| e["type"] == "campaign_changed" && e["state"] == "completed")
+                .then_some(())
+        });
+        events.block_on(completed);
+    }
     let progress = node.get(&key, &format!("/campaigns/{id}"))["progress"].clone();
 
     let mut parley_calls = HashMap::new();

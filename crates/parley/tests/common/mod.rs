@@ -1,4 +1,7 @@
 //! What the tests that run the real `parley` binary share.
+#[allow(dead_code)] // not every test binary counts events
+pub mod live;
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};

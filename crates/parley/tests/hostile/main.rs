@@ -15,12 +15,11 @@
 mod common;
 mod forged;
 mod http;
-mod live;
 mod media;
 mod node;
 mod uploads;
 
-use live::{has, Live};
+use common::live::{has, Live};
 use node::{memory, Node};
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -156,21 +156,12 @@ async fn stream_token(node: &Node, call_id: i64, sid: &str) -> String {
 /// rings unanswered, whose stream the suite opens as Twilio would) and is bridged to the
 /// agent sends the oversized frame once the agent's audio flows.
 async fn oversized_after_start(node: &Node) -> u16 {
-    let decoy = node.place("+15550100003").await;
-    // The node is another process: its call is read until the simulator has given it a
-    // SID (or the wait fails, rather than hanging the suite).
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let sid = loop {
-        let call = node.call(decoy).await;
-        if let Some(sid) = call["twilio_call_sid"].as_str() {
-            break sid.to_string();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the decoy call got no Twilio SID: {call}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let placed = node.place_call("+15550100003").await;
+    let decoy = placed["id"].as_i64().unwrap();
+    let sid = placed["twilio_call_sid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the decoy call has no Twilio SID: {placed}"))
+        .to_string();
     let token = stream_token(node, decoy, &sid).await;
     let mut tcp = raw_socket(node, "/twilio/media").await;
     let stream_sid = "MZ0123456789abcdef0123456789abcdef";

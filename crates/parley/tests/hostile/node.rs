@@ -132,12 +132,18 @@ impl Node {
 
     /// Places a one-off call; returns its id.
     pub async fn place(&self, to: &str) -> i64 {
+        self.place_call(to).await["id"].as_i64().unwrap()
+    }
+
+    /// Places a one-off call; returns its record as `POST /calls` answers it, once the
+    /// carrier has taken the call (so with its Twilio SID).
+    pub async fn place_call(&self, to: &str) -> Value {
         let body = serde_json::json!({ "to": to });
         let (status, call) = self
             .api(&self.operator, Method::POST, "/calls", Some(body))
             .await;
         assert_eq!(status, 201, "{call}");
-        call["id"].as_i64().unwrap()
+        call
     }
 
     /// Whether the server is still running (it has not crashed).

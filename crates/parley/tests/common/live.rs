@@ -1,5 +1,6 @@
-//! The node's live events (`/api/v1/events`), read for the whole run: the suite waits on
-//! them instead of polling, and counts them afterwards (one `call_analyzed` per call).
+//! A node's live events (`/api/v1/events`), read in the background for as long as the
+//! test holds them: tests wait on them instead of polling the node, and count them
+//! afterwards (one `call_analyzed` per call, say).
 use futures::StreamExt;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -7,6 +8,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
+
+const HELLO_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 struct Seen {
@@ -52,6 +55,11 @@ impl Live {
             me.seen.lock().unwrap().ended = Some(ended);
             me.arrived.notify_waiters();
         });
+        // The node subscribes before its hello: every event after it reaches this socket.
+        live.until("the node says hello", HELLO_WAIT, |e| {
+            e.iter().any(|e| e["type"] == "hello").then_some(())
+        })
+        .await;
         live
     }
 
@@ -88,11 +96,13 @@ impl Live {
 
     /// How many events so far are of `kind` about `call_id`.
     pub fn count(&self, kind: &str, call_id: i64) -> usize {
+        self.count_where(|e| e["type"] == kind && e["call_id"] == call_id)
+    }
+
+    /// How many events so far `matches` accepts.
+    pub fn count_where(&self, matches: impl Fn(&Value) -> bool) -> usize {
         let seen = self.seen.lock().unwrap();
-        seen.events
-            .iter()
-            .filter(|e| e["type"] == kind && e["call_id"] == call_id)
-            .count()
+        seen.events.iter().filter(|e| matches(e)).count()
     }
 }
 
