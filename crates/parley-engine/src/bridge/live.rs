@@ -15,7 +15,9 @@ pub struct Bridges {
     state: Mutex<State>,
     /// Woken when the last bridge leaves after the shutdown began.
     emptied: Notify,
-    /// Caller frames dropped because they waited too long for the agent's formats.
+    /// Caller frames dropped because they waited too long for the agent's formats. Also
+    /// counted in Prometheus; kept here too because the recorder is one per process,
+    /// and tests run many nodes in one process, each asserting its own count.
     held_frames_dropped: AtomicU64,
     /// Agent connections opened ahead of their media streams.
     pub early: super::early::EarlyAgents,
