@@ -47,7 +47,10 @@ pub struct AppState {
     pub sign_in_limiter: Arc<SignInLimiter>,
     /// Places for media streams that have not authenticated yet.
     pub media_unauthenticated: Arc<tokio::sync::Semaphore>,
+    /// Media streams refused for want of a place, and handshake signatures that did not
+    /// match: each logged at most once per throttle period.
     media_refusals: Arc<connections::LogThrottle>,
+    media_signature_mismatches: Arc<connections::LogThrottle>,
     /// Open live-events sockets, per credential and in total.
     pub live_sockets: Arc<events::LiveSockets>,
 }
@@ -63,6 +66,7 @@ impl AppState {
                 http.media_max_unauthenticated,
             )),
             media_refusals: Arc::new(connections::LogThrottle::new()),
+            media_signature_mismatches: Arc::new(connections::LogThrottle::new()),
             live_sockets: Arc::new(events::LiveSockets::new(
                 http.events_max_sockets,
                 http.events_max_sockets_per_credential,

@@ -145,17 +145,24 @@ fn upgrade_media(
     named: Option<i64>,
 ) -> Response {
     let telephony = &state.engine.telephony;
+    // A signature that does not match is taken as none, not refused: the `start` token
+    // authenticates every stream, and a URL Twilio signs differently from ours (a proxy,
+    // a port, `public_url`) must not cost every call its audio, only the early start.
     let signed = match headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()) {
         None => false,
         Some(sig) => {
             let url =
                 named.map_or_else(|| telephony.media_url(), |id| telephony.call_media_url(id));
-            if !signature::validate_websocket(telephony.twilio_token(), &url, sig) {
-                tracing::warn!("media stream with a bad handshake signature refused");
-                return ApiError::new(ErrorCode::Forbidden, "invalid Twilio signature")
-                    .into_response();
+            let valid = signature::validate_websocket(telephony.twilio_token(), &url, sig);
+            if !valid && state.media_signature_mismatches.ready() {
+                tracing::warn!(
+                    %url,
+                    "a media stream's handshake signature does not match its URL: it must \
+                     authenticate with its start message and its agent cannot start early \
+                     (is `public_url` the URL Twilio calls?)"
+                );
             }
-            true
+            valid
         }
     };
     let Ok(unauthenticated) = state.media_unauthenticated.clone().try_acquire_owned() else {

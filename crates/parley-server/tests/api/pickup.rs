@@ -39,10 +39,19 @@ async fn app_starting_at_handshake(early_connect_secs: u32, at_handshake: bool) 
 /// Opens the media stream of `call_id` at its own URL, signed as Twilio signs the
 /// handshake when `signed`, and sends nothing.
 async fn open_call_stream(app: &TestApp, call_id: i64, signed: bool) -> Stream {
+    open_call_stream_signed_with(app, call_id, signed.then_some(TWILIO_AUTH_TOKEN)).await
+}
+
+/// Like [`open_call_stream`], the handshake signed with `auth_token` when there is one.
+async fn open_call_stream_signed_with(
+    app: &TestApp,
+    call_id: i64,
+    auth_token: Option<&str>,
+) -> Stream {
     let url = app.engine.telephony.call_media_url(call_id);
     let mut request = url.as_str().into_client_request().unwrap();
-    if signed {
-        let signature = parley_twilio::signature::sign::<&str, &str>(TWILIO_AUTH_TOKEN, &url, &[]);
+    if let Some(auth_token) = auth_token {
+        let signature = parley_twilio::signature::sign::<&str, &str>(auth_token, &url, &[]);
         request
             .headers_mut()
             .insert("x-twilio-signature", signature.parse().unwrap());
@@ -163,21 +172,26 @@ async fn with_starting_at_the_handshake_off_the_stream_url_names_no_call() {
 }
 
 #[tokio::test]
-async fn an_unsigned_stream_handshake_leaves_the_agent_to_start_with_the_stream() {
-    let app = app_with(15).await;
-    let call_id = stored_call(&app, "CA0123456789abcdef0123456789abcdea").await;
-    let token = stream_token(&app, call_id).await;
-    let mut ws = open_call_stream(&app, call_id, false).await;
-    send_start(&mut ws, call_id, &token).await;
-    first_conversation(&app).await;
-    let early = &app.engine.bridges.early;
-    assert_eq!(
-        early.primed(),
-        0,
-        "only Twilio's signature may start it early"
-    );
-    assert_eq!(early.claimed(), 1);
-    app.stop().await;
+async fn an_unsigned_stream_handshake_or_one_signed_wrong_leaves_the_agent_to_start_with_the_stream(
+) {
+    // A wrong signature is taken as none: the `start` token still authenticates the
+    // stream, so a URL Twilio signs differently costs the early start, not the call.
+    for signed_with in [None, Some("another-auth-token")] {
+        let app = app_with(15).await;
+        let call_id = stored_call(&app, "CA0123456789abcdef0123456789abcdea").await;
+        let token = stream_token(&app, call_id).await;
+        let mut ws = open_call_stream_signed_with(&app, call_id, signed_with).await;
+        send_start(&mut ws, call_id, &token).await;
+        first_conversation(&app).await;
+        let early = &app.engine.bridges.early;
+        assert_eq!(
+            early.primed(),
+            0,
+            "only Twilio's signature may start it early ({signed_with:?})"
+        );
+        assert_eq!(early.claimed(), 1, "{signed_with:?}");
+        app.stop().await;
+    }
 }
 
 #[tokio::test]
