@@ -95,6 +95,10 @@ pub(super) const METRICS: &[Metric] = &[
         "parley_bridge_frames_dropped_total",
         "Caller audio frames dropped, by reason.",
     ),
+    counter(
+        "parley_bridge_handshake_signature_mismatches_total",
+        "Media stream handshakes whose Twilio signature did not match the URL Parley expects, taken as unsigned (the agent starts on `start`). Above zero: public_url is not the URL Twilio calls.",
+    ),
     histogram(
         "parley_bridge_agent_setup_seconds",
         "From the media stream's start to the agent's session being ready on this call.",

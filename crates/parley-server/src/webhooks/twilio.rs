@@ -154,6 +154,10 @@ fn upgrade_media(
             let url =
                 named.map_or_else(|| telephony.media_url(), |id| telephony.call_media_url(id));
             let valid = signature::validate_websocket(telephony.twilio_token(), &url, sig);
+            if !valid {
+                metrics::counter!("parley_bridge_handshake_signature_mismatches_total")
+                    .increment(1);
+            }
             if !valid && state.media_signature_mismatches.ready() {
                 tracing::warn!(
                     %url,
