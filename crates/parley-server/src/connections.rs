@@ -145,6 +145,12 @@ pub(crate) struct LogThrottle {
     last: AtomicU64,
 }
 
+impl Default for LogThrottle {
+    fn default() -> LogThrottle {
+        LogThrottle::new()
+    }
+}
+
 impl LogThrottle {
     pub(crate) fn new() -> LogThrottle {
         LogThrottle {
@@ -422,5 +428,18 @@ impl AsyncWrite for Watched {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogThrottle;
+
+    #[test]
+    fn a_flood_of_refusals_logs_one_line_per_period() {
+        let throttle = LogThrottle::new();
+        assert!(throttle.ready(), "the first refusal is logged");
+        let more = (0..10_000).filter(|_| throttle.ready()).count();
+        assert_eq!(more, 0, "the rest of the flood within the period is not");
     }
 }

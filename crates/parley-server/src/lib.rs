@@ -47,12 +47,23 @@ pub struct AppState {
     pub sign_in_limiter: Arc<SignInLimiter>,
     /// Places for media streams that have not authenticated yet.
     pub media_unauthenticated: Arc<tokio::sync::Semaphore>,
-    /// Media streams refused for want of a place, and handshake signatures that did not
-    /// match: each logged at most once per throttle period.
-    media_refusals: Arc<connections::LogThrottle>,
-    media_signature_mismatches: Arc<connections::LogThrottle>,
+    refusal_logs: Arc<RefusalLogs>,
     /// Open live-events sockets, per credential and in total.
     pub live_sockets: Arc<events::LiveSockets>,
+}
+
+/// Warnings about refused input, each kind logged at most once per throttle period: a
+/// flood of bad requests must not flood the log (the HTTP metrics count every one).
+#[derive(Default)]
+struct RefusalLogs {
+    /// Media streams refused for want of a place among those not yet authenticated.
+    media_no_place: connections::LogThrottle,
+    /// Media stream handshakes whose Twilio signature did not match (not refused).
+    media_signature_mismatch: connections::LogThrottle,
+    /// Twilio requests without a valid signature.
+    forged_twilio: connections::LogThrottle,
+    /// ElevenLabs post-call webhooks without a valid signature (or no secret to check).
+    forged_elevenlabs: connections::LogThrottle,
 }
 
 impl AppState {
@@ -65,8 +76,7 @@ impl AppState {
             media_unauthenticated: Arc::new(tokio::sync::Semaphore::new(
                 http.media_max_unauthenticated,
             )),
-            media_refusals: Arc::new(connections::LogThrottle::new()),
-            media_signature_mismatches: Arc::new(connections::LogThrottle::new()),
+            refusal_logs: Arc::default(),
             live_sockets: Arc::new(events::LiveSockets::new(
                 http.events_max_sockets,
                 http.events_max_sockets_per_credential,

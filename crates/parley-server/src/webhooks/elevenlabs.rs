@@ -13,15 +13,20 @@ pub async fn post_call(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let forbidden = || ApiError::new(ErrorCode::Forbidden, "invalid ElevenLabs signature");
+    let logs = &state.refusal_logs.forged_elevenlabs;
     let Some(secret) = state.engine.telephony.elevenlabs_webhook_secret.as_ref() else {
-        tracing::warn!("post-call webhook refused: elevenlabs.webhook_secret is not set");
+        if logs.ready() {
+            tracing::warn!("post-call webhook refused: elevenlabs.webhook_secret is not set");
+        }
         return Err(forbidden());
     };
     let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     WebhookVerifier::new(secret.clone())
         .verify(header, &body)
         .map_err(|e| {
-            tracing::warn!(error = %e, "post-call webhook with a bad signature refused");
+            if logs.ready() {
+                tracing::warn!(error = %e, "post-call webhook with a bad signature refused");
+            }
             forbidden()
         })?;
     state

@@ -46,7 +46,9 @@ impl FromRequest<AppState> for VerifiedForm {
         let url = state.engine.telephony.public_url(&path);
         let params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
         if !signature::validate_form(state.engine.telephony.twilio_token(), &url, &params, &sig) {
-            tracing::warn!(route, "twilio request with a bad signature refused");
+            if state.refusal_logs.forged_twilio.ready() {
+                tracing::warn!(route, "twilio request with a bad signature refused");
+            }
             return Err(forbidden());
         }
         Ok(VerifiedForm(params))
@@ -158,7 +160,7 @@ fn upgrade_media(
                 metrics::counter!("parley_bridge_handshake_signature_mismatches_total")
                     .increment(1);
             }
-            if !valid && state.media_signature_mismatches.ready() {
+            if !valid && state.refusal_logs.media_signature_mismatch.ready() {
                 tracing::warn!(
                     %url,
                     "a media stream's handshake signature does not match its URL: it must \
@@ -170,7 +172,7 @@ fn upgrade_media(
         }
     };
     let Ok(unauthenticated) = state.media_unauthenticated.clone().try_acquire_owned() else {
-        if state.media_refusals.ready() {
+        if state.refusal_logs.media_no_place.ready() {
             tracing::warn!(
                 limit = state.settings.http.media_max_unauthenticated,
                 "too many media streams waiting to authenticate: refusing new ones"
