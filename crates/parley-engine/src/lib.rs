@@ -15,6 +15,7 @@ pub mod egress;
 pub mod events;
 pub mod exports;
 pub mod import;
+pub mod log_throttle;
 pub mod oauth;
 pub mod private_files;
 pub mod retention;

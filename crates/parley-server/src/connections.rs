@@ -40,12 +40,11 @@ use tower::ServiceExt;
 use tower_http::timeout::TimeoutBody;
 
 use crate::drain::DrainOnDrop;
+use parley_engine::log_throttle::LogThrottle;
 
 /// Largest request head (request line and headers) a connection buffers. hyper's
 /// default (~400 KiB) times the connection cap would be a lot of memory for slow heads.
 const MAX_HEAD_BUFFER: usize = 32 * 1024;
-/// Refusals are logged at most this often: a flood must not flood the log too.
-const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Pause after an accept error that is not the peer's (such as too many open files).
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
@@ -135,41 +134,6 @@ pub async fn serve(
     let _ = close_tx.send(());
     close_tx.closed().await;
     Ok(())
-}
-
-/// Says yes at most once per [`REFUSAL_LOG_EVERY`]: refusals under a flood are logged,
-/// but not once each.
-pub(crate) struct LogThrottle {
-    start: Instant,
-    /// Milliseconds since `start` of the last yes, plus one (0: never).
-    last: AtomicU64,
-}
-
-impl Default for LogThrottle {
-    fn default() -> LogThrottle {
-        LogThrottle::new()
-    }
-}
-
-impl LogThrottle {
-    pub(crate) fn new() -> LogThrottle {
-        LogThrottle {
-            start: Instant::now(),
-            last: AtomicU64::new(0),
-        }
-    }
-
-    pub(crate) fn ready(&self) -> bool {
-        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
-        let last = self.last.load(Ordering::Relaxed);
-        let every = REFUSAL_LOG_EVERY.as_millis() as u64;
-        if last != 0 && now.saturating_sub(last) < every {
-            return false;
-        }
-        self.last
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    }
 }
 
 /// Errors about one incoming connection, not about the listener.
@@ -428,18 +392,5 @@ impl AsyncWrite for Watched {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.tcp).poll_shutdown(cx)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::LogThrottle;
-
-    #[test]
-    fn a_flood_of_refusals_logs_one_line_per_period() {
-        let throttle = LogThrottle::new();
-        assert!(throttle.ready(), "the first refusal is logged");
-        let more = (0..10_000).filter(|_| throttle.ready()).count();
-        assert_eq!(more, 0, "the rest of the flood within the period is not");
     }
 }

@@ -26,6 +26,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use error::ApiError;
 use parley_engine::background::{Background, Stopping};
+use parley_engine::log_throttle::LogThrottle;
 use parley_engine::settings::Settings;
 use parley_engine::telephony::Telephony;
 use parley_engine::Engine;
@@ -57,13 +58,13 @@ pub struct AppState {
 #[derive(Default)]
 struct RefusalLogs {
     /// Media streams refused for want of a place among those not yet authenticated.
-    media_no_place: connections::LogThrottle,
+    media_no_place: LogThrottle,
     /// Media stream handshakes whose Twilio signature did not match (not refused).
-    media_signature_mismatch: connections::LogThrottle,
+    media_signature_mismatch: LogThrottle,
     /// Twilio requests without a valid signature.
-    forged_twilio: connections::LogThrottle,
+    forged_twilio: LogThrottle,
     /// ElevenLabs post-call webhooks without a valid signature (or no secret to check).
-    forged_elevenlabs: connections::LogThrottle,
+    forged_elevenlabs: LogThrottle,
 }
 
 impl AppState {

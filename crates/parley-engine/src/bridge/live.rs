@@ -21,6 +21,8 @@ pub struct Bridges {
     held_frames_dropped: AtomicU64,
     /// Agent connections opened ahead of their media streams.
     pub early: super::early::EarlyAgents,
+    /// Streams refused before they authenticated: logged, but not each one of a flood.
+    pub(crate) refusals: crate::log_throttle::LogThrottle,
 }
 
 #[derive(Default)]

@@ -60,6 +60,19 @@ enum SetupError {
 }
 
 impl SetupError {
+    /// The `reason` label of `parley_bridge_streams_refused_total`.
+    fn reason(&self) -> &'static str {
+        match self {
+            SetupError::NoStart("stopped") => "stopped_before_start",
+            SetupError::NoStart("socket closed") => "closed_before_start",
+            SetupError::NoStart(_) => "no_start",
+            SetupError::Unauthenticated => "unauthenticated",
+            SetupError::Socket(e) if e.too_big => "too_big",
+            SetupError::Socket(_) => "socket_error",
+            SetupError::Store(_) => "internal",
+        }
+    }
+
     /// The close frame that tells the other side why (nothing to say to a broken socket
     /// or about our own database).
     fn close_frame(&self) -> Option<CloseFrame> {
@@ -122,7 +135,11 @@ impl Engine {
                     // The conversation its handshake started has no stream to hear it.
                     self.bridges.early.release(named);
                 }
-                tracing::warn!(error = %e, "media stream refused");
+                metrics::counter!("parley_bridge_streams_refused_total", "reason" => e.reason())
+                    .increment(1);
+                if self.bridges.refusals.ready() {
+                    tracing::warn!(error = %e, "media stream refused");
+                }
                 match e.close_frame() {
                     Some(frame) => close_twilio(&mut twilio, frame).await,
                     // Twilio closed (or the socket broke): its close is answered.

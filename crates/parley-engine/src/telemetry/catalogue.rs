@@ -96,6 +96,10 @@ pub(super) const METRICS: &[Metric] = &[
         "Caller audio frames dropped, by reason.",
     ),
     counter(
+        "parley_bridge_streams_refused_total",
+        "Media streams that ended before they were bridged, by reason (unauthenticated, no_start, too_big, socket_error, internal; stopped_before_start and closed_before_start when the call ended first).",
+    ),
+    counter(
         "parley_bridge_handshake_signature_mismatches_total",
         "Media stream handshakes whose Twilio signature did not match the URL Parley expects, taken as unsigned (the agent starts on `start`). Above zero: public_url is not the URL Twilio calls.",
     ),
