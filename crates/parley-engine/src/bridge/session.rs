@@ -60,7 +60,7 @@ enum SetupError {
 }
 
 impl SetupError {
-    /// The `reason` label of `parley_bridge_streams_refused_total`.
+    /// The `reason` label of `parley_bridge_streams_unbridged_total`.
     fn reason(&self) -> &'static str {
         match self {
             SetupError::NoStart("stopped") => "stopped_before_start",
@@ -135,7 +135,7 @@ impl Engine {
                     // The conversation its handshake started has no stream to hear it.
                     self.bridges.early.release(named);
                 }
-                metrics::counter!("parley_bridge_streams_refused_total", "reason" => e.reason())
+                metrics::counter!("parley_bridge_streams_unbridged_total", "reason" => e.reason())
                     .increment(1);
                 if self.bridges.refusals.ready() {
                     tracing::warn!(error = %e, "media stream refused");

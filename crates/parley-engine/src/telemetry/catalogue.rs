@@ -96,7 +96,7 @@ pub(super) const METRICS: &[Metric] = &[
         "Caller audio frames dropped, by reason.",
     ),
     counter(
-        "parley_bridge_streams_refused_total",
+        "parley_bridge_streams_unbridged_total",
         "Media streams that ended before they were bridged, by reason (unauthenticated, no_start, too_big, socket_error, internal; stopped_before_start and closed_before_start when the call ended first).",
     ),
     counter(

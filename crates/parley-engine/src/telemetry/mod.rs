@@ -55,7 +55,7 @@ fn telemetry() -> Option<&'static Telemetry> {
             counter!("parley_bridge_frames_dropped_total", "reason" => "agent_format_unknown")
                 .absolute(0);
             counter!("parley_bridge_handshake_signature_mismatches_total").absolute(0);
-            counter!("parley_bridge_streams_refused_total", "reason" => "unauthenticated")
+            counter!("parley_bridge_streams_unbridged_total", "reason" => "unauthenticated")
                 .absolute(0);
             let upkeep = handle.clone();
             std::thread::Builder::new()

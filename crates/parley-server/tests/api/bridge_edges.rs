@@ -194,7 +194,7 @@ async fn refused_streams_are_closed_with_1008_and_a_reason() {
     let token = stream_token(&app, call_id).await;
     let refused = || async {
         let text = scrape(&app).await;
-        let name = r#"parley_bridge_streams_refused_total{reason="unauthenticated"}"#;
+        let name = r#"parley_bridge_streams_unbridged_total{reason="unauthenticated"}"#;
         series(&text, name).unwrap()
     };
     let before = refused().await;
