@@ -49,6 +49,13 @@ pub(super) enum AgentConnectError {
 
 #[derive(Debug, thiserror::Error)]
 enum SetupError {
+    /// Twilio said `stop` first: the call ended before its stream started.
+    #[error("no start message: stopped")]
+    StoppedBeforeStart,
+    /// The socket closed first (the call ended, or the socket broke).
+    #[error("no start message: socket closed")]
+    ClosedBeforeStart,
+    /// Not Twilio's stream: the peer broke the protocol before any `start`.
     #[error("no start message: {0}")]
     NoStart(&'static str),
     #[error("the stream did not present a valid call id and token")]
@@ -63,8 +70,8 @@ impl SetupError {
     /// The `reason` label of `parley_bridge_streams_unbridged_total`.
     fn reason(&self) -> &'static str {
         match self {
-            SetupError::NoStart("stopped") => "stopped_before_start",
-            SetupError::NoStart("socket closed") => "closed_before_start",
+            SetupError::StoppedBeforeStart => "stopped_before_start",
+            SetupError::ClosedBeforeStart => "closed_before_start",
             SetupError::NoStart(_) => "no_start",
             SetupError::Unauthenticated => "unauthenticated",
             SetupError::Socket(e) if e.too_big => "too_big",
@@ -77,8 +84,8 @@ impl SetupError {
     /// or about our own database).
     fn close_frame(&self) -> Option<CloseFrame> {
         let (code, reason) = match self {
-            SetupError::NoStart("stopped") => return Some(CloseFrame::CALL_ENDED),
-            SetupError::NoStart("socket closed") => return None,
+            SetupError::StoppedBeforeStart => return Some(CloseFrame::CALL_ENDED),
+            SetupError::ClosedBeforeStart => return None,
             SetupError::NoStart(why) => (close_code::POLICY, *why),
             SetupError::Unauthenticated => (close_code::POLICY, "invalid stream credentials"),
             SetupError::Socket(e) if e.too_big => (close_code::SIZE, "message too big"),
@@ -265,14 +272,14 @@ impl Engine {
                 let msg = match twilio.recv().await {
                     Some(Ok(msg)) => msg,
                     Some(Err(e)) => return Err(SetupError::Socket(e)),
-                    None => return Err(SetupError::NoStart("socket closed")),
+                    None => return Err(SetupError::ClosedBeforeStart),
                 };
                 let Received::Text(text) = msg else { continue };
                 match InboundMessage::parse(&text) {
                     Ok(InboundMessage::Start { start, .. }) => {
                         return Ok((start, Quality::answered()))
                     }
-                    Ok(InboundMessage::Stop { .. }) => return Err(SetupError::NoStart("stopped")),
+                    Ok(InboundMessage::Stop { .. }) => return Err(SetupError::StoppedBeforeStart),
                     _ => continue,
                 }
             }

@@ -5,7 +5,7 @@
 use crate::calls_e2e::{place, wait_for};
 use crate::calls_failures::{open_stream, stored_call, stream_token};
 use crate::harness::{error_code, Db, TestApp};
-use crate::metrics::{scrape, series};
+use crate::metrics::scraped;
 use futures::{SinkExt, StreamExt};
 use parley_domain::call::TurnRole;
 use parley_engine::events::LiveEvent;
@@ -192,19 +192,18 @@ async fn refused_streams_are_closed_with_1008_and_a_reason() {
     let app = TestApp::start().await;
     let call_id = stored_call(&app, "CA0123456789abcdef0123456789abcdea").await;
     let token = stream_token(&app, call_id).await;
-    let refused = || async {
-        let text = scrape(&app).await;
-        let name = r#"parley_bridge_streams_unbridged_total{reason="unauthenticated"}"#;
-        series(&text, name).unwrap()
-    };
-    let before = refused().await;
+    let refused = r#"parley_bridge_streams_unbridged_total{reason="unauthenticated"}"#;
+    let before = scraped(&app, refused).await;
     let (code, reason) = refusal(open_stream(&app, call_id, "not-the-token").await).await;
     assert_eq!(code, 1008, "bad credentials: {reason}");
     assert!(reason.contains("credentials"), "{reason}");
     let (code, _) = refusal(open_stream(&app, call_id + 1000, &token).await).await;
     assert_eq!(code, 1008, "an unknown call");
     // Other tests share the process's recorder: at least these two count.
-    assert!(refused().await >= before + 2.0, "both refusals are counted");
+    assert!(
+        scraped(&app, refused).await >= before + 2.0,
+        "both refusals are counted"
+    );
     app.stop().await;
 }
 

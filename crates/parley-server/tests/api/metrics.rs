@@ -60,6 +60,11 @@ fn value(text: &str, name: &str) -> f64 {
     series(text, name).unwrap_or_else(|| panic!("no series {name} in:\n{text}"))
 }
 
+/// The value of the series `name` in a scrape of `app` now; fails when it is absent.
+pub async fn scraped(app: &TestApp, name: &str) -> f64 {
+    value(&scrape(app).await, name)
+}
+
 pub async fn scrape(app: &TestApp) -> String {
     let resp = reqwest::get(app.metrics_url()).await.unwrap();
     assert_eq!(resp.status(), 200);

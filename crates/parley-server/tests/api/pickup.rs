@@ -8,7 +8,7 @@ use crate::calls_failures::{
     open_stream, start_messages, status_callback, stored_call, stream_token, twilio_post, twiml,
 };
 use crate::harness::{Db, TestApp};
-use crate::metrics::{scrape, series};
+use crate::metrics::scraped;
 use futures::SinkExt;
 use parley_engine::events::LiveEvent;
 use parley_engine::telephony::sandbox_credentials::{TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN};
@@ -181,11 +181,8 @@ async fn an_unsigned_stream_handshake_or_one_signed_wrong_leaves_the_agent_to_st
         let app = app_with(15).await;
         let call_id = stored_call(&app, "CA0123456789abcdef0123456789abcdea").await;
         let token = stream_token(&app, call_id).await;
-        let mismatches = || async {
-            let text = scrape(&app).await;
-            series(&text, "parley_bridge_handshake_signature_mismatches_total").unwrap()
-        };
-        let before = mismatches().await;
+        let mismatches = "parley_bridge_handshake_signature_mismatches_total";
+        let before = scraped(&app, mismatches).await;
         let mut ws = open_call_stream_signed_with(&app, call_id, signed_with).await;
         send_start(&mut ws, call_id, &token).await;
         first_conversation(&app).await;
@@ -199,7 +196,7 @@ async fn an_unsigned_stream_handshake_or_one_signed_wrong_leaves_the_agent_to_st
         if signed_with.is_some() {
             // Other tests share the process's recorder: at least this one counts.
             assert!(
-                mismatches().await >= before + 1.0,
+                scraped(&app, mismatches).await >= before + 1.0,
                 "the mismatch is counted"
             );
         }
